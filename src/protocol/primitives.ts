@@ -1,0 +1,367 @@
+/**
+ * Kafka wire primitives over a single buffer. These are the hot path of every codec:
+ * plain methods on a cursor, no Effect, no per-field allocation beyond the values
+ * themselves. Decoding failures throw `ProtocolDecodeError`; the Effect boundary
+ * (Schema wrapper, connection) turns that into a typed failure.
+ */
+
+/** Thrown by `Reader` when the input is truncated or malformed. */
+export class ProtocolDecodeError extends Error {
+  override readonly name = "ProtocolDecodeError"
+}
+
+/** Thrown by generated encoders when a value cannot be represented in the requested version. */
+export class ProtocolEncodeError extends Error {
+  override readonly name = "ProtocolEncodeError"
+}
+
+/** A tagged field the decoder did not recognise; kept so that re-encoding preserves it. */
+export interface UnknownTaggedField {
+  readonly tag: number
+  readonly data: Uint8Array
+}
+
+const textDecoder = new TextDecoder("utf-8", { fatal: false })
+const textEncoder = new TextEncoder()
+
+/** Kafka prints UUIDs as URL-safe base64 without padding (22 characters). */
+export const ZERO_UUID = "AAAAAAAAAAAAAAAAAAAAAA"
+
+export const uuidToBytes = (uuid: string): Uint8Array => {
+  const bytes = Buffer.from(uuid, "base64url")
+  if (bytes.length !== 16) throw new ProtocolEncodeError(`invalid uuid ${JSON.stringify(uuid)}`)
+  return bytes
+}
+
+export const uuidFromBytes = (bytes: Uint8Array): string =>
+  Buffer.from(bytes.buffer, bytes.byteOffset, 16).toString("base64url")
+
+export const randomUuid = (): string => {
+  const bytes = crypto.getRandomValues(new Uint8Array(16))
+  // Kafka never hands out the zero UUID or the sentinel 1 (METADATA_TOPIC_ID); a random one
+  // hitting either is astronomically unlikely, but the check is free.
+  const id = uuidFromBytes(bytes)
+  return id === ZERO_UUID ? randomUuid() : id
+}
+
+export class Reader {
+  readonly buf: Uint8Array
+  readonly view: DataView
+  pos: number
+  readonly end: number
+
+  constructor(buf: Uint8Array, offset = 0, end = buf.length) {
+    this.buf = buf
+    this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength)
+    this.pos = offset
+    this.end = end
+  }
+
+  get remaining(): number {
+    return this.end - this.pos
+  }
+
+  private need(n: number): number {
+    const p = this.pos
+    if (n < 0 || p + n > this.end) {
+      throw new ProtocolDecodeError(`buffer underflow: need ${n} bytes at ${p}, have ${this.end - p}`)
+    }
+    this.pos = p + n
+    return p
+  }
+
+  bool(): boolean {
+    return this.view.getInt8(this.need(1)) !== 0
+  }
+  int8(): number {
+    return this.view.getInt8(this.need(1))
+  }
+  int16(): number {
+    return this.view.getInt16(this.need(2))
+  }
+  uint16(): number {
+    return this.view.getUint16(this.need(2))
+  }
+  int32(): number {
+    return this.view.getInt32(this.need(4))
+  }
+  uint32(): number {
+    return this.view.getUint32(this.need(4))
+  }
+  int64(): bigint {
+    return this.view.getBigInt64(this.need(8))
+  }
+  float64(): number {
+    return this.view.getFloat64(this.need(8))
+  }
+
+  uvarint(): number {
+    let result = 0
+    let shift = 0
+    for (let i = 0; i < 5; i++) {
+      if (this.pos >= this.end) throw new ProtocolDecodeError("buffer underflow in varint")
+      const b = this.buf[this.pos++]!
+      result |= (b & 0x7f) << shift
+      if ((b & 0x80) === 0) return result >>> 0
+      shift += 7
+    }
+    throw new ProtocolDecodeError("varint is longer than 5 bytes")
+  }
+
+  varint(): number {
+    const v = this.uvarint()
+    return (v >>> 1) ^ -(v & 1)
+  }
+
+  uvarlong(): bigint {
+    let result = 0n
+    let shift = 0n
+    for (let i = 0; i < 10; i++) {
+      if (this.pos >= this.end) throw new ProtocolDecodeError("buffer underflow in varlong")
+      const b = this.buf[this.pos++]!
+      result |= BigInt(b & 0x7f) << shift
+      if ((b & 0x80) === 0) return result
+      shift += 7n
+    }
+    throw new ProtocolDecodeError("varlong is longer than 10 bytes")
+  }
+
+  varlong(): bigint {
+    const v = this.uvarlong()
+    return (v >> 1n) ^ -(v & 1n)
+  }
+
+  uuid(): string {
+    const p = this.need(16)
+    return uuidFromBytes(this.buf.subarray(p, p + 16))
+  }
+
+  /** Raw bytes, as a view into the input (no copy). */
+  raw(n: number): Uint8Array {
+    const p = this.need(n)
+    return this.buf.subarray(p, p + n)
+  }
+
+  private utf8(n: number): string {
+    const p = this.need(n)
+    return textDecoder.decode(this.buf.subarray(p, p + n))
+  }
+
+  string(): string {
+    const n = this.int16()
+    if (n < 0) throw new ProtocolDecodeError("non-nullable string is null")
+    return this.utf8(n)
+  }
+  nullableString(): string | null {
+    const n = this.int16()
+    return n < 0 ? null : this.utf8(n)
+  }
+  compactString(): string {
+    const n = this.uvarint() - 1
+    if (n < 0) throw new ProtocolDecodeError("non-nullable compact string is null")
+    return this.utf8(n)
+  }
+  compactNullableString(): string | null {
+    const n = this.uvarint() - 1
+    return n < 0 ? null : this.utf8(n)
+  }
+
+  bytes(): Uint8Array {
+    const n = this.int32()
+    if (n < 0) throw new ProtocolDecodeError("non-nullable bytes are null")
+    return this.raw(n)
+  }
+  nullableBytes(): Uint8Array | null {
+    const n = this.int32()
+    return n < 0 ? null : this.raw(n)
+  }
+  compactBytes(): Uint8Array {
+    const n = this.uvarint() - 1
+    if (n < 0) throw new ProtocolDecodeError("non-nullable compact bytes are null")
+    return this.raw(n)
+  }
+  compactNullableBytes(): Uint8Array | null {
+    const n = this.uvarint() - 1
+    return n < 0 ? null : this.raw(n)
+  }
+
+  /** Array length (int32, -1 = null). Guards against lengths the remaining input cannot hold. */
+  arrayLength(): number {
+    const n = this.int32()
+    if (n > this.end - this.pos) throw new ProtocolDecodeError(`array length ${n} exceeds remaining input`)
+    return n
+  }
+  /** Compact array length (uvarint N+1, 0 = null), returned as N (-1 = null). */
+  compactArrayLength(): number {
+    const n = this.uvarint() - 1
+    if (n > this.end - this.pos) throw new ProtocolDecodeError(`array length ${n} exceeds remaining input`)
+    return n
+  }
+
+  /** Skips a tagged-field section, returning the unknown fields (or undefined when there are none). */
+  skipTaggedFields(): Array<UnknownTaggedField> | undefined {
+    const count = this.uvarint()
+    if (count === 0) return undefined
+    const fields: Array<UnknownTaggedField> = []
+    for (let i = 0; i < count; i++) {
+      const tag = this.uvarint()
+      const size = this.uvarint()
+      fields.push({ tag, data: this.raw(size) })
+    }
+    return fields
+  }
+}
+
+const MIN_CAPACITY = 256
+
+export class Writer {
+  buf: Uint8Array
+  view: DataView
+  pos = 0
+
+  constructor(capacity = MIN_CAPACITY) {
+    this.buf = new Uint8Array(capacity)
+    this.view = new DataView(this.buf.buffer)
+  }
+
+  /** Drops the contents and keeps the allocation, for writers reused across messages. */
+  reset(): this {
+    this.pos = 0
+    return this
+  }
+
+  private ensure(n: number): number {
+    const p = this.pos
+    if (p + n > this.buf.length) {
+      let cap = this.buf.length * 2
+      while (cap < p + n) cap *= 2
+      const next = new Uint8Array(cap)
+      next.set(this.buf.subarray(0, p))
+      this.buf = next
+      this.view = new DataView(next.buffer)
+    }
+    this.pos = p + n
+    return p
+  }
+
+  /** A copy of what was written. */
+  toBytes(): Uint8Array {
+    return this.buf.slice(0, this.pos)
+  }
+  /** A view of what was written; valid until the next write or reset. */
+  written(): Uint8Array {
+    return this.buf.subarray(0, this.pos)
+  }
+
+  bool(v: boolean): void {
+    this.view.setInt8(this.ensure(1), v ? 1 : 0)
+  }
+  int8(v: number): void {
+    this.view.setInt8(this.ensure(1), v)
+  }
+  int16(v: number): void {
+    this.view.setInt16(this.ensure(2), v)
+  }
+  uint16(v: number): void {
+    this.view.setUint16(this.ensure(2), v)
+  }
+  int32(v: number): void {
+    this.view.setInt32(this.ensure(4), v)
+  }
+  uint32(v: number): void {
+    this.view.setUint32(this.ensure(4), v)
+  }
+  int64(v: bigint): void {
+    this.view.setBigInt64(this.ensure(8), v)
+  }
+  float64(v: number): void {
+    this.view.setFloat64(this.ensure(8), v)
+  }
+
+  uvarint(v: number): void {
+    v >>>= 0
+    while (v >= 0x80) {
+      this.buf[this.ensure(1)] = (v & 0x7f) | 0x80
+      v >>>= 7
+    }
+    this.buf[this.ensure(1)] = v
+  }
+  varint(v: number): void {
+    this.uvarint((v << 1) ^ (v >> 31))
+  }
+  uvarlong(v: bigint): void {
+    v = BigInt.asUintN(64, v)
+    while (v >= 0x80n) {
+      this.buf[this.ensure(1)] = Number(v & 0x7fn) | 0x80
+      v >>= 7n
+    }
+    this.buf[this.ensure(1)] = Number(v)
+  }
+  varlong(v: bigint): void {
+    this.uvarlong((v << 1n) ^ (v >> 63n))
+  }
+
+  uuid(v: string): void {
+    this.raw(uuidToBytes(v))
+  }
+
+  raw(bytes: Uint8Array): void {
+    const p = this.ensure(bytes.length)
+    this.buf.set(bytes, p)
+  }
+
+  string(v: string): void {
+    const bytes = textEncoder.encode(v)
+    this.int16(bytes.length)
+    this.raw(bytes)
+  }
+  nullableString(v: string | null): void {
+    if (v === null) this.int16(-1)
+    else this.string(v)
+  }
+  compactString(v: string): void {
+    const bytes = textEncoder.encode(v)
+    this.uvarint(bytes.length + 1)
+    this.raw(bytes)
+  }
+  compactNullableString(v: string | null): void {
+    if (v === null) this.uvarint(0)
+    else this.compactString(v)
+  }
+
+  bytes(v: Uint8Array): void {
+    this.int32(v.length)
+    this.raw(v)
+  }
+  nullableBytes(v: Uint8Array | null): void {
+    if (v === null) this.int32(-1)
+    else this.bytes(v)
+  }
+  compactBytes(v: Uint8Array): void {
+    this.uvarint(v.length + 1)
+    this.raw(v)
+  }
+  compactNullableBytes(v: Uint8Array | null): void {
+    if (v === null) this.uvarint(0)
+    else this.compactBytes(v)
+  }
+
+  /** Reserves an int32 to be filled in later (sizes, CRCs); returns its position. */
+  reserveInt32(): number {
+    return this.ensure(4)
+  }
+  setInt32At(pos: number, v: number): void {
+    this.view.setInt32(pos, v)
+  }
+}
+
+/** Size in bytes of `v` as an unsigned varint. */
+export const uvarintSize = (v: number): number => {
+  v >>>= 0
+  let n = 1
+  while (v >= 0x80) {
+    v >>>= 7
+    n++
+  }
+  return n
+}
