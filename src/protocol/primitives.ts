@@ -254,37 +254,47 @@ export class Writer {
   }
 
   bool(v: boolean): void {
-    this.view.setInt8(this.ensure(1), v ? 1 : 0)
+    const p = this.ensure(1)
+    this.view.setInt8(p, v ? 1 : 0)
   }
   int8(v: number): void {
-    this.view.setInt8(this.ensure(1), v)
+    const p = this.ensure(1)
+    this.view.setInt8(p, v)
   }
   int16(v: number): void {
-    this.view.setInt16(this.ensure(2), v)
+    const p = this.ensure(2)
+    this.view.setInt16(p, v)
   }
   uint16(v: number): void {
-    this.view.setUint16(this.ensure(2), v)
+    const p = this.ensure(2)
+    this.view.setUint16(p, v)
   }
   int32(v: number): void {
-    this.view.setInt32(this.ensure(4), v)
+    const p = this.ensure(4)
+    this.view.setInt32(p, v)
   }
   uint32(v: number): void {
-    this.view.setUint32(this.ensure(4), v)
+    const p = this.ensure(4)
+    this.view.setUint32(p, v)
   }
   int64(v: bigint): void {
-    this.view.setBigInt64(this.ensure(8), v)
+    const p = this.ensure(8)
+    this.view.setBigInt64(p, v)
   }
   float64(v: number): void {
-    this.view.setFloat64(this.ensure(8), v)
+    const p = this.ensure(8)
+    this.view.setFloat64(p, v)
   }
 
   uvarint(v: number): void {
     v >>>= 0
     while (v >= 0x80) {
-      this.buf[this.ensure(1)] = (v & 0x7f) | 0x80
+      const p = this.ensure(1)
+      this.buf[p] = (v & 0x7f) | 0x80
       v >>>= 7
     }
-    this.buf[this.ensure(1)] = v
+    const p = this.ensure(1)
+    this.buf[p] = v
   }
   varint(v: number): void {
     this.uvarint((v << 1) ^ (v >> 31))
@@ -292,10 +302,12 @@ export class Writer {
   uvarlong(v: bigint): void {
     v = BigInt.asUintN(64, v)
     while (v >= 0x80n) {
-      this.buf[this.ensure(1)] = Number(v & 0x7fn) | 0x80
+      const p = this.ensure(1)
+      this.buf[p] = Number(v & 0x7fn) | 0x80
       v >>= 7n
     }
-    this.buf[this.ensure(1)] = Number(v)
+    const p = this.ensure(1)
+    this.buf[p] = Number(v)
   }
   varlong(v: bigint): void {
     this.uvarlong((v << 1n) ^ (v >> 63n))
