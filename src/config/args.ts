@@ -1,0 +1,88 @@
+/**
+ * Command line of the broker, shaped like `kafka-server-start.sh`:
+ *   broker [server.properties] [--override key=value]... [--log-level level]
+ * so Kafka muscle memory (and scripts) carry over.
+ */
+import { fail } from "./errors.ts"
+
+export const LOG_LEVELS = ["trace", "debug", "info", "warning", "error", "fatal", "none"] as const
+export type LogLevelName = (typeof LOG_LEVELS)[number]
+
+export interface ParsedArgs {
+  readonly propertiesFile?: string
+  /** In command-line order; later ones win. */
+  readonly overrides: Array<[key: string, value: string]>
+  readonly logLevel?: LogLevelName
+}
+
+/** Effect's spelling of each level, for References.MinimumLogLevel. */
+export const EFFECT_LOG_LEVEL = {
+  trace: "Trace",
+  debug: "Debug",
+  info: "Info",
+  warning: "Warn",
+  error: "Error",
+  fatal: "Fatal",
+  none: "None"
+} as const satisfies Record<LogLevelName, string>
+
+const parseLogLevel = (text: string): LogLevelName => {
+  const lower = text.trim().toLowerCase()
+  const level = lower === "warn" ? "warning" : lower
+  if ((LOG_LEVELS as ReadonlyArray<string>).includes(level)) return level as LogLevelName
+  return fail("--log-level", text, `Unknown log level "${text}": expected one of ${LOG_LEVELS.join(", ")}`)
+}
+
+// Kafka splits an override on the first "=" only: values such as listener lists may contain more.
+const parseOverride = (text: string): [string, string] => {
+  const eq = text.indexOf("=")
+  const key = eq < 0 ? "" : text.slice(0, eq).trim()
+  if (key === "") return fail("--override", text, `Invalid --override "${text}": expected key=value`)
+  return [key, text.slice(eq + 1)]
+}
+
+/** Parses argv (without the node binary and script). Throws ConfigError on a malformed command line. */
+export const parseArgs = (argv: ReadonlyArray<string>): ParsedArgs => {
+  let propertiesFile: string | undefined
+  let logLevel: LogLevelName | undefined
+  const overrides: Array<[string, string]> = []
+
+  let i = 0
+  // Accepts both "--flag value" and "--flag=value", as Kafka's option parser does.
+  const valueOf = (flag: string, inline: string | undefined): string => {
+    if (inline !== undefined) return inline
+    const next = argv[i++]
+    if (next === undefined) return fail(flag, "", `Option ${flag} requires a value`)
+    return next
+  }
+
+  while (i < argv.length) {
+    const arg = argv[i++] as string
+    if (arg.startsWith("-") && arg !== "-") {
+      const eq = arg.indexOf("=")
+      const flag = eq < 0 ? arg : arg.slice(0, eq)
+      const inline = eq < 0 ? undefined : arg.slice(eq + 1)
+      switch (flag) {
+        case "--override":
+          overrides.push(parseOverride(valueOf(flag, inline)))
+          break
+        case "--log-level":
+          logLevel = parseLogLevel(valueOf(flag, inline))
+          break
+        default:
+          return fail(flag, arg, `Unknown option ${flag}: usage is [server.properties] [--override key=value]... [--log-level level]`)
+      }
+    } else if (propertiesFile === undefined) {
+      if (arg === "") return fail("propertiesFile", arg, "The properties file path is empty")
+      propertiesFile = arg
+    } else {
+      return fail("propertiesFile", arg, `Unexpected argument "${arg}": only one properties file may be given (already have ${propertiesFile})`)
+    }
+  }
+
+  return {
+    ...(propertiesFile === undefined ? {} : { propertiesFile }),
+    overrides,
+    ...(logLevel === undefined ? {} : { logLevel })
+  }
+}

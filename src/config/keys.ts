@@ -1,0 +1,266 @@
+/**
+ * The broker properties we know, described the way Kafka's ConfigDef describes them (type,
+ * default as a string, validator, topic-level counterpart). It is data, not code, so that
+ * DescribeConfigs can report types and defaults and CreateTopics can validate topic configs
+ * and derive topic defaults from the same table.
+ */
+import { invalidValue } from "./errors.ts"
+import { splitList } from "./listeners.ts"
+
+export type ConfigType = "BOOLEAN" | "STRING" | "INT" | "SHORT" | "LONG" | "DOUBLE" | "LIST" | "CLASS" | "PASSWORD"
+
+export type Validator =
+  | { readonly _tag: "AtLeast"; readonly min: number }
+  | { readonly _tag: "Between"; readonly min: number; readonly max: number }
+  /** Exact, case-sensitive match of the whole (trimmed) string, like ConfigDef.ValidString. */
+  | { readonly _tag: "ValidString"; readonly values: ReadonlyArray<string> }
+  /** Every list element must be one of `values`, like ConfigDef.ValidList. */
+  | { readonly _tag: "ValidList"; readonly values: ReadonlyArray<string> }
+
+export interface ConfigKey {
+  readonly name: string
+  readonly type: ConfigType
+  /** Kafka's string form of the default; null when Kafka has no default (the key is simply unset). */
+  readonly default: string | null
+  readonly validator?: Validator
+  /** Name of the topic-level config this broker key provides the default for. */
+  readonly topicConfig?: string
+  /**
+   * Lower-precedence keys consulted when this one is unset, in order (Kafka's "synonyms" in
+   * DescribeConfigs). Unit conversion between them is done in broker-config.
+   */
+  readonly synonyms?: ReadonlyArray<string>
+  readonly doc: string
+}
+
+const LONG_MAX = "9223372036854775807"
+const atLeast = (min: number): Validator => ({ _tag: "AtLeast", min })
+const between = (min: number, max: number): Validator => ({ _tag: "Between", min, max })
+const validString = (...values: Array<string>): Validator => ({ _tag: "ValidString", values })
+const validList = (...values: Array<string>): Validator => ({ _tag: "ValidList", values })
+
+export const TIMESTAMP_TYPES = ["CreateTime", "LogAppendTime"] as const
+export const CLEANUP_POLICIES = ["compact", "delete"] as const
+export const COMPRESSION_TYPES = ["uncompressed", "zstd", "lz4", "snappy", "gzip", "producer"] as const
+export const PROCESS_ROLES = ["broker", "controller"] as const
+
+/**
+ * Defaults are Kafka's (3.x ConfigDef) except where marked OURS: this broker must start with no
+ * configuration at all, which Kafka's KRaft defaults (node.id=-1, empty process.roles) do not allow.
+ */
+export const CONFIG_KEYS: ReadonlyArray<ConfigKey> = [
+  // --- identity & roles
+  { name: "node.id", type: "INT", default: "1", validator: atLeast(0), doc: "OURS: Kafka defaults to -1 (required in KRaft)." },
+  { name: "process.roles", type: "LIST", default: "broker,controller", validator: validList(...PROCESS_ROLES), doc: "OURS: Kafka defaults to empty (required in KRaft)." },
+  { name: "controller.listener.names", type: "STRING", default: "", doc: "OURS: Kafka has no default. Listeners named here are accepted but not served." },
+
+  // --- network
+  { name: "listeners", type: "STRING", default: "PLAINTEXT://127.0.0.1:9092", doc: "OURS: Kafka binds PLAINTEXT://:9092 (all interfaces); we stay local unless told otherwise." },
+  { name: "advertised.listeners", type: "STRING", default: null, doc: "Per listener name, falls back to the entry in listeners." },
+  {
+    name: "listener.security.protocol.map",
+    type: "STRING",
+    default: "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL",
+    doc: "As in Kafka's shipped KRaft server.properties (the ConfigDef default lacks CONTROLLER)."
+  },
+  { name: "socket.request.max.bytes", type: "INT", default: "104857600", validator: atLeast(1), doc: "Largest request accepted on a socket." },
+
+  // --- topics & messages
+  { name: "num.partitions", type: "INT", default: "1", validator: atLeast(1), doc: "Partitions of auto-created / default topics." },
+  { name: "default.replication.factor", type: "INT", default: "1", doc: "Replication factor of auto-created / default topics (Kafka has no validator)." },
+  { name: "auto.create.topics.enable", type: "BOOLEAN", default: "true", doc: "Create topics on first metadata/produce request." },
+  { name: "delete.topic.enable", type: "BOOLEAN", default: "true", doc: "Whether DeleteTopics is honoured." },
+  { name: "message.max.bytes", type: "INT", default: "1048588", validator: atLeast(0), topicConfig: "max.message.bytes", doc: "Largest record batch accepted." },
+  { name: "min.insync.replicas", type: "INT", default: "1", validator: atLeast(1), topicConfig: "min.insync.replicas", doc: "Replicas that must ack acks=all writes." },
+  {
+    name: "compression.type",
+    type: "STRING",
+    default: "producer",
+    validator: validString(...COMPRESSION_TYPES),
+    topicConfig: "compression.type",
+    doc: "Final compression of stored batches; producer keeps the producer's codec."
+  },
+  { name: "unclean.leader.election.enable", type: "BOOLEAN", default: "false", topicConfig: "unclean.leader.election.enable", doc: "Meaningless on one node; kept for topic defaults." },
+  {
+    name: "log.message.timestamp.type",
+    type: "STRING",
+    default: "CreateTime",
+    validator: validString(...TIMESTAMP_TYPES),
+    topicConfig: "message.timestamp.type",
+    synonyms: ["message.timestamp.type"],
+    doc: "Kafka's broker name for the topic's message.timestamp.type."
+  },
+  {
+    name: "message.timestamp.type",
+    type: "STRING",
+    default: null,
+    validator: validString(...TIMESTAMP_TYPES),
+    doc: "OURS: accepted as an alias of log.message.timestamp.type (which wins); Kafka ignores this name at broker level."
+  },
+  { name: "log.message.timestamp.before.max.ms", type: "LONG", default: LONG_MAX, validator: atLeast(0), topicConfig: "message.timestamp.before.max.ms", doc: "How far in the past a CreateTime may be." },
+  { name: "log.message.timestamp.after.max.ms", type: "LONG", default: LONG_MAX, validator: atLeast(0), topicConfig: "message.timestamp.after.max.ms", doc: "How far in the future a CreateTime may be." },
+
+  // --- log storage
+  {
+    name: "log.dirs",
+    type: "STRING",
+    default: null,
+    synonyms: ["log.dir"],
+    doc: "Comma-separated data directories; when unset, log.dir is used."
+  },
+  {
+    name: "log.dir",
+    type: "STRING",
+    default: "./data",
+    doc: "OURS: Kafka uses /tmp/kafka-logs. Relative paths resolve against the working directory, so a bare start keeps data next to where it was launched."
+  },
+  { name: "log.segment.bytes", type: "INT", default: "1073741824", validator: atLeast(14), topicConfig: "segment.bytes", doc: "Segment size; min is LegacyRecord.RECORD_OVERHEAD_V0 as in Kafka 3.x." },
+  { name: "log.roll.ms", type: "LONG", default: null, topicConfig: "segment.ms", synonyms: ["log.roll.hours"], doc: "Max segment age before rolling." },
+  { name: "log.roll.hours", type: "INT", default: "168", validator: atLeast(1), doc: "Secondary to log.roll.ms." },
+  {
+    name: "log.retention.ms",
+    type: "LONG",
+    default: null,
+    topicConfig: "retention.ms",
+    synonyms: ["log.retention.minutes", "log.retention.hours"],
+    doc: "Time-based retention; any negative value means unlimited (-1)."
+  },
+  { name: "log.retention.minutes", type: "INT", default: null, doc: "Secondary to log.retention.ms." },
+  { name: "log.retention.hours", type: "INT", default: "168", doc: "Tertiary to log.retention.ms." },
+  { name: "log.retention.bytes", type: "LONG", default: "-1", topicConfig: "retention.bytes", doc: "Size-based retention per partition; -1 = unlimited." },
+  { name: "log.retention.check.interval.ms", type: "LONG", default: "300000", validator: atLeast(1), doc: "How often retention is enforced." },
+  { name: "log.cleanup.policy", type: "LIST", default: "delete", validator: validList(...CLEANUP_POLICIES), topicConfig: "cleanup.policy", doc: "delete and/or compact." },
+  { name: "log.flush.interval.messages", type: "LONG", default: LONG_MAX, validator: atLeast(1), topicConfig: "flush.messages", doc: "fsync after this many messages." },
+  {
+    name: "log.flush.interval.ms",
+    type: "LONG",
+    default: null,
+    topicConfig: "flush.ms",
+    synonyms: ["log.flush.scheduler.interval.ms"],
+    doc: "fsync after this long; when unset, log.flush.scheduler.interval.ms is used."
+  },
+  { name: "log.flush.scheduler.interval.ms", type: "LONG", default: LONG_MAX, doc: "How often the flusher checks logs." },
+  { name: "log.index.size.max.bytes", type: "INT", default: "10485760", validator: atLeast(4), topicConfig: "segment.index.bytes", doc: "Max offset index size." },
+  { name: "log.index.interval.bytes", type: "INT", default: "4096", validator: atLeast(0), topicConfig: "index.interval.bytes", doc: "Bytes between offset index entries." },
+  { name: "log.segment.delete.delay.ms", type: "LONG", default: "60000", validator: atLeast(0), topicConfig: "file.delete.delay.ms", doc: "Delay before deleting a removed segment's files." },
+  { name: "log.preallocate", type: "BOOLEAN", default: "false", topicConfig: "preallocate", doc: "Preallocate segment files." },
+  { name: "log.cleaner.delete.retention.ms", type: "LONG", default: "86400000", validator: atLeast(0), topicConfig: "delete.retention.ms", doc: "Tombstone retention for compacted topics." },
+  { name: "log.cleaner.min.compaction.lag.ms", type: "LONG", default: "0", validator: atLeast(0), topicConfig: "min.compaction.lag.ms", doc: "Min age before a record may be compacted." },
+  { name: "log.cleaner.max.compaction.lag.ms", type: "LONG", default: LONG_MAX, validator: atLeast(1), topicConfig: "max.compaction.lag.ms", doc: "Max age before a record must be compacted." },
+  {
+    name: "log.cleaner.min.cleanable.ratio",
+    type: "DOUBLE",
+    default: "0.5",
+    validator: between(0, 1),
+    topicConfig: "min.cleanable.dirty.ratio",
+    doc: "Dirty ratio that triggers compaction."
+  },
+
+  // --- fetch & groups
+  { name: "max.incremental.fetch.session.cache.slots", type: "INT", default: "1000", validator: atLeast(0), doc: "Incremental fetch sessions kept." },
+  { name: "fetch.max.bytes", type: "INT", default: "57671680", validator: atLeast(1024), doc: "Max bytes returned by one fetch." },
+  { name: "offsets.topic.num.partitions", type: "INT", default: "50", validator: atLeast(1), doc: "Partitions of __consumer_offsets." },
+  { name: "group.initial.rebalance.delay.ms", type: "INT", default: "3000", doc: "Wait for more members before the first rebalance of an empty group." },
+  { name: "group.min.session.timeout.ms", type: "INT", default: "6000", doc: "Smallest session timeout a member may ask for." },
+  { name: "group.max.session.timeout.ms", type: "INT", default: "1800000", doc: "Largest session timeout a member may ask for." }
+]
+
+export const CONFIG_KEYS_BY_NAME: ReadonlyMap<string, ConfigKey> = new Map(CONFIG_KEYS.map((k) => [k.name, k]))
+
+/** Topic config name → the broker key that supplies its default. */
+export const BROKER_KEY_FOR_TOPIC_CONFIG: ReadonlyMap<string, string> = new Map(
+  CONFIG_KEYS.flatMap((k) => (k.topicConfig === undefined ? [] : [[k.topicConfig, k.name] as const]))
+)
+
+/** A value after type conversion. LONGs are bigint here so Long.MAX_VALUE survives exactly. */
+export type ParsedValue = boolean | number | bigint | string | ReadonlyArray<string>
+
+const INT_RANGE = { INT: [-(2 ** 31), 2 ** 31 - 1], SHORT: [-(2 ** 15), 2 ** 15 - 1] } as const
+const LONG_MIN_BIG = -(2n ** 63n)
+const LONG_MAX_BIG = 2n ** 63n - 1n
+// Java's Integer/Long.parseXxx grammar: optional sign, decimal digits, nothing else.
+const INTEGER = /^[+-]?[0-9]+$/
+// A practical subset of Double.parseDouble (which also takes hex floats and f/d suffixes).
+const DOUBLE = /^[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?[dDfF]?$/
+
+const convert = (key: ConfigKey, value: string): ParsedValue => {
+  const trimmed = value.trim()
+  switch (key.type) {
+    case "BOOLEAN": {
+      const lower = trimmed.toLowerCase()
+      if (lower === "true") return true
+      if (lower === "false") return false
+      return invalidValue(key.name, value, "Expected value to be either true or false")
+    }
+    case "INT":
+    case "SHORT": {
+      const [min, max] = INT_RANGE[key.type]
+      const n = INTEGER.test(trimmed) ? Number(trimmed) : NaN
+      if (!Number.isInteger(n) || n < min || n > max) return invalidValue(key.name, value, `Not a number of type ${key.type}`)
+      return n
+    }
+    case "LONG": {
+      const n = INTEGER.test(trimmed) ? BigInt(trimmed) : undefined
+      if (n === undefined || n < LONG_MIN_BIG || n > LONG_MAX_BIG) return invalidValue(key.name, value, "Not a number of type LONG")
+      return n
+    }
+    case "DOUBLE": {
+      const n = DOUBLE.test(trimmed) ? Number(trimmed.replace(/[dDfF]$/, "")) : NaN
+      if (Number.isNaN(n)) return invalidValue(key.name, value, "Not a number of type DOUBLE")
+      return n
+    }
+    case "LIST":
+      return splitList(trimmed)
+    case "STRING":
+    case "CLASS":
+    case "PASSWORD":
+      return trimmed
+  }
+}
+
+const validate = (key: ConfigKey, value: string, parsed: ParsedValue): void => {
+  const v = key.validator
+  if (v === undefined) return
+  switch (v._tag) {
+    case "AtLeast":
+      if ((typeof parsed === "number" || typeof parsed === "bigint") && parsed < v.min) {
+        invalidValue(key.name, value, `Value must be at least ${v.min}`)
+      }
+      return
+    case "Between":
+      if ((typeof parsed === "number" || typeof parsed === "bigint") && (parsed < v.min || parsed > v.max)) {
+        invalidValue(key.name, value, `Value must be no less than ${v.min} and no more than ${v.max}`)
+      }
+      return
+    case "ValidString":
+      if (typeof parsed === "string" && !v.values.includes(parsed)) {
+        invalidValue(key.name, value, `String must be one of: ${v.values.join(", ")}`)
+      }
+      return
+    case "ValidList":
+      if (typeof parsed === "object") {
+        for (const item of parsed) {
+          if (!v.values.includes(item)) invalidValue(key.name, value, `${item} is not one of: ${v.values.join(", ")}`)
+        }
+      }
+      return
+  }
+}
+
+/** Converts and validates a raw value as Kafka's ConfigDef.parse would. Throws ConfigError. */
+export const parseConfigValue = (key: ConfigKey, value: string): ParsedValue => {
+  const parsed = convert(key, value)
+  validate(key, value, parsed)
+  return parsed
+}
+
+/**
+ * Kafka's string rendering of a parsed value (ConfigDef.convertToString), used for `raw` so that
+ * DescribeConfigs shows "true" for " TRUE " and "a,b" for "a , b".
+ */
+export const renderConfigValue = (key: ConfigKey, value: ParsedValue): string => {
+  if (typeof value === "object") return value.join(",")
+  // Java prints doubles with a fractional part ("1.0"), and DescribeConfigs shows Java's rendering.
+  if (key.type === "DOUBLE" && typeof value === "number" && Number.isInteger(value)) return value.toFixed(1)
+  return String(value)
+}

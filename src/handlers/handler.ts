@@ -1,0 +1,51 @@
+/**
+ * What a request handler is: an Effect program from a decoded request to a response, for a
+ * range of versions of one API. Each handler file declares its API and versions; the
+ * registry collects them and ApiVersions advertises exactly what it holds.
+ */
+import type { Effect } from "effect"
+import type { ApiDefinition } from "../protocol/api.ts"
+import type { RequestHeader } from "../protocol/generated/message/RequestHeader.ts"
+
+export interface RequestContext {
+  readonly apiKey: number
+  readonly apiVersion: number
+  readonly header: RequestHeader
+  /** "host:port" of the client, for logs. */
+  readonly clientAddress: string
+  /** The listener the request arrived on (its name, e.g. PLAINTEXT). */
+  readonly listenerName: string
+  /** This broker's endpoint as clients on that listener must see it (Metadata, FindCoordinator). */
+  readonly advertisedHost: string
+  readonly advertisedPort: number
+}
+
+/** Returned by a handler when Kafka sends no response (Produce with acks=0). */
+export const NO_RESPONSE: unique symbol = Symbol.for("kafka-broker/NoResponse")
+export type NoResponse = typeof NO_RESPONSE
+
+export interface Handler<Req, ResInit, R> {
+  readonly api: ApiDefinition<Req, unknown, unknown, ResInit>
+  readonly minVersion: number
+  readonly maxVersion: number
+  /**
+   * True when the handler may wait (long-polling Fetch, Produce waiting for acks): it then
+   * runs in its own fiber so later requests on the connection are read meanwhile; the
+   * connection still writes responses in request order.
+   */
+  readonly blocking?: boolean
+  readonly handle: (request: Req, ctx: RequestContext) => Effect.Effect<ResInit | NoResponse, never, R>
+  /**
+   * The response for a request this handler will not serve (its version is outside the
+   * range, or it failed): the given error code in whatever error fields the API has.
+   */
+  readonly errorResponse?: (request: Req, errorCode: number, ctx: RequestContext) => ResInit
+}
+
+// oxlint-disable-next-line no-explicit-any
+export type AnyHandler<R = any> = Handler<any, any, R>
+
+export const defineHandler = <Req, ReqInit, Res, ResInit, R>(
+  api: ApiDefinition<Req, ReqInit, Res, ResInit>,
+  handler: Omit<Handler<Req, ResInit, R>, "api">
+): Handler<Req, ResInit, R> => ({ ...handler, api: api as unknown as ApiDefinition<Req, unknown, unknown, ResInit> })

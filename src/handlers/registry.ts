@@ -1,0 +1,27 @@
+/**
+ * The one list of what this broker serves. ApiVersions answers from it, the dispatcher
+ * routes by it; a handler not listed here does not exist for clients.
+ */
+import type { AnyHandler } from "./handler.ts"
+import { makeApiVersionsHandler, type SupportedApi } from "./ApiVersions.ts"
+
+export interface HandlerRegistry<R> {
+  readonly byKey: ReadonlyMap<number, AnyHandler<R>>
+  readonly supported: ReadonlyArray<SupportedApi>
+}
+
+export const makeRegistry = <R>(handlers: ReadonlyArray<AnyHandler<R>>): HandlerRegistry<R> => {
+  const byKey = new Map<number, AnyHandler<R>>()
+  const apiVersions = makeApiVersionsHandler(() => supported)
+  for (const h of [apiVersions as AnyHandler<R>, ...handlers]) {
+    if (byKey.has(h.api.apiKey)) throw new Error(`two handlers for API key ${h.api.apiKey}`)
+    if (h.minVersion < h.api.minVersion || h.maxVersion > h.api.maxVersion) {
+      throw new Error(`${h.api.name} handler versions ${h.minVersion}-${h.maxVersion} exceed the generated codec's ${h.api.minVersion}-${h.api.maxVersion}`)
+    }
+    byKey.set(h.api.apiKey, h)
+  }
+  const supported: ReadonlyArray<SupportedApi> = [...byKey.values()]
+    .map((h) => ({ apiKey: h.api.apiKey, minVersion: h.minVersion, maxVersion: h.maxVersion }))
+    .sort((a, b) => a.apiKey - b.apiKey)
+  return { byKey, supported }
+}

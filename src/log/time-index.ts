@@ -1,0 +1,188 @@
+/**
+ * The `.timeindex` file of a segment: 12-byte entries, big-endian
+ * `timestamp int64, relativeOffset int32`.
+ *
+ * Assumption about Kafka's format, from LogSegment/TimeIndex: an entry is written next to
+ * each offset-index entry, and once more when the segment becomes inactive or is closed,
+ * holding the segment's largest timestamp so far and the last offset of the (first) batch
+ * that carried it; entries are only added when the timestamp grows, so timestamps are
+ * strictly increasing and offsets non-decreasing. The last entry therefore gives the
+ * segment's max timestamp without reading the log, which is how Kafka loads it too.
+ */
+import { getInt64, setInt64 } from "./record-batch.ts"
+import { countNonZeroEntries, deleteIfExists, readIndexFile, writeIndexTail } from "./index-file.ts"
+
+export const TIME_INDEX_ENTRY_SIZE = 12
+
+export interface TimeIndexEntry {
+  readonly timestamp: number
+  readonly offset: number
+}
+
+/** Decodes time index file bytes (all entries, including any zero padding). */
+export const parseTimeIndex = (bytes: Uint8Array, baseOffset: number): Array<TimeIndexEntry> => {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+  const out: Array<TimeIndexEntry> = []
+  for (let p = 0; p + TIME_INDEX_ENTRY_SIZE <= bytes.length; p += TIME_INDEX_ENTRY_SIZE) {
+    out.push({ timestamp: getInt64(view, p), offset: baseOffset + view.getInt32(p + 8) })
+  }
+  return out
+}
+
+export class TimeIndex {
+  readonly path: string
+  readonly baseOffset: number
+  readonly maxEntries: number
+  private timestamps: Float64Array
+  private relOffsets: Int32Array
+  private count = 0
+  private persisted = 0
+  private fileBytes = 0
+
+  private constructor(path: string, baseOffset: number, maxIndexBytes: number) {
+    this.path = path
+    this.baseOffset = baseOffset
+    this.maxEntries = Math.max(1, Math.floor(maxIndexBytes / TIME_INDEX_ENTRY_SIZE))
+    this.timestamps = new Float64Array(32)
+    this.relOffsets = new Int32Array(32)
+  }
+
+  static empty(path: string, baseOffset: number, maxIndexBytes: number): TimeIndex {
+    const index = new TimeIndex(path, baseOffset, maxIndexBytes)
+    index.fileBytes = -1
+    return index
+  }
+
+  /** Loads an existing file; `problem` is non-null when the file cannot be trusted. */
+  static load(path: string, baseOffset: number, maxIndexBytes: number): { index: TimeIndex; problem: string | null } {
+    const index = new TimeIndex(path, baseOffset, maxIndexBytes)
+    const bytes = readIndexFile(path)
+    if (bytes === null) {
+      index.fileBytes = -1
+      return { index, problem: "missing" }
+    }
+    index.fileBytes = bytes.length
+    const entries = countNonZeroEntries(bytes, TIME_INDEX_ENTRY_SIZE)
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+    let problem: string | null = bytes.length % TIME_INDEX_ENTRY_SIZE !== 0
+      ? `size ${bytes.length} is not a multiple of ${TIME_INDEX_ENTRY_SIZE}`
+      : null
+    let prevTs = Number.NEGATIVE_INFINITY
+    let prevRel = 0
+    for (let i = 0; i < entries; i++) {
+      const ts = getInt64(view, i * TIME_INDEX_ENTRY_SIZE)
+      const rel = view.getInt32(i * TIME_INDEX_ENTRY_SIZE + 8)
+      if (problem === null && (ts <= prevTs || rel < prevRel)) problem = `entry ${i} (${ts}, ${rel}) is out of order`
+      index.push(ts, rel)
+      prevTs = ts
+      prevRel = rel
+    }
+    index.persisted = entries
+    return { index, problem }
+  }
+
+  get entries(): number {
+    return this.count
+  }
+
+  isFull(): boolean {
+    return this.count >= this.maxEntries
+  }
+
+  timestampAt(i: number): number {
+    return this.timestamps[i]!
+  }
+
+  offsetAt(i: number): number {
+    return this.baseOffset + this.relOffsets[i]!
+  }
+
+  /** Last entry's timestamp, or -1 (NO_TIMESTAMP) when empty. */
+  lastTimestamp(): number {
+    return this.count === 0 ? -1 : this.timestamps[this.count - 1]!
+  }
+
+  /** Last entry's offset, or the base offset when empty. */
+  lastOffset(): number {
+    return this.count === 0 ? this.baseOffset : this.offsetAt(this.count - 1)
+  }
+
+  private push(ts: number, rel: number): void {
+    if (this.count === this.timestamps.length) {
+      const ts2 = new Float64Array(this.count * 2)
+      ts2.set(this.timestamps)
+      this.timestamps = ts2
+      const rel2 = new Int32Array(this.count * 2)
+      rel2.set(this.relOffsets)
+      this.relOffsets = rel2
+    }
+    this.timestamps[this.count] = ts
+    this.relOffsets[this.count] = rel
+    this.count++
+  }
+
+  /**
+   * Adds (timestamp, offset) if the timestamp is larger than the last entry's. The final
+   * entry written on roll/close may exceed the size cap, as in Kafka (skipFullCheck).
+   */
+  maybeAppend(timestamp: number, offset: number, skipFullCheck = false): void {
+    if (timestamp <= this.lastTimestamp()) return
+    if (!skipFullCheck && this.isFull()) throw new RangeError(`time index ${this.path} is full`)
+    const rel = offset - this.baseOffset
+    if (rel < 0 || rel > 0x7fffffff) throw new RangeError(`offset ${offset} does not fit segment ${this.baseOffset}`)
+    if (this.count > 0 && rel < this.relOffsets[this.count - 1]!) {
+      throw new RangeError(`time index offset ${offset} is smaller than the last entry's ${this.lastOffset()}`)
+    }
+    this.push(timestamp, rel)
+  }
+
+  /** Index of the last entry whose timestamp < `target`, or -1. */
+  lastEntryBelow(target: number): number {
+    let lo = 0
+    let hi = this.count - 1
+    let found = -1
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1
+      if (this.timestamps[mid]! < target) {
+        found = mid
+        lo = mid + 1
+      } else hi = mid - 1
+    }
+    return found
+  }
+
+  /** Drops entries whose offset is ≥ `offset` (log truncated there). */
+  truncateToOffset(offset: number): void {
+    let keep = this.count
+    while (keep > 0 && this.offsetAt(keep - 1) >= offset) keep--
+    this.count = keep
+    if (this.persisted > keep) this.persisted = keep
+  }
+
+  reset(): void {
+    this.count = 0
+    this.persisted = 0
+  }
+
+  flush(fsync: boolean): void {
+    const keepBytes = this.persisted * TIME_INDEX_ENTRY_SIZE
+    const wanted = this.count * TIME_INDEX_ENTRY_SIZE
+    if (this.fileBytes === wanted && this.persisted === this.count && !fsync) return
+    const tail = new Uint8Array(wanted - keepBytes)
+    const view = new DataView(tail.buffer)
+    for (let i = this.persisted; i < this.count; i++) {
+      const p = (i - this.persisted) * TIME_INDEX_ENTRY_SIZE
+      setInt64(view, p, this.timestamps[i]!)
+      view.setInt32(p + 8, this.relOffsets[i]!)
+    }
+    writeIndexTail(this.path, this.fileBytes, keepBytes, tail, fsync)
+    this.persisted = this.count
+    this.fileBytes = wanted
+  }
+
+  deleteFile(): void {
+    deleteIfExists(this.path)
+    this.fileBytes = -1
+    this.persisted = 0
+  }
+}

@@ -1,0 +1,28 @@
+/**
+ * `pnpm start [server.properties] [--override key=value]... [--log-level level]`
+ * Runs the broker until SIGINT/SIGTERM, then drains connections and exits 0.
+ */
+import { NodeRuntime } from "@effect/platform-node"
+import { Cause, Effect, Exit, Layer, References } from "effect"
+import { EFFECT_LOG_LEVEL, parseArgs } from "./config/args.ts"
+import { Config } from "./config/Config.ts"
+import { BrokerLayer } from "./broker.ts"
+
+const argv = process.argv.slice(2)
+
+const program = Effect.gen(function*() {
+  const args = parseArgs(argv)
+  const level = args.logLevel === undefined ? "Info" : EFFECT_LOG_LEVEL[args.logLevel]
+  return yield* Layer.launch(BrokerLayer.pipe(Layer.provide(Config.layerFromArgs(argv, process.env)))).pipe(
+    Effect.provideService(References.MinimumLogLevel, level)
+  )
+})
+
+NodeRuntime.runMain(program, {
+  disableErrorReporting: false,
+  // A signal-driven stop is the normal way to end a broker: exit 0 after the drain.
+  teardown: (exit, onExit) => {
+    if (Exit.isSuccess(exit) || Cause.hasInterruptsOnly(exit.cause)) return onExit(0)
+    return onExit(1)
+  }
+})

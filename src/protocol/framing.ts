@@ -1,0 +1,96 @@
+/**
+ * Kafka's framing: every request and response is an int32 size followed by that many bytes.
+ * `FrameReader` reassembles frames from arbitrary socket chunks. It rejects a size above the
+ * limit (socket.request.max.bytes) from the 4-byte prefix alone, before allocating anything,
+ * and hands out frames that lie within one chunk as views without copying.
+ */
+
+export type FrameError =
+  | { readonly _tag: "FrameTooLarge"; readonly size: number; readonly max: number }
+  | { readonly _tag: "NegativeFrameSize"; readonly size: number }
+
+export class FrameReader {
+  private chunks: Array<Uint8Array> = []
+  private buffered = 0
+  readonly maxFrameSize: number
+
+  constructor(maxFrameSize: number) {
+    this.maxFrameSize = maxFrameSize
+  }
+
+  /** Bytes received that do not yet form a whole frame. */
+  get pendingBytes(): number {
+    return this.buffered
+  }
+
+  push(chunk: Uint8Array): void {
+    if (chunk.length === 0) return
+    this.chunks.push(chunk)
+    this.buffered += chunk.length
+  }
+
+  /** The next whole frame (without its size prefix), undefined if none is complete yet, or an error. */
+  next(): Uint8Array | FrameError | undefined {
+    if (this.buffered < 4) return undefined
+    const size = this.peekSize()
+    if (size < 0) return { _tag: "NegativeFrameSize", size }
+    if (size > this.maxFrameSize) return { _tag: "FrameTooLarge", size, max: this.maxFrameSize }
+    if (this.buffered < 4 + size) return undefined
+    const first = this.chunks[0]!
+    if (first.length >= 4 + size) {
+      const frame = first.subarray(4, 4 + size)
+      if (first.length === 4 + size) this.chunks.shift()
+      else this.chunks[0] = first.subarray(4 + size)
+      this.buffered -= 4 + size
+      return frame
+    }
+    this.consume(4)
+    const frame = new Uint8Array(size)
+    this.copyOut(frame)
+    return frame
+  }
+
+  private peekSize(): number {
+    const first = this.chunks[0]!
+    if (first.length >= 4) return new DataView(first.buffer, first.byteOffset, 4).getInt32(0)
+    const head = new Uint8Array(4)
+    let filled = 0
+    for (const c of this.chunks) {
+      const n = Math.min(4 - filled, c.length)
+      head.set(c.subarray(0, n), filled)
+      filled += n
+      if (filled === 4) break
+    }
+    return new DataView(head.buffer).getInt32(0)
+  }
+
+  private consume(n: number): void {
+    this.buffered -= n
+    while (n > 0) {
+      const c = this.chunks[0]!
+      if (c.length <= n) {
+        n -= c.length
+        this.chunks.shift()
+      } else {
+        this.chunks[0] = c.subarray(n)
+        n = 0
+      }
+    }
+  }
+
+  private copyOut(target: Uint8Array): void {
+    let filled = 0
+    while (filled < target.length) {
+      const c = this.chunks[0]!
+      const n = Math.min(target.length - filled, c.length)
+      target.set(c.subarray(0, n), filled)
+      filled += n
+      if (n === c.length) this.chunks.shift()
+      else this.chunks[0] = c.subarray(n)
+    }
+    this.buffered -= target.length
+  }
+}
+
+export const isFrameError = (x: Uint8Array | FrameError | undefined): x is FrameError =>
+  x !== undefined && !(x instanceof Uint8Array)

@@ -1,0 +1,87 @@
+/**
+ * The broker's network front: binds every served listener, runs one supervised
+ * connection per client, and on shutdown stops reading, lets in-flight requests finish
+ * within a bound, and closes. Handlers come in through the registry.
+ */
+import { Context, Duration, Effect, Layer } from "effect"
+import type { HandlerRegistry } from "../handlers/registry.ts"
+import { type ConnectionHandle, serveConnection } from "./connection.ts"
+import { type ListenerSpec, Listeners } from "./Listeners.ts"
+
+export interface BrokerServerOptions {
+  readonly listeners: ReadonlyArray<ListenerSpec>
+  /** socket.request.max.bytes: frames above it are refused before any allocation. */
+  readonly maxRequestSize: number
+  /** How long shutdown waits for in-flight requests. */
+  readonly drainTimeout: Duration.Input
+}
+
+export interface BoundAddress {
+  readonly listenerName: string
+  readonly host: string
+  readonly port: number
+}
+
+export class BrokerServer extends Context.Service<BrokerServer, {
+  readonly addresses: ReadonlyArray<BoundAddress>
+}>()("kafka-broker/server/BrokerServer") {
+  static readonly layer = <R>(registry: HandlerRegistry<R>, options: BrokerServerOptions): Layer.Layer<BrokerServer, never, Listeners | R> =>
+    Layer.effect(
+      BrokerServer,
+      Effect.gen(function*() {
+        const listeners = yield* Listeners
+        const connections = new Set<ConnectionHandle>()
+        let draining = false
+        const addresses: Array<BoundAddress> = []
+
+        for (const spec of options.listeners) {
+          const bound = yield* listeners.bind(spec).pipe(
+            Effect.catchTag("SocketServerError", (e) =>
+              Effect.die(new Error(`cannot listen on ${spec.name}://${spec.host}:${spec.port}: ${String(e.reason.cause ?? e.message)}`)))
+          )
+          yield* Effect.forkScoped(
+            bound.server.run((socket) =>
+              Effect.gen(function*() {
+                // Accepted while shutting down: closed at once, unread.
+                if (draining) return
+                const ends = yield* listeners.connectionEnds
+                yield* serveConnection(
+                  socket,
+                  registry,
+                  {
+                    clientAddress: ends.peer,
+                    listenerName: spec.name,
+                    advertisedHost: spec.advertisedHost === "" ? ends.localHost : spec.advertisedHost,
+                    advertisedPort: spec.advertisedPort === 0 ? bound.port : spec.advertisedPort,
+                    maxRequestSize: options.maxRequestSize,
+                    drainTimeout: options.drainTimeout
+                  },
+                  (handle) =>
+                    Effect.acquireRelease(
+                      Effect.sync(() => connections.add(handle)),
+                      () => Effect.sync(() => connections.delete(handle))
+                    )
+                )
+              })
+            )
+          )
+          const host = bound.host === "" ? "0.0.0.0" : bound.host
+          addresses.push({ listenerName: spec.name, host, port: bound.port })
+          yield* Effect.logInfo(`listening on ${spec.name}://${host}:${bound.port}`)
+        }
+
+        yield* Effect.addFinalizer(() =>
+          Effect.gen(function*() {
+            draining = true
+            const open = [...connections]
+            yield* Effect.logInfo(`shutting down: draining ${open.length} connection(s)`)
+            yield* Effect.forEach(open, (c) => c.drain, { concurrency: "unbounded", discard: true })
+            yield* Effect.forEach(open, (c) => c.closed, { concurrency: "unbounded", discard: true }).pipe(
+              Effect.timeoutOption(Duration.sum(Duration.fromInputUnsafe(options.drainTimeout), Duration.seconds(1)))
+            )
+          })
+        )
+        return BrokerServer.of({ addresses })
+      })
+    )
+}

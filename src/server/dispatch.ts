@@ -1,0 +1,103 @@
+/**
+ * From one request frame to the Effect that produces its response frame. Everything up
+ * to running the handler is plain code on the frame's bytes: routing by the 8-byte header
+ * prefix, then one generated decode of header and body. A request that cannot be served is
+ * a `Reject`: the connection logs it and closes, as Kafka does.
+ */
+import { Effect } from "effect"
+import { apiVersionsResponse } from "../handlers/ApiVersions.ts"
+import { NO_RESPONSE, type RequestContext } from "../handlers/handler.ts"
+import type { HandlerRegistry } from "../handlers/registry.ts"
+import type { AnyApi } from "../protocol/api.ts"
+import { ErrorCode } from "../protocol/error-codes.ts"
+import { ApiVersions } from "../protocol/generated/apis.ts"
+import { API_VERSIONS_KEY, peekRequestPrefix, readRequestHeader, requestHeaderVersion, responseHeaderVersion, writeResponseHeader } from "../protocol/header.ts"
+import { Writer } from "../protocol/primitives.ts"
+
+export interface ConnectionInfo {
+  readonly clientAddress: string
+  readonly listenerName: string
+  /** The endpoint clients on this listener are told to use for this broker. */
+  readonly advertisedHost: string
+  readonly advertisedPort: number
+}
+
+export type Decision<R> =
+  | {
+    readonly _tag: "Handle"
+    readonly apiName: string
+    readonly correlationId: number
+    readonly blocking: boolean
+    /** The response frame (size prefix included), or null when Kafka sends none. */
+    readonly response: Effect.Effect<Uint8Array | null, never, R>
+  }
+  | { readonly _tag: "Reject"; readonly reason: string }
+
+const reject = (reason: string): Decision<never> => ({ _tag: "Reject", reason })
+
+/** Encodes a whole response frame: size, header, body. */
+export const encodeResponseFrame = <ResInit>(api: AnyApi, version: number, correlationId: number, body: ResInit): Uint8Array => {
+  const w = new Writer(256)
+  const sizeAt = w.reserveInt32()
+  writeResponseHeader(w, correlationId, responseHeaderVersion(api, version))
+  api.encodeResponse(w, version, body)
+  w.setInt32At(sizeAt, w.pos - 4)
+  return w.written()
+}
+
+export const dispatch = <R>(registry: HandlerRegistry<R>, frame: Uint8Array, conn: ConnectionInfo): Decision<R> => {
+  const prefix = peekRequestPrefix(frame)
+  if (prefix === undefined) return reject(`truncated request header (${frame.length} bytes)`)
+  const { apiKey, apiVersion, correlationId } = prefix
+  const handler = registry.byKey.get(apiKey)
+  if (handler === undefined) return reject(`unknown or unsupported API key ${apiKey} (version ${apiVersion})`)
+  const api = handler.api as AnyApi
+
+  // A client newer than us asks ApiVersions at a version we cannot parse. Kafka answers with
+  // UNSUPPORTED_VERSION in a v0 body that lists what it supports, so the client can retry lower.
+  if (apiKey === API_VERSIONS_KEY && apiVersion > handler.maxVersion) {
+    const body = apiVersionsResponse(registry.supported, ErrorCode.UNSUPPORTED_VERSION)
+    const bytes = encodeResponseFrame(ApiVersions, 0, correlationId, body)
+    return { _tag: "Handle", apiName: api.name, correlationId, blocking: false, response: Effect.succeed(bytes) }
+  }
+  if (apiVersion < api.minVersion || apiVersion > api.maxVersion) {
+    return reject(`unsupported ${api.name} version ${apiVersion} (supported ${handler.minVersion}-${handler.maxVersion})`)
+  }
+
+  let request: unknown
+  let ctx: RequestContext
+  try {
+    const { header, reader } = readRequestHeader(frame, requestHeaderVersion(api, apiVersion))
+    request = api.decodeRequest(reader, apiVersion)
+    ctx = {
+      apiKey,
+      apiVersion,
+      header,
+      clientAddress: conn.clientAddress,
+      listenerName: conn.listenerName,
+      advertisedHost: conn.advertisedHost,
+      advertisedPort: conn.advertisedPort
+    }
+  } catch (e) {
+    return reject(`malformed ${api.name} v${apiVersion} request (correlation id ${correlationId}): ${(e as Error).message}`)
+  }
+
+  const respond = (body: unknown): Uint8Array | null =>
+    body === NO_RESPONSE ? null : encodeResponseFrame(api, apiVersion, correlationId, body)
+
+  if (apiVersion < handler.minVersion || apiVersion > handler.maxVersion) {
+    if (handler.errorResponse === undefined) {
+      return reject(`unsupported ${api.name} version ${apiVersion} (supported ${handler.minVersion}-${handler.maxVersion})`)
+    }
+    const body = handler.errorResponse(request, ErrorCode.UNSUPPORTED_VERSION, ctx)
+    return { _tag: "Handle", apiName: api.name, correlationId, blocking: false, response: Effect.sync(() => respond(body)) }
+  }
+
+  return {
+    _tag: "Handle",
+    apiName: api.name,
+    correlationId,
+    blocking: handler.blocking === true,
+    response: Effect.map(handler.handle(request, ctx), respond)
+  }
+}
