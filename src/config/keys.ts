@@ -180,7 +180,7 @@ const LONG_MIN_BIG = -(2n ** 63n)
 const LONG_MAX_BIG = 2n ** 63n - 1n
 // Java's Integer/Long.parseXxx grammar: optional sign, decimal digits, nothing else.
 const INTEGER = /^[+-]?[0-9]+$/
-// A practical subset of Double.parseDouble (which also takes hex floats and f/d suffixes).
+// Double.parseDouble minus hex floats, NaN and Infinity, none of which make sense in a broker config.
 const DOUBLE = /^[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?[dDfF]?$/
 
 const convert = (key: ConfigKey, value: string): ParsedValue => {

@@ -73,9 +73,12 @@ export const serveConnection = <R>(
         )
       })
 
-      const handleFrame = (frame: Uint8Array): Effect.Effect<void, RequestRejected, R> => {
+      // Requests before a rejected one are answered (Kafka handles them one by one), then the connection closes.
+      const rejectAfterFlush = (reason: string) => Effect.andThen(flush, Effect.fail(new RequestRejected({ reason })))
+
+      const handleFrame = (frame: Uint8Array): Effect.Effect<void, RequestRejected | Socket.SocketError, R> => {
         const decision = dispatch(registry, frame, options)
-        if (decision._tag === "Reject") return Effect.fail(new RequestRejected({ reason: decision.reason }))
+        if (decision._tag === "Reject") return rejectAfterFlush(decision.reason)
         const slot: Slot = { done: false, bytes: null }
         queue.push(slot)
         const fill = (bytes: Uint8Array | null) => {
@@ -109,11 +112,11 @@ export const serveConnection = <R>(
             const next = frames.next()
             if (next === undefined) break
             if (isFrameError(next)) {
-              return yield* new RequestRejected({
-                reason: next._tag === "FrameTooLarge"
+              return yield* rejectAfterFlush(
+                next._tag === "FrameTooLarge"
                   ? `request size ${next.size} exceeds socket.request.max.bytes ${next.max}`
                   : `negative request size ${next.size}`
-              })
+              )
             }
             yield* handleFrame(next)
           }

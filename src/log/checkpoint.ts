@@ -1,0 +1,219 @@
+/**
+ * Kafka's small text files around the logs:
+ *
+ * - per partition directory: `leader-epoch-checkpoint` and `partition.metadata`;
+ * - per log directory: `recovery-point-offset-checkpoint`, `log-start-offset-checkpoint`,
+ *   `replication-offset-checkpoint` (offset checkpoints) and the `.kafka_cleanshutdown`
+ *   marker.
+ *
+ * Checkpoint files are "version line, count line, entry lines"; they are replaced
+ * atomically (write a .tmp sibling, fsync, rename) as Kafka does, so a crash leaves
+ * either the old or the new content.
+ */
+import * as fs from "node:fs"
+import * as path from "node:path"
+
+export const LEADER_EPOCH_CHECKPOINT_FILE = "leader-epoch-checkpoint"
+export const PARTITION_METADATA_FILE = "partition.metadata"
+export const RECOVERY_POINT_CHECKPOINT_FILE = "recovery-point-offset-checkpoint"
+export const LOG_START_OFFSET_CHECKPOINT_FILE = "log-start-offset-checkpoint"
+export const REPLICATION_OFFSET_CHECKPOINT_FILE = "replication-offset-checkpoint"
+export const CLEAN_SHUTDOWN_FILE = ".kafka_cleanshutdown"
+
+export class CheckpointFormatError extends Error {
+  override readonly name = "CheckpointFormatError"
+}
+
+export const writeFileAtomically = (file: string, content: string): void => {
+  const tmp = file + ".tmp"
+  const fd = fs.openSync(tmp, "w", 0o644)
+  try {
+    fs.writeSync(fd, content)
+    fs.fsyncSync(fd)
+  } finally {
+    fs.closeSync(fd)
+  }
+  fs.renameSync(tmp, file)
+}
+
+const readTextIfExists = (file: string): string | null => {
+  try {
+    return fs.readFileSync(file, "utf8")
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return null
+    throw e
+  }
+}
+
+/** Splits "version\ncount\nentries..." and checks version 0 and the count. */
+const parseCheckpoint = (file: string, text: string, fields: number): Array<Array<string>> => {
+  const lines = text.split("\n").map((l) => l.trim())
+  while (lines.length > 0 && lines[lines.length - 1] === "") lines.pop()
+  if (lines[0] !== "0") throw new CheckpointFormatError(`${file}: unsupported version ${JSON.stringify(lines[0])}`)
+  const count = Number(lines[1])
+  if (!Number.isInteger(count) || count < 0) throw new CheckpointFormatError(`${file}: bad entry count ${JSON.stringify(lines[1])}`)
+  const entries = lines.slice(2)
+  if (entries.length !== count) throw new CheckpointFormatError(`${file}: expected ${count} entries, found ${entries.length}`)
+  return entries.map((line) => {
+    const parts = line.split(/\s+/)
+    if (parts.length !== fields) throw new CheckpointFormatError(`${file}: malformed line ${JSON.stringify(line)}`)
+    return parts
+  })
+}
+
+const formatCheckpoint = (lines: ReadonlyArray<string>): string => `0\n${lines.length}\n${lines.map((l) => l + "\n").join("")}`
+
+const parseIntStrict = (file: string, s: string): number => {
+  const n = Number(s)
+  if (!Number.isSafeInteger(n)) throw new CheckpointFormatError(`${file}: ${JSON.stringify(s)} is not an integer`)
+  return n
+}
+
+// ---------------------------------------------------------------------------------------
+// Offset checkpoints (per log dir)
+// ---------------------------------------------------------------------------------------
+
+/** Key used in checkpoint maps: the partition directory name, `<topic>-<partition>`. */
+export const partitionKey = (topic: string, partition: number): string => `${topic}-${partition}`
+
+export const readOffsetCheckpoint = (file: string): Map<string, number> => {
+  const text = readTextIfExists(file)
+  const out = new Map<string, number>()
+  if (text === null) return out
+  for (const [topic, partition, offset] of parseCheckpoint(file, text, 3)) {
+    out.set(partitionKey(topic!, parseIntStrict(file, partition!)), parseIntStrict(file, offset!))
+  }
+  return out
+}
+
+export const writeOffsetCheckpoint = (
+  file: string,
+  entries: ReadonlyArray<{ readonly topic: string; readonly partition: number; readonly offset: number }>
+): void => {
+  writeFileAtomically(file, formatCheckpoint(entries.map((e) => `${e.topic} ${e.partition} ${e.offset}`)))
+}
+
+// ---------------------------------------------------------------------------------------
+// leader-epoch-checkpoint
+// ---------------------------------------------------------------------------------------
+
+export interface EpochEntry {
+  readonly epoch: number
+  readonly startOffset: number
+}
+
+export const readLeaderEpochCheckpoint = (file: string): Array<EpochEntry> => {
+  const text = readTextIfExists(file)
+  if (text === null) return []
+  return parseCheckpoint(file, text, 2).map(([epoch, offset]) => ({
+    epoch: parseIntStrict(file, epoch!),
+    startOffset: parseIntStrict(file, offset!)
+  }))
+}
+
+export const writeLeaderEpochCheckpoint = (file: string, entries: ReadonlyArray<EpochEntry>): void => {
+  writeFileAtomically(file, formatCheckpoint(entries.map((e) => `${e.epoch} ${e.startOffset}`)))
+}
+
+/**
+ * Which leader epoch started at which offset, persisted on every change (changes are
+ * rare: once per leader election). Mirrors Kafka's LeaderEpochFileCache rules.
+ */
+export class LeaderEpochCache {
+  readonly file: string
+  private entries: Array<EpochEntry>
+
+  constructor(file: string, entries: ReadonlyArray<EpochEntry>) {
+    this.file = file
+    this.entries = [...entries]
+  }
+
+  static load(dir: string): LeaderEpochCache {
+    const file = path.join(dir, LEADER_EPOCH_CHECKPOINT_FILE)
+    return new LeaderEpochCache(file, readLeaderEpochCheckpoint(file))
+  }
+
+  all(): ReadonlyArray<EpochEntry> {
+    return this.entries
+  }
+
+  latestEpoch(): number {
+    return this.entries.length === 0 ? -1 : this.entries[this.entries.length - 1]!.epoch
+  }
+
+  private persist(): void {
+    writeLeaderEpochCheckpoint(this.file, this.entries)
+  }
+
+  /** Records that `epoch` begins at `startOffset`; ignored unless the epoch is new. */
+  assign(epoch: number, startOffset: number): void {
+    if (epoch < 0) return
+    const latest = this.entries[this.entries.length - 1]
+    if (latest !== undefined && epoch <= latest.epoch) return
+    // A newer epoch starting before entries we hold means those entries were never
+    // committed; Kafka drops them the same way.
+    this.entries = this.entries.filter((e) => e.startOffset < startOffset)
+    this.entries.push({ epoch, startOffset })
+    this.persist()
+  }
+
+  /** Drops epochs that start at or after `endOffset` (the log was cut back to it). */
+  truncateFromEnd(endOffset: number): void {
+    const kept = this.entries.filter((e) => e.startOffset < endOffset)
+    if (kept.length !== this.entries.length) {
+      this.entries = kept
+      this.persist()
+    }
+  }
+
+  /** The log now starts at `startOffset`: the epoch covering it is moved up to start there. */
+  truncateFromStart(startOffset: number): void {
+    let lastBefore = -1
+    for (let i = 0; i < this.entries.length; i++) if (this.entries[i]!.startOffset <= startOffset) lastBefore = i
+    if (lastBefore < 0) return
+    const covering = this.entries[lastBefore]!
+    if (lastBefore === 0 && covering.startOffset === startOffset) return
+    this.entries = [{ epoch: covering.epoch, startOffset }, ...this.entries.slice(lastBefore + 1)]
+    this.persist()
+  }
+
+  /**
+   * Kafka's endOffsetFor: the end offset of `requestedEpoch` (the start of the next higher
+   * epoch, or the log end offset for the latest one) and the largest epoch ≤ requested.
+   * (-1, -1) when unknown.
+   */
+  endOffsetFor(requestedEpoch: number, logEndOffset: number): { epoch: number; endOffset: number } {
+    if (requestedEpoch < 0) return { epoch: -1, endOffset: -1 }
+    if (this.entries.length > 0 && this.latestEpoch() === requestedEpoch) return { epoch: requestedEpoch, endOffset: logEndOffset }
+    const higher = this.entries.find((e) => e.epoch > requestedEpoch)
+    if (higher === undefined) return { epoch: -1, endOffset: -1 }
+    let floor: EpochEntry | undefined
+    for (const e of this.entries) if (e.epoch <= requestedEpoch) floor = e
+    return { epoch: floor === undefined ? requestedEpoch : floor.epoch, endOffset: higher.startOffset }
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// partition.metadata
+// ---------------------------------------------------------------------------------------
+
+export const readPartitionMetadata = (dir: string): { version: number; topicId: string } | null => {
+  const file = path.join(dir, PARTITION_METADATA_FILE)
+  const text = readTextIfExists(file)
+  if (text === null) return null
+  const fields = new Map<string, string>()
+  for (const line of text.split("\n")) {
+    const i = line.indexOf(":")
+    if (i > 0) fields.set(line.slice(0, i).trim(), line.slice(i + 1).trim())
+  }
+  const version = Number(fields.get("version"))
+  const topicId = fields.get("topic_id")
+  if (version !== 0 || topicId === undefined || topicId === "") {
+    throw new CheckpointFormatError(`${file}: malformed partition metadata ${JSON.stringify(text)}`)
+  }
+  return { version, topicId }
+}
+
+export const writePartitionMetadata = (dir: string, topicId: string): void => {
+  writeFileAtomically(path.join(dir, PARTITION_METADATA_FILE), `version: 0\ntopic_id: ${topicId}\n`)
+}

@@ -1,0 +1,491 @@
+/**
+ * A log segment: `<baseOffset, 20 digits>.log` with raw v2 batches back to back, plus its
+ * `.index` and `.timeindex`. The segment keeps its log file descriptor open and tracks the
+ * write position in memory, so an append is one positioned write.
+ */
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { OffsetIndex } from "./offset-index.ts"
+import {
+  batchSizeAt,
+  baseOffsetAt,
+  computeBatchCrc,
+  CRC_OFFSET,
+  HEADER_SIZE_UP_TO_MAGIC,
+  LAST_OFFSET_DELTA_OFFSET,
+  MAGIC_OFFSET,
+  MAGIC_V2,
+  maxTimestampAt,
+  NO_TIMESTAMP,
+  RECORD_BATCH_OVERHEAD
+} from "./record-batch.ts"
+import { deleteIfExists } from "./index-file.ts"
+import { TimeIndex } from "./time-index.ts"
+
+export const LOG_FILE_SUFFIX = ".log"
+export const INDEX_FILE_SUFFIX = ".index"
+export const TIME_INDEX_FILE_SUFFIX = ".timeindex"
+export const TXN_INDEX_FILE_SUFFIX = ".txnindex"
+
+const INT32_MAX = 0x7fffffff
+
+/** Kafka's file name stem: the base offset zero-padded to 20 digits. */
+export const filenamePrefixFromOffset = (offset: number): string => String(offset).padStart(20, "0")
+
+export const offsetFromFilename = (name: string): number | null => {
+  const m = /^(\d{20})\./.exec(name)
+  return m === null ? null : Number(m[1])
+}
+
+export interface SegmentConfig {
+  readonly indexIntervalBytes: number
+  /** segment.index.bytes: caps the entries of each index; a full index forces a roll. */
+  readonly segmentIndexBytes: number
+}
+
+/** Signals a file that cannot be read as a log (e.g. legacy message formats). */
+export class UnreadableSegmentError extends Error {
+  override readonly name = "UnreadableSegmentError"
+}
+
+// ---------------------------------------------------------------------------------------
+// Walking the batches of a file
+// ---------------------------------------------------------------------------------------
+
+export type ScanStatus = "end" | "stopped" | "torn" | "corrupt" | "legacy"
+
+export interface ScanOutcome {
+  readonly status: ScanStatus
+  /** File position where the walk ended: end of the last visited batch, or the stop batch. */
+  readonly position: number
+  readonly detail: string
+}
+
+/**
+ * `visit(buf, view, at, filePosition, size)` sees each batch; `buf[at..]` holds at least
+ * the header, or the whole batch when `wholeBatch`. Returning a string stops the walk with
+ * status "corrupt" (the batch is not consumed); returning true stops with "stopped".
+ */
+export type BatchVisitor = (
+  buf: Uint8Array,
+  view: DataView,
+  at: number,
+  filePosition: number,
+  size: number
+) => boolean | string | undefined
+
+const SCAN_CHUNK = 64 * 1024
+
+export const scanBatches = (
+  fd: number,
+  start: number,
+  end: number,
+  wholeBatch: boolean,
+  visit: BatchVisitor
+): ScanOutcome => {
+  let buf: Uint8Array = Buffer.allocUnsafe(SCAN_CHUNK)
+  let view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength)
+  let bufStart = 0
+  let bufLen = 0
+  // Makes buf cover [pos, pos + n); false if the file ends first.
+  const ensure = (pos: number, n: number): boolean => {
+    if (pos >= bufStart && pos + n <= bufStart + bufLen) return true
+    if (n > buf.length) {
+      buf = Buffer.allocUnsafe(n)
+      view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength)
+    }
+    bufStart = pos
+    bufLen = 0
+    const want = Math.min(buf.length, end - pos)
+    while (bufLen < want) {
+      const r = fs.readSync(fd, buf, bufLen, want - bufLen, pos + bufLen)
+      if (r === 0) break
+      bufLen += r
+    }
+    return bufLen >= n
+  }
+  let pos = start
+  while (pos < end) {
+    const remaining = end - pos
+    if (remaining < HEADER_SIZE_UP_TO_MAGIC || !ensure(pos, Math.min(RECORD_BATCH_OVERHEAD, remaining))) {
+      return { status: "torn", position: pos, detail: `${remaining} bytes at ${pos} are too few for a batch header` }
+    }
+    const at = pos - bufStart
+    const magic = view.getInt8(at + MAGIC_OFFSET)
+    const size = batchSizeAt(view, at)
+    if (magic !== MAGIC_V2) {
+      if (magic === 0 || magic === 1) {
+        return { status: "legacy", position: pos, detail: `batch at ${pos} uses message format v${magic}` }
+      }
+      return { status: "corrupt", position: pos, detail: `invalid magic ${magic} at ${pos}` }
+    }
+    if (size < RECORD_BATCH_OVERHEAD) return { status: "corrupt", position: pos, detail: `invalid batch size ${size} at ${pos}` }
+    if (size > remaining) return { status: "torn", position: pos, detail: `batch of ${size} bytes at ${pos} is cut off at ${end}` }
+    if (remaining < RECORD_BATCH_OVERHEAD) return { status: "torn", position: pos, detail: `header at ${pos} is cut off` }
+    if (wholeBatch && !ensure(pos, size)) return { status: "torn", position: pos, detail: `batch at ${pos} is cut off` }
+    const r = visit(buf, view, pos - bufStart, pos, size)
+    if (typeof r === "string") return { status: "corrupt", position: pos, detail: r }
+    if (r === true) return { status: "stopped", position: pos, detail: "" }
+    pos += size
+  }
+  return { status: "end", position: pos, detail: "" }
+}
+
+// ---------------------------------------------------------------------------------------
+// Segment
+// ---------------------------------------------------------------------------------------
+
+export interface FoundBatch {
+  readonly position: number
+  readonly size: number
+  readonly baseOffset: number
+  readonly lastOffset: number
+  readonly maxTimestamp: number
+}
+
+export interface RecoveryResult {
+  /** Bytes cut from the end of the file; 0 when the whole file was valid. */
+  readonly truncatedBytes: number
+  readonly warning: string | null
+}
+
+export class LogSegment {
+  readonly baseOffset: number
+  readonly dir: string
+  readonly logPath: string
+  readonly config: SegmentConfig
+  offsetIndex: OffsetIndex
+  timeIndex: TimeIndex
+  private fd: number
+  /** Bytes of valid batches in the file; appends go here. */
+  size: number
+  /** Offset after the last batch of this segment. */
+  nextOffset: number
+  /** Largest batch maxTimestamp so far and the last offset of the first batch carrying it. */
+  maxTimestamp = NO_TIMESTAMP
+  offsetOfMaxTimestamp = -1
+  /** maxTimestamp of the first batch: Kafka measures segment.ms from it. */
+  firstBatchTimestamp = NO_TIMESTAMP
+  /** Injected-clock time this segment object was created or opened. */
+  readonly created: number
+  private bytesSinceLastIndexEntry = 0
+  /** Why the index files could not be trusted at open, if so. */
+  indexProblem: string | null = null
+
+  private constructor(dir: string, baseOffset: number, config: SegmentConfig, fd: number, size: number, now: number) {
+    this.dir = dir
+    this.baseOffset = baseOffset
+    this.config = config
+    this.logPath = path.join(dir, filenamePrefixFromOffset(baseOffset) + LOG_FILE_SUFFIX)
+    this.fd = fd
+    this.size = size
+    this.nextOffset = baseOffset
+    this.created = now
+    const prefix = path.join(dir, filenamePrefixFromOffset(baseOffset))
+    this.offsetIndex = OffsetIndex.empty(prefix + INDEX_FILE_SUFFIX, baseOffset, config.segmentIndexBytes)
+    this.timeIndex = TimeIndex.empty(prefix + TIME_INDEX_FILE_SUFFIX, baseOffset, config.segmentIndexBytes)
+  }
+
+  private filePath(suffix: string): string {
+    return path.join(this.dir, filenamePrefixFromOffset(this.baseOffset) + suffix)
+  }
+
+  /** Creates a new, empty segment (replacing any leftover files with that base offset). */
+  static create(dir: string, baseOffset: number, config: SegmentConfig, now: number): LogSegment {
+    const logPath = path.join(dir, filenamePrefixFromOffset(baseOffset) + LOG_FILE_SUFFIX)
+    const fd = fs.openSync(logPath, fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_TRUNC, 0o644)
+    const segment = new LogSegment(dir, baseOffset, config, fd, 0, now)
+    // Empty index files exist from the start so that Kafka, opening this directory, finds
+    // the complete set of files for every segment.
+    segment.offsetIndex.flush(false)
+    segment.timeIndex.flush(false)
+    return segment
+  }
+
+  /**
+   * Opens an existing segment without validating its batches: loads the indexes, checks
+   * them against the log, and walks batch headers from the last index entry to find the
+   * next offset. `indexProblem` is set when the segment needs `recover()`.
+   */
+  static open(dir: string, baseOffset: number, config: SegmentConfig, now: number): LogSegment {
+    const logPath = path.join(dir, filenamePrefixFromOffset(baseOffset) + LOG_FILE_SUFFIX)
+    const fd = fs.openSync(logPath, fs.constants.O_RDWR)
+    const size = fs.fstatSync(fd).size
+    const segment = new LogSegment(dir, baseOffset, config, fd, size, now)
+    try {
+      segment.loadAndCheck()
+    } catch (e) {
+      fs.closeSync(fd)
+      throw e
+    }
+    return segment
+  }
+
+  private loadAndCheck(): void {
+    const oi = OffsetIndex.load(this.filePath(INDEX_FILE_SUFFIX), this.baseOffset, this.config.segmentIndexBytes)
+    const ti = TimeIndex.load(this.filePath(TIME_INDEX_FILE_SUFFIX), this.baseOffset, this.config.segmentIndexBytes)
+    this.offsetIndex = oi.index
+    this.timeIndex = ti.index
+    if (oi.problem !== null) {
+      this.indexProblem = `offset index: ${oi.problem}`
+      return
+    }
+    if (ti.problem !== null) {
+      this.indexProblem = `time index: ${ti.problem}`
+      return
+    }
+    const index = this.offsetIndex
+    let start = 0
+    if (index.entries > 0) {
+      start = index.lastPosition()
+      if (start >= this.size) {
+        this.indexProblem = `offset index points at ${start}, past the log end ${this.size}`
+        return
+      }
+    }
+    this.maxTimestamp = this.timeIndex.lastTimestamp()
+    this.offsetOfMaxTimestamp = this.timeIndex.entries > 0 ? this.timeIndex.lastOffset() : -1
+    let next = this.baseOffset
+    let first = true
+    let bad: string | undefined
+    const outcome = scanBatches(this.fd, start, this.size, false, (_buf, view, at, filePos) => {
+      const base = baseOffsetAt(view, at)
+      const last = base + view.getInt32(at + LAST_OFFSET_DELTA_OFFSET)
+      if (first && index.entries > 0 && last !== index.lastOffset()) {
+        bad = `last offset index entry says ${index.lastOffset()} at ${filePos}, batch there ends at ${last}`
+        return bad
+      }
+      if (base < next || last - this.baseOffset > INT32_MAX) {
+        bad = `batch at ${filePos} has offsets ${base}..${last} out of sequence`
+        return bad
+      }
+      first = false
+      const ts = maxTimestampAt(view, at)
+      if (ts > this.maxTimestamp) {
+        this.maxTimestamp = ts
+        this.offsetOfMaxTimestamp = last
+      }
+      next = last + 1
+      return undefined
+    })
+    if (outcome.status !== "end") {
+      this.indexProblem = bad ?? `log: ${outcome.detail}`
+      return
+    }
+    if (this.timeIndex.entries > 0 && this.timeIndex.lastOffset() >= next) {
+      this.indexProblem = `time index offset ${this.timeIndex.lastOffset()} is past the log end offset ${next}`
+      return
+    }
+    this.nextOffset = next
+    this.bytesSinceLastIndexEntry = this.size - (index.entries > 0 ? index.lastPosition() : 0)
+    this.firstBatchTimestamp = this.readFirstBatchTimestamp()
+  }
+
+  private readFirstBatchTimestamp(): number {
+    if (this.size < RECORD_BATCH_OVERHEAD) return NO_TIMESTAMP
+    const header = this.read(0, RECORD_BATCH_OVERHEAD)
+    return maxTimestampAt(new DataView(header.buffer, header.byteOffset, header.byteLength), 0)
+  }
+
+  /**
+   * Validates every batch (framing, magic, CRC, offset order), truncates the file at the
+   * first bad or torn batch and rebuilds both indexes — Kafka's LogSegment.recover.
+   * Throws UnreadableSegmentError for legacy message formats rather than cutting them off.
+   */
+  recover(): RecoveryResult {
+    const fileSize = fs.fstatSync(this.fd).size
+    this.offsetIndex.reset()
+    this.timeIndex.reset()
+    this.maxTimestamp = NO_TIMESTAMP
+    this.offsetOfMaxTimestamp = -1
+    this.firstBatchTimestamp = NO_TIMESTAMP
+    let next = this.baseOffset
+    let validBytes = 0
+    let lastIndexEntry = 0
+    const interval = this.config.indexIntervalBytes
+    const outcome = scanBatches(this.fd, 0, fileSize, true, (buf, view, at, filePos, size) => {
+      if (view.getUint32(at + CRC_OFFSET) !== computeBatchCrc(buf, at, size)) return `CRC mismatch in batch at ${filePos}`
+      const base = baseOffsetAt(view, at)
+      const last = base + view.getInt32(at + LAST_OFFSET_DELTA_OFFSET)
+      if (base < next || last < base || last - this.baseOffset > INT32_MAX) {
+        return `batch at ${filePos} has offsets ${base}..${last}, expected at least ${next}`
+      }
+      const ts = maxTimestampAt(view, at)
+      if (filePos === 0) this.firstBatchTimestamp = ts
+      if (ts > this.maxTimestamp) {
+        this.maxTimestamp = ts
+        this.offsetOfMaxTimestamp = last
+      }
+      if (filePos - lastIndexEntry > interval && !this.offsetIndex.isFull()) {
+        this.offsetIndex.append(last, filePos)
+        this.timeIndex.maybeAppend(this.maxTimestamp, this.offsetOfMaxTimestamp, true)
+        lastIndexEntry = filePos
+      }
+      validBytes = filePos + size
+      next = last + 1
+      return undefined
+    })
+    if (outcome.status === "legacy") {
+      throw new UnreadableSegmentError(`${this.logPath}: ${outcome.detail}; legacy message formats are not supported`)
+    }
+    const truncated = fileSize - validBytes
+    let warning: string | null = null
+    if (truncated > 0) {
+      fs.ftruncateSync(this.fd, validBytes)
+      warning = `${this.logPath}: ${outcome.detail}; truncated ${truncated} bytes at position ${validBytes}`
+    }
+    this.size = validBytes
+    this.nextOffset = next
+    this.bytesSinceLastIndexEntry = validBytes - lastIndexEntry
+    this.timeIndex.maybeAppend(this.maxTimestamp, this.offsetOfMaxTimestamp, true)
+    this.offsetIndex.flush(true)
+    this.timeIndex.flush(true)
+    this.indexProblem = null
+    return { truncatedBytes: truncated, warning }
+  }
+
+  /** Whether `lastOffset` can be stored as an int32 offset relative to this segment. */
+  canHoldOffset(lastOffset: number): boolean {
+    return lastOffset - this.baseOffset <= INT32_MAX
+  }
+
+  /**
+   * Appends batches whose offsets are already assigned. `positions` are the batch starts
+   * within `bytes`. The write happens before any in-memory state changes, so a failed
+   * write leaves the segment as it was (the file is cut back to the old size).
+   */
+  append(bytes: Uint8Array, view: DataView, positions: ReadonlyArray<number>): void {
+    const start = this.size
+    try {
+      let written = 0
+      while (written < bytes.length) {
+        written += fs.writeSync(this.fd, bytes, written, bytes.length - written, start + written)
+      }
+    } catch (e) {
+      try {
+        fs.ftruncateSync(this.fd, start)
+      } catch {
+        // the original error is the one worth reporting
+      }
+      throw e
+    }
+    const interval = this.config.indexIntervalBytes
+    for (let i = 0; i < positions.length; i++) {
+      const p = positions[i]!
+      const size = batchSizeAt(view, p)
+      const last = baseOffsetAt(view, p) + view.getInt32(p + LAST_OFFSET_DELTA_OFFSET)
+      const ts = maxTimestampAt(view, p)
+      if (start + p === 0) this.firstBatchTimestamp = ts
+      if (ts > this.maxTimestamp) {
+        this.maxTimestamp = ts
+        this.offsetOfMaxTimestamp = last
+      }
+      if (this.bytesSinceLastIndexEntry > interval) {
+        this.offsetIndex.append(last, start + p)
+        this.timeIndex.maybeAppend(this.maxTimestamp, this.offsetOfMaxTimestamp)
+        this.bytesSinceLastIndexEntry = 0
+      }
+      this.bytesSinceLastIndexEntry += size
+      this.nextOffset = last + 1
+    }
+    this.size = start + bytes.length
+  }
+
+  /** Whether appending one more index entry could overflow an index (forces a roll). */
+  indexesFull(): boolean {
+    return this.offsetIndex.isFull() || this.timeIndex.isFull()
+  }
+
+  /**
+   * Finds the first batch at or after `startPosition` whose last offset ≥ `offset`, within
+   * the first `limit` bytes of the segment. Null when there is none.
+   */
+  findBatch(offset: number, startPosition = this.offsetIndex.lookup(offset), limit = this.size): FoundBatch | null {
+    let found: FoundBatch | null = null
+    const outcome = scanBatches(this.fd, startPosition, limit, false, (_buf, view, at, filePos, size) => {
+      const last = baseOffsetAt(view, at) + view.getInt32(at + LAST_OFFSET_DELTA_OFFSET)
+      if (last < offset) return undefined
+      found = { position: filePos, size, baseOffset: baseOffsetAt(view, at), lastOffset: last, maxTimestamp: maxTimestampAt(view, at) }
+      return true
+    })
+    if (outcome.status === "corrupt" || outcome.status === "legacy") {
+      throw new UnreadableSegmentError(`${this.logPath}: ${outcome.detail}`)
+    }
+    return found
+  }
+
+  /** Walks batch headers from `startPosition`; the visitor returns true to stop. */
+  walk(startPosition: number, visit: BatchVisitor, wholeBatch = false): ScanOutcome {
+    return scanBatches(this.fd, startPosition, this.size, wholeBatch, visit)
+  }
+
+  /** Reads `length` bytes at `position` (clamped to the segment size). */
+  read(position: number, length: number): Uint8Array {
+    const n = Math.max(0, Math.min(length, this.size - position))
+    const buf = Buffer.allocUnsafe(n)
+    let got = 0
+    while (got < n) {
+      const r = fs.readSync(this.fd, buf, got, n - got, position + got)
+      if (r === 0) throw new UnreadableSegmentError(`${this.logPath}: unexpected end of file at ${position + got}`)
+      got += r
+    }
+    return buf
+  }
+
+  /** Largest timestamp for retention: max batch timestamp, else the file's modification time. */
+  largestTimestamp(): number {
+    if (this.maxTimestamp >= 0) return this.maxTimestamp
+    return fs.fstatSync(this.fd).mtimeMs
+  }
+
+  /** Persists the log bytes and indexes. */
+  flush(): void {
+    fs.fsyncSync(this.fd)
+    this.offsetIndex.flush(true)
+    this.timeIndex.flush(true)
+  }
+
+  /** Writes pending index entries without forcing anything to disk. */
+  flushIndexes(): void {
+    this.offsetIndex.flush(false)
+    this.timeIndex.flush(false)
+  }
+
+  /**
+   * Kafka's onBecomeInactiveSegment / close: make the last time-index entry carry the
+   * segment's max timestamp, so that a reopen can learn it without reading the log.
+   */
+  sealTimeIndex(): void {
+    if (this.maxTimestamp >= 0) this.timeIndex.maybeAppend(this.maxTimestamp, this.offsetOfMaxTimestamp, true)
+  }
+
+  close(): void {
+    this.sealTimeIndex()
+    try {
+      this.flush()
+    } finally {
+      fs.closeSync(this.fd)
+      this.fd = -1
+    }
+  }
+
+  /** Closes without flushing (used when the segment is about to be deleted). */
+  closeQuietly(): void {
+    if (this.fd >= 0) {
+      try {
+        fs.closeSync(this.fd)
+      } catch {
+        // already gone
+      }
+      this.fd = -1
+    }
+  }
+
+  deleteFiles(): void {
+    this.closeQuietly()
+    deleteIfExists(this.logPath)
+    this.offsetIndex.deleteFile()
+    this.timeIndex.deleteFile()
+    deleteIfExists(this.filePath(TXN_INDEX_FILE_SUFFIX))
+  }
+}
