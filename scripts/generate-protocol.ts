@@ -397,12 +397,9 @@ const generateStruct = (ctx: Ctx, struct: StructSpec, lines: Array<string>): voi
         const name = camel(f.name)
         const differs = differsFromDefault(ctx, f, `v.${name}`) ?? "true"
         lines.push(`    if (${present === "true" ? "" : `${present} && `}v.${name} !== undefined && ${differs}) {`)
-        lines.push(`      const tw = new Writer(64)`)
-        lines.push(`      {`)
-        lines.push(`        const w = tw`)
+        lines.push(`      tagged.push({ tag: ${f.tag}, data: encodeTagged((w) => {`)
         lines.push(`        ${writeField(ctx, f, `v.${name}!`, "true", "        ")}`)
-        lines.push(`      }`)
-        lines.push(`      tagged.push({ tag: ${f.tag}, data: tw.written() })`)
+        lines.push(`      }) })`)
         lines.push(`    }`)
       }
       lines.push(`    writeTaggedFields(w, tagged, v._unknownTaggedFields)`)
@@ -466,7 +463,7 @@ const importsFor = (body: string): Array<string> => {
   }
   return [
     ...from(["ProtocolDecodeError", "ProtocolEncodeError", "Writer", "ZERO_UUID"], ["Reader", "UnknownTaggedField"], "../../primitives.ts"),
-    ...from(["EMPTY_BYTES", "writeTaggedFields", "writeUnknownTaggedFields"], [], "../../tagged-fields.ts"),
+    ...from(["EMPTY_BYTES", "encodeTagged", "writeTaggedFields", "writeUnknownTaggedFields"], [], "../../tagged-fields.ts"),
     ...from(["binarySchema"], [], "../../schema.ts")
   ]
 }

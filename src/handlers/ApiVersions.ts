@@ -8,7 +8,8 @@ import { Effect } from "effect"
 import { ApiVersions } from "../protocol/generated/apis.ts"
 import type { ApiVersionsResponseInit } from "../protocol/generated/message/ApiVersionsResponse.ts"
 import { ErrorCode } from "../protocol/error-codes.ts"
-import { defineHandler } from "./handler.ts"
+import { Writer } from "../protocol/primitives.ts"
+import { defineHandler, type PreEncoded } from "./handler.ts"
 
 export interface SupportedApi {
   readonly apiKey: number
@@ -35,16 +36,35 @@ const SOFTWARE_FIELD = /^[a-zA-Z0-9](?:[a-zA-Z0-9\-.]*[a-zA-Z0-9])?$/
 const validSoftwareField = (s: string): boolean => SOFTWARE_FIELD.test(s)
 
 export const makeApiVersionsHandler = (supported: () => ReadonlyArray<SupportedApi>) => {
-  // The answer depends only on the registry, so it is built once.
-  let response: ApiVersionsResponseInit | undefined
+  // The answer depends only on the registry and the version, so each version's body is encoded once.
+  const encoded = new Map<number, PreEncoded>()
+  const bodyFor = (version: number): PreEncoded => {
+    let body = encoded.get(version)
+    if (body === undefined) {
+      const w = new Writer(512)
+      ApiVersions.encodeResponse(w, version, apiVersionsResponse(supported()))
+      body = { _tag: "PreEncoded", body: w.toBytes() }
+      encoded.set(version, body)
+    }
+    return body
+  }
+  // Clients send the same software name on every connection: remember the last valid pair.
+  let lastValid = ""
+  const validSoftware = (name: string, version: string): boolean => {
+    const key = `${name}\u0000${version}`
+    if (key === lastValid) return true
+    if (!validSoftwareField(name) || !validSoftwareField(version)) return false
+    lastValid = key
+    return true
+  }
   return defineHandler(ApiVersions, {
     minVersion: 0,
     maxVersion: 4,
     handle: (request, ctx) =>
       Effect.succeed(
-        ctx.apiVersion >= 3 && !(validSoftwareField(request.clientSoftwareName) && validSoftwareField(request.clientSoftwareVersion))
+        ctx.apiVersion >= 3 && !validSoftware(request.clientSoftwareName, request.clientSoftwareVersion)
           ? apiVersionsResponse(supported(), ErrorCode.INVALID_REQUEST)
-          : (response ??= apiVersionsResponse(supported()))
+          : bodyFor(ctx.apiVersion)
       )
   })
 }

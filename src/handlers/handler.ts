@@ -24,6 +24,18 @@ export interface RequestContext {
 export const NO_RESPONSE: unique symbol = Symbol.for("kafka-broker/NoResponse")
 export type NoResponse = typeof NO_RESPONSE
 
+/**
+ * A response body already in wire form, for answers that never change (ApiVersions): the
+ * dispatcher frames it without encoding. Kafka caches its ApiVersions response the same way.
+ */
+export interface PreEncoded {
+  readonly _tag: "PreEncoded"
+  readonly body: Uint8Array
+}
+
+export const isPreEncoded = (u: unknown): u is PreEncoded =>
+  typeof u === "object" && u !== null && (u as { _tag?: unknown })._tag === "PreEncoded"
+
 export interface Handler<Req, ResInit, R> {
   readonly api: ApiDefinition<Req, unknown, unknown, ResInit>
   readonly minVersion: number
@@ -34,7 +46,7 @@ export interface Handler<Req, ResInit, R> {
    * connection still writes responses in request order.
    */
   readonly blocking?: boolean
-  readonly handle: (request: Req, ctx: RequestContext) => Effect.Effect<ResInit | NoResponse, never, R>
+  readonly handle: (request: Req, ctx: RequestContext) => Effect.Effect<ResInit | NoResponse | PreEncoded, never, R>
   /**
    * The response for a request this handler will not serve (its version is outside the
    * range, or it failed): the given error code in whatever error fields the API has.

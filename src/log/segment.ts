@@ -332,6 +332,7 @@ export class LogSegment {
     let warning: string | null = null
     if (truncated > 0) {
       fs.ftruncateSync(this.fd, validBytes)
+      fs.fsyncSync(this.fd)
       warning = `${this.logPath}: ${outcome.detail}; truncated ${truncated} bytes at position ${validBytes}`
     }
     this.size = validBytes

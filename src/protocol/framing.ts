@@ -52,16 +52,15 @@ export class FrameReader {
 
   private peekSize(): number {
     const first = this.chunks[0]!
-    if (first.length >= 4) return new DataView(first.buffer, first.byteOffset, 4).getInt32(0)
-    const head = new Uint8Array(4)
+    if (first.length >= 4) return (first[0]! << 24) | (first[1]! << 16) | (first[2]! << 8) | first[3]!
+    // The prefix straddles chunks.
+    let size = 0
     let filled = 0
     for (const c of this.chunks) {
-      const n = Math.min(4 - filled, c.length)
-      head.set(c.subarray(0, n), filled)
-      filled += n
+      for (let i = 0; i < c.length && filled < 4; i++, filled++) size = (size << 8) | c[i]!
       if (filled === 4) break
     }
-    return new DataView(head.buffer).getInt32(0)
+    return size | 0
   }
 
   private consume(n: number): void {

@@ -30,8 +30,12 @@ export interface RequestPrefix {
 /** Reads api key, version and correlation id, which every request header version begins with. */
 export const peekRequestPrefix = (frame: Uint8Array): RequestPrefix | undefined => {
   if (frame.length < 8) return undefined
-  const view = new DataView(frame.buffer, frame.byteOffset, frame.byteLength)
-  return { apiKey: view.getInt16(0), apiVersion: view.getInt16(2), correlationId: view.getInt32(4) }
+  const f = frame
+  return {
+    apiKey: ((f[0]! << 24) | (f[1]! << 16)) >> 16,
+    apiVersion: ((f[2]! << 24) | (f[3]! << 16)) >> 16,
+    correlationId: (f[4]! << 24) | (f[5]! << 16) | (f[6]! << 8) | f[7]!
+  }
 }
 
 /** Decodes the full request header; the reader is left at the start of the body. */

@@ -46,15 +46,19 @@ export const randomUuid = (): string => {
 
 export class Reader {
   readonly buf: Uint8Array
-  readonly view: DataView
   pos: number
   readonly end: number
+  // Only 64-bit and float fields need a DataView; most messages have none, so it is made on demand.
+  private dataView: DataView | undefined
 
   constructor(buf: Uint8Array, offset = 0, end = buf.length) {
     this.buf = buf
-    this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength)
     this.pos = offset
     this.end = end
+  }
+
+  get view(): DataView {
+    return (this.dataView ??= new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength))
   }
 
   get remaining(): number {
@@ -71,22 +75,28 @@ export class Reader {
   }
 
   bool(): boolean {
-    return this.view.getInt8(this.need(1)) !== 0
+    return this.buf[this.need(1)] !== 0
   }
   int8(): number {
-    return this.view.getInt8(this.need(1))
+    return (this.buf[this.need(1)]! << 24) >> 24
   }
   int16(): number {
-    return this.view.getInt16(this.need(2))
+    const p = this.need(2)
+    const b = this.buf
+    return ((b[p]! << 24) | (b[p + 1]! << 16)) >> 16
   }
   uint16(): number {
-    return this.view.getUint16(this.need(2))
+    const p = this.need(2)
+    const b = this.buf
+    return (b[p]! << 8) | b[p + 1]!
   }
   int32(): number {
-    return this.view.getInt32(this.need(4))
+    const p = this.need(4)
+    const b = this.buf
+    return (b[p]! << 24) | (b[p + 1]! << 16) | (b[p + 2]! << 8) | b[p + 3]!
   }
   uint32(): number {
-    return this.view.getUint32(this.need(4))
+    return this.int32() >>> 0
   }
   int64(): bigint {
     return this.view.getBigInt64(this.need(8))
@@ -144,7 +154,19 @@ export class Reader {
 
   private utf8(n: number): string {
     const p = this.need(n)
-    return textDecoder.decode(this.buf.subarray(p, p + n))
+    const buf = this.buf
+    // Protocol strings (client ids, topic names, config keys) are short and ASCII; building
+    // them byte by byte beats a TextDecoder call. Anything else goes to the decoder.
+    if (n <= 64) {
+      let s = ""
+      for (let i = p; i < p + n; i++) {
+        const b = buf[i]!
+        if (b >= 0x80) return textDecoder.decode(buf.subarray(p, p + n))
+        s += String.fromCharCode(b)
+      }
+      return s
+    }
+    return textDecoder.decode(buf.subarray(p, p + n))
   }
 
   string(): string {
@@ -322,19 +344,41 @@ export class Writer {
     this.buf.set(bytes, p)
   }
 
+  /** UTF-8 of `v` at the current position, `prefix` written first with the byte length. */
+  private utf8(v: string, prefix: (n: number) => void): void {
+    const len = v.length
+    if (len <= 64) {
+      // ASCII fast path: write the bytes directly, no encoder call, no intermediate array.
+      let ascii = true
+      for (let i = 0; i < len; i++) {
+        if (v.charCodeAt(i) >= 0x80) {
+          ascii = false
+          break
+        }
+      }
+      if (ascii) {
+        prefix(len)
+        const p = this.ensure(len)
+        const buf = this.buf
+        for (let i = 0; i < len; i++) buf[p + i] = v.charCodeAt(i)
+        return
+      }
+    }
+    const n = Buffer.byteLength(v, "utf8")
+    prefix(n)
+    const p = this.ensure(n)
+    textEncoder.encodeInto(v, this.buf.subarray(p, p + n))
+  }
+
   string(v: string): void {
-    const bytes = textEncoder.encode(v)
-    this.int16(bytes.length)
-    this.raw(bytes)
+    this.utf8(v, (n) => this.int16(n))
   }
   nullableString(v: string | null): void {
     if (v === null) this.int16(-1)
     else this.string(v)
   }
   compactString(v: string): void {
-    const bytes = textEncoder.encode(v)
-    this.uvarint(bytes.length + 1)
-    this.raw(bytes)
+    this.utf8(v, (n) => this.uvarint(n + 1))
   }
   compactNullableString(v: string | null): void {
     if (v === null) this.uvarint(0)

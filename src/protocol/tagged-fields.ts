@@ -2,7 +2,7 @@
  * Tagged-field sections (KIP-482) as the generated encoders write them: entries in
  * ascending tag order, known fields merged with unknown ones carried over from a decode.
  */
-import type { UnknownTaggedField, Writer } from "./primitives.ts"
+import { type UnknownTaggedField, Writer } from "./primitives.ts"
 
 export const EMPTY_BYTES: Uint8Array = new Uint8Array(0)
 
@@ -34,4 +34,21 @@ export const writeTaggedFields = (
   known.sort((a, b) => a.tag - b.tag)
   w.uvarint(known.length)
   for (const f of known) writeEntry(w, f)
+}
+
+// Tagged values are written to a scratch writer first (their size precedes them). Scratch
+// writers are pooled as a stack because tagged structs can hold tagged fields of their own.
+const scratch: Array<Writer> = []
+let depth = 0
+
+/** Runs `write` against a scratch writer and returns a copy of what it wrote. */
+export const encodeTagged = (write: (w: Writer) => void): Uint8Array => {
+  const w = (scratch[depth] ??= new Writer(256)).reset()
+  depth++
+  try {
+    write(w)
+  } finally {
+    depth--
+  }
+  return w.toBytes()
 }

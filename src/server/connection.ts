@@ -61,7 +61,8 @@ export const serveConnection = <R>(
         }
         if (ready.length === 0) return Effect.void
         writing = true
-        return writer.writeAll(ready as [Uint8Array, ...Array<Uint8Array>]).pipe(
+        // One buffer, one write: cheaper than a writev of many small responses.
+        return writer.write(ready.length === 1 ? ready[0]! : Buffer.concat(ready)).pipe(
           Effect.ensuring(Effect.sync(() => {
             writing = false
           })),
@@ -76,51 +77,76 @@ export const serveConnection = <R>(
       // Requests before a rejected one are answered (Kafka handles them one by one), then the connection closes.
       const rejectAfterFlush = (reason: string) => Effect.andThen(flush, Effect.fail(new RequestRejected({ reason })))
 
-      const handleFrame = (frame: Uint8Array): Effect.Effect<void, RequestRejected | Socket.SocketError, R> => {
-        const decision = dispatch(registry, frame, options)
-        if (decision._tag === "Reject") return rejectAfterFlush(decision.reason)
-        const slot: Slot = { done: false, bytes: null }
-        queue.push(slot)
-        const fill = (bytes: Uint8Array | null) => {
-          slot.done = true
-          slot.bytes = bytes
-        }
-        if (!decision.blocking) return Effect.map(decision.response, fill)
-        // A blocking handler runs beside the read loop; a defect in it ends the connection.
-        const run = decision.response.pipe(
-          Effect.map(fill),
-          Effect.andThen(flush),
-          Effect.catchCause((cause) =>
-            Cause.hasInterruptsOnly(cause)
-              ? Effect.void
-              : Effect.andThen(
-                logEnd(new HandlerDefect({ apiName: decision.apiName, correlationId: decision.correlationId, cause: Cause.squash(cause) })),
-                Fiber.interrupt(readFiber!)
+      const fill = (slot: Slot, bytes: Uint8Array | null) => {
+        slot.done = true
+        slot.bytes = bytes
+      }
+      const defect = (apiName: string, correlationId: number, cause: unknown) =>
+        Effect.fail(new HandlerDefect({ apiName, correlationId, cause }))
+
+      // Handles every complete frame buffered so far, then flushes. Plain code as long as
+      // handlers answer with an already-computed Exit (most do); a handler that needs to
+      // run is run, and the loop resumes after it. Blocking handlers get their own fiber.
+      const handleFrames = (): Effect.Effect<void, RequestRejected | HandlerDefect | Socket.SocketError, R> => {
+        while (true) {
+          const next = frames.next()
+          if (next === undefined) return flush
+          if (isFrameError(next)) {
+            return rejectAfterFlush(
+              next._tag === "FrameTooLarge"
+                ? `request size ${next.size} exceeds socket.request.max.bytes ${next.max}`
+                : `negative request size ${next.size}`
+            )
+          }
+          const decision = dispatch(registry, next, options)
+          if (decision._tag === "Reject") return rejectAfterFlush(decision.reason)
+          const { apiName, correlationId, result, respond } = decision
+          const slot: Slot = { done: false, bytes: null }
+          queue.push(slot)
+          if (Exit.isExit(result)) {
+            if (Exit.isFailure(result)) return defect(apiName, correlationId, Cause.squash(result.cause))
+            try {
+              fill(slot, respond(result.value))
+            } catch (e) {
+              return defect(apiName, correlationId, e)
+            }
+            continue
+          }
+          if (decision.blocking) {
+            const run = result.pipe(
+              Effect.flatMap((body) => Effect.sync(() => fill(slot, respond(body)))),
+              Effect.andThen(flush),
+              Effect.catchCause((cause) =>
+                Cause.hasInterruptsOnly(cause)
+                  ? Effect.void
+                  : Effect.andThen(
+                    logEnd(new HandlerDefect({ apiName, correlationId, cause: Cause.squash(cause) })),
+                    Fiber.interrupt(readFiber!)
+                  )
               )
+            )
+            return Effect.andThen(FiberSet.run(blockingFibers, run), Effect.suspend(handleFrames))
+          }
+          return result.pipe(
+            Effect.flatMap((body) => {
+              try {
+                fill(slot, respond(body))
+              } catch (e) {
+                return defect(apiName, correlationId, e)
+              }
+              return handleFrames()
+            }),
+            Effect.catchDefect((cause) => defect(apiName, correlationId, cause))
           )
-        )
-        return Effect.asVoid(FiberSet.run(blockingFibers, run))
+        }
       }
 
-      const readLoop: Effect.Effect<never, RequestRejected | Socket.SocketError, R> = Effect.forever(
-        Effect.gen(function*() {
-          const chunks = yield* reader.pull
+      const readLoop: Effect.Effect<never, RequestRejected | HandlerDefect | Socket.SocketError, R> = Effect.forever(
+        Effect.flatMap(reader.pull, (chunks) => {
           for (const chunk of chunks) {
             frames.push(typeof chunk === "string" ? new TextEncoder().encode(chunk) : chunk)
           }
-          while (true) {
-            const next = frames.next()
-            if (next === undefined) break
-            if (isFrameError(next)) {
-              return yield* rejectAfterFlush(
-                next._tag === "FrameTooLarge"
-                  ? `request size ${next.size} exceeds socket.request.max.bytes ${next.max}`
-                  : `negative request size ${next.size}`
-              )
-            }
-            yield* handleFrame(next)
-          }
-          yield* flush
+          return handleFrames()
         })
       )
 
@@ -141,14 +167,15 @@ export const serveConnection = <R>(
 
       yield* Effect.logDebug(`connection from ${options.clientAddress} on ${options.listenerName} opened`)
       let draining = false
-      const readFiber: Fiber.Fiber<never, RequestRejected | Socket.SocketError> = yield* Effect.forkScoped(
+      const readFiber: Fiber.Fiber<never, RequestRejected | HandlerDefect | Socket.SocketError> = yield* Effect.forkScoped(
         Effect.catchCause(readLoop, (cause) => {
           if (Cause.hasInterruptsOnly(cause)) return Effect.failCause(cause)
           const error = Cause.squash(cause)
-          if (error instanceof RequestRejected || (error as Socket.SocketError)?._tag === "SocketError") {
-            return Effect.andThen(logEnd(error as RequestRejected | Socket.SocketError), Effect.failCause(cause))
-          }
-          return Effect.andThen(logEnd(new HandlerDefect({ apiName: "?", correlationId: -1, cause: error })), Effect.failCause(cause))
+          const known = error instanceof RequestRejected || error instanceof HandlerDefect || (error as Socket.SocketError)?._tag === "SocketError"
+          return Effect.andThen(
+            logEnd(known ? (error as RequestRejected | HandlerDefect | Socket.SocketError) : new HandlerDefect({ apiName: "?", correlationId: -1, cause: error })),
+            Effect.failCause(cause)
+          )
         })
       )
       const closed = yield* Deferred.make<void>()

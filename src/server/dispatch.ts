@@ -6,7 +6,7 @@
  */
 import { Effect } from "effect"
 import { apiVersionsResponse } from "../handlers/ApiVersions.ts"
-import { NO_RESPONSE, type RequestContext } from "../handlers/handler.ts"
+import { isPreEncoded, NO_RESPONSE, type RequestContext } from "../handlers/handler.ts"
 import type { HandlerRegistry } from "../handlers/registry.ts"
 import type { AnyApi } from "../protocol/api.ts"
 import { ErrorCode } from "../protocol/error-codes.ts"
@@ -28,21 +28,37 @@ export type Decision<R> =
     readonly apiName: string
     readonly correlationId: number
     readonly blocking: boolean
-    /** The response frame (size prefix included), or null when Kafka sends none. */
-    readonly response: Effect.Effect<Uint8Array | null, never, R>
+    /** The handler's program. Often already an Exit (a computed answer), which needs no fiber to run. */
+    readonly result: Effect.Effect<unknown, never, R>
+    /** The response frame (size prefix included) for the handler's result, or null when Kafka sends none. */
+    readonly respond: (body: unknown) => Uint8Array | null
   }
   | { readonly _tag: "Reject"; readonly reason: string }
 
 const reject = (reason: string): Decision<never> => ({ _tag: "Reject", reason })
 
+// Responses are encoded into one reused scratch writer (encoding is synchronous) and copied
+// out at their exact size: one allocation per response, however large the scratch grew.
+const scratch = new Writer(64 * 1024)
+
+/** A response frame around a body that was encoded before (cached answers such as ApiVersions). */
+const preEncodedFrame = (api: AnyApi, version: number, correlationId: number, body: Uint8Array): Uint8Array => {
+  const w = scratch.reset()
+  const sizeAt = w.reserveInt32()
+  writeResponseHeader(w, correlationId, responseHeaderVersion(api, version))
+  w.raw(body)
+  w.setInt32At(sizeAt, w.pos - 4)
+  return w.toBytes()
+}
+
 /** Encodes a whole response frame: size, header, body. */
 export const encodeResponseFrame = <ResInit>(api: AnyApi, version: number, correlationId: number, body: ResInit): Uint8Array => {
-  const w = new Writer(256)
+  const w = scratch.reset()
   const sizeAt = w.reserveInt32()
   writeResponseHeader(w, correlationId, responseHeaderVersion(api, version))
   api.encodeResponse(w, version, body)
   w.setInt32At(sizeAt, w.pos - 4)
-  return w.written()
+  return w.toBytes()
 }
 
 export const dispatch = <R>(registry: HandlerRegistry<R>, frame: Uint8Array, conn: ConnectionInfo): Decision<R> => {
@@ -57,8 +73,7 @@ export const dispatch = <R>(registry: HandlerRegistry<R>, frame: Uint8Array, con
   // UNSUPPORTED_VERSION in a v0 body that lists what it supports, so the client can retry lower.
   if (apiKey === API_VERSIONS_KEY && apiVersion > handler.maxVersion) {
     const body = apiVersionsResponse(registry.supported, ErrorCode.UNSUPPORTED_VERSION)
-    const bytes = encodeResponseFrame(ApiVersions, 0, correlationId, body)
-    return { _tag: "Handle", apiName: api.name, correlationId, blocking: false, response: Effect.succeed(bytes) }
+    return { _tag: "Handle", apiName: api.name, correlationId, blocking: false, result: Effect.succeed(body), respond: (b) => encodeResponseFrame(ApiVersions, 0, correlationId, b) }
   }
   if (apiVersion < api.minVersion || apiVersion > api.maxVersion) {
     return reject(`unsupported ${api.name} version ${apiVersion} (supported ${handler.minVersion}-${handler.maxVersion})`)
@@ -83,14 +98,18 @@ export const dispatch = <R>(registry: HandlerRegistry<R>, frame: Uint8Array, con
   }
 
   const respond = (body: unknown): Uint8Array | null =>
-    body === NO_RESPONSE ? null : encodeResponseFrame(api, apiVersion, correlationId, body)
+    body === NO_RESPONSE
+      ? null
+      : isPreEncoded(body)
+      ? preEncodedFrame(api, apiVersion, correlationId, body.body)
+      : encodeResponseFrame(api, apiVersion, correlationId, body)
 
   if (apiVersion < handler.minVersion || apiVersion > handler.maxVersion) {
     if (handler.errorResponse === undefined) {
       return reject(`unsupported ${api.name} version ${apiVersion} (supported ${handler.minVersion}-${handler.maxVersion})`)
     }
     const body = handler.errorResponse(request, ErrorCode.UNSUPPORTED_VERSION, ctx)
-    return { _tag: "Handle", apiName: api.name, correlationId, blocking: false, response: Effect.sync(() => respond(body)) }
+    return { _tag: "Handle", apiName: api.name, correlationId, blocking: false, result: Effect.succeed(body), respond }
   }
 
   return {
@@ -98,6 +117,7 @@ export const dispatch = <R>(registry: HandlerRegistry<R>, frame: Uint8Array, con
     apiName: api.name,
     correlationId,
     blocking: handler.blocking === true,
-    response: Effect.map(handler.handle(request, ctx), respond)
+    result: handler.handle(request, ctx),
+    respond
   }
 }

@@ -1,0 +1,523 @@
+/**
+ * The LogStore service owns every partition log under the configured log directories.
+ * Each call is one Effect around one synchronous PartitionLog operation; the current time
+ * comes from Effect's Clock, so TestClock drives rolling, flushing and retention.
+ *
+ * Per log directory it keeps Kafka's bookkeeping files: the `.kafka_cleanshutdown`
+ * marker (present only while the broker is stopped after a clean shutdown) and the
+ * recovery-point / log-start-offset / replication-offset checkpoints.
+ */
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { Clock, Context, Effect, Layer } from "effect"
+import {
+  CheckpointFormatError,
+  CLEAN_SHUTDOWN_FILE,
+  LOG_START_OFFSET_CHECKPOINT_FILE,
+  partitionKey,
+  readOffsetCheckpoint,
+  RECOVERY_POINT_CHECKPOINT_FILE,
+  REPLICATION_OFFSET_CHECKPOINT_FILE,
+  writeFileAtomically,
+  writeOffsetCheckpoint
+} from "./checkpoint.ts"
+import {
+  InconsistentTopicId,
+  InvalidRecordBatch,
+  LogCorrupted,
+  LogIoError,
+  type LogStoreError,
+  OffsetOutOfRange,
+  PartitionNotFound,
+  RecordListTooLarge
+} from "./errors.ts"
+import {
+  type AppendResult,
+  defaultLogConfig,
+  type FetchData,
+  InconsistentTopicIdError,
+  InvalidBatchError,
+  type LogConfig,
+  OffsetOutOfRangeError,
+  parsePartitionDirName,
+  PartitionLog,
+  RecordBatchTooLargeError,
+  type TimestampAndOffset
+} from "./partition-log.ts"
+import type { ValidatedBatches } from "./record-batch.ts"
+import { UnreadableSegmentError } from "./segment.ts"
+
+export {
+  InconsistentTopicId,
+  InvalidRecordBatch,
+  LogCorrupted,
+  LogIoError,
+  type LogStoreError,
+  OffsetOutOfRange,
+  PartitionNotFound,
+  RecordListTooLarge
+} from "./errors.ts"
+
+/** The metadata log's partition; the KRaft layer opens it itself. */
+export const METADATA_PARTITION_DIR = "__cluster_metadata-0"
+
+/** ListOffsets special timestamps. */
+export const LATEST_TIMESTAMP = -1
+export const EARLIEST_TIMESTAMP = -2
+export const MAX_TIMESTAMP = -3
+export const EARLIEST_LOCAL_TIMESTAMP = -4
+export const LATEST_TIERED_TIMESTAMP = -5
+
+export interface LogStoreOptions {
+  readonly logDirs: ReadonlyArray<string>
+  readonly segmentBytes?: number
+  readonly segmentIndexBytes?: number
+  readonly rollMs?: number
+  readonly retentionMs?: number
+  readonly retentionBytes?: number
+  readonly flushIntervalMessages?: number
+  readonly flushIntervalMs?: number
+  readonly indexIntervalBytes?: number
+  readonly messageTimestampType?: LogConfig["messageTimestampType"]
+}
+
+export interface AppendInput {
+  readonly validated?: ValidatedBatches
+  readonly leaderEpoch?: number
+}
+
+export interface LoadResult {
+  readonly loaded: number
+  readonly warnings: ReadonlyArray<string>
+}
+
+export interface LogStoreShape {
+  /** Creates (or returns the existing) log; the topic id goes to partition.metadata. */
+  readonly createPartition: (
+    topic: string,
+    partition: number,
+    topicId: string,
+    overrides?: Partial<LogConfig>
+  ) => Effect.Effect<PartitionLog, InconsistentTopicId | LogCorrupted | LogIoError>
+  /** Closes the log and removes its directory; a missing partition is not an error. */
+  readonly deletePartition: (topic: string, partition: number) => Effect.Effect<void, LogIoError>
+  readonly getPartition: (topic: string, partition: number) => Effect.Effect<PartitionLog, PartitionNotFound>
+  /** Plain lookup for hot paths that already run inside an Effect. */
+  readonly findPartition: (topic: string, partition: number) => PartitionLog | undefined
+  readonly partitions: () => ReadonlyArray<PartitionLog>
+  /** Changes the topic-level configs of one log (segment.bytes, retention.ms, ...). */
+  readonly reconfigure: (topic: string, partition: number, overrides: Partial<LogConfig>) => Effect.Effect<void, PartitionNotFound>
+  /** Appends a payload of batches (modified in place: offsets are assigned). */
+  readonly append: (
+    topic: string,
+    partition: number,
+    bytes: Uint8Array,
+    input?: AppendInput
+  ) => Effect.Effect<AppendResult, PartitionNotFound | InvalidRecordBatch | RecordListTooLarge | LogCorrupted | LogIoError>
+  /** See PartitionLog.read. */
+  readonly read: (
+    topic: string,
+    partition: number,
+    fetchOffset: number,
+    maxBytes: number,
+    minOneBatch: boolean,
+    maxOffset?: number
+  ) => Effect.Effect<FetchData, PartitionNotFound | OffsetOutOfRange | LogCorrupted | LogIoError>
+  /**
+   * ListOffsets for one partition. `timestamp` is a time or one of LATEST (-1: the high
+   * watermark), EARLIEST (-2) / EARLIEST_LOCAL (-4: the log start offset), MAX_TIMESTAMP
+   * (-3). No match is reported as offset -1 and timestamp -1, as on the wire.
+   */
+  readonly listOffsets: (
+    topic: string,
+    partition: number,
+    timestamp: number
+  ) => Effect.Effect<TimestampAndOffset, PartitionNotFound | LogCorrupted | LogIoError>
+  /** DeleteRecords: returns the new log start offset (low watermark). */
+  readonly deleteRecords: (
+    topic: string,
+    partition: number,
+    offset: number
+  ) => Effect.Effect<number, PartitionNotFound | OffsetOutOfRange | LogIoError>
+  /** Opens every partition directory not yet open; done once when the layer starts. */
+  readonly loadAll: () => Effect.Effect<LoadResult, LogIoError>
+  /** Runs retention over all logs; returns the number of segments deleted. */
+  readonly enforceRetention: (now: number) => Effect.Effect<number, LogIoError>
+  /** Applies flush.ms to idle logs (appends check it themselves). */
+  readonly flushDue: (now: number) => Effect.Effect<void, LogIoError>
+  /** Writes the recovery-point, log-start-offset and replication-offset checkpoints. */
+  readonly checkpoint: () => Effect.Effect<void, LogIoError>
+  /** Store-wide append notification (for fetch sessions spanning partitions). */
+  readonly onAppend: (listener: (log: PartitionLog) => void) => () => void
+}
+
+interface DirState {
+  readonly path: string
+  cleanShutdown: boolean
+  /** Checkpoint entries read at start-up, kept for partitions that failed to open. */
+  readonly recoveryPoints: Map<string, number>
+  readonly logStartOffsets: Map<string, number>
+  /** Partitions found here that could not be opened: the dir must not be marked clean. */
+  readonly failed: Set<string>
+}
+
+interface Entry {
+  readonly log: PartitionLog
+  readonly dir: DirState
+  readonly unsubscribe: () => void
+}
+
+const errnoPath = (e: unknown): string => {
+  const p = (e as NodeJS.ErrnoException | null)?.path
+  return typeof p === "string" ? p : ""
+}
+
+const isErrno = (e: unknown): e is NodeJS.ErrnoException =>
+  e instanceof Error && typeof (e as NodeJS.ErrnoException).code === "string"
+
+const toLogStoreError = (topic: string, partition: number, operation: string, e: unknown): LogStoreError | null => {
+  if (e instanceof OffsetOutOfRangeError) {
+    return new OffsetOutOfRange({ topic, partition, offset: e.offset, logStartOffset: e.logStartOffset, logEndOffset: e.logEndOffset })
+  }
+  if (e instanceof InvalidBatchError) {
+    const f = e.failure
+    return new InvalidRecordBatch({ topic, partition, code: f.code, reason: f.reason, message: f.message, batchIndex: f.batchIndex })
+  }
+  if (e instanceof RecordBatchTooLargeError) return new RecordListTooLarge({ topic, partition, size: e.size })
+  if (e instanceof InconsistentTopicIdError) return new InconsistentTopicId({ topic, partition, message: e.message })
+  if (e instanceof UnreadableSegmentError || e instanceof CheckpointFormatError) {
+    return new LogCorrupted({ topic, partition, message: e.message })
+  }
+  if (isErrno(e)) return new LogIoError({ operation, path: errnoPath(e), message: e.message, cause: e })
+  return null
+}
+
+/**
+ * Runs `thunk` as one Effect, turning the plain errors of the log into the tagged errors
+ * listed in `tags`; anything else is a defect.
+ */
+const attempt = <A, const T extends LogStoreError["_tag"]>(
+  topic: string,
+  partition: number,
+  operation: string,
+  tags: ReadonlyArray<T>,
+  thunk: () => A
+): Effect.Effect<A, Extract<LogStoreError, { readonly _tag: T }>> =>
+  Effect.suspend(() => {
+    try {
+      return Effect.succeed(thunk())
+    } catch (e) {
+      const mapped = toLogStoreError(topic, partition, operation, e)
+      if (mapped !== null && (tags as ReadonlyArray<string>).includes(mapped._tag)) {
+        return Effect.fail(mapped as Extract<LogStoreError, { readonly _tag: T }>)
+      }
+      return Effect.die(e)
+    }
+  })
+
+const IO: ReadonlyArray<"LogIoError"> = ["LogIoError"]
+
+const readCheckpointLenient = (file: string, warnings: Array<string>): Map<string, number> => {
+  try {
+    return readOffsetCheckpoint(file)
+  } catch (e) {
+    if (e instanceof CheckpointFormatError) {
+      warnings.push(`${e.message}; ignoring it (all segments will be recovered)`)
+      return new Map()
+    }
+    throw e
+  }
+}
+
+const make = (options: LogStoreOptions) =>
+  Effect.gen(function*() {
+    const config: LogConfig = {
+      ...defaultLogConfig,
+      ...Object.fromEntries(Object.entries(options).filter(([k, v]) => k !== "logDirs" && v !== undefined))
+    }
+    const logs = new Map<string, Entry>()
+    const listeners = new Set<(log: PartitionLog) => void>()
+    const dirs: Array<DirState> = []
+
+    const startWarnings = yield* attempt("", -1, "open log dirs", IO, () => {
+      const warnings: Array<string> = []
+      for (const logDir of options.logDirs) {
+        const dirPath = path.resolve(logDir)
+        fs.mkdirSync(dirPath, { recursive: true })
+        dirs.push({
+          path: dirPath,
+          cleanShutdown: fs.existsSync(path.join(dirPath, CLEAN_SHUTDOWN_FILE)),
+          recoveryPoints: readCheckpointLenient(path.join(dirPath, RECOVERY_POINT_CHECKPOINT_FILE), warnings),
+          logStartOffsets: readCheckpointLenient(path.join(dirPath, LOG_START_OFFSET_CHECKPOINT_FILE), warnings),
+          failed: new Set()
+        })
+      }
+      return warnings
+    })
+    for (const w of startWarnings) yield* Effect.logWarning(w)
+
+    const register = (log: PartitionLog, dir: DirState): void => {
+      const unsubscribe = log.onAppend(() => {
+        for (const listener of listeners) listener(log)
+      })
+      logs.set(partitionKey(log.topic, log.partition), { log, dir, unsubscribe })
+    }
+
+    const writeCheckpoints = (dir: DirState): void => {
+      const recovery = new Map(dir.recoveryPoints)
+      const starts = new Map(dir.logStartOffsets)
+      const replication = new Map<string, number>()
+      for (const [key, entry] of logs) {
+        if (entry.dir !== dir) continue
+        recovery.set(key, entry.log.recoveryPoint)
+        starts.set(key, entry.log.logStartOffset)
+        replication.set(key, entry.log.highWatermark)
+      }
+      // Only partitions that still exist in this dir keep an entry.
+      const live = (m: Map<string, number>) =>
+        [...m].filter(([key]) => logs.get(key)?.dir === dir || dir.failed.has(key)).map(([key, offset]) => {
+          const parsed = parsePartitionDirName(key)!
+          return { topic: parsed.topic, partition: parsed.partition, offset }
+        })
+      writeOffsetCheckpoint(path.join(dir.path, RECOVERY_POINT_CHECKPOINT_FILE), live(recovery))
+      writeOffsetCheckpoint(path.join(dir.path, LOG_START_OFFSET_CHECKPOINT_FILE), live(starts))
+      writeOffsetCheckpoint(path.join(dir.path, REPLICATION_OFFSET_CHECKPOINT_FILE), live(replication))
+    }
+
+    const loadAll = (): Effect.Effect<LoadResult, LogIoError> =>
+      Clock.clockWith((clock) =>
+        attempt("", -1, "load logs", IO, () => {
+          const now = clock.currentTimeMillisUnsafe()
+          const warnings: Array<string> = []
+          let loaded = 0
+          for (const dir of dirs) {
+            for (const entry of fs.readdirSync(dir.path, { withFileTypes: true })) {
+              if (!entry.isDirectory()) continue
+              const name = entry.name
+              const full = path.join(dir.path, name)
+              if (name.endsWith("-delete")) {
+                // A partition deletion interrupted by a crash: finish it.
+                fs.rmSync(full, { recursive: true, force: true })
+                warnings.push(`${full}: removed a partition directory pending deletion`)
+                continue
+              }
+              if (name.endsWith("-future") || name.endsWith("-stray")) {
+                warnings.push(`${full}: skipped (${name.slice(name.lastIndexOf("-") + 1)} log)`)
+                continue
+              }
+              if (name === METADATA_PARTITION_DIR) continue
+              const parsed = parsePartitionDirName(name)
+              if (parsed === null) continue
+              const key = partitionKey(parsed.topic, parsed.partition)
+              const existing = logs.get(key)
+              if (existing !== undefined) {
+                if (existing.dir !== dir) warnings.push(`${full}: duplicate of ${existing.log.dir}, skipped`)
+                continue
+              }
+              try {
+                const log = PartitionLog.open(full, config, {
+                  now,
+                  cleanShutdown: dir.cleanShutdown,
+                  ...(dir.recoveryPoints.has(key) ? { recoveryPoint: dir.recoveryPoints.get(key)! } : {}),
+                  ...(dir.logStartOffsets.has(key) ? { logStartOffset: dir.logStartOffsets.get(key)! } : {})
+                })
+                for (const w of log.openWarnings) warnings.push(w)
+                register(log, dir)
+                dir.failed.delete(key)
+                loaded++
+              } catch (e) {
+                if (toLogStoreError(parsed.topic, parsed.partition, "open", e) === null) throw e
+                dir.failed.add(key)
+                warnings.push(`${full}: cannot be opened, partition left offline: ${(e as Error).message}`)
+              }
+            }
+            if (dir.cleanShutdown) {
+              // From now on a crash must trigger recovery on the next start.
+              fs.rmSync(path.join(dir.path, CLEAN_SHUTDOWN_FILE), { force: true })
+              dir.cleanShutdown = false
+            }
+            writeCheckpoints(dir)
+          }
+          return { loaded, warnings }
+        })
+      ).pipe(Effect.tap((result) => Effect.forEach(result.warnings, (w) => Effect.logWarning(w), { discard: true })))
+
+    const closeAll = Effect.suspend(() => {
+      const problems: Array<string> = []
+      for (const [key, entry] of logs) {
+        entry.unsubscribe()
+        try {
+          entry.log.close()
+        } catch (e) {
+          entry.dir.failed.add(key)
+          problems.push(`${entry.log.dir}: close failed: ${(e as Error).message}`)
+        }
+      }
+      for (const dir of dirs) {
+        try {
+          writeCheckpoints(dir)
+          if (dir.failed.size === 0) {
+            writeFileAtomically(path.join(dir.path, CLEAN_SHUTDOWN_FILE), `{"version":0,"brokerEpoch":-1}`)
+          }
+        } catch (e) {
+          problems.push(`${dir.path}: writing shutdown checkpoints failed: ${(e as Error).message}`)
+        }
+      }
+      logs.clear()
+      return Effect.forEach(problems, (p) => Effect.logError(p), { discard: true })
+    })
+
+    yield* Effect.addFinalizer(() => closeAll)
+    yield* loadAll()
+
+    const entryOf = (topic: string, partition: number): Effect.Effect<Entry, PartitionNotFound> => {
+      const entry = logs.get(partitionKey(topic, partition))
+      return entry === undefined ? Effect.fail(new PartitionNotFound({ topic, partition })) : Effect.succeed(entry)
+    }
+
+    const createPartition = (topic: string, partition: number, topicId: string, overrides?: Partial<LogConfig>) =>
+      Clock.clockWith((clock) =>
+        attempt(topic, partition, "create partition", ["InconsistentTopicId", "LogCorrupted", "LogIoError"], () => {
+          const key = partitionKey(topic, partition)
+          const existing = logs.get(key)
+          if (existing !== undefined) {
+            if (existing.log.topicId !== null && existing.log.topicId !== topicId) {
+              throw new InconsistentTopicIdError(`${existing.log.dir} belongs to topic id ${existing.log.topicId}, not ${topicId}`)
+            }
+            if (overrides !== undefined) existing.log.config = { ...existing.log.config, ...overrides }
+            return existing.log
+          }
+          // Kafka places a new partition in the log dir holding the fewest partitions.
+          const counts = new Map<DirState, number>(dirs.map((d) => [d, 0]))
+          for (const entry of logs.values()) counts.set(entry.dir, (counts.get(entry.dir) ?? 0) + 1)
+          let target = dirs[0]!
+          for (const d of dirs) if (counts.get(d)! < counts.get(target)!) target = d
+          const log = PartitionLog.create(target.path, topic, partition, topicId, { ...config, ...overrides }, clock.currentTimeMillisUnsafe())
+          register(log, target)
+          return log
+        })
+      ).pipe(Effect.tap((log) => Effect.forEach(log.openWarnings, (w) => Effect.logWarning(w), { discard: true })))
+
+    const deletePartition = (topic: string, partition: number) =>
+      attempt(topic, partition, "delete partition", IO, () => {
+        const key = partitionKey(topic, partition)
+        const entry = logs.get(key)
+        if (entry === undefined) return
+        logs.delete(key)
+        entry.unsubscribe()
+        entry.dir.recoveryPoints.delete(key)
+        entry.dir.logStartOffsets.delete(key)
+        entry.log.deleteFromDisk()
+        writeCheckpoints(entry.dir)
+      })
+
+    const append = (topic: string, partition: number, bytes: Uint8Array, input?: AppendInput) =>
+      Effect.flatMap(entryOf(topic, partition), (entry) =>
+        Clock.clockWith((clock) =>
+          attempt(topic, partition, "append", ["InvalidRecordBatch", "RecordListTooLarge", "LogCorrupted", "LogIoError"], () =>
+            entry.log.append(bytes, {
+              now: clock.currentTimeMillisUnsafe(),
+              ...(input?.validated !== undefined ? { validated: input.validated } : {}),
+              ...(input?.leaderEpoch !== undefined ? { leaderEpoch: input.leaderEpoch } : {})
+            })
+          )
+        )
+      )
+
+    const read = (topic: string, partition: number, fetchOffset: number, maxBytes: number, minOneBatch: boolean, maxOffset?: number) =>
+      Effect.flatMap(entryOf(topic, partition), (entry) =>
+        attempt(topic, partition, "read", ["OffsetOutOfRange", "LogCorrupted", "LogIoError"], () =>
+          entry.log.read(fetchOffset, maxBytes, minOneBatch, maxOffset)
+        )
+      )
+
+    const listOffsets = (topic: string, partition: number, timestamp: number) =>
+      Effect.flatMap(entryOf(topic, partition), (entry) =>
+        attempt(topic, partition, "list offsets", ["LogCorrupted", "LogIoError"], (): TimestampAndOffset => {
+          const log = entry.log
+          switch (timestamp) {
+            case LATEST_TIMESTAMP:
+              return { offset: log.highWatermark, timestamp: -1 }
+            case EARLIEST_TIMESTAMP:
+            case EARLIEST_LOCAL_TIMESTAMP:
+              return { offset: log.logStartOffset, timestamp: -1 }
+            case MAX_TIMESTAMP:
+              return log.maxTimestampOffset() ?? { offset: -1, timestamp: -1 }
+            case LATEST_TIERED_TIMESTAMP:
+              return { offset: -1, timestamp: -1 }
+            default:
+              return log.offsetForTimestamp(timestamp) ?? { offset: -1, timestamp: -1 }
+          }
+        })
+      )
+
+    const deleteRecords = (topic: string, partition: number, offset: number) =>
+      Effect.flatMap(entryOf(topic, partition), (entry) =>
+        attempt(topic, partition, "delete records", ["OffsetOutOfRange", "LogIoError"], () => {
+          const before = entry.log.logStartOffset
+          const low = entry.log.deleteRecords(offset)
+          // Persist at once: after a crash the old start offset would expose deleted records.
+          if (low !== before) writeCheckpoints(entry.dir)
+          return low
+        })
+      )
+
+    const enforceRetention = (now: number) =>
+      attempt("", -1, "retention", IO, () => {
+        let deleted = 0
+        const touched = new Set<DirState>()
+        for (const entry of logs.values()) {
+          const n = entry.log.deleteOldSegments(now)
+          if (n > 0) {
+            deleted += n
+            touched.add(entry.dir)
+          }
+        }
+        for (const dir of touched) writeCheckpoints(dir)
+        return deleted
+      })
+
+    const flushDue = (now: number) =>
+      attempt("", -1, "flush", IO, () => {
+        for (const entry of logs.values()) entry.log.maybeFlush(now)
+      })
+
+    const checkpoint = () =>
+      attempt("", -1, "checkpoint", IO, () => {
+        for (const dir of dirs) writeCheckpoints(dir)
+      })
+
+    return LogStore.of({
+      createPartition,
+      deletePartition,
+      getPartition: (topic, partition) => Effect.map(entryOf(topic, partition), (e) => e.log),
+      findPartition: (topic, partition) => logs.get(partitionKey(topic, partition))?.log,
+      partitions: () => [...logs.values()].map((e) => e.log),
+      reconfigure: (topic, partition, overrides) =>
+        Effect.map(entryOf(topic, partition), (e) => {
+          e.log.config = { ...e.log.config, ...overrides }
+        }),
+      append,
+      read,
+      listOffsets,
+      deleteRecords,
+      loadAll,
+      enforceRetention,
+      flushDue,
+      checkpoint,
+      onAppend: (listener) => {
+        listeners.add(listener)
+        return () => {
+          listeners.delete(listener)
+        }
+      }
+    })
+  })
+
+export class LogStore extends Context.Service<LogStore, LogStoreShape>()("kafka-broker/log/LogStore") {
+  /**
+   * Opens the log dirs and every partition in them (recovering after a crash); on scope
+   * close, flushes and closes all logs, writes checkpoints and the clean-shutdown marker.
+   */
+  static readonly layer = (options: LogStoreOptions): Layer.Layer<LogStore, LogIoError> => Layer.effect(LogStore, make(options))
+}

@@ -1,0 +1,794 @@
+/**
+ * The log of one partition: an ordered list of segments in `<logDir>/<topic>-<partition>`,
+ * the last of which (the active segment) takes appends.
+ *
+ * Everything is synchronous node:fs work on purpose: an append or read runs to completion
+ * without yielding, so callers on the single JavaScript thread never observe a half-done
+ * append, and the Effect layer above wraps one call in one Effect.
+ *
+ * Time is always injected (`now`), never read from the system clock, so rolling,
+ * flushing and retention are deterministic under test.
+ */
+import * as crypto from "node:crypto"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import {
+  LeaderEpochCache,
+  readPartitionMetadata,
+  writePartitionMetadata
+} from "./checkpoint.ts"
+import {
+  ATTRIBUTES_OFFSET,
+  baseOffsetAt,
+  baseTimestampAt,
+  COMPRESSION_CODEC_MASK,
+  COMPRESSION_NONE,
+  lastOffsetAt,
+  maxTimestampAt,
+  PARTITION_LEADER_EPOCH_OFFSET,
+  setMaxTimestamp,
+  TIMESTAMP_TYPE_MASK,
+  type BatchValidationFailure,
+  type TimestampType,
+  type ValidatedBatches,
+  validateBatches,
+  viewOf,
+  visitRecordTimestamps,
+  assignOffsets
+} from "./record-batch.ts"
+import {
+  INDEX_FILE_SUFFIX,
+  LOG_FILE_SUFFIX,
+  LogSegment,
+  offsetFromFilename,
+  TIME_INDEX_FILE_SUFFIX,
+  TXN_INDEX_FILE_SUFFIX
+} from "./segment.ts"
+
+// ---------------------------------------------------------------------------------------
+// Configuration
+// ---------------------------------------------------------------------------------------
+
+export interface LogConfig {
+  /** segment.bytes */
+  readonly segmentBytes: number
+  /** segment.index.bytes */
+  readonly segmentIndexBytes: number
+  /** index.interval.bytes */
+  readonly indexIntervalBytes: number
+  /** segment.ms */
+  readonly rollMs: number
+  /** retention.ms; -1 keeps data forever */
+  readonly retentionMs: number
+  /** retention.bytes; -1 means no size limit */
+  readonly retentionBytes: number
+  /** flush.messages */
+  readonly flushIntervalMessages: number
+  /** flush.ms */
+  readonly flushIntervalMs: number
+  /** message.timestamp.type */
+  readonly messageTimestampType: TimestampType
+}
+
+/** Kafka's defaults for the topic-level log configs. */
+export const defaultLogConfig: LogConfig = {
+  segmentBytes: 1024 * 1024 * 1024,
+  segmentIndexBytes: 10 * 1024 * 1024,
+  indexIntervalBytes: 4096,
+  rollMs: 7 * 24 * 60 * 60 * 1000,
+  retentionMs: 7 * 24 * 60 * 60 * 1000,
+  retentionBytes: -1,
+  flushIntervalMessages: Number.MAX_SAFE_INTEGER,
+  flushIntervalMs: Number.MAX_SAFE_INTEGER,
+  messageTimestampType: "CreateTime"
+}
+
+// ---------------------------------------------------------------------------------------
+// Plain errors (the LogStore maps them to tagged errors)
+// ---------------------------------------------------------------------------------------
+
+export class OffsetOutOfRangeError extends Error {
+  override readonly name = "OffsetOutOfRangeError"
+  readonly offset: number
+  readonly logStartOffset: number
+  readonly logEndOffset: number
+  constructor(offset: number, logStartOffset: number, logEndOffset: number, what = "offset") {
+    super(`${what} ${offset} is outside the log range [${logStartOffset}, ${logEndOffset}]`)
+    this.offset = offset
+    this.logStartOffset = logStartOffset
+    this.logEndOffset = logEndOffset
+  }
+}
+
+export class InvalidBatchError extends Error {
+  override readonly name = "InvalidBatchError"
+  readonly failure: BatchValidationFailure
+  constructor(failure: BatchValidationFailure) {
+    super(`${failure.code}: ${failure.message}`)
+    this.failure = failure
+  }
+}
+
+export class RecordBatchTooLargeError extends Error {
+  override readonly name = "RecordBatchTooLargeError"
+  readonly size: number
+  constructor(size: number, segmentBytes: number) {
+    super(`append of ${size} bytes exceeds segment.bytes ${segmentBytes}`)
+    this.size = size
+  }
+}
+
+export class InconsistentTopicIdError extends Error {
+  override readonly name = "InconsistentTopicIdError"
+}
+
+// ---------------------------------------------------------------------------------------
+// Directory names
+// ---------------------------------------------------------------------------------------
+
+export const partitionDirName = (topic: string, partition: number): string => `${topic}-${partition}`
+
+/** `<topic>-<partition>`, split at the last dash (topic names may contain dashes). */
+export const parsePartitionDirName = (name: string): { topic: string; partition: number } | null => {
+  const i = name.lastIndexOf("-")
+  if (i <= 0) return null
+  const partitionText = name.slice(i + 1)
+  if (!/^\d+$/.test(partitionText)) return null
+  const partition = Number(partitionText)
+  if (!Number.isSafeInteger(partition) || partition > 0x7fffffff) return null
+  return { topic: name.slice(0, i), partition }
+}
+
+// ---------------------------------------------------------------------------------------
+// PartitionLog
+// ---------------------------------------------------------------------------------------
+
+export interface OpenOptions {
+  readonly now: number
+  /** Written to partition.metadata when the file is missing; checked against it otherwise. */
+  readonly topicId?: string
+  /** Whether the log dir had a clean-shutdown marker: no batch validation then. */
+  readonly cleanShutdown?: boolean
+  /**
+   * Offset up to which the log is known to be on disk (recovery-point-offset-checkpoint).
+   * Segments from the one containing it onwards are validated after an unclean shutdown;
+   * unknown (undefined) means all of them, as in Kafka.
+   */
+  readonly recoveryPoint?: number
+  /** From log-start-offset-checkpoint. */
+  readonly logStartOffset?: number
+}
+
+export interface AppendOptions {
+  readonly now: number
+  /** The result of validateBatches on these very bytes; validated here when absent. */
+  readonly validated?: ValidatedBatches
+  /** Leader epoch stamped on every batch (partitionLeaderEpoch); kept as sent when absent. */
+  readonly leaderEpoch?: number
+}
+
+export interface AppendResult {
+  /** Offset given to the first record of the append. */
+  readonly baseOffset: number
+  readonly lastOffset: number
+  /** The time written as LogAppendTime, or -1 for CreateTime topics (ProduceResponse's log_append_time_ms). */
+  readonly logAppendTime: number
+  readonly logStartOffset: number
+  readonly recordCount: number
+}
+
+export interface FetchData {
+  /**
+   * Whole batches starting with the one containing the fetch offset; the last batch may be
+   * cut short at maxBytes, as Kafka does (clients drop a partial trailing batch). Empty
+   * when there is nothing to return. Batches come from a single segment.
+   */
+  readonly records: Uint8Array
+  readonly highWatermark: number
+  readonly logStartOffset: number
+  readonly logEndOffset: number
+}
+
+export interface TimestampAndOffset {
+  readonly timestamp: number
+  readonly offset: number
+}
+
+const EMPTY = new Uint8Array(0)
+
+export class PartitionLog {
+  readonly dir: string
+  readonly topic: string
+  readonly partition: number
+  config: LogConfig
+  readonly topicId: string | null
+  readonly leaderEpochCache: LeaderEpochCache
+  /** Warnings produced while opening (recovery truncations, rebuilt indexes). */
+  readonly openWarnings: ReadonlyArray<string>
+  private segments: Array<LogSegment>
+  private _logStartOffset: number
+  private _highWatermark: number
+  private _recoveryPoint: number
+  private unflushedMessages = 0
+  private lastFlushTime: number
+  private closed = false
+  /** Bumped on every append or truncation; lets waiters detect change without a listener. */
+  version = 0
+  private readonly listeners = new Set<() => void>()
+
+  private constructor(
+    dir: string,
+    topic: string,
+    partition: number,
+    config: LogConfig,
+    topicId: string | null,
+    segments: Array<LogSegment>,
+    leaderEpochCache: LeaderEpochCache,
+    logStartOffset: number,
+    now: number,
+    warnings: ReadonlyArray<string>
+  ) {
+    this.dir = dir
+    this.topic = topic
+    this.partition = partition
+    this.config = config
+    this.topicId = topicId
+    this.segments = segments
+    this.leaderEpochCache = leaderEpochCache
+    this._logStartOffset = logStartOffset
+    this._highWatermark = this.logEndOffset
+    this._recoveryPoint = this.logEndOffset
+    this.lastFlushTime = now
+    this.openWarnings = warnings
+  }
+
+  /** Creates the directory (if needed) and opens the log; `topicId` goes to partition.metadata. */
+  static create(logDir: string, topic: string, partition: number, topicId: string, config: LogConfig, now: number): PartitionLog {
+    const dir = path.join(logDir, partitionDirName(topic, partition))
+    return PartitionLog.open(dir, config, { now, topicId, cleanShutdown: true })
+  }
+
+  /**
+   * Opens `<logDir>/<topic>-<partition>`, recovering after an unclean shutdown: segments
+   * from the recovery point on are validated batch by batch and cut at the first torn or
+   * corrupt batch (later segments are then dropped, as Kafka does); indexes that are
+   * missing or disagree with their log are rebuilt.
+   */
+  static open(dir: string, config: LogConfig, options: OpenOptions): PartitionLog {
+    const parsed = parsePartitionDirName(path.basename(dir))
+    if (parsed === null) throw new Error(`${dir} is not a <topic>-<partition> directory`)
+    fs.mkdirSync(dir, { recursive: true })
+    const warnings: Array<string> = []
+
+    let topicId: string | null = null
+    const metadata = readPartitionMetadata(dir)
+    if (metadata !== null) {
+      topicId = metadata.topicId
+      if (options.topicId !== undefined && options.topicId !== metadata.topicId) {
+        throw new InconsistentTopicIdError(`${dir} belongs to topic id ${metadata.topicId}, not ${options.topicId}`)
+      }
+    } else if (options.topicId !== undefined) {
+      writePartitionMetadata(dir, options.topicId)
+      topicId = options.topicId
+    }
+
+    const names = fs.readdirSync(dir)
+    const logBases = new Set<number>()
+    for (const name of names) {
+      const base = offsetFromFilename(name)
+      if (base !== null && name.endsWith(LOG_FILE_SUFFIX) && name.length === 20 + LOG_FILE_SUFFIX.length) logBases.add(base)
+    }
+    for (const name of names) {
+      const full = path.join(dir, name)
+      if (name.endsWith(".deleted") || name.endsWith(".cleaned") || name.endsWith(".tmp")) {
+        // Leftovers of an interrupted delete, clean or checkpoint write; Kafka removes them too.
+        fs.rmSync(full, { force: true })
+        continue
+      }
+      if (name.endsWith(".swap")) {
+        warnings.push(`${full}: ignoring a .swap file left by an interrupted log clean`)
+        continue
+      }
+      const base = offsetFromFilename(name)
+      if (base !== null && (name.endsWith(INDEX_FILE_SUFFIX) || name.endsWith(TIME_INDEX_FILE_SUFFIX) || name.endsWith(TXN_INDEX_FILE_SUFFIX)) && !logBases.has(base)) {
+        warnings.push(`${full}: deleting index file without a log file`)
+        fs.rmSync(full, { force: true })
+      }
+    }
+
+    const bases = [...logBases].sort((a, b) => a - b)
+    const segmentConfig = { indexIntervalBytes: config.indexIntervalBytes, segmentIndexBytes: config.segmentIndexBytes }
+    const segments: Array<LogSegment> = []
+    try {
+      for (const base of bases) segments.push(LogSegment.open(dir, base, segmentConfig, options.now))
+
+      // Segments at or after the recovery point may hold writes that never reached the disk.
+      let recoverFrom = segments.length
+      if (options.cleanShutdown !== true) {
+        const rp = options.recoveryPoint ?? 0
+        recoverFrom = 0
+        for (let i = 0; i < segments.length; i++) if (segments[i]!.baseOffset <= rp) recoverFrom = i
+      }
+      for (let i = 0; i < segments.length; i++) {
+        const segment = segments[i]!
+        const unflushed = i >= recoverFrom
+        if (!unflushed && segment.indexProblem === null) continue
+        if (segment.indexProblem !== null) warnings.push(`${segment.logPath}: rebuilding indexes (${segment.indexProblem})`)
+        const result = segment.recover()
+        if (result.warning !== null) warnings.push(result.warning)
+        if (result.truncatedBytes > 0 && unflushed) {
+          // Later segments were written after the corrupt point and cannot be trusted.
+          for (const dropped of segments.splice(i + 1)) {
+            warnings.push(`${dropped.logPath}: deleted, it follows a truncated segment`)
+            dropped.deleteFiles()
+          }
+        }
+      }
+      // A segment with a base past the end of its predecessor is fine (compaction, deleteRecords);
+      // one that overlaps its predecessor cannot be ordered and is dropped.
+      for (let i = 1; i < segments.length; i++) {
+        const prev = segments[i - 1]!
+        if (segments[i]!.baseOffset < prev.nextOffset) {
+          for (const dropped of segments.splice(i)) {
+            warnings.push(`${dropped.logPath}: deleted, its base offset overlaps the previous segment ending at ${prev.nextOffset}`)
+            dropped.deleteFiles()
+          }
+          break
+        }
+      }
+      if (segments.length === 0) {
+        segments.push(LogSegment.create(dir, Math.max(0, options.logStartOffset ?? 0), segmentConfig, options.now))
+      }
+    } catch (e) {
+      for (const s of segments) s.closeQuietly()
+      throw e
+    }
+
+    const first = segments[0]!
+    const logEnd = segments[segments.length - 1]!.nextOffset
+    const logStartOffset = Math.min(Math.max(options.logStartOffset ?? first.baseOffset, first.baseOffset), logEnd)
+    const epochs = LeaderEpochCache.load(dir)
+    epochs.truncateFromEnd(logEnd)
+    epochs.truncateFromStart(logStartOffset)
+    return new PartitionLog(dir, parsed.topic, parsed.partition, config, topicId, segments, epochs, logStartOffset, options.now, warnings)
+  }
+
+  // -------------------------------------------------------------------------------------
+  // State
+  // -------------------------------------------------------------------------------------
+
+  get logStartOffset(): number {
+    return this._logStartOffset
+  }
+
+  /** Offset the next appended record will get. */
+  get logEndOffset(): number {
+    return this.segments[this.segments.length - 1]!.nextOffset
+  }
+
+  /**
+   * With no replicas the in-sync replica set is this broker alone, so the high watermark
+   * follows the log end offset as soon as an append has been written.
+   */
+  get highWatermark(): number {
+    return this._highWatermark
+  }
+
+  /** Offset below which everything has been fsynced (for recovery-point-offset-checkpoint). */
+  get recoveryPoint(): number {
+    return this._recoveryPoint
+  }
+
+  get activeSegment(): LogSegment {
+    return this.segments[this.segments.length - 1]!
+  }
+
+  get numberOfSegments(): number {
+    return this.segments.length
+  }
+
+  /** Base offsets of the segments, oldest first. */
+  segmentBaseOffsets(): Array<number> {
+    return this.segments.map((s) => s.baseOffset)
+  }
+
+  /** Total bytes of all segments. */
+  size(): number {
+    let total = 0
+    for (const s of this.segments) total += s.size
+    return total
+  }
+
+  /** Registers a callback run after each append (and truncation); returns the unregister function. */
+  onAppend(listener: () => void): () => void {
+    this.listeners.add(listener)
+    return () => {
+      this.listeners.delete(listener)
+    }
+  }
+
+  private notify(): void {
+    this.version++
+    for (const listener of this.listeners) {
+      try {
+        listener()
+      } catch {
+        // A waiter's failure must not fail the append that woke it.
+      }
+    }
+  }
+
+  private ensureOpen(): void {
+    if (this.closed) throw new Error(`log ${this.dir} is closed`)
+  }
+
+  /** Index of the segment that would contain `offset` (greatest base ≤ offset), or 0. */
+  private floorSegmentIndex(offset: number): number {
+    let lo = 0
+    let hi = this.segments.length - 1
+    let found = 0
+    while (lo <= hi) {
+      const mid = (lo + hi) >>> 1
+      if (this.segments[mid]!.baseOffset <= offset) {
+        found = mid
+        lo = mid + 1
+      } else hi = mid - 1
+    }
+    return found
+  }
+
+  // -------------------------------------------------------------------------------------
+  // Append
+  // -------------------------------------------------------------------------------------
+
+  /**
+   * Appends a payload of v2 batches. The bytes are modified in place: baseOffset (and
+   * partitionLeaderEpoch, maxTimestamp for LogAppendTime topics, a stale CreateTime
+   * maxTimestamp) are rewritten before the write. Returns the offsets given.
+   */
+  append(bytes: Uint8Array, options: AppendOptions): AppendResult {
+    this.ensureOpen()
+    const validated = options.validated ?? validateBatches(bytes, { fromClient: false })
+    if (!validated.ok) throw new InvalidBatchError(validated)
+    if (bytes.length > this.config.segmentBytes) throw new RecordBatchTooLargeError(bytes.length, this.config.segmentBytes)
+    const now = options.now
+    const logAppendTime = this.config.messageTimestampType === "LogAppendTime" ? now : null
+    if (logAppendTime === null) {
+      // Kafka makes the header's maxTimestamp agree with the records of uncompressed batches.
+      for (const batch of validated.batches) {
+        if (batch.headerMaxTimestampStale) setMaxTimestamp(bytes, batch.position, batch.maxTimestamp, batch.timestampType)
+      }
+    }
+    const firstOffset = this.logEndOffset
+    const assigned = assignOffsets(bytes, validated.positions, firstOffset, logAppendTime, options.leaderEpoch)
+    this.maybeRoll(bytes.length, assigned.lastOffset, assigned.maxTimestamp, now)
+
+    const view = viewOf(bytes)
+    this.activeSegment.append(bytes, view, validated.positions)
+    let latestEpoch = this.leaderEpochCache.latestEpoch()
+    for (const pos of validated.positions) {
+      const epoch = view.getInt32(pos + PARTITION_LEADER_EPOCH_OFFSET)
+      if (epoch > latestEpoch) {
+        this.leaderEpochCache.assign(epoch, baseOffsetAt(view, pos))
+        latestEpoch = epoch
+      }
+    }
+    this._highWatermark = this.logEndOffset
+    this.unflushedMessages += assigned.lastOffset - firstOffset + 1
+    this.maybeFlush(now)
+    this.notify()
+    return {
+      baseOffset: firstOffset,
+      lastOffset: assigned.lastOffset,
+      logAppendTime: logAppendTime ?? -1,
+      logStartOffset: this._logStartOffset,
+      recordCount: validated.recordCount
+    }
+  }
+
+  /**
+   * Kafka's shouldRoll: the append would overflow segment.bytes, segment.ms has passed
+   * since the first batch (measured in record time when the first batch has a timestamp,
+   * else in clock time since the segment was created), an index is full, or the last
+   * offset cannot be stored relative to the segment's base offset.
+   */
+  private maybeRoll(messagesSize: number, lastOffset: number, maxTimestampInMessages: number, now: number): void {
+    const segment = this.activeSegment
+    if (segment.size === 0) return
+    const waited = segment.firstBatchTimestamp >= 0
+      ? maxTimestampInMessages - segment.firstBatchTimestamp
+      : now - segment.created
+    if (
+      segment.size > this.config.segmentBytes - messagesSize ||
+      waited > this.config.rollMs ||
+      segment.indexesFull() ||
+      !segment.canHoldOffset(lastOffset)
+    ) {
+      this.roll(now)
+    }
+  }
+
+  /** Closes the active segment for writing and starts a new one at the log end offset. */
+  roll(now: number): LogSegment {
+    this.ensureOpen()
+    const old = this.activeSegment
+    if (old.size === 0) return old
+    old.sealTimeIndex()
+    old.flush()
+    this._recoveryPoint = old.nextOffset
+    this.unflushedMessages = 0
+    this.lastFlushTime = now
+    const next = LogSegment.create(this.dir, old.nextOffset, old.config, now)
+    this.segments.push(next)
+    return next
+  }
+
+  /** Applies flush.messages and flush.ms; cheap to call periodically. */
+  maybeFlush(now: number): void {
+    if (this.unflushedMessages === 0) return
+    if (this.unflushedMessages >= this.config.flushIntervalMessages || now - this.lastFlushTime >= this.config.flushIntervalMs) {
+      this.flush(now)
+    }
+  }
+
+  /** fsyncs the active segment and its indexes; everything before it was flushed on roll. */
+  flush(now: number): void {
+    this.ensureOpen()
+    this.activeSegment.flush()
+    this._recoveryPoint = this.logEndOffset
+    this.unflushedMessages = 0
+    this.lastFlushTime = now
+  }
+
+  // -------------------------------------------------------------------------------------
+  // Read
+  // -------------------------------------------------------------------------------------
+
+  /**
+   * Reads from the batch containing `fetchOffset`. `maxOffset` (exclusive, default the
+   * high watermark) hides batches that reach it. With `minOneBatch` the first batch is
+   * returned whole even beyond `maxBytes` (KIP-74); without it, a first batch larger than
+   * `maxBytes` yields nothing. Throws OffsetOutOfRangeError outside
+   * [logStartOffset, logEndOffset].
+   */
+  read(fetchOffset: number, maxBytes: number, minOneBatch: boolean, maxOffset?: number): FetchData {
+    this.ensureOpen()
+    const logEnd = this.logEndOffset
+    if (fetchOffset < this._logStartOffset || fetchOffset > logEnd) {
+      throw new OffsetOutOfRangeError(fetchOffset, this._logStartOffset, logEnd, "fetch offset")
+    }
+    const limit = Math.min(maxOffset ?? this._highWatermark, logEnd)
+    const records = fetchOffset >= limit ? EMPTY : this.readRange(fetchOffset, maxBytes, minOneBatch, limit)
+    return { records, highWatermark: this._highWatermark, logStartOffset: this._logStartOffset, logEndOffset: logEnd }
+  }
+
+  private readRange(fetchOffset: number, maxBytes: number, minOneBatch: boolean, limit: number): Uint8Array {
+    for (let i = this.floorSegmentIndex(fetchOffset); i < this.segments.length; i++) {
+      const segment = this.segments[i]!
+      const found = segment.findBatch(fetchOffset)
+      if (found === null) continue
+      if (found.lastOffset >= limit) return EMPTY
+      let maxPosition = segment.size
+      if (limit < segment.nextOffset) {
+        const end = segment.findBatch(limit, found.position)
+        if (end !== null) maxPosition = end.position
+      }
+      if (!minOneBatch && found.size > maxBytes) return EMPTY
+      const budget = minOneBatch ? Math.max(maxBytes, found.size) : maxBytes
+      const length = Math.min(maxPosition - found.position, budget)
+      return length <= 0 ? EMPTY : segment.read(found.position, length)
+    }
+    return EMPTY
+  }
+
+  // -------------------------------------------------------------------------------------
+  // Timestamps
+  // -------------------------------------------------------------------------------------
+
+  /**
+   * The first offset ≥ logStartOffset whose record timestamp is ≥ `timestamp`, with that
+   * record's timestamp; null when no record qualifies (ListOffsets answers -1 then).
+   * Exact for uncompressed and LogAppendTime batches. For a compressed CreateTime batch
+   * the records are not decompressed: the batch's first qualifying offset is reported
+   * with its baseTimestamp if that already qualifies, else with its maxTimestamp — an
+   * offset at or before the exact answer, so a consumer seeking there misses nothing.
+   */
+  offsetForTimestamp(timestamp: number): TimestampAndOffset | null {
+    this.ensureOpen()
+    for (const segment of this.segments) {
+      if (segment.maxTimestamp < timestamp || segment.nextOffset <= this._logStartOffset) continue
+      let startOffset = Math.max(this._logStartOffset, segment.baseOffset)
+      // Time index entries below the target prove every record up to their offset is older.
+      const below = segment.timeIndex.lastEntryBelow(timestamp)
+      if (below >= 0) startOffset = Math.max(startOffset, segment.timeIndex.offsetAt(below) + 1)
+      const result = findInSegment(segment, startOffset, (view, at) => maxTimestampAt(view, at) >= timestamp, (buf, view, at, from) => {
+        const attributes = view.getInt16(at + ATTRIBUTES_OFFSET)
+        const base = baseOffsetAt(view, at)
+        if ((attributes & TIMESTAMP_TYPE_MASK) !== 0) return { offset: Math.max(base, from), timestamp: maxTimestampAt(view, at) }
+        if ((attributes & COMPRESSION_CODEC_MASK) !== COMPRESSION_NONE) {
+          const baseTs = baseTimestampAt(view, at)
+          return { offset: Math.max(base, from), timestamp: baseTs >= timestamp ? baseTs : maxTimestampAt(view, at) }
+        }
+        let hit: TimestampAndOffset | null = null
+        visitRecordTimestamps(buf, at, (offset, ts) => {
+          if (offset >= from && ts >= timestamp) {
+            hit = { offset, timestamp: ts }
+            return true
+          }
+          return false
+        })
+        return hit
+      })
+      if (result !== null) return result
+    }
+    return null
+  }
+
+  /**
+   * The record with the largest timestamp (ListOffsets MAX_TIMESTAMP, KIP-734): its offset
+   * and timestamp, null for a log without timestamps. The first such record of an
+   * uncompressed batch; the batch's base offset under LogAppendTime (all records share the
+   * time); the batch's last offset for compressed CreateTime batches.
+   */
+  maxTimestampOffset(): TimestampAndOffset | null {
+    this.ensureOpen()
+    let best: LogSegment | null = null
+    for (const segment of this.segments) {
+      if (segment.nextOffset <= this._logStartOffset) continue
+      if (segment.maxTimestamp >= 0 && (best === null || segment.maxTimestamp > best.maxTimestamp)) best = segment
+    }
+    if (best === null) return null
+    const target = best.maxTimestamp
+    const fallback = { offset: Math.max(best.offsetOfMaxTimestamp, this._logStartOffset), timestamp: target }
+    const found = findInSegment(best, Math.max(best.baseOffset, this._logStartOffset), (view, at) => maxTimestampAt(view, at) === target, (buf, view, at, from) => {
+      const attributes = view.getInt16(at + ATTRIBUTES_OFFSET)
+      if ((attributes & TIMESTAMP_TYPE_MASK) !== 0) return { offset: Math.max(baseOffsetAt(view, at), from), timestamp: target }
+      if ((attributes & COMPRESSION_CODEC_MASK) !== COMPRESSION_NONE) return { offset: lastOffsetAt(view, at), timestamp: target }
+      let hit: TimestampAndOffset | null = null
+      visitRecordTimestamps(buf, at, (offset, ts) => {
+        if (offset >= from && ts === target) {
+          hit = { offset, timestamp: ts }
+          return true
+        }
+        return false
+      })
+      return hit
+    })
+    return found ?? fallback
+  }
+
+  // -------------------------------------------------------------------------------------
+  // Retention and truncation
+  // -------------------------------------------------------------------------------------
+
+  private deleteFirstSegment(): void {
+    const segment = this.segments.shift()!
+    segment.deleteFiles()
+    const first = this.segments[0]!
+    if (first.baseOffset > this._logStartOffset) this._logStartOffset = first.baseOffset
+  }
+
+  private deleteSegmentsBelowLogStart(): number {
+    let deleted = 0
+    while (this.segments.length > 1 && this.segments[1]!.baseOffset <= this._logStartOffset) {
+      this.deleteFirstSegment()
+      deleted++
+    }
+    return deleted
+  }
+
+  /**
+   * Deletes whole segments, oldest first, never the active one: those entirely below the
+   * log start offset, those whose newest record is older than `retentionMs` (-1: keep),
+   * and as many as needed to bring the log within `retentionBytes` (-1: no limit).
+   * Returns the number of segments deleted; the log start offset moves to the new first
+   * segment.
+   */
+  deleteOldSegments(now: number, retentionMs = this.config.retentionMs, retentionBytes = this.config.retentionBytes): number {
+    this.ensureOpen()
+    const before = this._logStartOffset
+    let deleted = this.deleteSegmentsBelowLogStart()
+    if (retentionMs >= 0) {
+      while (this.segments.length > 1 && now - this.segments[0]!.largestTimestamp() > retentionMs) {
+        this.deleteFirstSegment()
+        deleted++
+      }
+    }
+    if (retentionBytes >= 0) {
+      let excess = this.size() - retentionBytes
+      while (this.segments.length > 1 && excess - this.segments[0]!.size >= 0) {
+        excess -= this.segments[0]!.size
+        this.deleteFirstSegment()
+        deleted++
+      }
+    }
+    if (this._logStartOffset !== before) {
+      this.leaderEpochCache.truncateFromStart(this._logStartOffset)
+      this.notify()
+    }
+    return deleted
+  }
+
+  /**
+   * DeleteRecords: moves the log start offset up to `offset` (-1 means the high watermark)
+   * and deletes segments that fall entirely below it. Returns the new log start offset
+   * (the "low watermark"). Offsets beyond the high watermark are out of range.
+   */
+  deleteRecords(offset: number): number {
+    this.ensureOpen()
+    const target = offset === -1 ? this._highWatermark : offset
+    if (target < 0 || target > this._highWatermark) {
+      throw new OffsetOutOfRangeError(target, this._logStartOffset, this._highWatermark, "delete-records offset")
+    }
+    if (target > this._logStartOffset) {
+      this._logStartOffset = target
+      this.deleteSegmentsBelowLogStart()
+      this.leaderEpochCache.truncateFromStart(this._logStartOffset)
+      this.notify()
+    }
+    return this._logStartOffset
+  }
+
+  // -------------------------------------------------------------------------------------
+  // Lifecycle
+  // -------------------------------------------------------------------------------------
+
+  /** Flushes and closes every segment; index files end up exactly entries × entry size. */
+  close(): void {
+    if (this.closed) return
+    this.closed = true
+    let firstError: unknown = null
+    const active = this.activeSegment
+    for (const segment of this.segments) {
+      try {
+        if (segment === active) segment.close()
+        else {
+          segment.flushIndexes()
+          segment.closeQuietly()
+        }
+      } catch (e) {
+        firstError ??= e
+        segment.closeQuietly()
+      }
+    }
+    this._recoveryPoint = this.logEndOffset
+    this.notify()
+    if (firstError !== null) throw firstError
+  }
+
+  /** Closes without flushing and removes the partition directory. */
+  deleteFromDisk(): void {
+    this.closed = true
+    for (const segment of this.segments) segment.closeQuietly()
+    // Renaming first means a crash mid-delete leaves a "-delete" directory that start-up
+    // skips and removes, never a half-deleted live partition.
+    const renamed = `${this.dir}.${crypto.randomUUID().replaceAll("-", "")}-delete`
+    fs.renameSync(this.dir, renamed)
+    fs.rmSync(renamed, { recursive: true, force: true })
+    this.notify()
+  }
+
+  get isClosed(): boolean {
+    return this.closed
+  }
+}
+
+/**
+ * Walks the batches of `segment` from the index position for `startOffset`; for the first
+ * batch with last offset ≥ startOffset that passes `candidate`, calls `pick` with the whole
+ * batch in `buf` at `at`. Returns the first non-null pick.
+ */
+const findInSegment = (
+  segment: LogSegment,
+  startOffset: number,
+  candidate: (view: DataView, at: number) => boolean,
+  pick: (buf: Uint8Array, view: DataView, at: number, from: number) => TimestampAndOffset | null
+): TimestampAndOffset | null => {
+  let result: TimestampAndOffset | null = null
+  segment.walk(segment.offsetIndex.lookup(startOffset), (buf, view, at) => {
+    if (lastOffsetAt(view, at) < startOffset || !candidate(view, at)) return undefined
+    result = pick(buf, view, at, startOffset)
+    return result !== null
+  }, true)
+  return result
+}
