@@ -31,6 +31,9 @@ NodeRuntime.runMain(program, {
   teardown: (exit, onExit) => {
     if (Exit.isSuccess(exit) || Cause.hasInterruptsOnly(exit.cause)) return onExit(0)
     if (!Cause.hasFails(exit.cause)) console.error(Cause.pretty(exit.cause))
-    return onExit(1)
+    // Not onExit(1): that calls process.exit at once, which drops log lines still queued
+    // for a piped stdout. Setting the code and letting the loop empty keeps them.
+    process.exitCode = 1
+    return onExit(0)
   }
 })

@@ -159,6 +159,8 @@ interface DirState {
   readonly logStartOffsets: Map<string, number>
   /** Partitions found here that could not be opened: the dir must not be marked clean. */
   readonly failed: Set<string>
+  /** Whether every partition directory here has been looked at (else no clean marker). */
+  loaded: boolean
 }
 
 interface Entry {
@@ -249,7 +251,8 @@ const make = (options: LogStoreOptions) =>
           cleanShutdown: fs.existsSync(path.join(dirPath, CLEAN_SHUTDOWN_FILE)),
           recoveryPoints: readCheckpointLenient(path.join(dirPath, RECOVERY_POINT_CHECKPOINT_FILE), warnings),
           logStartOffsets: readCheckpointLenient(path.join(dirPath, LOG_START_OFFSET_CHECKPOINT_FILE), warnings),
-          failed: new Set()
+          failed: new Set(),
+          loaded: false
         })
       }
       return warnings
@@ -331,6 +334,7 @@ const make = (options: LogStoreOptions) =>
                 warnings.push(`${full}: cannot be opened, partition left offline: ${(e as Error).message}`)
               }
             }
+            dir.loaded = true
             if (dir.cleanShutdown) {
               // From now on a crash must trigger recovery on the next start.
               fs.rmSync(path.join(dir.path, CLEAN_SHUTDOWN_FILE), { force: true })
@@ -356,7 +360,7 @@ const make = (options: LogStoreOptions) =>
       for (const dir of dirs) {
         try {
           writeCheckpoints(dir)
-          if (dir.failed.size === 0) {
+          if (dir.loaded && dir.failed.size === 0) {
             writeFileAtomically(path.join(dir.path, CLEAN_SHUTDOWN_FILE), `{"version":0,"brokerEpoch":-1}`)
           }
         } catch (e) {
@@ -379,6 +383,10 @@ const make = (options: LogStoreOptions) =>
       Clock.clockWith((clock) =>
         attempt(topic, partition, "create partition", ["InconsistentTopicId", "LogCorrupted", "LogIoError"], () => {
           const key = partitionKey(topic, partition)
+          const broken = dirs.find((d) => d.failed.has(key))
+          if (broken !== undefined) {
+            throw new UnreadableSegmentError(`${path.join(broken.path, key)} exists but could not be opened`)
+          }
           const existing = logs.get(key)
           if (existing !== undefined) {
             if (existing.log.topicId !== null && existing.log.topicId !== topicId) {

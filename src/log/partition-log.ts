@@ -518,7 +518,8 @@ export class PartitionLog {
     this._recoveryPoint = old.nextOffset
     this.unflushedMessages = 0
     this.lastFlushTime = now
-    const next = LogSegment.create(this.dir, old.nextOffset, old.config, now)
+    const segmentConfig = { indexIntervalBytes: this.config.indexIntervalBytes, segmentIndexBytes: this.config.segmentIndexBytes }
+    const next = LogSegment.create(this.dir, old.nextOffset, segmentConfig, now)
     this.segments.push(next)
     return next
   }

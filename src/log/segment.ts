@@ -74,7 +74,11 @@ export type BatchVisitor = (
   size: number
 ) => boolean | string | undefined
 
+/** Read-ahead when whole batches are needed, and when only headers are. */
 const SCAN_CHUNK = 64 * 1024
+const HEADER_CHUNK = 8 * 1024
+/** Scratch buffer reused by every walk (walks never nest: visitors do not start another). */
+let scratch: Uint8Array = Buffer.allocUnsafeSlow(SCAN_CHUNK)
 
 export const scanBatches = (
   fd: number,
@@ -83,20 +87,23 @@ export const scanBatches = (
   wholeBatch: boolean,
   visit: BatchVisitor
 ): ScanOutcome => {
-  let buf: Uint8Array = Buffer.allocUnsafe(SCAN_CHUNK)
+  let buf = scratch
   let view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength)
   let bufStart = 0
   let bufLen = 0
+  const readAhead = wholeBatch ? SCAN_CHUNK : HEADER_CHUNK
   // Makes buf cover [pos, pos + n); false if the file ends first.
   const ensure = (pos: number, n: number): boolean => {
     if (pos >= bufStart && pos + n <= bufStart + bufLen) return true
     if (n > buf.length) {
-      buf = Buffer.allocUnsafe(n)
+      buf = Buffer.allocUnsafeSlow(n)
       view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength)
+      // Keep moderately grown buffers; a one-off huge batch should not pin its memory.
+      if (n <= 8 * SCAN_CHUNK) scratch = buf
     }
     bufStart = pos
     bufLen = 0
-    const want = Math.min(buf.length, end - pos)
+    const want = Math.min(Math.max(n, readAhead), end - pos)
     while (bufLen < want) {
       const r = fs.readSync(fd, buf, bufLen, want - bufLen, pos + bufLen)
       if (r === 0) break
@@ -332,13 +339,15 @@ export class LogSegment {
     let warning: string | null = null
     if (truncated > 0) {
       fs.ftruncateSync(this.fd, validBytes)
-      fs.fsyncSync(this.fd)
       warning = `${this.logPath}: ${outcome.detail}; truncated ${truncated} bytes at position ${validBytes}`
     }
     this.size = validBytes
     this.nextOffset = next
     this.bytesSinceLastIndexEntry = validBytes - lastIndexEntry
     this.timeIndex.maybeAppend(this.maxTimestamp, this.offsetOfMaxTimestamp, true)
+    // What was just validated may so far live only in the page cache; it must be durable
+    // before the recovery point moves past it.
+    fs.fsyncSync(this.fd)
     this.offsetIndex.flush(true)
     this.timeIndex.flush(true)
     this.indexProblem = null
@@ -381,7 +390,9 @@ export class LogSegment {
         this.maxTimestamp = ts
         this.offsetOfMaxTimestamp = last
       }
-      if (this.bytesSinceLastIndexEntry > interval) {
+      // A multi-batch append may meet a full index midway; the index just stays sparser
+      // (the next append rolls).
+      if (this.bytesSinceLastIndexEntry > interval && !this.indexesFull()) {
         this.offsetIndex.append(last, start + p)
         this.timeIndex.maybeAppend(this.maxTimestamp, this.offsetOfMaxTimestamp)
         this.bytesSinceLastIndexEntry = 0

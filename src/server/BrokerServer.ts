@@ -42,8 +42,9 @@ export class BrokerServer extends Context.Service<BrokerServer, {
           yield* Effect.forkScoped(
             bound.server.run((socket) =>
               Effect.gen(function*() {
-                // Accepted while shutting down: closed at once, unread.
-                if (draining) return
+                // Accepted while shutting down: closed at once, unread. (The socket is only
+                // opened, and so only closed on scope exit, once its reader is acquired.)
+                if (draining) return yield* Effect.scoped(Effect.ignore(socket.reader))
                 const ends = yield* listeners.connectionEnds
                 yield* serveConnection(
                   socket,

@@ -1,0 +1,201 @@
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { afterEach, assert, describe, it } from "@effect/vitest"
+import { Effect, Exit } from "effect"
+import { TestClock } from "effect/testing"
+import {
+  EARLIEST_TIMESTAMP,
+  LATEST_TIMESTAMP,
+  LogStore,
+  type LogStoreOptions,
+  MAX_TIMESTAMP
+} from "../../src/log/LogStore.ts"
+import { buildRecordBatch, readBatchHeader, readRecords } from "../../src/log/record-batch.ts"
+import { batchOf, makeTempDir, removeTempDirs } from "./helpers.ts"
+
+afterEach(removeTempDirs)
+
+const TOPIC_ID = "AAAAAAAAAAAAAAAAAAAAAQ"
+
+const withStore = <A, E>(options: LogStoreOptions, body: (store: LogStore["Service"]) => Effect.Effect<A, E>) =>
+  Effect.gen(function*() {
+    const store = yield* LogStore
+    return yield* body(store)
+  }).pipe(Effect.provide(LogStore.layer(options)))
+
+const failureTag = <A, E extends { readonly _tag: string }>(effect: Effect.Effect<A, E>) =>
+  Effect.match(effect, { onFailure: (e) => e._tag, onSuccess: () => "success" })
+
+describe("LogStore", () => {
+  it.effect("appends, reads and lists offsets", () => {
+    const logDir = makeTempDir()
+    return withStore({ logDirs: [logDir] }, (store) =>
+      Effect.gen(function*() {
+        yield* store.createPartition("orders", 0, TOPIC_ID)
+        const first = yield* store.append("orders", 0, buildRecordBatch({ records: [10, 20, 30].map((timestamp) => ({ value: `t${timestamp}`, timestamp })) }))
+        const second = yield* store.append("orders", 0, batchOf(2, 25))
+        assert.deepStrictEqual([first.baseOffset, first.lastOffset, second.baseOffset, second.lastOffset], [0, 2, 3, 4])
+        assert.strictEqual(first.logAppendTime, -1)
+
+        const fetched = yield* store.read("orders", 0, 1, 1 << 20, true)
+        assert.strictEqual(fetched.highWatermark, 5)
+        const h = readBatchHeader(fetched.records)
+        assert.strictEqual(h.baseOffset, 0)
+        assert.deepStrictEqual([...readRecords(fetched.records.subarray(0, h.sizeInBytes))].map((r) => r.offset), [0, 1, 2])
+
+        assert.deepStrictEqual(yield* store.listOffsets("orders", 0, LATEST_TIMESTAMP), { offset: 5, timestamp: -1 })
+        assert.deepStrictEqual(yield* store.listOffsets("orders", 0, EARLIEST_TIMESTAMP), { offset: 0, timestamp: -1 })
+        assert.deepStrictEqual(yield* store.listOffsets("orders", 0, MAX_TIMESTAMP), { offset: 2, timestamp: 30 })
+        // first offset (not earliest time) whose timestamp qualifies
+        assert.deepStrictEqual(yield* store.listOffsets("orders", 0, 21), { offset: 2, timestamp: 30 })
+        assert.deepStrictEqual(yield* store.listOffsets("orders", 0, 15), { offset: 1, timestamp: 20 })
+        assert.deepStrictEqual(yield* store.listOffsets("orders", 0, 31), { offset: -1, timestamp: -1 })
+
+        assert.strictEqual(yield* store.deleteRecords("orders", 0, 3), 3)
+        assert.deepStrictEqual(yield* store.listOffsets("orders", 0, EARLIEST_TIMESTAMP), { offset: 3, timestamp: -1 })
+        // persisted immediately, not only at shutdown
+        const checkpoint = fs.readFileSync(path.join(logDir, "log-start-offset-checkpoint"), "utf8")
+        assert.strictEqual(checkpoint, "0\n1\norders 0 3\n")
+      }))
+  })
+
+  it.effect("reports typed errors", () =>
+    withStore({ logDirs: [makeTempDir()] }, (store) =>
+      Effect.gen(function*() {
+        yield* store.createPartition("orders", 0, TOPIC_ID)
+        yield* store.append("orders", 0, batchOf(2, 0))
+        assert.strictEqual(yield* failureTag(store.read("orders", 1, 0, 100, true)), "PartitionNotFound")
+        assert.strictEqual(yield* failureTag(store.append("nope", 0, batchOf(1, 0))), "PartitionNotFound")
+        assert.strictEqual(yield* failureTag(store.read("orders", 0, 3, 100, true)), "OffsetOutOfRange")
+        assert.strictEqual(yield* failureTag(store.deleteRecords("orders", 0, 9)), "OffsetOutOfRange")
+        assert.strictEqual(yield* failureTag(store.createPartition("orders", 0, "AAAAAAAAAAAAAAAAAAAAAg")), "InconsistentTopicId")
+
+        const corrupt = batchOf(2, 0)
+        corrupt[corrupt.length - 1]! ^= 1
+        const exit = yield* Effect.exit(store.append("orders", 0, corrupt))
+        assert.isTrue(Exit.isFailure(exit))
+        const error = yield* Effect.flip(store.append("orders", 0, corrupt))
+        assert.strictEqual(error._tag, "InvalidRecordBatch")
+        if (error._tag === "InvalidRecordBatch") assert.strictEqual(error.code, "CORRUPT_MESSAGE")
+        assert.strictEqual((yield* store.listOffsets("orders", 0, LATEST_TIMESTAMP)).offset, 2)
+      })))
+
+  it.effect("takes LogAppendTime from the Effect clock", () =>
+    withStore({ logDirs: [makeTempDir()], messageTimestampType: "LogAppendTime" }, (store) =>
+      Effect.gen(function*() {
+        yield* TestClock.setTime(5_000)
+        yield* store.createPartition("clicks", 3, TOPIC_ID)
+        const result = yield* store.append("clicks", 3, batchOf(2, 1))
+        assert.strictEqual(result.logAppendTime, 5_000)
+        const { records } = yield* store.read("clicks", 3, 0, 1 << 20, true)
+        assert.strictEqual(readBatchHeader(records).maxTimestamp, 5_000)
+      })))
+
+  it.effect("notifies append listeners", () =>
+    withStore({ logDirs: [makeTempDir()] }, (store) =>
+      Effect.gen(function*() {
+        const log = yield* store.createPartition("orders", 0, TOPIC_ID)
+        const seen: Array<string> = []
+        const offStore = store.onAppend((l) => seen.push(`store:${l.topic}-${l.partition}:${l.logEndOffset}`))
+        const offLog = log.onAppend(() => seen.push(`log:${log.logEndOffset}`))
+        const version = log.version
+        yield* store.append("orders", 0, batchOf(2, 0))
+        offStore()
+        offLog()
+        yield* store.append("orders", 0, batchOf(2, 0))
+        assert.deepStrictEqual(seen.sort(), ["log:2", "store:orders-0:2"])
+        assert.strictEqual(log.version, version + 2)
+      })))
+
+  it.effect("shuts down cleanly and loads everything back", () => {
+    const logDir = makeTempDir()
+    return Effect.gen(function*() {
+      yield* withStore({ logDirs: [logDir] }, (store) =>
+        Effect.gen(function*() {
+          yield* store.createPartition("orders", 0, TOPIC_ID)
+          yield* store.createPartition("my-topic-x", 12, TOPIC_ID)
+          yield* store.append("orders", 0, batchOf(3, 0))
+          yield* store.append("my-topic-x", 12, batchOf(4, 0))
+          assert.isFalse(fs.existsSync(path.join(logDir, ".kafka_cleanshutdown")))
+        }))
+      assert.isTrue(fs.existsSync(path.join(logDir, ".kafka_cleanshutdown")))
+      const rp = fs.readFileSync(path.join(logDir, "recovery-point-offset-checkpoint"), "utf8").split("\n")
+      assert.deepStrictEqual(rp.slice(0, 2), ["0", "2"])
+      assert.deepStrictEqual(rp.slice(2, 4).sort(), ["my-topic-x 12 4", "orders 0 3"])
+
+      // directories the store must leave alone or clean up
+      fs.mkdirSync(path.join(logDir, "__cluster_metadata-0"))
+      fs.writeFileSync(path.join(logDir, "__cluster_metadata-0", "00000000000000000000.log"), "not a batch")
+      fs.mkdirSync(path.join(logDir, "gone-0.0123456789abcdef0123456789abcdef-delete"))
+      fs.mkdirSync(path.join(logDir, "not_a_partition"))
+
+      yield* withStore({ logDirs: [logDir] }, (store) =>
+        Effect.gen(function*() {
+          assert.isFalse(fs.existsSync(path.join(logDir, ".kafka_cleanshutdown")))
+          assert.deepStrictEqual(store.partitions().map((l) => `${l.topic}/${l.partition}`).sort(), ["my-topic-x/12", "orders/0"])
+          assert.isUndefined(store.findPartition("__cluster_metadata", 0))
+          assert.isFalse(fs.existsSync(path.join(logDir, "gone-0.0123456789abcdef0123456789abcdef-delete")))
+          assert.strictEqual((yield* store.append("orders", 0, batchOf(1, 0))).baseOffset, 3)
+          const log = yield* store.getPartition("my-topic-x", 12)
+          assert.strictEqual(log.topicId, TOPIC_ID)
+          assert.strictEqual(log.logEndOffset, 4)
+        }))
+      assert.strictEqual(fs.readFileSync(path.join(logDir, "__cluster_metadata-0", "00000000000000000000.log"), "utf8"), "not a batch")
+    })
+  })
+
+  it.effect("recovers after an unclean shutdown", () => {
+    const logDir = makeTempDir()
+    return Effect.gen(function*() {
+      yield* withStore({ logDirs: [logDir] }, (store) =>
+        Effect.gen(function*() {
+          yield* store.createPartition("orders", 0, TOPIC_ID)
+          for (let i = 0; i < 4; i++) yield* store.append("orders", 0, batchOf(2, i))
+        }))
+      // Simulate a crash: no marker, a torn batch at the end, stale checkpoint.
+      fs.rmSync(path.join(logDir, ".kafka_cleanshutdown"))
+      fs.writeFileSync(path.join(logDir, "recovery-point-offset-checkpoint"), "0\n1\norders 0 0\n")
+      const logFile = path.join(logDir, "orders-0", "00000000000000000000.log")
+      fs.appendFileSync(logFile, batchOf(2, 9).subarray(0, 30))
+      yield* withStore({ logDirs: [logDir] }, (store) =>
+        Effect.gen(function*() {
+          const log = yield* store.getPartition("orders", 0)
+          assert.strictEqual(log.logEndOffset, 8)
+          assert.isTrue(log.openWarnings.some((w) => w.includes("truncated 30 bytes")))
+          const { records } = yield* store.read("orders", 0, 6, 1 << 20, true)
+          assert.strictEqual(readBatchHeader(records).lastOffset, 7)
+        }))
+    })
+  })
+
+  it.effect("deletes partitions and enforces retention", () => {
+    const logDir = makeTempDir()
+    const s = batchOf(3, 0).length
+    return withStore({ logDirs: [logDir], segmentBytes: s, retentionMs: 1000 }, (store) =>
+      Effect.gen(function*() {
+        yield* store.createPartition("orders", 0, TOPIC_ID)
+        for (let i = 0; i < 4; i++) yield* store.append("orders", 0, batchOf(3, i * 1000))
+        const log = yield* store.getPartition("orders", 0)
+        assert.deepStrictEqual(log.segmentBaseOffsets(), [0, 3, 6, 9])
+        assert.strictEqual(yield* store.enforceRetention(2500), 2)
+        assert.strictEqual(log.logStartOffset, 6)
+        assert.strictEqual(fs.readFileSync(path.join(logDir, "log-start-offset-checkpoint"), "utf8"), "0\n1\norders 0 6\n")
+
+        yield* store.deletePartition("orders", 0)
+        assert.isFalse(fs.existsSync(path.join(logDir, "orders-0")))
+        assert.deepStrictEqual(fs.readdirSync(logDir).filter((n) => n.startsWith("orders")), [])
+        assert.strictEqual(yield* failureTag(store.getPartition("orders", 0)), "PartitionNotFound")
+        yield* store.deletePartition("orders", 0) // idempotent
+      }))
+  })
+
+  it.effect("spreads new partitions over the log dirs", () => {
+    const dirs = [makeTempDir(), makeTempDir()]
+    return withStore({ logDirs: dirs }, (store) =>
+      Effect.gen(function*() {
+        for (let p = 0; p < 4; p++) yield* store.createPartition("t", p, TOPIC_ID)
+        const counts = dirs.map((d) => fs.readdirSync(d).filter((n) => n.startsWith("t-")).length)
+        assert.deepStrictEqual(counts, [2, 2])
+      }))
+  })
+})
