@@ -174,8 +174,8 @@ const readVarint = (buf: Uint8Array, end: number): number => {
 }
 
 const readVarlong = (buf: Uint8Array, end: number): number => {
-  // Accumulate in two 32-bit halves would be exact; record timestamp deltas fit in 53 bits,
-  // so a float accumulator is exact for every value a real producer sends.
+  // A float accumulator avoids BigInt per record; it is exact up to 2^53, far beyond any
+  // real timestamp delta.
   let result = 0
   let multiplier = 1
   for (let i = 0; i < 10; i++) {

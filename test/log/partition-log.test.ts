@@ -141,6 +141,7 @@ describe("PartitionLog append/read", () => {
     log.append(batchOf(5, 0), { now: 0 })
     expect(batchesIn(log.read(0, 1 << 20, true, 5).records).map((b) => b.baseOffset)).toEqual([0])
     expect(log.read(5, 1 << 20, true, 5).records.length).toBe(0)
+    expect(log.read(3, 1 << 20, true, 4).records.length).toBe(0) // the batch reaches past maxOffset
     expect(log.read(10, 100, true)).toMatchObject({ highWatermark: 10, logEndOffset: 10, logStartOffset: 0 })
     expect(log.read(10, 100, true).records.length).toBe(0)
     expect(() => log.read(11, 100, true)).toThrow(OffsetOutOfRangeError)
