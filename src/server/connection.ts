@@ -125,7 +125,9 @@ export const serveConnection = <R>(
                   )
               )
             )
-            return Effect.andThen(FiberSet.run(blockingFibers, run), Effect.suspend(handleFrames))
+            // Interruptible although forked from the uninterruptible frame loop: a client that
+            // goes away must not leave its long poll running.
+            return Effect.andThen(FiberSet.run(blockingFibers, Effect.interruptible(run)), Effect.suspend(handleFrames))
           }
           return result.pipe(
             Effect.flatMap((body) => {
@@ -141,12 +143,14 @@ export const serveConnection = <R>(
         }
       }
 
+      // Shutdown interrupts this loop only while it waits for input: requests already read
+      // are handled to the end (a CreateTopics is never cut between its metadata and its logs).
       const readLoop: Effect.Effect<never, RequestRejected | HandlerDefect | Socket.SocketError, R> = Effect.forever(
         Effect.flatMap(reader.pull, (chunks) => {
           for (const chunk of chunks) {
             frames.push(typeof chunk === "string" ? new TextEncoder().encode(chunk) : chunk)
           }
-          return handleFrames()
+          return Effect.uninterruptible(handleFrames())
         })
       )
 
