@@ -22,7 +22,7 @@ const gate = (): Gate => {
 }
 
 /** A Fetch handler that blocks until `release` opens, and a Metadata handler that opens `metadataRan`. */
-const startServer = (fetchStarted: Gate, release: Gate, metadataRan: Gate) => {
+const startServer = (fetchStarted: Gate, release: Gate, metadataRan: Gate, fetchInterrupted: Gate = gate()) => {
   const registry = makeRegistry<never>([
     defineHandler(Fetch, {
       minVersion: 4,
@@ -31,7 +31,8 @@ const startServer = (fetchStarted: Gate, release: Gate, metadataRan: Gate) => {
       handle: () =>
         Effect.sync(() => fetchStarted.open()).pipe(
           Effect.andThen(Effect.promise(() => release.opened)),
-          Effect.as({ throttleTimeMs: 0, errorCode: 0, sessionId: 7, responses: [] })
+          Effect.as({ throttleTimeMs: 0, errorCode: 0, sessionId: 7, responses: [] }),
+          Effect.onInterrupt(() => Effect.sync(() => fetchInterrupted.open()))
         )
     }),
     defineHandler(Metadata, {
@@ -105,5 +106,20 @@ describe("response ordering", () => {
     expect(decodeResponse(Fetch, 12, response)).toMatchObject({ correlationId: 11, body: { sessionId: 7 } })
     expect((await client.closedByBroker()).unreadFrames).toBe(0)
     await disposed
+  })
+
+  it("interrupts a waiting handler when its client goes away", async () => {
+    const fetchStarted = gate()
+    const interrupted = gate()
+    const runtime = startServer(fetchStarted, gate(), gate(), interrupted)
+    const server = await runtime.runPromise(Effect.gen(function*() {
+      return yield* BrokerServer
+    }))
+    const client = await WireClient.connect(server.addresses[0]!.port)
+    client.write(fetchRequest(21))
+    await fetchStarted.opened
+    client.close()
+    await interrupted.opened
+    await runtime.dispose()
   })
 })
