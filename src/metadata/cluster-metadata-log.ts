@@ -1,0 +1,455 @@
+/**
+ * The `__cluster_metadata-0` partition directory on disk, in Kafka's own layout: v2 record
+ * batches in `<base offset>.log` segments (with `.index` / `.timeindex`, by the log
+ * package's LogSegment), snapshots `<offset>-<epoch>.checkpoint`, `quorum-state`,
+ * `leader-epoch-checkpoint` and `partition.metadata`.
+ *
+ * This node is the only voter of its quorum, so it plays the KRaft leader: every start is an
+ * election that bumps the epoch (quorum-state, leader-epoch-checkpoint, a LeaderChangeMessage
+ * control batch), as a restarted single-voter Kafka does; every append is one batch with
+ * partitionLeaderEpoch = that epoch and producerId -1, fsync'd before the call returns, so it
+ * is committed when it returns.
+ *
+ * Plain synchronous code that throws MetadataLogCorrupted / MetadataIoError; the
+ * MetadataLog service runs it under a single-writer lock.
+ */
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { LogSegment, LOG_FILE_SUFFIX, offsetFromFilename, type SegmentConfig, UnreadableSegmentError } from "../log/segment.ts"
+import {
+  COMPRESSION_NONE,
+  isBatchCrcValid,
+  LOG_OVERHEAD,
+  MAGIC_V2,
+  readBatchHeader,
+  readRecords,
+  RECORD_BATCH_OVERHEAD,
+  viewOf,
+  buildRecordBatch,
+  type RecordInput
+} from "../log/record-batch.ts"
+import { encodeLeaderChangeMessage } from "../protocol/generated/message/LeaderChangeMessage.ts"
+import { METADATA_RECORD_TYPES, type MetadataRecordInit } from "../protocol/generated/metadata-records.ts"
+import { Writer } from "../protocol/primitives.ts"
+import { MetadataIoError, MetadataLogCorrupted } from "./errors.ts"
+import { EMPTY_IMAGE, type MetadataImage, MetadataImageBuilder } from "./image.ts"
+import {
+  ControlRecordType,
+  controlRecordType,
+  decodeMetadataRecord,
+  encodeControlRecordKey,
+  encodeMetadataRecord,
+  MetadataRecordFormatError
+} from "./record-serde.ts"
+import {
+  type EpochEntry,
+  METADATA_TOPIC_ID,
+  parseSnapshotFileName,
+  readLeaderEpochCheckpoint,
+  readPartitionMetadata,
+  readQuorumState,
+  type SnapshotId,
+  snapshotFileName,
+  writeLeaderEpochCheckpoint,
+  writePartitionMetadata,
+  writeQuorumState
+} from "./quorum-files.ts"
+
+export const METADATA_PARTITION_DIR = "__cluster_metadata-0"
+
+/**
+ * Defaults of Kafka's metadata log: metadata.log.segment.bytes (1 GiB), with the index
+ * settings of every Kafka log (index.interval.bytes 4096, segment.index.bytes 10 MiB).
+ */
+export const METADATA_SEGMENT_BYTES = 1024 * 1024 * 1024
+const SEGMENT_CONFIG: SegmentConfig = { indexIntervalBytes: 4096, segmentIndexBytes: 10 * 1024 * 1024 }
+
+/** LeaderChangeMessage version Kafka writes in its control batches (ControlRecordUtils). */
+const LEADER_CHANGE_VERSION = 0
+
+export interface OpenOptions {
+  /** The metadata log dir (first of log.dirs); the partition directory is created inside it. */
+  readonly logDir: string
+  readonly nodeId: number
+  readonly now: () => number
+  readonly segmentBytes?: number
+}
+
+export interface ReplayStats {
+  readonly snapshot: SnapshotId | null
+  readonly dataBatches: number
+  readonly controlBatches: number
+  readonly records: number
+  /** No snapshot and no metadata record: a freshly formatted directory, to be bootstrapped. */
+  readonly empty: boolean
+  /** The replay ended inside a metadata transaction (its records are not in the image). */
+  readonly openTransaction: boolean
+}
+
+export interface OpenResult {
+  readonly log: ClusterMetadataLog
+  readonly image: MetadataImage
+  readonly stats: ReplayStats
+  /** Problems recovered from (torn tails truncated, unreadable state files); log them. */
+  readonly warnings: ReadonlyArray<string>
+}
+
+export interface AppendResult {
+  readonly baseOffset: number
+  readonly lastOffset: number
+  /** The batch as written. */
+  readonly batch: Uint8Array
+}
+
+const corrupted = (file: string, message: string) => new MetadataLogCorrupted({ path: file, message: `${file}: ${message}` })
+
+/**
+ * Replays one batch into `builder`. `minOffset` skips records already covered by a
+ * snapshot; `useOffsets` is false for snapshot batches, whose offsets are not log offsets.
+ */
+const replayBatch = (
+  bytes: Uint8Array,
+  builder: MetadataImageBuilder,
+  file: string,
+  position: number,
+  minOffset: number,
+  useOffsets: boolean
+): { control: boolean; records: number; firstControlType: number } => {
+  const header = readBatchHeader(bytes, 0)
+  if (header.compression !== COMPRESSION_NONE) {
+    // KRaft writes uncompressed batches; a compressed one means a configuration we cannot read.
+    throw corrupted(file, `batch at position ${position} is compressed (codec ${header.compression}); compressed metadata batches are not supported`)
+  }
+  let count = 0
+  let firstControlType = -1
+  try {
+    for (const record of readRecords(bytes)) {
+      if (header.isControl) {
+        // LeaderChange, SnapshotHeader/Footer, KRaftVersion, Voters: raft bookkeeping, not metadata.
+        if (firstControlType === -1) firstControlType = controlRecordType(record.key)
+        if (useOffsets) builder.advanceTo(record.offset)
+        continue
+      }
+      if (useOffsets && record.offset < minOffset) continue
+      if (record.value === null) throw corrupted(file, `record at offset ${record.offset} has a null value`)
+      const decoded = decodeMetadataRecord(record.value)
+      if (decoded.known) builder.apply(decoded.record, useOffsets ? record.offset : undefined)
+      else {
+        const known = METADATA_RECORD_TYPES.get(decoded.apiKey)
+        builder.ignore(known === undefined ? `apiKey ${decoded.apiKey}` : `${known.name} v${decoded.version}`)
+        if (useOffsets) builder.advanceTo(record.offset)
+      }
+      count++
+    }
+  } catch (e) {
+    if (e instanceof MetadataLogCorrupted) throw e
+    if (e instanceof MetadataRecordFormatError || e instanceof RangeError) {
+      throw corrupted(file, `batch at position ${position} (base offset ${header.baseOffset}): ${e.message}`)
+    }
+    throw e
+  }
+  return { control: header.isControl, records: count, firstControlType }
+}
+
+/** Splits a snapshot or log file image into batches, checking framing and CRC. */
+const batchesOf = function*(bytes: Uint8Array, file: string): Generator<{ readonly bytes: Uint8Array; readonly position: number }> {
+  const view = viewOf(bytes)
+  let pos = 0
+  while (pos < bytes.length) {
+    if (bytes.length - pos < RECORD_BATCH_OVERHEAD) throw corrupted(file, `${bytes.length - pos} trailing bytes at ${pos} are too few for a batch`)
+    const size = view.getInt32(pos + 8) + LOG_OVERHEAD
+    const magic = view.getInt8(pos + 16)
+    if (magic !== MAGIC_V2) throw corrupted(file, `batch at ${pos} has magic ${magic}`)
+    if (size < RECORD_BATCH_OVERHEAD || pos + size > bytes.length) throw corrupted(file, `batch at ${pos} has invalid size ${size}`)
+    if (!isBatchCrcValid(bytes, view, pos, size)) throw corrupted(file, `CRC mismatch in batch at ${pos}`)
+    yield { bytes: bytes.subarray(pos, pos + size), position: pos }
+    pos += size
+  }
+}
+
+/**
+ * Loads a snapshot: a control batch starting with SnapshotHeaderRecord, data batches, and a
+ * control batch with SnapshotFooterRecord last. Kafka only renames a snapshot to
+ * `.checkpoint` once it is complete, so anything else is corruption, not a torn write.
+ */
+const loadSnapshot = (file: string, builder: MetadataImageBuilder): { batches: number; records: number } => {
+  let bytes: Uint8Array
+  try {
+    bytes = fs.readFileSync(file)
+  } catch (e) {
+    throw new MetadataIoError({ path: file, message: `cannot read snapshot ${file}: ${(e as Error).message}` })
+  }
+  let batches = 0
+  let records = 0
+  let first = true
+  let lastControlType = -1
+  for (const batch of batchesOf(bytes, file)) {
+    const r = replayBatch(batch.bytes, builder, file, batch.position, 0, false)
+    if (first && r.firstControlType !== ControlRecordType.SNAPSHOT_HEADER) throw corrupted(file, "snapshot does not begin with a SnapshotHeaderRecord")
+    first = false
+    lastControlType = -1
+    if (r.control) {
+      for (const rec of readRecords(batch.bytes)) lastControlType = controlRecordType(rec.key)
+    }
+    batches++
+    records += r.records
+  }
+  if (first) throw corrupted(file, "snapshot is empty")
+  if (lastControlType !== ControlRecordType.SNAPSHOT_FOOTER) throw corrupted(file, "snapshot does not end with a SnapshotFooterRecord")
+  return { batches, records }
+}
+
+const listDir = (dir: string): Array<string> => {
+  try {
+    return fs.readdirSync(dir)
+  } catch (e) {
+    throw new MetadataIoError({ path: dir, message: `cannot list ${dir}: ${(e as Error).message}` })
+  }
+}
+
+export class ClusterMetadataLog {
+  readonly dir: string
+  readonly nodeId: number
+  private readonly now: () => number
+  private readonly segmentBytes: number
+  private segment: LogSegment
+  private epochs: Array<EpochEntry>
+  private quorumDataVersion: number
+  /** Raft epoch this node leads in; every batch carries it. */
+  epoch: number
+  private closed = false
+
+  private constructor(
+    dir: string,
+    options: OpenOptions,
+    segment: LogSegment,
+    epoch: number,
+    epochs: Array<EpochEntry>,
+    quorumDataVersion: number
+  ) {
+    this.dir = dir
+    this.nodeId = options.nodeId
+    this.now = options.now
+    this.segmentBytes = options.segmentBytes ?? METADATA_SEGMENT_BYTES
+    this.segment = segment
+    this.epoch = epoch
+    this.epochs = epochs
+    this.quorumDataVersion = quorumDataVersion
+  }
+
+  /** Offset the next record gets (the log end offset). */
+  get nextOffset(): number {
+    return this.segment.nextOffset
+  }
+
+  /**
+   * Opens (creating if needed) the partition directory, truncates a torn tail, loads the
+   * latest snapshot and replays the log after it. The epoch is not bumped yet: call
+   * `becomeLeader()`.
+   */
+  static open(options: OpenOptions): OpenResult {
+    const dir = path.join(options.logDir, METADATA_PARTITION_DIR)
+    const warnings: Array<string> = []
+    try {
+      fs.mkdirSync(dir, { recursive: true })
+    } catch (e) {
+      throw new MetadataIoError({ path: dir, message: `cannot create ${dir}: ${(e as Error).message}` })
+    }
+    const names = listDir(dir)
+
+    const builder = new MetadataImageBuilder(EMPTY_IMAGE)
+    let snapshot: SnapshotId | null = null
+    for (const name of names) {
+      const id = parseSnapshotFileName(name)
+      if (id !== null && (snapshot === null || id.offset > snapshot.offset || (id.offset === snapshot.offset && id.epoch > snapshot.epoch))) {
+        snapshot = id
+      }
+    }
+    let records = 0
+    let dataBatches = 0
+    let controlBatches = 0
+    if (snapshot !== null) {
+      const loaded = loadSnapshot(path.join(dir, snapshotFileName(snapshot)), builder)
+      records += loaded.records
+      builder.advanceTo(snapshot.offset - 1)
+    }
+    const snapshotEnd = snapshot?.offset ?? 0
+
+    const baseOffsets = names
+      .filter((n) => n.endsWith(LOG_FILE_SUFFIX))
+      .map((n) => offsetFromFilename(n))
+      .filter((o): o is number => o !== null)
+      .sort((a, b) => a - b)
+
+    const now = options.now()
+    let lastEpoch = snapshot?.epoch ?? 0
+    let active: LogSegment | null = null
+    let expectedBase = -1
+    try {
+      for (let i = 0; i < baseOffsets.length; i++) {
+        const base = baseOffsets[i]!
+        if (active !== null) {
+          active.close()
+          active = null
+        }
+        const segment = ioStep(dir, () => LogSegment.open(dir, base, SEGMENT_CONFIG, now))
+        active = segment
+        const file = segment.logPath
+        if (i === 0 && base > snapshotEnd) {
+          throw corrupted(file, `the log starts at offset ${base} but ${snapshot === null ? "there is no snapshot" : `the latest snapshot ends at ${snapshotEnd}`}; records before it are missing`)
+        }
+        if (expectedBase >= 0 && base !== expectedBase) {
+          throw corrupted(file, `segment starts at offset ${base}, but the previous segment ends at ${expectedBase}`)
+        }
+        const recovery = ioStep(dir, () => segment.recover())
+        if (recovery.warning !== null) warnings.push(`torn metadata log tail: ${recovery.warning}`)
+        const isLast = i === baseOffsets.length - 1
+        if (recovery.truncatedBytes > 0 && !isLast) {
+          // Later segments continue from records that are gone; Kafka deletes them as well.
+          for (const later of baseOffsets.slice(i + 1)) {
+            const s = ioStep(dir, () => LogSegment.open(dir, later, SEGMENT_CONFIG, now))
+            s.deleteFiles()
+            warnings.push(`deleted metadata log segment at offset ${later}, which followed a truncated segment`)
+          }
+          baseOffsets.length = i + 1
+        }
+        const outcome = segment.walk(0, (buf, _view, at, filePos, size) => {
+          // A copy: the walk reuses its buffer, and decoded records may keep views into it.
+          const bytes = new Uint8Array(buf.subarray(at, at + size))
+          const header = readBatchHeader(bytes, 0)
+          if (header.lastOffset < snapshotEnd) return undefined
+          const r = replayBatch(bytes, builder, file, filePos, snapshotEnd, true)
+          if (r.control) controlBatches++
+          else dataBatches++
+          records += r.records
+          if (header.partitionLeaderEpoch > lastEpoch) lastEpoch = header.partitionLeaderEpoch
+          return undefined
+        }, true)
+        if (outcome.status !== "end") throw corrupted(file, `unreadable after recovery: ${outcome.detail}`)
+        expectedBase = segment.nextOffset
+      }
+
+      if (active !== null && active.nextOffset < snapshotEnd) {
+        // The snapshot is ahead of the log (Kafka's truncateFullyAndStartAt): start over at its end.
+        warnings.push(`metadata log ends at ${active.nextOffset}, before the snapshot at ${snapshotEnd}; starting the log at ${snapshotEnd}`)
+        for (const base of baseOffsets) {
+          if (base === active.baseOffset) continue
+          ioStep(dir, () => LogSegment.open(dir, base, SEGMENT_CONFIG, now)).deleteFiles()
+        }
+        active.deleteFiles()
+        active = null
+      }
+      if (active === null) active = ioStep(dir, () => LogSegment.create(dir, snapshotEnd, SEGMENT_CONFIG, now))
+    } catch (e) {
+      active?.closeQuietly()
+      throw e
+    }
+    const segment = active
+
+    const quorum = readQuorumState(dir)
+    if (quorum.problem !== null) warnings.push(`ignoring unreadable quorum-state: ${quorum.problem}`)
+    const checkpoint = readLeaderEpochCheckpoint(dir)
+    if (checkpoint.problem !== null) warnings.push(`ignoring unreadable leader-epoch-checkpoint: ${checkpoint.problem}`)
+    // Entries at or past the log end describe truncated records (Kafka's truncateFromEnd).
+    const epochs = checkpoint.entries.filter((e) => e.startOffset < segment.nextOffset)
+    for (const e of epochs) if (e.epoch > lastEpoch) lastEpoch = e.epoch
+    if (quorum.state !== null && quorum.state.leaderEpoch > lastEpoch) lastEpoch = quorum.state.leaderEpoch
+
+    const partitionMetadata = readPartitionMetadata(dir)
+    if (partitionMetadata === null) ioStep(dir, () => writePartitionMetadata(dir, METADATA_TOPIC_ID))
+    else if (partitionMetadata.topicId !== METADATA_TOPIC_ID) {
+      warnings.push(`partition.metadata names topic id ${partitionMetadata.topicId}, expected ${METADATA_TOPIC_ID}; left as is`)
+    }
+
+    const openTransaction = builder.inTransaction
+    const image = builder.build()
+    const log = new ClusterMetadataLog(dir, options, segment, lastEpoch, [...epochs], quorum.state?.dataVersion ?? 0)
+    return {
+      log,
+      image,
+      warnings,
+      stats: {
+        snapshot,
+        dataBatches,
+        controlBatches,
+        records,
+        // Control batches alone (an election before the bootstrap records) still count as empty.
+        empty: snapshot === null && dataBatches === 0,
+        openTransaction
+      }
+    }
+  }
+
+  /**
+   * Wins the election of the next epoch, as the only voter: persists quorum-state, starts
+   * the epoch in leader-epoch-checkpoint and appends the LeaderChangeMessage.
+   */
+  becomeLeader(): AppendResult {
+    const epoch = this.epoch + 1
+    const startOffset = this.nextOffset
+    ioStep(this.dir, () => {
+      writeQuorumState(this.dir, { leaderId: this.nodeId, leaderEpoch: epoch, voters: [this.nodeId], dataVersion: this.quorumDataVersion })
+      this.epochs = [...this.epochs.filter((e) => e.epoch < epoch && e.startOffset < startOffset), { epoch, startOffset }]
+      writeLeaderEpochCheckpoint(this.dir, this.epochs)
+    })
+    this.epoch = epoch
+    const w = new Writer(32)
+    encodeLeaderChangeMessage(w, LEADER_CHANGE_VERSION, {
+      version: LEADER_CHANGE_VERSION,
+      leaderId: this.nodeId,
+      voters: [{ voterId: this.nodeId }],
+      grantingVoters: [{ voterId: this.nodeId }]
+    })
+    return this.appendBatch([{ key: encodeControlRecordKey(ControlRecordType.LEADER_CHANGE), value: w.toBytes() }], true)
+  }
+
+  /** Appends the records as one batch and fsyncs it. */
+  appendRecords(records: ReadonlyArray<MetadataRecordInit>): AppendResult {
+    if (records.length === 0) throw new RangeError("a metadata batch needs at least one record")
+    return this.appendBatch(records.map((r) => ({ key: null, value: encodeMetadataRecord(r) })), false)
+  }
+
+  private appendBatch(records: ReadonlyArray<RecordInput>, control: boolean): AppendResult {
+    if (this.closed) throw new MetadataIoError({ path: this.dir, message: "the metadata log is closed" })
+    const baseOffset = this.nextOffset
+    const batch = buildRecordBatch({
+      baseOffset,
+      records,
+      timestamp: this.now(),
+      partitionLeaderEpoch: this.epoch,
+      isControl: control
+    })
+    ioStep(this.dir, () => {
+      this.maybeRoll(batch.length)
+      this.segment.append(batch, viewOf(batch), [0])
+      this.segment.flush()
+    })
+    return { baseOffset, lastOffset: baseOffset + records.length - 1, batch }
+  }
+
+  private maybeRoll(incoming: number): void {
+    const s = this.segment
+    if (s.size === 0) return
+    if (s.size + incoming <= this.segmentBytes && !s.indexesFull() && s.canHoldOffset(s.nextOffset + 1)) return
+    const next = LogSegment.create(this.dir, s.nextOffset, SEGMENT_CONFIG, this.now())
+    s.close()
+    this.segment = next
+  }
+
+  close(): void {
+    if (this.closed) return
+    this.closed = true
+    ioStep(this.dir, () => this.segment.close())
+  }
+}
+
+/** Runs file-system work, turning anything it throws (other than our own errors) into MetadataIoError. */
+const ioStep = <A>(where: string, f: () => A): A => {
+  try {
+    return f()
+  } catch (e) {
+    if (e instanceof MetadataLogCorrupted || e instanceof MetadataIoError) throw e
+    if (e instanceof UnreadableSegmentError) throw new MetadataLogCorrupted({ path: where, message: e.message })
+    throw new MetadataIoError({ path: where, message: `metadata log I/O failed in ${where}: ${(e as Error).message ?? String(e)}` })
+  }
+}

@@ -1,0 +1,180 @@
+/**
+ * The Topics service over the metadata log and the log store. Every change goes to the
+ * metadata log first (the record of truth, fsync'd before it is acknowledged), then the
+ * partition logs follow it. At start-up the partition logs are reconciled with the replayed
+ * image: missing logs are created, logs of topics the image no longer has are removed (a
+ * crash between the two steps of a delete leaves exactly that).
+ */
+import { Effect, Layer } from "effect"
+import { Config } from "../config/Config.ts"
+import type { TopicImage } from "../metadata/image.ts"
+import { MetadataLog } from "../metadata/MetadataLog.ts"
+import { LogStore } from "../log/LogStore.ts"
+import { ErrorCode } from "../protocol/error-codes.ts"
+import { randomUuid } from "../protocol/primitives.ts"
+import { describeBroker, describeTopic, effectiveTopicConfig, logConfigOf, topicConfigError } from "./topic-configs.ts"
+import { type CreateTopicRequest, TopicAdminError, Topics, topicNameError } from "./Topics.ts"
+
+const adminError = (errorCode: number, message: string) => new TopicAdminError({ errorCode, message })
+
+/** Metadata and log errors reduced to the code a topic admin response carries. */
+const asAdminError = (e: unknown): TopicAdminError => {
+  if (e instanceof TopicAdminError) return e
+  const tagged = e as { _tag?: string; message?: string }
+  const message = tagged.message ?? String(e)
+  switch (tagged._tag) {
+    case "TopicAlreadyExists":
+      return adminError(ErrorCode.TOPIC_ALREADY_EXISTS, message)
+    case "UnknownTopic":
+      return adminError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, message)
+    case "InvalidPartitions":
+      return adminError(ErrorCode.INVALID_PARTITIONS, message)
+    case "InvalidReplicationFactor":
+      return adminError(ErrorCode.INVALID_REPLICATION_FACTOR, message)
+    case "InvalidTopic":
+      return adminError(ErrorCode.INVALID_TOPIC_EXCEPTION, message)
+    default:
+      return adminError(ErrorCode.KAFKA_STORAGE_ERROR, message)
+  }
+}
+
+export const TopicsLayer: Layer.Layer<Topics, never, Config | MetadataLog | LogStore> = Layer.effect(
+  Topics,
+  Effect.gen(function*() {
+    const config = yield* Config
+    const metadata = yield* MetadataLog
+    const logs = yield* LogStore
+
+    const overridesOf = (topic: string) => metadata.current().topicConfigs.get(topic)
+    const topicConfig = (topic: string) => effectiveTopicConfig(config, overridesOf(topic))
+
+    const openLogs = (topic: TopicImage, from = 0) =>
+      Effect.forEach(
+        [...topic.partitions.keys()].filter((p) => p >= from),
+        (p) => logs.createPartition(topic.name, p, topic.topicId, logConfigOf(topicConfig(topic.name))),
+        { discard: true }
+      ).pipe(Effect.mapError(asAdminError))
+
+    // Start-up reconciliation between the replayed image and the partition logs on disk.
+    const image = metadata.current()
+    for (const topic of image.topicsByName.values()) {
+      yield* openLogs(topic).pipe(
+        Effect.catch((e) => Effect.logError(`cannot open the logs of topic ${topic.name}: ${e.message}`))
+      )
+    }
+    for (const log of logs.partitions()) {
+      const topic = image.topicsByName.get(log.topic)
+      if (topic === undefined || !topic.partitions.has(log.partition)) {
+        yield* Effect.logWarning(`removing log ${log.topic}-${log.partition}: its topic or partition is not in the metadata log`)
+        yield* Effect.ignore(logs.deletePartition(log.topic, log.partition))
+      }
+    }
+
+    const validateCreate = (request: CreateTopicRequest) =>
+      Effect.suspend(() => {
+        const nameError = topicNameError(request.name)
+        if (nameError !== undefined) return Effect.fail(adminError(ErrorCode.INVALID_TOPIC_EXCEPTION, nameError))
+        if (metadata.current().topicsByName.has(request.name)) {
+          return Effect.fail(adminError(ErrorCode.TOPIC_ALREADY_EXISTS, `Topic '${request.name}' already exists.`))
+        }
+        const assignments = request.assignments ?? []
+        if (assignments.length > 0 && (request.numPartitions !== -1 || request.replicationFactor !== -1)) {
+          return Effect.fail(adminError(ErrorCode.INVALID_REQUEST, "Both numPartitions or replicationFactor and replicasAssignments were set. Both cannot be used at the same time."))
+        }
+        for (const a of assignments) {
+          if (a.brokerIds.length !== 1 || a.brokerIds[0] !== metadata.nodeId) {
+            return Effect.fail(adminError(ErrorCode.INVALID_REPLICA_ASSIGNMENT, `Partition ${a.partitionIndex}: replicas ${JSON.stringify(a.brokerIds)} are not this single broker (node ${metadata.nodeId}).`))
+          }
+        }
+        const numPartitions = assignments.length > 0 ? assignments.length : request.numPartitions === -1 ? config.numPartitions : request.numPartitions
+        const replicationFactor = assignments.length > 0 ? 1 : request.replicationFactor === -1 ? config.defaultReplicationFactor : request.replicationFactor
+        if (numPartitions <= 0) return Effect.fail(adminError(ErrorCode.INVALID_PARTITIONS, "Number of partitions was set to an invalid non-positive value."))
+        if (replicationFactor <= 0) return Effect.fail(adminError(ErrorCode.INVALID_REPLICATION_FACTOR, "Replication factor must be larger than 0, or -1 to use the default value."))
+        if (replicationFactor > 1) {
+          return Effect.fail(adminError(ErrorCode.INVALID_REPLICATION_FACTOR, `Unable to replicate the partition ${replicationFactor} time(s): The target replication factor of ${replicationFactor} cannot be reached because only 1 broker(s) are registered.`))
+        }
+        const configs: Record<string, string> = {}
+        for (const c of request.configs) {
+          const error = topicConfigError(c.name, c.value)
+          if (error !== undefined) return Effect.fail(adminError(ErrorCode.INVALID_CONFIG, error))
+          configs[c.name] = c.value!
+        }
+        return Effect.succeed({ numPartitions, replicationFactor, configs })
+      })
+
+    const create = (request: CreateTopicRequest) =>
+      Effect.gen(function*() {
+        const { numPartitions, replicationFactor, configs } = yield* validateCreate(request)
+        if (request.validateOnly) {
+          // What the topic would look like; nothing is written.
+          const partitions = new Map(Array.from({ length: numPartitions }, (_, p) => [p, {
+            partition: p, replicas: [metadata.nodeId], isr: [metadata.nodeId], removingReplicas: [], addingReplicas: [],
+            leader: metadata.nodeId, leaderRecoveryState: 0, leaderEpoch: 0, partitionEpoch: 0, directories: [],
+            eligibleLeaderReplicas: [], lastKnownElr: []
+          }]))
+          return { name: request.name, topicId: randomUuid(), partitions } satisfies TopicImage
+        }
+        const topic = yield* metadata.createTopic({ name: request.name, numPartitions, replicationFactor, configs }).pipe(Effect.mapError(asAdminError))
+        yield* openLogs(topic)
+        yield* Effect.logInfo(`created topic ${topic.name} (${numPartitions} partition(s), id ${topic.topicId})`)
+        return topic
+      })
+
+    const deleteTopic = (name: string) =>
+      Effect.gen(function*() {
+        const topic = metadata.current().topicsByName.get(name)
+        if (topic === undefined) return yield* adminError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, "This server does not host this topic-partition.")
+        if (!config.deleteTopicEnable) return yield* adminError(ErrorCode.TOPIC_DELETION_DISABLED, "Topic deletion is disabled.")
+        yield* metadata.deleteTopic(name).pipe(Effect.mapError(asAdminError))
+        yield* Effect.forEach(topic.partitions.keys(), (p) => logs.deletePartition(name, p), { discard: true }).pipe(Effect.mapError(asAdminError))
+        yield* Effect.logInfo(`deleted topic ${name}`)
+      })
+
+    const createPartitions = (name: string, totalCount: number, validateOnly: boolean) =>
+      Effect.gen(function*() {
+        const topic = metadata.current().topicsByName.get(name)
+        if (topic === undefined) return yield* adminError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, "This server does not host this topic-partition.")
+        const current = topic.partitions.size
+        if (totalCount < current) {
+          return yield* adminError(ErrorCode.INVALID_PARTITIONS, `The topic ${name} currently has ${current} partition(s); ${totalCount} would not be an increase.`)
+        }
+        if (totalCount === current) return yield* adminError(ErrorCode.INVALID_PARTITIONS, `Topic already has ${current} partition(s).`)
+        if (validateOnly) return
+        const updated = yield* metadata.createPartitions(name, totalCount).pipe(Effect.mapError(asAdminError))
+        yield* openLogs(updated, current)
+      })
+
+    const autoCreate = (name: string) =>
+      Effect.gen(function*() {
+        const existing = metadata.current().topicsByName.get(name)
+        if (existing !== undefined) return existing
+        if (!config.autoCreateTopicsEnable) return undefined
+        return yield* create({ name, numPartitions: -1, replicationFactor: -1, configs: [], validateOnly: false }).pipe(
+          // Two clients auto-creating the same topic at once: the loser gets the winner's topic.
+          Effect.catchIf(
+            (e) => e.errorCode === ErrorCode.TOPIC_ALREADY_EXISTS,
+            (e) => {
+              const topic = metadata.current().topicsByName.get(name)
+              return topic === undefined ? Effect.fail(e) : Effect.succeed(topic)
+            }
+          )
+        )
+      })
+
+    return Topics.of({
+      image: () => metadata.current(),
+      clusterId: metadata.clusterId,
+      nodeId: metadata.nodeId,
+      topicConfig,
+      create,
+      delete: deleteTopic,
+      createPartitions,
+      autoCreate,
+      describeTopicConfigs: (name, keys) =>
+        metadata.current().topicsByName.has(name)
+          ? Effect.succeed(describeTopic(config, overridesOf(name), keys))
+          : Effect.fail(adminError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, "This server does not host this topic-partition.")),
+      describeBrokerConfigs: (keys) => describeBroker(config, keys)
+    })
+  })
+)
