@@ -13,15 +13,78 @@ import type { AnyHandler } from "./handlers/handler.ts"
 import { makeRegistry } from "./handlers/registry.ts"
 import { BrokerServer } from "./server/BrokerServer.ts"
 import { Listeners } from "./server/Listeners.ts"
+import { LogStore } from "./log/LogStore.ts"
+import type { LogIoError } from "./log/errors.ts"
+import { LogMaintenance } from "./log/maintenance.ts"
+import type { MetadataStartupError } from "./metadata/errors.ts"
+import { MetadataLog } from "./metadata/MetadataLog.ts"
+import { TopicsLayer } from "./topics/layer.ts"
+import { FetchSessions } from "./fetch/FetchSessions.ts"
+import { GroupCoordinator, groupHandlers, OffsetStore } from "./groups/index.ts"
+import { CreatePartitionsHandler } from "./handlers/CreatePartitions.ts"
+import { CreateTopicsHandler } from "./handlers/CreateTopics.ts"
+import { DeleteTopicsHandler } from "./handlers/DeleteTopics.ts"
+import { DescribeConfigsHandler } from "./handlers/DescribeConfigs.ts"
+import { DescribeTopicPartitionsHandler } from "./handlers/DescribeTopicPartitions.ts"
+import { FetchHandler } from "./handlers/Fetch.ts"
+import { ListOffsetsHandler } from "./handlers/ListOffsets.ts"
+import { MetadataHandler } from "./handlers/Metadata.ts"
+import { ProduceHandler } from "./handlers/Produce.ts"
+import type { Topics } from "./topics/Topics.ts"
 
 /** How long shutdown lets in-flight requests finish before closing connections anyway. */
 const DRAIN_TIMEOUT = "10 seconds"
 
 /** Every API the broker serves. ApiVersions is added by the registry itself. */
-export const handlers: ReadonlyArray<AnyHandler<never>> = []
+export const handlers: ReadonlyArray<AnyHandler<BrokerServices>> = [
+  ProduceHandler,
+  FetchHandler,
+  ListOffsetsHandler,
+  MetadataHandler,
+  DescribeTopicPartitionsHandler,
+  CreateTopicsHandler,
+  DeleteTopicsHandler,
+  CreatePartitionsHandler,
+  DescribeConfigsHandler,
+  ...groupHandlers
+]
 
-/** The broker, given a Config. */
-export const BrokerLayer: Layer.Layer<BrokerServer, never, Config> = Layer.unwrap(
+/** What the handlers may depend on. */
+export type BrokerServices = Topics | LogStore | MetadataLog | FetchSessions | GroupCoordinator
+
+/**
+ * The storage side, given a Config: the metadata log (opened first: it owns meta.properties
+ * and the cluster id), the partition logs, their maintenance, and the Topics service that
+ * keeps the two in agreement.
+ */
+export const StorageLayer: Layer.Layer<BrokerServices, MetadataStartupError | LogIoError, Config> = Layer.unwrap(
+  Effect.gen(function*() {
+    const config = yield* Config
+    const metadata = MetadataLog.layer({ logDirs: config.logDirs, nodeId: config.nodeId })
+    const logs = LogStore.layer({
+      logDirs: config.logDirs,
+      segmentBytes: config.logSegmentBytes,
+      rollMs: config.logRollMs,
+      retentionMs: config.logRetentionMs,
+      retentionBytes: config.logRetentionBytes,
+      flushIntervalMessages: config.logFlushIntervalMessages,
+      flushIntervalMs: config.logFlushIntervalMs,
+      messageTimestampType: config.messageTimestampType
+    })
+    const maintenance = LogMaintenance({ retentionCheckIntervalMs: config.logRetentionCheckIntervalMs })
+    const groups = GroupCoordinator.layerFromConfig.pipe(Layer.provide(OffsetStore.layerMemory))
+    return TopicsLayer.pipe(
+      Layer.merge(maintenance),
+      Layer.provideMerge(logs),
+      Layer.provideMerge(metadata),
+      Layer.merge(FetchSessions.layer),
+      Layer.merge(groups)
+    )
+  })
+)
+
+/** The network side, given the services the handlers need. */
+export const ServerLayer: Layer.Layer<BrokerServer, never, Config | BrokerServices> = Layer.unwrap(
   Effect.gen(function*() {
     const config = yield* Config
     const registry = makeRegistry(handlers)
@@ -40,6 +103,11 @@ export const BrokerLayer: Layer.Layer<BrokerServer, never, Config> = Layer.unwra
     })
   })
 ).pipe(Layer.provide(Listeners.node))
+
+/** The whole broker, given a Config. */
+export const BrokerLayer: Layer.Layer<BrokerServer, MetadataStartupError | LogIoError, Config> = ServerLayer.pipe(
+  Layer.provide(StorageLayer)
+)
 
 export interface EmbeddedBroker {
   /** host:port of the first listener, for a client's bootstrap servers. */
@@ -69,7 +137,7 @@ export const startBroker = async (options: EmbedOptions = {}): Promise<EmbeddedB
     Layer.provide(Config.layerFromValues(properties)),
     Layer.provide(Layer.succeed(References.MinimumLogLevel, options.logLevel ?? "Warn"))
   )
-  const runtime = ManagedRuntime.make(layer)
+  const runtime = ManagedRuntime.make(layer.pipe(Layer.orDie))
   const server = await runtime.runPromise(Effect.gen(function*() {
     return yield* BrokerServer
   }))

@@ -1,0 +1,166 @@
+/**
+ * The group coordinator's vocabulary: what the group APIs ask of it and what it answers,
+ * independent of any protocol version. Handlers translate between these and the wire.
+ */
+
+/** Kafka's classic group states, with the names DescribeGroups and ListGroups report. */
+export type GroupState = "Empty" | "PreparingRebalance" | "CompletingRebalance" | "Stable" | "Dead"
+
+export const GROUP_STATES: ReadonlyArray<GroupState> = ["Empty", "PreparingRebalance", "CompletingRebalance", "Stable", "Dead"]
+
+/** Every group this coordinator runs uses the classic protocol (KIP-848 groups are "consumer"). */
+export const CLASSIC_GROUP_TYPE = "classic"
+
+export interface GroupProtocol {
+  readonly name: string
+  readonly metadata: Uint8Array
+}
+
+export interface JoinGroupInput {
+  readonly groupId: string
+  /** "" for a member's first join. */
+  readonly memberId: string
+  readonly groupInstanceId: string | null
+  readonly clientId: string
+  readonly clientHost: string
+  readonly sessionTimeoutMs: number
+  readonly rebalanceTimeoutMs: number
+  readonly protocolType: string
+  readonly protocols: ReadonlyArray<GroupProtocol>
+  /** JoinGroup v4+: a first join gets a member id back with MEMBER_ID_REQUIRED, and joins again with it (KIP-394). */
+  readonly requireKnownMemberId: boolean
+  readonly reason: string | null
+}
+
+export interface JoinGroupMember {
+  readonly memberId: string
+  readonly groupInstanceId: string | null
+  readonly metadata: Uint8Array
+}
+
+export interface JoinGroupResult {
+  readonly errorCode: number
+  readonly generationId: number
+  readonly protocolType: string | null
+  readonly protocolName: string | null
+  readonly leader: string
+  readonly skipAssignment: boolean
+  readonly memberId: string
+  /** Every member with its metadata for the chosen protocol, for the leader only. */
+  readonly members: ReadonlyArray<JoinGroupMember>
+}
+
+export interface SyncGroupInput {
+  readonly groupId: string
+  readonly generationId: number
+  readonly memberId: string
+  readonly groupInstanceId: string | null
+  /** SyncGroup v5+: checked against the group's when not null. */
+  readonly protocolType: string | null
+  readonly protocolName: string | null
+  /** The leader's assignment; empty from followers. */
+  readonly assignments: ReadonlyArray<{ readonly memberId: string; readonly assignment: Uint8Array }>
+}
+
+export interface SyncGroupResult {
+  readonly errorCode: number
+  readonly protocolType: string | null
+  readonly protocolName: string | null
+  readonly assignment: Uint8Array
+}
+
+export interface HeartbeatInput {
+  readonly groupId: string
+  readonly generationId: number
+  readonly memberId: string
+  readonly groupInstanceId: string | null
+}
+
+export interface LeavingMember {
+  /** "" to name a static member by its group instance id only. */
+  readonly memberId: string
+  readonly groupInstanceId: string | null
+  readonly reason: string | null
+}
+
+export interface LeaveGroupResult {
+  /** Group-level error; members' errors are in `members`. */
+  readonly errorCode: number
+  readonly members: ReadonlyArray<{ readonly memberId: string; readonly groupInstanceId: string | null; readonly errorCode: number }>
+}
+
+export interface OffsetToCommit {
+  readonly topic: string
+  readonly partition: number
+  readonly offset: bigint
+  readonly leaderEpoch: number
+  readonly metadata: string | null
+  /** OffsetCommit v1 may carry one; -1 means "now". */
+  readonly commitTimestampMs: number
+}
+
+export interface CommitOffsetsInput {
+  readonly groupId: string
+  /** -1 for a commit from outside group management (admin tools, manual assignment). */
+  readonly generationId: number
+  readonly memberId: string
+  readonly groupInstanceId: string | null
+  /** The OffsetCommit version: v9+ answers GROUP_ID_NOT_FOUND where older ones get ILLEGAL_GENERATION. */
+  readonly apiVersion: number
+  readonly offsets: ReadonlyArray<OffsetToCommit>
+}
+
+/** One error code per offset of the input, in order. */
+export type CommitOffsetsResult = ReadonlyArray<number>
+
+export interface FetchOffsetsTopic {
+  readonly topic: string
+  readonly partitions: ReadonlyArray<number>
+}
+
+export interface FetchedOffset {
+  readonly partition: number
+  /** -1 when nothing was committed. */
+  readonly offset: bigint
+  readonly leaderEpoch: number
+  readonly metadata: string
+  readonly errorCode: number
+}
+
+export interface FetchOffsetsResult {
+  readonly errorCode: number
+  readonly topics: ReadonlyArray<{ readonly topic: string; readonly partitions: ReadonlyArray<FetchedOffset> }>
+}
+
+export interface ListGroupsFilter {
+  /** Case-insensitive state names; empty = all. */
+  readonly states: ReadonlyArray<string>
+  /** Case-insensitive group types; empty = all. */
+  readonly types: ReadonlyArray<string>
+}
+
+export interface ListedGroup {
+  readonly groupId: string
+  readonly protocolType: string
+  readonly state: GroupState
+  readonly groupType: string
+}
+
+export interface DescribedMember {
+  readonly memberId: string
+  readonly groupInstanceId: string | null
+  readonly clientId: string
+  readonly clientHost: string
+  readonly metadata: Uint8Array
+  readonly assignment: Uint8Array
+}
+
+export interface DescribedGroup {
+  readonly errorCode: number
+  readonly groupId: string
+  readonly state: GroupState
+  readonly protocolType: string
+  /** The chosen protocol while Stable, else "". */
+  readonly protocolData: string
+  readonly members: ReadonlyArray<DescribedMember>
+}

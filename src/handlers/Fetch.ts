@@ -1,0 +1,320 @@
+/**
+ * Fetch (key 1), versions 4-17, for consumers.
+ *
+ * A request is resolved against the fetch session cache (KIP-227, the FetchSessions
+ * service): epoch -1 is a sessionless full fetch, epoch 0 opens a session, later epochs
+ * add, update and forget partitions and are answered only for partitions with news. An
+ * unknown session id or a wrong epoch is a top-level error with no partitions.
+ *
+ * Reading follows Kafka's ReplicaManager.readFromLog: partitions in request order share
+ * the response budget min(max_bytes, fetch.max.bytes); each reads at most
+ * partition_max_bytes of it; the first batch of the first partition that has data is
+ * returned whole even beyond both limits (KIP-74), later partitions only get what fits
+ * (the last batch may be cut short, which clients ignore); a fetch offset in the middle of
+ * a batch returns that whole batch. Reads stop at the high watermark, which is also the
+ * last stable offset here (no transactions), so read_committed reads the same data and
+ * gets an empty aborted-transactions list (null for read_uncommitted).
+ *
+ * Long polling: with fewer than min_bytes available (and no partition error), the fetch
+ * waits until an append to one of its partitions (PartitionLog.onAppend: no polling loop)
+ * or max_wait_ms, reading again after each wake-up; at the deadline it answers with
+ * whatever there is. Timers come from Effect's Clock.
+ *
+ * Topics are named by name before v13 and by topic id from v13 (UNKNOWN_TOPIC_ID for an
+ * id this broker does not know; the response echoes the requested id). Follower fields
+ * (replica_id, replica_state) are ignored: there is no replication yet.
+ */
+import { Clock, Context, Effect } from "effect"
+import { FetchSessions, type FetchContext, type FetchPartitionRequest, type FetchSessionsShape } from "../fetch/FetchSessions.ts"
+import { LogStore, type LogStoreShape } from "../log/LogStore.ts"
+import { OffsetOutOfRangeError, type PartitionLog } from "../log/partition-log.ts"
+import type { MetadataImage, TopicImage } from "../metadata/image.ts"
+import { ErrorCode } from "../protocol/error-codes.ts"
+import { Fetch } from "../protocol/generated/apis.ts"
+import type { FetchRequest } from "../protocol/generated/message/FetchRequest.ts"
+import type {
+  FetchResponseFetchableTopicResponseInit,
+  FetchResponseInit,
+  FetchResponsePartitionDataInit
+} from "../protocol/generated/message/FetchResponse.ts"
+import { Topics, type TopicsShape } from "../topics/Topics.ts"
+import { errorCodeByName, isUnexpected, kafkaErrorOf } from "./errors.ts"
+import { defineHandler } from "./handler.ts"
+
+export const FETCH_MIN_VERSION = 4
+export const FETCH_MAX_VERSION = 17
+/** First version naming topics by id. */
+const TOPIC_ID_VERSION = 13
+const READ_COMMITTED = 1
+
+const EMPTY_RECORDS = new Uint8Array(0)
+const NO_ABORTED_TRANSACTIONS: ReadonlyArray<never> = Object.freeze([])
+
+/** What one partition read gave. */
+interface PartitionRead {
+  readonly request: FetchPartitionRequest
+  /** The topic's name (from the image when fetched by id; "" when unknown). */
+  readonly topicName: string
+  readonly errorCode: number
+  readonly highWatermark: number
+  readonly logStartOffset: number
+  readonly records: Uint8Array
+}
+
+interface ReadRound {
+  readonly reads: ReadonlyArray<PartitionRead>
+  readonly bytes: number
+  readonly anyError: boolean
+  /** Logs of the partitions read without error, and their version at read time. */
+  readonly watched: ReadonlyArray<PartitionLog>
+  readonly versions: ReadonlyArray<number>
+  readonly unexpected: ReadonlyArray<unknown>
+}
+
+interface FetchPlan {
+  readonly version: number
+  readonly maxBytes: number
+  readonly minBytes: number
+  readonly readCommitted: boolean
+}
+
+const sessionKey = (topicOrId: string, partition: number): string => `${topicOrId}\u0000${partition}`
+
+const failed = (request: FetchPartitionRequest, topicName: string, errorCode: number, highWatermark = -1, logStartOffset = -1): PartitionRead => ({
+  request,
+  topicName,
+  errorCode,
+  highWatermark,
+  logStartOffset,
+  records: EMPTY_RECORDS
+})
+
+/** One pass over the partitions, as Kafka's readFromLog. Plain code. */
+const readAll = (
+  logs: LogStoreShape,
+  image: MetadataImage,
+  partitions: ReadonlyArray<FetchPartitionRequest>,
+  plan: FetchPlan
+): ReadRound => {
+  const byId = plan.version >= TOPIC_ID_VERSION
+  const reads: Array<PartitionRead> = []
+  const watched: Array<PartitionLog> = []
+  const versions: Array<number> = []
+  const unexpected: Array<unknown> = []
+  let remaining = plan.maxBytes
+  let minOneBatch = true
+  let bytes = 0
+  let anyError = false
+  for (const req of partitions) {
+    const topic: TopicImage | undefined = byId ? image.topicsById.get(req.topicId) : image.topicsByName.get(req.topic)
+    if (topic === undefined) {
+      anyError = true
+      reads.push(failed(req, req.topic, byId ? ErrorCode.UNKNOWN_TOPIC_ID : ErrorCode.UNKNOWN_TOPIC_OR_PARTITION))
+      continue
+    }
+    const partition = topic.partitions.get(req.partition)
+    const log = partition === undefined ? undefined : logs.findPartition(topic.name, req.partition)
+    if (partition === undefined || log === undefined || log.isClosed) {
+      anyError = true
+      reads.push(failed(req, topic.name, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION))
+      continue
+    }
+    if (req.currentLeaderEpoch >= 0 && req.currentLeaderEpoch !== partition.leaderEpoch) {
+      anyError = true
+      reads.push(failed(req, topic.name, req.currentLeaderEpoch > partition.leaderEpoch ? ErrorCode.UNKNOWN_LEADER_EPOCH : ErrorCode.FENCED_LEADER_EPOCH))
+      continue
+    }
+    const version = log.version
+    try {
+      const data = log.read(Number(req.fetchOffset), Math.min(req.partitionMaxBytes, remaining), minOneBatch)
+      const size = data.records.length
+      if (size > 0) {
+        minOneBatch = false
+        remaining = Math.max(0, remaining - size)
+        bytes += size
+      }
+      reads.push({ request: req, topicName: topic.name, errorCode: ErrorCode.NONE, highWatermark: data.highWatermark, logStartOffset: data.logStartOffset, records: data.records })
+      watched.push(log)
+      versions.push(version)
+    } catch (e) {
+      anyError = true
+      if (e instanceof OffsetOutOfRangeError) {
+        reads.push(failed(req, topic.name, ErrorCode.OFFSET_OUT_OF_RANGE, log.highWatermark, log.logStartOffset))
+      } else {
+        if (isUnexpected(e)) unexpected.push(e)
+        reads.push(failed(req, topic.name, kafkaErrorOf(e).errorCode))
+      }
+    }
+  }
+  return { reads, bytes, anyError, watched, versions, unexpected }
+}
+
+/** The response for a final read; the session decides which partitions it includes. */
+const respond = (round: ReadRound, context: FetchContext, plan: FetchPlan): FetchResponseInit => {
+  const responses: Array<FetchResponseFetchableTopicResponseInit> = []
+  let current: { topic: string; topicId: string; partitions: Array<FetchResponsePartitionDataInit> } | undefined
+  for (const read of round.reads) {
+    const ok = read.errorCode === ErrorCode.NONE
+    const highWatermark = BigInt(read.highWatermark)
+    const logStartOffset = BigInt(read.logStartOffset)
+    const included = context.include(read.request.key, {
+      errorCode: read.errorCode,
+      highWatermark,
+      lastStableOffset: highWatermark,
+      logStartOffset,
+      hasRecords: read.records.length > 0
+    })
+    if (!included) continue
+    const data: FetchResponsePartitionDataInit = {
+      partitionIndex: read.request.partition,
+      errorCode: read.errorCode,
+      highWatermark,
+      lastStableOffset: highWatermark,
+      logStartOffset,
+      abortedTransactions: ok && plan.readCommitted ? NO_ABORTED_TRANSACTIONS : null,
+      preferredReadReplica: -1,
+      records: read.records
+    }
+    // Consecutive partitions of one topic share a topic entry, as Kafka builds them.
+    if (current === undefined || current.topic !== read.topicName || current.topicId !== read.request.topicId) {
+      current = { topic: read.topicName, topicId: read.request.topicId, partitions: [] }
+      responses.push(current)
+    }
+    current.partitions.push(data)
+  }
+  return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, sessionId: context.sessionId, responses }
+}
+
+/**
+ * Resolves after the next append (or truncation) to any of `logs`, at once if one changed
+ * since it was read. Unsubscribes on wake-up and on interruption (timeout).
+ */
+const changed = (logs: ReadonlyArray<PartitionLog>, versions: ReadonlyArray<number>): Effect.Effect<void> =>
+  Effect.callback<void>((resume) => {
+    for (let i = 0; i < logs.length; i++) {
+      if (logs[i]!.version !== versions[i]) return resume(Effect.void)
+    }
+    const unsubscribes: Array<() => void> = []
+    let done = false
+    const stop = () => {
+      done = true
+      for (const u of unsubscribes) u()
+    }
+    const wake = () => {
+      if (done) return
+      stop()
+      resume(Effect.void)
+    }
+    for (const log of logs) unsubscribes.push(log.onAppend(wake))
+    return Effect.sync(stop)
+  })
+
+/** The request's partitions and forgotten partitions, keyed as the session cache keys them. */
+const sessionInput = (request: FetchRequest, version: number) => {
+  const byId = version >= TOPIC_ID_VERSION
+  const partitions: Array<FetchPartitionRequest> = []
+  for (const t of request.topics) {
+    const keyBase = byId ? t.topicId : t.topic
+    for (const p of t.partitions) {
+      partitions.push({
+        key: sessionKey(keyBase, p.partition),
+        topic: t.topic,
+        topicId: t.topicId,
+        partition: p.partition,
+        fetchOffset: p.fetchOffset,
+        partitionMaxBytes: p.partitionMaxBytes,
+        currentLeaderEpoch: p.currentLeaderEpoch
+      })
+    }
+  }
+  const forgotten: Array<string> = []
+  for (const f of request.forgottenTopicsData) {
+    const keyBase = byId ? f.topicId : f.topic
+    for (const p of f.partitions) forgotten.push(sessionKey(keyBase, p))
+  }
+  return { partitions, forgotten }
+}
+
+/** A top-level error (session errors, unsupported versions): no partitions. */
+export const fetchErrorResponse = (errorCode: number): FetchResponseInit => ({ throttleTimeMs: 0, errorCode, sessionId: 0, responses: [] })
+
+/** Before v7 a Fetch response has no top-level error: the code goes to every partition. */
+const fetchErrorResponseFor = (request: FetchRequest, version: number, errorCode: number): FetchResponseInit => {
+  if (version >= 7) return fetchErrorResponse(errorCode)
+  return {
+    throttleTimeMs: 0,
+    responses: request.topics.map((t) => ({
+      topic: t.topic,
+      topicId: t.topicId,
+      partitions: t.partitions.map((p) => ({
+        partitionIndex: p.partition,
+        errorCode,
+        highWatermark: -1n,
+        lastStableOffset: -1n,
+        logStartOffset: -1n,
+        abortedTransactions: null,
+        records: EMPTY_RECORDS
+      }))
+    }))
+  }
+}
+
+const logUnexpected = (round: ReadRound, response: FetchResponseInit): Effect.Effect<FetchResponseInit> =>
+  round.unexpected.length === 0
+    ? Effect.succeed(response)
+    : Effect.as(Effect.forEach(round.unexpected, (e) => Effect.logError("fetch read failed unexpectedly", e), { discard: true }), response)
+
+/** The whole fetch, given the services: one Effect, which waits only for long polling. */
+export const fetch = (
+  logs: LogStoreShape,
+  topics: TopicsShape,
+  sessions: FetchSessionsShape,
+  clock: Clock.Clock,
+  request: FetchRequest,
+  version: number
+): Effect.Effect<FetchResponseInit> => {
+  const start = clock.currentTimeMillisUnsafe()
+  const { partitions, forgotten } = sessionInput(request, version)
+  const context = sessions.begin(request.sessionId, request.sessionEpoch, partitions, forgotten, start)
+  if (typeof context === "string") return Effect.succeed(fetchErrorResponse(errorCodeByName(context)))
+
+  const maxBytes = Math.min(request.maxBytes, sessions.fetchMaxBytes)
+  const plan: FetchPlan = {
+    version,
+    maxBytes,
+    minBytes: Math.min(request.minBytes, maxBytes),
+    readCommitted: request.isolationLevel === READ_COMMITTED
+  }
+  const read = () => readAll(logs, topics.image(), context.partitions, plan)
+  const done = (round: ReadRound) => round.anyError || round.bytes >= plan.minBytes || context.partitions.length === 0
+  const first = read()
+  const deadline = start + request.maxWaitMs
+  if (request.maxWaitMs <= 0 || done(first)) return logUnexpected(first, respond(first, context, plan))
+
+  const poll = (round: ReadRound): Effect.Effect<FetchResponseInit> =>
+    Effect.flatMap(Effect.timeoutOption(changed(round.watched, round.versions), Math.max(0, deadline - clock.currentTimeMillisUnsafe())), () => {
+      const next = read()
+      if (done(next) || clock.currentTimeMillisUnsafe() >= deadline) return logUnexpected(next, respond(next, context, plan))
+      return poll(next)
+    })
+  return poll(first)
+}
+
+export const FetchHandler = defineHandler(Fetch, {
+  minVersion: FETCH_MIN_VERSION,
+  maxVersion: FETCH_MAX_VERSION,
+  // Long polling: the fetch may wait up to max_wait_ms, in its own fiber.
+  blocking: true,
+  handle: (request, ctx) =>
+    Effect.contextWith((services: Context.Context<LogStore | Topics | FetchSessions>) =>
+      fetch(
+        Context.get(services, LogStore),
+        Context.get(services, Topics),
+        Context.get(services, FetchSessions),
+        Context.getUnsafe(services, Clock.Clock),
+        request,
+        ctx.apiVersion
+      )
+    ),
+  errorResponse: (request, errorCode, ctx) => fetchErrorResponseFor(request, ctx.apiVersion, errorCode)
+})

@@ -1,0 +1,244 @@
+/**
+ * Produce (key 0), versions 3-11: appends each partition's record batch to its log.
+ *
+ * One Effect per request; the per-partition work is plain code on the request's bytes
+ * (validation, offset assignment and the write are synchronous calls into the partition
+ * log). The batch bytes are a view into the request frame and are rewritten in place by
+ * the log (offsets, leader epoch, LogAppendTime), then written as they are: compressed
+ * batches (gzip, snappy, lz4, zstd) are stored exactly as the client sent them.
+ *
+ * Each partition is answered on its own: an unknown partition or a rejected batch gets its
+ * error code and never affects the other partitions of the request, nor what was appended
+ * before. Only acks and transactions are decided for the whole request:
+ * - acks other than 0, 1, -1: INVALID_REQUIRED_ACKS for every partition, nothing appended;
+ * - acks 0: the batches are appended and no response is sent (NO_RESPONSE);
+ * - acks 1 and -1: answered after the append. With a single node the in-sync replica set is
+ *   this broker, so -1 is satisfied by the local append (flushing follows the log's
+ *   flush.messages / flush.ms policy, as in Kafka).
+ *
+ * Transactions are not supported yet. A request with a transactional id is answered with
+ * UNSUPPORTED_FOR_MESSAGE_FORMAT for every partition (Kafka's answer when the broker cannot
+ * store transactional or idempotent data; clients treat it as non-retriable), and nothing
+ * is appended. Transactional batches without a transactional id get
+ * TRANSACTIONAL_ID_AUTHORIZATION_FAILED for every partition, exactly as Kafka answers them.
+ * Idempotent batches (producer id >= 0) are appended as sent; sequence numbers are not
+ * checked yet.
+ */
+import { Clock, Context, Effect } from "effect"
+import { LogStore, type LogStoreShape } from "../log/LogStore.ts"
+import type { PartitionLog } from "../log/partition-log.ts"
+import {
+  ATTRIBUTES_OFFSET,
+  COMPRESSION_CODEC_MASK,
+  COMPRESSION_ZSTD,
+  NO_TIMESTAMP,
+  TRANSACTIONAL_FLAG_MASK,
+  validateBatches
+} from "../log/record-batch.ts"
+import type { MetadataImage, TopicImage } from "../metadata/image.ts"
+import { ErrorCode } from "../protocol/error-codes.ts"
+import { Produce } from "../protocol/generated/apis.ts"
+import type { ProduceRequest } from "../protocol/generated/message/ProduceRequest.ts"
+import type {
+  ProduceResponseInit,
+  ProduceResponsePartitionProduceResponseInit,
+  ProduceResponseTopicProduceResponseInit
+} from "../protocol/generated/message/ProduceResponse.ts"
+import { Topics, type TopicsShape } from "../topics/Topics.ts"
+import { defaultMessageOf, errorCodeByName, isUnexpected, kafkaErrorOf } from "./errors.ts"
+import { defineHandler, NO_RESPONSE, type NoResponse } from "./handler.ts"
+
+export const PRODUCE_MIN_VERSION = 3
+export const PRODUCE_MAX_VERSION = 11
+
+/** Kafka's default message.max.bytes, for a topic config that lacks max.message.bytes. */
+const DEFAULT_MAX_MESSAGE_BYTES = 1048588
+
+type PartitionResponse = ProduceResponsePartitionProduceResponseInit
+
+const NO_RECORD_ERRORS: ReadonlyArray<never> = Object.freeze([])
+
+const partitionError = (index: number, errorCode: number, message: string | null): PartitionResponse => ({
+  index,
+  errorCode,
+  baseOffset: -1n,
+  logAppendTimeMs: -1n,
+  logStartOffset: -1n,
+  recordErrors: NO_RECORD_ERRORS,
+  errorMessage: message
+})
+
+/** The same error for every partition of the request. */
+export const produceErrorResponse = (request: ProduceRequest, errorCode: number, message: string | null = null): ProduceResponseInit => ({
+  responses: request.topicData.map((t) => ({
+    name: t.name,
+    partitionResponses: t.partitionData.map((p) => partitionError(p.index, errorCode, message))
+  })),
+  throttleTimeMs: 0
+})
+
+/** Whether any partition carries a transactional batch (attributes bit 4 of a batch header). */
+const hasTransactionalRecords = (request: ProduceRequest): boolean => {
+  for (const t of request.topicData) {
+    for (const p of t.partitionData) {
+      const r = p.records
+      if (r !== null && r.length > ATTRIBUTES_OFFSET + 1 && (r[ATTRIBUTES_OFFSET + 1]! & TRANSACTIONAL_FLAG_MASK) !== 0) return true
+    }
+  }
+  return false
+}
+
+/** Topic-level settings read once per topic and request. */
+interface TopicSettings {
+  readonly maxMessageBytes: number
+  readonly timestampType: "CreateTime" | "LogAppendTime" | undefined
+  readonly timestampBeforeMaxMs: number
+  readonly timestampAfterMaxMs: number
+}
+
+const numberConfig = (config: ReadonlyMap<string, string>, key: string, fallback: number): number => {
+  const raw = config.get(key)
+  if (raw === undefined) return fallback
+  const n = Number(raw)
+  return Number.isFinite(n) ? n : fallback
+}
+
+const settingsOf = (topics: TopicsShape, topic: string): TopicSettings => {
+  const config = topics.topicConfig(topic)
+  const ts = config.get("message.timestamp.type")
+  return {
+    maxMessageBytes: numberConfig(config, "max.message.bytes", DEFAULT_MAX_MESSAGE_BYTES),
+    timestampType: ts === "CreateTime" || ts === "LogAppendTime" ? ts : undefined,
+    timestampBeforeMaxMs: numberConfig(config, "message.timestamp.before.max.ms", Number.POSITIVE_INFINITY),
+    timestampAfterMaxMs: numberConfig(config, "message.timestamp.after.max.ms", Number.POSITIVE_INFINITY)
+  }
+}
+
+export interface ProduceOutcome {
+  readonly response: ProduceResponseInit | NoResponse
+  /** Failures that are bugs or broken logs rather than bad input, for the error log. */
+  readonly unexpected: ReadonlyArray<{ readonly topic: string; readonly partition: number; readonly error: unknown }>
+}
+
+/**
+ * Appends one partition's payload; plain code. Returns the partition's response, pushing
+ * unexpected failures to `unexpected`.
+ */
+const appendPartition = (
+  log: PartitionLog,
+  settings: TopicSettings,
+  leaderEpoch: number,
+  index: number,
+  records: Uint8Array | null,
+  version: number,
+  now: number,
+  onUnexpected: (error: unknown) => void
+): PartitionResponse => {
+  if (records === null || records.length === 0) {
+    return partitionError(index, ErrorCode.INVALID_RECORD, "Produce request contains no record batch")
+  }
+  const validated = validateBatches(records, { fromClient: true, maxBatchBytes: settings.maxMessageBytes })
+  if (!validated.ok) return partitionError(index, errorCodeByName(validated.code), validated.message)
+  if (validated.count !== 1) {
+    return partitionError(
+      index,
+      ErrorCode.INVALID_RECORD,
+      `Produce requests with version ${version} are only allowed to contain exactly one record batch per partition`
+    )
+  }
+  const batch = validated.batches[0]!
+  if (version < 7 && (batch.attributes & COMPRESSION_CODEC_MASK) === COMPRESSION_ZSTD) {
+    return partitionError(index, ErrorCode.UNSUPPORTED_COMPRESSION_TYPE, `Produce requests with version ${version} are not allowed to use ZStandard compression`)
+  }
+  const timestampType = settings.timestampType ?? log.config.messageTimestampType
+  if (timestampType === "CreateTime") {
+    // Kafka's message.timestamp.before/after.max.ms bounds (unbounded by default).
+    if (batch.maxTimestamp !== NO_TIMESTAMP && batch.maxTimestamp > now + settings.timestampAfterMaxMs) {
+      return partitionError(index, ErrorCode.INVALID_TIMESTAMP, `Timestamp ${batch.maxTimestamp} of a record is after the allowed time range (message.timestamp.after.max.ms ${settings.timestampAfterMaxMs})`)
+    }
+    if (batch.minTimestamp !== NO_TIMESTAMP && batch.minTimestamp < now - settings.timestampBeforeMaxMs) {
+      return partitionError(index, ErrorCode.INVALID_TIMESTAMP, `Timestamp ${batch.minTimestamp} of a record is before the allowed time range (message.timestamp.before.max.ms ${settings.timestampBeforeMaxMs})`)
+    }
+  }
+  // The topic's message.timestamp.type is authoritative; the log applies what its config says.
+  if (log.config.messageTimestampType !== timestampType) log.config = { ...log.config, messageTimestampType: timestampType }
+  try {
+    const result = log.append(records, { now, validated, leaderEpoch })
+    return {
+      index,
+      errorCode: ErrorCode.NONE,
+      baseOffset: BigInt(result.baseOffset),
+      logAppendTimeMs: BigInt(result.logAppendTime),
+      logStartOffset: BigInt(result.logStartOffset),
+      recordErrors: NO_RECORD_ERRORS,
+      errorMessage: null
+    }
+  } catch (e) {
+    if (isUnexpected(e)) onUnexpected(e)
+    const error = kafkaErrorOf(e)
+    return partitionError(index, error.errorCode, error.message)
+  }
+}
+
+/** The whole request as plain code: what to answer, given the services and the time. */
+export const produce = (
+  logs: LogStoreShape,
+  topics: TopicsShape,
+  request: ProduceRequest,
+  version: number,
+  now: number
+): ProduceOutcome => {
+  const acks = request.acks
+  if (acks !== 0 && acks !== 1 && acks !== -1) {
+    return { response: produceErrorResponse(request, ErrorCode.INVALID_REQUIRED_ACKS, defaultMessageOf(ErrorCode.INVALID_REQUIRED_ACKS)), unexpected: [] }
+  }
+  let early: ProduceResponseInit | undefined
+  if (request.transactionalId !== null) {
+    early = produceErrorResponse(request, ErrorCode.UNSUPPORTED_FOR_MESSAGE_FORMAT, "Transactions are not supported by this broker")
+  } else if (hasTransactionalRecords(request)) {
+    early = produceErrorResponse(request, ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED, defaultMessageOf(ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED))
+  }
+  if (early !== undefined) return { response: acks === 0 ? NO_RESPONSE : early, unexpected: [] }
+
+  const image: MetadataImage = topics.image()
+  const unexpected: Array<{ topic: string; partition: number; error: unknown }> = []
+  const responses: Array<ProduceResponseTopicProduceResponseInit> = []
+  for (const t of request.topicData) {
+    const topic: TopicImage | undefined = image.topicsByName.get(t.name)
+    let settings: TopicSettings | undefined
+    const partitionResponses: Array<PartitionResponse> = []
+    for (const p of t.partitionData) {
+      const partition = topic?.partitions.get(p.index)
+      const log = partition === undefined ? undefined : logs.findPartition(t.name, p.index)
+      if (partition === undefined || log === undefined || log.isClosed) {
+        partitionResponses.push(partitionError(p.index, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, defaultMessageOf(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)))
+        continue
+      }
+      settings ??= settingsOf(topics, t.name)
+      partitionResponses.push(
+        appendPartition(log, settings, partition.leaderEpoch, p.index, p.records, version, now, (error) =>
+          unexpected.push({ topic: t.name, partition: p.index, error }))
+      )
+    }
+    responses.push({ name: t.name, partitionResponses })
+  }
+  return { response: acks === 0 ? NO_RESPONSE : { responses, throttleTimeMs: 0 }, unexpected }
+}
+
+export const ProduceHandler = defineHandler(Produce, {
+  minVersion: PRODUCE_MIN_VERSION,
+  maxVersion: PRODUCE_MAX_VERSION,
+  // Appends are synchronous: nothing to wait for.
+  blocking: false,
+  handle: (request, ctx) =>
+    Effect.contextWith((services: Context.Context<LogStore | Topics>) => {
+      const now = Context.getUnsafe(services, Clock.Clock).currentTimeMillisUnsafe()
+      const outcome = produce(Context.get(services, LogStore), Context.get(services, Topics), request, ctx.apiVersion, now)
+      if (outcome.unexpected.length === 0) return Effect.succeed(outcome.response)
+      return Effect.as(
+        Effect.forEach(outcome.unexpected, (u) => Effect.logError(`produce to ${u.topic}-${u.partition} failed unexpectedly`, u.error), { discard: true }),
+        outcome.response
+      )
+    }),
+  errorResponse: (request, errorCode) => produceErrorResponse(request, errorCode, defaultMessageOf(errorCode) || null)
+})
