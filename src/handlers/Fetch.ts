@@ -203,7 +203,9 @@ const changed = (logs: ReadonlyArray<PartitionLog>, versions: ReadonlyArray<numb
     const wake = () => {
       if (done) return
       stop()
-      resume(Effect.void)
+      // Resuming runs the fiber synchronously, inside the appender's notification: yield
+      // first, so the append completes and the fetch re-reads (and re-subscribes) after it.
+      resume(Effect.yieldNow)
     }
     for (const log of logs) unsubscribes.push(log.onAppend(wake))
     return Effect.sync(stop)

@@ -31,7 +31,10 @@ import {
   ATTRIBUTES_OFFSET,
   COMPRESSION_CODEC_MASK,
   COMPRESSION_ZSTD,
+  MAGIC_OFFSET,
+  MAGIC_V2,
   NO_TIMESTAMP,
+  RECORD_BATCH_OVERHEAD,
   TRANSACTIONAL_FLAG_MASK,
   validateBatches
 } from "../log/record-batch.ts"
@@ -50,6 +53,13 @@ import { defineHandler, NO_RESPONSE, type NoResponse } from "./handler.ts"
 
 export const PRODUCE_MIN_VERSION = 3
 export const PRODUCE_MAX_VERSION = 11
+
+/**
+ * Kafka's internal topics: written by the broker's coordinators, never by clients (Kafka
+ * answers INVALID_TOPIC_EXCEPTION unless the client id is its admin tools' "__admin_client").
+ */
+const INTERNAL_TOPICS: ReadonlySet<string> = new Set(["__consumer_offsets", "__transaction_state", "__share_group_state"])
+const ADMIN_CLIENT_ID = "__admin_client"
 
 /** Kafka's default message.max.bytes, for a topic config that lacks max.message.bytes. */
 const DEFAULT_MAX_MESSAGE_BYTES = 1048588
@@ -77,12 +87,12 @@ export const produceErrorResponse = (request: ProduceRequest, errorCode: number,
   throttleTimeMs: 0
 })
 
-/** Whether any partition carries a transactional batch (attributes bit 4 of a batch header). */
+/** Whether any partition's (first) batch is transactional: attributes bit 4, in the low byte of the big-endian int16. */
 const hasTransactionalRecords = (request: ProduceRequest): boolean => {
   for (const t of request.topicData) {
     for (const p of t.partitionData) {
       const r = p.records
-      if (r !== null && r.length > ATTRIBUTES_OFFSET + 1 && (r[ATTRIBUTES_OFFSET + 1]! & TRANSACTIONAL_FLAG_MASK) !== 0) return true
+      if (r !== null && r.length >= RECORD_BATCH_OVERHEAD && r[MAGIC_OFFSET] === MAGIC_V2 && (r[ATTRIBUTES_OFFSET + 1]! & TRANSACTIONAL_FLAG_MASK) !== 0) return true
     }
   }
   return false
@@ -114,16 +124,19 @@ const settingsOf = (topics: TopicsShape, topic: string): TopicSettings => {
   }
 }
 
-export interface ProduceOutcome {
-  readonly response: ProduceResponseInit | NoResponse
-  /** Failures that are bugs or broken logs rather than bad input, for the error log. */
-  readonly unexpected: ReadonlyArray<{ readonly topic: string; readonly partition: number; readonly error: unknown }>
+export interface UnexpectedFailure {
+  readonly topic: string
+  readonly partition: number
+  readonly error: unknown
 }
 
-/**
- * Appends one partition's payload; plain code. Returns the partition's response, pushing
- * unexpected failures to `unexpected`.
- */
+export interface ProduceOutcome {
+  readonly response: ProduceResponseInit | NoResponse
+  /** Failures that are bugs rather than bad input or disk errors (answered UNKNOWN_SERVER_ERROR), for the error log. */
+  readonly unexpected: ReadonlyArray<UnexpectedFailure>
+}
+
+/** Validates and appends one partition's payload; plain code. Bugs are pushed to `unexpected`. */
 const appendPartition = (
   log: PartitionLog,
   settings: TopicSettings,
@@ -132,7 +145,8 @@ const appendPartition = (
   records: Uint8Array | null,
   version: number,
   now: number,
-  onUnexpected: (error: unknown) => void
+  topicName: string,
+  unexpected: Array<UnexpectedFailure>
 ): PartitionResponse => {
   if (records === null || records.length === 0) {
     return partitionError(index, ErrorCode.INVALID_RECORD, "Produce request contains no record batch")
@@ -174,7 +188,7 @@ const appendPartition = (
       errorMessage: null
     }
   } catch (e) {
-    if (isUnexpected(e)) onUnexpected(e)
+    if (isUnexpected(e)) unexpected.push({ topic: topicName, partition: index, error: e })
     const error = kafkaErrorOf(e)
     return partitionError(index, error.errorCode, error.message)
   }
@@ -186,7 +200,8 @@ export const produce = (
   topics: TopicsShape,
   request: ProduceRequest,
   version: number,
-  now: number
+  now: number,
+  clientId: string | null = null
 ): ProduceOutcome => {
   const acks = request.acks
   if (acks !== 0 && acks !== 1 && acks !== -1) {
@@ -201,12 +216,19 @@ export const produce = (
   if (early !== undefined) return { response: acks === 0 ? NO_RESPONSE : early, unexpected: [] }
 
   const image: MetadataImage = topics.image()
-  const unexpected: Array<{ topic: string; partition: number; error: unknown }> = []
+  const unexpected: Array<UnexpectedFailure> = []
   const responses: Array<ProduceResponseTopicProduceResponseInit> = []
   for (const t of request.topicData) {
     const topic: TopicImage | undefined = image.topicsByName.get(t.name)
     let settings: TopicSettings | undefined
     const partitionResponses: Array<PartitionResponse> = []
+    if (INTERNAL_TOPICS.has(t.name) && clientId !== ADMIN_CLIENT_ID) {
+      for (const p of t.partitionData) {
+        partitionResponses.push(partitionError(p.index, ErrorCode.INVALID_TOPIC_EXCEPTION, `Cannot append to internal topic ${t.name}`))
+      }
+      responses.push({ name: t.name, partitionResponses })
+      continue
+    }
     for (const p of t.partitionData) {
       const partition = topic?.partitions.get(p.index)
       const log = partition === undefined ? undefined : logs.findPartition(t.name, p.index)
@@ -215,10 +237,7 @@ export const produce = (
         continue
       }
       settings ??= settingsOf(topics, t.name)
-      partitionResponses.push(
-        appendPartition(log, settings, partition.leaderEpoch, p.index, p.records, version, now, (error) =>
-          unexpected.push({ topic: t.name, partition: p.index, error }))
-      )
+      partitionResponses.push(appendPartition(log, settings, partition.leaderEpoch, p.index, p.records, version, now, t.name, unexpected))
     }
     responses.push({ name: t.name, partitionResponses })
   }
@@ -233,7 +252,7 @@ export const ProduceHandler = defineHandler(Produce, {
   handle: (request, ctx) =>
     Effect.contextWith((services: Context.Context<LogStore | Topics>) => {
       const now = Context.getUnsafe(services, Clock.Clock).currentTimeMillisUnsafe()
-      const outcome = produce(Context.get(services, LogStore), Context.get(services, Topics), request, ctx.apiVersion, now)
+      const outcome = produce(Context.get(services, LogStore), Context.get(services, Topics), request, ctx.apiVersion, now, ctx.header.clientId)
       if (outcome.unexpected.length === 0) return Effect.succeed(outcome.response)
       return Effect.as(
         Effect.forEach(outcome.unexpected, (u) => Effect.logError(`produce to ${u.topic}-${u.partition} failed unexpectedly`, u.error), { discard: true }),

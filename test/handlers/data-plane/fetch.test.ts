@@ -1,7 +1,12 @@
 import { afterEach, assert, describe, it } from "@effect/vitest"
 import { Effect, Fiber } from "effect"
 import { TestClock } from "effect/testing"
-import { FetchHandler } from "../../../src/handlers/Fetch.ts"
+import { FetchSessions } from "../../../src/fetch/FetchSessions.ts"
+import { fetch as fetchProgram, FetchHandler } from "../../../src/handlers/Fetch.ts"
+import { LogStore } from "../../../src/log/LogStore.ts"
+import { Fetch } from "../../../src/protocol/generated/apis.ts"
+import type { FetchRequest } from "../../../src/protocol/generated/message/FetchRequest.ts"
+import { Topics } from "../../../src/topics/Topics.ts"
 import { ProduceHandler } from "../../../src/handlers/Produce.ts"
 import { ErrorCode } from "../../../src/protocol/error-codes.ts"
 import {
@@ -9,6 +14,8 @@ import {
   batchesOf,
   call,
   dataPlaneLayer,
+  decodedRequest,
+  roundTripResponse,
   fetchRequest,
   type FetchOptions,
   type FetchPartitionSpec,
@@ -169,6 +176,18 @@ describe("Fetch reads", () => {
       assert.deepStrictEqual([older.errorCode, newer.errorCode, same.errorCode, none.errorCode], [ErrorCode.FENCED_LEADER_EPOCH, ErrorCode.UNKNOWN_LEADER_EPOCH, 0, 0])
     }).pipe(Effect.provide(dataPlaneLayer([{ name: "t", partitions: 1, leaderEpoch: 3 }]))))
 
+  it.effect("answers a storage failure with KAFKA_STORAGE_ERROR at once, other partitions unaffected", () =>
+    Effect.gen(function*() {
+      yield* produce("t", 1, batch(1))
+      const broken = yield* Effect.orDie((yield* LogStore).getPartition("t", 0))
+      Object.assign(broken, { read: () => { throw Object.assign(new Error("EIO: i/o error, read"), { code: "EIO" }) } })
+      const fiber = yield* Effect.forkChild(fetch(12, [{ topic: "t", partition: 0 }, { topic: "t", partition: 1 }], { maxWaitMs: 30_000, minBytes: 1 << 20 }))
+      assert.isTrue(yield* settles(fiber), "an error answers at once")
+      const [p0, p1] = partitionsOf(yield* Fiber.join(fiber))
+      assert.deepStrictEqual([p0.errorCode, p0.highWatermark, p0.records.length], [ErrorCode.KAFKA_STORAGE_ERROR, -1n, 0])
+      assert.deepStrictEqual([p1.errorCode, recordsOf(p1.records).length], [0, 1])
+    }).pipe(Effect.provide(dataPlaneLayer([{ name: "t", partitions: 2 }]))))
+
   it.effect("serves every version from 4 to 17 (v4-v6 without sessions)", () =>
     Effect.gen(function*() {
       yield* produce("t", 0, batch(2))
@@ -196,6 +215,25 @@ describe("Fetch long polling", () => {
       assert.deepStrictEqual(recordsOf(p1.records).map((r) => r.value), ["late0", "late1"])
       assert.strictEqual(p1.highWatermark, 2n)
     }).pipe(Effect.provide(dataPlaneLayer([{ name: "t", partitions: 2 }]))))
+
+  it.effect("does not miss an append made between its read and its wait", () =>
+    Effect.gen(function*() {
+      const clock = yield* Effect.clockWith((c) => Effect.succeed(c))
+      // `fetch` reads when called and returns the waiting Effect; the append lands in between.
+      const waiting = fetchProgram(
+        yield* LogStore,
+        yield* Topics,
+        yield* FetchSessions,
+        clock,
+        decodedRequest<FetchRequest>(Fetch, 12, fetchRequest([{ topic: "t", partition: 0 }], { maxWaitMs: 30_000, minBytes: 1 })),
+        12
+      )
+      yield* produce("t", 0, batch(1))
+      const fiber = yield* Effect.forkChild(waiting)
+      assert.isTrue(yield* settles(fiber))
+      const [p] = partitionsOf(roundTripResponse(Fetch, 12, yield* Fiber.join(fiber)))
+      assert.strictEqual(recordsOf(p.records).length, 1)
+    }).pipe(Effect.provide(dataPlaneLayer([{ name: "t", partitions: 1 }]))))
 
   it.effect("keeps waiting while the appended bytes are still below min_bytes", () =>
     Effect.gen(function*() {
@@ -256,26 +294,31 @@ describe("Fetch sessions (KIP-227)", () => {
       assert.notStrictEqual(full.sessionId, 0)
       assert.deepStrictEqual(partitionsOf(full).map((p) => p.partitionIndex), [0, 1])
       const sessionId = full.sessionId
+      assert.deepStrictEqual(partitionsOf(full).map((p) => recordsOf(p.records).length), [1, 0])
+
+      // The client consumed p0 and names it with its new offset: only p0 is in the answer.
+      const moved = yield* fetch(12, [{ topic: "t", partition: 0, offset: 1 }], { sessionId, sessionEpoch: 1 })
+      assert.strictEqual(moved.sessionId, sessionId)
+      assert.deepStrictEqual(partitionsOf(moved).map((p) => [p.partitionIndex, p.records.length]), [[0, 0]])
 
       // Nothing changed and nothing named: an empty incremental response.
-      const quiet = yield* fetch(12, [], { sessionId, sessionEpoch: 1 })
+      const quiet = yield* fetch(12, [], { sessionId, sessionEpoch: 2 })
       assert.strictEqual(quiet.errorCode, 0)
       assert.strictEqual(quiet.sessionId, sessionId)
       assert.deepStrictEqual(partitionsOf(quiet), [])
 
       // An append to p1 only: the response has p1 only, read from the session's fetch offset.
       yield* produce("t", 1, batch(2, { prefix: "p1-" }))
-      const changed = yield* fetch(12, [], { sessionId, sessionEpoch: 2 })
-      const [p1] = partitionsOf(changed)
-      assert.strictEqual(partitionsOf(changed).length, 1)
-      assert.strictEqual(p1.partitionIndex, 1)
-      assert.deepStrictEqual(recordsOf(p1.records).map((r) => r.value), ["p1-0", "p1-1"])
+      const changed = yield* fetch(12, [], { sessionId, sessionEpoch: 3 })
+      assert.deepStrictEqual(partitionsOf(changed).map((p) => p.partitionIndex), [1])
+      assert.deepStrictEqual(recordsOf(partitionsOf(changed)[0].records).map((r) => r.value), ["p1-0", "p1-1"])
+      assert.strictEqual(partitionsOf(changed)[0].highWatermark, 2n)
 
-      // The client moves p1's offset on by naming it: p1 is in the answer (named), p0 is not.
-      const moved = yield* fetch(12, [{ topic: "t", partition: 1, offset: 2 }], { sessionId, sessionEpoch: 3 })
-      assert.deepStrictEqual(partitionsOf(moved).map((p) => [p.partitionIndex, p.records.length]), [[1, 0]])
-      // Then nothing new anywhere.
-      assert.deepStrictEqual(partitionsOf(yield* fetch(12, [], { sessionId, sessionEpoch: 4 })), [])
+      // p1 is consumed (named at its end); an append to p0 brings p0 back, with its new high watermark.
+      yield* fetch(12, [{ topic: "t", partition: 1, offset: 2 }], { sessionId, sessionEpoch: 4 })
+      yield* produce("t", 0, batch(1))
+      const hw = yield* fetch(12, [], { sessionId, sessionEpoch: 5 })
+      assert.deepStrictEqual(partitionsOf(hw).map((p) => [p.partitionIndex, p.highWatermark]), [[0, 2n]])
     }).pipe(Effect.provide(dataPlaneLayer([{ name: "t", partitions: 2 }]))))
 
   it.effect("adds partitions and forgets them by name (< v13)", () =>

@@ -7,7 +7,7 @@
  */
 import * as zlib from "node:zlib"
 import { Effect, Layer } from "effect"
-import { FetchSessions, type FetchSessionsOptions } from "../../../src/fetch/FetchSessions.ts"
+import { FetchSessions, type FetchSessionsOptions, type FetchSessionsShape } from "../../../src/fetch/FetchSessions.ts"
 import { type AnyHandler, isPreEncoded, NO_RESPONSE, type RequestContext } from "../../../src/handlers/handler.ts"
 import { LogStore, type LogStoreOptions } from "../../../src/log/LogStore.ts"
 import type { LogConfig } from "../../../src/log/partition-log.ts"
@@ -108,13 +108,17 @@ export const fakeTopicsLayer = (specs: ReadonlyArray<TopicSpec>): Layer.Layer<To
 export interface DataPlaneOptions {
   readonly log?: Omit<LogStoreOptions, "logDirs">
   readonly sessions?: Partial<FetchSessionsOptions>
+  /** A cache the test holds on to (to observe it), instead of a fresh one. */
+  readonly sessionsInstance?: FetchSessionsShape
 }
 
 /** LogStore (temp dir) + fake Topics + FetchSessions. */
 export const dataPlaneLayer = (specs: ReadonlyArray<TopicSpec>, options: DataPlaneOptions = {}) =>
   Layer.mergeAll(
     fakeTopicsLayer(specs),
-    FetchSessions.layerWith({ slots: 10, ...options.sessions })
+    options.sessionsInstance === undefined
+      ? FetchSessions.layerWith({ slots: 10, ...options.sessions })
+      : Layer.succeed(FetchSessions, options.sessionsInstance)
   ).pipe(Layer.provideMerge(Layer.orDie(LogStore.layer({ logDirs: [makeTempDir()], ...options.log }))))
 
 export const requestContext = (api: AnyApi, version: number, correlationId = 1): RequestContext => ({

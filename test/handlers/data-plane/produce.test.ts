@@ -1,5 +1,5 @@
 import { afterEach, assert, describe, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { Effect, References } from "effect"
 import { TestClock } from "effect/testing"
 import { FetchHandler } from "../../../src/handlers/Fetch.ts"
 import { NO_RESPONSE } from "../../../src/handlers/handler.ts"
@@ -239,4 +239,27 @@ describe("Produce", () => {
       assert.deepStrictEqual(copy, Uint8Array.from(stored))
       assert.strictEqual([...readRecords(stored)].length, 1)
     }).pipe(Effect.provide(dataPlaneLayer([{ name: "t", partitions: 1, leaderEpoch: 7 }]))))
+
+  it.effect("refuses client writes to internal topics with INVALID_TOPIC_EXCEPTION", () =>
+    Effect.gen(function*() {
+      const response = yield* call(ProduceHandler, 11, produceRequest([["__consumer_offsets", [[0, batch(1)]]], ["t", [[0, batch(1)]]]]))
+      assert.deepStrictEqual(
+        response.responses.map((t: { partitionResponses: Array<{ errorCode: number }> }) => t.partitionResponses[0]!.errorCode),
+        [ErrorCode.INVALID_TOPIC_EXCEPTION, ErrorCode.NONE]
+      )
+      assert.strictEqual((yield* fetchAll("__consumer_offsets", 0)).highWatermark, 0n)
+    }).pipe(Effect.provide(dataPlaneLayer([{ name: "__consumer_offsets", partitions: 1 }, { name: "t", partitions: 1 }]))))
+
+  it.effect("answers a storage failure with KAFKA_STORAGE_ERROR and a bug with UNKNOWN_SERVER_ERROR, never failing the request", () =>
+    Effect.gen(function*() {
+      const store = yield* LogStore
+      const broken = yield* Effect.orDie(store.getPartition("t", 0))
+      const buggy = yield* Effect.orDie(store.getPartition("t", 1))
+      Object.assign(broken, { append: () => { throw Object.assign(new Error("EIO: i/o error, write"), { code: "EIO" }) } })
+      Object.assign(buggy, { append: () => { throw new TypeError("cannot read properties of undefined") } })
+      const response = yield* call(ProduceHandler, 11, produceRequest([["t", [[0, batch(1)], [1, batch(1)], [2, batch(1)]]]]))
+      const partitions = response.responses[0].partitionResponses
+      assert.deepStrictEqual(partitions.map((p: { errorCode: number }) => p.errorCode), [ErrorCode.KAFKA_STORAGE_ERROR, ErrorCode.UNKNOWN_SERVER_ERROR, ErrorCode.NONE])
+      assert.match(partitions[0].errorMessage, /EIO/)
+    }).pipe(Effect.provide(dataPlaneLayer([{ name: "t", partitions: 3 }])), Effect.provideService(References.MinimumLogLevel, "None")))
 })
