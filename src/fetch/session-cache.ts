@@ -110,9 +110,7 @@ export class FetchSessionCache {
     this.sessions.delete(session.id)
     this.sessions.set(session.id, session)
 
-    const named = new Set<string>()
     for (const p of partitions) {
-      named.add(p.key)
       const cached = session.partitions.get(p.key)
       if (cached === undefined) session.partitions.set(p.key, { request: p, highWatermark: -1n, lastStableOffset: -1n, logStartOffset: -1n })
       else cached.request = p
@@ -124,8 +122,9 @@ export class FetchSessionCache {
       include: (key, outcome) => {
         const cached = session.partitions.get(key)
         if (cached === undefined) return true
+        // Kafka's rule (CachedPartition.maybeUpdateResponseData): only news is sent, even for
+        // partitions the request just named; a new partition's -1 marks make its first answer news.
         const changed =
-          named.has(key) ||
           outcome.hasRecords ||
           outcome.errorCode !== 0 ||
           outcome.highWatermark !== cached.highWatermark ||

@@ -46,7 +46,17 @@ export const TopicsLayer: Layer.Layer<Topics, never, Config | MetadataLog | LogS
     const logs = yield* LogStore
 
     const overridesOf = (topic: string) => metadata.current().topicConfigs.get(topic)
-    const topicConfig = (topic: string) => effectiveTopicConfig(config, overridesOf(topic))
+    // Produce and Fetch ask for a topic's config on every request; the answer changes only when
+    // the image's override map for the topic does, so it is memoised by that map.
+    const defaults = effectiveTopicConfig(config, undefined)
+    const byOverrides = new WeakMap<ReadonlyMap<string, string>, ReadonlyMap<string, string>>()
+    const topicConfig = (topic: string): ReadonlyMap<string, string> => {
+      const overrides = overridesOf(topic)
+      if (overrides === undefined) return defaults
+      let effective = byOverrides.get(overrides)
+      if (effective === undefined) byOverrides.set(overrides, (effective = effectiveTopicConfig(config, overrides)))
+      return effective
+    }
 
     const openLogs = (topic: TopicImage, from = 0) =>
       Effect.forEach(

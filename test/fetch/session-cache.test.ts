@@ -42,7 +42,7 @@ describe("fetch session cache (KIP-227)", () => {
     if (typeof inc2 === "string") throw new Error(inc2)
     expect(inc2.partitions.find((p) => p.key === "a:0")!.fetchOffset).toBe(5n)
     expect(inc2.include("a:1", { ...quiet, highWatermark: 11n })).toBe(true)
-    expect(inc2.include("a:0", quiet)).toBe(true) // named in the request: always answered
+    expect(inc2.include("a:0", quiet)).toBe(false) // named with a new offset, but nothing new: not answered, as in Kafka
   })
 
   it("adds and forgets partitions in incremental fetches", () => {
@@ -52,6 +52,8 @@ describe("fetch session cache (KIP-227)", () => {
     const inc = cache.begin(full.sessionId, 1, [part("b", 0)], ["a:0"], 0)
     if (typeof inc === "string") throw new Error(inc)
     expect(inc.partitions.map((p) => p.key)).toEqual(["b:0"])
+    // A partition new to the session is answered the first time, whatever it holds.
+    expect(inc.include("b:0", quiet)).toBe(true)
   })
 
   it("rejects unknown sessions and wrong epochs", () => {
