@@ -1,0 +1,58 @@
+/**
+ * `pnpm bench` (second part): kcat (librdkafka) produces 100 000 records of 1 KiB to the
+ * broker with acks=-1, measured from kcat's start to its exit (all records acknowledged).
+ * Baseline in the same run: a bare Node.js process appending the same bytes to a file on the
+ * same disk in 1 MiB writes, the ceiling for any broker that stores them there.
+ */
+import { spawn } from "node:child_process"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { startBroker } from "../src/broker.ts"
+
+const RECORDS = 100_000
+const RECORD_BYTES = 1024
+
+const workDir = fs.mkdtempSync(path.join(os.tmpdir(), "kafka-bench-"))
+const input = path.join(workDir, "records.txt")
+const value = "x".repeat(RECORD_BYTES - 1)
+fs.writeFileSync(input, Array.from({ length: RECORDS }, () => value).join("\n") + "\n")
+
+const diskBaseline = (): number => {
+  const file = path.join(workDir, "baseline.bin")
+  const chunk = Buffer.alloc(1 << 20, 120)
+  const fd = fs.openSync(file, "w")
+  const start = performance.now()
+  for (let written = 0; written < RECORDS * RECORD_BYTES; written += chunk.length) fs.writeSync(fd, chunk)
+  fs.fsyncSync(fd)
+  const elapsed = performance.now() - start
+  fs.closeSync(fd)
+  return RECORDS / (elapsed / 1000)
+}
+
+const broker = await startBroker({ properties: { "log.dirs": path.join(workDir, "data") }, logLevel: "Warn" })
+try {
+  // The broker runs in this process: kcat must be spawned asynchronously, never with spawnSync.
+  const kcat = (args: ReadonlyArray<string>) =>
+    new Promise<number | null>((resolve) => {
+      const child = spawn("kcat", ["-P", "-b", broker.bootstrap, "-t", "bench", "-X", "topic.request.required.acks=-1", ...args], { stdio: "inherit" })
+      child.on("close", resolve)
+    })
+  // Warm-up: auto-creates the topic and opens its log.
+  fs.writeFileSync(path.join(workDir, "warm-up.txt"), "warm-up\n")
+  if ((await kcat(["-l", path.join(workDir, "warm-up.txt")])) !== 0) throw new Error("kcat warm-up failed")
+  const start = performance.now()
+  const code = await kcat(["-l", input, "-X", "linger.ms=5"])
+  const seconds = (performance.now() - start) / 1000
+  if (code !== 0) throw new Error(`kcat exited with ${code}`)
+  const rate = RECORDS / seconds
+  const baseline = diskBaseline()
+  const fmt = (n: number) => Math.round(n).toLocaleString("en-US")
+  console.log(`kcat produce, ${fmt(RECORDS)} x ${RECORD_BYTES} B records, acks=-1, 1 partition`)
+  console.log(`  broker                 : ${fmt(rate)} records/s (${(rate * RECORD_BYTES / 1048576).toFixed(1)} MiB/s)`)
+  console.log(`  bare disk append (node): ${fmt(baseline)} records/s equivalent`)
+  console.log(`  ratio broker/disk      : ${(rate / baseline).toFixed(2)}`)
+} finally {
+  await broker.stop()
+  fs.rmSync(workDir, { recursive: true, force: true })
+}
