@@ -9,6 +9,7 @@ import { Cause, Deferred, type Duration, Effect, Exit, Fiber, FiberSet, type Sco
 import type * as Socket from "effect/socket/Socket"
 import type { HandlerRegistry } from "../handlers/registry.ts"
 import { FrameReader, isFrameError } from "../protocol/framing.ts"
+import { Writer } from "../protocol/primitives.ts"
 import { type ConnectionInfo, dispatch } from "./dispatch.ts"
 import { HandlerDefect, RequestRejected } from "./errors.ts"
 
@@ -18,11 +19,17 @@ export interface ConnectionOptions extends ConnectionInfo {
   readonly drainTimeout: Duration.Input
 }
 
-/** A response slot: filled (bytes, or null for no response) when its handler finishes. */
+/**
+ * A response that cannot be written yet because an earlier one is still being computed.
+ * Filled with its frame (possibly empty: Kafka sends none) when its handler finishes.
+ */
 interface Slot {
   done: boolean
   bytes: Uint8Array | null
 }
+
+/** Output buffers start at this size; a connection's next buffer is as large as its last batch. */
+const MIN_OUT_CAPACITY = 4096
 
 /** What the broker holds on to per connection, to stop it at shutdown. */
 export interface ConnectionHandle {
@@ -43,26 +50,59 @@ export const serveConnection = <R>(
       const writer = yield* socket.writer
       const frames = new FrameReader(options.maxRequestSize)
       const blockingFibers = yield* FiberSet.make<void, never>()
+      // Responses in request order: `out` holds every finished response not yet written, in
+      // order; `queue` holds the responses from the first unfinished one on. A response with
+      // nothing unfinished before it is encoded straight into `out`: no copy, no allocation.
+      let out = new Writer(MIN_OUT_CAPACITY)
       const queue: Array<Slot> = []
+      const scratch = new Writer(MIN_OUT_CAPACITY)
       let writing = false
       let writeAgain = false
 
-      // Writes every finished response at the head of the queue. Only one fiber writes at a
-      // time; a flush requested meanwhile is picked up by the writer's loop.
+      /** Encodes into `w`, leaving it as it was if encoding throws (a bug: the connection then closes). */
+      const writeInto = (w: Writer, respond: (w: Writer) => void): void => {
+        const mark = w.pos
+        try {
+          respond(w)
+        } catch (e) {
+          w.pos = mark
+          throw e
+        }
+      }
+
+      /** Records the response of `slot` (or of a request with no slot: nothing pending before it). */
+      const complete = (slot: Slot | undefined, respond: (w: Writer) => void): void => {
+        if (slot === undefined) {
+          writeInto(out, respond)
+          return
+        }
+        if (queue[0] !== slot) {
+          respond(scratch.reset())
+          slot.bytes = scratch.pos === 0 ? null : scratch.toBytes()
+          slot.done = true
+          return
+        }
+        writeInto(out, respond)
+        queue.shift()
+        while (queue.length > 0 && queue[0]!.done) {
+          const next = queue.shift()!
+          if (next.bytes !== null) out.raw(next.bytes)
+        }
+      }
+
+      // Writes what `out` holds as one buffer. Only one fiber writes at a time; a flush
+      // requested meanwhile is picked up by the writer's loop.
       const flush: Effect.Effect<void, Socket.SocketError> = Effect.suspend(() => {
         if (writing) {
           writeAgain = true
           return Effect.void
         }
-        const ready: Array<Uint8Array> = []
-        while (queue.length > 0 && queue[0]!.done) {
-          const slot = queue.shift()!
-          if (slot.bytes !== null) ready.push(slot.bytes)
-        }
-        if (ready.length === 0) return Effect.void
+        if (out.pos === 0) return Effect.void
         writing = true
-        // One buffer, one write: cheaper than a writev of many small responses.
-        return writer.write(ready.length === 1 ? ready[0]! : Buffer.concat(ready)).pipe(
+        // The socket keeps the buffer until it is sent: the next responses go to a new one.
+        const bytes = out.written()
+        out = new Writer(Math.max(MIN_OUT_CAPACITY, bytes.length))
+        return writer.write(bytes).pipe(
           Effect.ensuring(Effect.sync(() => {
             writing = false
           })),
@@ -77,10 +117,6 @@ export const serveConnection = <R>(
       // Requests before a rejected one are answered (Kafka handles them one by one), then the connection closes.
       const rejectAfterFlush = (reason: string) => Effect.andThen(flush, Effect.fail(new RequestRejected({ reason })))
 
-      const fill = (slot: Slot, bytes: Uint8Array | null) => {
-        slot.done = true
-        slot.bytes = bytes
-      }
       const defect = (apiName: string, correlationId: number, cause: unknown) =>
         Effect.fail(new HandlerDefect({ apiName, correlationId, cause }))
 
@@ -101,12 +137,13 @@ export const serveConnection = <R>(
           const decision = dispatch(registry, next, options)
           if (decision._tag === "Reject") return rejectAfterFlush(decision.reason)
           const { apiName, correlationId, result, respond } = decision
-          const slot: Slot = { done: false, bytes: null }
-          queue.push(slot)
+          // Only a response behind an unfinished one needs a slot to wait in.
+          const slot: Slot | undefined = queue.length > 0 || decision.blocking ? { done: false, bytes: null } : undefined
+          if (slot !== undefined) queue.push(slot)
           if (Exit.isExit(result)) {
             if (Exit.isFailure(result)) return defect(apiName, correlationId, Cause.squash(result.cause))
             try {
-              fill(slot, respond(result.value))
+              complete(slot, (w) => respond(result.value, w))
             } catch (e) {
               return defect(apiName, correlationId, e)
             }
@@ -114,7 +151,7 @@ export const serveConnection = <R>(
           }
           if (decision.blocking) {
             const run = result.pipe(
-              Effect.flatMap((body) => Effect.sync(() => fill(slot, respond(body)))),
+              Effect.flatMap((body) => Effect.sync(() => complete(slot, (w) => respond(body, w)))),
               Effect.andThen(flush),
               Effect.catchCause((cause) =>
                 Cause.hasInterruptsOnly(cause)
@@ -132,7 +169,7 @@ export const serveConnection = <R>(
           return result.pipe(
             Effect.flatMap((body) => {
               try {
-                fill(slot, respond(body))
+                complete(slot, (w) => respond(body, w))
               } catch (e) {
                 return defect(apiName, correlationId, e)
               }

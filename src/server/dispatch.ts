@@ -30,34 +30,29 @@ export type Decision<R> =
     readonly blocking: boolean
     /** The handler's program. Often already an Exit (a computed answer), which needs no fiber to run. */
     readonly result: Effect.Effect<unknown, never, R>
-    /** The response frame (size prefix included) for the handler's result, or null when Kafka sends none. */
-    readonly respond: (body: unknown) => Uint8Array | null
+    /**
+     * Appends the response frame (size prefix included) for the handler's result to `w`;
+     * appends nothing when Kafka sends no response.
+     */
+    readonly respond: (body: unknown, w: Writer) => void
   }
   | { readonly _tag: "Reject"; readonly reason: string }
 
 const reject = (reason: string): Decision<never> => ({ _tag: "Reject", reason })
 
-// Responses are encoded into one reused scratch writer (encoding is synchronous) and copied
-// out at their exact size: one allocation per response, however large the scratch grew.
-const scratch = new Writer(64 * 1024)
-
-/** A response frame around a body that was encoded before (cached answers such as ApiVersions). */
-const preEncodedFrame = (api: AnyApi, version: number, correlationId: number, body: Uint8Array): Uint8Array => {
-  const w = scratch.reset()
+/** Appends a whole response frame to `w`: size, header, body (pre-encoded or encoded now). */
+export const writeResponseFrame = (api: AnyApi, version: number, correlationId: number, body: unknown, w: Writer): void => {
   const sizeAt = w.reserveInt32()
   writeResponseHeader(w, correlationId, responseHeaderVersion(api, version))
-  w.raw(body)
-  w.setInt32At(sizeAt, w.pos - 4)
-  return w.toBytes()
+  if (isPreEncoded(body)) w.raw(body.body)
+  else api.encodeResponse(w, version, body)
+  w.setInt32At(sizeAt, w.pos - sizeAt - 4)
 }
 
-/** Encodes a whole response frame: size, header, body. */
-export const encodeResponseFrame = <ResInit>(api: AnyApi, version: number, correlationId: number, body: ResInit): Uint8Array => {
-  const w = scratch.reset()
-  const sizeAt = w.reserveInt32()
-  writeResponseHeader(w, correlationId, responseHeaderVersion(api, version))
-  api.encodeResponse(w, version, body)
-  w.setInt32At(sizeAt, w.pos - 4)
+/** A response frame as its own bytes (tests, benchmarks). */
+export const encodeResponseFrame = (api: AnyApi, version: number, correlationId: number, body: unknown): Uint8Array => {
+  const w = new Writer(256)
+  writeResponseFrame(api, version, correlationId, body, w)
   return w.toBytes()
 }
 
@@ -73,7 +68,7 @@ export const dispatch = <R>(registry: HandlerRegistry<R>, frame: Uint8Array, con
   // UNSUPPORTED_VERSION in a v0 body that lists what it supports, so the client can retry lower.
   if (apiKey === API_VERSIONS_KEY && apiVersion > handler.maxVersion) {
     const body = apiVersionsResponse(registry.supported, ErrorCode.UNSUPPORTED_VERSION)
-    return { _tag: "Handle", apiName: api.name, correlationId, blocking: false, result: Effect.succeed(body), respond: (b) => encodeResponseFrame(ApiVersions, 0, correlationId, b) }
+    return { _tag: "Handle", apiName: api.name, correlationId, blocking: false, result: Effect.succeed(body), respond: (b, w) => writeResponseFrame(ApiVersions, 0, correlationId, b, w) }
   }
   if (apiVersion < api.minVersion || apiVersion > api.maxVersion) {
     return reject(`unsupported ${api.name} version ${apiVersion} (supported ${handler.minVersion}-${handler.maxVersion})`)
@@ -97,12 +92,9 @@ export const dispatch = <R>(registry: HandlerRegistry<R>, frame: Uint8Array, con
     return reject(`malformed ${api.name} v${apiVersion} request (correlation id ${correlationId}): ${(e as Error).message}`)
   }
 
-  const respond = (body: unknown): Uint8Array | null =>
-    body === NO_RESPONSE
-      ? null
-      : isPreEncoded(body)
-      ? preEncodedFrame(api, apiVersion, correlationId, body.body)
-      : encodeResponseFrame(api, apiVersion, correlationId, body)
+  const respond = (body: unknown, w: Writer): void => {
+    if (body !== NO_RESPONSE) writeResponseFrame(api, apiVersion, correlationId, body, w)
+  }
 
   if (apiVersion < handler.minVersion || apiVersion > handler.maxVersion) {
     if (handler.errorResponse === undefined) {
