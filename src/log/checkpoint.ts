@@ -24,6 +24,24 @@ export class CheckpointFormatError extends Error {
   override readonly name = "CheckpointFormatError"
 }
 
+/** Makes a rename or file creation in `dir` durable. Best effort where directories cannot be opened. */
+export const fsyncDirectory = (dir: string): void => {
+  let fd: number
+  try {
+    fd = fs.openSync(dir, "r")
+  } catch {
+    return
+  }
+  try {
+    fs.fsyncSync(fd)
+  } catch {
+    // Some platforms refuse fsync on a directory; the rename itself still happened.
+  } finally {
+    fs.closeSync(fd)
+  }
+}
+
+/** Replaces `file` so that a crash leaves the old or the new content, never a mix. */
 export const writeFileAtomically = (file: string, content: string): void => {
   const tmp = file + ".tmp"
   const fd = fs.openSync(tmp, "w", 0o644)
@@ -34,6 +52,7 @@ export const writeFileAtomically = (file: string, content: string): void => {
     fs.closeSync(fd)
   }
   fs.renameSync(tmp, file)
+  fsyncDirectory(path.dirname(file))
 }
 
 const readTextIfExists = (file: string): string | null => {

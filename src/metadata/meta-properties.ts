@@ -19,6 +19,7 @@
  */
 import * as fs from "node:fs"
 import * as path from "node:path"
+import { fsyncDirectory } from "../log/checkpoint.ts"
 import { parseProperties, PropertiesSyntaxError } from "../config/properties.ts"
 import { randomUuid, uuidToBytes } from "../protocol/primitives.ts"
 import { MetaPropertiesError } from "./errors.ts"
@@ -145,22 +146,6 @@ export const writeMetaProperties = (logDir: string, p: MetaPropertiesV1): void =
   }
 }
 
-/** Makes a rename or file creation in `dir` durable. Best effort where directories cannot be opened. */
-export const fsyncDirectory = (dir: string): void => {
-  let fd: number
-  try {
-    fd = fs.openSync(dir, "r")
-  } catch {
-    return
-  }
-  try {
-    fs.fsyncSync(fd)
-  } catch {
-    // Some platforms refuse fsync on a directory; the rename itself still happened.
-  } finally {
-    fs.closeSync(fd)
-  }
-}
 
 export interface LogDirsIdentity {
   readonly clusterId: string

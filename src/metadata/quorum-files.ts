@@ -14,28 +14,26 @@
  */
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { fsyncDirectory } from "./meta-properties.ts"
+import {
+  CheckpointFormatError,
+  type EpochEntry,
+  LEADER_EPOCH_CHECKPOINT_FILE,
+  PARTITION_METADATA_FILE,
+  readLeaderEpochCheckpoint as readEpochFile,
+  readPartitionMetadata as readPartitionMetadataFile,
+  writeFileAtomically,
+  writeLeaderEpochCheckpoint as writeEpochFile,
+  writePartitionMetadata
+} from "../log/checkpoint.ts"
+
+export { LEADER_EPOCH_CHECKPOINT_FILE, PARTITION_METADATA_FILE, writeFileAtomically, writePartitionMetadata }
 
 export const QUORUM_STATE_FILE = "quorum-state"
-export const LEADER_EPOCH_CHECKPOINT_FILE = "leader-epoch-checkpoint"
-export const PARTITION_METADATA_FILE = "partition.metadata"
 
 /** Kafka's Topic.METADATA_TOPIC_ID: the UUID with most significant bits 0 and least significant bits 1. */
 export const METADATA_TOPIC_ID = "AAAAAAAAAAAAAAAAAAAAAQ"
 const ZERO_DIRECTORY_ID = "AAAAAAAAAAAAAAAAAAAAAA"
 
-export const writeFileAtomically = (file: string, content: string): void => {
-  const tmp = file + ".tmp"
-  const fd = fs.openSync(tmp, "w", 0o644)
-  try {
-    fs.writeSync(fd, content)
-    fs.fsyncSync(fd)
-  } finally {
-    fs.closeSync(fd)
-  }
-  fs.renameSync(tmp, file)
-  fsyncDirectory(path.dirname(file))
-}
 
 const readIfExists = (file: string): string | null => {
   try {
@@ -126,48 +124,35 @@ export const writeQuorumState = (dir: string, s: { leaderId: number; leaderEpoch
 // leader-epoch-checkpoint
 // ---------------------------------------------------------------------------------------
 
-export interface EpochEntry {
-  readonly epoch: number
-  readonly startOffset: number
-}
+export type { EpochEntry }
 
 /** Reads the checkpoint; a malformed file yields a `problem` and no entries (Kafka rebuilds it too). */
 export const readLeaderEpochCheckpoint = (dir: string): { readonly entries: ReadonlyArray<EpochEntry>; readonly problem: string | null } => {
-  const file = path.join(dir, LEADER_EPOCH_CHECKPOINT_FILE)
-  const text = readIfExists(file)
-  if (text === null) return { entries: [], problem: null }
-  const lines = text.split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== "")
-  const bad = (why: string) => ({ entries: [], problem: `${file}: ${why}` })
-  if (lines[0] !== "0") return bad(`unsupported version ${JSON.stringify(lines[0] ?? "")}`)
-  const count = Number(lines[1])
-  if (!Number.isInteger(count) || count < 0 || lines.length !== count + 2) return bad("entry count does not match the file")
-  const entries: Array<EpochEntry> = []
-  for (let i = 2; i < lines.length; i++) {
-    const m = /^(\d+)\s+(\d+)$/.exec(lines[i]!)
-    if (m === null) return bad(`malformed entry ${JSON.stringify(lines[i])}`)
-    entries.push({ epoch: Number(m[1]), startOffset: Number(m[2]) })
+  try {
+    return { entries: readEpochFile(path.join(dir, LEADER_EPOCH_CHECKPOINT_FILE)), problem: null }
+  } catch (e) {
+    if (e instanceof CheckpointFormatError) return { entries: [], problem: e.message }
+    throw e
   }
-  return { entries, problem: null }
 }
 
-export const writeLeaderEpochCheckpoint = (dir: string, entries: ReadonlyArray<EpochEntry>): void => {
-  const body = entries.map((e) => `${e.epoch} ${e.startOffset}\n`).join("")
-  writeFileAtomically(path.join(dir, LEADER_EPOCH_CHECKPOINT_FILE), `0\n${entries.length}\n${body}`)
-}
+export const writeLeaderEpochCheckpoint = (dir: string, entries: ReadonlyArray<EpochEntry>): void =>
+  writeEpochFile(path.join(dir, LEADER_EPOCH_CHECKPOINT_FILE), entries)
 
 // ---------------------------------------------------------------------------------------
 // partition.metadata
 // ---------------------------------------------------------------------------------------
 
+/** The topic id in partition.metadata; null when the file is absent, a null id when it is malformed. */
 export const readPartitionMetadata = (dir: string): { readonly topicId: string | null } | null => {
-  const text = readIfExists(path.join(dir, PARTITION_METADATA_FILE))
-  if (text === null) return null
-  const m = /^\s*topic_id:\s*(\S+)\s*$/m.exec(text)
-  return { topicId: m === null ? null : m[1]! }
+  try {
+    const read = readPartitionMetadataFile(dir)
+    return read === null ? null : { topicId: read.topicId }
+  } catch (e) {
+    if (e instanceof CheckpointFormatError) return { topicId: null }
+    throw e
+  }
 }
-
-export const writePartitionMetadata = (dir: string, topicId: string): void =>
-  writeFileAtomically(path.join(dir, PARTITION_METADATA_FILE), `version: 0\ntopic_id: ${topicId}\n`)
 
 // ---------------------------------------------------------------------------------------
 // Snapshot file names

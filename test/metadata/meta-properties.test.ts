@@ -104,7 +104,7 @@ describe("quorum state files", () => {
     fs.writeFileSync(path.join(d, "leader-epoch-checkpoint"), "0\n2\n1 0\n3 17\n")
     expect(readLeaderEpochCheckpoint(d)).toEqual({ entries: [{ epoch: 1, startOffset: 0 }, { epoch: 3, startOffset: 17 }], problem: null })
     fs.writeFileSync(path.join(d, "leader-epoch-checkpoint"), "0\n3\n1 0\n")
-    expect(readLeaderEpochCheckpoint(d).problem).toContain("count")
+    expect(readLeaderEpochCheckpoint(d).problem).toContain("expected 3 entries, found 1")
   })
 
   it("names snapshots <offset 20 digits>-<epoch 10 digits>.checkpoint", () => {
