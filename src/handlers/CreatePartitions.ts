@@ -21,6 +21,7 @@ import type {
 } from "../protocol/generated/message/CreatePartitionsResponse.ts"
 import { type TopicAdminError, Topics, type TopicsShape } from "../topics/Topics.ts"
 import { defineHandler } from "./handler.ts"
+import { perDistinctTopic } from "./per-topic.ts"
 
 export const CREATE_PARTITIONS_MIN_VERSION = 0
 export const CREATE_PARTITIONS_MAX_VERSION = 3
@@ -64,22 +65,15 @@ const createOne = (topics: TopicsShape, t: CreatePartitionsRequestCreatePartitio
   )
 }
 
-export const createPartitions = (topics: TopicsShape, request: CreatePartitionsRequest): Effect.Effect<CreatePartitionsResponseInit> => {
-  const counts = new Map<string, number>()
-  for (const t of request.topics) counts.set(t.name, (counts.get(t.name) ?? 0) + 1)
-  const answered = new Set<string>()
-  const work: Array<Effect.Effect<TopicResult>> = []
-  for (const t of request.topics) {
-    if (answered.has(t.name)) continue
-    answered.add(t.name)
-    work.push(
-      counts.get(t.name)! > 1
-        ? Effect.succeed(result(t.name, ErrorCode.INVALID_REQUEST, "Duplicate topic name."))
-        : createOne(topics, t, request.validateOnly)
-    )
-  }
-  return Effect.map(Effect.all(work), (results) => ({ throttleTimeMs: 0, results }))
-}
+export const createPartitions = (topics: TopicsShape, request: CreatePartitionsRequest): Effect.Effect<CreatePartitionsResponseInit> =>
+  Effect.map(
+    perDistinctTopic(
+      request.topics,
+      (name) => result(name, ErrorCode.INVALID_REQUEST, "Duplicate topic name."),
+      (t) => createOne(topics, t, request.validateOnly)
+    ),
+    (results) => ({ throttleTimeMs: 0, results })
+  )
 
 export const CreatePartitionsHandler = defineHandler(CreatePartitions, {
   minVersion: CREATE_PARTITIONS_MIN_VERSION,

@@ -30,6 +30,7 @@ import type {
 import { ZERO_UUID } from "../protocol/primitives.ts"
 import { type DescribedConfig, type TopicAdminError, Topics, topicNameError, type TopicsShape } from "../topics/Topics.ts"
 import { defineHandler } from "./handler.ts"
+import { perDistinctTopic } from "./per-topic.ts"
 
 export const CREATE_TOPICS_MIN_VERSION = 0
 export const CREATE_TOPICS_MAX_VERSION = 7
@@ -117,22 +118,15 @@ const createOne = (topics: TopicsShape, t: CreateTopicsRequestCreatableTopic, va
   )
 }
 
-export const createTopics = (topics: TopicsShape, request: CreateTopicsRequest, version: number): Effect.Effect<CreateTopicsResponseInit> => {
-  const counts = new Map<string, number>()
-  for (const t of request.topics) counts.set(t.name, (counts.get(t.name) ?? 0) + 1)
-  const answered = new Set<string>()
-  const work: Array<Effect.Effect<TopicResult>> = []
-  for (const t of request.topics) {
-    if (answered.has(t.name)) continue
-    answered.add(t.name)
-    work.push(
-      counts.get(t.name)! > 1
-        ? Effect.succeed(failed(t.name, ErrorCode.INVALID_REQUEST, "Duplicate topic name."))
-        : createOne(topics, t, request.validateOnly, version)
-    )
-  }
-  return Effect.map(Effect.all(work), (results) => ({ throttleTimeMs: 0, topics: results }))
-}
+export const createTopics = (topics: TopicsShape, request: CreateTopicsRequest, version: number): Effect.Effect<CreateTopicsResponseInit> =>
+  Effect.map(
+    perDistinctTopic(
+      request.topics,
+      (name) => failed(name, ErrorCode.INVALID_REQUEST, "Duplicate topic name."),
+      (t) => createOne(topics, t, request.validateOnly, version)
+    ),
+    (topics) => ({ throttleTimeMs: 0, topics })
+  )
 
 export const CreateTopicsHandler = defineHandler(CreateTopics, {
   minVersion: CREATE_TOPICS_MIN_VERSION,
