@@ -12,6 +12,7 @@ import { servedListeners } from "./config/listeners.ts"
 import type { AnyHandler } from "./handlers/handler.ts"
 import { makeRegistry } from "./handlers/registry.ts"
 import { BrokerServer } from "./server/BrokerServer.ts"
+import { BrokerLifecycle } from "./server/Lifecycle.ts"
 import { Listeners } from "./server/Listeners.ts"
 import { LogStore } from "./log/LogStore.ts"
 import type { LogIoError } from "./log/errors.ts"
@@ -50,7 +51,7 @@ export const handlers: ReadonlyArray<AnyHandler<BrokerServices>> = [
 ]
 
 /** What the handlers may depend on. */
-export type BrokerServices = Topics | LogStore | MetadataLog | FetchSessions | GroupCoordinator
+export type BrokerServices = Topics | LogStore | MetadataLog | FetchSessions | GroupCoordinator | BrokerLifecycle
 
 /**
  * The storage side, given a Config: the metadata log (opened first: it owns meta.properties
@@ -78,7 +79,8 @@ export const StorageLayer: Layer.Layer<BrokerServices, MetadataStartupError | Lo
       Layer.provideMerge(logs),
       Layer.provideMerge(metadata),
       Layer.merge(FetchSessions.layer),
-      Layer.merge(groups)
+      Layer.merge(groups),
+      Layer.provideMerge(BrokerLifecycle.layer)
     )
   })
 )

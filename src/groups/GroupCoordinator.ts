@@ -10,6 +10,7 @@
 import { randomUUID } from "node:crypto"
 import { Clock, Context, Deferred, Effect, FiberSet, Layer } from "effect"
 import { Config } from "../config/Config.ts"
+import { shutdownSignal } from "../server/Lifecycle.ts"
 import { ErrorCode } from "../protocol/error-codes.ts"
 import { ClassicGroupCoordinator, type CoordinatorEnv, type Pending } from "./classic-coordinator.ts"
 import { type CommittedOffset, OffsetStore, type TopicPartitionOffset } from "./OffsetStore.ts"
@@ -96,6 +97,8 @@ const make = (options: GroupCoordinatorOptions) =>
       offsetMetadataMaxBytes: options.offsetMetadataMaxBytes ?? GROUP_COORDINATOR_DEFAULTS.offsetMetadataMaxBytes
     })
     yield* Effect.addFinalizer(() => Effect.sync(() => core.shutdown()))
+    // Waiting joins and syncs are answered as soon as the broker begins to shut down.
+    yield* Effect.forkScoped(Effect.andThen(yield* shutdownSignal, Effect.sync(() => core.shutdown())))
 
     const commitOffsets = (input: CommitOffsetsInput): Effect.Effect<CommitOffsetsResult> =>
       Effect.suspend(() => {

@@ -24,7 +24,7 @@
  * id this broker does not know; the response echoes the requested id). Follower fields
  * (replica_id, replica_state) are ignored: there is no replication yet.
  */
-import { Clock, Context, Effect } from "effect"
+import { Clock, Context, Effect, Option } from "effect"
 import { FetchSessions, type FetchContext, type FetchPartitionRequest, type FetchSessionsShape } from "../fetch/FetchSessions.ts"
 import { LogStore, type LogStoreShape } from "../log/LogStore.ts"
 import { OffsetOutOfRangeError, type PartitionLog } from "../log/partition-log.ts"
@@ -39,6 +39,7 @@ import type {
 } from "../protocol/generated/message/FetchResponse.ts"
 import { Topics, type TopicsShape } from "../topics/Topics.ts"
 import { errorCodeByName, isUnexpected, kafkaErrorOf } from "./errors.ts"
+import { BrokerLifecycle } from "../server/Lifecycle.ts"
 import { defineHandler } from "./handler.ts"
 
 export const FETCH_MIN_VERSION = 4
@@ -273,7 +274,9 @@ export const fetch = (
   sessions: FetchSessionsShape,
   clock: Clock.Clock,
   request: FetchRequest,
-  version: number
+  version: number,
+  /** Completes when the broker begins to shut down: a waiting fetch then answers with what it has. */
+  shuttingDown: Effect.Effect<void> = Effect.never
 ): Effect.Effect<FetchResponseInit> => {
   const start = clock.currentTimeMillisUnsafe()
   const { partitions, forgotten } = sessionInput(request, version)
@@ -294,9 +297,10 @@ export const fetch = (
   if (request.maxWaitMs <= 0 || done(first)) return logUnexpected(first, respond(first, context, plan))
 
   const poll = (round: ReadRound): Effect.Effect<FetchResponseInit> =>
-    Effect.flatMap(Effect.timeoutOption(changed(round.watched, round.versions), Math.max(0, deadline - clock.currentTimeMillisUnsafe())), () => {
+    Effect.flatMap(Effect.timeoutOption(Effect.raceFirst(Effect.as(changed(round.watched, round.versions), false), Effect.as(shuttingDown, true)), Math.max(0, deadline - clock.currentTimeMillisUnsafe())), (woken) => {
       const next = read()
-      if (done(next) || clock.currentTimeMillisUnsafe() >= deadline) return logUnexpected(next, respond(next, context, plan))
+      const stopping = woken._tag === "Some" && woken.value
+      if (stopping || done(next) || clock.currentTimeMillisUnsafe() >= deadline) return logUnexpected(next, respond(next, context, plan))
       return poll(next)
     })
   return poll(first)
@@ -315,7 +319,8 @@ export const FetchHandler = defineHandler(Fetch, {
         Context.get(services, FetchSessions),
         Context.getUnsafe(services, Clock.Clock),
         request,
-        ctx.apiVersion
+        ctx.apiVersion,
+        Option.match(Context.getOption(services, BrokerLifecycle), { onNone: () => Effect.never, onSome: (l) => l.shuttingDown })
       )
     ),
   errorResponse: (request, errorCode, ctx) => fetchErrorResponseFor(request, ctx.apiVersion, errorCode)

@@ -6,6 +6,7 @@
 import { Context, Duration, Effect, Layer } from "effect"
 import type { HandlerRegistry } from "../handlers/registry.ts"
 import { type ConnectionHandle, serveConnection } from "./connection.ts"
+import { BrokerLifecycle } from "./Lifecycle.ts"
 import { type ListenerSpec, Listeners } from "./Listeners.ts"
 
 export interface BrokerServerOptions {
@@ -71,9 +72,11 @@ export class BrokerServer extends Context.Service<BrokerServer, {
           yield* Effect.logInfo(`listening on ${spec.name}://${host}:${bound.port}`)
         }
 
+        const lifecycle = yield* Effect.serviceOption(BrokerLifecycle)
         yield* Effect.addFinalizer(() =>
           Effect.gen(function*() {
             draining = true
+            if (lifecycle._tag === "Some") yield* lifecycle.value.beginShutdown
             const open = [...connections]
             yield* Effect.logInfo(`shutting down: draining ${open.length} connection(s)`)
             yield* Effect.forEach(open, (c) => c.drain, { concurrency: "unbounded", discard: true })
