@@ -38,6 +38,7 @@ export const generate = (specDir: string): Map<string, string> => {
   for (const spec of specs) {
     out.set(`${spec.folder}/${spec.name}.ts`, generateMessage(spec))
   }
+  for (const [rel, text] of generateApiModules(specs)) out.set(rel, text)
   out.set("apis.ts", generateApiRegistry(specs))
   out.set("metadata-records.ts", generateMetadataRegistry(specs))
   return out
@@ -473,22 +474,24 @@ const importsFor = (body: string): Array<string> => {
 
 const flexMin = (r: VersionRange): string => (isEmpty(r) ? "null" : String(r.lo))
 
-const generateApiRegistry = (specs: ReadonlyArray<MessageSpec>): string => {
-  const requests = specs.filter((s) => s.kind === "request").sort((a, b) => a.apiKey! - b.apiKey!)
-  const lines: Array<string> = [HEADER("message/*Request.json and message/*Response.json")]
-  lines.push(`import { type AnyApi, defineApi } from "../api.ts"`)
-  for (const req of requests) {
-    const base = req.name.replace(/Request$/, "")
-    lines.push(`import * as ${base}Request from "./message/${base}Request.ts"`)
-    lines.push(`import * as ${base}Response from "./message/${base}Response.ts"`)
-  }
-  lines.push(``)
-  for (const req of requests) {
+/**
+ * One module per API (`apis/<Name>.ts`), so that a program loads only the codecs of the APIs
+ * it imports: the broker serves a fraction of the 88 keys, and every generated module costs
+ * start-up time. `apis.ts` gathers them all for tools and tests.
+ */
+const generateApiModules = (specs: ReadonlyArray<MessageSpec>): Map<string, string> => {
+  const out = new Map<string, string>()
+  for (const req of specs.filter((s) => s.kind === "request")) {
     const base = req.name.replace(/Request$/, "")
     const res = specs.find((s) => s.kind === "response" && s.apiKey === req.apiKey)!
     const max = Math.min(req.stableMax, res.stableMax)
     const deprecated = isEmpty(req.deprecatedVersions) ? "null" : `{ min: ${req.deprecatedVersions.lo}, max: ${Math.min(req.deprecatedVersions.hi, max)} }`
-    lines.push(
+    out.set(`apis/${base}.ts`, [
+      HEADER(`message/${base}Request.json and message/${base}Response.json`),
+      `import { defineApi } from "../../api.ts"`,
+      `import * as ${base}Request from "../message/${base}Request.ts"`,
+      `import * as ${base}Response from "../message/${base}Response.ts"`,
+      ``,
       `export const ${base} = defineApi<${base}Request.${base}Request, ${base}Request.${base}RequestInit, ${base}Response.${base}Response, ${base}Response.${base}ResponseInit>({`,
       `  apiKey: ${req.apiKey},`,
       `  name: "${base}",`,
@@ -503,11 +506,23 @@ const generateApiRegistry = (specs: ReadonlyArray<MessageSpec>): string => {
       `  encodeResponse: ${base}Response.encode${base}Response`,
       `})`,
       ``
-    )
+    ].join("\n"))
   }
+  return out
+}
+
+const generateApiRegistry = (specs: ReadonlyArray<MessageSpec>): string => {
+  const requests = specs.filter((s) => s.kind === "request").sort((a, b) => a.apiKey! - b.apiKey!)
+  const bases = requests.map((r) => r.name.replace(/Request$/, ""))
+  const lines: Array<string> = [HEADER("message/*Request.json and message/*Response.json")]
+  lines.push(`// Every API in one module, for tools and tests. Programs import apis/<Name>.ts instead.`)
+  lines.push(`import type { AnyApi } from "../api.ts"`)
+  for (const base of bases) lines.push(`import { ${base} } from "./apis/${base}.ts"`)
+  lines.push(``)
+  lines.push(`export { ${bases.join(", ")} }`, ``)
   lines.push(`/** Every API key the specs define, indexed by key. */`)
   lines.push(`export const API_BY_KEY: ReadonlyMap<number, AnyApi> = new Map<number, AnyApi>([`)
-  for (const req of requests) lines.push(`  [${req.apiKey}, ${req.name.replace(/Request$/, "")}],`)
+  requests.forEach((req, i) => lines.push(`  [${req.apiKey}, ${bases[i]}],`))
   lines.push(`])`, ``)
   return lines.join("\n")
 }

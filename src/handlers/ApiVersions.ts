@@ -5,7 +5,7 @@
  * the dispatcher, which cannot decode such a request), as Kafka does.
  */
 import { Effect } from "effect"
-import { ApiVersions } from "../protocol/generated/apis.ts"
+import { ApiVersions } from "../protocol/generated/apis/ApiVersions.ts"
 import type { ApiVersionsResponseInit } from "../protocol/generated/message/ApiVersionsResponse.ts"
 import { ErrorCode } from "../protocol/error-codes.ts"
 import { Writer } from "../protocol/primitives.ts"

@@ -13,7 +13,7 @@
  */
 import { Effect } from "effect"
 import { ErrorCode } from "../protocol/error-codes.ts"
-import { CreatePartitions } from "../protocol/generated/apis.ts"
+import { CreatePartitions } from "../protocol/generated/apis/CreatePartitions.ts"
 import type { CreatePartitionsRequest, CreatePartitionsRequestCreatePartitionsTopic } from "../protocol/generated/message/CreatePartitionsRequest.ts"
 import type {
   CreatePartitionsResponseCreatePartitionsTopicResultInit,

@@ -20,7 +20,7 @@
 import { Effect } from "effect"
 import type { TopicImage } from "../metadata/image.ts"
 import { ErrorCode } from "../protocol/error-codes.ts"
-import { CreateTopics } from "../protocol/generated/apis.ts"
+import { CreateTopics } from "../protocol/generated/apis/CreateTopics.ts"
 import type { CreateTopicsRequest, CreateTopicsRequestCreatableTopic } from "../protocol/generated/message/CreateTopicsRequest.ts"
 import type {
   CreateTopicsResponseCreatableTopicConfigsInit,

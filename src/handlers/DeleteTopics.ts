@@ -13,7 +13,7 @@
  */
 import { Effect } from "effect"
 import { ErrorCode } from "../protocol/error-codes.ts"
-import { DeleteTopics } from "../protocol/generated/apis.ts"
+import { DeleteTopics } from "../protocol/generated/apis/DeleteTopics.ts"
 import type { DeleteTopicsRequest } from "../protocol/generated/message/DeleteTopicsRequest.ts"
 import type { DeleteTopicsResponseDeletableTopicResultInit, DeleteTopicsResponseInit } from "../protocol/generated/message/DeleteTopicsResponse.ts"
 import { ZERO_UUID } from "../protocol/primitives.ts"

@@ -15,7 +15,7 @@
  */
 import { Effect } from "effect"
 import { ErrorCode } from "../protocol/error-codes.ts"
-import { DescribeConfigs } from "../protocol/generated/apis.ts"
+import { DescribeConfigs } from "../protocol/generated/apis/DescribeConfigs.ts"
 import type { DescribeConfigsRequest, DescribeConfigsRequestDescribeConfigsResource } from "../protocol/generated/message/DescribeConfigsRequest.ts"
 import type {
   DescribeConfigsResponseDescribeConfigsResourceResultInit,

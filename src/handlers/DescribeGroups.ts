@@ -6,7 +6,7 @@
  */
 import { Effect } from "effect"
 import { GroupCoordinator } from "../groups/GroupCoordinator.ts"
-import { DescribeGroups } from "../protocol/generated/apis.ts"
+import { DescribeGroups } from "../protocol/generated/apis/DescribeGroups.ts"
 import { defineHandler } from "./handler.ts"
 
 /** Kafka's AclOperation codes a group supports: READ (3), DELETE (6), DESCRIBE (8). */

@@ -22,7 +22,7 @@
 import { Effect } from "effect"
 import type { PartitionImage, TopicImage } from "../metadata/image.ts"
 import { ErrorCode } from "../protocol/error-codes.ts"
-import { DescribeTopicPartitions } from "../protocol/generated/apis.ts"
+import { DescribeTopicPartitions } from "../protocol/generated/apis/DescribeTopicPartitions.ts"
 import type { DescribeTopicPartitionsRequest } from "../protocol/generated/message/DescribeTopicPartitionsRequest.ts"
 import type {
   DescribeTopicPartitionsResponseDescribeTopicPartitionsResponsePartitionInit,

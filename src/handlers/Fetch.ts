@@ -30,7 +30,7 @@ import { LogStore, type LogStoreShape } from "../log/LogStore.ts"
 import { OffsetOutOfRangeError, type PartitionLog } from "../log/partition-log.ts"
 import type { MetadataImage, TopicImage } from "../metadata/image.ts"
 import { ErrorCode } from "../protocol/error-codes.ts"
-import { Fetch } from "../protocol/generated/apis.ts"
+import { Fetch } from "../protocol/generated/apis/Fetch.ts"
 import type { FetchRequest } from "../protocol/generated/message/FetchRequest.ts"
 import type {
   FetchResponseFetchableTopicResponseInit,

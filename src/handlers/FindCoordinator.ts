@@ -6,7 +6,7 @@
  * not served: INVALID_REQUEST.
  */
 import { Effect } from "effect"
-import { FindCoordinator } from "../protocol/generated/apis.ts"
+import { FindCoordinator } from "../protocol/generated/apis/FindCoordinator.ts"
 import type { FindCoordinatorResponseInit } from "../protocol/generated/message/FindCoordinatorResponse.ts"
 import { ErrorCode } from "../protocol/error-codes.ts"
 import { Topics } from "../topics/Topics.ts"

@@ -4,7 +4,7 @@
  */
 import { Effect } from "effect"
 import { GroupCoordinator } from "../groups/GroupCoordinator.ts"
-import { Heartbeat } from "../protocol/generated/apis.ts"
+import { Heartbeat } from "../protocol/generated/apis/Heartbeat.ts"
 import { defineHandler } from "./handler.ts"
 
 export const HeartbeatHandler = defineHandler(Heartbeat, {

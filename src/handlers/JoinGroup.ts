@@ -7,7 +7,7 @@ import { Effect } from "effect"
 import { clientHostOf, clientIdOf } from "../groups/client.ts"
 import { GroupCoordinator } from "../groups/GroupCoordinator.ts"
 import type { JoinGroupResult } from "../groups/types.ts"
-import { JoinGroup } from "../protocol/generated/apis.ts"
+import { JoinGroup } from "../protocol/generated/apis/JoinGroup.ts"
 import type { JoinGroupResponseInit } from "../protocol/generated/message/JoinGroupResponse.ts"
 import { defineHandler } from "./handler.ts"
 

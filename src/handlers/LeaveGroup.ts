@@ -5,7 +5,7 @@
  */
 import { Effect } from "effect"
 import { GroupCoordinator } from "../groups/GroupCoordinator.ts"
-import { LeaveGroup } from "../protocol/generated/apis.ts"
+import { LeaveGroup } from "../protocol/generated/apis/LeaveGroup.ts"
 import { ErrorCode } from "../protocol/error-codes.ts"
 import { defineHandler } from "./handler.ts"
 

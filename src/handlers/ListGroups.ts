@@ -5,7 +5,7 @@
  */
 import { Effect } from "effect"
 import { GroupCoordinator } from "../groups/GroupCoordinator.ts"
-import { ListGroups } from "../protocol/generated/apis.ts"
+import { ListGroups } from "../protocol/generated/apis/ListGroups.ts"
 import { ErrorCode } from "../protocol/error-codes.ts"
 import { defineHandler } from "./handler.ts"
 

@@ -28,7 +28,7 @@ import {
 import type { PartitionLog, TimestampAndOffset } from "../log/partition-log.ts"
 import type { TopicImage } from "../metadata/image.ts"
 import { ErrorCode } from "../protocol/error-codes.ts"
-import { ListOffsets } from "../protocol/generated/apis.ts"
+import { ListOffsets } from "../protocol/generated/apis/ListOffsets.ts"
 import type { ListOffsetsRequest } from "../protocol/generated/message/ListOffsetsRequest.ts"
 import type {
   ListOffsetsResponseInit,

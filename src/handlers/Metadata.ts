@@ -26,7 +26,7 @@
 import { Effect } from "effect"
 import type { PartitionImage, TopicImage } from "../metadata/image.ts"
 import { ErrorCode } from "../protocol/error-codes.ts"
-import { Metadata } from "../protocol/generated/apis.ts"
+import { Metadata } from "../protocol/generated/apis/Metadata.ts"
 import type { MetadataRequest } from "../protocol/generated/message/MetadataRequest.ts"
 import type {
   MetadataResponseInit,

@@ -9,7 +9,7 @@
 import { Effect } from "effect"
 import { GroupCoordinator } from "../groups/GroupCoordinator.ts"
 import type { OffsetToCommit } from "../groups/types.ts"
-import { OffsetCommit } from "../protocol/generated/apis.ts"
+import { OffsetCommit } from "../protocol/generated/apis/OffsetCommit.ts"
 import { ErrorCode } from "../protocol/error-codes.ts"
 import { Topics } from "../topics/Topics.ts"
 import { defineHandler } from "./handler.ts"

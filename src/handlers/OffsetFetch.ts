@@ -8,7 +8,7 @@
 import { Effect } from "effect"
 import { GroupCoordinator } from "../groups/GroupCoordinator.ts"
 import type { FetchOffsetsResult, FetchOffsetsTopic } from "../groups/types.ts"
-import { OffsetFetch } from "../protocol/generated/apis.ts"
+import { OffsetFetch } from "../protocol/generated/apis/OffsetFetch.ts"
 import type { OffsetFetchResponseInit } from "../protocol/generated/message/OffsetFetchResponse.ts"
 import { ErrorCode } from "../protocol/error-codes.ts"
 import { defineHandler } from "./handler.ts"

@@ -40,7 +40,7 @@ import {
 } from "../log/record-batch.ts"
 import type { MetadataImage, TopicImage } from "../metadata/image.ts"
 import { ErrorCode } from "../protocol/error-codes.ts"
-import { Produce } from "../protocol/generated/apis.ts"
+import { Produce } from "../protocol/generated/apis/Produce.ts"
 import type { ProduceRequest } from "../protocol/generated/message/ProduceRequest.ts"
 import type {
   ProduceResponseInit,

@@ -5,7 +5,7 @@
  */
 import { Effect } from "effect"
 import { GroupCoordinator } from "../groups/GroupCoordinator.ts"
-import { SyncGroup } from "../protocol/generated/apis.ts"
+import { SyncGroup } from "../protocol/generated/apis/SyncGroup.ts"
 import { defineHandler } from "./handler.ts"
 
 export const SyncGroupHandler = defineHandler(SyncGroup, {

@@ -10,7 +10,7 @@ import { isPreEncoded, NO_RESPONSE, type RequestContext } from "../handlers/hand
 import type { HandlerRegistry } from "../handlers/registry.ts"
 import type { AnyApi } from "../protocol/api.ts"
 import { ErrorCode } from "../protocol/error-codes.ts"
-import { ApiVersions } from "../protocol/generated/apis.ts"
+import { ApiVersions } from "../protocol/generated/apis/ApiVersions.ts"
 import { API_VERSIONS_KEY, peekRequestPrefix, readRequestHeader, requestHeaderVersion, responseHeaderVersion, writeResponseHeader } from "../protocol/header.ts"
 import { Writer } from "../protocol/primitives.ts"
 
