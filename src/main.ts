@@ -3,7 +3,7 @@
  * Runs the broker until SIGINT/SIGTERM, then drains connections and exits 0.
  * A bad configuration stops start-up with one line naming the key and value, exit 1.
  */
-import { NodeRuntime } from "@effect/platform-node"
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { Cause, Effect, Exit, Layer, References } from "effect"
 import { EFFECT_LOG_LEVEL, parseArgs } from "./config/args.ts"
 import { Config } from "./config/Config.ts"
