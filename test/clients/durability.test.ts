@@ -9,7 +9,20 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { Kafka, logLevel } from "kafkajs"
 import { describe, expect, it } from "vitest"
+import { Metadata } from "../../src/protocol/generated/apis.ts"
 import { startBrokerProcess } from "../support/broker-process.ts"
+import { decodeResponse, encodeRequest, WireClient } from "../support/wire-client.ts"
+
+/** The topic id Metadata v12 reports for `name`, and the name it reports back for that id. */
+const topicIdRoundTrip = async (port: number, name: string): Promise<{ id: string; nameById: string | null }> => {
+  const client = await WireClient.connect(port)
+  client.write(encodeRequest(Metadata, 12, 1, { topics: [{ name }], allowAutoTopicCreation: false }))
+  const id: string = decodeResponse(Metadata, 12, await client.read()).body.topics[0].topicId
+  client.write(encodeRequest(Metadata, 12, 2, { topics: [{ topicId: id, name: null }], allowAutoTopicCreation: false }))
+  const nameById: string | null = decodeResponse(Metadata, 12, await client.read()).body.topics[0].name
+  client.close()
+  return { id, nameById }
+}
 
 const kafkaFor = (port: number) =>
   new Kafka({ clientId: "durability-test", brokers: [`127.0.0.1:${port}`], logLevel: logLevel.NOTHING, retry: { retries: 2, initialRetryTime: 50 } })
@@ -38,8 +51,10 @@ describe("durability", () => {
     const admin = kafka.admin()
     await admin.connect()
     await admin.createTopics({ topics: [{ topic: "durable", numPartitions: 2 }] })
-    const [before] = (await admin.fetchTopicMetadata({ topics: ["durable"] })).topics
     await admin.disconnect()
+    const before = await topicIdRoundTrip(first.port, "durable")
+    expect(before.id).not.toBe("AAAAAAAAAAAAAAAAAAAAAA")
+    expect(before.nameById).toBe("durable")
     const producer = kafka.producer()
     await producer.connect()
     await producer.send({ topic: "durable", messages: Array.from({ length: 500 }, (_, i) => ({ partition: i % 2, key: `k${i}`, value: `v${i}` })) })
@@ -57,7 +72,8 @@ describe("durability", () => {
       const offsets = await admin2.fetchTopicOffsets("durable")
       expect(offsets.map((o) => Number(o.high)).sort()).toEqual([250, 250])
       await admin2.disconnect()
-      expect(before!.name).toBe("durable")
+      // The topic id is the one the metadata log recorded: stable across the restart, and lookups by id work.
+      expect(await topicIdRoundTrip(second.port, "durable")).toEqual(before)
 
       const producer2 = kafka2.producer()
       await producer2.connect()
