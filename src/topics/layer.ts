@@ -58,12 +58,16 @@ export const TopicsLayer: Layer.Layer<Topics, never, Config | MetadataLog | LogS
       return effective
     }
 
-    const openLogs = (topic: TopicImage, from = 0) =>
-      Effect.forEach(
+    // Opens (or creates) the partition logs with the topic's settings. createPartition also
+    // applies them to a log found on disk at start-up, which was opened with the broker defaults.
+    const openLogs = (topic: TopicImage, from = 0) => {
+      const overrides = logConfigOf(topicConfig(topic.name))
+      return Effect.forEach(
         [...topic.partitions.keys()].filter((p) => p >= from),
-        (p) => logs.createPartition(topic.name, p, topic.topicId, logConfigOf(topicConfig(topic.name))),
+        (p) => logs.createPartition(topic.name, p, topic.topicId, overrides),
         { discard: true }
       ).pipe(Effect.mapError(asAdminError))
+    }
 
     // Start-up reconciliation between the replayed image and the partition logs on disk.
     const image = metadata.current()
