@@ -374,10 +374,13 @@ const make = (options: LogStoreOptions) =>
     yield* Effect.addFinalizer(() => closeAll)
     yield* loadAll()
 
-    const entryOf = (topic: string, partition: number): Effect.Effect<Entry, PartitionNotFound> => {
-      const entry = logs.get(partitionKey(topic, partition))
-      return entry === undefined ? Effect.fail(new PartitionNotFound({ topic, partition })) : Effect.succeed(entry)
-    }
+    // Looked up when the effect runs, not when it is built: an effect made before the
+    // partition exists (e.g. sequenced after its creation) must find it.
+    const entryOf = (topic: string, partition: number): Effect.Effect<Entry, PartitionNotFound> =>
+      Effect.suspend(() => {
+        const entry = logs.get(partitionKey(topic, partition))
+        return entry === undefined ? Effect.fail(new PartitionNotFound({ topic, partition })) : Effect.succeed(entry)
+      })
 
     const createPartition = (topic: string, partition: number, topicId: string, overrides?: Partial<LogConfig>) =>
       Clock.clockWith((clock) =>

@@ -199,3 +199,14 @@ describe("LogStore", () => {
       }))
   })
 })
+
+describe("LogStore effects", () => {
+  it.effect("look partitions up when they run, not when they are built", () =>
+    Effect.gen(function*() {
+      const logs = yield* LogStore
+      const reconfigure = logs.reconfigure("later", 0, { retentionMs: 1234 })
+      yield* logs.createPartition("later", 0, "AAAAAAAAAAAAAAAAAAAAAQ")
+      yield* reconfigure
+      assert.strictEqual(logs.findPartition("later", 0)!.config.retentionMs, 1234)
+    }).pipe(Effect.provide(LogStore.layer({ logDirs: [makeTempDir()] }))))
+})
