@@ -4,10 +4,9 @@
  * @platformatic/kafka's) and hands back response bodies.
  */
 import { createRequire } from "node:module"
-import { Effect, Layer, ManagedRuntime, References } from "effect"
+import { Effect, Layer, ManagedRuntime } from "effect"
 import { groupHandlers } from "../../src/groups/index.ts"
 import { GroupCoordinator, type GroupCoordinatorOptions } from "../../src/groups/GroupCoordinator.ts"
-import { makeRegistry } from "../../src/handlers/registry.ts"
 import { EMPTY_IMAGE, type PartitionImage, type TopicImage } from "../../src/metadata/image.ts"
 import type { AnyApi } from "../../src/protocol/api.ts"
 import { encodeRequestHeader } from "../../src/protocol/generated/message/RequestHeader.ts"
@@ -15,9 +14,9 @@ import { decodeResponseHeader } from "../../src/protocol/generated/message/Respo
 import { requestHeaderVersion, responseHeaderVersion } from "../../src/protocol/header.ts"
 import { Reader, Writer } from "../../src/protocol/primitives.ts"
 import { BrokerServer } from "../../src/server/BrokerServer.ts"
-import { Listeners } from "../../src/server/Listeners.ts"
 import { Topics, type TopicsShape } from "../../src/topics/Topics.ts"
 import { WireClient } from "../support/wire-client.ts"
+import { testServerLayer } from "../support/test-server.ts"
 
 export const NODE_ID = 7
 
@@ -59,16 +58,9 @@ export const startGroupServer = async (
   topics: Readonly<Record<string, number>>,
   options: GroupCoordinatorOptions = { initialRebalanceDelayMs: 0 }
 ): Promise<GroupServer> => {
-  const registry = makeRegistry(groupHandlers)
-  const layer = BrokerServer.layer(registry, {
-    listeners: [{ name: "PLAINTEXT", host: "127.0.0.1", port: 0, advertisedHost: "", advertisedPort: 0 }],
-    maxRequestSize: 1 << 20,
-    drainTimeout: "5 seconds"
-  }).pipe(
-    Layer.provide(Listeners.node),
+  const layer = testServerLayer(groupHandlers).pipe(
     Layer.provide(GroupCoordinator.layerInMemory(options)),
-    Layer.provide(fakeTopics(topics)),
-    Layer.provide(Layer.succeed(References.MinimumLogLevel, "None"))
+    Layer.provide(fakeTopics(topics))
   )
   const runtime = ManagedRuntime.make(layer)
   const server = await runtime.runPromise(Effect.gen(function*() {

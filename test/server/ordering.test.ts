@@ -2,14 +2,13 @@
  * Response order and shutdown, with handlers that finish out of order. The handlers here
  * are test doubles registered for real API keys; the server, sockets and framing are real.
  */
-import { Effect, Layer, ManagedRuntime, References } from "effect"
+import { Effect, ManagedRuntime } from "effect"
 import { describe, expect, it } from "vitest"
 import { defineHandler } from "../../src/handlers/handler.ts"
-import { makeRegistry } from "../../src/handlers/registry.ts"
 import { ApiVersions, Fetch, Metadata } from "../../src/protocol/generated/apis.ts"
 import { BrokerServer } from "../../src/server/BrokerServer.ts"
-import { Listeners } from "../../src/server/Listeners.ts"
 import { decodeResponse, encodeRequest, WireClient } from "../support/wire-client.ts"
+import { testServerLayer } from "../support/test-server.ts"
 
 interface Gate {
   readonly opened: Promise<void>
@@ -23,7 +22,7 @@ const gate = (): Gate => {
 
 /** A Fetch handler that blocks until `release` opens, and a Metadata handler that opens `metadataRan`. */
 const startServer = (fetchStarted: Gate, release: Gate, metadataRan: Gate, fetchInterrupted: Gate = gate()) => {
-  const registry = makeRegistry<never>([
+  const handlers = [
     defineHandler(Fetch, {
       minVersion: 4,
       maxVersion: 17,
@@ -40,13 +39,8 @@ const startServer = (fetchStarted: Gate, release: Gate, metadataRan: Gate, fetch
       maxVersion: 12,
       handle: () => Effect.sync(() => metadataRan.open()).pipe(Effect.as({ brokers: [], topics: [] }))
     })
-  ])
-  const layer = BrokerServer.layer(registry, {
-    listeners: [{ name: "PLAINTEXT", host: "127.0.0.1", port: 0, advertisedHost: "", advertisedPort: 0 }],
-    maxRequestSize: 1 << 20,
-    drainTimeout: "5 seconds"
-  }).pipe(Layer.provide(Listeners.node), Layer.provide(Layer.succeed(References.MinimumLogLevel, "None")))
-  return ManagedRuntime.make(layer)
+  ]
+  return ManagedRuntime.make(testServerLayer<never>(handlers))
 }
 
 const fetchRequest = (correlationId: number) =>

@@ -3,7 +3,7 @@
  * Topics: the registry accepts their version ranges, ApiVersions advertises them, and a
  * client on a listener with an advertised address is told that address in Metadata.
  */
-import { Effect, Layer, ManagedRuntime, References } from "effect"
+import { Effect, Layer, ManagedRuntime } from "effect"
 import { afterEach, describe, expect, it } from "vitest"
 import { CreatePartitionsHandler } from "../../../src/handlers/CreatePartitions.ts"
 import { CreateTopicsHandler } from "../../../src/handlers/CreateTopics.ts"
@@ -12,13 +12,12 @@ import { DescribeConfigsHandler } from "../../../src/handlers/DescribeConfigs.ts
 import { DescribeTopicPartitionsHandler } from "../../../src/handlers/DescribeTopicPartitions.ts"
 import type { AnyHandler } from "../../../src/handlers/handler.ts"
 import { MetadataHandler } from "../../../src/handlers/Metadata.ts"
-import { makeRegistry } from "../../../src/handlers/registry.ts"
 import { ApiVersions, CreateTopics, Metadata } from "../../../src/protocol/generated/apis.ts"
 import { BrokerServer } from "../../../src/server/BrokerServer.ts"
-import { Listeners } from "../../../src/server/Listeners.ts"
 import type { Topics } from "../../../src/topics/Topics.ts"
 import { decodeResponse, encodeRequest, WireClient } from "../../support/wire-client.ts"
 import { makeFakeTopics, NODE_ID } from "./helpers.ts"
+import { testServerLayer } from "../../support/test-server.ts"
 
 const ADMIN_HANDLERS: ReadonlyArray<AnyHandler<Topics>> = [
   MetadataHandler,
@@ -37,15 +36,7 @@ afterEach(async () => {
 const startServer = async () => {
   const fake = makeFakeTopics()
   fake.addTopic("orders", 2)
-  const layer = BrokerServer.layer(makeRegistry(ADMIN_HANDLERS), {
-    listeners: [{ name: "PLAINTEXT", host: "127.0.0.1", port: 0, advertisedHost: "advertised.example", advertisedPort: 29092 }],
-    maxRequestSize: 1 << 20,
-    drainTimeout: "5 seconds"
-  }).pipe(
-    Layer.provide(Listeners.node),
-    Layer.provide(fake.layer),
-    Layer.provide(Layer.succeed(References.MinimumLogLevel, "None"))
-  )
+  const layer = testServerLayer(ADMIN_HANDLERS, { host: "advertised.example", port: 29092 }).pipe(Layer.provide(fake.layer))
   const runtime = ManagedRuntime.make(layer)
   cleanups.push(() => runtime.dispose())
   const server = await runtime.runPromise(Effect.gen(function*() {

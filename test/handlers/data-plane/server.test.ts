@@ -4,19 +4,18 @@
  * a long-polling fetch answered by another connection's produce, responses in order,
  * version ranges and the answers to versions below them).
  */
-import { Effect, Layer, ManagedRuntime, References } from "effect"
+import { Effect, Layer, ManagedRuntime } from "effect"
 import { afterEach, describe, expect, it } from "vitest"
 import { FetchSessions, type FetchSessionsShape } from "../../../src/fetch/FetchSessions.ts"
 import { FetchHandler } from "../../../src/handlers/Fetch.ts"
 import { ListOffsetsHandler } from "../../../src/handlers/ListOffsets.ts"
 import { ProduceHandler } from "../../../src/handlers/Produce.ts"
-import { makeRegistry } from "../../../src/handlers/registry.ts"
 import { ErrorCode } from "../../../src/protocol/error-codes.ts"
 import { ApiVersions, Fetch, ListOffsets, Produce } from "../../../src/protocol/generated/apis.ts"
 import { BrokerServer } from "../../../src/server/BrokerServer.ts"
-import { Listeners } from "../../../src/server/Listeners.ts"
 import { decodeResponse, encodeRequest, WireClient } from "../../support/wire-client.ts"
 import { batch, dataPlaneLayer, fetchRequest, listOffsetsRequest, produceRequest, recordsOf, removeTempDirs } from "./helpers.ts"
+import { testServerLayer } from "../../support/test-server.ts"
 
 const runtimes: Array<ManagedRuntime.ManagedRuntime<BrokerServer, never>> = []
 const clients: Array<WireClient> = []
@@ -28,15 +27,8 @@ afterEach(async () => {
 })
 
 const start = async (sessions: FetchSessionsShape = FetchSessions.make({ slots: 10 })) => {
-  const registry = makeRegistry([ProduceHandler, FetchHandler, ListOffsetsHandler])
-  const layer = BrokerServer.layer(registry, {
-    listeners: [{ name: "PLAINTEXT", host: "127.0.0.1", port: 0, advertisedHost: "", advertisedPort: 0 }],
-    maxRequestSize: 1 << 20,
-    drainTimeout: "5 seconds"
-  }).pipe(
-    Layer.provide(Listeners.node),
-    Layer.provide(dataPlaneLayer([{ name: "t", partitions: 2 }], { sessionsInstance: sessions })),
-    Layer.provide(Layer.succeed(References.MinimumLogLevel, "None"))
+  const layer = testServerLayer([ProduceHandler, FetchHandler, ListOffsetsHandler]).pipe(
+    Layer.provide(dataPlaneLayer([{ name: "t", partitions: 2 }], { sessionsInstance: sessions }))
   )
   const runtime = ManagedRuntime.make(layer)
   runtimes.push(runtime)
