@@ -48,6 +48,7 @@ import type {
   ProduceResponseTopicProduceResponseInit
 } from "../protocol/generated/message/ProduceResponse.ts"
 import { Topics, type TopicsShape } from "../topics/Topics.ts"
+import { isInternalTopic } from "../coordinator/internal-topics.ts"
 import { defaultMessageOf, errorCodeByName, isUnexpected, kafkaErrorOf } from "./errors.ts"
 import { defineHandler, NO_RESPONSE, type NoResponse } from "./handler.ts"
 
@@ -58,7 +59,6 @@ export const PRODUCE_MAX_VERSION = 11
  * Kafka's internal topics: written by the broker's coordinators, never by clients (Kafka
  * answers INVALID_TOPIC_EXCEPTION unless the client id is its admin tools' "__admin_client").
  */
-const INTERNAL_TOPICS: ReadonlySet<string> = new Set(["__consumer_offsets", "__transaction_state", "__share_group_state"])
 const ADMIN_CLIENT_ID = "__admin_client"
 
 /** Kafka's default message.max.bytes, for a topic config that lacks max.message.bytes. */
@@ -222,7 +222,7 @@ export const produce = (
     const topic: TopicImage | undefined = image.topicsByName.get(t.name)
     let settings: TopicSettings | undefined
     const partitionResponses: Array<PartitionResponse> = []
-    if (INTERNAL_TOPICS.has(t.name) && clientId !== ADMIN_CLIENT_ID) {
+    if (isInternalTopic(t.name) && clientId !== ADMIN_CLIENT_ID) {
       for (const p of t.partitionData) {
         partitionResponses.push(partitionError(p.index, ErrorCode.INVALID_TOPIC_EXCEPTION, `Cannot append to internal topic ${t.name}`))
       }

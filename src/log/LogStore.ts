@@ -32,6 +32,7 @@ import {
   RecordListTooLarge
 } from "./errors.ts"
 import {
+  type AppendOrigin,
   type AppendResult,
   defaultLogConfig,
   type FetchData,
@@ -84,6 +85,8 @@ export interface LogStoreOptions {
 export interface AppendInput {
   readonly validated?: ValidatedBatches
   readonly leaderEpoch?: number
+  /** Who writes: a client's Produce, or a broker coordinator (markers, coordinator records). Default "client". */
+  readonly origin?: AppendOrigin
 }
 
 export interface LoadResult {

@@ -165,7 +165,15 @@ export interface AppendOptions {
   readonly validated?: ValidatedBatches
   /** Leader epoch stamped on every batch (partitionLeaderEpoch); kept as sent when absent. */
   readonly leaderEpoch?: number
+  /**
+   * Who writes, as Kafka's AppendOrigin: a client's Produce is checked against producer state
+   * (sequences, epochs) and may not write control batches; a coordinator writes transaction
+   * markers and its own records. Default "client".
+   */
+  readonly origin?: AppendOrigin
 }
+
+export type AppendOrigin = "client" | "coordinator"
 
 export interface AppendResult {
   /** Offset given to the first record of the append. */
