@@ -65,6 +65,13 @@ export interface GroupCoordinatorShape {
   readonly fetchOffsets: (groupId: string, topics: ReadonlyArray<FetchOffsetsTopic> | null) => Effect.Effect<FetchOffsetsResult>
   readonly listGroups: (filter: ListGroupsFilter) => Effect.Effect<ReadonlyArray<ListedGroup>>
   readonly describeGroups: (groupIds: ReadonlyArray<string>) => Effect.Effect<ReadonlyArray<DescribedGroup>>
+  /**
+   * The transaction coordinator wrote the markers of `producerId`'s transaction into the
+   * `__consumer_offsets` partitions `offsetsPartitions`: offsets that producer committed with
+   * TxnOffsetCommit become visible to the group (commit) or are dropped (abort). Kafka's
+   * GroupCoordinator.onTransactionCompleted.
+   */
+  readonly onTransactionCompleted: (producerId: number, offsetsPartitions: ReadonlyArray<number>, commit: boolean) => Effect.Effect<void>
 }
 
 const awaitPending = <A>(pending: Pending<A>): Effect.Effect<A> =>
@@ -171,7 +178,9 @@ const make = (options: GroupCoordinatorOptions) =>
       commitOffsets,
       fetchOffsets,
       listGroups: (filter) => Effect.sync(() => core.listGroups(filter)),
-      describeGroups: (groupIds) => Effect.sync(() => groupIds.map((id) => core.describeGroup(id)))
+      describeGroups: (groupIds) => Effect.sync(() => groupIds.map((id) => core.describeGroup(id))),
+      // No transactional offsets are kept yet (TxnOffsetCommit is not served).
+      onTransactionCompleted: () => Effect.void
     })
   })
 
