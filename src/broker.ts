@@ -22,6 +22,8 @@ import { MetadataLog } from "./metadata/MetadataLog.ts"
 import { TopicsLayer } from "./topics/layer.ts"
 import { FetchSessions } from "./fetch/FetchSessions.ts"
 import { GroupCoordinator, groupHandlers, OffsetStore } from "./groups/index.ts"
+import { AlterConfigsHandler } from "./handlers/AlterConfigs.ts"
+import { IncrementalAlterConfigsHandler } from "./handlers/IncrementalAlterConfigs.ts"
 import { CreatePartitionsHandler } from "./handlers/CreatePartitions.ts"
 import { CreateTopicsHandler } from "./handlers/CreateTopics.ts"
 import { DeleteTopicsHandler } from "./handlers/DeleteTopics.ts"
@@ -47,6 +49,8 @@ export const handlers: ReadonlyArray<AnyHandler<BrokerServices>> = [
   DeleteTopicsHandler,
   CreatePartitionsHandler,
   DescribeConfigsHandler,
+  AlterConfigsHandler,
+  IncrementalAlterConfigsHandler,
   ...groupHandlers
 ]
 

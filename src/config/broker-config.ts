@@ -317,6 +317,7 @@ export const topicConfigDefaults = (config: Pick<BrokerConfig, "raw" | "sources"
     "log.retention.ms": () => String(retentionMs(config.raw).ms),
     "log.roll.ms": () => String(rollMs(config.raw).ms),
     "log.flush.interval.ms": () => String(flushMs(config.raw).ms),
+    "log.roll.jitter.ms": () => String(millisWithFallback(config.raw, "log.roll.jitter.ms", [["log.roll.jitter.hours", HOUR]]).ms),
     "log.message.timestamp.type": () => timestampType(config.raw, config.sources)
   }
   const defaults = new Map<string, string>()

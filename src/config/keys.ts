@@ -97,6 +97,19 @@ export const CONFIG_KEYS: ReadonlyArray<ConfigKey> = [
     validator: validString(...TIMESTAMP_TYPES),
     doc: "OURS: accepted as an alias of log.message.timestamp.type (which wins); Kafka ignores this name at broker level."
   },
+  {
+    name: "log.message.timestamp.difference.max.ms",
+    type: "LONG",
+    default: LONG_MAX,
+    validator: atLeast(0),
+    topicConfig: "message.timestamp.difference.max.ms",
+    doc: "Deprecated predecessor of the before/after bounds: the largest difference allowed between a CreateTime and the broker's clock."
+  },
+  { name: "log.message.format.version", type: "STRING", default: "3.0-IV1", topicConfig: "message.format.version", doc: "Deprecated: message format version; ignored, batches are always stored as v2." },
+  { name: "log.message.downconversion.enable", type: "BOOLEAN", default: "true", topicConfig: "message.downconversion.enable", doc: "Whether old fetch versions may get down-converted batches (this broker serves v2 only)." },
+  { name: "compression.gzip.level", type: "INT", default: "-1", validator: between(-1, 9), topicConfig: "compression.gzip.level", doc: "Level used when the broker recompresses with gzip." },
+  { name: "compression.lz4.level", type: "INT", default: "9", validator: between(1, 17), topicConfig: "compression.lz4.level", doc: "Level used when the broker recompresses with lz4." },
+  { name: "compression.zstd.level", type: "INT", default: "3", validator: between(-131072, 22), topicConfig: "compression.zstd.level", doc: "Level used when the broker recompresses with zstd." },
   { name: "log.message.timestamp.before.max.ms", type: "LONG", default: LONG_MAX, validator: atLeast(0), topicConfig: "message.timestamp.before.max.ms", doc: "How far in the past a CreateTime may be." },
   { name: "log.message.timestamp.after.max.ms", type: "LONG", default: LONG_MAX, validator: atLeast(0), topicConfig: "message.timestamp.after.max.ms", doc: "How far in the future a CreateTime may be." },
 
@@ -116,6 +129,10 @@ export const CONFIG_KEYS: ReadonlyArray<ConfigKey> = [
   },
   { name: "log.segment.bytes", type: "INT", default: "1073741824", validator: atLeast(14), topicConfig: "segment.bytes", doc: "Segment size; min is LegacyRecord.RECORD_OVERHEAD_V0 as in Kafka 3.x." },
   { name: "log.roll.ms", type: "LONG", default: null, topicConfig: "segment.ms", synonyms: ["log.roll.hours"], doc: "Max segment age before rolling." },
+  { name: "log.roll.jitter.ms", type: "LONG", default: null, topicConfig: "segment.jitter.ms", synonyms: ["log.roll.jitter.hours"], doc: "Largest random jitter subtracted from the roll time, so segments do not all roll at once." },
+  { name: "log.roll.jitter.hours", type: "INT", default: "0", validator: atLeast(0), doc: "Secondary to log.roll.jitter.ms." },
+  { name: "log.local.retention.ms", type: "LONG", default: "-2", validator: atLeast(-2), topicConfig: "local.retention.ms", doc: "Tiered storage: how long local segments are kept (-2: as retention.ms)." },
+  { name: "log.local.retention.bytes", type: "LONG", default: "-2", validator: atLeast(-2), topicConfig: "local.retention.bytes", doc: "Tiered storage: how many local bytes are kept (-2: as retention.bytes)." },
   { name: "log.roll.hours", type: "INT", default: "168", validator: atLeast(1), doc: "Secondary to log.roll.ms." },
   {
     name: "log.retention.ms",

@@ -111,7 +111,7 @@ const describeOne = (topics: TopicsShape, resource: DescribeConfigsRequestDescri
       if (name !== "" && Number(name) !== topics.nodeId) {
         return Effect.succeed(failed(resource, ErrorCode.INVALID_REQUEST, `Unexpected broker id, expected ${topics.nodeId} or empty string, but received ${name}`))
       }
-      return Effect.succeed(described(resource, topics.describeBrokerConfigs(keys), options))
+      return Effect.succeed(described(resource, topics.describeBrokerConfigs(keys, name === ""), options))
     }
     default:
       return Effect.succeed(failed(resource, ErrorCode.INVALID_REQUEST, `Unsupported resource type: ${resource.resourceType}`))

@@ -69,9 +69,29 @@ export interface TopicsShape {
   readonly autoCreate: (name: string) => Effect.Effect<TopicImage | undefined, TopicAdminError>
   /** DescribeConfigs for a topic (all keys when `keys` is null). */
   readonly describeTopicConfigs: (name: string, keys: ReadonlyArray<string> | null) => Effect.Effect<ReadonlyArray<DescribedConfig>, TopicAdminError>
-  /** DescribeConfigs for the broker (resource name = node id, or "" for cluster defaults). */
-  readonly describeBrokerConfigs: (keys: ReadonlyArray<string> | null) => ReadonlyArray<DescribedConfig>
+  /**
+   * DescribeConfigs for the broker: this node's configs, or with `clusterDefault` the dynamic
+   * cluster-wide defaults (resource name "").
+   */
+  readonly describeBrokerConfigs: (keys: ReadonlyArray<string> | null, clusterDefault?: boolean) => ReadonlyArray<DescribedConfig>
+  /** The dynamic configs stored for a topic, or for the broker resource `name` (node id or ""). */
+  readonly dynamicConfigs: (resource: ConfigResourceKind, name: string) => ReadonlyMap<string, string>
+  /**
+   * Changes a topic's dynamic configs (a null value deletes the key): validated as Kafka's
+   * controller does (INVALID_CONFIG naming key and value, UNKNOWN_TOPIC_OR_PARTITION), written
+   * as ConfigRecords, then applied to the topic's partition logs at once. Nothing is written
+   * with `validateOnly`.
+   */
+  readonly alterTopicConfigs: (name: string, changes: ReadonlyMap<string, string | null>, validateOnly: boolean) => Effect.Effect<void, TopicAdminError>
+  /**
+   * Changes dynamic broker configs of `resource` (this node's id, or "" for the cluster-wide
+   * default): read-only keys and invalid values are INVALID_REQUEST, as Kafka answers; the
+   * new values reach every partition log whose topic does not override them.
+   */
+  readonly alterBrokerConfigs: (resource: string, changes: ReadonlyMap<string, string | null>, validateOnly: boolean) => Effect.Effect<void, TopicAdminError>
 }
+
+export type ConfigResourceKind = "topic" | "broker"
 
 export class Topics extends Context.Service<Topics, TopicsShape>()("kafka-broker/topics/Topics") {}
 

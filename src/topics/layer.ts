@@ -12,6 +12,8 @@ import { MetadataLog } from "../metadata/MetadataLog.ts"
 import { LogStore } from "../log/LogStore.ts"
 import { ErrorCode } from "../protocol/error-codes.ts"
 import { randomUuid } from "../protocol/primitives.ts"
+import { brokerConfigChangeError, brokerConfigView, type BrokerConfigView } from "../config/dynamic-broker.ts"
+import type { ConfigMap, MetadataImage } from "../metadata/image.ts"
 import { describeBroker, describeTopic, effectiveTopicConfig, logConfigOf, topicConfigError } from "./topic-configs.ts"
 import { type CreateTopicRequest, TopicAdminError, Topics, topicNameError } from "./Topics.ts"
 
@@ -46,16 +48,34 @@ export const TopicsLayer: Layer.Layer<Topics, never, Config | MetadataLog | LogS
     const logs = yield* LogStore
 
     const overridesOf = (topic: string) => metadata.current().topicConfigs.get(topic)
-    // Produce and Fetch ask for a topic's config on every request; the answer changes only when
-    // the image's override map for the topic does, so it is memoised by that map.
-    const defaults = effectiveTopicConfig(config, undefined)
-    const byOverrides = new WeakMap<ReadonlyMap<string, string>, ReadonlyMap<string, string>>()
-    const topicConfig = (topic: string): ReadonlyMap<string, string> => {
-      const overrides = overridesOf(topic)
-      if (overrides === undefined) return defaults
-      let effective = byOverrides.get(overrides)
-      if (effective === undefined) byOverrides.set(overrides, (effective = effectiveTopicConfig(config, overrides)))
+    const clusterResource = ""
+    const nodeResource = String(metadata.nodeId)
+
+    // Produce and Fetch ask for a topic's config on every request. The answer changes only when
+    // the dynamic broker configs or the topic's override map change (the image swaps those maps
+    // on change), so it is memoised by them.
+    interface Effective {
+      readonly brokerConfigs: MetadataImage["brokerConfigs"]
+      readonly view: BrokerConfigView
+      readonly defaults: ReadonlyMap<string, string>
+      readonly byOverrides: WeakMap<ConfigMap, ReadonlyMap<string, string>>
+    }
+    let effective: Effective | undefined
+    const effectiveFor = (image: MetadataImage): Effective => {
+      if (effective === undefined || effective.brokerConfigs !== image.brokerConfigs) {
+        const view = brokerConfigView(config, image.brokerConfigs.get(clusterResource), image.brokerConfigs.get(nodeResource))
+        effective = { brokerConfigs: image.brokerConfigs, view, defaults: effectiveTopicConfig(view, undefined), byOverrides: new WeakMap() }
+      }
       return effective
+    }
+    const topicConfig = (topic: string): ReadonlyMap<string, string> => {
+      const image = metadata.current()
+      const e = effectiveFor(image)
+      const overrides = image.topicConfigs.get(topic)
+      if (overrides === undefined) return e.defaults
+      let result = e.byOverrides.get(overrides)
+      if (result === undefined) e.byOverrides.set(overrides, (result = effectiveTopicConfig(e.view, overrides)))
+      return result
     }
 
     // Opens (or creates) the partition logs with the topic's settings. createPartition also
@@ -175,6 +195,49 @@ export const TopicsLayer: Layer.Layer<Topics, never, Config | MetadataLog | LogS
         )
       })
 
+    /** Applies a topic's current effective config to its partition logs. */
+    const reconfigureTopic = (name: string) =>
+      Effect.gen(function*() {
+        const topic = metadata.current().topicsByName.get(name)
+        if (topic === undefined) return
+        const settings = logConfigOf(topicConfig(name))
+        for (const p of topic.partitions.keys()) yield* Effect.ignore(logs.reconfigure(name, p, settings))
+      })
+
+    const alterTopicConfigs = (name: string, changes: ReadonlyMap<string, string | null>, validateOnly: boolean) =>
+      Effect.gen(function*() {
+        if (name === "") return yield* adminError(ErrorCode.INVALID_REQUEST, "Default topic resources are not allowed.")
+        const nameError = topicNameError(name)
+        if (nameError !== undefined) return yield* adminError(ErrorCode.INVALID_TOPIC_EXCEPTION, nameError)
+        for (const [key, value] of changes) {
+          if (value === null) continue
+          const error = topicConfigError(key, value)
+          if (error !== undefined) return yield* adminError(ErrorCode.INVALID_CONFIG, error)
+        }
+        if (!metadata.current().topicsByName.has(name)) {
+          return yield* adminError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, `The topic '${name}' does not exist.`)
+        }
+        // Kafka's controller writes a topic ConfigRecord only for a value that changes.
+        const current = overridesOf(name)
+        const records: Record<string, string | null> = {}
+        for (const [key, value] of changes) if ((current?.get(key) ?? null) !== value) records[key] = value
+        if (validateOnly || Object.keys(records).length === 0) return
+        yield* metadata.setTopicConfigs(name, records).pipe(Effect.mapError(asAdminError))
+        yield* reconfigureTopic(name)
+        yield* Effect.logInfo(`topic ${name}: configs ${Object.entries(records).map(([k, v]) => `${k}=${v ?? "(deleted)"}`).join(", ")}`)
+      })
+
+    const alterBrokerConfigs = (resource: string, changes: ReadonlyMap<string, string | null>, validateOnly: boolean) =>
+      Effect.gen(function*() {
+        const error = brokerConfigChangeError(changes)
+        if (error !== undefined) return yield* adminError(ErrorCode.INVALID_REQUEST, error)
+        if (validateOnly || changes.size === 0) return
+        // Kafka writes broker ConfigRecords even for unchanged values (KAFKA-14136): they are reload triggers.
+        yield* metadata.setBrokerConfigs(resource, Object.fromEntries(changes)).pipe(Effect.mapError(asAdminError))
+        for (const name of metadata.current().topicsByName.keys()) yield* reconfigureTopic(name)
+        yield* Effect.logInfo(`broker ${resource === "" ? "cluster default" : resource}: configs ${[...changes].map(([k, v]) => `${k}=${v ?? "(deleted)"}`).join(", ")}`)
+      })
+
     return Topics.of({
       image: () => metadata.current(),
       clusterId: metadata.clusterId,
@@ -186,9 +249,13 @@ export const TopicsLayer: Layer.Layer<Topics, never, Config | MetadataLog | LogS
       autoCreate,
       describeTopicConfigs: (name, keys) =>
         metadata.current().topicsByName.has(name)
-          ? Effect.succeed(describeTopic(config, overridesOf(name), keys))
+          ? Effect.succeed(describeTopic(effectiveFor(metadata.current()).view, overridesOf(name), keys))
           : Effect.fail(adminError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, "This server does not host this topic-partition.")),
-      describeBrokerConfigs: (keys) => describeBroker(config, keys)
+      describeBrokerConfigs: (keys, clusterDefault = false) => describeBroker(effectiveFor(metadata.current()).view, keys, clusterDefault),
+      dynamicConfigs: (resource, name) =>
+        (resource === "topic" ? metadata.current().topicConfigs.get(name) : metadata.current().brokerConfigs.get(name)) ?? new Map(),
+      alterTopicConfigs,
+      alterBrokerConfigs
     })
   })
 )

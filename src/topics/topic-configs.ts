@@ -1,10 +1,11 @@
 /**
  * Topic-level configs: which names Kafka accepts, how values are validated, how a topic's
  * effective config is derived (topic override, else the broker's value for the matching
- * broker key, else the default), and what the log store needs from them. Pure functions.
+ * broker key, dynamic or static, else the default), how DescribeConfigs reports topic and
+ * broker configs, and what the log store needs from them. Pure functions.
  */
-import type { BrokerConfig } from "../config/broker-config.ts"
-import { BROKER_KEY_FOR_TOPIC_CONFIG, CONFIG_KEYS_BY_NAME, CONFIG_SOURCE_ID, parseConfigValue, topicConfigDefaults } from "../config/broker-config.ts"
+import { BROKER_KEY_FOR_TOPIC_CONFIG, CONFIG_KEYS_BY_NAME, CONFIG_SOURCE_ID, type ConfigKey, parseConfigValue, topicConfigDefaults } from "../config/broker-config.ts"
+import { type BrokerConfigView, DYNAMIC_BROKER_KEYS } from "../config/dynamic-broker.ts"
 import type { ConfigType } from "../config/keys.ts"
 import type { LogConfig } from "../log/partition-log.ts"
 import type { DescribedConfig } from "./Topics.ts"
@@ -63,26 +64,100 @@ const CONFIG_TYPE_ID: Readonly<Record<ConfigType, number>> = {
   PASSWORD: 9
 }
 
+
+/**
+ * Topic configs with no broker-level counterpart (Kafka's LogConfig.CONFIGS_WITH_NO_SERVER_DEFAULTS):
+ * their type, default and meaning.
+ */
+const TOPIC_ONLY_CONFIGS: ReadonlyMap<string, { readonly type: ConfigType; readonly default: string; readonly doc: string }> = new Map([
+  ["remote.storage.enable", { type: "BOOLEAN", default: "false", doc: "Whether the topic's segments are copied to tiered storage (not supported by this broker)." }],
+  ["leader.replication.throttled.replicas", { type: "LIST", default: "", doc: "Replicas whose replication is throttled on the leader side, as partition:broker pairs or *." }],
+  ["follower.replication.throttled.replicas", { type: "LIST", default: "", doc: "Replicas whose replication is throttled on the follower side, as partition:broker pairs or *." }]
+] as const)
+
+/** What each topic config does, as DescribeConfigs documents it (v3+). */
+const TOPIC_DOCS: Readonly<Record<string, string>> = {
+  "cleanup.policy": "How old log segments are discarded: delete (by time or size), compact (keep the latest record per key), or both.",
+  "compression.type": "Final compression of the topic's batches: a codec, uncompressed, or producer (keep what the producer sent).",
+  "compression.gzip.level": "Compression level when the topic recompresses with gzip.",
+  "compression.lz4.level": "Compression level when the topic recompresses with lz4.",
+  "compression.zstd.level": "Compression level when the topic recompresses with zstd.",
+  "delete.retention.ms": "How long delete tombstones stay readable in a compacted topic.",
+  "file.delete.delay.ms": "How long a deleted segment's files linger before removal.",
+  "flush.messages": "Force an fsync after this many appended messages.",
+  "flush.ms": "Force an fsync when this much time has passed since the last one.",
+  "index.interval.bytes": "Bytes appended between two offset index entries.",
+  "local.retention.bytes": "With tiered storage: bytes kept locally per partition (-2: retention.bytes).",
+  "local.retention.ms": "With tiered storage: how long segments are kept locally (-2: retention.ms).",
+  "max.compaction.lag.ms": "Longest time a record may stay uncompacted.",
+  "max.message.bytes": "Largest record batch the topic accepts, after compression.",
+  "message.downconversion.enable": "Whether fetches of old versions may get down-converted batches.",
+  "message.format.version": "Deprecated message format version; batches are stored as v2 regardless.",
+  "message.timestamp.after.max.ms": "How far in the future a CreateTime timestamp may be.",
+  "message.timestamp.before.max.ms": "How far in the past a CreateTime timestamp may be.",
+  "message.timestamp.difference.max.ms": "Deprecated: largest difference allowed between a CreateTime timestamp and the broker's clock.",
+  "message.timestamp.type": "Whether record timestamps are the producer's (CreateTime) or the broker's append time (LogAppendTime).",
+  "min.cleanable.dirty.ratio": "Share of the log that must be uncompacted before the cleaner compacts it.",
+  "min.compaction.lag.ms": "Shortest time a record stays uncompacted.",
+  "min.insync.replicas": "Replicas that must acknowledge an acks=all write.",
+  "preallocate": "Whether segment files are preallocated.",
+  "retention.bytes": "Largest size a partition may grow to before old segments are deleted (-1: unlimited).",
+  "retention.ms": "How long records are kept before their segment is deleted (-1: forever).",
+  "segment.bytes": "Size of one segment file.",
+  "segment.index.bytes": "Size of a segment's offset index.",
+  "segment.jitter.ms": "Largest random jitter subtracted from segment.ms.",
+  "segment.ms": "Time after which a segment is rolled even if not full.",
+  "unclean.leader.election.enable": "Whether a replica outside the ISR may become leader, at the risk of data loss."
+}
+
+/** Kafka's ConfigSource id of DYNAMIC_TOPIC_CONFIG. */
 const DYNAMIC_TOPIC_CONFIG = 1
 
-/** Why a topic config is refused: the message Kafka would give with INVALID_CONFIG. */
+type Synonym = DescribedConfig["synonyms"][number]
+
+const typeOfTopicConfig = (name: string): ConfigType => {
+  const brokerKey = BROKER_KEY_FOR_TOPIC_CONFIG.get(name)
+  const key = brokerKey === undefined ? undefined : CONFIG_KEYS_BY_NAME.get(brokerKey)
+  return key?.type ?? TOPIC_ONLY_CONFIGS.get(name)?.type ?? "STRING"
+}
+
+/** Whether a topic config holds a list (APPEND / SUBTRACT apply to lists only). */
+export const isListTopicConfig = (name: string): boolean => typeOfTopicConfig(name) === "LIST"
+
+/** Why a topic config is refused: the message Kafka gives with INVALID_CONFIG. */
 export const topicConfigError = (name: string, value: string | null): string | undefined => {
   if (!KAFKA_TOPIC_CONFIGS.has(name)) return `Unknown topic config name: ${name}`
   if (value === null) return `Null value not supported for topic configs: ${name}`
   const brokerKey = BROKER_KEY_FOR_TOPIC_CONFIG.get(name)
-  const key = brokerKey === undefined ? undefined : CONFIG_KEYS_BY_NAME.get(brokerKey)
+  const key: ConfigKey | undefined = brokerKey === undefined
+    ? (TOPIC_ONLY_CONFIGS.has(name) ? { name, type: TOPIC_ONLY_CONFIGS.get(name)!.type, default: null, doc: "" } : undefined)
+    : CONFIG_KEYS_BY_NAME.get(brokerKey)
   if (key === undefined) return undefined
   try {
     parseConfigValue(key, value)
-    return undefined
   } catch (e) {
-    return (e as Error).message.replace(brokerKey!, name)
+    return (e as Error).message.replace(key.name, name)
   }
+  // Kafka's topic-level validators that differ from the broker keys'.
+  const n = /^[+-]?\d+$/.test(value.trim()) ? BigInt(value.trim()) : undefined
+  if (n !== undefined) {
+    if (name === "retention.ms" && n < -1n) return `Invalid value ${value} for configuration ${name}: Value must be at least -1`
+    if (name === "segment.ms" && n < 1n) return `Invalid value ${value} for configuration ${name}: Value must be at least 1`
+    if (name === "flush.ms" && n < 0n) return `Invalid value ${value} for configuration ${name}: Value must be at least 0`
+  }
+  return undefined
 }
 
-/** A topic's effective configs: its own overrides on top of the broker's defaults. */
-export const effectiveTopicConfig = (config: BrokerConfig, overrides: ReadonlyMap<string, string> | undefined): Map<string, string> => {
-  const effective = topicConfigDefaults(config)
+/** The topic-level defaults this broker gives: broker-derived ones and the topic-only ones. */
+const topicDefaults = (view: Pick<BrokerConfigView, "raw" | "sources">): Map<string, string> => {
+  const defaults = topicConfigDefaults(view)
+  for (const [name, c] of TOPIC_ONLY_CONFIGS) defaults.set(name, c.default)
+  return defaults
+}
+
+/** A topic's effective configs: its own overrides on top of the broker's (dynamic) defaults. */
+export const effectiveTopicConfig = (view: Pick<BrokerConfigView, "raw" | "sources">, overrides: ReadonlyMap<string, string> | undefined): Map<string, string> => {
+  const effective = topicDefaults(view)
   if (overrides !== undefined) for (const [k, v] of overrides) effective.set(k, v)
   return effective
 }
@@ -105,7 +180,9 @@ export const logConfigOf = (effective: ReadonlyMap<string, string>): Partial<Log
   set("segmentIndexBytes", num(effective, "segment.index.bytes"))
   set("indexIntervalBytes", num(effective, "index.interval.bytes"))
   set("rollMs", num(effective, "segment.ms"))
-  set("retentionMs", num(effective, "retention.ms"))
+  const retentionMs = num(effective, "retention.ms")
+  // Any negative retention means "forever" to the log.
+  set("retentionMs", retentionMs !== undefined && retentionMs < 0 ? -1 : retentionMs)
   set("retentionBytes", num(effective, "retention.bytes"))
   set("flushIntervalMessages", num(effective, "flush.messages"))
   set("flushIntervalMs", num(effective, "flush.ms"))
@@ -114,60 +191,110 @@ export const logConfigOf = (effective: ReadonlyMap<string, string>): Partial<Log
   return out
 }
 
-const brokerSource = (config: BrokerConfig, brokerKey: string): number =>
-  CONFIG_SOURCE_ID[config.sources.get(brokerKey) ?? "DEFAULT_CONFIG"]
+/**
+ * One broker key's values across the layers that set it, highest precedence first (Kafka's
+ * synonyms): this node's dynamic value, the cluster default, the static value, the default.
+ */
+const brokerKeySynonyms = (view: BrokerConfigView, name: string): Array<Synonym> => {
+  const out: Array<Synonym> = []
+  const perBroker = view.perBroker.get(name)
+  if (perBroker !== undefined) out.push({ name, value: perBroker, source: CONFIG_SOURCE_ID.DYNAMIC_BROKER_CONFIG })
+  const clusterDefault = view.clusterDefaults.get(name)
+  if (clusterDefault !== undefined) out.push({ name, value: clusterDefault, source: CONFIG_SOURCE_ID.DYNAMIC_DEFAULT_BROKER_CONFIG })
+  const staticValue = view.static.raw.get(name)
+  if (staticValue !== undefined) {
+    const source = view.static.sources.get(name) ?? "DEFAULT_CONFIG"
+    out.push({ name, value: staticValue, source: CONFIG_SOURCE_ID[source] })
+  }
+  return out
+}
+
+/** A broker key and its lower-precedence synonyms (log.retention.ms, .minutes, .hours). */
+const synonymsOfBrokerKey = (view: BrokerConfigView, name: string): Array<Synonym> => {
+  const key = CONFIG_KEYS_BY_NAME.get(name)
+  return [name, ...(key?.synonyms ?? [])].flatMap((n) => brokerKeySynonyms(view, n))
+}
 
 /** DescribeConfigs entries for a topic (all topic configs when `keys` is null). */
 export const describeTopic = (
-  config: BrokerConfig,
+  view: BrokerConfigView,
   overrides: ReadonlyMap<string, string> | undefined,
   keys: ReadonlyArray<string> | null
 ): Array<DescribedConfig> => {
-  const defaults = topicConfigDefaults(config)
-  const names = keys ?? [...new Set([...defaults.keys(), ...(overrides?.keys() ?? [])])].sort()
+  const defaults = topicDefaults(view)
+  const names = keys ?? [...new Set([...KAFKA_TOPIC_CONFIGS, ...defaults.keys(), ...(overrides?.keys() ?? [])])].sort()
   const out: Array<DescribedConfig> = []
   for (const name of names) {
     const override = overrides?.get(name)
-    const brokerKey = BROKER_KEY_FOR_TOPIC_CONFIG.get(name)
-    const key = brokerKey === undefined ? undefined : CONFIG_KEYS_BY_NAME.get(brokerKey)
     if (override === undefined && !defaults.has(name)) continue
-    const synonyms: Array<DescribedConfig["synonyms"][number]> = []
+    const brokerKey = BROKER_KEY_FOR_TOPIC_CONFIG.get(name)
+    const synonyms: Array<Synonym> = []
     if (override !== undefined) synonyms.push({ name, value: override, source: DYNAMIC_TOPIC_CONFIG })
-    if (brokerKey !== undefined && defaults.has(name)) {
-      synonyms.push({ name: brokerKey, value: defaults.get(name)!, source: brokerSource(config, brokerKey) })
-    }
+    if (brokerKey !== undefined) synonyms.push(...synonymsOfBrokerKey(view, brokerKey))
     out.push({
       name,
       value: override ?? defaults.get(name) ?? null,
       readOnly: false,
-      source: override !== undefined ? DYNAMIC_TOPIC_CONFIG : brokerKey !== undefined ? brokerSource(config, brokerKey) : 5,
+      source: synonyms[0]?.source ?? CONFIG_SOURCE_ID.DEFAULT_CONFIG,
       isSensitive: false,
-      configType: key === undefined ? CONFIG_TYPE_ID.STRING : CONFIG_TYPE_ID[key.type],
-      documentation: key?.doc ?? null,
+      configType: CONFIG_TYPE_ID[typeOfTopicConfig(name)],
+      documentation: TOPIC_DOCS[name] ?? TOPIC_ONLY_CONFIGS.get(name)?.doc ?? null,
       synonyms
     })
   }
   return out
 }
 
-/** DescribeConfigs entries for the broker (all known keys when `keys` is null). */
-export const describeBroker = (config: BrokerConfig, keys: ReadonlyArray<string> | null): Array<DescribedConfig> => {
-  const names = keys ?? [...CONFIG_KEYS_BY_NAME.keys()].sort()
+/**
+ * DescribeConfigs entries for the broker (all known keys when `keys` is null). For this node
+ * (`clusterDefault` false): every key with its effective value and where it came from. For the
+ * cluster default resource "": only the dynamic cluster-wide defaults, as Kafka answers.
+ */
+export const describeBroker = (view: BrokerConfigView, keys: ReadonlyArray<string> | null, clusterDefault = false): Array<DescribedConfig> => {
+  if (clusterDefault) {
+    const names = keys ?? [...view.clusterDefaults.keys()].sort()
+    return names.flatMap((name) => {
+      const value = view.clusterDefaults.get(name)
+      if (value === undefined) return []
+      const key = CONFIG_KEYS_BY_NAME.get(name)
+      const source = CONFIG_SOURCE_ID.DYNAMIC_DEFAULT_BROKER_CONFIG
+      const isSensitive = key?.type === "PASSWORD"
+      return [{
+        name,
+        value,
+        readOnly: !DYNAMIC_BROKER_KEYS.has(name),
+        source,
+        isSensitive,
+        configType: CONFIG_TYPE_ID[key?.type ?? "STRING"],
+        documentation: key?.doc ?? null,
+        synonyms: [{ name, value, source }]
+      }]
+    })
+  }
+  const custom = [...view.perBroker.keys()].filter((k) => !CONFIG_KEYS_BY_NAME.has(k))
+  const names = keys ?? [...CONFIG_KEYS_BY_NAME.keys(), ...custom].sort()
   const out: Array<DescribedConfig> = []
   for (const name of names) {
     const key = CONFIG_KEYS_BY_NAME.get(name)
-    if (key === undefined) continue
-    const value = config.raw.get(name) ?? null
-    const source = brokerSource(config, name)
+    if (key === undefined) {
+      // A custom key set on this broker: reported with its stored value, as Kafka does.
+      const value = view.perBroker.get(name)
+      if (value === undefined) continue
+      const source = CONFIG_SOURCE_ID.DYNAMIC_BROKER_CONFIG
+      out.push({ name, value, readOnly: false, source, isSensitive: false, configType: CONFIG_TYPE_ID.STRING, documentation: null, synonyms: [{ name, value, source }] })
+      continue
+    }
+    const value = view.raw.get(name) ?? null
+    const source = CONFIG_SOURCE_ID[view.sources.get(name) ?? "DEFAULT_CONFIG"]
     out.push({
       name,
       value,
-      readOnly: true,
+      readOnly: !DYNAMIC_BROKER_KEYS.has(name),
       source,
       isSensitive: key.type === "PASSWORD",
       configType: CONFIG_TYPE_ID[key.type],
       documentation: key.doc,
-      synonyms: [{ name, value, source }]
+      synonyms: synonymsOfBrokerKey(view, name)
     })
   }
   return out

@@ -43,7 +43,10 @@ export const fakeTopics = (topics: Readonly<Record<string, number>>): Layer.Laye
     createPartitions: unused,
     autoCreate: unused,
     describeTopicConfigs: unused,
-    describeBrokerConfigs: () => []
+    describeBrokerConfigs: () => [],
+    dynamicConfigs: () => new Map(),
+    alterTopicConfigs: unused,
+    alterBrokerConfigs: unused
   }
   return Layer.succeed(Topics, Topics.of(shape))
 }

@@ -262,7 +262,10 @@ export const makeFakeTopics = (options: FakeOptions = {}): FakeTopics => {
         configType: c.type,
         documentation: `Documentation of ${c.name}.`,
         synonyms: [{ name: c.name, value: c.value, source: c.source }]
-      }))
+      })),
+    dynamicConfigs: (resource, name) => (resource === "topic" ? image.topicConfigs.get(name) : undefined) ?? new Map(),
+    alterTopicConfigs: () => Effect.die(new Error("alterTopicConfigs: not in the admin fake")),
+    alterBrokerConfigs: () => Effect.die(new Error("alterBrokerConfigs: not in the admin fake"))
   }
   return { service, layer: Layer.succeed(Topics, Topics.of(service)), addTopic, image: () => image, calls }
 }

@@ -100,7 +100,10 @@ export const fakeTopicsLayer = (specs: ReadonlyArray<TopicSpec>): Layer.Layer<To
         createPartitions: unused("createPartitions"),
         autoCreate: unused("autoCreate"),
         describeTopicConfigs: unused("describeTopicConfigs"),
-        describeBrokerConfigs: () => []
+        describeBrokerConfigs: () => [],
+        dynamicConfigs: () => new Map(),
+        alterTopicConfigs: unused("alterTopicConfigs"),
+        alterBrokerConfigs: unused("alterBrokerConfigs")
       })
     })
   )
