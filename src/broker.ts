@@ -23,6 +23,14 @@ import { TopicsLayer } from "./topics/layer.ts"
 import { FetchSessions } from "./fetch/FetchSessions.ts"
 import { GroupCoordinator, groupHandlers, OffsetStore } from "./groups/index.ts"
 import { AlterConfigsHandler } from "./handlers/AlterConfigs.ts"
+import { AlterPartitionReassignmentsHandler } from "./handlers/AlterPartitionReassignments.ts"
+import { DeleteRecordsHandler } from "./handlers/DeleteRecords.ts"
+import { DescribeClusterHandler } from "./handlers/DescribeCluster.ts"
+import { DescribeLogDirsHandler } from "./handlers/DescribeLogDirs.ts"
+import { ElectLeadersHandler } from "./handlers/ElectLeaders.ts"
+import { GetTelemetrySubscriptionsHandler } from "./handlers/GetTelemetrySubscriptions.ts"
+import { ListPartitionReassignmentsHandler } from "./handlers/ListPartitionReassignments.ts"
+import { OffsetForLeaderEpochHandler } from "./handlers/OffsetForLeaderEpoch.ts"
 import { IncrementalAlterConfigsHandler } from "./handlers/IncrementalAlterConfigs.ts"
 import { CreatePartitionsHandler } from "./handlers/CreatePartitions.ts"
 import { CreateTopicsHandler } from "./handlers/CreateTopics.ts"
@@ -51,6 +59,14 @@ export const handlers: ReadonlyArray<AnyHandler<BrokerServices>> = [
   DescribeConfigsHandler,
   AlterConfigsHandler,
   IncrementalAlterConfigsHandler,
+  DeleteRecordsHandler,
+  OffsetForLeaderEpochHandler,
+  DescribeClusterHandler,
+  DescribeLogDirsHandler,
+  ElectLeadersHandler,
+  AlterPartitionReassignmentsHandler,
+  ListPartitionReassignmentsHandler,
+  GetTelemetrySubscriptionsHandler,
   ...groupHandlers
 ]
 

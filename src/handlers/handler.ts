@@ -46,6 +46,11 @@ export interface Handler<Req, ResInit, R> {
    * connection still writes responses in request order.
    */
   readonly blocking?: boolean
+  /**
+   * False for an API that is served but not listed in ApiVersions, as Kafka hides the
+   * telemetry APIs when no client telemetry receiver is configured. Default true.
+   */
+  readonly advertised?: boolean
   readonly handle: (request: Req, ctx: RequestContext) => Effect.Effect<ResInit | NoResponse | PreEncoded, never, R>
   /**
    * The response for a request this handler will not serve (its version is outside the

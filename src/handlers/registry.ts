@@ -21,6 +21,7 @@ export const makeRegistry = <R>(handlers: ReadonlyArray<AnyHandler<R>>): Handler
     byKey.set(h.api.apiKey, h)
   }
   const supported: ReadonlyArray<SupportedApi> = [...byKey.values()]
+    .filter((h) => h.advertised !== false)
     .map((h) => ({ apiKey: h.api.apiKey, minVersion: h.minVersion, maxVersion: h.maxVersion }))
     .sort((a, b) => a.apiKey - b.apiKey)
   return { byKey, supported }

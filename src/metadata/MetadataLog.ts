@@ -125,6 +125,12 @@ export interface MetadataLogShape {
     name: string,
     configs: Readonly<Record<string, string | null>>
   ) => Effect.Effect<void, UnknownTopic | MetadataIoError>
+  /**
+   * Makes this node the leader of the given partitions (PartitionChangeRecords), which starts
+   * a new leader epoch for each, as Kafka's controller does when a broker's replicas come back
+   * online or a leader election is asked for.
+   */
+  readonly electLeaders: (partitions: ReadonlyArray<{ readonly topicId: string; readonly partition: number }>) => Effect.Effect<void, MetadataIoError>
   /** Sets or deletes dynamic broker configs; `resource` is a node id or "" for the cluster default. */
   readonly setBrokerConfigs: (resource: string, configs: Readonly<Record<string, string | null>>) => Effect.Effect<void, MetadataIoError>
   /**
@@ -406,6 +412,14 @@ export const make = Effect.fnUntraced(function*(options: MetadataLogOptions) {
       return records.length === 0 ? Effect.void : Effect.asVoid(commit(records))
     })
 
+  const electLeaders = (partitions: ReadonlyArray<{ readonly topicId: string; readonly partition: number }>) =>
+    serialized(() => {
+      const records: Array<MetadataRecordInit> = partitions
+        .filter((p) => image.topicsById.get(p.topicId)?.partitions.has(p.partition) === true)
+        .map((p) => ({ type: "PartitionChangeRecord", version: 0, data: { topicId: p.topicId, partitionId: p.partition, leader: options.nodeId } }))
+      return records.length === 0 ? Effect.void : Effect.asVoid(commit(records))
+    })
+
   return MetadataLog.of({
     clusterId: identity.clusterId,
     nodeId: options.nodeId,
@@ -419,6 +433,7 @@ export const make = Effect.fnUntraced(function*(options: MetadataLogOptions) {
     createPartitions,
     setTopicConfigs,
     setBrokerConfigs,
+    electLeaders,
     addListener: (listener) =>
       Effect.acquireRelease(
         Effect.sync(() => listeners.add(listener)),

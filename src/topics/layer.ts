@@ -104,6 +104,18 @@ export const TopicsLayer: Layer.Layer<Topics, never, Config | MetadataLog | LogS
       }
     }
 
+    // A (re)starting broker begins a new leader epoch for every partition it hosts, as Kafka's
+    // controller does when the broker comes back: clients see the epoch change and check their
+    // positions with OffsetForLeaderEpoch (a crash may have cut a torn tail off the log).
+    const hosted = [...image.topicsByName.values()].flatMap((topic) =>
+      [...topic.partitions.values()]
+        .filter((p) => p.replicas.includes(metadata.nodeId))
+        .map((p) => ({ topicId: topic.topicId, partition: p.partition }))
+    )
+    yield* metadata.electLeaders(hosted).pipe(
+      Effect.catch((e) => Effect.logError(`cannot start new leader epochs: ${e.message}`))
+    )
+
     const validateCreate = (request: CreateTopicRequest) =>
       Effect.suspend(() => {
         const nameError = topicNameError(request.name)
