@@ -22,7 +22,10 @@ import { MetadataLog } from "./metadata/MetadataLog.ts"
 import { TopicsLayer } from "./topics/layer.ts"
 import { FetchSessions } from "./fetch/FetchSessions.ts"
 import { GroupCoordinator, groupHandlers, OffsetStore } from "./groups/index.ts"
+import { AlterClientQuotasHandler } from "./handlers/AlterClientQuotas.ts"
 import { AlterConfigsHandler } from "./handlers/AlterConfigs.ts"
+import { DescribeClientQuotasHandler } from "./handlers/DescribeClientQuotas.ts"
+import { UpdateFeaturesHandler } from "./handlers/UpdateFeatures.ts"
 import { AlterPartitionReassignmentsHandler } from "./handlers/AlterPartitionReassignments.ts"
 import { DeleteRecordsHandler } from "./handlers/DeleteRecords.ts"
 import { DescribeClusterHandler } from "./handlers/DescribeCluster.ts"
@@ -67,6 +70,9 @@ export const handlers: ReadonlyArray<AnyHandler<BrokerServices>> = [
   AlterPartitionReassignmentsHandler,
   ListPartitionReassignmentsHandler,
   GetTelemetrySubscriptionsHandler,
+  UpdateFeaturesHandler,
+  DescribeClientQuotasHandler,
+  AlterClientQuotasHandler,
   ...groupHandlers
 ]
 
@@ -109,7 +115,11 @@ export const StorageLayer: Layer.Layer<BrokerServices, MetadataStartupError | Lo
 export const ServerLayer: Layer.Layer<BrokerServer, never, Config | BrokerServices> = Layer.unwrap(
   Effect.gen(function*() {
     const config = yield* Config
-    const registry = makeRegistry(handlers)
+    const metadata = yield* MetadataLog
+    const registry = makeRegistry(handlers, () => {
+      const image = metadata.current()
+      return { source: image.features, epoch: BigInt(image.offset), features: image.features }
+    })
     const advertised = new Map(config.advertisedListeners.map((l) => [l.name, l]))
     const listeners = servedListeners(config).map((l) => ({
       name: l.name,

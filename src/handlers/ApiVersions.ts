@@ -17,32 +17,58 @@ export interface SupportedApi {
   readonly maxVersion: number
 }
 
-/** The KRaft features this broker reports as supported (KIP-584). */
-const SUPPORTED_FEATURES = [{ name: "metadata.version", minVersion: 1, maxVersion: 21 }] as const
+/** The KRaft features this broker reports as supported (KIP-584); UpdateFeatures accepts levels in these ranges. */
+export const SUPPORTED_FEATURES = [{ name: "metadata.version", minVersion: 1, maxVersion: 21 }] as const
+
+/**
+ * The cluster's finalized features (FeatureLevelRecords) and their epoch, which ApiVersions
+ * v3+ reports (Kafka's DescribeFeatures is this part of the ApiVersions answer). `source`
+ * changes identity whenever they may have changed, so encoded answers can be reused until then.
+ */
+export interface FinalizedFeatures {
+  readonly source: object
+  readonly epoch: bigint
+  readonly features: ReadonlyMap<string, number>
+}
+
+const NO_FINALIZED_FEATURES: FinalizedFeatures = { source: {}, epoch: -1n, features: new Map() }
 
 export const apiVersionsResponse = (
   supported: ReadonlyArray<SupportedApi>,
-  errorCode: number = ErrorCode.NONE
+  errorCode: number = ErrorCode.NONE,
+  finalized: FinalizedFeatures = NO_FINALIZED_FEATURES
 ): ApiVersionsResponseInit => ({
   errorCode,
   apiKeys: supported,
   throttleTimeMs: 0,
   supportedFeatures: SUPPORTED_FEATURES,
-  finalizedFeaturesEpoch: -1n
+  finalizedFeaturesEpoch: finalized.epoch,
+  // Kafka reports a finalized level as both its min and max level.
+  finalizedFeatures: [...finalized.features].map(([name, level]) => ({ name, minVersionLevel: level, maxVersionLevel: level }))
 })
 
 /** KIP-511: client software name and version must look like "apache-kafka-java" / "3.7.0". */
 const SOFTWARE_FIELD = /^[a-zA-Z0-9](?:[a-zA-Z0-9\-.]*[a-zA-Z0-9])?$/
 const validSoftwareField = (s: string): boolean => SOFTWARE_FIELD.test(s)
 
-export const makeApiVersionsHandler = (supported: () => ReadonlyArray<SupportedApi>) => {
-  // The answer depends only on the registry and the version, so each version's body is encoded once.
+export const makeApiVersionsHandler = (
+  supported: () => ReadonlyArray<SupportedApi>,
+  finalized: () => FinalizedFeatures = () => NO_FINALIZED_FEATURES
+) => {
+  // The answer depends only on the registry, the finalized features and the version, so each
+  // version's body is encoded once per state of the features.
+  let encodedFor: object | undefined
   const encoded = new Map<number, PreEncoded>()
   const bodyFor = (version: number): PreEncoded => {
+    const features = finalized()
+    if (features.source !== encodedFor) {
+      encoded.clear()
+      encodedFor = features.source
+    }
     let body = encoded.get(version)
     if (body === undefined) {
       const w = new Writer(512)
-      ApiVersions.encodeResponse(w, version, apiVersionsResponse(supported()))
+      ApiVersions.encodeResponse(w, version, apiVersionsResponse(supported(), ErrorCode.NONE, features))
       body = { _tag: "PreEncoded", body: w.toBytes() }
       encoded.set(version, body)
     }
@@ -63,7 +89,7 @@ export const makeApiVersionsHandler = (supported: () => ReadonlyArray<SupportedA
     handle: (request, ctx) =>
       Effect.succeed(
         ctx.apiVersion >= 3 && !validSoftware(request.clientSoftwareName, request.clientSoftwareVersion)
-          ? apiVersionsResponse(supported(), ErrorCode.INVALID_REQUEST)
+          ? apiVersionsResponse(supported(), ErrorCode.INVALID_REQUEST, finalized())
           : bodyFor(ctx.apiVersion)
       )
   })

@@ -3,16 +3,19 @@
  * routes by it; a handler not listed here does not exist for clients.
  */
 import type { AnyHandler } from "./handler.ts"
-import { makeApiVersionsHandler, type SupportedApi } from "./ApiVersions.ts"
+import { type FinalizedFeatures, makeApiVersionsHandler, type SupportedApi } from "./ApiVersions.ts"
 
 export interface HandlerRegistry<R> {
   readonly byKey: ReadonlyMap<number, AnyHandler<R>>
   readonly supported: ReadonlyArray<SupportedApi>
 }
 
-export const makeRegistry = <R>(handlers: ReadonlyArray<AnyHandler<R>>): HandlerRegistry<R> => {
+export const makeRegistry = <R>(
+  handlers: ReadonlyArray<AnyHandler<R>>,
+  finalizedFeatures?: () => FinalizedFeatures
+): HandlerRegistry<R> => {
   const byKey = new Map<number, AnyHandler<R>>()
-  const apiVersions = makeApiVersionsHandler(() => supported)
+  const apiVersions = makeApiVersionsHandler(() => supported, finalizedFeatures)
   for (const h of [apiVersions as AnyHandler<R>, ...handlers]) {
     if (byKey.has(h.api.apiKey)) throw new Error(`two handlers for API key ${h.api.apiKey}`)
     if (h.minVersion < h.api.minVersion || h.maxVersion > h.api.maxVersion) {

@@ -35,6 +35,7 @@ import {
   type ImageDelta,
   type MetadataImage,
   MetadataImageBuilder,
+  type QuotaEntityComponent,
   metadataVersionOf,
   METADATA_VERSION_FEATURE,
   type TopicImage
@@ -131,6 +132,12 @@ export interface MetadataLogShape {
    * online or a leader election is asked for.
    */
   readonly electLeaders: (partitions: ReadonlyArray<{ readonly topicId: string; readonly partition: number }>) => Effect.Effect<void, MetadataIoError>
+  /** Finalizes a feature at `level` (FeatureLevelRecord; 0 removes it). */
+  readonly setFeatureLevel: (name: string, level: number) => Effect.Effect<void, MetadataIoError>
+  /** Sets (a number) or removes (null) client quotas of entities, as ClientQuotaRecords in one batch. */
+  readonly alterClientQuotas: (
+    changes: ReadonlyArray<{ readonly entity: ReadonlyArray<QuotaEntityComponent>; readonly key: string; readonly value: number | null }>
+  ) => Effect.Effect<void, MetadataIoError>
   /** Sets or deletes dynamic broker configs; `resource` is a node id or "" for the cluster default. */
   readonly setBrokerConfigs: (resource: string, configs: Readonly<Record<string, string | null>>) => Effect.Effect<void, MetadataIoError>
   /**
@@ -420,6 +427,21 @@ export const make = Effect.fnUntraced(function*(options: MetadataLogOptions) {
       return records.length === 0 ? Effect.void : Effect.asVoid(commit(records))
     })
 
+  const setFeatureLevel = (name: string, level: number) =>
+    serialized(() => Effect.asVoid(commit([{ type: "FeatureLevelRecord", version: 0, data: { name, featureLevel: level } }])))
+
+  const alterClientQuotas = (
+    changes: ReadonlyArray<{ readonly entity: ReadonlyArray<QuotaEntityComponent>; readonly key: string; readonly value: number | null }>
+  ) =>
+    serialized(() => {
+      const records: Array<MetadataRecordInit> = changes.map((c) => ({
+        type: "ClientQuotaRecord",
+        version: 0,
+        data: { entity: c.entity, key: c.key, value: c.value ?? 0, remove: c.value === null }
+      }))
+      return records.length === 0 ? Effect.void : Effect.asVoid(commit(records))
+    })
+
   return MetadataLog.of({
     clusterId: identity.clusterId,
     nodeId: options.nodeId,
@@ -434,6 +456,8 @@ export const make = Effect.fnUntraced(function*(options: MetadataLogOptions) {
     setTopicConfigs,
     setBrokerConfigs,
     electLeaders,
+    setFeatureLevel,
+    alterClientQuotas,
     addListener: (listener) =>
       Effect.acquireRelease(
         Effect.sync(() => listeners.add(listener)),

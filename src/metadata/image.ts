@@ -73,6 +73,26 @@ export interface BrokerRegistration {
 
 export type ConfigMap = ReadonlyMap<string, string>
 
+/** One component of a client quota entity: user, client-id or ip; a null name is the default entity. */
+export interface QuotaEntityComponent {
+  readonly entityType: string
+  readonly entityName: string | null
+}
+
+/** The quotas set for one entity (ClientQuotaRecord), e.g. producer_byte_rate → 1048576. */
+export interface ClientQuotaImage {
+  /** Sorted by entity type. */
+  readonly entity: ReadonlyArray<QuotaEntityComponent>
+  readonly values: ReadonlyMap<string, number>
+}
+
+/** A quota entity's key in `MetadataImage.clientQuotas`: its components sorted by type. */
+export const quotaEntityKey = (entity: ReadonlyArray<QuotaEntityComponent>): string =>
+  [...entity]
+    .sort((a, b) => (a.entityType < b.entityType ? -1 : a.entityType > b.entityType ? 1 : 0))
+    .map((c) => `${c.entityType}=${c.entityName === null ? "\u0000" : JSON.stringify(c.entityName)}`)
+    .join(",")
+
 export interface MetadataImage {
   /** Offset of the last record applied, -1 for the empty image. */
   readonly offset: number
@@ -85,6 +105,8 @@ export interface MetadataImage {
   /** Finalized feature levels (FeatureLevelRecord), e.g. "metadata.version" → 21. */
   readonly features: ReadonlyMap<string, number>
   readonly brokers: ReadonlyMap<number, BrokerRegistration>
+  /** Client quotas (ClientQuotaRecord), by quotaEntityKey. */
+  readonly clientQuotas: ReadonlyMap<string, ClientQuotaImage>
   /** Start of the next producer id block (ProducerIdsRecord), 0n if none was allocated. */
   readonly nextProducerId: bigint
   /**
@@ -102,6 +124,7 @@ export const EMPTY_IMAGE: MetadataImage = {
   brokerConfigs: new Map(),
   features: new Map(),
   brokers: new Map(),
+  clientQuotas: new Map(),
   nextProducerId: 0n,
   ignoredRecords: new Map()
 }
@@ -191,6 +214,7 @@ export class MetadataImageBuilder {
   private readonly ownedConfigMaps = new Set<ConfigMap>()
   private features: Map<string, number> | undefined
   private brokers: Map<number, BrokerRegistration> | undefined
+  private clientQuotas: Map<string, ClientQuotaImage> | undefined
   private nextProducerId: bigint
   private ignored: Map<string, number> | undefined
   private transaction: Array<MetadataRecord> | null = null
@@ -338,6 +362,23 @@ export class MetadataImageBuilder {
       case "ProducerIdsRecord":
         this.nextProducerId = record.data.nextProducerId
         return
+      case "ClientQuotaRecord": {
+        const { entity, key, value, remove } = record.data
+        const entityKey = quotaEntityKey(entity)
+        const quotas = (this.clientQuotas ??= new Map(this.base.clientQuotas))
+        const existing = quotas.get(entityKey)
+        const values = new Map(existing?.values)
+        if (remove) values.delete(key)
+        else values.set(key, value)
+        if (values.size === 0) quotas.delete(entityKey)
+        else {
+          const sorted = existing?.entity ??
+            [...entity].map((c) => ({ entityType: c.entityType, entityName: c.entityName }))
+              .sort((a, b) => (a.entityType < b.entityType ? -1 : a.entityType > b.entityType ? 1 : 0))
+          quotas.set(entityKey, { entity: sorted, values })
+        }
+        return
+      }
       case "NoOpRecord":
         return
       default:
@@ -358,6 +399,7 @@ export class MetadataImageBuilder {
       brokerConfigs: this.brokerConfigs ?? this.base.brokerConfigs,
       features: this.features ?? this.base.features,
       brokers: this.brokers ?? this.base.brokers,
+      clientQuotas: this.clientQuotas ?? this.base.clientQuotas,
       nextProducerId: this.nextProducerId,
       ignoredRecords: this.ignored ?? this.base.ignoredRecords
     }
@@ -370,6 +412,7 @@ export class MetadataImageBuilder {
     this.ownedConfigMaps.clear()
     this.features = undefined
     this.brokers = undefined
+    this.clientQuotas = undefined
     this.ignored = undefined
     return image
   }

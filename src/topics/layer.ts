@@ -78,6 +78,17 @@ export const TopicsLayer: Layer.Layer<Topics, never, Config | MetadataLog | LogS
       return result
     }
 
+    // As Kafka's Partition.makeLeader: the leader's epoch starts at its log end offset in the
+    // leader-epoch cache, so OffsetForLeaderEpoch for an older epoch ends there even before
+    // anything is written in the new one.
+    const startLeaderEpochs = (topic: TopicImage) => {
+      for (const p of topic.partitions.values()) {
+        if (p.leader !== metadata.nodeId) continue
+        const log = logs.findPartition(topic.name, p.partition)
+        if (log !== undefined && !log.isClosed) log.leaderEpochCache.assign(p.leaderEpoch, log.logEndOffset)
+      }
+    }
+
     // Opens (or creates) the partition logs with the topic's settings. createPartition also
     // applies them to a log found on disk at start-up, which was opened with the broker defaults.
     const openLogs = (topic: TopicImage, from = 0) => {
@@ -115,6 +126,7 @@ export const TopicsLayer: Layer.Layer<Topics, never, Config | MetadataLog | LogS
     yield* metadata.electLeaders(hosted).pipe(
       Effect.catch((e) => Effect.logError(`cannot start new leader epochs: ${e.message}`))
     )
+    for (const topic of metadata.current().topicsByName.values()) startLeaderEpochs(topic)
 
     const validateCreate = (request: CreateTopicRequest) =>
       Effect.suspend(() => {
@@ -162,6 +174,7 @@ export const TopicsLayer: Layer.Layer<Topics, never, Config | MetadataLog | LogS
         }
         const topic = yield* metadata.createTopic({ name: request.name, numPartitions, replicationFactor, configs }).pipe(Effect.mapError(asAdminError))
         yield* openLogs(topic)
+        startLeaderEpochs(topic)
         yield* Effect.logInfo(`created topic ${topic.name} (${numPartitions} partition(s), id ${topic.topicId})`)
         return topic
       })
@@ -188,6 +201,7 @@ export const TopicsLayer: Layer.Layer<Topics, never, Config | MetadataLog | LogS
         if (validateOnly) return
         const updated = yield* metadata.createPartitions(name, totalCount).pipe(Effect.mapError(asAdminError))
         yield* openLogs(updated, current)
+        startLeaderEpochs(updated)
       })
 
     const autoCreate = (name: string) =>

@@ -7,18 +7,21 @@
  */
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { Admin } from "@platformatic/kafka"
+import * as os from "node:os"
+import { Admin, ClientQuotaMatchTypes } from "@platformatic/kafka"
 import { Kafka, logLevel } from "kafkajs"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { type EmbeddedBroker, startBroker } from "../../src/broker.ts"
 import type { AnyApi } from "../../src/protocol/api.ts"
 import { ErrorCode } from "../../src/protocol/error-codes.ts"
 import {
+  AlterClientQuotas,
   ApiVersions,
   DescribeCluster,
   ElectLeaders,
   GetTelemetrySubscriptions,
-  OffsetForLeaderEpoch
+  OffsetForLeaderEpoch,
+  UpdateFeatures
 } from "../../src/protocol/generated/apis.ts"
 import { decodeResponse, encodeRequest, WireClient } from "../support/wire-client.ts"
 
@@ -227,5 +230,82 @@ describe("wire-level APIs", () => {
     const res = await roundTrip(GetTelemetrySubscriptions, 0, { clientInstanceId: "AAAAAAAAAAAAAAAAAAAAAA" })
     expect(res).toMatchObject({ errorCode: 0, requestedMetrics: [], deltaTemporality: true })
     expect(res.clientInstanceId).not.toBe("AAAAAAAAAAAAAAAAAAAAAA")
+  })
+})
+
+describe("client quotas", () => {
+  it("@platformatic/kafka alter/describeClientQuotas: stored as ClientQuotaRecords, filtered as Kafka filters, kept across a restart", async () => {
+    const logDir = fs.mkdtempSync(path.join(os.tmpdir(), "kafka-quotas-"))
+    const first = await startBroker({ properties: { "log.dirs": logDir } })
+    const admin = new Admin({ clientId: "admin-apis-quotas", bootstrapBrokers: [first.bootstrap] })
+    try {
+      const altered = await admin.alterClientQuotas({
+        entries: [
+          { entities: [{ entityType: "user", entityName: "alice" }], ops: [{ key: "producer_byte_rate", value: 1048576, remove: false }, { key: "request_percentage", value: 12.5, remove: false }] },
+          { entities: [{ entityType: "user", entityName: null }], ops: [{ key: "consumer_byte_rate", value: 2048, remove: false }] },
+          { entities: [{ entityType: "user", entityName: "bob" }, { entityType: "client-id", entityName: "app" }], ops: [{ key: "producer_byte_rate", value: 100, remove: false }] }
+        ]
+      })
+      expect(altered.map((e) => e.errorCode)).toEqual([0, 0, 0])
+      const alice = await admin.describeClientQuotas({ components: [{ entityType: "user", matchType: ClientQuotaMatchTypes.EXACT, match: "alice" }] })
+      expect(alice).toEqual([{ entity: [{ entityType: "user", entityName: "alice" }], values: [{ key: "producer_byte_rate", value: 1048576 }, { key: "request_percentage", value: 12.5 }] }])
+      const defaults = await admin.describeClientQuotas({ components: [{ entityType: "user", matchType: ClientQuotaMatchTypes.DEFAULT }] })
+      expect(defaults.map((e) => e.entity)).toEqual([[{ entityType: "user", entityName: null }]])
+      const anyUser = await admin.describeClientQuotas({ components: [{ entityType: "user", matchType: ClientQuotaMatchTypes.ANY }] })
+      expect(anyUser).toHaveLength(3)
+      const strict = await admin.describeClientQuotas({ components: [{ entityType: "user", matchType: ClientQuotaMatchTypes.ANY }], strict: true })
+      expect(strict).toHaveLength(2)
+      await admin.alterClientQuotas({ entries: [{ entities: [{ entityType: "user", entityName: "alice" }], ops: [{ key: "request_percentage", remove: true }] }] })
+    } finally {
+      await admin.close()
+      await first.stop()
+    }
+
+    const second = await startBroker({ properties: { "log.dirs": logDir } })
+    const again = new Admin({ clientId: "admin-apis-quotas-2", bootstrapBrokers: [second.bootstrap] })
+    const raw = await WireClient.connect(second.port, second.host)
+    try {
+      const alice = await again.describeClientQuotas({ components: [{ entityType: "user", matchType: ClientQuotaMatchTypes.EXACT, match: "alice" }] })
+      expect(alice[0]!.values).toEqual([{ key: "producer_byte_rate", value: 1048576 }])
+      // Kafka's refusals, per entry: an unknown key, a fractional byte rate, ip mixed with user.
+      raw.write(encodeRequest(AlterClientQuotas, 1, 1, {
+        entries: [
+          { entity: [{ entityType: "user", entityName: "carol" }], ops: [{ key: "bytes_per_fortnight", value: 1, remove: false }] },
+          { entity: [{ entityType: "client-id", entityName: "x" }], ops: [{ key: "consumer_byte_rate", value: 1.5, remove: false }] },
+          { entity: [{ entityType: "ip", entityName: "127.0.0.1" }, { entityType: "user", entityName: "u" }], ops: [] }
+        ],
+        validateOnly: false
+      }))
+      const res = decodeResponse(AlterClientQuotas, 1, await raw.read()).body
+      expect(res.entries.map((e: { errorCode: number; errorMessage: string }) => [e.errorCode, e.errorMessage])).toEqual([
+        [ErrorCode.INVALID_REQUEST, "Invalid configuration key bytes_per_fortnight"],
+        [ErrorCode.INVALID_REQUEST, "consumer_byte_rate cannot be a fractional value."],
+        [ErrorCode.INVALID_REQUEST, "Invalid quota entity combination, IP entity shouldnot be combined with User or ClientId"]
+      ])
+    } finally {
+      raw.close()
+      await again.close()
+      await second.stop()
+    }
+  })
+})
+
+describe("features", () => {
+  it("ApiVersions reports the finalized metadata.version; UpdateFeatures checks levels and types as Kafka's controller", async () => {
+    const versions = await roundTrip(ApiVersions, 3, { clientSoftwareName: "wire-test", clientSoftwareVersion: "1.0" })
+    expect(versions.finalizedFeatures).toEqual([expect.objectContaining({ name: "metadata.version", minVersionLevel: 21, maxVersionLevel: 21 })])
+    expect(versions.finalizedFeaturesEpoch).toBeGreaterThanOrEqual(0n)
+    const update = async (version: number, feature: string, level: number, upgradeType: number, validateOnly = false) => {
+      const featureUpdate = version === 0 ? { feature, maxVersionLevel: level, allowDowngrade: upgradeType !== 1 } : { feature, maxVersionLevel: level, upgradeType }
+      const res = await roundTrip(UpdateFeatures, version, { timeoutMs: 1000, featureUpdates: [featureUpdate], ...(version >= 1 ? { validateOnly } : {}) })
+      return [res.errorCode, res.errorMessage]
+    }
+    expect(await update(1, "metadata.version", 21, 1)).toEqual([0, null])
+    expect(await update(2, "metadata.version", 21, 1, true)).toEqual([0, null])
+    expect(await update(1, "metadata.version", 22, 1)).toEqual([ErrorCode.INVALID_UPDATE_VERSION, "Invalid update version 22 for feature metadata.version. Local controller 1 only supports versions 1-21"])
+    expect(await update(1, "metadata.version", 17, 1)).toEqual([ErrorCode.INVALID_UPDATE_VERSION,
+      "Invalid update version 17 for feature metadata.version. Can't downgrade the version of this feature without setting the upgrade type to either safe or unsafe downgrade."])
+    expect((await update(0, "metadata.version", 17, 2))[0]).toBe(ErrorCode.INVALID_UPDATE_VERSION)
+    expect(await update(1, "group.version", 1, 1)).toEqual([ErrorCode.INVALID_UPDATE_VERSION, "Invalid update version 1 for feature group.version. Local controller 1 does not support this feature."])
   })
 })

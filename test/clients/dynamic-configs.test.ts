@@ -12,7 +12,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { Admin, ConfigResourceTypes, IncrementalAlterConfigOperationTypes } from "@platformatic/kafka"
 import { ConfigResourceTypes as KafkaJsResourceTypes, Kafka, logLevel } from "kafkajs"
-import { describe, expect, it } from "vitest"
+import { afterEach, describe, expect, it } from "vitest"
 import { DescribeConfigs, IncrementalAlterConfigs } from "../../src/protocol/generated/apis.ts"
 import { type BrokerProcess, startBrokerProcess } from "../support/broker-process.ts"
 import { decodeResponse, encodeRequest, WireClient } from "../support/wire-client.ts"
@@ -24,6 +24,12 @@ const kafkaFor = (port: number) =>
   new Kafka({ clientId: "dynamic-configs-test", brokers: [`127.0.0.1:${port}`], logLevel: logLevel.NOTHING, retry: { retries: 1, initialRetryTime: 50 } })
 
 const segmentFiles = (logDir: string): Array<string> => fs.readdirSync(path.join(logDir, `${TOPIC}-0`)).filter((f) => f.endsWith(".log"))
+
+/** Broker processes of the running test, killed if an assertion fails before they are stopped. */
+const started: Array<BrokerProcess> = []
+afterEach(() => {
+  for (const b of started.splice(0)) if (b.child.exitCode === null && b.child.signalCode === null) b.child.kill("SIGKILL")
+})
 
 const stop = async (broker: BrokerProcess) => {
   broker.child.kill("SIGTERM")
@@ -59,6 +65,7 @@ describe("dynamic configs through real clients", () => {
     const logDir = fs.mkdtempSync(path.join(os.tmpdir(), "kafka-dynamic-configs-"))
     const args = ["--override", "log.retention.check.interval.ms=100"]
     const first = await startBrokerProcess({ logDir, args })
+    started.push(first)
     const kafka = kafkaFor(first.port)
     const admin = kafka.admin()
     await admin.connect()
@@ -159,6 +166,7 @@ describe("dynamic configs through real clients", () => {
 
     // After a restart: the same values, the same sources, still enforced.
     const second = await startBrokerProcess({ logDir, args })
+    started.push(second)
     try {
       const again = kafkaFor(second.port)
       const after = await describeTopic(again)
