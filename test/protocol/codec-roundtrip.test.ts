@@ -1,6 +1,7 @@
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { describe, expect, it } from "vitest"
+import { missingPrerequisite } from "../support/os-tools.ts"
 import { defaultSpecDir, readAllSpecs } from "../../scripts/protocol-spec.ts"
 import { Reader, Writer } from "../../src/protocol/primitives.ts"
 import { prng, valueGenerator } from "./spec-values.ts"
@@ -8,7 +9,7 @@ import { prng, valueGenerator } from "./spec-values.ts"
 const projectRoot = path.resolve(import.meta.dirname, "..", "..")
 const specDir = defaultSpecDir(projectRoot)
 const haveSpecs = fs.existsSync(path.join(specDir, "message"))
-if (!haveSpecs) console.warn(`codec round trips skipped: no protocol specs at ${specDir}`)
+if (!haveSpecs) missingPrerequisite(`the protocol specs at ${specDir}`, "../shared/kafka-protocol")
 
 const stripUndefined = (v: unknown): unknown => {
   if (Array.isArray(v)) return v.map(stripUndefined)
