@@ -86,7 +86,7 @@ const lengthValue = fc.oneof(
   fc.integer({ min: -0x80000000, max: 0x7fffffff })
 )
 
-const mutation: fc.Arbitrary<Mutation> = fc.record({
+export const mutation: fc.Arbitrary<Mutation> = fc.record({
   kind: fc.constantFrom("flip", "set", "int32", "varint", "truncate", "insert", "delete"),
   at: fc.double({ min: 0, max: 1, noNaN: true, maxExcluded: true }),
   n: lengthValue,
@@ -168,7 +168,7 @@ const requestVersions: ReadonlyArray<{ readonly api: AnyApi; readonly version: n
   Array.from({ length: api.maxVersion - api.minVersion + 1 }, (_, i) => ({ api, version: api.minVersion + i }))
 )
 
-const encodeRandomRequest = (api: AnyApi, version: number, seed: number): Uint8Array => {
+export const encodeRandomRequest = (api: AnyApi, version: number, seed: number): Uint8Array => {
   const spec = specByName.get(`${api.name}Request`)!
   const { init } = valueGenerator(spec, version, prng(seed))()
   const w = new Writer(64)
