@@ -9,7 +9,7 @@
  * librdkafka 2.0.2 (the one installed) predates its KIP-320 offset validation (2.1.0), so it
  * does not send OffsetForLeaderEpoch itself; the protocol-level assertions stand in for it.
  */
-import { type ChildProcess, spawn, spawnSync } from "node:child_process"
+import { type ChildProcess, spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as net from "node:net"
 import * as os from "node:os"
@@ -19,10 +19,10 @@ import { describe, expect, it } from "vitest"
 import { Metadata, OffsetForLeaderEpoch } from "../../src/protocol/generated/apis.ts"
 import { ErrorCode } from "../../src/protocol/error-codes.ts"
 import { type BrokerProcess, startBrokerProcess } from "../support/broker-process.ts"
+import { requireTool } from "../support/os-tools.ts"
 import { decodeResponse, encodeRequest, WireClient } from "../support/wire-client.ts"
 
-/** An interpreter that can import confluent_kafka (the pyenv python3 on PATH cannot). */
-const python = ["/usr/bin/python3", "python3"].find((p) => spawnSync(p, ["-c", "import confluent_kafka"]).status === 0)
+const python = requireTool("python3-confluent-kafka")
 
 /** Consumes partition 0 from the beginning, one "offset value" line per record, until killed. */
 const CONSUMER = `
@@ -99,7 +99,7 @@ const stop = async (broker: BrokerProcess) => {
   await broker.exited
 }
 
-describe.skipIf(python === undefined)("leader epochs across a restart (needs python3 with confluent_kafka)", () => {
+describe.skipIf(python === undefined)("leader epochs across a restart", () => {
   it("starts a new epoch, answers OffsetForLeaderEpoch from the epoch cache, and librdkafka consumes straight through", async () => {
     const logDir = fs.mkdtempSync(path.join(os.tmpdir(), "kafka-epochs-"))
     const port = await freePort()
