@@ -3,14 +3,27 @@
  * Runs the broker until SIGINT/SIGTERM, then drains connections and exits 0.
  * A bad configuration stops start-up with one line naming the key and value, exit 1.
  */
+import * as path from "node:path"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { Cause, Effect, Exit, Layer, References } from "effect"
 import { EFFECT_LOG_LEVEL, parseArgs } from "./config/args.ts"
 import { Config } from "./config/Config.ts"
 import { ConfigError } from "./config/errors.ts"
 import { BrokerLayer } from "./broker.ts"
+import { BrokerServer } from "./server/BrokerServer.ts"
 
 const argv = process.argv.slice(2)
+
+/** What a new user needs once the broker listens: where it keeps data and how to try it. */
+const Welcome = Layer.effectDiscard(Effect.gen(function*() {
+  const server = yield* BrokerServer
+  const config = yield* Config
+  const first = server.addresses[0]!
+  const address = `${first.host}:${first.port}`
+  const cli = address === "127.0.0.1:9092" ? "pnpm kafka" : `pnpm kafka --bootstrap-server ${address}`
+  yield* Effect.logInfo(`data directory ${config.logDirs.map((d) => path.resolve(d)).join(", ")}`)
+  yield* Effect.logInfo(`try it: ${cli} topic create demo && echo hello | ${cli} produce demo && ${cli} consume demo --offset beginning --num 1`)
+}))
 
 const program = Effect.gen(function*() {
   const args = yield* Effect.try({
@@ -18,7 +31,8 @@ const program = Effect.gen(function*() {
     catch: (e) => (e instanceof ConfigError ? e : new ConfigError({ key: "argv", value: argv.join(" "), message: String(e) }))
   })
   const level = args.logLevel === undefined ? "Info" : EFFECT_LOG_LEVEL[args.logLevel]
-  return yield* Layer.launch(BrokerLayer.pipe(Layer.provide(Config.layerFromArgs(argv, process.env)))).pipe(
+  const broker = Welcome.pipe(Layer.provideMerge(BrokerLayer), Layer.provide(Config.layerFromArgs(argv, process.env)))
+  return yield* Layer.launch(broker).pipe(
     Effect.provideService(References.MinimumLogLevel, level)
   )
 }).pipe(
