@@ -63,5 +63,9 @@ export const DescribeLogDirsHandler = defineHandler(DescribeLogDirs, {
       })
       return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, results } satisfies DescribeLogDirsResponseInit
     }),
-  errorResponse: (_request, errorCode) => ({ throttleTimeMs: 0, errorCode, results: [] })
+  // v0-2 have no top-level error code: the error goes on an entry for each log dir instead.
+  errorResponse: (_request, errorCode, ctx) =>
+    ctx.apiVersion >= 3
+      ? { throttleTimeMs: 0, errorCode, results: [] }
+      : { throttleTimeMs: 0, results: [{ errorCode, logDir: "", topics: [] }] }
 })

@@ -84,5 +84,9 @@ export const ElectLeadersHandler = defineHandler(ElectLeaders, {
       }
       return { throttleTimeMs: 0, errorCode: ErrorCode.NONE, replicaElectionResults } satisfies ElectLeadersResponseInit
     }),
-  errorResponse: (request, errorCode) => electLeadersErrorResponse(request, errorCode)
+  errorResponse: (request, errorCode, ctx) => {
+    const response = electLeadersErrorResponse(request, errorCode)
+    // v0 has no top-level error code; the partitions carry it.
+    return ctx.apiVersion >= 1 ? response : { ...response, errorCode: 0 }
+  }
 })
