@@ -11,7 +11,7 @@ import { Config } from "./config/Config.ts"
 import { servedListeners } from "./config/listeners.ts"
 import type { AnyHandler } from "./handlers/handler.ts"
 import { makeRegistry } from "./handlers/registry.ts"
-import { BrokerServer } from "./server/BrokerServer.ts"
+import { BrokerServer, type ListenerBindError } from "./server/BrokerServer.ts"
 import { BrokerLifecycle } from "./server/Lifecycle.ts"
 import { Listeners } from "./server/Listeners.ts"
 import { LogStore } from "./log/LogStore.ts"
@@ -86,7 +86,7 @@ export const StorageLayer: Layer.Layer<BrokerServices, MetadataStartupError | Lo
 )
 
 /** The network side, given the services the handlers need. */
-export const ServerLayer: Layer.Layer<BrokerServer, never, Config | BrokerServices> = Layer.unwrap(
+export const ServerLayer: Layer.Layer<BrokerServer, ListenerBindError, Config | BrokerServices> = Layer.unwrap(
   Effect.gen(function*() {
     const config = yield* Config
     const registry = makeRegistry(handlers)
@@ -107,7 +107,10 @@ export const ServerLayer: Layer.Layer<BrokerServer, never, Config | BrokerServic
 ).pipe(Layer.provide(Listeners.node))
 
 /** The whole broker, given a Config. */
-export const BrokerLayer: Layer.Layer<BrokerServer, MetadataStartupError | LogIoError, Config> = ServerLayer.pipe(
+/** Every typed way the broker can fail to start; each carries a message naming what and why. */
+export type BrokerStartupError = MetadataStartupError | LogIoError | ListenerBindError
+
+export const BrokerLayer: Layer.Layer<BrokerServer, BrokerStartupError, Config> = ServerLayer.pipe(
   Layer.provide(StorageLayer)
 )
 
