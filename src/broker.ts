@@ -18,7 +18,8 @@ import { LogStore } from "./log/LogStore.ts"
 import type { LogIoError } from "./log/errors.ts"
 import { LogMaintenance } from "./log/maintenance.ts"
 import type { MetadataStartupError } from "./metadata/errors.ts"
-import { MetadataLog } from "./metadata/MetadataLog.ts"
+import { MetadataLog, type MetadataLogOptions } from "./metadata/MetadataLog.ts"
+import type { BrokerConfig } from "./config/broker-config.ts"
 import { TopicsLayer } from "./topics/layer.ts"
 import { FetchSessions } from "./fetch/FetchSessions.ts"
 import { GroupCoordinator, groupHandlers, OffsetStore } from "./groups/index.ts"
@@ -53,6 +54,18 @@ export const handlers: ReadonlyArray<AnyHandler<BrokerServices>> = [
 /** What the handlers may depend on. */
 export type BrokerServices = Topics | LogStore | MetadataLog | FetchSessions | GroupCoordinator | BrokerLifecycle
 
+/** The metadata log's settings from the broker config. */
+export const metadataLogOptions = (config: BrokerConfig): MetadataLogOptions => ({
+  logDirs: config.logDirs,
+  nodeId: config.nodeId,
+  ...(config.metadataLogDir === undefined ? {} : { metadataLogDir: config.metadataLogDir }),
+  segmentBytes: config.metadataLogSegmentBytes,
+  maxRecordBytesBetweenSnapshots: config.metadataLogMaxRecordBytesBetweenSnapshots,
+  maxSnapshotIntervalMs: config.metadataLogMaxSnapshotIntervalMs,
+  maxRetentionBytes: config.metadataMaxRetentionBytes,
+  maxRetentionMs: config.metadataMaxRetentionMs
+})
+
 /**
  * The storage side, given a Config: the metadata log (opened first: it owns meta.properties
  * and the cluster id), the partition logs, their maintenance, and the Topics service that
@@ -61,7 +74,7 @@ export type BrokerServices = Topics | LogStore | MetadataLog | FetchSessions | G
 export const StorageLayer: Layer.Layer<BrokerServices, MetadataStartupError | LogIoError, Config> = Layer.unwrap(
   Effect.gen(function*() {
     const config = yield* Config
-    const metadata = MetadataLog.layer({ logDirs: config.logDirs, nodeId: config.nodeId })
+    const metadata = MetadataLog.layer(metadataLogOptions(config))
     const logs = LogStore.layer({
       logDirs: config.logDirs,
       segmentBytes: config.logSegmentBytes,

@@ -638,7 +638,9 @@ export class ClusterMetadataLog {
     ioStep(this.dir, () => {
       this.maybeRoll(batch.length)
       this.segment.append(batch, viewOf(batch), [0])
-      this.segment.flush()
+      // Only the records need to be durable: every segment is recovered (its indexes rebuilt)
+      // when the metadata log opens.
+      this.segment.syncLogFile()
     })
     return { baseOffset, lastOffset: baseOffset + records.length - 1, batch }
   }
