@@ -11,27 +11,13 @@ import { Cause, Effect, Exit, Layer, References } from "effect"
 import { EFFECT_LOG_LEVEL, parseArgs } from "./config/args.ts"
 import { Config, loadBrokerConfig } from "./config/Config.ts"
 import { ConfigError } from "./config/errors.ts"
-import { BrokerLayer, type BrokerStartupError } from "./broker.ts"
+import { BrokerLayer } from "./broker.ts"
+import { describeFailure } from "./startup-failure.ts"
 import { formatStorage } from "./metadata/format.ts"
 import { DEFAULT_BOOTSTRAP_METADATA_VERSION } from "./metadata/MetadataLog.ts"
 import type { LogDirUnavailable, MetaPropertiesError } from "./metadata/errors.ts"
 
 const argv = process.argv.slice(2)
-
-/** The one line printed for a failure: what (file or setting) and why. */
-const describeFailure = (e: BrokerStartupError | ConfigError): string => {
-  switch (e._tag) {
-    case "ConfigError":
-      return `invalid configuration: ${e.message}`
-    case "ListenerBindError":
-      return `cannot start: ${e.message}`
-    case "LogIoError":
-      return `cannot start: ${e.operation} failed for ${e.path === "" ? "a log directory" : e.path}: ${e.message}`
-    default:
-      // The metadata errors' messages name their file or directory.
-      return `cannot start: ${e.message}${e.path !== "" && !e.message.includes(e.path) ? ` (${e.path})` : ""}`
-  }
-}
 
 const program = Effect.gen(function*() {
   const args = yield* Effect.try({
