@@ -170,7 +170,7 @@ const replayBatch = (
       if (decoded.known) builder.apply(decoded.record, useOffsets ? record.offset : undefined)
       else {
         const known = METADATA_RECORD_TYPES.get(decoded.apiKey)
-        builder.ignore(known === undefined ? `apiKey ${decoded.apiKey}` : `${known.name} v${decoded.version}`)
+        builder.retain(known === undefined ? `apiKey ${decoded.apiKey}` : `${known.name} v${decoded.version}`, record.value)
         if (useOffsets) builder.advanceTo(record.offset)
       }
       count++
@@ -326,7 +326,7 @@ export class ClusterMetadataLog {
    */
   writeSnapshot(
     endOffset: number,
-    records: ReadonlyArray<MetadataRecordInit>,
+    records: ReadonlyArray<MetadataRecordInit | Uint8Array>,
     lastContainedLogTimestamp: number,
     hooks?: WriteSnapshotHooks
   ): SnapshotId | null {

@@ -9,9 +9,10 @@
  * Record versions follow the image's metadata.version, as Kafka picks them, so a snapshot
  * is readable by the Kafka release that wrote the log.
  *
- * Not in the image, so not in a snapshot: record types this broker does not model (ACLs,
- * client quotas, SCRAM credentials, delegation tokens...). They are counted in
- * `image.ignoredRecords` while replaying; a snapshot drops them.
+ * Record types this broker does not model (ACLs, client quotas, SCRAM credentials,
+ * delegation tokens, types of a later Kafka...) are kept in `image.retainedRecords` as they
+ * were read and written last, verbatim and in log order, so a snapshot loses nothing a Kafka
+ * reading the directory would use. (Each entry is a framed record value.)
  */
 import type { MetadataRecordInit } from "../protocol/generated/metadata-records.ts"
 import { ConfigResourceType, type MetadataImage, METADATA_VERSION_FEATURE, metadataVersionOf } from "./image.ts"
@@ -21,8 +22,11 @@ const MV_3_3_IV3 = 7 // RegisterBrokerRecord v1 (inControlledShutdown)
 const MV_3_4_IV0 = 8 // RegisterBrokerRecord v2 (isMigratingZkBroker)
 const MV_3_7_IV2 = 17 // RegisterBrokerRecord v3 (logDirs), PartitionRecord v1 (directories)
 
-export const imageToRecords = (image: MetadataImage): Array<MetadataRecordInit> => {
-  const out: Array<MetadataRecordInit> = []
+/** A record to write: a typed record, or an already framed value (kept verbatim). */
+export type SnapshotRecord = MetadataRecordInit | Uint8Array
+
+export const imageToRecords = (image: MetadataImage): Array<SnapshotRecord> => {
+  const out: Array<SnapshotRecord> = []
   const mv = metadataVersionOf(image)
 
   // Features: metadata.version first, since it decides how later records are read.
@@ -94,10 +98,13 @@ export const imageToRecords = (image: MetadataImage): Array<MetadataRecordInit> 
   }
 
   // Producer ids: Kafka's ProducerIdsImage writes the next block start with broker -1.
-  // (When the image keeps more producer-id state, it is written here.)
+  // Producer-id state added to the image (ProducerIdsRecord blocks, issue 7) is written here.
   if (image.nextProducerId > 0n) {
     out.push({ type: "ProducerIdsRecord", version: 0, data: { brokerId: -1, brokerEpoch: -1n, nextProducerId: image.nextProducerId } })
   }
+
+  // Everything else Kafka keeps, as it was read.
+  for (const value of image.retainedRecords) out.push(value)
 
   return out
 }

@@ -38,7 +38,8 @@ export const PARTIAL_SNAPSHOT_SUFFIX = ".checkpoint.part"
 export const DELETED_SNAPSHOT_SUFFIX = ".checkpoint.deleted"
 
 export interface SnapshotContent {
-  readonly records: ReadonlyArray<MetadataRecordInit>
+  /** Typed records, or framed record values written as they are. */
+  readonly records: ReadonlyArray<MetadataRecordInit | Uint8Array>
   /** The raft epoch of the last record the snapshot contains. */
   readonly epoch: number
   /** Timestamp of the last batch the snapshot contains (SnapshotHeaderRecord). */
@@ -66,7 +67,7 @@ export const encodeSnapshot = (content: SnapshotContent): Uint8Array => {
   let pending: Array<RecordInput> = []
   let pendingBytes = 0
   for (const record of content.records) {
-    const value = encodeMetadataRecord(record)
+    const value = record instanceof Uint8Array ? record : encodeMetadataRecord(record)
     if (pending.length > 0 && pendingBytes + value.length > MAX_BATCH_BYTES) {
       add(pending, false)
       pending = []

@@ -14,7 +14,7 @@ import { applyRecords, EMPTY_IMAGE, type MetadataImage } from "../../src/metadat
 import { decodeMetadataRecord, encodeMetadataRecord } from "../../src/metadata/record-serde.ts"
 import type { MetadataRecord, MetadataRecordInit } from "../../src/protocol/generated/metadata-records.ts"
 import { memoryTempDir, removeTempDirs, tempDir, withMetadataLog } from "./helpers.ts"
-import { parseBatches, randomKafkaUuid, writeKraftLogDir } from "./kraft-fixture.ts"
+import { data, futureRecord, parseBatches, randomKafkaUuid, writeKraftLogDir } from "./kraft-fixture.ts"
 
 afterAll(removeTempDirs)
 
@@ -30,13 +30,14 @@ const normalize = (image: MetadataImage) => ({
   brokerConfigs: [...image.brokerConfigs].map(([k, v]) => [k, [...v].sort()]).sort(),
   features: [...image.features].sort(),
   brokers: [...image.brokers.values()].map((b) => ({ ...b, features: [...b.features].sort() })).sort((a, b) => a.id - b.id),
-  nextProducerId: image.nextProducerId
+  nextProducerId: image.nextProducerId,
+  retained: image.retainedRecords.map((r) => Buffer.from(r).toString("hex"))
 })
 
 /** Through the wire format and back, as a snapshot file carries them. */
-const roundTrip = (records: ReadonlyArray<MetadataRecordInit>): Array<MetadataRecord> =>
+const roundTrip = (records: ReadonlyArray<MetadataRecordInit | Uint8Array>): Array<MetadataRecord> =>
   records.map((r) => {
-    const decoded = decodeMetadataRecord(encodeMetadataRecord(r))
+    const decoded = decodeMetadataRecord(r instanceof Uint8Array ? r : encodeMetadataRecord(r))
     if (!decoded.known) throw new Error(`not decodable: ${decoded.reason}`)
     return decoded.record
   })
@@ -99,6 +100,15 @@ const history = (steps: ReadonlyArray<readonly [number, number, number]>, mv: nu
         break
       case 5:
         batch.push({ type: "ConfigRecord", version: 0, data: { resourceType: 4, resourceName: y % 2 === 0 ? "" : "1", name: `b${x % 3}`, value: y % 5 === 0 ? null : `v${y}` } })
+        // Records Kafka keeps but this broker does not model: written back verbatim.
+        if (y % 7 === 0) batch.push({ type: "ConfigRecord", version: 0, data: { resourceType: 16, resourceName: "metrics", name: "interval.ms", value: String(y) } })
+        if (y % 7 === 1) {
+          batch.push({
+            type: "AccessControlEntryRecord",
+            version: 0,
+            data: { id: randomKafkaUuid(), resourceType: 2, resourceName: "t", patternType: 3, principal: "User:alice", host: "*", operation: 3, permissionType: 3 }
+          })
+        }
         break
       case 6:
         batch.push({
@@ -159,7 +169,7 @@ describe("snapshot records (image -> records -> image)", () => {
   it("writes metadata.version first and record versions the image's metadata.version can read", () => {
     const old = history([[0, 0, 0], [6, 0, 1]], 14)
     const image = applyRecords(EMPTY_IMAGE, old)
-    const records = imageToRecords(image)
+    const records = imageToRecords(image).filter((r): r is MetadataRecordInit => !(r instanceof Uint8Array))
     expect(records[0]).toEqual({ type: "FeatureLevelRecord", version: 0, data: { name: "metadata.version", featureLevel: 14 } })
     expect(records.find((r) => r.type === "PartitionRecord")!.version).toBe(0)
     expect(records.find((r) => r.type === "RegisterBrokerRecord")!.version).toBe(2)
@@ -213,6 +223,36 @@ describe("MetadataLog snapshots on disk", () => {
       const after = yield* withMetadataLog(opts, (m) => m.image)
       expect(normalize(after)).toEqual(normalize(before))
       expect([...after.topicsByName.keys()].length).toBe(20)
+    }))
+
+  it.effect("a snapshot keeps the records Kafka keeps but this broker does not model, verbatim (ACLs, a later Kafka's record types)", () =>
+    Effect.gen(function*() {
+      const dir = tempDir()
+      const acl = encodeMetadataRecord({
+        type: "AccessControlEntryRecord",
+        version: 0,
+        data: { id: randomKafkaUuid(), resourceType: 2, resourceName: "t", patternType: 3, principal: "User:bob", host: "*", operation: 2, permissionType: 3 }
+      })
+      writeKraftLogDir(dir, { nodeId: 1, topics: [{ name: "t", partitions: 1 }], extraBatches: [{ records: data(futureRecord(), acl) }] })
+      const opts = { logDirs: [dir], nodeId: 1, maxRecordBytesBetweenSnapshots: 1, maxRetentionBytes: 0, maxRetentionMs: -1, segmentBytes: 300 }
+      const before = yield* withMetadataLog(opts, (m) =>
+        Effect.gen(function*() {
+          // Each commit snapshots (1 byte cadence) and retention 0 drops all but the newest.
+          for (let i = 0; i < 5; i++) yield* m.createTopic({ name: `n${i}`, numPartitions: 1, replicationFactor: 1 })
+          return m.current()
+        }))
+      expect(before.retainedRecords.map((r) => r[1])).toContain(99)
+      expect(snapshotFiles(dir)).toHaveLength(1)
+      expect(fs.readdirSync(path.join(dir, PARTITION_DIR)).filter((f) => f.endsWith(".log")).length).toBeLessThan(3)
+      const after = yield* withMetadataLog(opts, (m) => m.image)
+      expect(normalize(after)).toEqual(normalize(before))
+      expect(after.ignoredRecords.get("apiKey 99")).toBe(1)
+      // The snapshot holds the future record's bytes as read.
+      const snap = parseBatches(fs.readFileSync(path.join(dir, PARTITION_DIR, snapshotFiles(dir)[0]!)))
+      const values = snap.flatMap((b) => b.records.map((r) => Buffer.from(r.value ?? []).toString("hex")))
+      expect(values).toContain(Buffer.from(futureRecord()).toString("hex"))
+      expect(values).toContain(Buffer.from(acl).toString("hex"))
+      expect(after.ignoredRecords.get("AccessControlEntryRecord")).toBe(1)
     }))
 
   it.effect("deletes a leftover .part snapshot at start-up and keeps the previous snapshot in force", () =>
