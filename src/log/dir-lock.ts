@@ -80,7 +80,14 @@ export interface DirLock {
 
 /** Takes the lock of `dir` (which must exist) or throws DirLockError naming the directory. */
 export const lockDir = (dir: string): DirLock => {
-  const file = path.join(path.resolve(dir), LOCK_FILE)
+  // The real path: two spellings of one directory (a symlink, "..") must meet the same lock.
+  let real: string
+  try {
+    real = fs.realpathSync(dir)
+  } catch (e) {
+    throw new DirLockError(dir, `Failed to acquire lock on ${dir}: ${(e as Error).message}`)
+  }
+  const file = path.join(real, LOCK_FILE)
   if (heldHere.has(file)) {
     throw new DirLockError(dir, `Failed to acquire lock on file ${file}: the log directory ${dir} is in use by this process (pid ${process.pid})`)
   }

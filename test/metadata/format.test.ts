@@ -13,7 +13,7 @@ import { formatStorage } from "../../src/metadata/format.ts"
 import { ensureMetaProperties, readMetaProperties } from "../../src/metadata/meta-properties.ts"
 import { configErrorOf } from "../config/helpers.ts"
 import { removeTempDirs, tempDir, withMetadataLog } from "./helpers.ts"
-import { parseBatches } from "./kraft-fixture.ts"
+import { buildBatch, data, featureLevelRecord, parseBatches, snapshotFooterControl, snapshotHeaderControl } from "./kraft-fixture.ts"
 
 afterAll(removeTempDirs)
 
@@ -54,6 +54,19 @@ describe("format", () => {
       const image = yield* withMetadataLog({ logDirs: [a, b], nodeId: 3 }, (m) => Effect.succeed({ image: m.current(), clusterId: m.clusterId }))
       expect(image.clusterId).toBe(CLUSTER)
       expect(image.image.features.get("metadata.version")).toBe(19)
+    }))
+
+  it.effect("starts from a bootstrap.checkpoint written as Kafka writes it (independent bytes)", () =>
+    Effect.gen(function*() {
+      const dir = tempDir()
+      const file = Buffer.concat([
+        buildBatch({ baseOffset: 0, leaderEpoch: 0, records: [snapshotHeaderControl(0)], control: true }),
+        buildBatch({ baseOffset: 1, leaderEpoch: 0, records: data(featureLevelRecord("metadata.version", 17)) }),
+        buildBatch({ baseOffset: 2, leaderEpoch: 0, records: [snapshotFooterControl()], control: true })
+      ])
+      fs.writeFileSync(path.join(dir, "bootstrap.checkpoint"), file)
+      const image = yield* withMetadataLog({ logDirs: [dir], nodeId: 1 }, (m) => m.image)
+      expect(image.features.get("metadata.version")).toBe(17)
     }))
 
   it("refuses a formatted directory unless told to ignore it, and then joins the others to its cluster", () => {
