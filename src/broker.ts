@@ -60,6 +60,7 @@ export const metadataLogOptions = (config: BrokerConfig): MetadataLogOptions => 
   nodeId: config.nodeId,
   ...(config.metadataLogDir === undefined ? {} : { metadataLogDir: config.metadataLogDir }),
   segmentBytes: config.metadataLogSegmentBytes,
+  segmentMs: config.metadataLogSegmentMs,
   maxRecordBytesBetweenSnapshots: config.metadataLogMaxRecordBytesBetweenSnapshots,
   maxSnapshotIntervalMs: config.metadataLogMaxSnapshotIntervalMs,
   maxRetentionBytes: config.metadataMaxRetentionBytes,

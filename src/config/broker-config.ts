@@ -84,6 +84,7 @@ export interface BrokerConfig {
   /** metadata.log.dir; undefined = the first of logDirs. */
   readonly metadataLogDir: string | undefined
   readonly metadataLogSegmentBytes: number
+  readonly metadataLogSegmentMs: number
   readonly metadataLogMaxRecordBytesBetweenSnapshots: number
   readonly metadataLogMaxSnapshotIntervalMs: number
   readonly metadataMaxRetentionBytes: number
@@ -306,6 +307,7 @@ export const parseBrokerConfig = (layers: ReadonlyArray<ConfigLayer>): BrokerCon
     logSegmentBytes: read.int("log.segment.bytes"),
     metadataLogDir: metadataLogDirValue === undefined || metadataLogDirValue === "" ? undefined : metadataLogDirValue,
     metadataLogSegmentBytes: metadataSegmentBytes,
+    metadataLogSegmentMs: read.long("metadata.log.segment.ms"),
     metadataLogMaxRecordBytesBetweenSnapshots: read.long("metadata.log.max.record.bytes.between.snapshots"),
     metadataLogMaxSnapshotIntervalMs: read.long("metadata.log.max.snapshot.interval.ms"),
     metadataMaxRetentionBytes: read.long("metadata.max.retention.bytes"),

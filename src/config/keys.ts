@@ -159,6 +159,7 @@ export const CONFIG_KEYS: ReadonlyArray<ConfigKey> = [
   // --- KRaft metadata log
   { name: "metadata.log.dir", type: "STRING", default: null, doc: "Where the __cluster_metadata log lives; the first of log.dirs when unset." },
   { name: "metadata.log.segment.bytes", type: "INT", default: "1073741824", validator: atLeast(12), doc: "Size of a metadata log segment; at least metadata.log.segment.min.bytes." },
+  { name: "metadata.log.segment.ms", type: "LONG", default: "604800000", doc: "Max age of the active metadata log segment before it is rolled." },
   { name: "metadata.log.segment.min.bytes", type: "INT", default: "8388608", validator: atLeast(12), doc: "Internal in Kafka: the smallest metadata.log.segment.bytes allowed (for tests)." },
   {
     name: "metadata.log.max.record.bytes.between.snapshots",

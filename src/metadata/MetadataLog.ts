@@ -80,6 +80,8 @@ export interface MetadataLogOptions {
   readonly now?: () => number
   /** metadata.log.segment.bytes. */
   readonly segmentBytes?: number
+  /** metadata.log.segment.ms. */
+  readonly segmentMs?: number
   /** metadata.log.max.record.bytes.between.snapshots (default 20 MiB). */
   readonly maxRecordBytesBetweenSnapshots?: number
   /** metadata.log.max.snapshot.interval.ms (default 1 hour; 0 disables time-based snapshots). */
@@ -226,7 +228,13 @@ export const make = Effect.fnUntraced(function*(options: MetadataLogOptions) {
   const servingDirs = logDirs.filter((d) => options.logDirs.includes(d.logDir))
 
   const opened = yield* Effect.try({
-    try: () => ClusterMetadataLog.open({ logDir: metadataLogDir, nodeId: options.nodeId, now, segmentBytes: options.segmentBytes }),
+    try: () => ClusterMetadataLog.open({
+        logDir: metadataLogDir,
+        nodeId: options.nodeId,
+        now,
+        ...(options.segmentBytes === undefined ? {} : { segmentBytes: options.segmentBytes }),
+        ...(options.segmentMs === undefined ? {} : { segmentMs: options.segmentMs })
+      }),
     catch: toError
   })
   const log = opened.log

@@ -81,6 +81,8 @@ export const METADATA_PARTITION_DIR = "__cluster_metadata-0"
  * settings of every Kafka log (index.interval.bytes 4096, segment.index.bytes 10 MiB).
  */
 export const METADATA_SEGMENT_BYTES = 1024 * 1024 * 1024
+/** metadata.log.segment.ms default (LogConfig.DEFAULT_SEGMENT_MS, 7 days). */
+export const METADATA_SEGMENT_MS = 7 * 24 * 60 * 60 * 1000
 const SEGMENT_CONFIG: SegmentConfig = { indexIntervalBytes: 4096, segmentIndexBytes: 10 * 1024 * 1024 }
 
 /** LeaderChangeMessage version Kafka writes in its control batches (ControlRecordUtils). */
@@ -92,6 +94,8 @@ export interface OpenOptions {
   readonly nodeId: number
   readonly now: () => number
   readonly segmentBytes?: number
+  /** metadata.log.segment.ms: roll a segment this long after its first batch (default 7 days). */
+  readonly segmentMs?: number
 }
 
 /** Kafka's metadata log retention (KafkaMetadataLog.maybeClean): -1 disables either rule. */
@@ -256,6 +260,7 @@ export class ClusterMetadataLog {
   readonly nodeId: number
   private readonly now: () => number
   private readonly segmentBytes: number
+  private readonly segmentMs: number
   private segment: LogSegment
   private epochs: Array<EpochEntry>
   private quorumDataVersion: number
@@ -281,6 +286,7 @@ export class ClusterMetadataLog {
     this.nodeId = options.nodeId
     this.now = options.now
     this.segmentBytes = options.segmentBytes ?? METADATA_SEGMENT_BYTES
+    this.segmentMs = options.segmentMs ?? METADATA_SEGMENT_MS
     this.segment = segment
     this.epoch = epoch
     this.epochs = epochs
@@ -628,15 +634,16 @@ export class ClusterMetadataLog {
   private appendBatch(records: ReadonlyArray<RecordInput>, control: boolean): AppendResult {
     if (this.closed) throw new MetadataIoError({ path: this.dir, message: "the metadata log is closed" })
     const baseOffset = this.nextOffset
+    const timestamp = this.now()
     const batch = buildRecordBatch({
       baseOffset,
       records,
-      timestamp: this.now(),
+      timestamp,
       partitionLeaderEpoch: this.epoch,
       isControl: control
     })
     ioStep(this.dir, () => {
-      this.maybeRoll(batch.length)
+      this.maybeRoll(batch.length, timestamp)
       this.segment.append(batch, viewOf(batch), [0])
       // Only the records need to be durable: every segment is recovered (its indexes rebuilt)
       // when the metadata log opens.
@@ -645,10 +652,12 @@ export class ClusterMetadataLog {
     return { baseOffset, lastOffset: baseOffset + records.length - 1, batch }
   }
 
-  private maybeRoll(incoming: number): void {
+  /** Kafka's shouldRoll, with metadata.log.segment.bytes / .ms (time measured in batch time). */
+  private maybeRoll(incoming: number, timestamp: number): void {
     const s = this.segment
     if (s.size === 0) return
-    if (s.size + incoming <= this.segmentBytes && !s.indexesFull() && s.canHoldOffset(s.nextOffset + 1)) return
+    const waited = s.firstBatchTimestamp >= 0 ? timestamp - s.firstBatchTimestamp : timestamp - s.created
+    if (s.size + incoming <= this.segmentBytes && waited <= this.segmentMs && !s.indexesFull() && s.canHoldOffset(s.nextOffset + 1)) return
     const next = LogSegment.create(this.dir, s.nextOffset, SEGMENT_CONFIG, this.now())
     s.close()
     this.closedSegments.push({ baseOffset: s.baseOffset, size: s.size })

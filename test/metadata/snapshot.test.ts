@@ -267,7 +267,7 @@ describe("MetadataLog snapshots on disk", () => {
       expect(snapshotFiles(dir)).toEqual([path.basename(fx.snapshotFile!)])
     }))
 
-  it.effect("time-based snapshots (metadata.log.max.snapshot.interval.ms) and time-based retention (metadata.max.retention.ms)", () =>
+  it.effect("time-based snapshots (metadata.log.max.snapshot.interval.ms), rolls (metadata.log.segment.ms) and retention (metadata.max.retention.ms)", () =>
     Effect.gen(function*() {
       const dir = tempDir()
       let clock = 1_700_000_000_000
@@ -279,7 +279,7 @@ describe("MetadataLog snapshots on disk", () => {
         maxRecordBytesBetweenSnapshots: 1 << 30,
         maxRetentionMs: 5000,
         maxRetentionBytes: -1,
-        segmentBytes: 600
+        segmentMs: 1500
       }
       yield* withMetadataLog(opts, (m) =>
         Effect.gen(function*() {
@@ -296,6 +296,9 @@ describe("MetadataLog snapshots on disk", () => {
           expect(m.storageStats().snapshots).toBe(1)
           expect(m.storageStats().logStartOffset).toBeGreaterThan(0)
         }))
+      const segments = fs.readdirSync(path.join(dir, PARTITION_DIR)).filter((f) => f.endsWith(".log"))
+      expect(segments.length).toBeGreaterThanOrEqual(1)
+      expect(segments).not.toContain("00000000000000000000.log")
       const image = yield* withMetadataLog(opts, (m) => m.image)
       expect([...image.topicsByName.keys()].sort()).toEqual([...Array.from({ length: 10 }, (_, i) => `t${i}`), "late"].sort())
       expect(snapshotFiles(dir).length).toBe(1)
