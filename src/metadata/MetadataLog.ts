@@ -342,7 +342,7 @@ export const make = Effect.fnUntraced(function*(options: MetadataLogOptions) {
         catch: (e) => e
       }).pipe(
         Effect.flatMap(({ id, cleaned }) =>
-          Effect.logDebug(
+          Effect.logInfo(
             `wrote metadata snapshot ${id === null ? "(already present)" : `${id.offset}-${id.epoch}`}` +
               (cleaned ? `; log now starts at ${log.logStartOffset}` : "")
           )

@@ -473,9 +473,11 @@ export class ClusterMetadataLog {
     let records = 0
     let dataBatches = 0
     let controlBatches = 0
+    let snapshotRecords = 0
     if (snapshot !== null) {
       const loaded = loadSnapshot(path.join(dir, snapshotFileName(snapshot)), builder)
       records += loaded.records
+      snapshotRecords = loaded.records
       builder.advanceTo(snapshot.offset - 1)
     }
     const snapshotEnd = snapshot?.offset ?? 0
@@ -595,8 +597,10 @@ export class ClusterMetadataLog {
         dataBatches,
         controlBatches,
         records,
-        // Control batches alone (an election before the bootstrap records) still count as empty.
-        empty: snapshot === null && dataBatches === 0,
+        // Control batches alone (an election before the bootstrap records, or the
+        // 0-0.checkpoint of voters `kafka-storage.sh format --standalone` writes) still count
+        // as empty: the bootstrap records are yet to be written.
+        empty: snapshotRecords === 0 && dataBatches === 0,
         openTransaction
       }
     }
@@ -652,11 +656,15 @@ export class ClusterMetadataLog {
     return { baseOffset, lastOffset: baseOffset + records.length - 1, batch }
   }
 
-  /** Kafka's shouldRoll, with metadata.log.segment.bytes / .ms (time measured in batch time). */
+  /**
+   * Kafka's shouldRoll, with metadata.log.segment.bytes / .ms. The age is counted from the
+   * segment's first batch, but not from before this process opened it: a segment written
+   * long ago (a directory copied from elsewhere, a fixture) is not rolled on its first append.
+   */
   private maybeRoll(incoming: number, timestamp: number): void {
     const s = this.segment
     if (s.size === 0) return
-    const waited = s.firstBatchTimestamp >= 0 ? timestamp - s.firstBatchTimestamp : timestamp - s.created
+    const waited = timestamp - Math.max(s.firstBatchTimestamp, s.created)
     if (s.size + incoming <= this.segmentBytes && waited <= this.segmentMs && !s.indexesFull() && s.canHoldOffset(s.nextOffset + 1)) return
     const next = LogSegment.create(this.dir, s.nextOffset, SEGMENT_CONFIG, this.now())
     s.close()

@@ -13,7 +13,15 @@ import { formatStorage } from "../../src/metadata/format.ts"
 import { ensureMetaProperties, readMetaProperties } from "../../src/metadata/meta-properties.ts"
 import { configErrorOf } from "../config/helpers.ts"
 import { removeTempDirs, tempDir, withMetadataLog } from "./helpers.ts"
-import { buildBatch, data, featureLevelRecord, parseBatches, snapshotFooterControl, snapshotHeaderControl } from "./kraft-fixture.ts"
+import {
+  buildBatch,
+  data,
+  featureLevelRecord,
+  kraftVersionControl,
+  parseBatches,
+  snapshotFooterControl,
+  snapshotHeaderControl
+} from "./kraft-fixture.ts"
 
 afterAll(removeTempDirs)
 
@@ -65,6 +73,16 @@ describe("format", () => {
         buildBatch({ baseOffset: 2, leaderEpoch: 0, records: [snapshotFooterControl()], control: true })
       ])
       fs.writeFileSync(path.join(dir, "bootstrap.checkpoint"), file)
+      // kafka-storage.sh format --standalone (Kafka 3.9+) also leaves a 0-0 snapshot of control
+      // records only (the voter set): the log is still unbootstrapped.
+      fs.mkdirSync(path.join(dir, "__cluster_metadata-0"))
+      fs.writeFileSync(
+        path.join(dir, "__cluster_metadata-0", "00000000000000000000-0000000000.checkpoint"),
+        Buffer.concat([
+          buildBatch({ baseOffset: 0, leaderEpoch: 0, records: [snapshotHeaderControl(0), kraftVersionControl(1)], control: true }),
+          buildBatch({ baseOffset: 2, leaderEpoch: 0, records: [snapshotFooterControl()], control: true })
+        ])
+      )
       const image = yield* withMetadataLog({ logDirs: [dir], nodeId: 1 }, (m) => m.image)
       expect(image.features.get("metadata.version")).toBe(17)
     }))
