@@ -11,6 +11,7 @@ import type { MetadataRecord } from "../protocol/generated/metadata-records.ts"
 import type { PartitionChangeRecord } from "../protocol/generated/metadata/PartitionChangeRecord.ts"
 import type { PartitionRecord } from "../protocol/generated/metadata/PartitionRecord.ts"
 import type { RegisterBrokerRecord } from "../protocol/generated/metadata/RegisterBrokerRecord.ts"
+import { encodeMetadataRecord } from "./record-serde.ts"
 
 /** ConfigRecord resource types (Kafka's ConfigResource.Type ids). */
 export const ConfigResourceType = {
@@ -114,6 +115,13 @@ export interface MetadataImage {
    * "apiKey N" for types added by a later Kafka). Diagnostic only.
    */
   readonly ignoredRecords: ReadonlyMap<string, number>
+  /**
+   * Records this broker does not model but a Kafka reading the directory would (ACLs, client
+   * quotas, SCRAM credentials, delegation tokens, controller registrations, configs of other
+   * resource types, record types of a later Kafka...), as their framed values in log order.
+   * A snapshot writes them back verbatim, so it drops nothing Kafka would have kept.
+   */
+  readonly retainedRecords: ReadonlyArray<Uint8Array>
 }
 
 export const EMPTY_IMAGE: MetadataImage = {
@@ -126,7 +134,8 @@ export const EMPTY_IMAGE: MetadataImage = {
   brokers: new Map(),
   clientQuotas: new Map(),
   nextProducerId: 0n,
-  ignoredRecords: new Map()
+  ignoredRecords: new Map(),
+  retainedRecords: []
 }
 
 /** The finalized metadata.version feature level, 0 if the log never set one. */
@@ -217,6 +226,7 @@ export class MetadataImageBuilder {
   private clientQuotas: Map<string, ClientQuotaImage> | undefined
   private nextProducerId: bigint
   private ignored: Map<string, number> | undefined
+  private retained: Array<Uint8Array> | undefined
   private transaction: Array<MetadataRecord> | null = null
 
   constructor(base: MetadataImage) {
@@ -239,6 +249,12 @@ export class MetadataImageBuilder {
   ignore(key: string): void {
     const m = (this.ignored ??= new Map(this.base.ignoredRecords))
     m.set(key, (m.get(key) ?? 0) + 1)
+  }
+
+  /** Counts a record this broker does not model and keeps its framed value for snapshots. */
+  retain(key: string, value: Uint8Array): void {
+    this.ignore(key)
+    ;(this.retained ??= [...this.base.retainedRecords]).push(value)
   }
 
   apply(record: MetadataRecord, offset?: number): void {
@@ -309,7 +325,7 @@ export class MetadataImageBuilder {
         let outer: Map<string, ConfigMap>
         if (resourceType === ConfigResourceType.TOPIC) outer = this.mutableTopicConfigs()
         else if (resourceType === ConfigResourceType.BROKER) outer = this.mutableBrokerConfigs()
-        else return this.ignore(`ConfigRecord for resource type ${resourceType}`)
+        else return this.retain(`ConfigRecord for resource type ${resourceType}`, encodeMetadataRecord(record))
         const existing = outer.get(resourceName)
         let inner: Map<string, string>
         if (existing !== undefined && this.ownedConfigMaps.has(existing)) inner = existing as Map<string, string>
@@ -382,7 +398,7 @@ export class MetadataImageBuilder {
       case "NoOpRecord":
         return
       default:
-        this.ignore(record.type)
+        this.retain(record.type, encodeMetadataRecord(record))
     }
   }
 
@@ -401,7 +417,8 @@ export class MetadataImageBuilder {
       brokers: this.brokers ?? this.base.brokers,
       clientQuotas: this.clientQuotas ?? this.base.clientQuotas,
       nextProducerId: this.nextProducerId,
-      ignoredRecords: this.ignored ?? this.base.ignoredRecords
+      ignoredRecords: this.ignored ?? this.base.ignoredRecords,
+      retainedRecords: this.retained ?? this.base.retainedRecords
     }
     this.base = image
     this.topicsByName = undefined
@@ -414,6 +431,7 @@ export class MetadataImageBuilder {
     this.brokers = undefined
     this.clientQuotas = undefined
     this.ignored = undefined
+    this.retained = undefined
     return image
   }
 
