@@ -21,7 +21,7 @@ import type { MetadataStartupError } from "./metadata/errors.ts"
 import { MetadataLog } from "./metadata/MetadataLog.ts"
 import { TopicsLayer } from "./topics/layer.ts"
 import { FetchSessions } from "./fetch/FetchSessions.ts"
-import { GroupCoordinator, groupHandlers, OffsetStore } from "./groups/index.ts"
+import { GroupCoordinator, groupHandlers } from "./groups/index.ts"
 import { CreatePartitionsHandler } from "./handlers/CreatePartitions.ts"
 import { CreateTopicsHandler } from "./handlers/CreateTopics.ts"
 import { DeleteTopicsHandler } from "./handlers/DeleteTopics.ts"
@@ -73,13 +73,12 @@ export const StorageLayer: Layer.Layer<BrokerServices, MetadataStartupError | Lo
       messageTimestampType: config.messageTimestampType
     })
     const maintenance = LogMaintenance({ retentionCheckIntervalMs: config.logRetentionCheckIntervalMs })
-    const groups = GroupCoordinator.layerFromConfig.pipe(Layer.provide(OffsetStore.layerMemory))
-    return TopicsLayer.pipe(
+    return GroupCoordinator.layerFromConfig.pipe(
+      Layer.provideMerge(TopicsLayer),
       Layer.merge(maintenance),
       Layer.provideMerge(logs),
       Layer.provideMerge(metadata),
       Layer.merge(FetchSessions.layer),
-      Layer.merge(groups),
       Layer.provideMerge(BrokerLifecycle.layer)
     )
   })

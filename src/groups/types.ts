@@ -164,3 +164,21 @@ export interface DescribedGroup {
   readonly protocolData: string
   readonly members: ReadonlyArray<DescribedMember>
 }
+
+export interface TxnCommitOffsetsInput extends CommitOffsetsInput {
+  readonly transactionalId: string
+  readonly producerId: number
+  readonly producerEpoch: number
+}
+
+export interface DeleteGroupResult {
+  readonly groupId: string
+  readonly errorCode: number
+}
+
+export interface DeleteOffsetsResult {
+  /** Group-level error (GROUP_ID_NOT_FOUND, NON_EMPTY_GROUP...); partitions are then not answered. */
+  readonly errorCode: number
+  /** One code per requested partition, in request order (GROUP_SUBSCRIBED_TO_TOPIC where the group consumes the topic). */
+  readonly partitions: ReadonlyArray<number>
+}
