@@ -7,7 +7,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
 import { TestClock } from "effect/testing"
-import { decodeGroupRecord, groupMetadataRecord, offsetCommitRecord, recordTypeOf } from "../../src/groups/coordinator-records.ts"
+import { type DecodedGroupRecord, decodeGroupRecord, groupMetadataRecord, offsetCommitRecord, recordTypeOf } from "../../src/groups/coordinator-records.ts"
 import { GroupCoordinator, type GroupCoordinatorOptions, type GroupCoordinatorShape } from "../../src/groups/GroupCoordinator.ts"
 import { GroupLog, makeMemoryGroupLog } from "../../src/groups/GroupLog.ts"
 import type { OffsetToCommit, TxnCommitOffsetsInput } from "../../src/groups/types.ts"
@@ -50,8 +50,10 @@ const stableGroup = (gc: GroupCoordinatorShape, groupId = "g", metadata = bytes(
 const fetchOne = (gc: GroupCoordinatorShape, groupId: string, topic: string, partition: number, requireStable = false) =>
   Effect.map(gc.fetchOffsets(groupId, [{ topic, partitions: [partition] }], requireStable), (r) => r.topics[0]!.partitions[0]!)
 
-const decodedEntries = (mem: MemoryLog) =>
-  mem.entries.flatMap((e) => (e._tag === "Record" ? [{ ...decodeGroupRecord(e.record), producerId: e.producerId }] : [{ _tag: "Marker" as const, commit: e.commit }]))
+type DecodedEntry = (DecodedGroupRecord & { readonly producerId: number }) | { readonly _tag: "Marker"; readonly commit: boolean }
+
+const decodedEntries = (mem: MemoryLog): Array<DecodedEntry> =>
+  mem.entries.map((e): DecodedEntry => (e._tag === "Record" ? { ...decodeGroupRecord(e.record), producerId: e.producerId } : { _tag: "Marker", commit: e.commit }))
 
 describe("coordinator records", () => {
   it("are written with Kafka's key and value versions and read back", () => {
