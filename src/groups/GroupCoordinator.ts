@@ -220,11 +220,15 @@ const make = (options: GroupCoordinatorOptions) =>
       const accepted: Array<TopicPartitionOffset> = []
       input.offsets.forEach((o, i) => {
         if (codes[i] !== ErrorCode.NONE) return
+        const commitTimestampMs = o.commitTimestampMs >= 0 ? o.commitTimestampMs : now
+        const retention = o.retentionTimeMs ?? -1
         const committed: CommittedOffset = {
           offset: o.offset,
           leaderEpoch: o.leaderEpoch,
           metadata: o.metadata ?? "",
-          commitTimestampMs: o.commitTimestampMs >= 0 ? o.commitTimestampMs : now
+          commitTimestampMs,
+          // An explicit retention (OffsetCommit v2-v4) is kept as an expire timestamp, as Kafka does.
+          expireTimestampMs: retention >= 0 ? commitTimestampMs + retention : -1
         }
         accepted.push({ topic: o.topic, partition: o.partition, committed })
       })

@@ -119,7 +119,8 @@ const valueOf = (c: CommittedOffset) => ({
   offset: c.offset,
   leaderEpoch: c.leaderEpoch,
   metadata: c.metadata,
-  commitTimestamp: BigInt(c.commitTimestampMs)
+  commitTimestamp: BigInt(c.commitTimestampMs),
+  expireTimestamp: BigInt(c.expireTimestampMs ?? -1)
 })
 
 export const makeOffsetStore = (log: GroupLogShape): OffsetStoreShape => {

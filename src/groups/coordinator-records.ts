@@ -3,7 +3,8 @@
  * `int16 record type` (the key's version, which names the record) followed by the key
  * message; a value is `int16 version` followed by the value message, or null for a
  * tombstone (CoordinatorRecordSerde). The versions written are the ones Kafka writes:
- * OffsetCommit key 1 / value 3, GroupMetadata key 2 / value 3 (the highest non-flexible
+ * OffsetCommit key 1 / value 3 (value 1 when the commit carried a retention time),
+ * GroupMetadata key 2 / value 3 (the highest non-flexible
  * versions, MetadataVersion.offsetCommitValueVersion / groupMetadataValueVersion).
  * Pure functions over the generated codecs; no I/O.
  */
@@ -33,6 +34,7 @@ export interface CoordinatorRecord {
 export const OFFSET_COMMIT_RECORD_TYPES: ReadonlySet<number> = new Set([0, 1])
 export const OFFSET_COMMIT_KEY_VERSION = 1
 export const OFFSET_COMMIT_VALUE_VERSION = 3
+export const OFFSET_COMMIT_VALUE_VERSION_WITH_EXPIRY = 1
 export const GROUP_METADATA_RECORD_TYPE = 2
 export const GROUP_METADATA_VALUE_VERSION = 3
 
@@ -50,8 +52,14 @@ export const offsetCommitRecord = (
   value: OffsetCommitValueInit | null
 ): CoordinatorRecord => ({
   key: prefixed(OFFSET_COMMIT_KEY_VERSION, (w) => encodeOffsetCommitKey(w, OFFSET_COMMIT_KEY_VERSION, { group, topic, partition })),
-  value: value === null ? null : prefixed(OFFSET_COMMIT_VALUE_VERSION, (w) => encodeOffsetCommitValue(w, OFFSET_COMMIT_VALUE_VERSION, value))
+  value: value === null ? null : offsetCommitValue(value)
 })
+
+/** Value v1 carries an explicit expire timestamp (MetadataVersion.offsetCommitValueVersion); otherwise v3. */
+const offsetCommitValue = (value: OffsetCommitValueInit): Uint8Array => {
+  const version = value.expireTimestamp !== undefined && value.expireTimestamp >= 0n ? OFFSET_COMMIT_VALUE_VERSION_WITH_EXPIRY : OFFSET_COMMIT_VALUE_VERSION
+  return prefixed(version, (w) => encodeOffsetCommitValue(w, version, value))
+}
 
 export const groupMetadataRecord = (group: string, value: GroupMetadataValueInit | null): CoordinatorRecord => ({
   key: prefixed(GROUP_METADATA_RECORD_TYPE, (w) => encodeGroupMetadataKey(w, GROUP_METADATA_RECORD_TYPE, { group })),

@@ -97,6 +97,8 @@ export interface OffsetToCommit {
   readonly metadata: string | null
   /** OffsetCommit v1 may carry one; -1 means "now". */
   readonly commitTimestampMs: number
+  /** OffsetCommit v2-v4 retention_time_ms: the offset expires this long after its commit (-1 = broker's retention). */
+  readonly retentionTimeMs?: number
 }
 
 export interface CommitOffsetsInput {

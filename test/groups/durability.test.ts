@@ -282,3 +282,21 @@ describe("GroupCoordinator: TxnOffsetCommit", () => {
         }))
     }))
 })
+
+describe("GroupCoordinator: OffsetCommit v2-v4 retention_time", () => {
+  it.effect("is written as a value v1 expire timestamp and expires the offset then, whatever the group", () =>
+    Effect.gen(function*() {
+      const mem = makeMemoryGroupLog({ numPartitions: 3 })
+      yield* lifetime(mem, (gc) =>
+        Effect.gen(function*() {
+          yield* gc.commitOffsets(commitInput({ groupId: "r", apiVersion: 2, offsets: [{ ...offset("t", 0, 5n), retentionTimeMs: 1_000 }] }))
+          const record = mem.entries.find((e) => e._tag === "Record")!
+          expect(record._tag === "Record" && new DataView(record.record.value!.buffer, record.record.value!.byteOffset).getInt16(0)).toBe(1)
+          expect(decodedEntries(mem)[0]).toMatchObject({ _tag: "OffsetCommit", value: { expireTimestamp: 1_000n } })
+          yield* TestClock.adjust(999)
+          expect(yield* gc.expireOffsets).toBe(0)
+          yield* TestClock.adjust(1)
+          expect(yield* gc.expireOffsets).toBe(1)
+        }), { offsetsRetentionCheckIntervalMs: 1_000_000 })
+    }))
+})
