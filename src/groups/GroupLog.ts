@@ -10,6 +10,11 @@
  * a topic found in the metadata image keeps its partition count, as in Kafka. The in-memory
  * layer keeps the entries in a list (tests replay it to simulate a restart). A cluster mode
  * swaps this service.
+ *
+ * Other coordinators (KIP-848 consumer groups) use it the same way: append their
+ * ConsumerGroup* records for a group id, and at start-up call `replay` with a handler that
+ * picks the record types it owns (coordinator-records.ts `recordTypeOf`); replay only reads,
+ * so each owner may run its own pass.
  */
 import { Clock, Context, Effect, Layer, Schema, Semaphore } from "effect"
 import { CONSUMER_OFFSETS_TOPIC, coordinatorPartitionFor } from "../coordinator/internal-topics.ts"

@@ -191,6 +191,24 @@ describe("GroupCoordinator: offset expiry", () => {
       expect(last).toMatchObject([{ _tag: "OffsetCommit", value: null }, { _tag: "GroupMetadata", value: null }])
     }))
 
+  it.effect("a Stable consumer group keeps the offsets of the topics it subscribes to; others expire retention after their commit", () =>
+    Effect.gen(function*() {
+      const mem = makeMemoryGroupLog({ numPartitions: 3 })
+      yield* lifetime(mem, (gc) =>
+        Effect.gen(function*() {
+          const joined = yield* stableGroup(gc, "g", subscription("t"))
+          yield* gc.commitOffsets(commitInput({ generationId: joined.generationId, memberId: joined.memberId, offsets: [offset("t", 0, 1n), offset("old", 0, 2n)] }))
+          for (let i = 0; i < 7; i++) {
+            yield* TestClock.adjust(9_000)
+            yield* gc.heartbeat({ groupId: "g", generationId: joined.generationId, memberId: joined.memberId, groupInstanceId: null })
+          }
+          expect(yield* gc.expireOffsets).toBe(1)
+          expect((yield* fetchOne(gc, "g", "t", 0)).offset).toBe(1n)
+          expect((yield* fetchOne(gc, "g", "old", 0)).offset).toBe(-1n)
+          expect((yield* gc.describeGroups(["g"]))[0]!.state).toBe("Stable")
+        }), { ...retention, offsetsRetentionCheckIntervalMs: 1_000_000 })
+    }))
+
   it.effect("a simple consumer's offsets expire retention after their commit", () =>
     Effect.gen(function*() {
       const mem = makeMemoryGroupLog({ numPartitions: 3 })
