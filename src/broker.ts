@@ -21,7 +21,7 @@ import type { MetadataStartupError } from "./metadata/errors.ts"
 import { MetadataLog } from "./metadata/MetadataLog.ts"
 import { TopicsLayer } from "./topics/layer.ts"
 import { FetchSessions } from "./fetch/FetchSessions.ts"
-import { GroupCoordinator, groupHandlers } from "./groups/index.ts"
+import { GroupCoordinator, GroupLog, groupHandlers } from "./groups/index.ts"
 import { CreatePartitionsHandler } from "./handlers/CreatePartitions.ts"
 import { CreateTopicsHandler } from "./handlers/CreateTopics.ts"
 import { DeleteTopicsHandler } from "./handlers/DeleteTopics.ts"
@@ -51,7 +51,7 @@ export const handlers: ReadonlyArray<AnyHandler<BrokerServices>> = [
 ]
 
 /** What the handlers may depend on. */
-export type BrokerServices = Topics | LogStore | MetadataLog | FetchSessions | GroupCoordinator | BrokerLifecycle
+export type BrokerServices = Topics | LogStore | MetadataLog | FetchSessions | GroupCoordinator | GroupLog | BrokerLifecycle
 
 /**
  * The storage side, given a Config: the metadata log (opened first: it owns meta.properties
@@ -74,6 +74,7 @@ export const StorageLayer: Layer.Layer<BrokerServices, MetadataStartupError | Lo
     })
     const maintenance = LogMaintenance({ retentionCheckIntervalMs: config.logRetentionCheckIntervalMs })
     return GroupCoordinator.layerFromConfig.pipe(
+      Layer.provideMerge(GroupLog.layerFromConfig),
       Layer.provideMerge(TopicsLayer),
       Layer.merge(maintenance),
       Layer.provideMerge(logs),

@@ -16,14 +16,12 @@
 import { randomUUID } from "node:crypto"
 import { Clock, Context, Deferred, Effect, FiberSet, Layer, Queue } from "effect"
 import { Config } from "../config/Config.ts"
-import { LogStore } from "../log/LogStore.ts"
-import { Topics } from "../topics/Topics.ts"
 import { shutdownSignal } from "../server/Lifecycle.ts"
 import { ErrorCode } from "../protocol/error-codes.ts"
 import type { GroupMetadataValueInit } from "../protocol/generated/coordinator/GroupMetadataValue.ts"
 import { ClassicGroupCoordinator, CONSUMER_PROTOCOL_TYPE, type CoordinatorEnv, type GroupOffsetView, type Pending } from "./classic-coordinator.ts"
 import { decodeGroupRecord, groupMetadataRecord } from "./coordinator-records.ts"
-import { GroupLog, type GroupLogOptions } from "./GroupLog.ts"
+import { GroupLog } from "./GroupLog.ts"
 import { type CommittedOffset, OffsetStore, type TopicPartition, type TopicPartitionOffset } from "./OffsetStore.ts"
 import type {
   CommitOffsetsInput,
@@ -400,18 +398,17 @@ export class GroupCoordinator extends Context.Service<GroupCoordinator, GroupCoo
     GroupCoordinator.layer(options).pipe(Layer.provide(OffsetStore.layer), Layer.provide(log))
 
   /**
-   * The broker's coordinator: group.* and offsets.* properties, its state in `__consumer_offsets`.
+   * The broker's coordinator (group.* and offsets.* properties) over the broker's GroupLog,
+   * which other group coordinators (KIP-848) share.
    */
-  static readonly layerFromConfig: Layer.Layer<GroupCoordinator, never, Config | Topics | LogStore> = Layer.unwrap(
-    Config.useSync((config) => {
-      const logOptions: GroupLogOptions = { numPartitions: config.offsetsTopicNumPartitions, segmentBytes: config.offsetsTopicSegmentBytes }
-      return GroupCoordinator.layerOver(GroupLog.layer(logOptions), {
+  static readonly layerFromConfig: Layer.Layer<GroupCoordinator, never, Config | GroupLog> = Layer.unwrap(
+    Config.useSync((config) =>
+      GroupCoordinator.layer({
         initialRebalanceDelayMs: config.groupInitialRebalanceDelayMs,
         minSessionTimeoutMs: config.groupMinSessionTimeoutMs,
         maxSessionTimeoutMs: config.groupMaxSessionTimeoutMs,
         offsetsRetentionMs: config.offsetsRetentionMinutes * 60_000,
         offsetsRetentionCheckIntervalMs: config.offsetsRetentionCheckIntervalMs
-      })
-    })
+      }).pipe(Layer.provide(OffsetStore.layer)))
   )
 }

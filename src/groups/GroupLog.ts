@@ -17,6 +17,7 @@
  * so each owner may run its own pass.
  */
 import { Clock, Context, Effect, Layer, Schema, Semaphore } from "effect"
+import { Config } from "../config/Config.ts"
 import { CONSUMER_OFFSETS_TOPIC, coordinatorPartitionFor } from "../coordinator/internal-topics.ts"
 import { LogStore } from "../log/LogStore.ts"
 import { readTxnMarker } from "../log/control-records.ts"
@@ -81,6 +82,11 @@ export class GroupLog extends Context.Service<GroupLog, GroupLogShape>()("kafka-
   /** Records in `__consumer_offsets` through the LogStore. */
   static readonly layer = (options: GroupLogOptions = {}): Layer.Layer<GroupLog, never, Topics | LogStore> =>
     Layer.effect(GroupLog, makeLogGroupLog(options))
+
+  /** `__consumer_offsets` as the broker's offsets.topic.* properties configure it. */
+  static readonly layerFromConfig: Layer.Layer<GroupLog, never, Config | Topics | LogStore> = Layer.unwrap(
+    Config.useSync((config) => GroupLog.layer({ numPartitions: config.offsetsTopicNumPartitions, segmentBytes: config.offsetsTopicSegmentBytes }))
+  )
 
   /** Records kept in memory (lost with the layer). */
   static readonly layerMemory = (options: GroupLogOptions = {}): Layer.Layer<GroupLog> =>
