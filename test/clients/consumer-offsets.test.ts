@@ -2,8 +2,9 @@
  * Issue 10 proof for durable groups: a KafkaJS consumer group resumes from its committed
  * offsets after the broker process restarts (a clean stop, and `kill -9` after the commit was
  * acknowledged); a lag report (DescribeGroups + OffsetFetch + ListOffsets) shows lag 0; and
- * DeleteGroups removes the group and its offsets, also across a restart. Then the group admin
- * APIs through KafkaJS's and @platformatic/kafka's admin clients on an embedded broker.
+ * DeleteGroups removes the group and its offsets, also across a restart; a live KafkaJS consumer
+ * keeps its member id across a restart (membership restored). Then the group admin APIs through
+ * KafkaJS's and @platformatic/kafka's admin clients on an embedded broker.
  */
 import * as fs from "node:fs"
 import * as os from "node:os"
@@ -133,6 +134,63 @@ describe("durable consumer groups across broker restarts (real process)", () => 
       await broker.exited
     }
   }, 120_000)
+})
+
+describe("a live KafkaJS consumer across an embedded broker restart on the same port", () => {
+  it("keeps its member id: the group's members and generation were restored from __consumer_offsets", async () => {
+    const logDir = fs.mkdtempSync(path.join(os.tmpdir(), "kafka-live-group-"))
+    const properties = { "log.dirs": logDir, "group.initial.rebalance.delay.ms": "0", "offsets.topic.num.partitions": "3" }
+    let broker = await startBroker({ properties })
+    const port = broker.port
+    const kafka = kafkaFor(broker.bootstrap)
+    const admin = kafka.admin()
+    await admin.connect()
+    await admin.createTopics({ topics: [{ topic: "live", numPartitions: 3 }] })
+    await admin.disconnect()
+    await produce(kafka, "live", 0, 9)
+    const consumer = kafka.consumer({ groupId: "live-group", maxWaitTimeInMs: 50, sessionTimeout: 30_000, heartbeatInterval: 500 })
+    const seen = new Set<string>()
+    let reached: (() => void) | undefined
+    let target = 9
+    const arrived = () => new Promise<void>((resolve) => {
+      reached = resolve
+      if (seen.size >= target) resolve()
+    })
+    try {
+      await consumer.connect()
+      await consumer.subscribe({ topic: "live", fromBeginning: true })
+      await consumer.run({
+        eachMessage: async ({ message }) => {
+          seen.add(message.value!.toString())
+          if (seen.size >= target) reached?.()
+        }
+      })
+      await arrived()
+      const describe = async () => {
+        const a = kafkaFor(`127.0.0.1:${port}`).admin()
+        await a.connect()
+        try {
+          return (await a.describeGroups(["live-group"])).groups[0]!
+        } finally {
+          await a.disconnect()
+        }
+      }
+      const before = await describe()
+      expect(before.state).toBe("Stable")
+
+      await broker.stop()
+      broker = await startBroker({ properties: { ...properties, listeners: `PLAINTEXT://127.0.0.1:${port}` } })
+      target = 18
+      await produce(kafkaFor(broker.bootstrap), "live", 9, 9)
+      await arrived()
+      expect([...seen].sort()).toEqual(range(0, 18).sort())
+      const after = await describe()
+      expect(after.members.map((m) => m.memberId)).toEqual(before.members.map((m) => m.memberId))
+    } finally {
+      await consumer.disconnect()
+      await broker.stop()
+    }
+  }, 60_000)
 })
 
 describe("group admin APIs with real admin clients", () => {
