@@ -22,6 +22,7 @@ import { MetadataLog } from "./metadata/MetadataLog.ts"
 import { TopicsLayer } from "./topics/layer.ts"
 import { FetchSessions } from "./fetch/FetchSessions.ts"
 import { GroupCoordinator, GroupLog, groupHandlers } from "./groups/index.ts"
+import { GroupTopicDeletions } from "./groups/topic-deletions.ts"
 import { CreatePartitionsHandler } from "./handlers/CreatePartitions.ts"
 import { CreateTopicsHandler } from "./handlers/CreateTopics.ts"
 import { DeleteTopicsHandler } from "./handlers/DeleteTopics.ts"
@@ -73,7 +74,8 @@ export const StorageLayer: Layer.Layer<BrokerServices, MetadataStartupError | Lo
       messageTimestampType: config.messageTimestampType
     })
     const maintenance = LogMaintenance({ retentionCheckIntervalMs: config.logRetentionCheckIntervalMs })
-    return GroupCoordinator.layerFromConfig.pipe(
+    return GroupTopicDeletions.pipe(
+      Layer.provideMerge(GroupCoordinator.layerFromConfig),
       Layer.provideMerge(GroupLog.layerFromConfig),
       Layer.provideMerge(TopicsLayer),
       Layer.merge(maintenance),

@@ -92,6 +92,8 @@ export interface GroupCoordinatorShape {
   readonly deleteOffsets: (groupId: string, partitions: ReadonlyArray<TopicPartition>) => Effect.Effect<DeleteOffsetsResult>
   /** Runs one offset-expiry pass now (the periodic check calls it); returns the number of offsets expired. */
   readonly expireOffsets: Effect.Effect<number>
+  /** Topics were deleted: every group's offsets for them get tombstones (Kafka's onPartitionsDeleted). */
+  readonly onTopicsDeleted: (topics: ReadonlySet<string>) => Effect.Effect<void>
   readonly listGroups: (filter: ListGroupsFilter) => Effect.Effect<ReadonlyArray<ListedGroup>>
   readonly describeGroups: (groupIds: ReadonlyArray<string>) => Effect.Effect<ReadonlyArray<DescribedGroup>>
   /**
@@ -364,6 +366,15 @@ const make = (options: GroupCoordinatorOptions) =>
 
     yield* Effect.forkScoped(Effect.forever(Effect.andThen(Effect.sleep(checkIntervalMs), expireOffsets)))
 
+    const onTopicsDeleted = (topics: ReadonlySet<string>): Effect.Effect<void> =>
+      Effect.forEach(new Set([...store.groupIds(), ...core.groupIds()]), (groupId) =>
+        Effect.gen(function*() {
+          const doomed = (yield* offsetPartitionsOf(groupId)).filter((tp) => topics.has(tp.topic))
+          if (doomed.length === 0) return
+          yield* store.remove(groupId, doomed)
+          if ((yield* store.list(groupId)).length === 0 && !store.hasOpenTransactions(groupId)) core.offsetsGone(groupId)
+        }).pipe(Effect.catchTag("OffsetStoreError", (e) => Effect.logError(`cannot remove the offsets of deleted topics for group ${groupId}: ${e.message}`))), { discard: true })
+
     return GroupCoordinator.of({
       joinGroup: (input) => Effect.suspend(() => awaitPending(core.join(input))),
       syncGroup: (input) =>
@@ -378,6 +389,7 @@ const make = (options: GroupCoordinatorOptions) =>
       deleteGroups,
       deleteOffsets,
       expireOffsets,
+      onTopicsDeleted,
       listGroups: (filter) => Effect.sync(() => core.listGroups(filter)),
       describeGroups: (groupIds) => Effect.sync(() => groupIds.map((id) => core.describeGroup(id))),
       onTransactionCompleted: (producerId, offsetsPartitions, commit) => store.completeTransaction(producerId, offsetsPartitions, commit)

@@ -89,4 +89,30 @@ describe("__consumer_offsets on disk", () => {
       await second.dispose()
     }
   })
+
+  it("a deleted topic takes its committed offsets with it (tombstones, also after a restart)", async () => {
+    const logDir = fs.mkdtempSync(path.join(os.tmpdir(), "offsets-deleted-topic-"))
+    const runtime = open(logDir)
+    const commit = (topic: string) => ({ groupId: "g", generationId: -1, memberId: "", groupInstanceId: null, apiVersion: 8, offsets: [{ ...offset(0, 7n), topic }] })
+    try {
+      const { gc, topics } = await runtime.runPromise(services)
+      for (const name of ["kept", "gone"]) {
+        await runtime.runPromise(topics.create({ name, numPartitions: 1, replicationFactor: -1, configs: [], validateOnly: false }))
+        expect(await runtime.runPromise(gc.commitOffsets(commit(name)))).toEqual([ErrorCode.NONE])
+      }
+      await runtime.runPromise(topics.delete("gone"))
+      const committedTopics = async () => (await runtime.runPromise(gc.fetchOffsets("g", null))).topics.map((t) => t.topic)
+      for (let i = 0; i < 1000 && (await committedTopics()).includes("gone"); i++) await new Promise((resolve) => setImmediate(resolve))
+      expect(await committedTopics()).toEqual(["kept"])
+    } finally {
+      await runtime.dispose()
+    }
+    const again = open(logDir)
+    try {
+      const { gc } = await again.runPromise(services)
+      expect((await again.runPromise(gc.fetchOffsets("g", null))).topics.map((t) => t.topic)).toEqual(["kept"])
+    } finally {
+      await again.dispose()
+    }
+  })
 })
