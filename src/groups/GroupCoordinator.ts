@@ -113,8 +113,13 @@ const NO_OFFSET: Omit<FetchedOffset, "partition"> = { offset: -1n, leaderEpoch: 
 interface GroupWrite {
   readonly groupId: string
   readonly value: GroupMetadataValueInit | null
-  readonly done: Deferred.Deferred<void>
+  /** The error code of the write (NONE once it is in the log). */
+  readonly done: Deferred.Deferred<number>
 }
+
+/** Kafka's appendGroupMetadataErrorToResponseError, for what a failed GroupMetadata write answers. */
+const groupWriteErrorCode = (errorCode: number): number =>
+  errorCode === ErrorCode.INVALID_COMMIT_OFFSET_SIZE ? ErrorCode.UNKNOWN_SERVER_ERROR : errorCode
 
 /** Kafka's OffsetExpirationCondition: the time an offset's retention counts from, or undefined when it cannot expire now. */
 const expiryBase = (view: GroupOffsetView): ((c: CommittedOffset) => number) | undefined => {
@@ -136,7 +141,7 @@ const make = (options: GroupCoordinatorOptions) =>
     // GroupMetadata records are written in the order the group state machine asks for them,
     // by one writer fiber; a SyncGroup is answered once its generation's record is written.
     const writes = yield* Queue.unbounded<GroupWrite>()
-    const lastWrite = new Map<string, Deferred.Deferred<void>>()
+    const lastWrite = new Map<string, Deferred.Deferred<number>>()
     const env: CoordinatorEnv = {
       now: () => clock.currentTimeMillisUnsafe(),
       schedule: (delayMs, action) => {
@@ -150,7 +155,7 @@ const make = (options: GroupCoordinatorOptions) =>
       },
       newMemberId: options.newMemberId ?? ((prefix) => `${prefix}-${randomUUID()}`),
       writeGroup: (groupId, value) => {
-        const done = Deferred.makeUnsafe<void>()
+        const done = Deferred.makeUnsafe<number>()
         lastWrite.set(groupId, done)
         Queue.offerUnsafe(writes, { groupId, value, done })
       }
@@ -198,10 +203,13 @@ const make = (options: GroupCoordinatorOptions) =>
       Effect.gen(function*() {
         const write = yield* Queue.take(writes)
         const record = groupMetadataRecord(write.groupId, write.value)
-        yield* log.append(write.groupId, [record]).pipe(
-          Effect.catch((e) => Effect.logError(`cannot write the metadata of group ${write.groupId}: ${e.message}`))
+        const code = yield* log.append(write.groupId, [record]).pipe(
+          Effect.as(ErrorCode.NONE),
+          Effect.catch((e) =>
+            Effect.logError(`cannot write the metadata of group ${write.groupId}: ${e.message}`).pipe(Effect.as(groupWriteErrorCode(e.errorCode)))
+          )
         )
-        Deferred.doneUnsafe(write.done, Effect.void)
+        Deferred.doneUnsafe(write.done, Effect.succeed(code))
         if (lastWrite.get(write.groupId) === write.done) lastWrite.delete(write.groupId)
       })
     ))
@@ -210,9 +218,10 @@ const make = (options: GroupCoordinatorOptions) =>
     // Waiting joins and syncs are answered as soon as the broker begins to shut down.
     yield* Effect.forkScoped(Effect.andThen(yield* shutdownSignal, Effect.sync(() => core.shutdown())))
 
-    const awaitGroupWritten = (groupId: string): Effect.Effect<void> => {
+    /** Waits for the group's last GroupMetadata write; its error code. */
+    const awaitGroupWritten = (groupId: string): Effect.Effect<number> => {
       const pending = lastWrite.get(groupId)
-      return pending === undefined ? Effect.void : Deferred.await(pending)
+      return pending === undefined ? Effect.succeed(ErrorCode.NONE) : Deferred.await(pending)
     }
 
     const acceptedOffsets = (input: CommitOffsetsInput, codes: Array<number>): Array<TopicPartitionOffset> => {
@@ -379,7 +388,15 @@ const make = (options: GroupCoordinatorOptions) =>
       joinGroup: (input) => Effect.suspend(() => awaitPending(core.join(input))),
       syncGroup: (input) =>
         Effect.suspend(() => awaitPending(core.sync(input))).pipe(
-          Effect.tap((result) => (result.errorCode === ErrorCode.NONE ? awaitGroupWritten(input.groupId) : Effect.void))
+          // The generation is answered once its record is in the log; if it could not be
+          // written, the members get the error and the group rebalances (as Kafka does).
+          Effect.flatMap((result) =>
+            result.errorCode !== ErrorCode.NONE ? Effect.succeed(result) : Effect.map(awaitGroupWritten(input.groupId), (code) => {
+              if (code === ErrorCode.NONE) return result
+              core.generationNotWritten(input.groupId, input.generationId)
+              return { errorCode: code, protocolType: null, protocolName: null, assignment: new Uint8Array(0) }
+            })
+          )
         ),
       heartbeat: (input) => Effect.sync(() => core.heartbeat(input)),
       leaveGroup: (groupId, members) => Effect.sync(() => core.leave(groupId, members)),

@@ -936,6 +936,14 @@ export class ClassicGroupCoordinator {
     group.currentStateTimestampMs = ts
   }
 
+  /** The record of `generationId` could not be written: its assignments are void and the group rebalances. */
+  generationNotWritten(groupId: string, generationId: number): void {
+    const group = this.groups.get(groupId)
+    if (group === undefined || group.generationId !== generationId || group.state !== "Stable") return
+    for (const m of group.members.values()) m.assignment = EMPTY_BYTES
+    this.prepareRebalance(group)
+  }
+
   /** Replay is over: restored members get a fresh session (as Kafka reschedules their heartbeats on load). */
   finishReplay(groupsWithOffsets: ReadonlyArray<string>): void {
     for (const groupId of groupsWithOffsets) {

@@ -7,9 +7,9 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
 import { TestClock } from "effect/testing"
-import { type DecodedGroupRecord, decodeGroupRecord, groupMetadataRecord, offsetCommitRecord, recordTypeOf } from "../../src/groups/coordinator-records.ts"
+import { type DecodedGroupRecord, decodeGroupRecord, GROUP_METADATA_RECORD_TYPE, groupMetadataRecord, offsetCommitRecord, recordTypeOf } from "../../src/groups/coordinator-records.ts"
 import { GroupCoordinator, type GroupCoordinatorOptions, type GroupCoordinatorShape } from "../../src/groups/GroupCoordinator.ts"
-import { GroupLog, makeMemoryGroupLog } from "../../src/groups/GroupLog.ts"
+import { GroupLog, GroupLogError, makeMemoryGroupLog } from "../../src/groups/GroupLog.ts"
 import type { OffsetToCommit, TxnCommitOffsetsInput } from "../../src/groups/types.ts"
 import { ErrorCode } from "../../src/protocol/error-codes.ts"
 import { encodeConsumerProtocolSubscription } from "../../src/protocol/generated/message/ConsumerProtocolSubscription.ts"
@@ -316,5 +316,34 @@ describe("GroupCoordinator: OffsetCommit v2-v4 retention_time", () => {
           yield* TestClock.adjust(1)
           expect(yield* gc.expireOffsets).toBe(1)
         }), { offsetsRetentionCheckIntervalMs: 1_000_000 })
+    }))
+})
+
+describe("GroupCoordinator: a GroupMetadata write that fails", () => {
+  it.effect("answers SyncGroup with the error and sends the group back to rebalancing", () =>
+    Effect.gen(function*() {
+      const mem = makeMemoryGroupLog({ numPartitions: 3 })
+      let failing = true
+      const log = GroupLog.of({
+        ...mem.log,
+        append: (groupId, records, producer) =>
+          failing && records.some((r) => recordTypeOf(r.key) === GROUP_METADATA_RECORD_TYPE)
+            ? Effect.fail(new GroupLogError({ errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE, message: "disk on fire" }))
+            : mem.log.append(groupId, records, producer)
+      })
+      let n = 0
+      const layer = GroupCoordinator.layerOver(Layer.succeed(GroupLog, log), { initialRebalanceDelayMs: 0, newMemberId: (prefix) => `${prefix}-${++n}` })
+      yield* Effect.scoped(GroupCoordinator.use((gc) =>
+        Effect.gen(function*() {
+          const joined = yield* done(yield* startJoin(gc, joinInput()))
+          const synced = yield* done(yield* startSync(gc, "g", joined.generationId, joined.memberId, [{ memberId: joined.memberId, assignment: bytes(1) }]))
+          expect(synced.errorCode).toBe(ErrorCode.COORDINATOR_NOT_AVAILABLE)
+          expect((yield* gc.describeGroups(["g"]))[0]!.state).toBe("PreparingRebalance")
+          failing = false
+          const rejoined = yield* done(yield* startJoin(gc, joinInput({ memberId: joined.memberId })))
+          expect(rejoined.generationId).toBe(2)
+          const ok = yield* done(yield* startSync(gc, "g", 2, joined.memberId, [{ memberId: joined.memberId, assignment: bytes(2) }]))
+          expect(ok).toMatchObject({ errorCode: ErrorCode.NONE, assignment: bytes(2) })
+        })).pipe(Effect.provide(layer)))
     }))
 })
