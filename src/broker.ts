@@ -17,6 +17,7 @@ import { Listeners } from "./server/Listeners.ts"
 import { LogStore } from "./log/LogStore.ts"
 import type { LogIoError } from "./log/errors.ts"
 import { LogMaintenance } from "./log/maintenance.ts"
+import { type CleanResult, LogCleaner } from "./log/cleaner/LogCleaner.ts"
 import type { MetadataStartupError } from "./metadata/errors.ts"
 import { MetadataLog } from "./metadata/MetadataLog.ts"
 import { TopicsLayer } from "./topics/layer.ts"
@@ -53,12 +54,15 @@ export const handlers: ReadonlyArray<AnyHandler<BrokerServices>> = [
 /** What the handlers may depend on. */
 export type BrokerServices = Topics | LogStore | MetadataLog | FetchSessions | GroupCoordinator | BrokerLifecycle
 
+/** What the storage side provides beyond the handlers' services. */
+export type StorageServices = BrokerServices | LogCleaner
+
 /**
  * The storage side, given a Config: the metadata log (opened first: it owns meta.properties
  * and the cluster id), the partition logs, their maintenance, and the Topics service that
  * keeps the two in agreement.
  */
-export const StorageLayer: Layer.Layer<BrokerServices, MetadataStartupError | LogIoError, Config> = Layer.unwrap(
+export const StorageLayer: Layer.Layer<StorageServices, MetadataStartupError | LogIoError, Config> = Layer.unwrap(
   Effect.gen(function*() {
     const config = yield* Config
     const metadata = MetadataLog.layer({ logDirs: config.logDirs, nodeId: config.nodeId })
@@ -73,9 +77,19 @@ export const StorageLayer: Layer.Layer<BrokerServices, MetadataStartupError | Lo
       messageTimestampType: config.messageTimestampType
     })
     const maintenance = LogMaintenance({ retentionCheckIntervalMs: config.logRetentionCheckIntervalMs })
+    const cleaner = LogCleaner.layer({
+      enable: config.logCleanerEnable,
+      threads: config.logCleanerThreads,
+      backoffMs: config.logCleanerBackoffMs,
+      dedupeBufferSize: config.logCleanerDedupeBufferSize,
+      ioBufferLoadFactor: config.logCleanerIoBufferLoadFactor,
+      ioBufferSize: config.logCleanerIoBufferSize,
+      ioMaxBytesPerSecond: config.logCleanerIoMaxBytesPerSecond
+    })
     const groups = GroupCoordinator.layerFromConfig.pipe(Layer.provide(OffsetStore.layerMemory))
     return TopicsLayer.pipe(
       Layer.merge(maintenance),
+      Layer.merge(cleaner),
       Layer.provideMerge(logs),
       Layer.provideMerge(metadata),
       Layer.merge(FetchSessions.layer),
@@ -107,8 +121,8 @@ export const ServerLayer: Layer.Layer<BrokerServer, never, Config | BrokerServic
 ).pipe(Layer.provide(Listeners.node))
 
 /** The whole broker, given a Config. */
-export const BrokerLayer: Layer.Layer<BrokerServer, MetadataStartupError | LogIoError, Config> = ServerLayer.pipe(
-  Layer.provide(StorageLayer)
+export const BrokerLayer: Layer.Layer<BrokerServer | StorageServices, MetadataStartupError | LogIoError, Config> = ServerLayer.pipe(
+  Layer.provideMerge(StorageLayer)
 )
 
 export interface EmbeddedBroker {
@@ -117,6 +131,8 @@ export interface EmbeddedBroker {
   readonly host: string
   readonly port: number
   readonly logDir: string
+  /** Runs the log cleaner until no compacted log needs cleaning (a deterministic trigger for tests). */
+  readonly cleanLogs: () => Promise<ReadonlyArray<CleanResult>>
   readonly stop: () => Promise<void>
 }
 
@@ -149,6 +165,11 @@ export const startBroker = async (options: EmbedOptions = {}): Promise<EmbeddedB
     host: first.host,
     port: first.port,
     logDir: properties["log.dirs"]!,
+    cleanLogs: () =>
+      runtime.runPromise(Effect.gen(function*() {
+        const cleaner = yield* LogCleaner
+        return yield* cleaner.cleanUntilClean()
+      })),
     stop: async () => {
       await runtime.dispose()
     }
