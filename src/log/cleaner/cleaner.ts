@@ -15,8 +15,8 @@
  * Batch rules (Kafka's): retained records keep their offsets; a batch left without records
  * disappears, except the last batch of each producer id in the round (its sequence and
  * epoch must survive for idempotence) and the last batch of the round, which stay as empty
- * batches. This broker also keeps the last batch of every group so a cleaned segment always
- * ends where the segments it replaces ended — recovery of an interrupted swap relies on it.
+ * batches. A group whose records are all gone becomes an empty segment, as in Kafka (reads
+ * pass over it to the next segment).
  * Transactional and control batches are kept whole and their keys stay out of the map:
  * an aborted transaction's record never hides a committed value, at the price of
  * transactional records (and markers) not being compacted yet.
@@ -362,7 +362,6 @@ function* cleanGroup(
   try {
     for (let g = 0; g < group.length; g++) {
       const segment = group[g]!
-      const groupEnd = g === group.length - 1 ? segment.nextOffset : -1
       for (const n of walkInChunks(segment, 0, chunk, (batch, view, size) => {
         stats.bytesRead += size
         const last = lastOffsetAt(view, 0)
@@ -371,7 +370,7 @@ function* cleanGroup(
           out = batch
         } else {
           const pid = getInt64(view, PRODUCER_ID_OFFSET)
-          const keepEmpty = (pid >= 0 && producerLast.get(pid) === last) || last + 1 === endOffset || last + 1 === groupEnd
+          const keepEmpty = (pid >= 0 && producerLast.get(pid) === last) || last + 1 === endOffset
           const result = filterBatch(batch, {
             retain: (offset, key, tombstone, header) => {
               if (offset > latest) return true

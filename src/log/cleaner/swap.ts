@@ -16,9 +16,15 @@
  * `recoverSwaps` runs when a partition directory is opened and finishes or rolls back
  * whatever a crash interrupted: `.cleaned` files are dropped (the old segments are still
  * all there), a `<base>.log.swap` replaces every segment whose base offset lies in its
- * offset range, index `.swap` files without their log `.swap` are dropped (indexes are
- * rebuilt when missing), and `.deleted` files are removed. Every directory change is
- * fsynced before the next step.
+ * offset range (Kafka's rule: from its base offset to the offset after its last batch),
+ * index `.swap` files without their log `.swap` are dropped (indexes are rebuilt when
+ * missing), and `.deleted` files are removed. Every directory change is fsynced before the
+ * next step.
+ *
+ * As in Kafka, a crash in the middle of step 3 can leave a replaced segment that lies past
+ * the end of the cleaned segment's last batch in place: the log stays valid (its records
+ * are older versions of keys whose newer records follow, at their own offsets) and the
+ * next round cleans them away.
  */
 import * as fs from "node:fs"
 import * as path from "node:path"
@@ -242,14 +248,9 @@ export const recoverSwaps = (dir: string): Array<string> => {
     const base = offsetFromFilename(swapName)
     if (base === null) continue
     const swapFile = path.join(dir, swapName)
-    const next = nextOffsetOfFile(swapFile)
-    if (next === null) {
-      // Written and fsynced before it was renamed, so this cannot happen short of disk
-      // corruption; the replaced segments were not touched before the rename.
-      for (const suffix of SEGMENT_SUFFIXES) removeIfExists(segmentFile(dir, base, suffix + SWAP_FILE_SUFFIX))
-      warnings.push(`${swapFile}: removed an unreadable swap file`)
-      continue
-    }
+    // An empty cleaned segment (every record of its group removed) still replaces the
+    // segment with its own base offset.
+    const next = Math.max(nextOffsetOfFile(swapFile) ?? base, base + 1)
     for (const logName of liveLogs) {
       const old = offsetFromFilename(logName)!
       if (old < base || old >= next) continue
