@@ -74,6 +74,34 @@ const snappyCompress = (bytes: Uint8Array): Uint8Array => {
   return Buffer.concat(parts)
 }
 
+/** LZ4 frame block maximum sizes by the BD byte's block-size id. */
+const LZ4_BLOCK_MAX: Readonly<Record<number, number>> = { 4: 64 * 1024, 5: 256 * 1024, 6: 1024 * 1024, 7: 4 * 1024 * 1024 }
+
+/**
+ * An upper bound of an LZ4 frame's content size. lz4js would reserve the block maximum
+ * (up to 4 MiB) for every block, which makes small batches slow; an LZ4 block expands at
+ * most 255-fold, so a small compressed block bounds its output far tighter.
+ */
+const lz4DecompressBound = (src: Uint8Array): number => {
+  const view = new DataView(src.buffer, src.byteOffset, src.byteLength)
+  if (src.length < 7 || view.getUint32(0, true) !== 0x184d2204) throw new RangeError("not an LZ4 frame")
+  const flags = src[4]!
+  const blockMax = LZ4_BLOCK_MAX[(src[5]! >> 4) & 0x07]
+  if (blockMax === undefined) throw new RangeError("invalid LZ4 block size")
+  let pos = 6 + ((flags & 0x08) !== 0 ? 8 : 0) + 1
+  const blockChecksums = (flags & 0x10) !== 0
+  let total = 0
+  while (pos + 4 <= src.length) {
+    const word = view.getUint32(pos, true)
+    pos += 4
+    if (word === 0) return total
+    const size = word & 0x7fffffff
+    total += (word & 0x80000000) !== 0 ? size : Math.min(blockMax, size * 255 + 16)
+    pos += size + (blockChecksums ? 4 : 0)
+  }
+  throw new RangeError("LZ4 frame without an end mark")
+}
+
 /** The uncompressed records section of a batch whose records section is `bytes`. */
 export const decompressRecords = (codec: number, bytes: Uint8Array): Uint8Array => {
   switch (codec) {
@@ -84,7 +112,7 @@ export const decompressRecords = (codec: number, bytes: Uint8Array): Uint8Array 
     case COMPRESSION_SNAPPY:
       return snappyDecompress(bytes)
     case COMPRESSION_LZ4:
-      return Uint8Array.from(lz4.decompress(bytes))
+      return Uint8Array.from(lz4.decompress(bytes, lz4DecompressBound(bytes)))
     case COMPRESSION_ZSTD:
       return zlib.zstdDecompressSync(bytes)
     default:
