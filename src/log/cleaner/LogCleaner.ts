@@ -6,7 +6,8 @@
  * min.cleanable.dirty.ratio, or forced by max.compaction.lag.ms), run one cleaning round on
  * it and record the next dirty offset in the log dir's `cleaner-offset-checkpoint`; when
  * no log needs cleaning they sleep `log.cleaner.backoff.ms` on Effect's Clock. A round
- * yields to other fibers between chunks of `log.cleaner.io.buffer.size` bytes and is
+ * yields to the event loop between chunks of `log.cleaner.io.buffer.size` bytes (or of a
+ * few milliseconds of work, whichever comes first) and is
  * throttled to `log.cleaner.io.max.bytes.per.second`, so produce and fetch keep their
  * latency. A round that fails marks its log uncleanable (logged), as Kafka does, and the
  * other logs go on being cleaned.
@@ -21,6 +22,11 @@ import { OffsetMap } from "./offset-map.ts"
 import { Throttler } from "./throttler.ts"
 
 export const CLEANER_OFFSET_CHECKPOINT_FILE = "cleaner-offset-checkpoint"
+
+const yieldToEventLoop: Effect.Effect<void> = Effect.callback<void>((resume) => {
+  const handle = setImmediate(() => resume(Effect.void))
+  return Effect.sync(() => clearImmediate(handle))
+})
 
 export interface LogCleanerOptions {
   /** log.cleaner.enable: without it no fiber runs (cleanFilthiest still works on demand). */
@@ -127,7 +133,8 @@ const make = (options: LogCleanerOptions) =>
           const step = yield* Effect.try({ try: () => round.next(), catch: (e) => e })
           if (step.done === true) return step.value
           yield* throttler.maybeThrottle(step.value)
-          yield* Effect.yieldNow
+          // A macrotask turn, not only a fiber switch: sockets must get their reads in.
+          yield* yieldToEventLoop
         }
       }).pipe(Effect.onInterrupt(() => Effect.sync(() => round.return(undefined as never))))
 

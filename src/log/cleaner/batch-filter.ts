@@ -86,6 +86,23 @@ const recompress = (batch: Uint8Array, codec: number): Uint8Array => {
   return out
 }
 
+/** Longest stretch of the cleaner's synchronous work between two yields. */
+export const SLICE_MS = 4
+
+/**
+ * Tells a long loop when it has worked SLICE_MS since it last yielded: request handling on
+ * the same thread then waits no longer than that for the cleaner.
+ */
+export class Slicer {
+  private end = performance.now() + SLICE_MS
+  due(): boolean {
+    const now = performance.now()
+    if (now < this.end) return false
+    this.end = now + SLICE_MS
+    return true
+  }
+}
+
 /**
  * Filters the records of the batch at the start of `batch` (exactly one whole batch).
  * `deleteHorizonMs`: the horizon to stamp (DELETE_HORIZON_FLAG) on a batch that keeps a
@@ -97,6 +114,21 @@ export const filterBatch = (
   emptyRetention: EmptyBatchRetention,
   deleteHorizonMs: number
 ): FilterOutcome => {
+  const steps = filterBatchSteps(batch, decision, emptyRetention, deleteHorizonMs)
+  for (;;) {
+    const step = steps.next()
+    if (step.done === true) return step.value
+  }
+}
+
+/** filterBatch as a generator that yields (0) whenever `slicer` says its slice is used up. */
+export function* filterBatchSteps(
+  batch: Uint8Array,
+  decision: RecordDecision,
+  emptyRetention: EmptyBatchRetention,
+  deleteHorizonMs: number,
+  slicer?: Slicer
+): Generator<number, FilterOutcome> {
   const header = readBatchHeader(batch, 0)
   const plain = uncompressedView(batch, header)
   const retained: Array<RecordInput> = []
@@ -104,6 +136,7 @@ export const filterBatch = (
   let tombstones = false
   for (const record of readRecords(plain)) {
     read++
+    if (slicer !== undefined && (read & 63) === 0 && slicer.due()) yield 0
     const tombstone = record.value === null
     if (!decision.retain(record.offset, record.key, tombstone, header)) continue
     if (tombstone) tombstones = true

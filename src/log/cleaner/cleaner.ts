@@ -29,23 +29,25 @@ import * as fs from "node:fs"
 import type { PartitionLog } from "../partition-log.ts"
 import {
   ATTRIBUTES_OFFSET,
+  type BatchHeader,
   CONTROL_FLAG_MASK,
   getInt64,
   lastOffsetAt,
   PRODUCER_ID_OFFSET,
   readBatchHeader,
   readRecords,
-  TRANSACTIONAL_FLAG_MASK
+  TRANSACTIONAL_FLAG_MASK,
+  viewOf
 } from "../record-batch.ts"
 import { filenamePrefixFromOffset, LogSegment, TXN_INDEX_FILE_SUFFIX } from "../segment.ts"
 import { OFFSET_INDEX_ENTRY_SIZE } from "../offset-index.ts"
 import { TIME_INDEX_ENTRY_SIZE } from "../time-index.ts"
-import { filterBatch, uncompressedView } from "./batch-filter.ts"
+import { filterBatchSteps, Slicer, uncompressedView } from "./batch-filter.ts"
 import type { OffsetMap } from "./offset-map.ts"
 import { CleanedSegmentWriter, commitSwap, removeDeleted, type SwapHook } from "./swap.ts"
 import * as path from "node:path"
 
-/** Bytes processed between two yields of a round. */
+/** Bytes read between two yields of a round. */
 export const DEFAULT_CHUNK_BYTES = 256 * 1024
 
 const INT32_MAX = 0x7fffffff
@@ -208,67 +210,86 @@ const isControlOrTransactional = (view: DataView, at: number): boolean =>
   (view.getInt16(at + ATTRIBUTES_OFFSET) & (CONTROL_FLAG_MASK | TRANSACTIONAL_FLAG_MASK)) !== 0
 
 /**
- * Walks whole batches of `segment` from `position`, `chunk` bytes at a time; yields the
- * bytes visited after each chunk. `visit` gets a view of one whole batch (valid only
- * during the call) and returns false to stop the walk for good.
+ * Whole batches of `segment` from `position`, copied out (the walk's buffer is shared),
+ * up to `chunk` bytes (at least one batch); and the position after them.
  */
-function* walkInChunks(
-  segment: LogSegment,
-  position: number,
-  chunk: number,
-  visit: (batch: Uint8Array, view: DataView, size: number) => boolean
-): Generator<number, void> {
+const readBatches = (segment: LogSegment, position: number, chunk: number): { batches: Array<Uint8Array>; next: number } => {
+  const batches: Array<Uint8Array> = []
+  let done = 0
+  const outcome = segment.walk(position, (buf, _view, at, _filePos, size) => {
+    if (done >= chunk) return true
+    const copy = new Uint8Array(size)
+    copy.set(buf.subarray(at, at + size))
+    batches.push(copy)
+    done += size
+    return undefined
+  }, true)
+  if (outcome.status === "end") return { batches, next: segment.size }
+  if (outcome.status === "stopped") return { batches, next: outcome.position }
+  throw new LogCleaningAbortedError(`${segment.logPath}: ${outcome.detail}`)
+}
+
+/**
+ * The batches of `segment` from `position`, one at a time, read `chunk` bytes at a time;
+ * yields (as a number: bytes read) between reads so the driver can throttle and yield.
+ */
+function* batchesOf(segment: LogSegment, position: number, chunk: number): Generator<number | Uint8Array, void> {
   let pos = position
-  let stopped = false
-  while (pos < segment.size && !stopped) {
-    let done = 0
-    const outcome = segment.walk(pos, (buf, view, at, _filePos, size) => {
-      if (done >= chunk) return true
-      done += size
-      if (!visit(buf.subarray(at, at + size), new DataView(buf.buffer, buf.byteOffset + at, size), size)) {
-        stopped = true
-        return true
-      }
-      return undefined
-    }, true)
-    if (outcome.status === "end") pos = segment.size
-    else if (outcome.status === "stopped") pos = outcome.position
-    else throw new LogCleaningAbortedError(`${segment.logPath}: ${outcome.detail}`)
-    yield done
+  while (pos < segment.size) {
+    const { batches, next } = readBatches(segment, pos, chunk)
+    pos = next
+    let read = 0
+    for (const batch of batches) {
+      read += batch.length
+      yield batch
+    }
+    yield read
   }
 }
 
-/** Step 1: the offset map over [start, end). Returns the bytes read. */
+/** Step 1: the offset map over [start, end). Returns the bytes and records read. */
 function* buildOffsetMap(log: PartitionLog, start: number, end: number, map: OffsetMap, chunk: number): Generator<number, { bytes: number; records: number }> {
   map.clear()
   const dirty = segmentsOverlapping(log, start, end)
+  const slicer = new Slicer()
   let bytes = 0
   let records = 0
   let full = false
   for (let i = 0; i < dirty.length && !full; i++) {
     const segment = dirty[i]!
     const nextStart = i + 1 < dirty.length ? dirty[i + 1]!.baseOffset : end
-    const from = segment.offsetIndex.lookup(start)
-    for (const n of walkInChunks(segment, from, chunk, (batch, view) => {
+    let past = false
+    for (const item of batchesOf(segment, segment.offsetIndex.lookup(start), chunk)) {
+      if (typeof item === "number") {
+        bytes += item
+        yield item
+        if (full || past) break
+        continue
+      }
+      if (full || past) continue
+      const view = viewOf(item)
       const last = lastOffsetAt(view, 0)
       if (last >= start && !isControlOrTransactional(view, 0)) {
-        const header = readBatchHeader(batch, 0)
-        if (header.baseOffset >= end) return false
-        for (const record of readRecords(uncompressedView(batch, header))) {
+        const header = readBatchHeader(item, 0)
+        if (header.baseOffset >= end) {
+          past = true
+          continue
+        }
+        let n = 0
+        for (const record of readRecords(uncompressedView(item, header))) {
           records++
+          if ((++n & 63) === 0 && slicer.due()) yield 0
           if (record.key === null || record.offset < start || record.offset >= end) continue
           if (!map.canPut(record.key)) {
             full = true
-            return false
+            break
           }
           map.put(record.key, record.offset)
         }
+        if (full) continue
       }
       if (last >= start) map.updateLatestOffset(Math.min(last, end - 1))
-      return true
-    })) {
-      bytes += n
-      yield n
+      if (slicer.due()) yield 0
     }
     // Offsets between batches (earlier compaction) up to the next segment are covered too.
     if (!full) map.updateLatestOffset(nextStart - 1)
@@ -358,27 +379,33 @@ function* cleanGroup(
   const writer = new CleanedSegmentWriter(log.dir, base, segmentConfig)
   const horizon = now + log.config.deleteRetentionMs
   const latest = map.latestOffset
+  const slicer = new Slicer()
+  const decision = {
+    retain: (offset: number, key: Uint8Array | null, tombstone: boolean, header: BatchHeader) => {
+      if (offset > latest) return true
+      if (key === null) return false
+      if (offset < map.get(key)) return false
+      return !tombstone || !header.hasDeleteHorizonMs || now < header.baseTimestamp
+    }
+  }
   let committed = false
   try {
-    for (let g = 0; g < group.length; g++) {
-      const segment = group[g]!
-      for (const n of walkInChunks(segment, 0, chunk, (batch, view, size) => {
-        stats.bytesRead += size
+    for (const segment of group) {
+      for (const item of batchesOf(segment, 0, chunk)) {
+        if (typeof item === "number") {
+          yield item
+          continue
+        }
+        const view = viewOf(item)
+        stats.bytesRead += item.length
         const last = lastOffsetAt(view, 0)
         let out: Uint8Array | null
         if (isControlOrTransactional(view, 0)) {
-          out = batch
+          out = item
         } else {
           const pid = getInt64(view, PRODUCER_ID_OFFSET)
           const keepEmpty = (pid >= 0 && producerLast.get(pid) === last) || last + 1 === endOffset
-          const result = filterBatch(batch, {
-            retain: (offset, key, tombstone, header) => {
-              if (offset > latest) return true
-              if (key === null) return false
-              if (offset < map.get(key)) return false
-              return !tombstone || !header.hasDeleteHorizonMs || now < header.baseTimestamp
-            }
-          }, keepEmpty ? "retain-empty" : "delete", horizon)
+          const result = yield* filterBatchSteps(item, decision, keepEmpty ? "retain-empty" : "delete", horizon, slicer)
           stats.recordsRead += result.recordsRead
           stats.recordsRetained += result.recordsRetained
           out = result.bytes
@@ -387,8 +414,8 @@ function* cleanGroup(
           writer.append(out)
           stats.bytesWritten += out.length
         }
-        return true
-      })) yield n
+        if (slicer.due()) yield 0
+      }
     }
     if (log.isClosed || !stillInLog(log, group)) {
       throw new LogCleaningAbortedError(`${log.dir}: segments changed while being cleaned`)
