@@ -16,7 +16,7 @@ import * as path from "node:path"
 import { Clock, Context, Effect, Layer } from "effect"
 import { CheckpointFormatError, partitionKey, readOffsetCheckpoint, writeOffsetCheckpoint } from "../checkpoint.ts"
 import { LogStore } from "../LogStore.ts"
-import type { PartitionLog } from "../partition-log.ts"
+import { parsePartitionDirName, type PartitionLog } from "../partition-log.ts"
 import { type CleanStats, cleanRound, filthiest, logToClean } from "./cleaner.ts"
 import { OffsetMap } from "./offset-map.ts"
 import { Throttler } from "./throttler.ts"
@@ -84,6 +84,8 @@ const make = (options: LogCleanerOptions) =>
     const uncleanable = new WeakSet<PartitionLog>()
     /** log dir → (`topic-partition` → next dirty offset). */
     const checkpoints = new Map<string, Map<string, number>>()
+    /** Which log object each checkpoint entry describes. */
+    const owners = new Map<string, PartitionLog>()
 
     const logDirOf = (log: PartitionLog): string => path.dirname(log.dir)
 
@@ -142,6 +144,19 @@ const make = (options: LogCleanerOptions) =>
       const now = yield* Clock.currentTimeMillis
       const dirs = new Set(logs.partitions().map(logDirOf))
       for (const dir of dirs) yield* checkpointsOf(dir)
+      // A deleted partition's entry must not apply to a partition later created with its
+      // name: an entry belongs to the log object that first used it.
+      for (const [dir, entries] of checkpoints) {
+        for (const key of entries.keys()) {
+          const parsed = parsePartitionDirName(key)
+          const live = parsed === null ? undefined : logs.findPartition(parsed.topic, parsed.partition)
+          const owner = owners.get(key)
+          if (live === undefined || logDirOf(live) !== dir || (owner !== undefined && owner !== live)) {
+            entries.delete(key)
+            owners.delete(key)
+          } else owners.set(key, live)
+        }
+      }
       const checkpointOfLog = (log: PartitionLog) => checkpoints.get(logDirOf(log))?.get(partitionKey(log.topic, log.partition))
       const chosen = grab(now, checkpointOfLog)
       if (chosen === null) return null
@@ -170,6 +185,7 @@ const make = (options: LogCleanerOptions) =>
         )
         if (stats === null) return null
         entries.set(key, stats.endOffset)
+        owners.set(key, log)
         yield* Effect.sync(() => writeCheckpoint(logDirOf(log), entries)).pipe(
           Effect.catchDefect((e) => Effect.logWarning(`writing ${CLEANER_OFFSET_CHECKPOINT_FILE} failed`, e))
         )

@@ -89,6 +89,30 @@ describe("LogCleaner service", () => {
     })
   })
 
+  it.effect("a deleted partition's checkpoint does not apply to a new partition of the same name", () => {
+    const logDir = makeTempDir()
+    return Effect.gen(function*() {
+      const store = yield* LogStore
+      const cleaner = yield* LogCleaner
+      yield* store.createPartition("compacted", 0, TOPIC_ID, COMPACT)
+      yield* writeUpdates("compacted", 5, 300)
+      yield* cleaner.cleanUntilClean()
+      const first = cleaner.checkpointOf("compacted", 0)!
+      assert.isAbove(first, 0)
+      yield* store.deletePartition("compacted", 0)
+      yield* store.createPartition("compacted", 0, "AAAAAAAAAAAAAAAAAAAAAw", COMPACT)
+      yield* writeUpdates("compacted", 5, 300)
+      const log = yield* store.getPartition("compacted", 0)
+      const before = readAll(log).records
+      const rounds = yield* cleaner.cleanUntilClean()
+      assert.strictEqual(rounds.length, 1)
+      // cleaned from its start: below the active segment, one record per key
+      const cleaned = readAll(log).records.filter((r) => r.offset < log.activeSegment.baseOffset)
+      assert.strictEqual(new Set(cleaned.map((r) => r.key)).size, cleaned.length)
+      assert.deepStrictEqual(latestByKey(readAll(log).records), latestByKey(before))
+    }).pipe(Effect.provide(layer(logDir, { enable: false })))
+  })
+
   it.effect("retention leaves compact-only logs to the cleaner and applies to compact,delete logs", () => {
     const logDir = makeTempDir()
     return Effect.gen(function*() {
