@@ -17,7 +17,7 @@ import { Clock, Context, Effect, Layer } from "effect"
 import { CheckpointFormatError, partitionKey, readOffsetCheckpoint, writeOffsetCheckpoint } from "../checkpoint.ts"
 import { LogStore } from "../LogStore.ts"
 import { parsePartitionDirName, type PartitionLog } from "../partition-log.ts"
-import { type CleanStats, cleanRound, filthiest, logToClean } from "./cleaner.ts"
+import { type CleanStats, cleanRound, filthiest, LogCleaningAbortedError, logToClean } from "./cleaner.ts"
 import { OffsetMap } from "./offset-map.ts"
 import { Throttler } from "./throttler.ts"
 
@@ -175,12 +175,14 @@ const make = (options: LogCleanerOptions) =>
           chunkBytes: Math.max(4096, options.ioBufferSize)
         })).pipe(
           Effect.catch((e) =>
-            Effect.as(
-              Effect.sync(() => uncleanable.add(log)).pipe(
-                Effect.andThen(Effect.logWarning(`log cleaning of ${log.dir} failed; it is marked uncleanable`, e))
-              ),
-              null
-            )
+            e instanceof LogCleaningAbortedError || log.isClosed
+              ? Effect.as(Effect.logDebug(`log cleaning of ${log.dir} aborted: ${(e as Error).message}`), null)
+              : Effect.as(
+                Effect.sync(() => uncleanable.add(log)).pipe(
+                  Effect.andThen(Effect.logWarning(`log cleaning of ${log.dir} failed; it is marked uncleanable`, e))
+                ),
+                null
+              )
           )
         )
         if (stats === null) return null

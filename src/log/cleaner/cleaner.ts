@@ -52,9 +52,23 @@ export const DEFAULT_CHUNK_BYTES = 256 * 1024
 
 const INT32_MAX = 0x7fffffff
 
+/**
+ * The log changed under the cleaner (retention, DeleteRecords or a partition deletion
+ * removed segments it was reading): the round is dropped and tried again later, as
+ * Kafka's LogCleaningAbortedException.
+ */
 export class LogCleaningAbortedError extends Error {
   override readonly name = "LogCleaningAbortedError"
 }
+
+/** A segment the cleaner reads is not a readable log: the log is left uncleanable. */
+export class UncleanableSegmentError extends Error {
+  override readonly name = "UncleanableSegmentError"
+}
+
+/** Whether a failure of a round on `log` means "try again later" rather than "give up on it". */
+export const isAbort = (log: PartitionLog, group: ReadonlyArray<LogSegment> | null, e: unknown): boolean =>
+  e instanceof LogCleaningAbortedError || log.isClosed || (group !== null && !stillInLog(log, group))
 
 // ---------------------------------------------------------------------------------------
 // Which part of a log is dirty and cleanable (LogCleanerManager)
@@ -226,7 +240,7 @@ const readBatches = (segment: LogSegment, position: number, chunk: number): { ba
   }, true)
   if (outcome.status === "end") return { batches, next: segment.size }
   if (outcome.status === "stopped") return { batches, next: outcome.position }
-  throw new LogCleaningAbortedError(`${segment.logPath}: ${outcome.detail}`)
+  throw new UncleanableSegmentError(`${segment.logPath}: ${outcome.detail}`)
 }
 
 /**
@@ -429,6 +443,12 @@ function* cleanGroup(
     if (cleaned.indexProblem !== null) cleaned.recover()
     log.replaceSegments(group, cleaned)
     removeDeleted(log.dir, group, options.hook)
+  } catch (e) {
+    // A segment deleted meanwhile (its descriptor closed) fails reads: that is an abort.
+    if (!committed && !(e instanceof LogCleaningAbortedError) && isAbort(log, group, e)) {
+      throw new LogCleaningAbortedError(`${log.dir}: segments changed while being cleaned (${(e as Error).message})`)
+    }
+    throw e
   } finally {
     if (!committed) writer.abort()
   }

@@ -2,7 +2,9 @@ import * as fs from "node:fs"
 import { afterEach, describe, expect, it } from "vitest"
 import {
   cleanableOffsets,
+  cleanRound,
   cleanRoundSync,
+  LogCleaningAbortedError,
   type CleanStats,
   filthiest,
   groupSegmentsBySize,
@@ -181,6 +183,31 @@ describe("log cleaner round", () => {
     cleanFully(log, 10_000, first.endOffset, tiny)
     const after = readAll(log)
     expect(latestByKey(after.records)).toEqual(latestByKey(before.records))
+  })
+})
+
+describe("a log that changes under the cleaner", () => {
+  it("aborts the round when retention or DeleteRecords removes a segment being cleaned, leaving no temporary file", () => {
+    const log = newLog({ segmentBytes: 2048 })
+    writeUpdates(log, 10, 200)
+    const ltc = logToClean(log, undefined, 10_000)
+    const steps = cleanRound(log, { now: 10_000, map: new OffsetMap(1 << 20), firstDirtyOffset: 0, firstUncleanableOffset: ltc.firstUncleanableOffset, chunkBytes: 100 })
+    // past the offset map, into the first group
+    let cleaning = false
+    for (let i = 0; i < 10_000 && !cleaning; i++) {
+      steps.next()
+      cleaning = fs.readdirSync(log.dir).some((f) => f.endsWith(".cleaned"))
+    }
+    expect(cleaning).toBe(true)
+    log.deleteRecords(log.segmentList()[1]!.baseOffset)
+    expect(() => {
+      for (let i = 0; i < 10_000; i++) if (steps.next().done === true) break
+    }).toThrow(LogCleaningAbortedError)
+    expect(fs.readdirSync(log.dir).filter((f) => /\.(cleaned|swap|deleted)$/.test(f))).toEqual([])
+    // the next round goes through
+    const after = readAll(log)
+    cleanFully(log, 10_000)
+    expect(latestByKey(readAll(log).records)).toEqual(latestByKey(after.records))
   })
 })
 
