@@ -89,6 +89,41 @@ describe("LogCleaner service", () => {
     })
   })
 
+  it.effect("tombstones disappear after delete.retention.ms on the TestClock, not before", () => {
+    const logDir = makeTempDir()
+    return Effect.gen(function*() {
+      const store = yield* LogStore
+      const cleaner = yield* LogCleaner
+      yield* store.createPartition("compacted", 0, TOPIC_ID, { ...COMPACT, deleteRetentionMs: 60_000 })
+      const log = yield* store.getPartition("compacted", 0)
+      yield* writeUpdates("compacted", 5, 100)
+      yield* store.append("compacted", 0, buildRecordBatch({ records: [{ key: "key-2", value: null, timestamp: 100 }] }))
+      const tombstone = log.logEndOffset - 1
+      log.roll(0)
+      const hasTombstone = () => readAll(log).records.some((r) => r.offset === tombstone && r.value === null)
+      // Dirty data for each later round: other keys, then a roll so it is cleanable.
+      const moreDirtyData = Effect.gen(function*() {
+        for (let i = 0; i < 100; i++) {
+          yield* store.append("compacted", 0, buildRecordBatch({ records: [{ key: `other-${i % 3}`, value: `o${i}-${"y".repeat(30)}`, timestamp: 200 }] }))
+        }
+        log.roll(0)
+      })
+      yield* TestClock.setTime(1_000)
+      yield* cleaner.cleanUntilClean()
+      assert.isTrue(hasTombstone())
+      assert.isFalse(readAll(log).records.some((r) => r.key === "key-2" && r.value !== null))
+      yield* TestClock.setTime(1_000 + 59_999)
+      yield* moreDirtyData
+      assert.isAbove((yield* cleaner.cleanUntilClean()).length, 0)
+      assert.isTrue(hasTombstone())
+      yield* TestClock.setTime(1_000 + 60_000)
+      yield* moreDirtyData
+      assert.isAbove((yield* cleaner.cleanUntilClean()).length, 0)
+      assert.isFalse(hasTombstone())
+      assert.isFalse(readAll(log).records.some((r) => r.key === "key-2"))
+    }).pipe(Effect.provide(layer(logDir, { enable: false })))
+  })
+
   it.effect("a deleted partition's checkpoint does not apply to a new partition of the same name", () => {
     const logDir = makeTempDir()
     return Effect.gen(function*() {
