@@ -11,7 +11,7 @@ import { Config } from "./config/Config.ts"
 import { servedListeners } from "./config/listeners.ts"
 import type { AnyHandler } from "./handlers/handler.ts"
 import { makeRegistry } from "./handlers/registry.ts"
-import { BrokerServer } from "./server/BrokerServer.ts"
+import { BrokerServer, type ListenerBindError } from "./server/BrokerServer.ts"
 import { BrokerLifecycle } from "./server/Lifecycle.ts"
 import { Listeners } from "./server/Listeners.ts"
 import { LogStore } from "./log/LogStore.ts"
@@ -19,7 +19,8 @@ import type { LogIoError } from "./log/errors.ts"
 import { LogMaintenance } from "./log/maintenance.ts"
 import { type CleanResult, LogCleaner } from "./log/cleaner/LogCleaner.ts"
 import type { MetadataStartupError } from "./metadata/errors.ts"
-import { MetadataLog } from "./metadata/MetadataLog.ts"
+import { MetadataLog, type MetadataLogOptions } from "./metadata/MetadataLog.ts"
+import type { BrokerConfig } from "./config/broker-config.ts"
 import { TopicsLayer } from "./topics/layer.ts"
 import { FetchSessions } from "./fetch/FetchSessions.ts"
 import { GroupCoordinator, groupHandlers, OffsetStore } from "./groups/index.ts"
@@ -57,6 +58,19 @@ export type BrokerServices = Topics | LogStore | MetadataLog | FetchSessions | G
 /** What the storage side provides beyond the handlers' services. */
 export type StorageServices = BrokerServices | LogCleaner
 
+/** The metadata log's settings from the broker config. */
+export const metadataLogOptions = (config: BrokerConfig): MetadataLogOptions => ({
+  logDirs: config.logDirs,
+  nodeId: config.nodeId,
+  ...(config.metadataLogDir === undefined ? {} : { metadataLogDir: config.metadataLogDir }),
+  segmentBytes: config.metadataLogSegmentBytes,
+  segmentMs: config.metadataLogSegmentMs,
+  maxRecordBytesBetweenSnapshots: config.metadataLogMaxRecordBytesBetweenSnapshots,
+  maxSnapshotIntervalMs: config.metadataLogMaxSnapshotIntervalMs,
+  maxRetentionBytes: config.metadataMaxRetentionBytes,
+  maxRetentionMs: config.metadataMaxRetentionMs
+})
+
 /**
  * The storage side, given a Config: the metadata log (opened first: it owns meta.properties
  * and the cluster id), the partition logs, their maintenance, and the Topics service that
@@ -65,7 +79,7 @@ export type StorageServices = BrokerServices | LogCleaner
 export const StorageLayer: Layer.Layer<StorageServices, MetadataStartupError | LogIoError, Config> = Layer.unwrap(
   Effect.gen(function*() {
     const config = yield* Config
-    const metadata = MetadataLog.layer({ logDirs: config.logDirs, nodeId: config.nodeId })
+    const metadata = MetadataLog.layer(metadataLogOptions(config))
     const logs = LogStore.layer({
       logDirs: config.logDirs,
       segmentBytes: config.logSegmentBytes,
@@ -100,7 +114,7 @@ export const StorageLayer: Layer.Layer<StorageServices, MetadataStartupError | L
 )
 
 /** The network side, given the services the handlers need. */
-export const ServerLayer: Layer.Layer<BrokerServer, never, Config | BrokerServices> = Layer.unwrap(
+export const ServerLayer: Layer.Layer<BrokerServer, ListenerBindError, Config | BrokerServices> = Layer.unwrap(
   Effect.gen(function*() {
     const config = yield* Config
     const registry = makeRegistry(handlers)
@@ -128,7 +142,10 @@ export const ServerLayer: Layer.Layer<BrokerServer, never, Config | BrokerServic
 ).pipe(Layer.provide(Listeners.node))
 
 /** The whole broker, given a Config. */
-export const BrokerLayer: Layer.Layer<BrokerServer | StorageServices, MetadataStartupError | LogIoError, Config> = ServerLayer.pipe(
+/** Every typed way the broker can fail to start; each carries a message naming what and why. */
+export type BrokerStartupError = MetadataStartupError | LogIoError | ListenerBindError
+
+export const BrokerLayer: Layer.Layer<BrokerServer | StorageServices, BrokerStartupError, Config> = ServerLayer.pipe(
   Layer.provideMerge(StorageLayer)
 )
 
