@@ -32,6 +32,9 @@ import { ListOffsetsHandler } from "./handlers/ListOffsets.ts"
 import { MetadataHandler } from "./handlers/Metadata.ts"
 import { ProduceHandler } from "./handlers/Produce.ts"
 import type { Topics } from "./topics/Topics.ts"
+import type { ConfigError } from "./config/errors.ts"
+import { HealthRoutes } from "./http/health.ts"
+import { HttpListener } from "./http/HttpListener.ts"
 
 /** How long shutdown lets in-flight requests finish before closing connections anyway. */
 const DRAIN_TIMEOUT = "10 seconds"
@@ -106,8 +109,12 @@ export const ServerLayer: Layer.Layer<BrokerServer, never, Config | BrokerServic
   })
 ).pipe(Layer.provide(Listeners.node))
 
+/** The operations HTTP listener and what it serves, given the broker. */
+export const HttpLayer = HttpListener.layer(Layer.mergeAll(HealthRoutes))
+
 /** The whole broker, given a Config. */
-export const BrokerLayer: Layer.Layer<BrokerServer, MetadataStartupError | LogIoError, Config> = ServerLayer.pipe(
+export const BrokerLayer: Layer.Layer<BrokerServer | HttpListener, MetadataStartupError | LogIoError | ConfigError, Config> = HttpLayer.pipe(
+  Layer.provideMerge(ServerLayer),
   Layer.provide(StorageLayer)
 )
 
@@ -117,6 +124,8 @@ export interface EmbeddedBroker {
   readonly host: string
   readonly port: number
   readonly logDir: string
+  /** The HTTP listener's `http://host:port` (a free port unless `http.listener` is given), undefined when turned off. */
+  readonly httpUrl: string | undefined
   readonly stop: () => Promise<void>
 }
 
@@ -133,6 +142,7 @@ export interface EmbedOptions {
 export const startBroker = async (options: EmbedOptions = {}): Promise<EmbeddedBroker> => {
   const properties: Record<string, string> = { ...options.properties }
   properties["listeners"] ??= "PLAINTEXT://127.0.0.1:0"
+  properties["http.listener"] ??= "http://127.0.0.1:0"
   const ownDir = properties["log.dirs"] === undefined
   if (ownDir) properties["log.dirs"] = fs.mkdtempSync(path.join(os.tmpdir(), "kafka-broker-"))
   const layer = BrokerLayer.pipe(
@@ -140,8 +150,8 @@ export const startBroker = async (options: EmbedOptions = {}): Promise<EmbeddedB
     Layer.provide(Layer.succeed(References.MinimumLogLevel, options.logLevel ?? "Warn"))
   )
   const runtime = ManagedRuntime.make(layer.pipe(Layer.orDie))
-  const server = await runtime.runPromise(Effect.gen(function*() {
-    return yield* BrokerServer
+  const { server, http } = await runtime.runPromise(Effect.gen(function*() {
+    return { server: yield* BrokerServer, http: yield* HttpListener }
   }))
   const first = server.addresses[0]!
   return {
@@ -149,6 +159,7 @@ export const startBroker = async (options: EmbedOptions = {}): Promise<EmbeddedB
     host: first.host,
     port: first.port,
     logDir: properties["log.dirs"]!,
+    httpUrl: http.url,
     stop: async () => {
       await runtime.dispose()
     }
