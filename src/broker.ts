@@ -35,6 +35,9 @@ import type { Topics } from "./topics/Topics.ts"
 import type { ConfigError } from "./config/errors.ts"
 import { HealthRoutes } from "./http/health.ts"
 import { HttpListener } from "./http/HttpListener.ts"
+import { MetricsRoutes } from "./http/metrics.ts"
+import { BrokerMetrics } from "./metrics/BrokerMetrics.ts"
+import { ProcessSamplers } from "./metrics/gauges.ts"
 
 /** How long shutdown lets in-flight requests finish before closing connections anyway. */
 const DRAIN_TIMEOUT = "10 seconds"
@@ -89,9 +92,10 @@ export const StorageLayer: Layer.Layer<BrokerServices, MetadataStartupError | Lo
 )
 
 /** The network side, given the services the handlers need. */
-export const ServerLayer: Layer.Layer<BrokerServer, never, Config | BrokerServices> = Layer.unwrap(
+export const ServerLayer: Layer.Layer<BrokerServer, never, Config | BrokerServices | BrokerMetrics> = Layer.unwrap(
   Effect.gen(function*() {
     const config = yield* Config
+    const metrics = yield* BrokerMetrics
     const registry = makeRegistry(handlers)
     const advertised = new Map(config.advertisedListeners.map((l) => [l.name, l]))
     const listeners = servedListeners(config).map((l) => ({
@@ -104,19 +108,32 @@ export const ServerLayer: Layer.Layer<BrokerServer, never, Config | BrokerServic
     return BrokerServer.layer(registry, {
       listeners,
       maxRequestSize: config.socketRequestMaxBytes,
-      drainTimeout: DRAIN_TIMEOUT
+      drainTimeout: DRAIN_TIMEOUT,
+      observer: metrics.observer
     })
   })
 ).pipe(Layer.provide(Listeners.node))
 
 /** The operations HTTP listener and what it serves, given the broker. */
-export const HttpLayer = HttpListener.layer(Layer.mergeAll(HealthRoutes))
+export const HttpLayer = HttpListener.layer(Layer.mergeAll(HealthRoutes, MetricsRoutes)).pipe(Layer.provide(ProcessSamplers.layer))
+
+export interface BrokerLayerOptions {
+  /** False leaves requests unobserved (no request metrics): the benchmark's baseline. */
+  readonly requestMetrics?: boolean
+}
 
 /** The whole broker, given a Config. */
-export const BrokerLayer: Layer.Layer<BrokerServer | HttpListener, MetadataStartupError | LogIoError | ConfigError, Config> = HttpLayer.pipe(
-  Layer.provideMerge(ServerLayer),
-  Layer.provide(StorageLayer)
-)
+export const makeBrokerLayer = (
+  options: BrokerLayerOptions = {}
+): Layer.Layer<BrokerServer | HttpListener, MetadataStartupError | LogIoError | ConfigError, Config> =>
+  HttpLayer.pipe(
+    Layer.provideMerge(ServerLayer),
+    Layer.merge(BrokerMetrics.forgetDeletedTopics),
+    Layer.provide(StorageLayer),
+    Layer.provide(BrokerMetrics.layer({ enabled: options.requestMetrics ?? true }))
+  )
+
+export const BrokerLayer = makeBrokerLayer()
 
 export interface EmbeddedBroker {
   /** host:port of the first listener, for a client's bootstrap servers. */
@@ -133,6 +150,8 @@ export interface EmbedOptions {
   /** Kafka properties on top of the defaults (e.g. "num.partitions": "3"). */
   readonly properties?: Readonly<Record<string, string>>
   readonly logLevel?: LogLevel
+  /** False turns request metrics off (benchmark baseline). */
+  readonly requestMetrics?: boolean
 }
 
 /**
@@ -145,7 +164,7 @@ export const startBroker = async (options: EmbedOptions = {}): Promise<EmbeddedB
   properties["http.listener"] ??= "http://127.0.0.1:0"
   const ownDir = properties["log.dirs"] === undefined
   if (ownDir) properties["log.dirs"] = fs.mkdtempSync(path.join(os.tmpdir(), "kafka-broker-"))
-  const layer = BrokerLayer.pipe(
+  const layer = makeBrokerLayer({ requestMetrics: options.requestMetrics ?? true }).pipe(
     Layer.provide(Config.layerFromValues(properties)),
     Layer.provide(Layer.succeed(References.MinimumLogLevel, options.logLevel ?? "Warn"))
   )

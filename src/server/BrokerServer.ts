@@ -8,6 +8,7 @@ import type { HandlerRegistry } from "../handlers/registry.ts"
 import { type ConnectionHandle, serveConnection } from "./connection.ts"
 import { BrokerLifecycle } from "./Lifecycle.ts"
 import { type ListenerSpec, Listeners } from "./Listeners.ts"
+import type { RequestObserver } from "./observer.ts"
 
 export interface BrokerServerOptions {
   readonly listeners: ReadonlyArray<ListenerSpec>
@@ -15,6 +16,7 @@ export interface BrokerServerOptions {
   readonly maxRequestSize: number
   /** How long shutdown waits for in-flight requests. */
   readonly drainTimeout: Duration.Input
+  readonly observer?: RequestObserver
 }
 
 export interface BoundAddress {
@@ -56,7 +58,8 @@ export class BrokerServer extends Context.Service<BrokerServer, {
                     advertisedHost: spec.advertisedHost === "" ? ends.localHost : spec.advertisedHost,
                     advertisedPort: spec.advertisedPort === 0 ? bound.port : spec.advertisedPort,
                     maxRequestSize: options.maxRequestSize,
-                    drainTimeout: options.drainTimeout
+                    drainTimeout: options.drainTimeout,
+                    ...(options.observer === undefined ? {} : { observer: options.observer })
                   },
                   (handle) =>
                     Effect.acquireRelease(

@@ -12,11 +12,14 @@ import { FrameReader, isFrameError } from "../protocol/framing.ts"
 import { Writer } from "../protocol/primitives.ts"
 import { type ConnectionInfo, dispatch } from "./dispatch.ts"
 import { HandlerDefect, RequestRejected } from "./errors.ts"
+import { noObserver, type RequestObservation, type RequestObserver } from "./observer.ts"
 
 export interface ConnectionOptions extends ConnectionInfo {
   readonly maxRequestSize: number
   /** How long a shutting-down connection waits for its in-flight requests. */
   readonly drainTimeout: Duration.Input
+  /** Told about every request and about the connection's start and end (metrics, request logs). */
+  readonly observer?: RequestObserver
 }
 
 /**
@@ -26,6 +29,7 @@ export interface ConnectionOptions extends ConnectionInfo {
 interface Slot {
   done: boolean
   bytes: Uint8Array | null
+  obs: RequestObservation | undefined
 }
 
 /** Output buffers start at this size; a connection's next buffer is as large as its last batch. */
@@ -58,6 +62,42 @@ export const serveConnection = <R>(
       const scratch = new Writer(MIN_OUT_CAPACITY)
       let writing = false
       let writeAgain = false
+      const observer = options.observer ?? noObserver
+      // Observations of the responses in `out`, finished when the write carrying them is done.
+      let outObs: Array<RequestObservation> = []
+      let receivedAt = 0
+
+      const observe = (d: Extract<ReturnType<typeof dispatch>, { _tag: "Handle" }>): RequestObservation | undefined =>
+        observer.enabled
+          ? {
+            apiKey: d.apiKey,
+            apiName: d.apiName,
+            apiVersion: d.apiVersion,
+            correlationId: d.correlationId,
+            clientId: d.clientId,
+            clientAddress: options.clientAddress,
+            listenerName: options.listenerName,
+            request: d.request,
+            response: undefined,
+            receivedAt,
+            startedAt: performance.now(),
+            completedAt: 0,
+            sendStartedAt: 0,
+            sentAt: 0
+          }
+          : undefined
+
+      const finishObservations = (done: Array<RequestObservation>, sendStartedAt: number): Effect.Effect<void> => {
+        const now = performance.now()
+        let effects: Array<Effect.Effect<void>> | undefined
+        for (const o of done) {
+          o.sendStartedAt = sendStartedAt
+          o.sentAt = now
+          const e = observer.requestDone(o)
+          if (e !== undefined) (effects ??= []).push(e)
+        }
+        return effects === undefined ? Effect.void : Effect.forEach(effects, (e) => e, { discard: true })
+      }
 
       /** Encodes into `w`, leaving it as it was if encoding throws (a bug: the connection then closes). */
       const writeInto = (w: Writer, respond: (w: Writer) => void): void => {
@@ -71,22 +111,30 @@ export const serveConnection = <R>(
       }
 
       /** Records the response of `slot` (or of a request with no slot: nothing pending before it). */
-      const complete = (slot: Slot | undefined, respond: (w: Writer) => void): void => {
+      const complete = (slot: Slot | undefined, obs: RequestObservation | undefined, body: unknown, respond: (w: Writer) => void): void => {
+        if (obs !== undefined) {
+          obs.completedAt = performance.now()
+          obs.response = body
+        }
         if (slot === undefined) {
           writeInto(out, respond)
+          if (obs !== undefined) outObs.push(obs)
           return
         }
         if (queue[0] !== slot) {
           respond(scratch.reset())
           slot.bytes = scratch.pos === 0 ? null : scratch.toBytes()
           slot.done = true
+          slot.obs = obs
           return
         }
         writeInto(out, respond)
+        if (obs !== undefined) outObs.push(obs)
         queue.shift()
         while (queue.length > 0 && queue[0]!.done) {
           const next = queue.shift()!
           if (next.bytes !== null) out.raw(next.bytes)
+          if (next.obs !== undefined) outObs.push(next.obs)
         }
       }
 
@@ -97,15 +145,27 @@ export const serveConnection = <R>(
           writeAgain = true
           return Effect.void
         }
-        if (out.pos === 0) return Effect.void
+        if (out.pos === 0) {
+          // Only responses Kafka does not send (acks=0): they are done now.
+          if (outObs.length > 0) {
+            const done = outObs
+            outObs = []
+            return finishObservations(done, performance.now())
+          }
+          return Effect.void
+        }
         writing = true
         // The socket keeps the buffer until it is sent: the next responses go to a new one.
         const bytes = out.written()
         out = new Writer(Math.max(MIN_OUT_CAPACITY, bytes.length))
+        const sending = outObs
+        const sendStartedAt = sending.length > 0 ? performance.now() : 0
+        if (sending.length > 0) outObs = []
         return writer.write(bytes).pipe(
           Effect.ensuring(Effect.sync(() => {
             writing = false
           })),
+          Effect.tap(() => (sending.length > 0 ? finishObservations(sending, sendStartedAt) : Effect.void)),
           Effect.andThen(Effect.suspend(() => {
             if (!writeAgain) return Effect.void
             writeAgain = false
@@ -138,12 +198,13 @@ export const serveConnection = <R>(
           if (decision._tag === "Reject") return rejectAfterFlush(decision.reason)
           const { apiName, correlationId, result, respond } = decision
           // Only a response behind an unfinished one needs a slot to wait in.
-          const slot: Slot | undefined = queue.length > 0 || decision.blocking ? { done: false, bytes: null } : undefined
+          const slot: Slot | undefined = queue.length > 0 || decision.blocking ? { done: false, bytes: null, obs: undefined } : undefined
           if (slot !== undefined) queue.push(slot)
+          const obs = observe(decision)
           if (Exit.isExit(result)) {
             if (Exit.isFailure(result)) return defect(apiName, correlationId, Cause.squash(result.cause))
             try {
-              complete(slot, (w) => respond(result.value, w))
+              complete(slot, obs, result.value, (w) => respond(result.value, w))
             } catch (e) {
               return defect(apiName, correlationId, e)
             }
@@ -151,7 +212,7 @@ export const serveConnection = <R>(
           }
           if (decision.blocking) {
             const run = result.pipe(
-              Effect.flatMap((body) => Effect.sync(() => complete(slot, (w) => respond(body, w)))),
+              Effect.flatMap((body) => Effect.sync(() => complete(slot, obs, body, (w) => respond(body, w)))),
               Effect.andThen(flush),
               Effect.catchCause((cause) =>
                 Cause.hasInterruptsOnly(cause)
@@ -169,7 +230,7 @@ export const serveConnection = <R>(
           return result.pipe(
             Effect.flatMap((body) => {
               try {
-                complete(slot, (w) => respond(body, w))
+                complete(slot, obs, body, (w) => respond(body, w))
               } catch (e) {
                 return defect(apiName, correlationId, e)
               }
@@ -184,6 +245,7 @@ export const serveConnection = <R>(
       // are handled to the end (a CreateTopics is never cut between its metadata and its logs).
       const readLoop: Effect.Effect<never, RequestRejected | HandlerDefect | Socket.SocketError, R> = Effect.forever(
         Effect.flatMap(reader.pull, (chunks) => {
+          if (observer.enabled) receivedAt = performance.now()
           for (const chunk of chunks) {
             frames.push(typeof chunk === "string" ? new TextEncoder().encode(chunk) : chunk)
           }
@@ -207,6 +269,8 @@ export const serveConnection = <R>(
       }
 
       yield* Effect.logDebug(`connection from ${options.clientAddress} on ${options.listenerName} opened`)
+      observer.connectionOpened(options.listenerName)
+      yield* Effect.addFinalizer(() => Effect.sync(() => observer.connectionClosed(options.listenerName)))
       let draining = false
       const readFiber: Fiber.Fiber<never, RequestRejected | HandlerDefect | Socket.SocketError> = yield* Effect.forkScoped(
         Effect.catchCause(readLoop, (cause) => {
