@@ -13,6 +13,7 @@ import { MetadataLog } from "../metadata/MetadataLog.ts"
 import { PrometheusMetrics } from "effect/observability"
 import { ErrorCode } from "../protocol/error-codes.ts"
 import type { RequestObservation, RequestObserver } from "../server/observer.ts"
+import { Count, Histogram, Level, type Registered, registerCount, registerHistogram, registerLevel } from "./instruments.ts"
 import { countFetch, countProduce, forEachErrorCode, type TopicTraffic } from "./traffic.ts"
 
 const PRODUCE_KEY = 0
@@ -25,23 +26,24 @@ const ERROR_NAMES: ReadonlyMap<number, string> = new Map(Object.entries(ErrorCod
 const errorName = (code: number): string => ERROR_NAMES.get(code) ?? `ERROR_${code}`
 
 interface RequestInstruments {
-  readonly requests: Metric.Counter<number>
-  readonly totalTime: Metric.Histogram<number>
-  readonly queueTime: Metric.Histogram<number>
-  readonly localTime: Metric.Histogram<number>
-  readonly responseQueueTime: Metric.Histogram<number>
-  readonly responseSendTime: Metric.Histogram<number>
-  readonly errors: Map<number, Metric.Counter<number>>
+  readonly name: string
+  readonly requests: Count
+  readonly totalTime: Histogram
+  readonly queueTime: Histogram
+  readonly localTime: Histogram
+  readonly responseQueueTime: Histogram
+  readonly responseSendTime: Histogram
+  readonly errors: Map<number, Count>
 }
 
 interface TopicInstruments {
-  readonly messagesIn: Metric.Counter<number>
-  readonly bytesIn: Metric.Counter<number>
-  readonly bytesOut: Metric.Counter<number>
-  readonly totalProduce: Metric.Counter<number>
-  readonly totalFetch: Metric.Counter<number>
-  readonly failedProduce: Metric.Counter<number>
-  readonly failedFetch: Metric.Counter<number>
+  readonly messagesIn: Count
+  readonly bytesIn: Count
+  readonly bytesOut: Count
+  readonly totalProduce: Count
+  readonly totalFetch: Count
+  readonly failedProduce: Count
+  readonly failedFetch: Count
 }
 
 /** BrokerTopicMetrics families: name suffix and help. */
@@ -55,34 +57,37 @@ export const TOPIC_FAMILIES = {
   failedFetch: ["failedfetchrequests_total", "Fetch requests failed, per partition (FailedFetchRequestsPerSec)"]
 } as const satisfies Record<keyof TopicInstruments, readonly [string, string]>
 
-const topicInstruments = (topic: string | undefined): TopicInstruments => {
+const REQUEST_FAMILIES = {
+  totalTime: ["totaltimems", "Milliseconds from reading the request to writing its response (TotalTimeMs)"],
+  queueTime: ["requestqueuetimems", "Milliseconds between reading the request and starting its handler (RequestQueueTimeMs)"],
+  localTime: ["localtimems", "Milliseconds in the handler, long-poll waits included (LocalTimeMs)"],
+  responseQueueTime: ["responsequeuetimems", "Milliseconds a finished response waited to be written (ResponseQueueTimeMs)"],
+  responseSendTime: ["responsesendtimems", "Milliseconds writing the response to the socket (ResponseSendTimeMs)"]
+} as const
+
+const topicInstruments = (context: Context.Context<never>, topic: string | undefined): { instruments: TopicInstruments; registered: Array<Registered> } => {
   const attributes = topic === undefined ? undefined : { topic }
-  const counter = ([suffix, description]: readonly [string, string]) =>
-    Metric.counter(`kafka_server_brokertopicmetrics_${suffix}`, { description, attributes })
-  return {
-    messagesIn: counter(TOPIC_FAMILIES.messagesIn),
-    bytesIn: counter(TOPIC_FAMILIES.bytesIn),
-    bytesOut: counter(TOPIC_FAMILIES.bytesOut),
-    totalProduce: counter(TOPIC_FAMILIES.totalProduce),
-    totalFetch: counter(TOPIC_FAMILIES.totalFetch),
-    failedProduce: counter(TOPIC_FAMILIES.failedProduce),
-    failedFetch: counter(TOPIC_FAMILIES.failedFetch)
+  const registered: Array<Registered> = []
+  const instruments = {} as Record<keyof TopicInstruments, Count>
+  for (const [key, [suffix, description]] of Object.entries(TOPIC_FAMILIES)) {
+    const count = new Count()
+    instruments[key as keyof TopicInstruments] = count
+    registered.push(registerCount(context, `kafka_server_brokertopicmetrics_${suffix}`, description, attributes, count))
   }
+  return { instruments, registered }
 }
 
-const requestInstruments = (request: string): RequestInstruments => {
+const requestInstruments = (context: Context.Context<never>, request: string): RequestInstruments => {
   const attributes = { request }
-  const histogram = (name: string, description: string) =>
-    Metric.histogram(`kafka_network_requestmetrics_${name}`, { description, attributes, boundaries: LATENCY_BUCKETS_MS })
-  return {
-    requests: Metric.counter("kafka_network_requestmetrics_requests_total", { description: "Requests served (RequestsPerSec)", attributes }),
-    totalTime: histogram("totaltimems", "Milliseconds from reading the request to writing its response (TotalTimeMs)"),
-    queueTime: histogram("requestqueuetimems", "Milliseconds between reading the request and starting its handler (RequestQueueTimeMs)"),
-    localTime: histogram("localtimems", "Milliseconds in the handler, long-poll waits included (LocalTimeMs)"),
-    responseQueueTime: histogram("responsequeuetimems", "Milliseconds a finished response waited to be written (ResponseQueueTimeMs)"),
-    responseSendTime: histogram("responsesendtimems", "Milliseconds writing the response to the socket (ResponseSendTimeMs)"),
-    errors: new Map()
+  const requests = new Count()
+  registerCount(context, "kafka_network_requestmetrics_requests_total", "Requests served (RequestsPerSec)", attributes, requests)
+  const histograms = {} as Record<keyof typeof REQUEST_FAMILIES, Histogram>
+  for (const [key, [name, description]] of Object.entries(REQUEST_FAMILIES)) {
+    const h = new Histogram(LATENCY_BUCKETS_MS)
+    histograms[key as keyof typeof REQUEST_FAMILIES] = h
+    registerHistogram(context, `kafka_network_requestmetrics_${name}`, description, attributes, h)
   }
+  return { name: request, requests, ...histograms, errors: new Map() }
 }
 
 /** One sample of the all-topics byte counters, for the console's throughput chart. */
@@ -113,118 +118,130 @@ export interface BrokerMetricsOptions {
 export const makeBrokerMetrics = (options: BrokerMetricsOptions): BrokerMetricsShape => {
   const registry: Metric.MetricRegistry = new Map()
   const context = Context.make(Metric.MetricRegistry, registry) as Context.Context<never>
-  const allTopics = topicInstruments(undefined)
-  const byTopic = new Map<string, TopicInstruments>()
+  // The all-topics series exist before the first request, as in Kafka.
+  const allTopics = topicInstruments(context, undefined).instruments
+  const byTopic = new Map<string, { instruments: TopicInstruments; registered: Array<Registered> }>()
   const byRequest = new Map<string, RequestInstruments>()
-  const connectionCount = new Map<string, number>()
+  const byListener = new Map<string, { open: Level; created: Count; closed: Count }>()
 
   const topic = (name: string): TopicInstruments => {
     let t = byTopic.get(name)
     if (t === undefined) {
-      t = topicInstruments(name)
+      t = topicInstruments(context, name)
       byTopic.set(name, t)
     }
-    return t
+    return t.instruments
+  }
+
+  // The request whose response is being counted (plain state: no closure per request).
+  let current: RequestInstruments | undefined
+  const countError = (code: number): void => {
+    const r = current!
+    let count = r.errors.get(code)
+    if (count === undefined) {
+      count = new Count()
+      registerCount(context, "kafka_network_requestmetrics_errors_total", "Error codes in responses, NONE included (ErrorsPerSec)", { request: r.name, error: errorName(code) }, count)
+      r.errors.set(code, count)
+    }
+    count.value++
   }
 
   const traffic: TopicTraffic = {
+    error: countError,
     produced: (name, messages, bytes) => {
       const t = topic(name)
-      t.totalProduce.updateUnsafe(1, context)
-      t.messagesIn.updateUnsafe(messages, context)
-      t.bytesIn.updateUnsafe(bytes, context)
-      allTopics.totalProduce.updateUnsafe(1, context)
-      allTopics.messagesIn.updateUnsafe(messages, context)
-      allTopics.bytesIn.updateUnsafe(bytes, context)
+      t.totalProduce.value++
+      t.messagesIn.value += messages
+      t.bytesIn.value += bytes
+      allTopics.totalProduce.value++
+      allTopics.messagesIn.value += messages
+      allTopics.bytesIn.value += bytes
     },
     produceFailed: (name) => {
       const t = topic(name)
-      t.totalProduce.updateUnsafe(1, context)
-      t.failedProduce.updateUnsafe(1, context)
-      allTopics.totalProduce.updateUnsafe(1, context)
-      allTopics.failedProduce.updateUnsafe(1, context)
+      t.totalProduce.value++
+      t.failedProduce.value++
+      allTopics.totalProduce.value++
+      allTopics.failedProduce.value++
     },
     fetched: (name, bytes) => {
       const t = topic(name)
-      t.totalFetch.updateUnsafe(1, context)
-      t.bytesOut.updateUnsafe(bytes, context)
-      allTopics.totalFetch.updateUnsafe(1, context)
-      allTopics.bytesOut.updateUnsafe(bytes, context)
+      t.totalFetch.value++
+      t.bytesOut.value += bytes
+      allTopics.totalFetch.value++
+      allTopics.bytesOut.value += bytes
     },
     fetchFailed: (name) => {
       const t = topic(name)
-      t.totalFetch.updateUnsafe(1, context)
-      t.failedFetch.updateUnsafe(1, context)
-      allTopics.totalFetch.updateUnsafe(1, context)
-      allTopics.failedFetch.updateUnsafe(1, context)
+      t.totalFetch.value++
+      t.failedFetch.value++
+      allTopics.totalFetch.value++
+      allTopics.failedFetch.value++
     }
   }
 
-  const connections = (listener: string, delta: number) => {
-    const count = (connectionCount.get(listener) ?? 0) + delta
-    connectionCount.set(listener, count)
-    const attributes = { listener }
-    Metric.gauge("kafka_server_socket_server_metrics_connection_count", { description: "Open client connections", attributes })
-      .updateUnsafe(count, context)
-    const counter = delta > 0 ? "connection_creation_total" : "connection_close_total"
-    Metric.counter(`kafka_server_socket_server_metrics_${counter}`, {
-      description: delta > 0 ? "Connections accepted (connection-creation-rate)" : "Connections closed (connection-close-rate)",
-      attributes
-    }).updateUnsafe(1, context)
+  const listener = (name: string) => {
+    let l = byListener.get(name)
+    if (l === undefined) {
+      const attributes = { listener: name }
+      l = { open: new Level(), created: new Count(), closed: new Count() }
+      registerLevel(context, "kafka_server_socket_server_metrics_connection_count", "Open client connections", attributes, l.open)
+      registerCount(context, "kafka_server_socket_server_metrics_connection_creation_total", "Connections accepted (connection-creation-rate)", attributes, l.created)
+      registerCount(context, "kafka_server_socket_server_metrics_connection_close_total", "Connections closed (connection-close-rate)", attributes, l.closed)
+      byListener.set(name, l)
+    }
+    return l
   }
+
   const requestDone = (o: RequestObservation): undefined => {
     let r = byRequest.get(o.apiName)
     if (r === undefined) {
-      r = requestInstruments(o.apiName)
+      r = requestInstruments(context, o.apiName)
       byRequest.set(o.apiName, r)
     }
-    r.requests.updateUnsafe(1, context)
-    r.totalTime.updateUnsafe(o.sentAt - o.receivedAt, context)
-    r.queueTime.updateUnsafe(o.startedAt - o.receivedAt, context)
-    r.localTime.updateUnsafe(o.completedAt - o.startedAt, context)
-    r.responseQueueTime.updateUnsafe(o.sendStartedAt - o.completedAt, context)
-    r.responseSendTime.updateUnsafe(o.sentAt - o.sendStartedAt, context)
-    const errors = r.errors
-    const request = o.apiName
-    forEachErrorCode(o.response, (code) => {
-      let counter = errors.get(code)
-      if (counter === undefined) {
-        counter = Metric.counter("kafka_network_requestmetrics_errors_total", {
-          description: "Error codes in responses, NONE included (ErrorsPerSec)",
-          attributes: { request, error: errorName(code) }
-        })
-        errors.set(code, counter)
-      }
-      counter.updateUnsafe(1, context)
-    })
+    r.requests.value++
+    r.totalTime.observe(o.sentAt - o.receivedAt)
+    r.queueTime.observe(o.startedAt - o.receivedAt)
+    r.localTime.observe(o.completedAt - o.startedAt)
+    r.responseQueueTime.observe(o.sendStartedAt - o.completedAt)
+    r.responseSendTime.observe(o.sentAt - o.sendStartedAt)
+    current = r
+    // Produce and Fetch count their errors while walking their partitions.
     if (o.apiKey === PRODUCE_KEY && o.request !== undefined) countProduce(o.request as never, o.response, traffic)
     else if (o.apiKey === FETCH_KEY) countFetch(o.response, traffic)
+    else forEachErrorCode(o.response, countError)
+    current = undefined
     return undefined
   }
-
-  // The all-topics series exist before the first request, as in Kafka.
-  for (const m of Object.values(allTopics)) m.updateUnsafe(0, context)
 
   return {
     observer: {
       enabled: options.enabled,
       requestDone,
-      connectionOpened: (listener) => connections(listener, 1),
-      connectionClosed: (listener) => connections(listener, -1)
+      connectionOpened: (name) => {
+        const l = listener(name)
+        l.open.value++
+        l.created.value++
+      },
+      connectionClosed: (name) => {
+        const l = listener(name)
+        l.open.value--
+        l.closed.value++
+      }
     },
     context,
     format: () => PrometheusMetrics.formatUnsafe(context),
     totals: () => ({
       time: Date.now(),
-      bytesIn: allTopics.bytesIn.valueUnsafe(context).count,
-      bytesOut: allTopics.bytesOut.valueUnsafe(context).count,
-      messagesIn: allTopics.messagesIn.valueUnsafe(context).count
+      bytesIn: allTopics.bytesIn.value,
+      bytesOut: allTopics.bytesOut.value,
+      messagesIn: allTopics.messagesIn.value
     }),
     removeTopic: (name) => {
       const t = byTopic.get(name)
       if (t === undefined) return
       byTopic.delete(name)
-      for (const m of Object.values(t)) Metric.removeUnsafe(m, context)
+      for (const r of t.registered) r.remove()
     }
   }
 }

@@ -10,6 +10,8 @@ import type { ProduceRequest } from "../protocol/generated/message/ProduceReques
 import type { ProduceResponseInit } from "../protocol/generated/message/ProduceResponse.ts"
 
 export interface TopicTraffic {
+  /** An error code of the response (NONE included), as ErrorsPerSec counts them. */
+  readonly error: (code: number) => void
   readonly produced: (topic: string, messages: number, bytes: number) => void
   readonly produceFailed: (topic: string) => void
   readonly fetched: (topic: string, bytes: number) => void
@@ -35,6 +37,7 @@ export const countProduce = (request: ProduceRequest, response: unknown, traffic
     for (let p = 0; p < topic.partitionData.length; p++) {
       const partition = topic.partitionData[p]!
       const errorCode = aligned ? (topicResponse.partitionResponses?.[p]?.errorCode ?? 0) : answered === undefined ? 0 : -1
+      if (answered !== undefined) traffic.error(errorCode)
       if (errorCode !== 0 || partition.records === null) traffic.produceFailed(topic.name)
       else traffic.produced(topic.name, recordCount(partition.records), partition.records.length)
     }
@@ -43,12 +46,16 @@ export const countProduce = (request: ProduceRequest, response: unknown, traffic
 
 export const countFetch = (response: unknown, traffic: TopicTraffic): void => {
   if (typeof response !== "object" || response === null || !("responses" in response)) return
-  const responses = (response as FetchResponseInit).responses
+  const body = response as FetchResponseInit
+  traffic.error(body.errorCode ?? 0)
+  const responses = body.responses
   if (responses === undefined) return
   for (const topic of responses) {
     const name = topic.topic ?? ""
     for (const partition of topic.partitions ?? []) {
-      if ((partition.errorCode ?? 0) !== 0) traffic.fetchFailed(name)
+      const errorCode = partition.errorCode ?? 0
+      traffic.error(errorCode)
+      if (errorCode !== 0) traffic.fetchFailed(name)
       else traffic.fetched(name, partition.records?.length ?? 0)
     }
   }

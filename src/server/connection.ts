@@ -65,7 +65,10 @@ export const serveConnection = <R>(
       const observer = options.observer ?? noObserver
       // Observations of the responses in `out`, finished when the write carrying them is done.
       let outObs: Array<RequestObservation> = []
+      // Clock reads are rationed (one per request, plus one per read and per write): a handler
+      // run in the frame loop starts when the previous one finished or the bytes arrived.
       let receivedAt = 0
+      let lastClock = 0
 
       const observe = (d: Extract<ReturnType<typeof dispatch>, { _tag: "Handle" }>): RequestObservation | undefined =>
         observer.enabled
@@ -80,7 +83,7 @@ export const serveConnection = <R>(
             request: d.request,
             response: undefined,
             receivedAt,
-            startedAt: performance.now(),
+            startedAt: lastClock,
             completedAt: 0,
             sendStartedAt: 0,
             sentAt: 0
@@ -113,7 +116,7 @@ export const serveConnection = <R>(
       /** Records the response of `slot` (or of a request with no slot: nothing pending before it). */
       const complete = (slot: Slot | undefined, obs: RequestObservation | undefined, body: unknown, respond: (w: Writer) => void): void => {
         if (obs !== undefined) {
-          obs.completedAt = performance.now()
+          obs.completedAt = lastClock = performance.now()
           obs.response = body
         }
         if (slot === undefined) {
@@ -245,7 +248,7 @@ export const serveConnection = <R>(
       // are handled to the end (a CreateTopics is never cut between its metadata and its logs).
       const readLoop: Effect.Effect<never, RequestRejected | HandlerDefect | Socket.SocketError, R> = Effect.forever(
         Effect.flatMap(reader.pull, (chunks) => {
-          if (observer.enabled) receivedAt = performance.now()
+          if (observer.enabled) receivedAt = lastClock = performance.now()
           for (const chunk of chunks) {
             frames.push(typeof chunk === "string" ? new TextEncoder().encode(chunk) : chunk)
           }
