@@ -38,6 +38,8 @@ import { HttpListener } from "./http/HttpListener.ts"
 import { MetricsRoutes } from "./http/metrics.ts"
 import { BrokerMetrics } from "./metrics/BrokerMetrics.ts"
 import { ProcessSamplers } from "./metrics/gauges.ts"
+import { RequestLog } from "./logging/RequestLog.ts"
+import { combineObservers, noObserver } from "./server/observer.ts"
 
 /** How long shutdown lets in-flight requests finish before closing connections anyway. */
 const DRAIN_TIMEOUT = "10 seconds"
@@ -92,10 +94,11 @@ export const StorageLayer: Layer.Layer<BrokerServices, MetadataStartupError | Lo
 )
 
 /** The network side, given the services the handlers need. */
-export const ServerLayer: Layer.Layer<BrokerServer, never, Config | BrokerServices | BrokerMetrics> = Layer.unwrap(
+export const ServerLayer: Layer.Layer<BrokerServer, never, Config | BrokerServices | BrokerMetrics | RequestLog> = Layer.unwrap(
   Effect.gen(function*() {
     const config = yield* Config
     const metrics = yield* BrokerMetrics
+    const requestLog = yield* RequestLog
     const registry = makeRegistry(handlers)
     const advertised = new Map(config.advertisedListeners.map((l) => [l.name, l]))
     const listeners = servedListeners(config).map((l) => ({
@@ -109,7 +112,8 @@ export const ServerLayer: Layer.Layer<BrokerServer, never, Config | BrokerServic
       listeners,
       maxRequestSize: config.socketRequestMaxBytes,
       drainTimeout: DRAIN_TIMEOUT,
-      observer: metrics.observer
+      // Metrics off (the benchmark's baseline) leaves requests unobserved altogether.
+      observer: metrics.observer.enabled ? combineObservers([metrics.observer, requestLog.observer]) : noObserver
     })
   })
 ).pipe(Layer.provide(Listeners.node))
@@ -129,6 +133,7 @@ export const makeBrokerLayer = (
   HttpLayer.pipe(
     Layer.provideMerge(ServerLayer),
     Layer.merge(BrokerMetrics.forgetDeletedTopics),
+    Layer.provideMerge(RequestLog.layer),
     Layer.provide(StorageLayer),
     Layer.provide(BrokerMetrics.layer({ enabled: options.requestMetrics ?? true }))
   )

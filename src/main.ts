@@ -1,5 +1,5 @@
 /**
- * `pnpm start [server.properties] [--override key=value]... [--log-level level]`
+ * `pnpm start [server.properties] [--override key=value]... [--log-level level] [--log-format text|json]`
  * Runs the broker until SIGINT/SIGTERM, then drains connections and exits 0.
  * A bad configuration stops start-up with one line naming the key and value, exit 1.
  */
@@ -9,6 +9,7 @@ import { EFFECT_LOG_LEVEL, parseArgs } from "./config/args.ts"
 import { Config } from "./config/Config.ts"
 import { ConfigError } from "./config/errors.ts"
 import { BrokerLayer } from "./broker.ts"
+import { jsonLoggerLayer } from "./logging/json-logger.ts"
 
 const argv = process.argv.slice(2)
 
@@ -22,7 +23,9 @@ const program = Effect.gen(function*() {
     Effect.provideService(References.MinimumLogLevel, level)
   )
 }).pipe(
-  Effect.catchTag("ConfigError", (e) => Effect.andThen(Effect.logError(`invalid configuration: ${e.message}`), Effect.fail(e)))
+  Effect.catchTag("ConfigError", (e) => Effect.andThen(Effect.logError(`invalid configuration: ${e.message}`), Effect.fail(e))),
+  // From the first line on, a bad command line included (parseArgs validates the flag itself).
+  Effect.provide(argv.some((a, i) => a === "--log-format=json" || (a === "--log-format" && argv[i + 1] === "json")) ? jsonLoggerLayer : Layer.empty)
 )
 
 NodeRuntime.runMain(program, {

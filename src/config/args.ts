@@ -1,18 +1,21 @@
 /**
  * Command line of the broker, shaped like `kafka-server-start.sh`:
- *   broker [server.properties] [--override key=value]... [--log-level level]
+ *   broker [server.properties] [--override key=value]... [--log-level level] [--log-format text|json]
  * so Kafka muscle memory (and scripts) carry over.
  */
 import { fail } from "./errors.ts"
 
 export const LOG_LEVELS = ["trace", "debug", "info", "warning", "error", "fatal", "none"] as const
 export type LogLevelName = (typeof LOG_LEVELS)[number]
+export const LOG_FORMATS = ["text", "json"] as const
+export type LogFormat = (typeof LOG_FORMATS)[number]
 
 export interface ParsedArgs {
   readonly propertiesFile?: string
   /** In command-line order; later ones win. */
   readonly overrides: Array<[key: string, value: string]>
   readonly logLevel?: LogLevelName
+  readonly logFormat?: LogFormat
 }
 
 /** Effect's spelling of each level, for References.MinimumLogLevel. */
@@ -33,6 +36,12 @@ const parseLogLevel = (text: string): LogLevelName => {
   return fail("--log-level", text, `Unknown log level "${text}": expected one of ${LOG_LEVELS.join(", ")}`)
 }
 
+const parseLogFormat = (text: string): LogFormat => {
+  const lower = text.trim().toLowerCase()
+  if ((LOG_FORMATS as ReadonlyArray<string>).includes(lower)) return lower as LogFormat
+  return fail("--log-format", text, `Unknown log format "${text}": expected one of ${LOG_FORMATS.join(", ")}`)
+}
+
 // Kafka splits an override on the first "=" only: values such as listener lists may contain more.
 const parseOverride = (text: string): [string, string] => {
   const eq = text.indexOf("=")
@@ -45,6 +54,7 @@ const parseOverride = (text: string): [string, string] => {
 export const parseArgs = (argv: ReadonlyArray<string>): ParsedArgs => {
   let propertiesFile: string | undefined
   let logLevel: LogLevelName | undefined
+  let logFormat: LogFormat | undefined
   const overrides: Array<[string, string]> = []
 
   let i = 0
@@ -69,8 +79,11 @@ export const parseArgs = (argv: ReadonlyArray<string>): ParsedArgs => {
         case "--log-level":
           logLevel = parseLogLevel(valueOf(flag, inline))
           break
+        case "--log-format":
+          logFormat = parseLogFormat(valueOf(flag, inline))
+          break
         default:
-          return fail(flag, arg, `Unknown option ${flag}: usage is [server.properties] [--override key=value]... [--log-level level]`)
+          return fail(flag, arg, `Unknown option ${flag}: usage is [server.properties] [--override key=value]... [--log-level level] [--log-format text|json]`)
       }
     } else if (propertiesFile === undefined) {
       if (arg === "") return fail("propertiesFile", arg, "The properties file path is empty")
@@ -83,6 +96,7 @@ export const parseArgs = (argv: ReadonlyArray<string>): ParsedArgs => {
   return {
     ...(propertiesFile === undefined ? {} : { propertiesFile }),
     overrides,
-    ...(logLevel === undefined ? {} : { logLevel })
+    ...(logLevel === undefined ? {} : { logLevel }),
+    ...(logFormat === undefined ? {} : { logFormat })
   }
 }
