@@ -36,6 +36,9 @@ import type { ConfigError } from "./config/errors.ts"
 import { HealthRoutes } from "./http/health.ts"
 import { HttpListener } from "./http/HttpListener.ts"
 import { MetricsRoutes } from "./http/metrics.ts"
+import { ApiRoutes } from "./http/api.ts"
+import { ConsoleRoutes } from "./http/console.ts"
+import { Throughput } from "./http/throughput.ts"
 import { BrokerMetrics } from "./metrics/BrokerMetrics.ts"
 import { ProcessSamplers } from "./metrics/gauges.ts"
 import { RequestLog } from "./logging/RequestLog.ts"
@@ -119,7 +122,9 @@ export const ServerLayer: Layer.Layer<BrokerServer, never, Config | BrokerServic
 ).pipe(Layer.provide(Listeners.node))
 
 /** The operations HTTP listener and what it serves, given the broker. */
-export const HttpLayer = HttpListener.layer(Layer.mergeAll(HealthRoutes, MetricsRoutes)).pipe(Layer.provide(ProcessSamplers.layer))
+export const HttpLayer = HttpListener.layer(Layer.mergeAll(HealthRoutes, MetricsRoutes, ApiRoutes, ConsoleRoutes)).pipe(
+  Layer.provide(Layer.mergeAll(ProcessSamplers.layer, Throughput.layer))
+)
 
 export interface BrokerLayerOptions {
   /** False leaves requests unobserved (no request metrics): the benchmark's baseline. */
