@@ -13,6 +13,8 @@ const h = (tag, attrs = {}, ...children) => {
     if (v === undefined || v === null || v === false) continue
     if (k.startsWith("on")) el.addEventListener(k.slice(2), v)
     else if (k === "class") el.className = v
+    // Through the CSSOM: the page's CSP refuses style attributes.
+    else if (k === "style") el.style.cssText = v
     else el.setAttribute(k, v === true ? "" : String(v))
   }
   for (const c of children.flat()) if (c !== undefined && c !== null && c !== false) el.append(c instanceof Node ? c : String(c))
@@ -84,7 +86,8 @@ const rates = (samples) => {
   return out
 }
 const chart = (samples) => {
-  const W = 800, H = 180, L = 64, B = 22, T = 8
+  // Drawn at about the size it is shown, so labels are not stretched on a phone.
+  const W = Math.max(300, Math.min(1140, (app.clientWidth || window.innerWidth) - 40)), H = 180, L = 64, B = 22, T = 8
   const points = rates(samples)
   const max = Math.max(1024, ...points.map((p) => Math.max(p.in, p.out)))
   const t0 = points.length > 0 ? points[0].time : Date.now(), t1 = points.length > 0 ? points[points.length - 1].time : t0 + 1
@@ -96,7 +99,7 @@ const chart = (samples) => {
   const span = points.length < 2 ? "waiting for samples…" : `last ${fmtDuration(t1 - t0)}`
   return h("div", {},
     svg("svg", { class: "chart", viewBox: `0 0 ${W} ${H}`, preserveAspectRatio: "none", role: "img", "aria-label": "throughput in and out" },
-      grid.flat(), area("in", "var(--in)"), area("out", "var(--out)"), line("in", "var(--in)"), line("out", "var(--out)"),
+      grid.flat(), area("in", "#2f6fed"), area("out", "#12a37a"), line("in", "#2f6fed"), line("out", "#12a37a"),
       svg("text", { class: "axis", x: W - 6, y: H - 6, "text-anchor": "end" }, span)),
     h("div", { class: "legend" }, h("span", {}, h("i", { style: "background:var(--in)" }), "bytes in"), h("span", {}, h("i", { style: "background:var(--out)" }), "bytes out")))
 }
@@ -329,6 +332,8 @@ const route = async () => {
   else if (parts[0] === "config") { page = () => pages.config(); nav = "config" }
   else { page = async () => [h("h1", {}, "Not found"), h("p", {}, h("a", { href: "#/" }, "Back to the overview"))] }
   for (const a of document.querySelectorAll("[data-nav]")) a.classList.toggle("active", a.dataset.nav === nav)
+  const hash = location.hash
+  delete document.body.dataset.rendered
   try {
     const content = await page()
     app.replaceChildren(...content)
@@ -336,6 +341,8 @@ const route = async () => {
   } catch (err) {
     app.replaceChildren(h("h1", {}, "Something went wrong"), h("p", { class: "error" }, err.message))
   }
+  // Lets tests (and scripts) wait for a page to be drawn.
+  if (location.hash === hash) document.body.dataset.rendered = hash
   // The overview and group pages follow the broker live.
   if (nav === "overview" || (nav === "groups" && parts.length === 1)) refreshTimer = setTimeout(route, 5000)
 }
