@@ -115,6 +115,13 @@ export const ServerLayer: Layer.Layer<BrokerServer, never, Config | BrokerServic
       listeners,
       maxRequestSize: config.socketRequestMaxBytes,
       drainTimeout: DRAIN_TIMEOUT,
+      idleTimeoutMs: config.connectionsMaxIdleMs,
+      maxQueuedRequests: config.queuedMaxRequests,
+      connectionLimits: {
+        maxConnections: config.maxConnections,
+        maxConnectionsPerIp: config.maxConnectionsPerIp,
+        perIpOverrides: config.maxConnectionsPerIpOverrides
+      },
       // Metrics off (the benchmark's baseline) leaves requests unobserved altogether.
       observer: metrics.observer.enabled ? combineObservers([metrics.observer, requestLog.observer]) : noObserver
     })
