@@ -1,7 +1,9 @@
 /**
  * Command line of the broker, shaped like `kafka-server-start.sh`:
  *   broker [server.properties] [--override key=value]... [--log-level level] [--log-format text|json]
- * so Kafka muscle memory (and scripts) carry over.
+ * so Kafka muscle memory (and scripts) carry over. `--format [--cluster-id id]
+ * [--ignore-formatted]` formats the log dirs instead of running, as
+ * `kafka-storage.sh format -c server.properties` does.
  */
 import { fail } from "./errors.ts"
 
@@ -16,7 +18,19 @@ export interface ParsedArgs {
   readonly overrides: Array<[key: string, value: string]>
   readonly logLevel?: LogLevelName
   readonly logFormat?: LogFormat
+  /** Present when the command is `--format`: format the storage directories and exit. */
+  readonly format?: FormatArgs
 }
+
+export interface FormatArgs {
+  /** --cluster-id; a random one is generated when absent. */
+  readonly clusterId?: string
+  /** --ignore-formatted: a directory already formatted is left as it is instead of failing. */
+  readonly ignoreFormatted: boolean
+}
+
+const USAGE = "usage is [server.properties] [--override key=value]... [--log-level level] [--log-format text|json] " +
+  "| --format [--cluster-id id] [--ignore-formatted] [server.properties] [--override key=value]..."
 
 /** Effect's spelling of each level, for References.MinimumLogLevel. */
 export const EFFECT_LOG_LEVEL = {
@@ -56,6 +70,9 @@ export const parseArgs = (argv: ReadonlyArray<string>): ParsedArgs => {
   let logLevel: LogLevelName | undefined
   let logFormat: LogFormat | undefined
   const overrides: Array<[string, string]> = []
+  let format = false
+  let clusterId: string | undefined
+  let ignoreFormatted = false
 
   let i = 0
   // Accepts both "--flag value" and "--flag=value", as Kafka's option parser does.
@@ -82,8 +99,18 @@ export const parseArgs = (argv: ReadonlyArray<string>): ParsedArgs => {
         case "--log-format":
           logFormat = parseLogFormat(valueOf(flag, inline))
           break
+        case "--format":
+          format = true
+          break
+        case "--cluster-id":
+          clusterId = valueOf(flag, inline).trim()
+          if (clusterId === "") return fail(flag, arg, "Option --cluster-id requires a non-empty value")
+          break
+        case "--ignore-formatted":
+          ignoreFormatted = true
+          break
         default:
-          return fail(flag, arg, `Unknown option ${flag}: usage is [server.properties] [--override key=value]... [--log-level level] [--log-format text|json]`)
+          return fail(flag, arg, `Unknown option ${flag}: ${USAGE}`)
       }
     } else if (propertiesFile === undefined) {
       if (arg === "") return fail("propertiesFile", arg, "The properties file path is empty")
@@ -93,10 +120,15 @@ export const parseArgs = (argv: ReadonlyArray<string>): ParsedArgs => {
     }
   }
 
+  if (!format && (clusterId !== undefined || ignoreFormatted)) {
+    const flag = clusterId !== undefined ? "--cluster-id" : "--ignore-formatted"
+    return fail(flag, flag, `Option ${flag} is only valid with --format: ${USAGE}`)
+  }
   return {
     ...(propertiesFile === undefined ? {} : { propertiesFile }),
     overrides,
     ...(logLevel === undefined ? {} : { logLevel }),
-    ...(logFormat === undefined ? {} : { logFormat })
+    ...(logFormat === undefined ? {} : { logFormat }),
+    ...(format ? { format: { ...(clusterId === undefined ? {} : { clusterId }), ignoreFormatted } } : {})
   }
 }

@@ -11,6 +11,7 @@ import * as HttpRouter from "effect/http/HttpRouter"
 import * as HttpServer from "effect/http/HttpServer"
 import { Config } from "../config/Config.ts"
 import { observabilityConfig } from "../config/observability.ts"
+import { ListenerBindError } from "../server/BrokerServer.ts"
 
 export interface HttpListenerShape {
   /** `http://host:port` as bound (the real port when 0 was asked for); undefined when off. */
@@ -19,7 +20,7 @@ export interface HttpListenerShape {
 
 export class HttpListener extends Context.Service<HttpListener, HttpListenerShape>()("kafka-broker/http/HttpListener") {
   /** Serves `routes` (layers that add to the HttpRouter) on the configured address. */
-  static readonly layer = <E, R>(routes: Layer.Layer<never, E, R>): Layer.Layer<HttpListener, E, Config | Exclude<R, HttpRouter.HttpRouter>> =>
+  static readonly layer = <E, R>(routes: Layer.Layer<never, E, R>): Layer.Layer<HttpListener, E | ListenerBindError, Config | Exclude<R, HttpRouter.HttpRouter>> =>
     Layer.unwrap(Effect.gen(function*() {
       const config = yield* Config
       const address = observabilityConfig(config.raw).httpListener
@@ -42,7 +43,10 @@ export class HttpListener extends Context.Service<HttpListener, HttpListenerShap
         gracefulShutdownTimeout: "1 second"
       }).pipe(
         Layer.catchTag("ServeError", (e) =>
-          Layer.effectDiscard(Effect.die(new Error(`cannot listen on http.listener http://${address.host}:${address.port}: ${String(e.cause)}`))))
+          Layer.effectDiscard(Effect.fail(new ListenerBindError({
+            listener: "http.listener",
+            message: `cannot listen on http.listener http://${address.host}:${address.port}: ${String((e.cause as Error | undefined)?.message ?? e.cause)}`
+          }))))
       )
       return Layer.effect(HttpListener, serve as Effect.Effect<HttpListenerShape, E, R | HttpServer.HttpServer>).pipe(Layer.provide(server))
     })) as never

@@ -51,6 +51,24 @@ describe("HTTP listener lifecycle", () => {
     expect(await portAccepts(url)).toBe(false)
   })
 
+  it("stops start-up with a reason when its port is taken", async () => {
+    const taken = net.createServer()
+    await new Promise<void>((resolve) => taken.listen(0, "127.0.0.1", resolve))
+    const port = (taken.address() as net.AddressInfo).port
+    try {
+      const failure = await startBroker({ properties: { "http.listener": `http://127.0.0.1:${port}` } }).then(
+        async (b) => {
+          await b.stop()
+          return "started"
+        },
+        (e: unknown) => String(e)
+      )
+      expect(failure).toMatch(new RegExp(`cannot listen on http.listener http://127.0.0.1:${port}`))
+    } finally {
+      taken.close()
+    }
+  })
+
   it("is not started when http.listener is empty", async () => {
     const broker = await startBroker({ properties: { "http.listener": "" } })
     try {
