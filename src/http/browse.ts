@@ -1,18 +1,15 @@
 /**
  * Records for the console's message browser: reads a partition from an offset through the
- * LogStore and decodes its batches into records, with key, value and headers rendered for
- * display (UTF-8 text when the bytes are valid UTF-8, JSON when they parse, and hex). gzip and
- * zstd batches are decompressed with node:zlib; snappy and lz4 batches are listed without
- * their records.
+ * LogStore and decodes its batches into records (compressed ones through the log's own
+ * decompressRecords), with key, value and headers rendered for display (UTF-8 text when the
+ * bytes are valid UTF-8, JSON when they parse, and hex).
  */
-import * as zlib from "node:zlib"
 import { Effect } from "effect"
+import { decompressRecords } from "../log/compression.ts"
 import type { LogStoreShape } from "../log/LogStore.ts"
 import {
   BATCH_LENGTH_OFFSET,
-  COMPRESSION_GZIP,
   COMPRESSION_NONE,
-  COMPRESSION_ZSTD,
   LOG_OVERHEAD,
   RECORD_BATCH_OVERHEAD,
   readBatchHeader,
@@ -70,16 +67,15 @@ export const renderBytes = (bytes: Uint8Array | null): RenderedBytes | null => {
   return { text, json, hex, size: bytes.length }
 }
 
-const zstdDecompress = (zlib as unknown as { zstdDecompressSync?: (b: Uint8Array) => Buffer }).zstdDecompressSync
-
 /** The batch with its records section decompressed and the codec bits cleared, or a reason it cannot be. */
 const plainBatch = (batch: Uint8Array, compression: number): Uint8Array | string => {
   if (compression === COMPRESSION_NONE) return batch
-  const body = batch.subarray(RECORD_BATCH_OVERHEAD)
   let records: Uint8Array
-  if (compression === COMPRESSION_GZIP) records = zlib.gunzipSync(body)
-  else if (compression === COMPRESSION_ZSTD && zstdDecompress !== undefined) records = zstdDecompress(body)
-  else return `records compressed with ${["none", "gzip", "snappy", "lz4", "zstd"][compression] ?? compression} are not shown here`
+  try {
+    records = decompressRecords(compression, batch.subarray(RECORD_BATCH_OVERHEAD))
+  } catch (e) {
+    return `records could not be decompressed (codec ${compression}): ${(e as Error).message}`
+  }
   const plain = new Uint8Array(RECORD_BATCH_OVERHEAD + records.length)
   plain.set(batch.subarray(0, RECORD_BATCH_OVERHEAD))
   plain.set(records, RECORD_BATCH_OVERHEAD)

@@ -3,7 +3,7 @@
  * (400 / 404 with a JSON error), changes made through the broker's own services and seen by
  * Kafka clients, request logging switchable at runtime.
  */
-import { Kafka, logLevel } from "kafkajs"
+import { CompressionTypes, Kafka, logLevel } from "kafkajs"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { type EmbeddedBroker, startBroker } from "../../src/broker.ts"
 
@@ -103,6 +103,17 @@ describe("console API, read-write", () => {
     await admin.connect()
     expect(await admin.listTopics()).not.toContain("api-made")
     await admin.disconnect()
+  })
+
+  it("browses records of compressed batches", async () => {
+    const producer = kafka.producer()
+    await producer.connect()
+    await producer.send({ topic: "api-gzipped", compression: CompressionTypes.GZIP, messages: [{ key: "g1", value: "zipped one" }, { key: "g2", value: "zipped two" }] })
+    await producer.disconnect()
+    const page = await call(broker, "GET", "topics/api-gzipped/partitions/0/messages?offset=1")
+    expect(page.body.skipped).toEqual([])
+    expect(page.body.records.map((r: { offset: number; key: { text: string } }) => [r.offset, r.key.text])).toEqual([[1, "g2"]])
+    expect(page.body.nextOffset).toBe(2)
   })
 
   it("switches request logging at runtime", async () => {
