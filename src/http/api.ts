@@ -18,6 +18,7 @@ import { RequestLog } from "../logging/RequestLog.ts"
 import { BrokerMetrics } from "../metrics/BrokerMetrics.ts"
 import { groupLag } from "../metrics/group-lag.ts"
 import { decodeConsumerProtocolAssignment } from "../protocol/generated/message/ConsumerProtocolAssignment.ts"
+import { ErrorCode } from "../protocol/error-codes.ts"
 import { Reader } from "../protocol/primitives.ts"
 import { BrokerServer } from "../server/BrokerServer.ts"
 import { Topics } from "../topics/Topics.ts"
@@ -312,7 +313,16 @@ export const ApiRoutes = Layer.effectDiscard(Effect.gen(function*() {
     }))
 
   yield* add("DELETE", "/api/groups/:group", () =>
-    Effect.andThen(writable, Effect.fail(new ApiError({ status: 501, message: "deleting groups needs the group coordinator's DeleteGroups (not in this broker yet)" }))))
+    Effect.gen(function*() {
+      yield* writable
+      const groupId = yield* param("group")
+      const [result] = yield* groups.deleteGroups([groupId])
+      const code = result?.errorCode ?? 0
+      if (code === ErrorCode.GROUP_ID_NOT_FOUND) return yield* Effect.fail(new ApiError({ status: 404, message: `unknown group ${groupId}` }))
+      if (code === ErrorCode.NON_EMPTY_GROUP) return yield* Effect.fail(new ApiError({ status: 409, message: `group ${groupId} has members: it can be deleted once it is empty` }))
+      if (code !== 0) return yield* Effect.fail(bad(`delete failed with error code ${code}`))
+      return { deleted: groupId }
+    }))
 
   yield* add("GET", "/api/config", () =>
     Effect.succeed(topics.describeBrokerConfigs(null).map((c) => ({

@@ -97,6 +97,9 @@ describe("console API, read-write", () => {
     const reset = await call(broker, "POST", "groups/api-readers/reset", { topic: "api-made", to: "earliest" })
     expect(reset.status).toBe(200)
     expect(reset.body.find((o: { partition: number }) => o.partition === 1)).toMatchObject({ committed: 0, lag: 1 })
+    expect((await call(broker, "DELETE", "groups/api-readers")).body).toEqual({ deleted: "api-readers" })
+    expect((await call(broker, "GET", "groups/api-readers")).status).toBe(404)
+    expect((await call(broker, "DELETE", "groups/api-readers")).status).toBe(404)
 
     expect((await call(broker, "DELETE", "topics/api-made")).status).toBe(200)
     const admin = kafka.admin()
