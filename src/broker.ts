@@ -32,6 +32,15 @@ import { ListOffsetsHandler } from "./handlers/ListOffsets.ts"
 import { MetadataHandler } from "./handlers/Metadata.ts"
 import { ProduceHandler } from "./handlers/Produce.ts"
 import type { Topics } from "./topics/Topics.ts"
+import { AddOffsetsToTxnHandler } from "./handlers/AddOffsetsToTxn.ts"
+import { AddPartitionsToTxnHandler } from "./handlers/AddPartitionsToTxn.ts"
+import { DescribeTransactionsHandler } from "./handlers/DescribeTransactions.ts"
+import { EndTxnHandler } from "./handlers/EndTxn.ts"
+import { InitProducerIdHandler } from "./handlers/InitProducerId.ts"
+import { ListTransactionsHandler } from "./handlers/ListTransactions.ts"
+import { ProducerIdManager } from "./txn/ProducerIdManager.ts"
+import { TransactionCoordinator } from "./txn/TransactionCoordinator.ts"
+import { TransactionLog } from "./txn/TransactionLog.ts"
 
 /** How long shutdown lets in-flight requests finish before closing connections anyway. */
 const DRAIN_TIMEOUT = "10 seconds"
@@ -47,11 +56,25 @@ export const handlers: ReadonlyArray<AnyHandler<BrokerServices>> = [
   DeleteTopicsHandler,
   CreatePartitionsHandler,
   DescribeConfigsHandler,
-  ...groupHandlers
+  ...groupHandlers,
+  InitProducerIdHandler,
+  AddPartitionsToTxnHandler,
+  AddOffsetsToTxnHandler,
+  EndTxnHandler,
+  DescribeTransactionsHandler,
+  ListTransactionsHandler
 ]
 
 /** What the handlers may depend on. */
-export type BrokerServices = Topics | LogStore | MetadataLog | FetchSessions | GroupCoordinator | BrokerLifecycle
+export type BrokerServices =
+  | Topics
+  | LogStore
+  | MetadataLog
+  | FetchSessions
+  | GroupCoordinator
+  | BrokerLifecycle
+  | ProducerIdManager
+  | TransactionCoordinator
 
 /**
  * The storage side, given a Config: the metadata log (opened first: it owns meta.properties
@@ -74,12 +97,14 @@ export const StorageLayer: Layer.Layer<BrokerServices, MetadataStartupError | Lo
     })
     const maintenance = LogMaintenance({ retentionCheckIntervalMs: config.logRetentionCheckIntervalMs })
     const groups = GroupCoordinator.layerFromConfig.pipe(Layer.provide(OffsetStore.layerMemory))
-    return TopicsLayer.pipe(
-      Layer.merge(maintenance),
+    const producerIds = ProducerIdManager.layerMemory
+    // The transaction coordinator replays __transaction_state once the topics and logs are open.
+    const transactions = TransactionCoordinator.layerFromConfig.pipe(Layer.provide(TransactionLog.layer))
+    return transactions.pipe(
+      Layer.provideMerge(Layer.mergeAll(TopicsLayer, maintenance, groups, producerIds)),
       Layer.provideMerge(logs),
       Layer.provideMerge(metadata),
       Layer.merge(FetchSessions.layer),
-      Layer.merge(groups),
       Layer.provideMerge(BrokerLifecycle.layer)
     )
   })

@@ -95,6 +95,14 @@ export interface BrokerConfig {
   readonly logFlushIntervalMs: number
   readonly socketRequestMaxBytes: number
   readonly messageTimestampType: TimestampType
+  readonly transactionMaxTimeoutMs: number
+  readonly transactionalIdExpirationMs: number
+  readonly transactionAbortTimedOutTransactionCleanupIntervalMs: number
+  readonly transactionRemoveExpiredTransactionCleanupIntervalMs: number
+  readonly transactionStateLogNumPartitions: number
+  readonly transactionStateLogSegmentBytes: number
+  readonly transactionStateLogMinIsr: number
+  readonly transactionPartitionVerificationEnable: boolean
   readonly maxIncrementalFetchSessionCacheSlots: number
   readonly fetchMaxBytes: number
   readonly offsetsTopicNumPartitions: number
@@ -295,6 +303,14 @@ export const parseBrokerConfig = (layers: ReadonlyArray<ConfigLayer>): BrokerCon
     logFlushIntervalMs: clampLong(flushMs(raw).ms),
     socketRequestMaxBytes: read.int("socket.request.max.bytes"),
     messageTimestampType: timestampType(raw, sources),
+    transactionMaxTimeoutMs: read.int("transaction.max.timeout.ms"),
+    transactionalIdExpirationMs: read.int("transactional.id.expiration.ms"),
+    transactionAbortTimedOutTransactionCleanupIntervalMs: read.int("transaction.abort.timed.out.transaction.cleanup.interval.ms"),
+    transactionRemoveExpiredTransactionCleanupIntervalMs: read.int("transaction.remove.expired.transaction.cleanup.interval.ms"),
+    transactionStateLogNumPartitions: read.int("transaction.state.log.num.partitions"),
+    transactionStateLogSegmentBytes: read.int("transaction.state.log.segment.bytes"),
+    transactionStateLogMinIsr: read.int("transaction.state.log.min.isr"),
+    transactionPartitionVerificationEnable: read.bool("transaction.partition.verification.enable"),
     maxIncrementalFetchSessionCacheSlots: read.int("max.incremental.fetch.session.cache.slots"),
     fetchMaxBytes: read.int("fetch.max.bytes"),
     offsetsTopicNumPartitions: read.int("offsets.topic.num.partitions"),

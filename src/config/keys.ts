@@ -156,6 +156,34 @@ export const CONFIG_KEYS: ReadonlyArray<ConfigKey> = [
     doc: "Dirty ratio that triggers compaction."
   },
 
+  // --- transactions (Kafka's TransactionStateManagerConfig / TransactionLogConfig)
+  { name: "transaction.max.timeout.ms", type: "INT", default: "900000", validator: atLeast(1), doc: "Largest transaction timeout a producer may ask for." },
+  { name: "transactional.id.expiration.ms", type: "INT", default: "604800000", validator: atLeast(1), doc: "Idle time after which a transactional id is removed." },
+  {
+    name: "transaction.abort.timed.out.transaction.cleanup.interval.ms",
+    type: "INT",
+    default: "10000",
+    validator: atLeast(1),
+    doc: "How often timed-out transactions are looked for and aborted."
+  },
+  {
+    name: "transaction.remove.expired.transaction.cleanup.interval.ms",
+    type: "INT",
+    default: "3600000",
+    validator: atLeast(1),
+    doc: "How often expired transactional ids are looked for and removed."
+  },
+  { name: "transaction.state.log.num.partitions", type: "INT", default: "50", validator: atLeast(1), doc: "Partitions of __transaction_state." },
+  { name: "transaction.state.log.segment.bytes", type: "INT", default: "104857600", validator: atLeast(1), doc: "Segment size of __transaction_state." },
+  { name: "transaction.state.log.replication.factor", type: "SHORT", default: "3", validator: atLeast(1), doc: "Replication factor of __transaction_state (capped at the live brokers: 1)." },
+  { name: "transaction.state.log.min.isr", type: "INT", default: "2", validator: atLeast(1), doc: "min.insync.replicas of __transaction_state." },
+  {
+    name: "transaction.partition.verification.enable",
+    type: "BOOLEAN",
+    default: "true",
+    doc: "Reject a transactional produce to a partition that was not added to the transaction (KIP-890)."
+  },
+
   // --- fetch & groups
   { name: "max.incremental.fetch.session.cache.slots", type: "INT", default: "1000", validator: atLeast(0), doc: "Incremental fetch sessions kept." },
   { name: "fetch.max.bytes", type: "INT", default: "57671680", validator: atLeast(1024), doc: "Max bytes returned by one fetch." },
