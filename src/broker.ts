@@ -30,7 +30,9 @@ import { DescribeTopicPartitionsHandler } from "./handlers/DescribeTopicPartitio
 import { FetchHandler } from "./handlers/Fetch.ts"
 import { ListOffsetsHandler } from "./handlers/ListOffsets.ts"
 import { MetadataHandler } from "./handlers/Metadata.ts"
+import { InitProducerIdHandler } from "./handlers/InitProducerId.ts"
 import { ProduceHandler } from "./handlers/Produce.ts"
+import { ProducerIdManager } from "./txn/ProducerIdManager.ts"
 import type { Topics } from "./topics/Topics.ts"
 
 /** How long shutdown lets in-flight requests finish before closing connections anyway. */
@@ -47,11 +49,12 @@ export const handlers: ReadonlyArray<AnyHandler<BrokerServices>> = [
   DeleteTopicsHandler,
   CreatePartitionsHandler,
   DescribeConfigsHandler,
+  InitProducerIdHandler,
   ...groupHandlers
 ]
 
 /** What the handlers may depend on. */
-export type BrokerServices = Topics | LogStore | MetadataLog | FetchSessions | GroupCoordinator | BrokerLifecycle
+export type BrokerServices = Topics | LogStore | MetadataLog | FetchSessions | GroupCoordinator | BrokerLifecycle | ProducerIdManager
 
 /**
  * The storage side, given a Config: the metadata log (opened first: it owns meta.properties
@@ -76,6 +79,7 @@ export const StorageLayer: Layer.Layer<BrokerServices, MetadataStartupError | Lo
     const groups = GroupCoordinator.layerFromConfig.pipe(Layer.provide(OffsetStore.layerMemory))
     return TopicsLayer.pipe(
       Layer.merge(maintenance),
+      Layer.merge(ProducerIdManager.layerMetadataLog),
       Layer.provideMerge(logs),
       Layer.provideMerge(metadata),
       Layer.merge(FetchSessions.layer),
