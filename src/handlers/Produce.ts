@@ -16,13 +16,13 @@
  *   this broker, so -1 is satisfied by the local append (flushing follows the log's
  *   flush.messages / flush.ms policy, as in Kafka).
  *
- * Transactions are not supported yet. A request with a transactional id is answered with
- * UNSUPPORTED_FOR_MESSAGE_FORMAT for every partition (Kafka's answer when the broker cannot
- * store transactional or idempotent data; clients treat it as non-retriable), and nothing
- * is appended. Transactional batches without a transactional id get
- * TRANSACTIONAL_ID_AUTHORIZATION_FAILED for every partition, exactly as Kafka answers them.
- * Idempotent batches (producer id >= 0) are appended as sent; sequence numbers are not
- * checked yet.
+ * Idempotent and transactional batches (producer id >= 0) go through the partition's
+ * producer state (see log/producer-state.ts): a retried batch is answered with the offsets it
+ * was first written at and not written again; a gap in sequence numbers is
+ * OUT_OF_ORDER_SEQUENCE_NUMBER, an older epoch INVALID_PRODUCER_EPOCH, a plain batch inside
+ * an open transaction INVALID_TXN_STATE — per partition, as Kafka answers them.
+ * Transactional batches without a transactional id get TRANSACTIONAL_ID_AUTHORIZATION_FAILED
+ * for every partition, exactly as Kafka answers them.
  */
 import { Clock, Context, Effect } from "effect"
 import { LogStore, type LogStoreShape } from "../log/LogStore.ts"
@@ -207,13 +207,12 @@ export const produce = (
   if (acks !== 0 && acks !== 1 && acks !== -1) {
     return { response: produceErrorResponse(request, ErrorCode.INVALID_REQUIRED_ACKS, defaultMessageOf(ErrorCode.INVALID_REQUIRED_ACKS)), unexpected: [] }
   }
-  let early: ProduceResponseInit | undefined
-  if (request.transactionalId !== null) {
-    early = produceErrorResponse(request, ErrorCode.UNSUPPORTED_FOR_MESSAGE_FORMAT, "Transactions are not supported by this broker")
-  } else if (hasTransactionalRecords(request)) {
-    early = produceErrorResponse(request, ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED, defaultMessageOf(ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED))
+  // Kafka's KafkaApis: transactional records need a transactional id (the authorization of
+  // which is the check); the transaction coordinator's KIP-890 verification plugs in here.
+  if (request.transactionalId === null && hasTransactionalRecords(request)) {
+    const early = produceErrorResponse(request, ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED, defaultMessageOf(ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED))
+    return { response: acks === 0 ? NO_RESPONSE : early, unexpected: [] }
   }
-  if (early !== undefined) return { response: acks === 0 ? NO_RESPONSE : early, unexpected: [] }
 
   const image: MetadataImage = topics.image()
   const unexpected: Array<UnexpectedFailure> = []
