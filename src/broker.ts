@@ -97,7 +97,7 @@ export const StorageLayer: Layer.Layer<BrokerServices, MetadataStartupError | Lo
     })
     const maintenance = LogMaintenance({ retentionCheckIntervalMs: config.logRetentionCheckIntervalMs })
     const groups = GroupCoordinator.layerFromConfig.pipe(Layer.provide(OffsetStore.layerMemory))
-    const producerIds = ProducerIdManager.layerMemory
+    const producerIds = ProducerIdManager.layerMetadataLog
     // The transaction coordinator replays __transaction_state once the topics and logs are open.
     const transactions = TransactionCoordinator.layerFromConfig.pipe(Layer.provide(TransactionLog.layer))
     return transactions.pipe(

@@ -1,56 +1,81 @@
 /**
- * InitProducerId (key 22), v0-v5: a producer id and epoch for a producer.
- * - Without a transactional id (idempotent producers): a fresh producer id from the
- *   ProducerIdManager, epoch 0.
- * - With one (transactional producers): the TransactionCoordinator finds or creates the
- *   transactional id's state, fences the previous epoch (aborting its open transaction
- *   first: the client is answered CONCURRENT_TRANSACTIONS and retries), and supports the
- *   KIP-360 epoch bump when the client passes its current producer id and epoch (v3+).
+ * InitProducerId (key 22), v0-v5: gives a producer its id and epoch.
  *
- * A producer id without an epoch, or the reverse, is INVALID_REQUEST. Clients before v4 do
- * not know PRODUCER_FENCED: they get INVALID_PRODUCER_EPOCH, as Kafka answers them.
+ * Idempotent producers (transactional_id null) get a fresh producer id with epoch 0 from the
+ * ProducerIdManager, whatever producer id/epoch they pass (Kafka's
+ * TransactionCoordinator.handleInitProducerId "blindly accepts" them: a KIP-360 producer
+ * that lost its state simply starts over with a new id). A producer id without an epoch,
+ * or an epoch without an id, is INVALID_REQUEST, checked first as in KafkaApis.
+ *
+ * Transactional producers are the TransactionCoordinator's: it finds or creates the
+ * transactional id's state, fences the previous epoch (aborting its open transaction first:
+ * the client is answered CONCURRENT_TRANSACTIONS and retries), checks the timeout against
+ * transaction.max.timeout.ms, and supports the KIP-360 epoch bump when the client passes its
+ * current producer id and epoch (v3+).
  */
 import { Effect } from "effect"
 import { ErrorCode } from "../protocol/error-codes.ts"
 import { InitProducerId } from "../protocol/generated/apis/InitProducerId.ts"
+import type { InitProducerIdRequest } from "../protocol/generated/message/InitProducerIdRequest.ts"
 import type { InitProducerIdResponseInit } from "../protocol/generated/message/InitProducerIdResponse.ts"
-import { TransactionCoordinator } from "../txn/TransactionCoordinator.ts"
 import { ProducerIdManager } from "../txn/ProducerIdManager.ts"
+import { TransactionCoordinator } from "../txn/TransactionCoordinator.ts"
 import { defineHandler } from "./handler.ts"
 
 const NO_PRODUCER_ID = -1n
 const NO_PRODUCER_EPOCH = -1
 
-const errorResponse = (errorCode: number): InitProducerIdResponseInit => ({
+export const initProducerIdError = (errorCode: number): InitProducerIdResponseInit => ({
   throttleTimeMs: 0,
   errorCode,
   producerId: NO_PRODUCER_ID,
   producerEpoch: NO_PRODUCER_EPOCH
 })
 
-/** The idempotent branch: a producer id never handed out before. */
-const idempotent = ProducerIdManager.use((manager) => manager.generateProducerId).pipe(
-  Effect.map((producerId): InitProducerIdResponseInit => ({ throttleTimeMs: 0, errorCode: ErrorCode.NONE, producerId: BigInt(producerId), producerEpoch: 0 })),
-  Effect.catchTag("ProducerIdAllocationError", (e) => Effect.succeed(errorResponse(e.errorCode)))
-)
+/** Kafka's answer for an error: v0-v3 clients do not know PRODUCER_FENCED and get INVALID_PRODUCER_EPOCH. */
+const versioned = (response: InitProducerIdResponseInit, version: number): InitProducerIdResponseInit =>
+  version < 4 && response.errorCode === ErrorCode.PRODUCER_FENCED
+    ? { ...response, errorCode: ErrorCode.INVALID_PRODUCER_EPOCH }
+    : response
+
+/** The idempotent case: a new producer id at epoch 0. */
+const initIdempotent = Effect.gen(function*() {
+  const ids = yield* ProducerIdManager
+  return yield* ids.generateProducerId.pipe(
+    Effect.map((producerId): InitProducerIdResponseInit => ({ throttleTimeMs: 0, errorCode: ErrorCode.NONE, producerId: BigInt(producerId), producerEpoch: 0 })),
+    Effect.catchTag("ProducerIdAllocationError", (e) => Effect.succeed(initProducerIdError(e.errorCode)))
+  )
+})
+
+/** The transactional case (transactional_id set): the transaction coordinator's to answer. */
+const initTransactional = (request: InitProducerIdRequest): Effect.Effect<InitProducerIdResponseInit, never, TransactionCoordinator> =>
+  TransactionCoordinator.use((txn) =>
+    txn.initProducerId(
+      request.transactionalId!,
+      request.transactionTimeoutMs,
+      request.producerId === NO_PRODUCER_ID ? undefined : { producerId: Number(request.producerId), producerEpoch: request.producerEpoch }
+    )
+  ).pipe(
+    Effect.map((result): InitProducerIdResponseInit => ({
+      throttleTimeMs: 0,
+      errorCode: result.errorCode,
+      producerId: BigInt(result.producerId),
+      producerEpoch: result.producerEpoch
+    }))
+  )
 
 export const InitProducerIdHandler = defineHandler(InitProducerId, {
   minVersion: 0,
   maxVersion: 5,
-  handle: (request, ctx): Effect.Effect<InitProducerIdResponseInit, never, ProducerIdManager | TransactionCoordinator> => {
-    const producerId = ctx.apiVersion >= 3 ? request.producerId : NO_PRODUCER_ID
-    const producerEpoch = ctx.apiVersion >= 3 ? request.producerEpoch : NO_PRODUCER_EPOCH
-    if ((producerId === NO_PRODUCER_ID) !== (producerEpoch === NO_PRODUCER_EPOCH)) return Effect.succeed(errorResponse(ErrorCode.INVALID_REQUEST))
-    if (request.transactionalId === null) return idempotent
-    const expected = producerId === NO_PRODUCER_ID ? undefined : { producerId: Number(producerId), producerEpoch }
-    return TransactionCoordinator.use((txn) => txn.initProducerId(request.transactionalId!, request.transactionTimeoutMs, expected)).pipe(
-      Effect.map((result): InitProducerIdResponseInit => ({
-        throttleTimeMs: 0,
-        errorCode: ctx.apiVersion < 4 && result.errorCode === ErrorCode.PRODUCER_FENCED ? ErrorCode.INVALID_PRODUCER_EPOCH : result.errorCode,
-        producerId: BigInt(result.producerId),
-        producerEpoch: result.producerEpoch
-      }))
-    )
-  },
-  errorResponse: (_request, errorCode) => errorResponse(errorCode)
+  handle: (request, ctx): Effect.Effect<InitProducerIdResponseInit, never, ProducerIdManager | TransactionCoordinator> =>
+    Effect.suspend(() => {
+      const noId = request.producerId === NO_PRODUCER_ID
+      const noEpoch = request.producerEpoch === NO_PRODUCER_EPOCH
+      if (noId !== noEpoch) return Effect.succeed(initProducerIdError(ErrorCode.INVALID_REQUEST))
+      const answer: Effect.Effect<InitProducerIdResponseInit, never, ProducerIdManager | TransactionCoordinator> = request.transactionalId === null
+        ? initIdempotent
+        : initTransactional(request)
+      return Effect.map(answer, (response) => versioned(response, ctx.apiVersion))
+    }),
+  errorResponse: (_request, errorCode) => initProducerIdError(errorCode)
 })

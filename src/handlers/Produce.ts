@@ -16,6 +16,11 @@
  *   this broker, so -1 is satisfied by the local append (flushing follows the log's
  *   flush.messages / flush.ms policy, as in Kafka).
  *
+ * Idempotent and transactional batches (producer id >= 0) go through the partition's
+ * producer state (see log/producer-state.ts): a retried batch is answered with the offsets it
+ * was first written at and not written again; a gap in sequence numbers is
+ * OUT_OF_ORDER_SEQUENCE_NUMBER, an older epoch INVALID_PRODUCER_EPOCH, a plain batch inside
+ * an open transaction INVALID_TXN_STATE — per partition, as Kafka answers them.
  * Transactional batches without a transactional id get TRANSACTIONAL_ID_AUTHORIZATION_FAILED
  * for every partition, exactly as Kafka answers them. A transactional batch is checked
  * against the transaction coordinator's memory first (KIP-890 part 1, a synchronous lookup):
@@ -241,6 +246,8 @@ export const produce = (
   if (acks !== 0 && acks !== 1 && acks !== -1) {
     return { response: produceErrorResponse(request, ErrorCode.INVALID_REQUIRED_ACKS, defaultMessageOf(ErrorCode.INVALID_REQUIRED_ACKS)), unexpected: [] }
   }
+  // Kafka's KafkaApis: transactional records need a transactional id (the authorization of
+  // which is the check); the transaction coordinator's KIP-890 verification follows.
   if (request.transactionalId === null && hasTransactionalRecords(request)) {
     const early = produceErrorResponse(request, ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED, defaultMessageOf(ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED))
     return { response: acks === 0 ? NO_RESPONSE : early, unexpected: [] }

@@ -42,11 +42,12 @@ export const fsyncDirectory = (dir: string): void => {
 }
 
 /** Replaces `file` so that a crash leaves the old or the new content, never a mix. */
-export const writeFileAtomically = (file: string, content: string): void => {
+export const writeFileAtomically = (file: string, content: string | Uint8Array): void => {
   const tmp = file + ".tmp"
   const fd = fs.openSync(tmp, "w", 0o644)
   try {
-    fs.writeSync(fd, content)
+    if (typeof content === "string") fs.writeSync(fd, content)
+    else fs.writeSync(fd, content)
     fs.fsyncSync(fd)
   } finally {
     fs.closeSync(fd)
