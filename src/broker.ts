@@ -34,6 +34,7 @@ import { ProduceHandler } from "./handlers/Produce.ts"
 import type { Topics } from "./topics/Topics.ts"
 import { AddOffsetsToTxnHandler } from "./handlers/AddOffsetsToTxn.ts"
 import { AddPartitionsToTxnHandler } from "./handlers/AddPartitionsToTxn.ts"
+import { DescribeProducersHandler } from "./handlers/DescribeProducers.ts"
 import { DescribeTransactionsHandler } from "./handlers/DescribeTransactions.ts"
 import { EndTxnHandler } from "./handlers/EndTxn.ts"
 import { InitProducerIdHandler } from "./handlers/InitProducerId.ts"
@@ -62,7 +63,8 @@ export const handlers: ReadonlyArray<AnyHandler<BrokerServices>> = [
   AddOffsetsToTxnHandler,
   EndTxnHandler,
   DescribeTransactionsHandler,
-  ListTransactionsHandler
+  ListTransactionsHandler,
+  DescribeProducersHandler
 ]
 
 /** What the handlers may depend on. */
