@@ -55,7 +55,7 @@ export interface WithTxnOptions {
 
 export const makeDataPlane = () => Layer.fresh(dataPlaneLayer(TOPICS))
 
-export const withTxn = <A, E>(options: WithTxnOptions, program: (env: TxnEnv) => Effect.Effect<A, E>) => {
+export const withTxn = <A, E, R>(options: WithTxnOptions, program: (env: TxnEnv) => Effect.Effect<A, E, R>) => {
   const completions: Array<Completion> = []
   const coordinator = TransactionCoordinator.layer({ offsetsTopicNumPartitions: OFFSETS_PARTITIONS, ...options.coordinator }).pipe(
     Layer.provide(TransactionLog.layerMemory({ shared: options.log ?? new Map() })),
@@ -67,7 +67,7 @@ export const withTxn = <A, E>(options: WithTxnOptions, program: (env: TxnEnv) =>
     const txn = yield* TransactionCoordinator
     const logs = yield* LogStore
     return yield* program({ txn, logs, completions })
-  }).pipe(Effect.provide(layer))
+  }).pipe(Effect.provide(Layer.merge(layer, ProducerIdManager.layerMemory)))
 }
 
 /** The transaction markers in a partition, in log order. */
