@@ -73,9 +73,13 @@ export const StorageLayer: Layer.Layer<BrokerServices, MetadataStartupError | Lo
       retentionBytes: config.logRetentionBytes,
       flushIntervalMessages: config.logFlushIntervalMessages,
       flushIntervalMs: config.logFlushIntervalMs,
-      messageTimestampType: config.messageTimestampType
+      messageTimestampType: config.messageTimestampType,
+      producerIdExpirationMs: config.producerIdExpirationMs
     })
-    const maintenance = LogMaintenance({ retentionCheckIntervalMs: config.logRetentionCheckIntervalMs })
+    const maintenance = LogMaintenance({
+      retentionCheckIntervalMs: config.logRetentionCheckIntervalMs,
+      producerIdExpirationCheckIntervalMs: config.producerIdExpirationCheckIntervalMs
+    })
     const groups = GroupCoordinator.layerFromConfig.pipe(Layer.provide(OffsetStore.layerMemory))
     return TopicsLayer.pipe(
       Layer.merge(maintenance),
