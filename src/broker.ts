@@ -95,9 +95,13 @@ export const StorageLayer: Layer.Layer<BrokerServices, MetadataStartupError | Lo
       retentionBytes: config.logRetentionBytes,
       flushIntervalMessages: config.logFlushIntervalMessages,
       flushIntervalMs: config.logFlushIntervalMs,
-      messageTimestampType: config.messageTimestampType
+      messageTimestampType: config.messageTimestampType,
+      producerIdExpirationMs: config.producerIdExpirationMs
     })
-    const maintenance = LogMaintenance({ retentionCheckIntervalMs: config.logRetentionCheckIntervalMs })
+    const maintenance = LogMaintenance({
+      retentionCheckIntervalMs: config.logRetentionCheckIntervalMs,
+      producerIdExpirationCheckIntervalMs: config.producerIdExpirationCheckIntervalMs
+    })
     const groups = GroupCoordinator.layerFromConfig.pipe(Layer.provide(OffsetStore.layerMemory))
     const producerIds = ProducerIdManager.layerMetadataLog
     // The transaction coordinator replays __transaction_state once the topics and logs are open.

@@ -88,6 +88,8 @@ export interface BrokerConfig {
   /** -1 = unlimited. */
   readonly logRetentionBytes: number
   readonly logRetentionCheckIntervalMs: number
+  readonly producerIdExpirationMs: number
+  readonly producerIdExpirationCheckIntervalMs: number
   readonly logCleanupPolicy: ReadonlyArray<CleanupPolicy>
   /** LONG_NEVER by default. */
   readonly logFlushIntervalMessages: number
@@ -298,6 +300,8 @@ export const parseBrokerConfig = (layers: ReadonlyArray<ConfigLayer>): BrokerCon
     logRetentionMs: clampLong(retention.ms),
     logRetentionBytes: read.long("log.retention.bytes"),
     logRetentionCheckIntervalMs: read.long("log.retention.check.interval.ms"),
+    producerIdExpirationMs: read.int("producer.id.expiration.ms"),
+    producerIdExpirationCheckIntervalMs: read.int("producer.id.expiration.check.interval.ms"),
     logCleanupPolicy: read.list("log.cleanup.policy") as ReadonlyArray<CleanupPolicy>,
     logFlushIntervalMessages: read.long("log.flush.interval.messages"),
     logFlushIntervalMs: clampLong(flushMs(raw).ms),

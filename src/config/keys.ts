@@ -129,6 +129,8 @@ export const CONFIG_KEYS: ReadonlyArray<ConfigKey> = [
   { name: "log.retention.hours", type: "INT", default: "168", doc: "Tertiary to log.retention.ms." },
   { name: "log.retention.bytes", type: "LONG", default: "-1", topicConfig: "retention.bytes", doc: "Size-based retention per partition; -1 = unlimited." },
   { name: "log.retention.check.interval.ms", type: "LONG", default: "300000", validator: atLeast(1), doc: "How often retention is enforced." },
+  { name: "producer.id.expiration.ms", type: "INT", default: "86400000", validator: atLeast(1), doc: "How long a partition remembers an idle producer id (its sequence numbers) before forgetting it." },
+  { name: "producer.id.expiration.check.interval.ms", type: "INT", default: "600000", validator: atLeast(1), doc: "How often idle producer ids are looked for." },
   { name: "log.cleanup.policy", type: "LIST", default: "delete", validator: validList(...CLEANUP_POLICIES), topicConfig: "cleanup.policy", doc: "delete and/or compact." },
   { name: "log.flush.interval.messages", type: "LONG", default: LONG_MAX, validator: atLeast(1), topicConfig: "flush.messages", doc: "fsync after this many messages." },
   {

@@ -591,6 +591,9 @@ export class PartitionLog {
       }
       const maxTimestamp = logAppendTime ?? batch.maxTimestamp
       if (batch.isControl) {
+        if (origin === "client") {
+          throw new InvalidBatchError({ ok: false, code: "INVALID_RECORD", reason: "control", message: "Clients are not allowed to write control records", batchIndex: validated.batches.indexOf(batch), position: batch.position })
+        }
         const marker = readTxnMarker(bytes.subarray(batch.position, batch.position + batch.sizeInBytes))
         // An empty control batch (all cleaned) or an unknown control type changes nothing.
         if (marker === undefined) continue
