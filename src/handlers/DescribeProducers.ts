@@ -21,6 +21,8 @@ const partitionError = (partitionIndex: number, errorCode: number, errorMessage:
   activeProducers: []
 })
 
+const unknownPartition = (p: number) => partitionError(p, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, defaultMessageOf(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION))
+
 export const DescribeProducersHandler = defineHandler(DescribeProducers, {
   minVersion: 0,
   maxVersion: 0,
@@ -29,22 +31,19 @@ export const DescribeProducersHandler = defineHandler(DescribeProducers, {
       const topics = yield* Topics
       const logs = yield* LogStore
       const image = topics.image()
-      return {
-        throttleTimeMs: 0,
-        topics: request.topics.map((t) => {
-          const nameError = topicNameError(t.name)
-          const topic = image.topicsByName.get(t.name)
-          return {
-            name: t.name,
-            partitions: t.partitionIndexes.map((p) => {
-              if (nameError !== undefined) return partitionError(p, ErrorCode.INVALID_TOPIC_EXCEPTION, nameError)
-              const log = topic?.partitions.has(p) === true ? logs.findPartition(t.name, p) : undefined
-              if (log === undefined) return partitionError(p, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, defaultMessageOf(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION))
-              return {
+      const topicsOut = yield* Effect.forEach(request.topics, (t) => {
+        const nameError = topicNameError(t.name)
+        const topic = image.topicsByName.get(t.name)
+        return Effect.map(
+          Effect.forEach(t.partitionIndexes, (p): Effect.Effect<DescribeProducersResponsePartitionResponseInit> => {
+            if (nameError !== undefined) return Effect.succeed(partitionError(p, ErrorCode.INVALID_TOPIC_EXCEPTION, nameError))
+            if (topic?.partitions.has(p) !== true) return Effect.succeed(unknownPartition(p))
+            return logs.activeProducers(t.name, p).pipe(
+              Effect.map((producers) => ({
                 partitionIndex: p,
                 errorCode: ErrorCode.NONE,
                 errorMessage: null,
-                activeProducers: log.producerState.activeProducers().map((s) => ({
+                activeProducers: producers.map((s) => ({
                   producerId: BigInt(s.producerId),
                   producerEpoch: s.producerEpoch,
                   lastSequence: s.lastSequence,
@@ -52,10 +51,16 @@ export const DescribeProducersHandler = defineHandler(DescribeProducers, {
                   coordinatorEpoch: s.coordinatorEpoch,
                   currentTxnStartOffset: BigInt(s.currentTxnStartOffset)
                 }))
-              }
-            })
-          }
-        })
+              })),
+              Effect.catchTag("PartitionNotFound", () => Effect.succeed(unknownPartition(p)))
+            )
+          }),
+          (partitions) => ({ name: t.name, partitions })
+        )
+      })
+      return {
+        throttleTimeMs: 0,
+        topics: topicsOut
       } satisfies DescribeProducersResponseInit
     }),
   errorResponse: (request, errorCode) => ({
