@@ -91,6 +91,14 @@ describe("KafkaJS transactional producer", () => {
     expect(await consumeKafkaJs(topic, false)).toEqual(["committed-0", "committed-1"])
     expect(await consumeKafkaJs(topic, true)).toEqual(["aborted-0", "aborted-1", "committed-0", "committed-1"])
 
+    // __transaction_state was created on first use with Kafka's configs.
+    const admin = kafkaJs("admin").admin()
+    await admin.connect()
+    const configs = await admin.describeConfigs({ resources: [{ type: 2, name: "__transaction_state" }], includeSynonyms: false })
+    await admin.disconnect()
+    const configOf = (name: string) => configs.resources[0]!.configEntries.find((e) => e.configName === name)?.configValue
+    expect([configOf("cleanup.policy"), configOf("compression.type"), configOf("segment.bytes")]).toEqual(["compact", "uncompressed", "104857600"])
+
     // The coordinator's view, through the admin APIs.
     const wire = await WireClient.connect(broker.port, broker.host)
     try {
