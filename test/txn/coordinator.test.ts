@@ -5,11 +5,11 @@
  * expiration) and the replay of a prepared transaction after a restart.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { Deferred, Effect, Fiber, Layer } from "effect"
 import { TestClock } from "effect/testing"
 import { coordinatorPartitionFor } from "../../src/coordinator/internal-topics.ts"
 import { ErrorCode } from "../../src/protocol/error-codes.ts"
-import { decodeTxnLogValue, encodeTxnLogValue, replayBatches, txnLogBatch } from "../../src/txn/TransactionLog.ts"
+import { decodeTxnLogValue, encodeTxnLogValue, replayBatches, TransactionLog, TransactionLogError, txnLogBatch } from "../../src/txn/TransactionLog.ts"
 import { IllegalTxnTransition, TxnMetadata, TxnState, type TxnTransit } from "../../src/txn/transaction-metadata.ts"
 import { makeDataPlane, markersIn, OFFSETS_PARTITIONS, tp, withTxn } from "./helpers.ts"
 
@@ -262,6 +262,62 @@ describe("restart", () => {
           expect(yield* markersIn(logs, "t", 2)).toMatchObject([{ producerId: ids.b, producerEpoch: 1, commit: false }])
         }))
     })
+  })
+})
+
+describe("concurrency and log failures", () => {
+  /** An in-memory transaction log whose writes wait for `gate` while it is set, and fail while `failing`. */
+  const gatedLog = (control: { gate: Deferred.Deferred<void> | undefined; failing: boolean }) =>
+    Layer.effect(
+      TransactionLog,
+      TransactionLog.useSync((inner) => ({
+        ...inner,
+        append: (id: string, transit: TxnTransit | null, now: number) =>
+          Effect.gen(function*() {
+            if (control.gate !== undefined) yield* Deferred.await(control.gate)
+            if (control.failing) return yield* new TransactionLogError({ errorCode: ErrorCode.COORDINATOR_NOT_AVAILABLE, message: "disk on fire" })
+            yield* inner.append(id, transit, now)
+          })
+      }))
+    ).pipe(Layer.provide(TransactionLog.layerMemory()))
+
+  it.effect("while EndTxn is being written, other requests for the id get CONCURRENT_TRANSACTIONS", () => {
+    const control: { gate: Deferred.Deferred<void> | undefined; failing: boolean } = { gate: undefined, failing: false }
+    return withTxn({ transactionLog: gatedLog(control) }, ({ txn }) =>
+      Effect.gen(function*() {
+        const { producerId } = yield* txn.initProducerId("tx", TIMEOUT, undefined)
+        yield* txn.addPartitions("tx", producerId, 0, tp(["t", [0]]))
+        control.gate = yield* Deferred.make<void>()
+        const ending = yield* Effect.forkChild(txn.endTxn("tx", producerId, 0, true))
+        // Until the EndTxn fiber has prepared its transition (bounded).
+        for (let i = 0; i < 100 && txn.verifyProduce("tx", producerId, 0, "t", 0) === ErrorCode.NONE; i++) yield* Effect.yieldNow
+        expect(yield* txn.addPartitions("tx", producerId, 0, tp(["t", [1]]))).toBe(ErrorCode.CONCURRENT_TRANSACTIONS)
+        expect(yield* txn.endTxn("tx", producerId, 0, true)).toBe(ErrorCode.CONCURRENT_TRANSACTIONS)
+        expect((yield* txn.initProducerId("tx", TIMEOUT, undefined)).errorCode).toBe(ErrorCode.CONCURRENT_TRANSACTIONS)
+        expect(txn.verifyProduce("tx", producerId, 0, "t", 0)).toBe(ErrorCode.CONCURRENT_TRANSACTIONS)
+        yield* Deferred.succeed(control.gate, undefined)
+        control.gate = undefined
+        expect(yield* Fiber.join(ending)).toBe(ErrorCode.NONE)
+        expect(txn.describe("tx").state).toBe("CompleteCommit")
+      }))
+  })
+
+  it.effect("a transition the log refuses is answered with the log's error and leaves the state as it was", () => {
+    const control: { gate: Deferred.Deferred<void> | undefined; failing: boolean } = { gate: undefined, failing: false }
+    return withTxn({ transactionLog: gatedLog(control) }, ({ logs, txn }) =>
+      Effect.gen(function*() {
+        const { producerId } = yield* txn.initProducerId("tx", TIMEOUT, undefined)
+        yield* txn.addPartitions("tx", producerId, 0, tp(["t", [0]]))
+        const before = txn.describe("tx")
+        control.failing = true
+        expect(yield* txn.addPartitions("tx", producerId, 0, tp(["t", [1]]))).toBe(ErrorCode.COORDINATOR_NOT_AVAILABLE)
+        expect(yield* txn.endTxn("tx", producerId, 0, true)).toBe(ErrorCode.COORDINATOR_NOT_AVAILABLE)
+        expect(txn.describe("tx")).toEqual(before)
+        expect(yield* markersIn(logs, "t", 0)).toEqual([])
+        control.failing = false
+        expect(yield* txn.endTxn("tx", producerId, 0, true)).toBe(ErrorCode.NONE)
+        expect(yield* markersIn(logs, "t", 0)).toMatchObject([{ commit: true }])
+      }))
   })
 })
 

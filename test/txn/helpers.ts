@@ -49,6 +49,8 @@ export interface WithTxnOptions {
   readonly coordinator?: Partial<TransactionCoordinatorOptions>
   /** The transaction log's contents, kept across "restarts". */
   readonly log?: Map<string, TxnTransit>
+  /** Another transaction log than the in-memory one over `log`. */
+  readonly transactionLog?: Layer.Layer<TransactionLog>
   /** A shared data plane (LogStore + Topics) across restarts. */
   readonly dataPlane?: ReturnType<typeof dataPlaneLayer>
 }
@@ -58,7 +60,7 @@ export const makeDataPlane = () => Layer.fresh(dataPlaneLayer(TOPICS))
 export const withTxn = <A, E, R>(options: WithTxnOptions, program: (env: TxnEnv) => Effect.Effect<A, E, R>) => {
   const completions: Array<Completion> = []
   const coordinator = TransactionCoordinator.layer({ offsetsTopicNumPartitions: OFFSETS_PARTITIONS, ...options.coordinator }).pipe(
-    Layer.provide(TransactionLog.layerMemory({ shared: options.log ?? new Map() })),
+    Layer.provide(options.transactionLog ?? TransactionLog.layerMemory({ shared: options.log ?? new Map() })),
     Layer.provide(recordingGroups(completions)),
     Layer.provide(ProducerIdManager.layerMemory)
   )
