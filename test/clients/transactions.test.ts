@@ -12,7 +12,8 @@
 import { Admin, Consumer, FetchIsolationLevels, Producer, stringDeserializers, stringSerializers } from "@platformatic/kafka"
 import { Kafka, logLevel } from "kafkajs"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
-import { type EmbeddedBroker, startBroker } from "../../src/broker.ts"
+import { type EmbeddedBroker, handlers, startBroker } from "../../src/broker.ts"
+import { TxnOffsetCommit } from "../../src/protocol/generated/apis/TxnOffsetCommit.ts"
 import { ErrorCode } from "../../src/protocol/error-codes.ts"
 import type { AnyApi } from "../../src/protocol/api.ts"
 import { DescribeProducers } from "../../src/protocol/generated/apis/DescribeProducers.ts"
@@ -138,6 +139,38 @@ describe("KafkaJS transactional producer", () => {
     await first.disconnect()
     await second.disconnect()
     expect(await consumeKafkaJs(topic, false)).toEqual(["from-the-new-producer"])
+  })
+})
+
+/** TxnOffsetCommit belongs to the group coordinator; the sendOffsets proof needs it served. */
+const txnOffsetCommitServed = handlers.some((h) => h.api.apiKey === TxnOffsetCommit.apiKey)
+if (!txnOffsetCommitServed) console.warn("skipped: KafkaJS sendOffsets proof (TxnOffsetCommit is not served by this build)")
+
+describe.runIf(txnOffsetCommitServed)("KafkaJS sendOffsets", () => {
+  it("commits the group's offsets with the transaction, and not when it aborts", async () => {
+    const topic = "kafkajs-send-offsets"
+    await createTopic(topic)
+    const groupId = "send-offsets-group"
+    const producer = kafkaJs("send-offsets").producer({ transactionalId: "send-offsets", maxInFlightRequests: 1, idempotent: true })
+    await producer.connect()
+    const admin = kafkaJs("send-offsets-admin").admin()
+    await admin.connect()
+    const committedOffsets = async () =>
+      (await admin.fetchOffsets({ groupId, topics: [topic] }))[0]!.partitions.map((p) => Number(p.offset)).sort()
+
+    const aborted = await producer.transaction()
+    await aborted.send({ topic, messages: [{ partition: 0, value: "x" }] })
+    await aborted.sendOffsets({ consumerGroupId: groupId, topics: [{ topic, partitions: [{ partition: 0, offset: "5" }, { partition: 1, offset: "6" }] }] })
+    await aborted.abort()
+    expect(await committedOffsets()).toEqual([-1, -1])
+
+    const committed = await producer.transaction()
+    await committed.send({ topic, messages: [{ partition: 1, value: "y" }] })
+    await committed.sendOffsets({ consumerGroupId: groupId, topics: [{ topic, partitions: [{ partition: 0, offset: "7" }, { partition: 1, offset: "8" }] }] })
+    await committed.commit()
+    expect(await committedOffsets()).toEqual([7, 8])
+    await admin.disconnect()
+    await producer.disconnect()
   })
 })
 
