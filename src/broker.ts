@@ -22,7 +22,8 @@ import { MetadataLog, type MetadataLogOptions } from "./metadata/MetadataLog.ts"
 import type { BrokerConfig } from "./config/broker-config.ts"
 import { TopicsLayer } from "./topics/layer.ts"
 import { FetchSessions } from "./fetch/FetchSessions.ts"
-import { GroupCoordinator, groupHandlers, OffsetStore } from "./groups/index.ts"
+import { GroupCoordinator, GroupLog, groupHandlers } from "./groups/index.ts"
+import { GroupTopicDeletions } from "./groups/topic-deletions.ts"
 import { CreatePartitionsHandler } from "./handlers/CreatePartitions.ts"
 import { CreateTopicsHandler } from "./handlers/CreateTopics.ts"
 import { DeleteTopicsHandler } from "./handlers/DeleteTopics.ts"
@@ -75,6 +76,7 @@ export type BrokerServices =
   | MetadataLog
   | FetchSessions
   | GroupCoordinator
+  | GroupLog
   | BrokerLifecycle
   | ProducerIdManager
   | TransactionCoordinator
@@ -116,12 +118,15 @@ export const StorageLayer: Layer.Layer<BrokerServices, MetadataStartupError | Lo
       retentionCheckIntervalMs: config.logRetentionCheckIntervalMs,
       producerIdExpirationCheckIntervalMs: config.producerIdExpirationCheckIntervalMs
     })
-    const groups = GroupCoordinator.layerFromConfig.pipe(Layer.provide(OffsetStore.layerMemory))
     const producerIds = ProducerIdManager.layerMetadataLog
-    // The transaction coordinator replays __transaction_state once the topics and logs are open.
+    // The transaction coordinator replays __transaction_state once the topics, logs and groups are open.
     const transactions = TransactionCoordinator.layerFromConfig.pipe(Layer.provide(TransactionLog.layer))
     return transactions.pipe(
-      Layer.provideMerge(Layer.mergeAll(TopicsLayer, maintenance, groups, producerIds)),
+      Layer.provideMerge(GroupTopicDeletions),
+      Layer.provideMerge(GroupCoordinator.layerFromConfig),
+      Layer.provideMerge(GroupLog.layerFromConfig),
+      Layer.provideMerge(Layer.mergeAll(TopicsLayer, producerIds)),
+      Layer.merge(maintenance),
       Layer.provideMerge(logs),
       Layer.provideMerge(metadata),
       Layer.merge(FetchSessions.layer),
