@@ -22,7 +22,8 @@ import { MetadataLog, type MetadataLogOptions } from "./metadata/MetadataLog.ts"
 import type { BrokerConfig } from "./config/broker-config.ts"
 import { TopicsLayer } from "./topics/layer.ts"
 import { FetchSessions } from "./fetch/FetchSessions.ts"
-import { GroupCoordinator, groupHandlers, OffsetStore } from "./groups/index.ts"
+import { GroupCoordinator, GroupLog, groupHandlers } from "./groups/index.ts"
+import { GroupTopicDeletions } from "./groups/topic-deletions.ts"
 import { CreatePartitionsHandler } from "./handlers/CreatePartitions.ts"
 import { CreateTopicsHandler } from "./handlers/CreateTopics.ts"
 import { DeleteTopicsHandler } from "./handlers/DeleteTopics.ts"
@@ -55,7 +56,7 @@ export const handlers: ReadonlyArray<AnyHandler<BrokerServices>> = [
 ]
 
 /** What the handlers may depend on. */
-export type BrokerServices = Topics | LogStore | MetadataLog | FetchSessions | GroupCoordinator | BrokerLifecycle | ProducerIdManager
+export type BrokerServices = Topics | LogStore | MetadataLog | FetchSessions | GroupCoordinator | GroupLog | BrokerLifecycle | ProducerIdManager
 
 /** The metadata log's settings from the broker config. */
 export const metadataLogOptions = (config: BrokerConfig): MetadataLogOptions => ({
@@ -94,14 +95,15 @@ export const StorageLayer: Layer.Layer<BrokerServices, MetadataStartupError | Lo
       retentionCheckIntervalMs: config.logRetentionCheckIntervalMs,
       producerIdExpirationCheckIntervalMs: config.producerIdExpirationCheckIntervalMs
     })
-    const groups = GroupCoordinator.layerFromConfig.pipe(Layer.provide(OffsetStore.layerMemory))
-    return TopicsLayer.pipe(
+    return GroupTopicDeletions.pipe(
+      Layer.provideMerge(GroupCoordinator.layerFromConfig),
+      Layer.provideMerge(GroupLog.layerFromConfig),
+      Layer.provideMerge(TopicsLayer),
       Layer.merge(maintenance),
       Layer.merge(ProducerIdManager.layerMetadataLog),
       Layer.provideMerge(logs),
       Layer.provideMerge(metadata),
       Layer.merge(FetchSessions.layer),
-      Layer.merge(groups),
       Layer.provideMerge(BrokerLifecycle.layer)
     )
   })

@@ -114,6 +114,9 @@ export interface BrokerConfig {
   readonly maxIncrementalFetchSessionCacheSlots: number
   readonly fetchMaxBytes: number
   readonly offsetsTopicNumPartitions: number
+  readonly offsetsTopicSegmentBytes: number
+  readonly offsetsRetentionMinutes: number
+  readonly offsetsRetentionCheckIntervalMs: number
   readonly groupInitialRebalanceDelayMs: number
   readonly groupMinSessionTimeoutMs: number
   readonly groupMaxSessionTimeoutMs: number
@@ -353,6 +356,9 @@ export const parseBrokerConfig = (layers: ReadonlyArray<ConfigLayer>): BrokerCon
     maxIncrementalFetchSessionCacheSlots: read.int("max.incremental.fetch.session.cache.slots"),
     fetchMaxBytes: read.int("fetch.max.bytes"),
     offsetsTopicNumPartitions: read.int("offsets.topic.num.partitions"),
+    offsetsTopicSegmentBytes: read.int("offsets.topic.segment.bytes"),
+    offsetsRetentionMinutes: read.int("offsets.retention.minutes"),
+    offsetsRetentionCheckIntervalMs: read.long("offsets.retention.check.interval.ms"),
     groupInitialRebalanceDelayMs: read.int("group.initial.rebalance.delay.ms"),
     groupMinSessionTimeoutMs: read.int("group.min.session.timeout.ms"),
     groupMaxSessionTimeoutMs: read.int("group.max.session.timeout.ms"),

@@ -183,6 +183,9 @@ export const CONFIG_KEYS: ReadonlyArray<ConfigKey> = [
   { name: "max.incremental.fetch.session.cache.slots", type: "INT", default: "1000", validator: atLeast(0), doc: "Incremental fetch sessions kept." },
   { name: "fetch.max.bytes", type: "INT", default: "57671680", validator: atLeast(1024), doc: "Max bytes returned by one fetch." },
   { name: "offsets.topic.num.partitions", type: "INT", default: "50", validator: atLeast(1), doc: "Partitions of __consumer_offsets." },
+  { name: "offsets.topic.segment.bytes", type: "INT", default: "104857600", validator: atLeast(1), doc: "segment.bytes of __consumer_offsets." },
+  { name: "offsets.retention.minutes", type: "INT", default: "10080", validator: atLeast(1), doc: "How long committed offsets of an empty group (or a simple consumer) are kept." },
+  { name: "offsets.retention.check.interval.ms", type: "LONG", default: "600000", validator: atLeast(1), doc: "How often offsets are checked for expiry." },
   { name: "group.initial.rebalance.delay.ms", type: "INT", default: "3000", doc: "Wait for more members before the first rebalance of an empty group." },
   { name: "group.min.session.timeout.ms", type: "INT", default: "6000", doc: "Smallest session timeout a member may ask for." },
   { name: "group.max.session.timeout.ms", type: "INT", default: "1800000", doc: "Largest session timeout a member may ask for." }

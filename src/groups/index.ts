@@ -4,6 +4,7 @@
  * need Topics (this node's id, and which partitions exist).
  */
 import type { AnyHandler } from "../handlers/handler.ts"
+import { DeleteGroupsHandler } from "../handlers/DeleteGroups.ts"
 import { DescribeGroupsHandler } from "../handlers/DescribeGroups.ts"
 import { FindCoordinatorHandler } from "../handlers/FindCoordinator.ts"
 import { HeartbeatHandler } from "../handlers/Heartbeat.ts"
@@ -11,14 +12,18 @@ import { JoinGroupHandler } from "../handlers/JoinGroup.ts"
 import { LeaveGroupHandler } from "../handlers/LeaveGroup.ts"
 import { ListGroupsHandler } from "../handlers/ListGroups.ts"
 import { OffsetCommitHandler } from "../handlers/OffsetCommit.ts"
+import { OffsetDeleteHandler } from "../handlers/OffsetDelete.ts"
 import { OffsetFetchHandler } from "../handlers/OffsetFetch.ts"
 import { SyncGroupHandler } from "../handlers/SyncGroup.ts"
+import { TxnOffsetCommitHandler } from "../handlers/TxnOffsetCommit.ts"
 import type { Topics } from "../topics/Topics.ts"
 import type { GroupCoordinator } from "./GroupCoordinator.ts"
 
 export { GROUP_COORDINATOR_DEFAULTS, GroupCoordinator, type GroupCoordinatorOptions } from "./GroupCoordinator.ts"
 export { OffsetStore, OffsetStoreError, type OffsetStoreShape } from "./OffsetStore.ts"
+export { GroupLog, type GroupLogShape } from "./GroupLog.ts"
 export {
+  DeleteGroupsHandler,
   DescribeGroupsHandler,
   FindCoordinatorHandler,
   HeartbeatHandler,
@@ -26,8 +31,10 @@ export {
   LeaveGroupHandler,
   ListGroupsHandler,
   OffsetCommitHandler,
+  OffsetDeleteHandler,
   OffsetFetchHandler,
-  SyncGroupHandler
+  SyncGroupHandler,
+  TxnOffsetCommitHandler
 }
 
 /** Every group API handler, to register with makeRegistry. */
@@ -40,5 +47,8 @@ export const groupHandlers: ReadonlyArray<AnyHandler<GroupCoordinator | Topics>>
   OffsetCommitHandler,
   OffsetFetchHandler,
   ListGroupsHandler,
-  DescribeGroupsHandler
+  DescribeGroupsHandler,
+  DeleteGroupsHandler,
+  OffsetDeleteHandler,
+  TxnOffsetCommitHandler
 ]

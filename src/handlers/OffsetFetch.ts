@@ -2,8 +2,8 @@
  * OffsetFetch (key 9), v0-v9: committed offsets of a group (v0-v7) or of several groups
  * (v8+), for the named partitions or, with topics null (v2+), for every partition the group
  * committed. A partition without a committed offset answers offset -1 and no error, as does
- * an unknown group. require_stable (v7+) needs no waiting here: there are no transactional
- * offsets pending.
+ * an unknown group. With require_stable (v7+), a partition whose offset is pending in an open
+ * transaction answers UNSTABLE_OFFSET_COMMIT (the client retries), as Kafka does.
  */
 import { Effect } from "effect"
 import { GroupCoordinator } from "../groups/GroupCoordinator.ts"
@@ -38,12 +38,12 @@ export const OffsetFetchHandler = defineHandler(OffsetFetch, {
       const version = ctx.apiVersion
       if (version >= 8) {
         return Effect.forEach(request.groups, (group) =>
-          coordinator.fetchOffsets(group.groupId, requestedTopics(group.topics)).pipe(
+          coordinator.fetchOffsets(group.groupId, requestedTopics(group.topics), request.requireStable).pipe(
             Effect.map((result) => ({ groupId: group.groupId, errorCode: result.errorCode, topics: topicsOf(result, version) }))
           )).pipe(Effect.map((groups) => ({ throttleTimeMs: 0, groups })))
       }
       // v0-v1 cannot ask for "all topics" (null is a v2+ form).
-      return coordinator.fetchOffsets(request.groupId, requestedTopics(version >= 2 ? request.topics : request.topics ?? [])).pipe(
+      return coordinator.fetchOffsets(request.groupId, requestedTopics(version >= 2 ? request.topics : request.topics ?? []), version >= 7 && request.requireStable).pipe(
         Effect.map((result) => ({ throttleTimeMs: 0, errorCode: result.errorCode, topics: topicsOf(result, version) }))
       )
     })

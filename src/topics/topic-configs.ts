@@ -107,6 +107,13 @@ export const logConfigOf = (effective: ReadonlyMap<string, string>): Partial<Log
   set("rollMs", num(effective, "segment.ms"))
   set("retentionMs", num(effective, "retention.ms"))
   set("retentionBytes", num(effective, "retention.bytes"))
+  // Time and size retention belong to the "delete" policy: a compact-only log (__consumer_offsets)
+  // keeps its segments until the cleaner rewrites them, as in Kafka.
+  const policy = effective.get("cleanup.policy")
+  if (policy !== undefined && !policy.split(",").map((p) => p.trim()).includes("delete")) {
+    out.retentionMs = -1
+    out.retentionBytes = -1
+  }
   set("flushIntervalMessages", num(effective, "flush.messages"))
   set("flushIntervalMs", num(effective, "flush.ms"))
   const ts = effective.get("message.timestamp.type")
