@@ -17,6 +17,7 @@ import { Listeners } from "./server/Listeners.ts"
 import { LogStore } from "./log/LogStore.ts"
 import type { LogIoError } from "./log/errors.ts"
 import { LogMaintenance } from "./log/maintenance.ts"
+import { type CleanResult, LogCleaner } from "./log/cleaner/LogCleaner.ts"
 import type { MetadataStartupError } from "./metadata/errors.ts"
 import { MetadataLog, type MetadataLogOptions } from "./metadata/MetadataLog.ts"
 import type { BrokerConfig } from "./config/broker-config.ts"
@@ -81,6 +82,9 @@ export type BrokerServices =
   | ProducerIdManager
   | TransactionCoordinator
 
+/** What the storage side provides beyond the handlers' services. */
+export type StorageServices = BrokerServices | LogCleaner
+
 /** The metadata log's settings from the broker config. */
 export const metadataLogOptions = (config: BrokerConfig): MetadataLogOptions => ({
   logDirs: config.logDirs,
@@ -99,7 +103,7 @@ export const metadataLogOptions = (config: BrokerConfig): MetadataLogOptions => 
  * and the cluster id), the partition logs, their maintenance, and the Topics service that
  * keeps the two in agreement.
  */
-export const StorageLayer: Layer.Layer<BrokerServices, MetadataStartupError | LogIoError, Config> = Layer.unwrap(
+export const StorageLayer: Layer.Layer<StorageServices, MetadataStartupError | LogIoError, Config> = Layer.unwrap(
   Effect.gen(function*() {
     const config = yield* Config
     const metadata = MetadataLog.layer(metadataLogOptions(config))
@@ -118,6 +122,15 @@ export const StorageLayer: Layer.Layer<BrokerServices, MetadataStartupError | Lo
       retentionCheckIntervalMs: config.logRetentionCheckIntervalMs,
       producerIdExpirationCheckIntervalMs: config.producerIdExpirationCheckIntervalMs
     })
+    const cleaner = LogCleaner.layer({
+      enable: config.logCleanerEnable,
+      threads: config.logCleanerThreads,
+      backoffMs: config.logCleanerBackoffMs,
+      dedupeBufferSize: config.logCleanerDedupeBufferSize,
+      ioBufferLoadFactor: config.logCleanerIoBufferLoadFactor,
+      ioBufferSize: config.logCleanerIoBufferSize,
+      ioMaxBytesPerSecond: config.logCleanerIoMaxBytesPerSecond
+    })
     const producerIds = ProducerIdManager.layerMetadataLog
     // The transaction coordinator replays __transaction_state once the topics, logs and groups are open.
     const transactions = TransactionCoordinator.layerFromConfig.pipe(Layer.provide(TransactionLog.layer))
@@ -127,6 +140,7 @@ export const StorageLayer: Layer.Layer<BrokerServices, MetadataStartupError | Lo
       Layer.provideMerge(GroupLog.layerFromConfig),
       Layer.provideMerge(Layer.mergeAll(TopicsLayer, producerIds)),
       Layer.merge(maintenance),
+      Layer.merge(cleaner),
       Layer.provideMerge(logs),
       Layer.provideMerge(metadata),
       Layer.merge(FetchSessions.layer),
@@ -167,8 +181,8 @@ export const ServerLayer: Layer.Layer<BrokerServer, ListenerBindError, Config | 
 /** Every typed way the broker can fail to start; each carries a message naming what and why. */
 export type BrokerStartupError = MetadataStartupError | LogIoError | ListenerBindError
 
-export const BrokerLayer: Layer.Layer<BrokerServer, BrokerStartupError, Config> = ServerLayer.pipe(
-  Layer.provide(StorageLayer)
+export const BrokerLayer: Layer.Layer<BrokerServer | StorageServices, BrokerStartupError, Config> = ServerLayer.pipe(
+  Layer.provideMerge(StorageLayer)
 )
 
 export interface EmbeddedBroker {
@@ -177,6 +191,8 @@ export interface EmbeddedBroker {
   readonly host: string
   readonly port: number
   readonly logDir: string
+  /** Runs the log cleaner until no compacted log needs cleaning (a deterministic trigger for tests). */
+  readonly cleanLogs: () => Promise<ReadonlyArray<CleanResult>>
   readonly stop: () => Promise<void>
 }
 
@@ -209,6 +225,11 @@ export const startBroker = async (options: EmbedOptions = {}): Promise<EmbeddedB
     host: first.host,
     port: first.port,
     logDir: properties["log.dirs"]!,
+    cleanLogs: () =>
+      runtime.runPromise(Effect.gen(function*() {
+        const cleaner = yield* LogCleaner
+        return yield* cleaner.cleanUntilClean()
+      })),
     stop: async () => {
       await runtime.dispose()
     }

@@ -22,7 +22,6 @@ describe("InitProducerId", () => {
       // An id without an epoch (or the reverse) is INVALID_REQUEST.
       assert.deepStrictEqual(yield* init(4, { producerId: 2n }), [ErrorCode.INVALID_REQUEST, -1n, -1])
       assert.deepStrictEqual(yield* init(4, { producerEpoch: 3 }), [ErrorCode.INVALID_REQUEST, -1n, -1])
-      // Transactional producers wait for the transaction coordinator (a retriable error).
-      assert.deepStrictEqual(yield* init(5, { transactionalId: "tx" }), [ErrorCode.COORDINATOR_NOT_AVAILABLE, -1n, -1])
+      // Transactional producers are the transaction coordinator's: test/txn/handlers.test.ts.
     }).pipe(Effect.provide(ProducerIdManager.layerMemory)))
 })
