@@ -1,8 +1,9 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { Effect, Layer } from "effect"
 import { InitProducerIdHandler } from "../../../src/handlers/InitProducerId.ts"
 import { ErrorCode } from "../../../src/protocol/error-codes.ts"
 import { ProducerIdManager } from "../../../src/txn/ProducerIdManager.ts"
+import { TransactionCoordinator, type TransactionCoordinatorShape } from "../../../src/txn/TransactionCoordinator.ts"
 import { call } from "./helpers.ts"
 
 const init = (version: number, fields: { transactionalId?: string | null; producerId?: bigint; producerEpoch?: number } = {}) =>
@@ -23,5 +24,9 @@ describe("InitProducerId", () => {
       assert.deepStrictEqual(yield* init(4, { producerId: 2n }), [ErrorCode.INVALID_REQUEST, -1n, -1])
       assert.deepStrictEqual(yield* init(4, { producerEpoch: 3 }), [ErrorCode.INVALID_REQUEST, -1n, -1])
       // Transactional producers are the transaction coordinator's: test/txn/handlers.test.ts.
-    }).pipe(Effect.provide(ProducerIdManager.layerMemory)))
+    }).pipe(Effect.provide(Layer.merge(
+      ProducerIdManager.layerMemory,
+      // Idempotent producers never reach the transaction coordinator.
+      Layer.succeed(TransactionCoordinator, {} as TransactionCoordinatorShape)
+    ))))
 })
