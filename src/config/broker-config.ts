@@ -99,6 +99,13 @@ export interface BrokerConfig {
   readonly producerIdExpirationMs: number
   readonly producerIdExpirationCheckIntervalMs: number
   readonly logCleanupPolicy: ReadonlyArray<CleanupPolicy>
+  readonly logCleanerEnable: boolean
+  readonly logCleanerThreads: number
+  readonly logCleanerBackoffMs: number
+  readonly logCleanerDedupeBufferSize: number
+  readonly logCleanerIoBufferLoadFactor: number
+  readonly logCleanerIoBufferSize: number
+  readonly logCleanerIoMaxBytesPerSecond: number
   /** LONG_NEVER by default. */
   readonly logFlushIntervalMessages: number
   /** From log.flush.interval.ms, else log.flush.scheduler.interval.ms; LONG_NEVER by default. */
@@ -195,6 +202,7 @@ const reader = (parsed: ReadonlyMap<string, ParsedValue>) => {
     int: (key: string) => get(key, "number") as number,
     long: (key: string) => clampLong(get(key, "bigint") as bigint),
     bool: (key: string) => get(key, "boolean") as boolean,
+    double: (key: string) => get(key, "number") as number,
     string: (key: string) => get(key, "string") as string,
     list: (key: string) => get(key, "list") as ReadonlyArray<string>
   }
@@ -344,6 +352,13 @@ export const parseBrokerConfig = (layers: ReadonlyArray<ConfigLayer>): BrokerCon
     producerIdExpirationMs: read.int("producer.id.expiration.ms"),
     producerIdExpirationCheckIntervalMs: read.int("producer.id.expiration.check.interval.ms"),
     logCleanupPolicy: read.list("log.cleanup.policy") as ReadonlyArray<CleanupPolicy>,
+    logCleanerEnable: read.bool("log.cleaner.enable"),
+    logCleanerThreads: read.int("log.cleaner.threads"),
+    logCleanerBackoffMs: read.long("log.cleaner.backoff.ms"),
+    logCleanerDedupeBufferSize: read.long("log.cleaner.dedupe.buffer.size"),
+    logCleanerIoBufferLoadFactor: read.double("log.cleaner.io.buffer.load.factor"),
+    logCleanerIoBufferSize: read.int("log.cleaner.io.buffer.size"),
+    logCleanerIoMaxBytesPerSecond: read.double("log.cleaner.io.max.bytes.per.second"),
     logFlushIntervalMessages: read.long("log.flush.interval.messages"),
     logFlushIntervalMs: clampLong(flushMs(raw).ms),
     socketRequestMaxBytes: read.int("socket.request.max.bytes"),

@@ -162,6 +162,18 @@ export const CONFIG_KEYS: ReadonlyArray<ConfigKey> = [
     topicConfig: "min.cleanable.dirty.ratio",
     doc: "Dirty ratio that triggers compaction."
   },
+  { name: "log.cleaner.enable", type: "BOOLEAN", default: "true", doc: "Run the log cleaner (compaction of cleanup.policy=compact topics)." },
+  { name: "log.cleaner.threads", type: "INT", default: "1", validator: atLeast(0), doc: "Cleaner fibers." },
+  { name: "log.cleaner.backoff.ms", type: "LONG", default: "15000", validator: atLeast(0), doc: "Sleep when no log needs cleaning." },
+  { name: "log.cleaner.dedupe.buffer.size", type: "LONG", default: "134217728", doc: "Memory for the cleaners' key maps, over all cleaner threads." },
+  { name: "log.cleaner.io.buffer.load.factor", type: "DOUBLE", default: "0.9", doc: "How full a cleaner's key map may get." },
+  { name: "log.cleaner.io.buffer.size", type: "INT", default: "524288", validator: atLeast(0), doc: "Cleaner I/O buffer size (this broker: bytes processed between yields)." },
+  {
+    name: "log.cleaner.io.max.bytes.per.second",
+    type: "DOUBLE",
+    default: "1.7976931348623157E308",
+    doc: "Cleaner I/O throttle: bytes read plus written per second."
+  },
 
   // --- KRaft metadata log
   { name: "metadata.log.dir", type: "STRING", default: null, doc: "Where the __cluster_metadata log lives; the first of log.dirs when unset." },

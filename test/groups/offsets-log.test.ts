@@ -54,9 +54,9 @@ describe("__consumer_offsets on disk", () => {
       expect(topic.partitions.size).toBe(4)
       const config = topics.topicConfig(CONSUMER_OFFSETS_TOPIC)
       expect([config.get("cleanup.policy"), config.get("compression.type"), config.get("segment.bytes")]).toEqual(["compact", "producer", "104857600"])
-      // Compact-only: time and size retention never delete its segments.
+      // Compact-only: time and size retention (which LogStore applies to "delete" logs only) never delete its segments.
       const partitionLog = logs.findPartition(CONSUMER_OFFSETS_TOPIC, p)!
-      expect([partitionLog.config.segmentBytes, partitionLog.config.retentionMs, partitionLog.config.retentionBytes]).toEqual([104857600, -1, -1])
+      expect([partitionLog.config.segmentBytes, partitionLog.config.cleanupPolicy]).toEqual([104857600, ["compact"]])
 
       expect(await first.runPromise(gc.commitTransactionalOffsets(txn(5, 1, 51n)))).toEqual([ErrorCode.NONE])
       expect(await first.runPromise(gc.commitTransactionalOffsets(txn(6, 2, 62n)))).toEqual([ErrorCode.NONE])
