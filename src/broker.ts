@@ -48,6 +48,16 @@ import { ListOffsetsHandler } from "./handlers/ListOffsets.ts"
 import { MetadataHandler } from "./handlers/Metadata.ts"
 import { ProduceHandler } from "./handlers/Produce.ts"
 import type { Topics } from "./topics/Topics.ts"
+import { AddOffsetsToTxnHandler } from "./handlers/AddOffsetsToTxn.ts"
+import { AddPartitionsToTxnHandler } from "./handlers/AddPartitionsToTxn.ts"
+import { DescribeProducersHandler } from "./handlers/DescribeProducers.ts"
+import { DescribeTransactionsHandler } from "./handlers/DescribeTransactions.ts"
+import { EndTxnHandler } from "./handlers/EndTxn.ts"
+import { InitProducerIdHandler } from "./handlers/InitProducerId.ts"
+import { ListTransactionsHandler } from "./handlers/ListTransactions.ts"
+import { ProducerIdManager } from "./txn/ProducerIdManager.ts"
+import { TransactionCoordinator } from "./txn/TransactionCoordinator.ts"
+import { TransactionLog } from "./txn/TransactionLog.ts"
 import type { ConfigError } from "./config/errors.ts"
 import { HealthRoutes } from "./http/health.ts"
 import { HttpListener } from "./http/HttpListener.ts"
@@ -87,11 +97,27 @@ export const handlers: ReadonlyArray<AnyHandler<BrokerServices>> = [
   UpdateFeaturesHandler,
   DescribeClientQuotasHandler,
   AlterClientQuotasHandler,
-  ...groupHandlers
+  ...groupHandlers,
+  InitProducerIdHandler,
+  AddPartitionsToTxnHandler,
+  AddOffsetsToTxnHandler,
+  EndTxnHandler,
+  DescribeTransactionsHandler,
+  ListTransactionsHandler,
+  DescribeProducersHandler
 ]
 
 /** What the handlers may depend on. */
-export type BrokerServices = Topics | LogStore | MetadataLog | FetchSessions | GroupCoordinator | GroupLog | BrokerLifecycle
+export type BrokerServices =
+  | Topics
+  | LogStore
+  | MetadataLog
+  | FetchSessions
+  | GroupCoordinator
+  | GroupLog
+  | BrokerLifecycle
+  | ProducerIdManager
+  | TransactionCoordinator
 
 /** What the storage side provides beyond the handlers' services. */
 export type StorageServices = BrokerServices | LogCleaner
@@ -126,9 +152,13 @@ export const StorageLayer: Layer.Layer<StorageServices, MetadataStartupError | L
       retentionBytes: config.logRetentionBytes,
       flushIntervalMessages: config.logFlushIntervalMessages,
       flushIntervalMs: config.logFlushIntervalMs,
-      messageTimestampType: config.messageTimestampType
+      messageTimestampType: config.messageTimestampType,
+      producerIdExpirationMs: config.producerIdExpirationMs
     })
-    const maintenance = LogMaintenance({ retentionCheckIntervalMs: config.logRetentionCheckIntervalMs })
+    const maintenance = LogMaintenance({
+      retentionCheckIntervalMs: config.logRetentionCheckIntervalMs,
+      producerIdExpirationCheckIntervalMs: config.producerIdExpirationCheckIntervalMs
+    })
     const cleaner = LogCleaner.layer({
       enable: config.logCleanerEnable,
       threads: config.logCleanerThreads,
@@ -138,10 +168,14 @@ export const StorageLayer: Layer.Layer<StorageServices, MetadataStartupError | L
       ioBufferSize: config.logCleanerIoBufferSize,
       ioMaxBytesPerSecond: config.logCleanerIoMaxBytesPerSecond
     })
-    return GroupTopicDeletions.pipe(
+    const producerIds = ProducerIdManager.layerMetadataLog
+    // The transaction coordinator replays __transaction_state once the topics, logs and groups are open.
+    const transactions = TransactionCoordinator.layerFromConfig.pipe(Layer.provide(TransactionLog.layer))
+    return transactions.pipe(
+      Layer.provideMerge(GroupTopicDeletions),
       Layer.provideMerge(GroupCoordinator.layerFromConfig),
       Layer.provideMerge(GroupLog.layerFromConfig),
-      Layer.provideMerge(TopicsLayer),
+      Layer.provideMerge(Layer.mergeAll(TopicsLayer, producerIds)),
       Layer.merge(maintenance),
       Layer.merge(cleaner),
       Layer.provideMerge(logs),

@@ -97,6 +97,8 @@ export interface BrokerConfig {
   /** -1 = unlimited. */
   readonly logRetentionBytes: number
   readonly logRetentionCheckIntervalMs: number
+  readonly producerIdExpirationMs: number
+  readonly producerIdExpirationCheckIntervalMs: number
   readonly logCleanupPolicy: ReadonlyArray<CleanupPolicy>
   readonly logCleanerEnable: boolean
   readonly logCleanerThreads: number
@@ -117,6 +119,14 @@ export interface BrokerConfig {
   readonly maxConnectionsPerIpOverrides: ReadonlyMap<string, number>
   readonly queuedMaxRequests: number
   readonly messageTimestampType: TimestampType
+  readonly transactionMaxTimeoutMs: number
+  readonly transactionalIdExpirationMs: number
+  readonly transactionAbortTimedOutTransactionCleanupIntervalMs: number
+  readonly transactionRemoveExpiredTransactionCleanupIntervalMs: number
+  readonly transactionStateLogNumPartitions: number
+  readonly transactionStateLogSegmentBytes: number
+  readonly transactionStateLogMinIsr: number
+  readonly transactionPartitionVerificationEnable: boolean
   readonly maxIncrementalFetchSessionCacheSlots: number
   readonly fetchMaxBytes: number
   readonly offsetsTopicNumPartitions: number
@@ -349,6 +359,8 @@ export const parseBrokerConfig = (layers: ReadonlyArray<ConfigLayer>): BrokerCon
     logRetentionMs: clampLong(retention.ms),
     logRetentionBytes: read.long("log.retention.bytes"),
     logRetentionCheckIntervalMs: read.long("log.retention.check.interval.ms"),
+    producerIdExpirationMs: read.int("producer.id.expiration.ms"),
+    producerIdExpirationCheckIntervalMs: read.int("producer.id.expiration.check.interval.ms"),
     logCleanupPolicy: read.list("log.cleanup.policy") as ReadonlyArray<CleanupPolicy>,
     logCleanerEnable: read.bool("log.cleaner.enable"),
     logCleanerThreads: read.int("log.cleaner.threads"),
@@ -366,6 +378,14 @@ export const parseBrokerConfig = (layers: ReadonlyArray<ConfigLayer>): BrokerCon
     maxConnectionsPerIpOverrides: parseConnectionOverrides(read.string("max.connections.per.ip.overrides")),
     queuedMaxRequests: read.int("queued.max.requests"),
     messageTimestampType: timestampType(raw, sources),
+    transactionMaxTimeoutMs: read.int("transaction.max.timeout.ms"),
+    transactionalIdExpirationMs: read.int("transactional.id.expiration.ms"),
+    transactionAbortTimedOutTransactionCleanupIntervalMs: read.int("transaction.abort.timed.out.transaction.cleanup.interval.ms"),
+    transactionRemoveExpiredTransactionCleanupIntervalMs: read.int("transaction.remove.expired.transaction.cleanup.interval.ms"),
+    transactionStateLogNumPartitions: read.int("transaction.state.log.num.partitions"),
+    transactionStateLogSegmentBytes: read.int("transaction.state.log.segment.bytes"),
+    transactionStateLogMinIsr: read.int("transaction.state.log.min.isr"),
+    transactionPartitionVerificationEnable: read.bool("transaction.partition.verification.enable"),
     maxIncrementalFetchSessionCacheSlots: read.int("max.incremental.fetch.session.cache.slots"),
     fetchMaxBytes: read.int("fetch.max.bytes"),
     offsetsTopicNumPartitions: read.int("offsets.topic.num.partitions"),

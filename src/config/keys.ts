@@ -157,6 +157,8 @@ export const CONFIG_KEYS: ReadonlyArray<ConfigKey> = [
   { name: "log.retention.hours", type: "INT", default: "168", doc: "Tertiary to log.retention.ms." },
   { name: "log.retention.bytes", type: "LONG", default: "-1", topicConfig: "retention.bytes", doc: "Size-based retention per partition; -1 = unlimited." },
   { name: "log.retention.check.interval.ms", type: "LONG", default: "300000", validator: atLeast(1), doc: "How often retention is enforced." },
+  { name: "producer.id.expiration.ms", type: "INT", default: "86400000", validator: atLeast(1), doc: "How long a partition remembers an idle producer id (its sequence numbers) before forgetting it." },
+  { name: "producer.id.expiration.check.interval.ms", type: "INT", default: "600000", validator: atLeast(1), doc: "How often idle producer ids are looked for." },
   { name: "log.cleanup.policy", type: "LIST", default: "delete", validator: validList(...CLEANUP_POLICIES), topicConfig: "cleanup.policy", doc: "delete and/or compact." },
   { name: "log.flush.interval.messages", type: "LONG", default: LONG_MAX, validator: atLeast(1), topicConfig: "flush.messages", doc: "fsync after this many messages." },
   {
@@ -194,6 +196,34 @@ export const CONFIG_KEYS: ReadonlyArray<ConfigKey> = [
     type: "DOUBLE",
     default: "1.7976931348623157E308",
     doc: "Cleaner I/O throttle: bytes read plus written per second."
+  },
+
+  // --- transactions (Kafka's TransactionStateManagerConfig / TransactionLogConfig)
+  { name: "transaction.max.timeout.ms", type: "INT", default: "900000", validator: atLeast(1), doc: "Largest transaction timeout a producer may ask for." },
+  { name: "transactional.id.expiration.ms", type: "INT", default: "604800000", validator: atLeast(1), doc: "Idle time after which a transactional id is removed." },
+  {
+    name: "transaction.abort.timed.out.transaction.cleanup.interval.ms",
+    type: "INT",
+    default: "10000",
+    validator: atLeast(1),
+    doc: "How often timed-out transactions are looked for and aborted."
+  },
+  {
+    name: "transaction.remove.expired.transaction.cleanup.interval.ms",
+    type: "INT",
+    default: "3600000",
+    validator: atLeast(1),
+    doc: "How often expired transactional ids are looked for and removed."
+  },
+  { name: "transaction.state.log.num.partitions", type: "INT", default: "50", validator: atLeast(1), doc: "Partitions of __transaction_state." },
+  { name: "transaction.state.log.segment.bytes", type: "INT", default: "104857600", validator: atLeast(1), doc: "Segment size of __transaction_state." },
+  { name: "transaction.state.log.replication.factor", type: "SHORT", default: "3", validator: atLeast(1), doc: "Replication factor of __transaction_state (capped at the live brokers: 1)." },
+  { name: "transaction.state.log.min.isr", type: "INT", default: "2", validator: atLeast(1), doc: "min.insync.replicas of __transaction_state." },
+  {
+    name: "transaction.partition.verification.enable",
+    type: "BOOLEAN",
+    default: "true",
+    doc: "Reject a transactional produce to a partition that was not added to the transaction (KIP-890)."
   },
 
   // --- KRaft metadata log

@@ -11,9 +11,11 @@
  * partition_max_bytes of it; the first batch of the first partition that has data is
  * returned whole even beyond both limits (KIP-74), later partitions only get what fits
  * (the last batch may be cut short, which clients ignore); a fetch offset in the middle of
- * a batch returns that whole batch. Reads stop at the high watermark, which is also the
- * last stable offset here (no transactions), so read_committed reads the same data and
- * gets an empty aborted-transactions list (null for read_uncommitted).
+ * a batch returns that whole batch. read_uncommitted reads stop at the high watermark;
+ * read_committed reads stop at the last stable offset (the first offset of the oldest open
+ * transaction) and list the aborted transactions overlapping the returned batches (from
+ * the segments' txnindex, Kafka's collectAbortedTransactions), which consumers use to drop
+ * aborted records; read_uncommitted gets null there.
  *
  * Long polling: with fewer than min_bytes available (and no partition error), the fetch
  * waits until an append to one of its partitions (PartitionLog.onAppend: no polling loop)
@@ -28,11 +30,13 @@ import { Clock, Context, Effect, Option } from "effect"
 import { FetchSessions, type FetchContext, type FetchPartitionRequest, type FetchSessionsShape } from "../fetch/FetchSessions.ts"
 import { LogStore, type LogStoreShape } from "../log/LogStore.ts"
 import { OffsetOutOfRangeError, type PartitionLog } from "../log/partition-log.ts"
+import { BATCH_LENGTH_OFFSET, LAST_OFFSET_DELTA_OFFSET, LOG_OVERHEAD, RECORD_BATCH_OVERHEAD } from "../log/record-batch.ts"
 import type { MetadataImage, TopicImage } from "../metadata/image.ts"
 import { ErrorCode } from "../protocol/error-codes.ts"
 import { Fetch } from "../protocol/generated/apis/Fetch.ts"
 import type { FetchRequest } from "../protocol/generated/message/FetchRequest.ts"
 import type {
+  FetchResponseAbortedTransactionInit,
   FetchResponseFetchableTopicResponseInit,
   FetchResponseInit,
   FetchResponsePartitionDataInit
@@ -58,8 +62,11 @@ interface PartitionRead {
   readonly topicName: string
   readonly errorCode: number
   readonly highWatermark: number
+  readonly lastStableOffset: number
   readonly logStartOffset: number
   readonly records: Uint8Array
+  /** read_committed only: the aborted transactions overlapping `records`. */
+  readonly abortedTransactions: ReadonlyArray<FetchResponseAbortedTransactionInit> | null
 }
 
 interface ReadRound {
@@ -81,14 +88,39 @@ interface FetchPlan {
 
 const sessionKey = (topicOrId: string, partition: number): string => `${topicOrId}\u0000${partition}`
 
-const failed = (request: FetchPartitionRequest, topicName: string, errorCode: number, highWatermark = -1, logStartOffset = -1): PartitionRead => ({
+const failed = (request: FetchPartitionRequest, topicName: string, errorCode: number, highWatermark = -1, logStartOffset = -1, lastStableOffset = highWatermark): PartitionRead => ({
   request,
   topicName,
   errorCode,
   highWatermark,
+  lastStableOffset,
   logStartOffset,
-  records: EMPTY_RECORDS
+  records: EMPTY_RECORDS,
+  abortedTransactions: null
 })
+
+/**
+ * The offset after the last batch whose header is in `records` (header fields only, the
+ * last batch may be cut short): the upper bound for collecting aborted transactions.
+ */
+const endOffsetOf = (records: Uint8Array): number => {
+  const view = new DataView(records.buffer, records.byteOffset, records.byteLength)
+  let pos = 0
+  let end = -1
+  while (pos + RECORD_BATCH_OVERHEAD <= records.length) {
+    end = view.getInt32(pos) * 4294967296 + view.getUint32(pos + 4) + view.getInt32(pos + LAST_OFFSET_DELTA_OFFSET) + 1
+    pos += view.getInt32(pos + BATCH_LENGTH_OFFSET) + LOG_OVERHEAD
+  }
+  return end
+}
+
+const abortedTransactionsOf = (log: PartitionLog, fetchOffset: number, records: Uint8Array): ReadonlyArray<FetchResponseAbortedTransactionInit> => {
+  if (records.length === 0) return NO_ABORTED_TRANSACTIONS
+  const upperBound = endOffsetOf(records)
+  if (upperBound < 0) return NO_ABORTED_TRANSACTIONS
+  const found = log.collectAbortedTransactions(fetchOffset, upperBound)
+  return found.length === 0 ? NO_ABORTED_TRANSACTIONS : found.map((t) => ({ producerId: BigInt(t.producerId), firstOffset: BigInt(t.firstOffset) }))
+}
 
 /** One pass over the partitions, as Kafka's readFromLog. Plain code. */
 const readAll = (
@@ -127,20 +159,30 @@ const readAll = (
     }
     const version = log.version
     try {
-      const data = log.read(Number(req.fetchOffset), Math.min(req.partitionMaxBytes, remaining), minOneBatch)
+      const fetchOffset = Number(req.fetchOffset)
+      const data = log.read(fetchOffset, Math.min(req.partitionMaxBytes, remaining), minOneBatch, plan.readCommitted ? log.lastStableOffset : undefined)
       const size = data.records.length
       if (size > 0) {
         minOneBatch = false
         remaining = Math.max(0, remaining - size)
         bytes += size
       }
-      reads.push({ request: req, topicName: topic.name, errorCode: ErrorCode.NONE, highWatermark: data.highWatermark, logStartOffset: data.logStartOffset, records: data.records })
+      reads.push({
+        request: req,
+        topicName: topic.name,
+        errorCode: ErrorCode.NONE,
+        highWatermark: data.highWatermark,
+        lastStableOffset: data.lastStableOffset,
+        logStartOffset: data.logStartOffset,
+        records: data.records,
+        abortedTransactions: plan.readCommitted ? abortedTransactionsOf(log, fetchOffset, data.records) : null
+      })
       watched.push(log)
       versions.push(version)
     } catch (e) {
       anyError = true
       if (e instanceof OffsetOutOfRangeError) {
-        reads.push(failed(req, topic.name, ErrorCode.OFFSET_OUT_OF_RANGE, log.highWatermark, log.logStartOffset))
+        reads.push(failed(req, topic.name, ErrorCode.OFFSET_OUT_OF_RANGE, log.highWatermark, log.logStartOffset, log.lastStableOffset))
       } else {
         if (isUnexpected(e)) unexpected.push(e)
         reads.push(failed(req, topic.name, kafkaErrorOf(e).errorCode))
@@ -157,11 +199,12 @@ const respond = (round: ReadRound, context: FetchContext, plan: FetchPlan): Fetc
   for (const read of round.reads) {
     const ok = read.errorCode === ErrorCode.NONE
     const highWatermark = BigInt(read.highWatermark)
+    const lastStableOffset = BigInt(read.lastStableOffset)
     const logStartOffset = BigInt(read.logStartOffset)
     const included = context.include(read.request.key, {
       errorCode: read.errorCode,
       highWatermark,
-      lastStableOffset: highWatermark,
+      lastStableOffset,
       logStartOffset,
       hasRecords: read.records.length > 0
     })
@@ -170,9 +213,9 @@ const respond = (round: ReadRound, context: FetchContext, plan: FetchPlan): Fetc
       partitionIndex: read.request.partition,
       errorCode: read.errorCode,
       highWatermark,
-      lastStableOffset: highWatermark,
+      lastStableOffset,
       logStartOffset,
-      abortedTransactions: ok && plan.readCommitted ? NO_ABORTED_TRANSACTIONS : null,
+      abortedTransactions: ok && plan.readCommitted ? read.abortedTransactions ?? NO_ABORTED_TRANSACTIONS : null,
       preferredReadReplica: -1,
       records: read.records
     }

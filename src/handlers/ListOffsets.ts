@@ -23,7 +23,8 @@ import {
   LATEST_TIMESTAMP,
   LogStore,
   type LogStoreShape,
-  MAX_TIMESTAMP
+  MAX_TIMESTAMP,
+  READ_COMMITTED
 } from "../log/LogStore.ts"
 import type { PartitionLog, TimestampAndOffset } from "../log/partition-log.ts"
 import type { TopicImage } from "../metadata/image.ts"
@@ -76,11 +77,12 @@ interface Lookup extends TimestampAndOffset {
 const NOT_FOUND: Lookup = { offset: -1, timestamp: -1, leaderEpoch: -1 }
 
 /** One partition's answer; throws what the log throws. */
-const lookup = (log: PartitionLog, timestamp: number, currentLeaderEpoch: number): Lookup => {
+const lookup = (log: PartitionLog, timestamp: number, currentLeaderEpoch: number, readCommitted: boolean): Lookup => {
+  // Kafka's lastFetchableOffset: read_committed consumers see up to the last stable offset.
+  const lastFetchable = readCommitted ? log.lastStableOffset : log.highWatermark
   switch (timestamp) {
     case LATEST_TIMESTAMP:
-      // The last stable offset equals the high watermark without transactions.
-      return { offset: log.highWatermark, timestamp: -1, leaderEpoch: currentLeaderEpoch }
+      return { offset: lastFetchable, timestamp: -1, leaderEpoch: currentLeaderEpoch }
     case EARLIEST_TIMESTAMP:
     case EARLIEST_LOCAL_TIMESTAMP:
       return { offset: log.logStartOffset, timestamp: -1, leaderEpoch: epochForOffset(log, log.logStartOffset) }
@@ -92,7 +94,7 @@ const lookup = (log: PartitionLog, timestamp: number, currentLeaderEpoch: number
     }
     default: {
       const found = log.offsetForTimestamp(timestamp)
-      return found === null ? NOT_FOUND : { ...found, leaderEpoch: epochForOffset(log, found.offset) }
+      return found === null || found.offset >= lastFetchable ? NOT_FOUND : { ...found, leaderEpoch: epochForOffset(log, found.offset) }
     }
   }
 }
@@ -129,7 +131,7 @@ export const listOffsets = (logs: LogStoreShape, topics: TopicsShape, request: L
         return partitionError(index, p.currentLeaderEpoch > partition.leaderEpoch ? ErrorCode.UNKNOWN_LEADER_EPOCH : ErrorCode.FENCED_LEADER_EPOCH)
       }
       try {
-        const found = lookup(log, Number(p.timestamp), partition.leaderEpoch)
+        const found = lookup(log, Number(p.timestamp), partition.leaderEpoch, version >= 2 && request.isolationLevel === READ_COMMITTED)
         return {
           partitionIndex: index,
           errorCode: ErrorCode.NONE,

@@ -16,13 +16,19 @@
  *   this broker, so -1 is satisfied by the local append (flushing follows the log's
  *   flush.messages / flush.ms policy, as in Kafka).
  *
- * Transactions are not supported yet. A request with a transactional id is answered with
- * UNSUPPORTED_FOR_MESSAGE_FORMAT for every partition (Kafka's answer when the broker cannot
- * store transactional or idempotent data; clients treat it as non-retriable), and nothing
- * is appended. Transactional batches without a transactional id get
- * TRANSACTIONAL_ID_AUTHORIZATION_FAILED for every partition, exactly as Kafka answers them.
- * Idempotent batches (producer id >= 0) are appended as sent; sequence numbers are not
- * checked yet.
+ * Idempotent and transactional batches (producer id >= 0) go through the partition's
+ * producer state (see log/producer-state.ts): a retried batch is answered with the offsets it
+ * was first written at and not written again; a gap in sequence numbers is
+ * OUT_OF_ORDER_SEQUENCE_NUMBER, an older epoch INVALID_PRODUCER_EPOCH, a plain batch inside
+ * an open transaction INVALID_TXN_STATE — per partition, as Kafka answers them.
+ * Transactional batches without a transactional id get TRANSACTIONAL_ID_AUTHORIZATION_FAILED
+ * for every partition, exactly as Kafka answers them. A transactional batch is checked
+ * against the transaction coordinator's memory first (KIP-890 part 1, a synchronous lookup):
+ * a partition that was not added to the transaction is refused as Kafka 3.6+ refuses it,
+ * INVALID_TXN_STATE up to v10 and TRANSACTION_ABORTABLE from v11; a fenced epoch gets
+ * INVALID_PRODUCER_EPOCH, an unknown producer id INVALID_PRODUCER_ID_MAPPING, a transaction
+ * being completed NOT_ENOUGH_REPLICAS (retriable for every client), as ReplicaManager
+ * translates the coordinator's answers.
  */
 import { Clock, Context, Effect } from "effect"
 import { LogStore, type LogStoreShape } from "../log/LogStore.ts"
@@ -37,6 +43,7 @@ import {
   NO_TIMESTAMP,
   RECORD_BATCH_OVERHEAD,
   TRANSACTIONAL_FLAG_MASK,
+  type BatchInfo,
   validateBatches
 } from "../log/record-batch.ts"
 import type { MetadataImage, TopicImage } from "../metadata/image.ts"
@@ -52,6 +59,7 @@ import { Topics, type TopicsShape } from "../topics/Topics.ts"
 import { isInternalTopic } from "../coordinator/internal-topics.ts"
 import { defaultMessageOf, errorCodeByName, isUnexpected, kafkaErrorOf } from "./errors.ts"
 import { defineHandler, NO_RESPONSE, type NoResponse } from "./handler.ts"
+import { TransactionCoordinator, type TransactionCoordinatorShape } from "../txn/TransactionCoordinator.ts"
 
 export const PRODUCE_MIN_VERSION = 3
 export const PRODUCE_MAX_VERSION = 11
@@ -137,6 +145,31 @@ export interface ProduceOutcome {
   readonly unexpected: ReadonlyArray<UnexpectedFailure>
 }
 
+/** What a transactional produce is checked against (KIP-890 part 1). */
+interface TxnVerification {
+  readonly transactionalId: string
+  readonly coordinator: TransactionCoordinatorShape
+}
+
+/** The coordinator's verdict on a transactional batch, as Kafka's ReplicaManager answers the producer; undefined if accepted. */
+const verifyTransactional = (v: TxnVerification, batch: BatchInfo, topic: string, index: number, version: number): PartitionResponse | undefined => {
+  const code = v.coordinator.verifyProduce(v.transactionalId, batch.producerId, batch.producerEpoch, topic, index)
+  switch (code) {
+    case ErrorCode.NONE:
+      return undefined
+    case ErrorCode.TRANSACTION_ABORTABLE:
+      return version > 10
+        ? partitionError(index, ErrorCode.TRANSACTION_ABORTABLE, "The server encountered an error with the transaction. The client can abort the transaction to continue using this transactional ID.")
+        : partitionError(index, ErrorCode.INVALID_TXN_STATE, "Partition was not added to the transaction")
+    case ErrorCode.PRODUCER_FENCED:
+      return partitionError(index, ErrorCode.INVALID_PRODUCER_EPOCH, "Producer attempted to produce with an old epoch.")
+    case ErrorCode.CONCURRENT_TRANSACTIONS:
+      return partitionError(index, ErrorCode.NOT_ENOUGH_REPLICAS, "Unable to verify the partition has been added to the transaction. Underlying error: CONCURRENT_TRANSACTIONS")
+    default:
+      return partitionError(index, code, null)
+  }
+}
+
 /** Validates and appends one partition's payload; plain code. Bugs are pushed to `unexpected`. */
 const appendPartition = (
   log: PartitionLog,
@@ -147,7 +180,8 @@ const appendPartition = (
   version: number,
   now: number,
   topicName: string,
-  unexpected: Array<UnexpectedFailure>
+  unexpected: Array<UnexpectedFailure>,
+  txn: TxnVerification | undefined
 ): PartitionResponse => {
   if (records === null || records.length === 0) {
     return partitionError(index, ErrorCode.INVALID_RECORD, "Produce request contains no record batch")
@@ -162,6 +196,10 @@ const appendPartition = (
     )
   }
   const batch = validated.batches[0]!
+  if (txn !== undefined && batch.isTransactional) {
+    const refused = verifyTransactional(txn, batch, topicName, index, version)
+    if (refused !== undefined) return refused
+  }
   if (version < 7 && (batch.attributes & COMPRESSION_CODEC_MASK) === COMPRESSION_ZSTD) {
     return partitionError(index, ErrorCode.UNSUPPORTED_COMPRESSION_TYPE, `Produce requests with version ${version} are not allowed to use ZStandard compression`)
   }
@@ -220,19 +258,22 @@ export const produce = (
   request: ProduceRequest,
   version: number,
   now: number,
-  clientId: string | null = null
+  clientId: string | null = null,
+  transactions?: TransactionCoordinatorShape
 ): ProduceOutcome => {
   const acks = request.acks
   if (acks !== 0 && acks !== 1 && acks !== -1) {
     return { response: produceErrorResponse(request, ErrorCode.INVALID_REQUIRED_ACKS, defaultMessageOf(ErrorCode.INVALID_REQUIRED_ACKS)), unexpected: [] }
   }
-  let early: ProduceResponseInit | undefined
-  if (request.transactionalId !== null) {
-    early = produceErrorResponse(request, ErrorCode.UNSUPPORTED_FOR_MESSAGE_FORMAT, "Transactions are not supported by this broker")
-  } else if (hasTransactionalRecords(request)) {
-    early = produceErrorResponse(request, ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED, defaultMessageOf(ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED))
+  // Kafka's KafkaApis: transactional records need a transactional id (the authorization of
+  // which is the check); the transaction coordinator's KIP-890 verification follows.
+  if (request.transactionalId === null && hasTransactionalRecords(request)) {
+    const early = produceErrorResponse(request, ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED, defaultMessageOf(ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED))
+    return { response: acks === 0 ? NO_RESPONSE : early, unexpected: [] }
   }
-  if (early !== undefined) return { response: acks === 0 ? NO_RESPONSE : early, unexpected: [] }
+  const txn: TxnVerification | undefined = request.transactionalId !== null && transactions !== undefined && transactions.verificationEnabled
+    ? { transactionalId: request.transactionalId, coordinator: transactions }
+    : undefined
 
   const image: MetadataImage = topics.image()
   const unexpected: Array<UnexpectedFailure> = []
@@ -256,7 +297,7 @@ export const produce = (
         continue
       }
       settings ??= settingsOf(topics, t.name)
-      partitionResponses.push(appendPartition(log, settings, partition.leaderEpoch, p.index, p.records, version, now, t.name, unexpected))
+      partitionResponses.push(appendPartition(log, settings, partition.leaderEpoch, p.index, p.records, version, now, t.name, unexpected, txn))
     }
     responses.push({ name: t.name, partitionResponses })
   }
@@ -271,7 +312,9 @@ export const ProduceHandler = defineHandler(Produce, {
   handle: (request, ctx) =>
     Effect.contextWith((services: Context.Context<LogStore | Topics>) => {
       const now = Context.getUnsafe(services, Clock.Clock).currentTimeMillisUnsafe()
-      const outcome = produce(Context.get(services, LogStore), Context.get(services, Topics), request, ctx.apiVersion, now, ctx.header.clientId)
+      // The broker always has a coordinator; handler tests without one produce unverified.
+      const transactions = request.transactionalId === null ? undefined : Context.getOrUndefined(services, TransactionCoordinator)
+      const outcome = produce(Context.get(services, LogStore), Context.get(services, Topics), request, ctx.apiVersion, now, ctx.header.clientId, transactions)
       if (outcome.unexpected.length === 0) return Effect.succeed(outcome.response)
       return Effect.as(
         Effect.forEach(outcome.unexpected, (u) => Effect.logError(`produce to ${u.topic}-${u.partition} failed unexpectedly`, u.error), { discard: true }),

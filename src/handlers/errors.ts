@@ -19,6 +19,7 @@ import {
   OffsetOutOfRangeError,
   RecordBatchTooLargeError
 } from "../log/partition-log.ts"
+import { ProducerStateError } from "../log/producer-state.ts"
 import { UnreadableSegmentError } from "../log/segment.ts"
 import { ErrorCode } from "../protocol/error-codes.ts"
 import type { TopicAdminError } from "../topics/Topics.ts"
@@ -51,7 +52,12 @@ const DEFAULT_MESSAGES: ReadonlyMap<number, string> = new Map([
   [ErrorCode.UNKNOWN_LEADER_EPOCH, "The leader epoch in the request is newer than the epoch on the broker."],
   [ErrorCode.INVALID_RECORD, "This record has failed the validation on broker and hence will be rejected."],
   [ErrorCode.UNKNOWN_TOPIC_ID, "This server does not host this topic ID."],
-  [ErrorCode.INCONSISTENT_TOPIC_ID, "The log's topic ID did not match the topic ID in the request."]
+  [ErrorCode.INCONSISTENT_TOPIC_ID, "The log's topic ID did not match the topic ID in the request."],
+  [ErrorCode.COORDINATOR_NOT_AVAILABLE, "The coordinator is not available."],
+  [ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER, "The broker received an out of order sequence number."],
+  [ErrorCode.INVALID_PRODUCER_EPOCH, "Producer attempted to produce with an old epoch."],
+  [ErrorCode.INVALID_TXN_STATE, "The producer attempted a transactional operation in an invalid state."],
+  [ErrorCode.TRANSACTION_COORDINATOR_FENCED, "Indicates that the transaction coordinator sending a WriteTxnMarker is no longer the current coordinator for a given producer."]
 ])
 
 /** Kafka's generic message for a code ("" when we have none). */
@@ -71,6 +77,7 @@ const fromTagged = (error: HandlerError): KafkaError => {
         message: `Offset ${error.offset} is out of range for ${error.topic}-${error.partition} [${error.logStartOffset}, ${error.logEndOffset}]`
       }
     case "InvalidRecordBatch":
+    case "ProducerStateRejected":
       return { errorCode: errorCodeByName(error.code), message: error.message }
     case "RecordListTooLarge":
       return { errorCode: ErrorCode.RECORD_LIST_TOO_LARGE, message: `Record batch of ${error.size} bytes exceeds the segment size of ${error.topic}-${error.partition}` }
@@ -92,6 +99,7 @@ const TAGS: ReadonlySet<string> = new Set([
   "PartitionNotFound",
   "OffsetOutOfRange",
   "InvalidRecordBatch",
+  "ProducerStateRejected",
   "RecordListTooLarge",
   "InconsistentTopicId",
   "LogCorrupted",
@@ -110,6 +118,7 @@ export const kafkaErrorOf = (error: HandlerError | unknown): KafkaError => {
   if (isHandlerError(error)) return fromTagged(error)
   if (error instanceof OffsetOutOfRangeError) return { errorCode: ErrorCode.OFFSET_OUT_OF_RANGE, message: error.message }
   if (error instanceof InvalidBatchError) return { errorCode: errorCodeByName(error.failure.code), message: error.failure.message }
+  if (error instanceof ProducerStateError) return { errorCode: errorCodeByName(error.errorName), message: error.message }
   if (error instanceof RecordBatchTooLargeError) return { errorCode: ErrorCode.RECORD_LIST_TOO_LARGE, message: error.message }
   if (error instanceof InconsistentTopicIdError) return { errorCode: ErrorCode.INCONSISTENT_TOPIC_ID, message: error.message }
   if (error instanceof UnreadableSegmentError || error instanceof CheckpointFormatError || isErrno(error)) {

@@ -29,8 +29,10 @@ import {
   type LogStoreError,
   OffsetOutOfRange,
   PartitionNotFound,
+  ProducerStateRejected,
   RecordListTooLarge
 } from "./errors.ts"
+import { ProducerStateError } from "./producer-state.ts"
 import {
   type AppendOrigin,
   type AppendResult,
@@ -46,6 +48,7 @@ import {
   type TimestampAndOffset
 } from "./partition-log.ts"
 import type { ValidatedBatches } from "./record-batch.ts"
+import type { ActiveProducerState } from "./producer-state.ts"
 import { UnreadableSegmentError } from "./segment.ts"
 
 export {
@@ -56,6 +59,7 @@ export {
   type LogStoreError,
   OffsetOutOfRange,
   PartitionNotFound,
+  ProducerStateRejected,
   RecordListTooLarge
 } from "./errors.ts"
 
@@ -66,6 +70,9 @@ export const METADATA_PARTITION_DIR = "__cluster_metadata-0"
 export const LATEST_TIMESTAMP = -1
 export const EARLIEST_TIMESTAMP = -2
 export const MAX_TIMESTAMP = -3
+/** Fetch / ListOffsets isolation_level: 0 READ_UNCOMMITTED, 1 READ_COMMITTED. */
+export const READ_UNCOMMITTED = 0
+export const READ_COMMITTED = 1
 export const EARLIEST_LOCAL_TIMESTAMP = -4
 export const LATEST_TIERED_TIMESTAMP = -5
 
@@ -80,6 +87,8 @@ export interface LogStoreOptions {
   readonly flushIntervalMs?: number
   readonly indexIntervalBytes?: number
   readonly messageTimestampType?: LogConfig["messageTimestampType"]
+  /** producer.id.expiration.ms */
+  readonly producerIdExpirationMs?: number
 }
 
 export interface AppendInput {
@@ -116,7 +125,7 @@ export interface LogStoreShape {
     partition: number,
     bytes: Uint8Array,
     input?: AppendInput
-  ) => Effect.Effect<AppendResult, PartitionNotFound | InvalidRecordBatch | RecordListTooLarge | LogCorrupted | LogIoError>
+  ) => Effect.Effect<AppendResult, PartitionNotFound | InvalidRecordBatch | ProducerStateRejected | RecordListTooLarge | LogCorrupted | LogIoError>
   /** See PartitionLog.read. */
   readonly read: (
     topic: string,
@@ -128,14 +137,21 @@ export interface LogStoreShape {
   ) => Effect.Effect<FetchData, PartitionNotFound | OffsetOutOfRange | LogCorrupted | LogIoError>
   /**
    * ListOffsets for one partition. `timestamp` is a time or one of LATEST (-1: the high
-   * watermark), EARLIEST (-2) / EARLIEST_LOCAL (-4: the log start offset), MAX_TIMESTAMP
-   * (-3). No match is reported as offset -1 and timestamp -1, as on the wire.
+   * watermark, or the last stable offset for read_committed), EARLIEST (-2) / EARLIEST_LOCAL
+   * (-4: the log start offset), MAX_TIMESTAMP (-3). No match is reported as offset -1 and
+   * timestamp -1, as on the wire. With read_committed (isolation level 1) a time lookup
+   * only finds offsets below the last stable offset, as in Kafka.
    */
   readonly listOffsets: (
     topic: string,
     partition: number,
-    timestamp: number
+    timestamp: number,
+    isolationLevel?: number
   ) => Effect.Effect<TimestampAndOffset, PartitionNotFound | LogCorrupted | LogIoError>
+  /** Per producer of the partition: epoch, last sequence, open transaction (for DescribeProducers). */
+  readonly activeProducers: (topic: string, partition: number) => Effect.Effect<Array<ActiveProducerState>, PartitionNotFound>
+  /** Forgets producers idle longer than producer.id.expiration.ms, in every log; returns how many. */
+  readonly removeExpiredProducers: (now: number) => Effect.Effect<number>
   /** DeleteRecords: returns the new log start offset (low watermark). */
   readonly deleteRecords: (
     topic: string,
@@ -188,6 +204,7 @@ const toLogStoreError = (topic: string, partition: number, operation: string, e:
     const f = e.failure
     return new InvalidRecordBatch({ topic, partition, code: f.code, reason: f.reason, message: f.message, batchIndex: f.batchIndex })
   }
+  if (e instanceof ProducerStateError) return new ProducerStateRejected({ topic, partition, code: e.errorName, message: e.message })
   if (e instanceof RecordBatchTooLargeError) return new RecordListTooLarge({ topic, partition, size: e.size })
   if (e instanceof InconsistentTopicIdError) return new InconsistentTopicId({ topic, partition, message: e.message })
   if (e instanceof UnreadableSegmentError || e instanceof CheckpointFormatError) {
@@ -324,6 +341,7 @@ const make = (options: LogStoreOptions) =>
                 const log = PartitionLog.open(full, config, {
                   now,
                   cleanShutdown: dir.cleanShutdown,
+                  ...(options.producerIdExpirationMs !== undefined ? { producerIdExpirationMs: options.producerIdExpirationMs } : {}),
                   ...(dir.recoveryPoints.has(key) ? { recoveryPoint: dir.recoveryPoints.get(key)! } : {}),
                   ...(dir.logStartOffsets.has(key) ? { logStartOffset: dir.logStartOffsets.get(key)! } : {})
                 })
@@ -406,7 +424,7 @@ const make = (options: LogStoreOptions) =>
           for (const entry of logs.values()) counts.set(entry.dir, (counts.get(entry.dir) ?? 0) + 1)
           let target = dirs[0]!
           for (const d of dirs) if (counts.get(d)! < counts.get(target)!) target = d
-          const log = PartitionLog.create(target.path, topic, partition, topicId, { ...config, ...overrides }, clock.currentTimeMillisUnsafe())
+          const log = PartitionLog.create(target.path, topic, partition, topicId, { ...config, ...overrides }, clock.currentTimeMillisUnsafe(), options.producerIdExpirationMs)
           register(log, target)
           return log
         })
@@ -428,11 +446,12 @@ const make = (options: LogStoreOptions) =>
     const append = (topic: string, partition: number, bytes: Uint8Array, input?: AppendInput) =>
       Effect.flatMap(entryOf(topic, partition), (entry) =>
         Clock.clockWith((clock) =>
-          attempt(topic, partition, "append", ["InvalidRecordBatch", "RecordListTooLarge", "LogCorrupted", "LogIoError"], () =>
+          attempt(topic, partition, "append", ["InvalidRecordBatch", "ProducerStateRejected", "RecordListTooLarge", "LogCorrupted", "LogIoError"], () =>
             entry.log.append(bytes, {
               now: clock.currentTimeMillisUnsafe(),
               ...(input?.validated !== undefined ? { validated: input.validated } : {}),
-              ...(input?.leaderEpoch !== undefined ? { leaderEpoch: input.leaderEpoch } : {})
+              ...(input?.leaderEpoch !== undefined ? { leaderEpoch: input.leaderEpoch } : {}),
+              ...(input?.origin !== undefined ? { origin: input.origin } : {})
             })
           )
         )
@@ -445,13 +464,14 @@ const make = (options: LogStoreOptions) =>
         )
       )
 
-    const listOffsets = (topic: string, partition: number, timestamp: number) =>
+    const listOffsets = (topic: string, partition: number, timestamp: number, isolationLevel = 0) =>
       Effect.flatMap(entryOf(topic, partition), (entry) =>
         attempt(topic, partition, "list offsets", ["LogCorrupted", "LogIoError"], (): TimestampAndOffset => {
           const log = entry.log
+          const lastFetchable = isolationLevel === READ_COMMITTED ? log.lastStableOffset : log.highWatermark
           switch (timestamp) {
             case LATEST_TIMESTAMP:
-              return { offset: log.highWatermark, timestamp: -1 }
+              return { offset: lastFetchable, timestamp: -1 }
             case EARLIEST_TIMESTAMP:
             case EARLIEST_LOCAL_TIMESTAMP:
               return { offset: log.logStartOffset, timestamp: -1 }
@@ -459,11 +479,23 @@ const make = (options: LogStoreOptions) =>
               return log.maxTimestampOffset() ?? { offset: -1, timestamp: -1 }
             case LATEST_TIERED_TIMESTAMP:
               return { offset: -1, timestamp: -1 }
-            default:
-              return log.offsetForTimestamp(timestamp) ?? { offset: -1, timestamp: -1 }
+            default: {
+              const found = log.offsetForTimestamp(timestamp)
+              return found !== null && found.offset < lastFetchable ? found : { offset: -1, timestamp: -1 }
+            }
           }
         })
       )
+
+    const activeProducers = (topic: string, partition: number) =>
+      Effect.map(entryOf(topic, partition), (entry) => entry.log.activeProducers())
+
+    const removeExpiredProducers = (now: number) =>
+      Effect.sync(() => {
+        let removed = 0
+        for (const entry of logs.values()) if (!entry.log.isClosed) removed += entry.log.removeExpiredProducers(now)
+        return removed
+      })
 
     const deleteRecords = (topic: string, partition: number, offset: number) =>
       Effect.flatMap(entryOf(topic, partition), (entry) =>
@@ -518,6 +550,8 @@ const make = (options: LogStoreOptions) =>
       append,
       read,
       listOffsets,
+      activeProducers,
+      removeExpiredProducers,
       deleteRecords,
       loadAll,
       enforceRetention,

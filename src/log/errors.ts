@@ -66,10 +66,23 @@ export class LogIoError extends Schema.TaggedError<LogIoError>()("LogIoError", {
   cause: Schema.Defect()
 }) {}
 
+/**
+ * The producer state refuses the batch (Kafka's ProducerAppendInfo checks): `code` is
+ * INVALID_PRODUCER_EPOCH (47), OUT_OF_ORDER_SEQUENCE_NUMBER (45), INVALID_TXN_STATE (48) or
+ * TRANSACTION_COORDINATOR_FENCED (52).
+ */
+export class ProducerStateRejected extends Schema.TaggedError<ProducerStateRejected>()("ProducerStateRejected", {
+  topic: Schema.String,
+  partition: Schema.Number,
+  code: Schema.String,
+  message: Schema.String
+}) {}
+
 export type LogStoreError =
   | PartitionNotFound
   | OffsetOutOfRange
   | InvalidRecordBatch
+  | ProducerStateRejected
   | RecordListTooLarge
   | InconsistentTopicId
   | LogCorrupted

@@ -26,7 +26,13 @@ import {
   lastOffsetAt,
   maxTimestampAt,
   PARTITION_LEADER_EPOCH_OFFSET,
+  BASE_SEQUENCE_OFFSET,
+  CONTROL_FLAG_MASK,
+  getInt64,
+  PRODUCER_EPOCH_OFFSET,
+  PRODUCER_ID_OFFSET,
   setMaxTimestamp,
+  TRANSACTIONAL_FLAG_MASK,
   TIMESTAMP_TYPE_MASK,
   type BatchValidationFailure,
   type TimestampType,
@@ -36,6 +42,18 @@ import {
   visitRecordTimestamps,
   assignOffsets
 } from "./record-batch.ts"
+import { readTxnMarker } from "./control-records.ts"
+import {
+  type ActiveProducerState,
+  type CompletedTxn,
+  DEFAULT_PRODUCER_ID_EXPIRATION_MS,
+  firstOffsetOf,
+  incrementSequence,
+  type ProducerAppendInfo,
+  type ProducerAppendOrigin,
+  ProducerStateManager
+} from "./producer-state.ts"
+import type { AbortedTxn } from "./transaction-index.ts"
 import { recoverSwaps } from "./cleaner/swap.ts"
 import {
   INDEX_FILE_SUFFIX,
@@ -175,6 +193,8 @@ export interface OpenOptions {
   readonly recoveryPoint?: number
   /** From log-start-offset-checkpoint. */
   readonly logStartOffset?: number
+  /** producer.id.expiration.ms (default one day). */
+  readonly producerIdExpirationMs?: number
 }
 
 export interface AppendOptions {
@@ -194,13 +214,19 @@ export interface AppendOptions {
 export type AppendOrigin = "client" | "coordinator"
 
 export interface AppendResult {
-  /** Offset given to the first record of the append. */
+  /**
+   * Offset given to the first record of the append; for a retried idempotent batch (a
+   * duplicate of one of its producer's last five), the offset it was first written at.
+   */
   readonly baseOffset: number
   readonly lastOffset: number
   /** The time written as LogAppendTime, or -1 for CreateTime topics (ProduceResponse's log_append_time_ms). */
   readonly logAppendTime: number
   readonly logStartOffset: number
+  /** Records written: 0 for a duplicate. */
   readonly recordCount: number
+  /** Whether this was a retry of a batch already in the log (nothing was written). */
+  readonly duplicate?: boolean
 }
 
 export interface FetchData {
@@ -213,6 +239,7 @@ export interface FetchData {
   readonly highWatermark: number
   readonly logStartOffset: number
   readonly logEndOffset: number
+  readonly lastStableOffset: number
 }
 
 export interface TimestampAndOffset {
@@ -231,6 +258,8 @@ export class PartitionLog {
   readonly leaderEpochCache: LeaderEpochCache
   /** Warnings produced while opening (recovery truncations, rebuilt indexes). */
   readonly openWarnings: ReadonlyArray<string>
+  /** Sequences, epochs and open transactions of the producers writing here. */
+  readonly producerState: ProducerStateManager
   private segments: Array<LogSegment>
   private _logStartOffset: number
   private _highWatermark: number
@@ -252,7 +281,8 @@ export class PartitionLog {
     leaderEpochCache: LeaderEpochCache,
     logStartOffset: number,
     now: number,
-    warnings: ReadonlyArray<string>
+    warnings: ReadonlyArray<string>,
+    producerState: ProducerStateManager
   ) {
     this.dir = dir
     this.topic = topic
@@ -266,12 +296,13 @@ export class PartitionLog {
     this._recoveryPoint = this.logEndOffset
     this.lastFlushTime = now
     this.openWarnings = warnings
+    this.producerState = producerState
   }
 
   /** Creates the directory (if needed) and opens the log; `topicId` goes to partition.metadata. */
-  static create(logDir: string, topic: string, partition: number, topicId: string, config: LogConfig, now: number): PartitionLog {
+  static create(logDir: string, topic: string, partition: number, topicId: string, config: LogConfig, now: number, producerIdExpirationMs?: number): PartitionLog {
     const dir = path.join(logDir, partitionDirName(topic, partition))
-    return PartitionLog.open(dir, config, { now, topicId, cleanShutdown: true })
+    return PartitionLog.open(dir, config, { now, topicId, cleanShutdown: true, ...(producerIdExpirationMs !== undefined ? { producerIdExpirationMs } : {}) })
   }
 
   /**
@@ -374,7 +405,14 @@ export class PartitionLog {
     const epochs = LeaderEpochCache.load(dir)
     epochs.truncateFromEnd(logEnd)
     epochs.truncateFromStart(logStartOffset)
-    return new PartitionLog(dir, parsed.topic, parsed.partition, config, topicId, segments, epochs, logStartOffset, options.now, warnings)
+    const producerState = new ProducerStateManager(dir, path.basename(dir), options.producerIdExpirationMs ?? DEFAULT_PRODUCER_ID_EXPIRATION_MS)
+    try {
+      loadProducerState(producerState, segments, logStartOffset, logEnd, options.now, warnings)
+    } catch (e) {
+      for (const s of segments) s.closeQuietly()
+      throw e
+    }
+    return new PartitionLog(dir, parsed.topic, parsed.partition, config, topicId, segments, epochs, logStartOffset, options.now, warnings, producerState)
   }
 
   // -------------------------------------------------------------------------------------
@@ -396,6 +434,15 @@ export class PartitionLog {
    */
   get highWatermark(): number {
     return this._highWatermark
+  }
+
+  /**
+   * The last stable offset: below it every transaction is decided. The first offset of the
+   * oldest open transaction, or the high watermark when none is open (or it is lower).
+   */
+  get lastStableOffset(): number {
+    const firstUnstable = this.producerState.firstUnstableOffset
+    return firstUnstable >= 0 && firstUnstable < this._highWatermark ? firstUnstable : this._highWatermark
   }
 
   /** Offset below which everything has been fsynced (for recovery-point-offset-checkpoint). */
@@ -505,6 +552,19 @@ export class PartitionLog {
       }
     }
     const firstOffset = this.logEndOffset
+    // Header-only: batches without a producer id (plain produces) skip producer state.
+    let producers: ProducerAnalysis | null = null
+    const batches = validated.batches
+    for (let i = 0; i < batches.length; i++) {
+      if (batches[i]!.producerId >= 0) {
+        producers = this.analyzeProducerState(bytes, validated, firstOffset, logAppendTime, options.origin ?? "client")
+        break
+      }
+    }
+    if (producers !== null && producers.duplicate !== null) {
+      const d = producers.duplicate
+      return { baseOffset: firstOffsetOf(d), lastOffset: d.lastOffset, logAppendTime: d.timestamp, logStartOffset: this._logStartOffset, recordCount: 0, duplicate: true }
+    }
     const assigned = assignOffsets(bytes, validated.positions, firstOffset, logAppendTime, options.leaderEpoch)
     this.maybeRoll(bytes.length, assigned.lastOffset, assigned.maxTimestamp, now)
 
@@ -518,6 +578,8 @@ export class PartitionLog {
         latestEpoch = epoch
       }
     }
+    if (producers !== null) this.applyProducerState(producers)
+    this.producerState.mapEndOffset = this.logEndOffset
     this._highWatermark = this.logEndOffset
     this.unflushedMessages += assigned.lastOffset - firstOffset + 1
     this.maybeFlush(now)
@@ -529,6 +591,96 @@ export class PartitionLog {
       logStartOffset: this._logStartOffset,
       recordCount: validated.recordCount
     }
+  }
+
+  /**
+   * Kafka's analyzeAndValidateProducerState, before anything is written: a client batch that
+   * repeats one of its producer's last five is a duplicate; otherwise every batch with a
+   * producer id is checked (epoch, sequence, transaction state) against a working copy of
+   * its producer's entry, using the offsets the append is about to assign. Throws
+   * ProducerStateError; the state itself changes only in applyProducerState, after the write.
+   */
+  private analyzeProducerState(
+    bytes: Uint8Array,
+    validated: ValidatedBatches,
+    firstOffset: number,
+    logAppendTime: number | null,
+    origin: ProducerAppendOrigin
+  ): ProducerAnalysis {
+    const infos = new Map<number, ProducerAppendInfo>()
+    const completed: Array<CompletedTxn> = []
+    let base = firstOffset
+    for (const batch of validated.batches) {
+      const batchBase = base
+      const last = base + batch.lastOffsetDelta
+      base = last + 1
+      const pid = batch.producerId
+      if (pid < 0) continue
+      const lastSeq = incrementSequence(batch.baseSequence, batch.lastOffsetDelta)
+      if (origin === "client") {
+        const duplicate = this.producerState.lastEntry(pid)?.findDuplicate(batch.producerEpoch, batch.baseSequence, lastSeq)
+        if (duplicate !== undefined) return { infos, completed, duplicate }
+      }
+      let info = infos.get(pid)
+      if (info === undefined) {
+        info = this.producerState.prepareUpdate(pid, origin)
+        infos.set(pid, info)
+      }
+      const maxTimestamp = logAppendTime ?? batch.maxTimestamp
+      if (batch.isControl) {
+        if (origin === "client") {
+          throw new InvalidBatchError({ ok: false, code: "INVALID_RECORD", reason: "control", message: "Clients are not allowed to write control records", batchIndex: validated.batches.indexOf(batch), position: batch.position })
+        }
+        const marker = readTxnMarker(bytes.subarray(batch.position, batch.position + batch.sizeInBytes))
+        // An empty control batch (all cleaned) or an unknown control type changes nothing.
+        if (marker === undefined) continue
+        const done = info.appendEndTxnMarker(marker, batch.producerEpoch, batchBase, maxTimestamp)
+        if (done !== undefined) completed.push(done)
+      } else {
+        info.appendDataBatch(batch.producerEpoch, batch.baseSequence, lastSeq, maxTimestamp, batchBase, last, batch.isTransactional)
+      }
+    }
+    return { infos, completed, duplicate: null }
+  }
+
+  /** Takes over the analysed producer state; aborted transactions go to the active segment's txnindex. */
+  private applyProducerState(analysis: ProducerAnalysis): void {
+    const state = this.producerState
+    for (const info of analysis.infos.values()) state.update(info)
+    for (const txn of analysis.completed) {
+      const lastStableOffset = state.lastStableOffset(txn)
+      if (txn.isAborted) {
+        this.activeSegment.txnIndex.append({ producerId: txn.producerId, firstOffset: txn.firstOffset, lastOffset: txn.lastOffset, lastStableOffset })
+      }
+      state.completeTxn(txn)
+    }
+  }
+
+  /** Forgets producers idle longer than producer.id.expiration.ms. */
+  removeExpiredProducers(now: number): number {
+    this.ensureOpen()
+    return this.producerState.removeExpiredProducers(now)
+  }
+
+  /** Per producer of this partition: epoch, last sequence, open transaction (DescribeProducers). */
+  activeProducers(): Array<ActiveProducerState> {
+    return this.producerState.activeProducers()
+  }
+
+  /**
+   * Kafka's collectAbortedTransactions: the aborted transactions overlapping
+   * [fetchOffset, upperBoundOffset), from the txnindex of the segment holding fetchOffset
+   * and of later segments until one proves no later abort can overlap.
+   */
+  collectAbortedTransactions(fetchOffset: number, upperBoundOffset: number): Array<AbortedTxn> {
+    this.ensureOpen()
+    const out: Array<AbortedTxn> = []
+    for (let i = this.floorSegmentIndex(fetchOffset); i < this.segments.length; i++) {
+      const search = this.segments[i]!.txnIndex.collectAbortedTxns(fetchOffset, upperBoundOffset)
+      for (const txn of search.abortedTransactions) out.push(txn)
+      if (search.isComplete) break
+    }
+    return out
   }
 
   /**
@@ -566,6 +718,9 @@ export class PartitionLog {
     const segmentConfig = { indexIntervalBytes: this.config.indexIntervalBytes, segmentIndexBytes: this.config.segmentIndexBytes }
     const next = LogSegment.create(this.dir, old.nextOffset, segmentConfig, now)
     this.segments.push(next)
+    // Recovery after a crash starts from the latest snapshot: at most the active segment is replayed.
+    this.producerState.mapEndOffset = next.baseOffset
+    this.producerState.takeSnapshot()
     return next
   }
 
@@ -605,7 +760,7 @@ export class PartitionLog {
     }
     const limit = Math.min(maxOffset ?? this._highWatermark, logEnd)
     const records = fetchOffset >= limit ? EMPTY : this.readRange(fetchOffset, maxBytes, minOneBatch, limit)
-    return { records, highWatermark: this._highWatermark, logStartOffset: this._logStartOffset, logEndOffset: logEnd }
+    return { records, highWatermark: this._highWatermark, logStartOffset: this._logStartOffset, logEndOffset: logEnd, lastStableOffset: this.lastStableOffset }
   }
 
   private readRange(fetchOffset: number, maxBytes: number, minOneBatch: boolean, limit: number): Uint8Array {
@@ -750,6 +905,7 @@ export class PartitionLog {
     }
     if (this._logStartOffset !== before) {
       this.leaderEpochCache.truncateFromStart(this._logStartOffset)
+      this.producerState.deleteSnapshotsBefore(this._logStartOffset)
       this.notify()
     }
     return deleted
@@ -770,6 +926,7 @@ export class PartitionLog {
       this._logStartOffset = target
       this.deleteSegmentsBelowLogStart()
       this.leaderEpochCache.truncateFromStart(this._logStartOffset)
+      this.producerState.deleteSnapshotsBefore(this._logStartOffset)
       this.notify()
     }
     return this._logStartOffset
@@ -798,6 +955,15 @@ export class PartitionLog {
       }
     }
     this._recoveryPoint = this.logEndOffset
+    if (firstError === null) {
+      try {
+        // A clean shutdown leaves a snapshot at the log end: the next start replays nothing.
+        this.producerState.mapEndOffset = this.logEndOffset
+        this.producerState.takeSnapshot()
+      } catch (e) {
+        firstError = e
+      }
+    }
     this.notify()
     if (firstError !== null) throw firstError
   }
@@ -837,4 +1003,67 @@ const findInSegment = (
     return result !== null
   }, true)
   return result
+}
+
+interface ProducerAnalysis {
+  readonly infos: Map<number, ProducerAppendInfo>
+  readonly completed: Array<CompletedTxn>
+  /** Set when a client batch repeats one already written: nothing is appended then. */
+  readonly duplicate: import("./producer-state.ts").BatchMetadata | null
+}
+
+/**
+ * Rebuilds producer state at open (Kafka's loadProducerState): the latest snapshot at or
+ * below the log end, then every batch with a producer id after it, unchecked (it is already
+ * in the log). The txnindex entries of the replayed range are rebuilt on the way.
+ */
+const loadProducerState = (
+  state: ProducerStateManager,
+  segments: ReadonlyArray<LogSegment>,
+  logStartOffset: number,
+  logEndOffset: number,
+  now: number,
+  warnings: Array<string>
+): void => {
+  const from = state.loadLatestSnapshot(logStartOffset, logEndOffset, now, warnings)
+  for (const segment of segments) {
+    if (segment.nextOffset <= from) continue
+    segment.txnIndex.truncateTo(from)
+    const start = from > segment.baseOffset ? segment.offsetIndex.lookup(from) : 0
+    segment.walk(start, (_buf, view, at, filePosition, size) => {
+      const base = baseOffsetAt(view, at)
+      const last = lastOffsetAt(view, at)
+      if (last < from) return undefined
+      const producerId = getInt64(view, at + PRODUCER_ID_OFFSET)
+      // No producer id (plain produce) is the common case: nothing to replay.
+      if (producerId < 0) return undefined
+      const attributes = view.getInt16(at + ATTRIBUTES_OFFSET)
+      const epoch = view.getInt16(at + PRODUCER_EPOCH_OFFSET)
+      const maxTimestamp = maxTimestampAt(view, at)
+      const info = state.prepareUpdate(producerId, "replication")
+      let completed: CompletedTxn | undefined
+      if ((attributes & CONTROL_FLAG_MASK) !== 0) {
+        // Only a marker's record is read; scanBatches' buffer is not touched by segment.read.
+        const marker = readTxnMarker(segment.read(filePosition, size))
+        if (marker === undefined) return undefined
+        completed = info.appendEndTxnMarker(marker, epoch, base, maxTimestamp)
+      } else {
+        const baseSequence = view.getInt32(at + BASE_SEQUENCE_OFFSET)
+        const lastSeq = incrementSequence(baseSequence, last - base)
+        info.appendDataBatch(epoch, baseSequence, lastSeq, maxTimestamp, base, last, (attributes & TRANSACTIONAL_FLAG_MASK) !== 0)
+      }
+      state.update(info)
+      if (completed !== undefined) {
+        const lastStableOffset = state.lastStableOffset(completed)
+        if (completed.isAborted) {
+          segment.txnIndex.append({ producerId: completed.producerId, firstOffset: completed.firstOffset, lastOffset: completed.lastOffset, lastStableOffset })
+        }
+        state.completeTxn(completed)
+      }
+      return undefined
+    })
+  }
+  state.mapEndOffset = logEndOffset
+  // Producers whose last write is older than the expiration time are gone, as after a snapshot load.
+  state.removeExpiredProducers(now)
 }

@@ -21,6 +21,7 @@ import {
 } from "./record-batch.ts"
 import { deleteIfExists } from "./index-file.ts"
 import { TimeIndex } from "./time-index.ts"
+import { TransactionIndex } from "./transaction-index.ts"
 
 export const LOG_FILE_SUFFIX = ".log"
 export const INDEX_FILE_SUFFIX = ".index"
@@ -163,6 +164,8 @@ export class LogSegment {
   readonly config: SegmentConfig
   offsetIndex: OffsetIndex
   timeIndex: TimeIndex
+  /** Aborted transactions whose markers are in this segment (file created on first entry). */
+  readonly txnIndex: TransactionIndex
   private fd: number
   /** Bytes of valid batches in the file; appends go here. */
   size: number
@@ -191,6 +194,7 @@ export class LogSegment {
     const prefix = path.join(dir, filenamePrefixFromOffset(baseOffset))
     this.offsetIndex = OffsetIndex.empty(prefix + INDEX_FILE_SUFFIX, baseOffset, config.segmentIndexBytes)
     this.timeIndex = TimeIndex.empty(prefix + TIME_INDEX_FILE_SUFFIX, baseOffset, config.segmentIndexBytes)
+    this.txnIndex = new TransactionIndex(prefix + TXN_INDEX_FILE_SUFFIX)
   }
 
   private filePath(suffix: string): string {
@@ -202,6 +206,7 @@ export class LogSegment {
     const logPath = path.join(dir, filenamePrefixFromOffset(baseOffset) + LOG_FILE_SUFFIX)
     const fd = fs.openSync(logPath, fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_TRUNC, 0o644)
     const segment = new LogSegment(dir, baseOffset, config, fd, 0, now)
+    deleteIfExists(segment.txnIndex.file)
     // Empty index files exist from the start so that Kafka, opening this directory, finds
     // the complete set of files for every segment.
     segment.offsetIndex.flush(false)
@@ -455,6 +460,7 @@ export class LogSegment {
     fs.fsyncSync(this.fd)
     this.offsetIndex.flush(true)
     this.timeIndex.flush(true)
+    this.txnIndex.flush()
   }
 
   /**

@@ -168,6 +168,12 @@ export interface MetadataLogShape {
   /** Sets or deletes dynamic broker configs; `resource` is a node id or "" for the cluster default. */
   readonly setBrokerConfigs: (resource: string, configs: Readonly<Record<string, string | null>>) => Effect.Effect<void, MetadataIoError>
   /**
+   * Reserves the next `blockSize` producer ids as Kafka's controller does: a ProducerIdsRecord
+   * moving the image's `nextProducerId` past the block, durable before this returns. Returns
+   * the first id of the block.
+   */
+  readonly reserveProducerIdBlock: (blockSize: number) => Effect.Effect<bigint, MetadataIoError>
+  /**
    * Calls `listener` synchronously after each committed change, before the changing call
    * returns (so e.g. partition logs exist when CreateTopics answers). Removed when the scope
    * closes. A throwing listener is logged, not propagated: the change is already durable.
@@ -546,6 +552,16 @@ export const make = Effect.fnUntraced(function*(options: MetadataLogOptions) {
       return records.length === 0 ? Effect.void : Effect.asVoid(commit(records))
     })
 
+  const reserveProducerIdBlock = (blockSize: number) =>
+    serialized(() => {
+      const first = image.nextProducerId
+      return commit([{
+        type: "ProducerIdsRecord",
+        version: 0,
+        data: { brokerId: options.nodeId, brokerEpoch: -1n, nextProducerId: first + BigInt(blockSize) }
+      }]).pipe(Effect.as(first))
+    })
+
   return MetadataLog.of({
     clusterId: identity.clusterId,
     nodeId: options.nodeId,
@@ -568,6 +584,7 @@ export const make = Effect.fnUntraced(function*(options: MetadataLogOptions) {
     electLeaders,
     setFeatureLevel,
     alterClientQuotas,
+    reserveProducerIdBlock,
     addListener: (listener) =>
       Effect.acquireRelease(
         Effect.sync(() => listeners.add(listener)),

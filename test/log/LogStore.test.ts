@@ -1,15 +1,18 @@
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { afterEach, assert, describe, it } from "@effect/vitest"
-import { Effect, Exit } from "effect"
+import { Effect, Exit, Layer } from "effect"
 import { TestClock } from "effect/testing"
 import {
   EARLIEST_TIMESTAMP,
   LATEST_TIMESTAMP,
   LogStore,
   type LogStoreOptions,
-  MAX_TIMESTAMP
+  MAX_TIMESTAMP,
+  READ_COMMITTED
 } from "../../src/log/LogStore.ts"
+import { LogMaintenance } from "../../src/log/maintenance.ts"
+import { encodeTxnMarkerBatch } from "../../src/log/control-records.ts"
 import { buildRecordBatch, readBatchHeader, readRecords } from "../../src/log/record-batch.ts"
 import { batchOf, makeTempDir, removeTempDirs } from "./helpers.ts"
 
@@ -209,4 +212,39 @@ describe("LogStore effects", () => {
       yield* reconfigure
       assert.strictEqual(logs.findPartition("later", 0)!.config.retentionMs, 1234)
     }).pipe(Effect.provide(LogStore.layer({ logDirs: [makeTempDir()] }))))
+})
+
+describe("LogStore producer state", () => {
+  it.effect("markers from the coordinator, LSO-aware ListOffsets, active producers, expiry on the maintenance clock", () => {
+    const logDir = makeTempDir()
+    const txnBatch = (producerId: number, seq: number, isTransactional: boolean, timestamp: number) =>
+      buildRecordBatch({ records: [{ value: `p${producerId}`, timestamp }], producerId, producerEpoch: 0, baseSequence: seq, isTransactional })
+    return Effect.gen(function*() {
+      const store = yield* LogStore
+      yield* store.createPartition("orders", 0, TOPIC_ID)
+      yield* store.append("orders", 0, batchOf(1, 0))
+      yield* store.append("orders", 0, txnBatch(7, 0, true, 0))
+      yield* store.append("orders", 0, txnBatch(8, 0, false, 0))
+      assert.deepStrictEqual(yield* store.listOffsets("orders", 0, LATEST_TIMESTAMP, READ_COMMITTED), { offset: 1, timestamp: -1 })
+      assert.deepStrictEqual(yield* store.listOffsets("orders", 0, LATEST_TIMESTAMP), { offset: 3, timestamp: -1 })
+      // A client may not write the marker; the coordinator may.
+      const marker = encodeTxnMarkerBatch({ producerId: 7, producerEpoch: 0, coordinatorEpoch: 0, commit: true }, 0)
+      assert.strictEqual(yield* failureTag(store.append("orders", 0, Uint8Array.from(marker))), "InvalidRecordBatch")
+      yield* store.append("orders", 0, marker, { origin: "coordinator" })
+      assert.deepStrictEqual(yield* store.listOffsets("orders", 0, LATEST_TIMESTAMP, READ_COMMITTED), { offset: 4, timestamp: -1 })
+      // An old epoch is refused with Kafka's code name.
+      const stale = buildRecordBatch({ records: [{ value: "x", timestamp: 0 }], producerId: 8, producerEpoch: -1, baseSequence: 1 })
+      const refused = yield* Effect.flip(store.append("orders", 0, stale))
+      assert.strictEqual(refused._tag === "ProducerStateRejected" ? refused.code : refused._tag, "INVALID_PRODUCER_EPOCH")
+      const producers = yield* store.activeProducers("orders", 0)
+      assert.deepStrictEqual(producers.map((p) => [p.producerId, p.lastSequence, p.currentTxnStartOffset]).sort(), [[7, 0, -1], [8, 0, -1]])
+      // Records were written at time 0; after producer.id.expiration.ms and a check, they are forgotten.
+      yield* TestClock.adjust("2 seconds")
+      assert.strictEqual((yield* store.activeProducers("orders", 0)).length, 0)
+    }).pipe(
+      Effect.provide(LogMaintenance({ retentionCheckIntervalMs: 1_000_000, producerIdExpirationCheckIntervalMs: 500 }).pipe(
+        Layer.provideMerge(LogStore.layer({ logDirs: [logDir], producerIdExpirationMs: 1000 }))
+      ))
+    )
+  })
 })

@@ -200,22 +200,22 @@ describe("Produce", () => {
       assert.strictEqual(v7.responses[0].partitionResponses[0].baseOffset, 0n)
     }).pipe(Effect.provide(dataPlaneLayer([{ name: "t", partitions: 1 }]))))
 
-  it.effect("answers transactional produce with UNSUPPORTED_FOR_MESSAGE_FORMAT and appends nothing", () =>
+  it.effect("takes transactional batches with a transactional id; without one: TRANSACTIONAL_ID_AUTHORIZATION_FAILED", () =>
     Effect.gen(function*() {
       const txBatch = () => batch(1, { producerId: 7, producerEpoch: 0, baseSequence: 0, isTransactional: true })
       const withId = yield* call(ProduceHandler, 11, produceRequest([["t", [[0, txBatch()], [1, batch(1)]]]], { transactionalId: "tx-1" }))
-      assert.deepStrictEqual(withId.responses[0].partitionResponses.map((p: { errorCode: number }) => p.errorCode), [
-        ErrorCode.UNSUPPORTED_FOR_MESSAGE_FORMAT,
-        ErrorCode.UNSUPPORTED_FOR_MESSAGE_FORMAT
-      ])
+      assert.deepStrictEqual(withId.responses[0].partitionResponses.map((p: { errorCode: number }) => p.errorCode), [ErrorCode.NONE, ErrorCode.NONE])
+      // The open transaction holds the last stable offset at its first offset.
+      const p0 = yield* fetchAll("t", 0)
+      assert.deepStrictEqual([p0.highWatermark, p0.lastStableOffset], [1n, 0n])
       // Transactional batches without a transactional id: Kafka's TRANSACTIONAL_ID_AUTHORIZATION_FAILED.
       const withoutId = yield* call(ProduceHandler, 11, produceRequest([["t", [[0, batch(1)], [1, txBatch()]]]]))
       assert.deepStrictEqual(withoutId.responses[0].partitionResponses.map((p: { errorCode: number }) => p.errorCode), [
         ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED,
         ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED
       ])
-      assert.strictEqual((yield* fetchAll("t", 0)).highWatermark, 0n)
-      assert.strictEqual((yield* fetchAll("t", 1)).highWatermark, 0n)
+      assert.strictEqual((yield* fetchAll("t", 0)).highWatermark, 1n)
+      assert.strictEqual((yield* fetchAll("t", 1)).highWatermark, 1n)
     }).pipe(Effect.provide(dataPlaneLayer([{ name: "t", partitions: 2 }]))))
 
   it.effect("appends idempotent batches as sent", () =>
@@ -224,6 +224,37 @@ describe("Produce", () => {
       assert.strictEqual(response.responses[0].partitionResponses[0].errorCode, ErrorCode.NONE)
       const header = readBatchHeader((yield* fetchAll("t", 0)).records)
       assert.deepStrictEqual([header.producerId, header.producerEpoch, header.baseSequence], [42, 1, 0])
+    }).pipe(Effect.provide(dataPlaneLayer([{ name: "t", partitions: 1 }]))))
+
+  it.effect("idempotence: a retry gets the original offsets, a gap OUT_OF_ORDER_SEQUENCE_NUMBER, an old epoch INVALID_PRODUCER_EPOCH", () =>
+    Effect.gen(function*() {
+      const produce = (count: number, epoch: number, seq: number, transactionalId: string | null = null, isTransactional = false) =>
+        Effect.map(
+          call(ProduceHandler, 11, produceRequest([["t", [[0, batch(count, { producerId: 9, producerEpoch: epoch, baseSequence: seq, isTransactional })]]]], { transactionalId })),
+          (r) => r.responses[0].partitionResponses[0] as { errorCode: number; baseOffset: bigint }
+        )
+      yield* call(ProduceHandler, 11, produceRequest([["t", [[0, batch(3)]]]]))
+      const first = yield* produce(2, 0, 0)
+      const second = yield* produce(3, 0, 2)
+      assert.deepStrictEqual([first.errorCode, first.baseOffset, second.baseOffset], [0, 3n, 5n])
+      // Retries of either of the last batches: original offsets, nothing written.
+      assert.deepStrictEqual([(yield* produce(2, 0, 0)).baseOffset, (yield* produce(3, 0, 2)).baseOffset], [3n, 5n])
+      assert.strictEqual((yield* fetchAll("t", 0)).highWatermark, 8n)
+      // A gap, and a range overlapping a written batch without matching it.
+      assert.strictEqual((yield* produce(1, 0, 7)).errorCode, ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER)
+      assert.strictEqual((yield* produce(2, 0, 1)).errorCode, ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER)
+      // A new epoch starts at sequence 0; anything else is out of order.
+      assert.strictEqual((yield* produce(1, 1, 5)).errorCode, ErrorCode.OUT_OF_ORDER_SEQUENCE_NUMBER)
+      assert.strictEqual((yield* produce(1, 1, 0)).baseOffset, 8n)
+      // The old epoch is fenced now.
+      assert.strictEqual((yield* produce(1, 0, 5)).errorCode, ErrorCode.INVALID_PRODUCER_EPOCH)
+      // An unknown producer may start at any sequence (Kafka since KIP-360).
+      const other = yield* call(ProduceHandler, 11, produceRequest([["t", [[0, batch(1, { producerId: 10, producerEpoch: 0, baseSequence: 17 })]]]]))
+      assert.strictEqual(other.responses[0].partitionResponses[0].errorCode, ErrorCode.NONE)
+      // Inside an open transaction a plain batch is INVALID_TXN_STATE.
+      assert.strictEqual((yield* produce(1, 1, 1, "tx", true)).errorCode, ErrorCode.NONE)
+      assert.strictEqual((yield* produce(1, 1, 2)).errorCode, ErrorCode.INVALID_TXN_STATE)
+      assert.strictEqual((yield* fetchAll("t", 0)).highWatermark, 11n)
     }).pipe(Effect.provide(dataPlaneLayer([{ name: "t", partitions: 1 }]))))
 
   it.effect("stamps the partition's leader epoch on appended batches", () =>
