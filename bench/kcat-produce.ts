@@ -36,7 +36,9 @@ const diskBaseline = (): number => {
   return RECORDS / (elapsed / 1000)
 }
 
-const broker = await startBroker({ properties: { "log.dirs": path.join(workDir, "data") }, logLevel: "Warn" })
+// BENCH_REQUEST_METRICS=0 runs it without request metrics, to see what they cost here.
+const requestMetrics = process.env["BENCH_REQUEST_METRICS"] !== "0"
+const broker = await startBroker({ properties: { "log.dirs": path.join(workDir, "data") }, logLevel: "Warn", requestMetrics })
 try {
   // The broker runs in this process: kcat must be spawned asynchronously, never with spawnSync.
   const kcat = (topic: string, args: ReadonlyArray<string>) =>
@@ -69,7 +71,7 @@ try {
   const idemRate = median(idempotent)
   const baseline = diskBaseline()
   const fmt = (n: number) => Math.round(n).toLocaleString("en-US")
-  console.log(`kcat produce, ${fmt(RECORDS)} x ${RECORD_BYTES} B records, acks=-1, 1 partition, median of ${ROUNDS}`)
+  console.log(`kcat produce, ${fmt(RECORDS)} x ${RECORD_BYTES} B records, acks=-1, 1 partition, median of ${ROUNDS}${requestMetrics ? "" : ", request metrics off"}`)
   console.log(`  broker                 : ${fmt(rate)} records/s (${(rate * RECORD_BYTES / 1048576).toFixed(1)} MiB/s)  [${plain.map(fmt).join(", ")}]`)
   console.log(`  broker, max.in.flight=5: ${fmt(inFlight5Rate)} records/s (${(inFlight5Rate * RECORD_BYTES / 1048576).toFixed(1)} MiB/s)  [${plainInFlight5.map(fmt).join(", ")}]`)
   console.log(`  broker, idempotent     : ${fmt(idemRate)} records/s (${(idemRate * RECORD_BYTES / 1048576).toFixed(1)} MiB/s)  [${idempotent.map(fmt).join(", ")}]`)
