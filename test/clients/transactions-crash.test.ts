@@ -1,7 +1,8 @@
 /**
  * Issue 7 fault proofs on a real broker process, killed with SIGKILL:
  * - a transaction whose EndTxn(commit) was acknowledged before the kill is visible to
- *   read_committed consumers after the restart;
+ *   read_committed consumers after the restart, and the group offsets it committed with
+ *   sendOffsets are the group's committed offsets;
  * - a transaction left open by the kill is aborted by the restarted coordinator when its
  *   timeout (short here) expires, its producer fenced, and a read_committed consumer never
  *   sees its records. The consumer reads up to a committed end record written after the
@@ -60,12 +61,14 @@ describe("transactions across kill -9", () => {
       await committer.connect()
       const committed = await committer.transaction()
       await committed.send({ topic, messages: [{ partition: 0, value: "committed-0" }, { partition: 1, value: "committed-1" }] })
+      await committed.sendOffsets({ consumerGroupId: "eos-committed", topics: [{ topic, partitions: [{ partition: 0, offset: "42" }, { partition: 1, offset: "7" }] }] })
       await committed.commit()
 
       const opener = kafka.producer({ transactionalId: "open-at-crash", maxInFlightRequests: 1, idempotent: true, transactionTimeout: TXN_TIMEOUT_MS })
       await opener.connect()
       const open = await opener.transaction()
       await open.send({ topic, messages: [{ partition: 0, value: "open-0" }, { partition: 1, value: "open-1" }] })
+      await open.sendOffsets({ consumerGroupId: "eos-open", topics: [{ topic, partitions: [{ partition: 0, offset: "99" }] }] })
       firstProducerId = (await describeTxn(first, "open-at-crash")).producerId
       expect((await describeTxn(first, "open-at-crash")).transactionState).toBe("Ongoing")
     } finally {
@@ -107,6 +110,15 @@ describe("transactions across kill -9", () => {
       const aborted = await describeTxn(second, "open-at-crash")
       expect(aborted).toMatchObject({ errorCode: ErrorCode.NONE, transactionState: "CompleteAbort", producerId: firstProducerId, producerEpoch: 1 })
       expect((await describeTxn(second, "committed-before-crash")).transactionState).toBe("CompleteCommit")
+
+      // Offsets sent in the committed transaction are committed; those of the aborted one never are.
+      const admin = kafka.admin()
+      await admin.connect()
+      const offsetsOf = async (groupId: string) =>
+        (await admin.fetchOffsets({ groupId, topics: [topic] }))[0]!.partitions.map((p) => [p.partition, p.offset]).sort()
+      expect(await offsetsOf("eos-committed")).toEqual([[0, "42"], [1, "7"]])
+      expect(await offsetsOf("eos-open")).toEqual([[0, "-1"], [1, "-1"]])
+      await admin.disconnect()
     } finally {
       second.child.kill("SIGKILL")
       await second.exited
