@@ -4,6 +4,8 @@
  * need Topics (this node's id, and which partitions exist).
  */
 import type { AnyHandler } from "../handlers/handler.ts"
+import { ConsumerGroupDescribeHandler } from "../handlers/ConsumerGroupDescribe.ts"
+import { ConsumerGroupHeartbeatHandler } from "../handlers/ConsumerGroupHeartbeat.ts"
 import { DescribeGroupsHandler } from "../handlers/DescribeGroups.ts"
 import { FindCoordinatorHandler } from "../handlers/FindCoordinator.ts"
 import { HeartbeatHandler } from "../handlers/Heartbeat.ts"
@@ -19,6 +21,8 @@ import type { GroupCoordinator } from "./GroupCoordinator.ts"
 export { GROUP_COORDINATOR_DEFAULTS, GroupCoordinator, type GroupCoordinatorOptions } from "./GroupCoordinator.ts"
 export { OffsetStore, OffsetStoreError, type OffsetStoreShape } from "./OffsetStore.ts"
 export {
+  ConsumerGroupDescribeHandler,
+  ConsumerGroupHeartbeatHandler,
   DescribeGroupsHandler,
   FindCoordinatorHandler,
   HeartbeatHandler,
@@ -40,5 +44,7 @@ export const groupHandlers: ReadonlyArray<AnyHandler<GroupCoordinator | Topics>>
   OffsetCommitHandler,
   OffsetFetchHandler,
   ListGroupsHandler,
-  DescribeGroupsHandler
+  DescribeGroupsHandler,
+  ConsumerGroupHeartbeatHandler,
+  ConsumerGroupDescribeHandler
 ]

@@ -2,7 +2,8 @@
  * OffsetFetch (key 9), v0-v9: committed offsets of a group (v0-v7) or of several groups
  * (v8+), for the named partitions or, with topics null (v2+), for every partition the group
  * committed. A partition without a committed offset answers offset -1 and no error, as does
- * an unknown group. require_stable (v7+) needs no waiting here: there are no transactional
+ * an unknown group. v9 names the member (id and epoch) of a KIP-848 consumer group, checked
+ * as Kafka checks it (STALE_MEMBER_EPOCH, UNKNOWN_MEMBER_ID for the group). require_stable (v7+) needs no waiting here: there are no transactional
  * offsets pending.
  */
 import { Effect } from "effect"
@@ -38,7 +39,11 @@ export const OffsetFetchHandler = defineHandler(OffsetFetch, {
       const version = ctx.apiVersion
       if (version >= 8) {
         return Effect.forEach(request.groups, (group) =>
-          coordinator.fetchOffsets(group.groupId, requestedTopics(group.topics)).pipe(
+          coordinator.fetchOffsets(
+            group.groupId,
+            requestedTopics(group.topics),
+            version >= 9 ? { memberId: group.memberId, memberEpoch: group.memberEpoch } : undefined
+          ).pipe(
             Effect.map((result) => ({ groupId: group.groupId, errorCode: result.errorCode, topics: topicsOf(result, version) }))
           )).pipe(Effect.map((groups) => ({ throttleTimeMs: 0, groups })))
       }
