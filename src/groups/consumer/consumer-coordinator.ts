@@ -298,9 +298,9 @@ export class ConsumerGroupCoordinator {
     const isNew = !group.members.has(memberId)
     let bumpGroupEpoch = isNew && replaced === undefined ? true : !sameNames(member.subscribedTopicNames, subscribed)
     if (replaced !== undefined) {
-      this.removeMember(group, replaced.memberId, false)
+      // The new member inherits the old one's target; the old one's timers just find it gone.
       const target = group.targetAssignment.get(replaced.memberId)
-      group.targetAssignment.delete(replaced.memberId)
+      this.removeMember(group, replaced.memberId, false)
       if (target !== undefined) group.targetAssignment.set(memberId, target)
       if (!sameNames(replaced.subscribedTopicNames, subscribed)) bumpGroupEpoch = true
     }
@@ -526,22 +526,22 @@ export class ConsumerGroupCoordinator {
     group.groupEpoch++
   }
 
-  private removeMember(group: Group, memberId: string, cancelTimers: boolean): void {
+  /** `fenced`: the member is gone for good (not replaced by its static successor). */
+  private removeMember(group: Group, memberId: string, fenced: boolean): void {
     const member = group.members.get(memberId)
     if (member === undefined) return
     this.setPartitionEpochs(group, member, false)
     group.members.delete(memberId)
     group.targetAssignment.delete(memberId)
     if (member.instanceId !== null && group.staticMembers.get(member.instanceId) === memberId) group.staticMembers.delete(member.instanceId)
+    if (!fenced) return
     // The subscription metadata without the member: a topic nobody subscribes to any more goes.
     const remaining = new Set<string>()
     for (const m of group.members.values()) for (const n of m.subscribedTopicNames) remaining.add(n)
     const metadata = new Map([...group.subscriptionMetadata].filter(([name]) => remaining.has(name)))
     if (metadata.size !== group.subscriptionMetadata.size) group.subscriptionMetadata = metadata
-    if (cancelTimers) {
-      this.cancelTimer(group.sessionTimers, memberId)
-      this.cancelTimer(group.rebalanceTimers, memberId)
-    }
+    this.cancelTimer(group.sessionTimers, memberId)
+    this.cancelTimer(group.rebalanceTimers, memberId)
   }
 
   // ----------------------------------------------------------------- timers
