@@ -21,7 +21,10 @@ import {
   isEmpty,
   isStructType,
   type MessageSpec,
-  readAllSpecs,
+  COMMITTED_SPECS_FILE,
+  withoutDocs,
+  parseMessageSpec,
+  readAllRawSpecs,
   type StructSpec,
   type VersionRange
 } from "./protocol-spec.ts"
@@ -33,8 +36,12 @@ const camel = (name: string): string => name.charAt(0).toLowerCase() + name.slic
 
 /** The generated files, keyed by their path relative to src/protocol/generated. */
 export const generate = (specDir: string): Map<string, string> => {
-  const specs = readAllSpecs(specDir)
+  const raw = readAllRawSpecs(specDir)
+  const specs = raw.map(parseMessageSpec)
   const out = new Map<string, string>()
+  // The layouts without their documentation, one spec per line (diffs stay readable), so that
+  // tests can generate and fuzz messages without ../shared.
+  out.set(COMMITTED_SPECS_FILE, `[\n${raw.map((r) => JSON.stringify(withoutDocs(r))).join(",\n")}\n]\n`)
   for (const spec of specs) {
     out.set(`${spec.folder}/${spec.name}.ts`, generateMessage(spec))
   }

@@ -124,13 +124,37 @@ const toField = (f: RawField): FieldSpec => ({
   about: f.about
 })
 
-export const readMessageSpec = (file: string): MessageSpec => {
-  const raw = JSON.parse(stripComments(fs.readFileSync(file, "utf8")))
+/** One spec file as Kafka ships it, less its comments. */
+export interface RawSpecFile {
+  readonly folder: string
+  readonly file: string
+  // oxlint-disable-next-line no-explicit-any
+  readonly spec: any
+}
+
+/** Drops `about` texts: documentation, not layout. */
+export const withoutDocs = (value: unknown): unknown => {
+  if (Array.isArray(value)) return value.map(withoutDocs)
+  if (value !== null && typeof value === "object") {
+    const out: Record<string, unknown> = {}
+    for (const [k, v] of Object.entries(value)) if (k !== "about") out[k] = withoutDocs(v)
+    return out
+  }
+  return value
+}
+
+export const readRawSpec = (file: string): RawSpecFile => ({
+  folder: path.basename(path.dirname(file)),
+  file: path.basename(file),
+  spec: JSON.parse(stripComments(fs.readFileSync(file, "utf8")))
+})
+
+export const parseMessageSpec = ({ folder, file, spec: raw }: RawSpecFile): MessageSpec => {
   const validVersions = parseRange(raw.validVersions)
   const unstable = raw.latestVersionUnstable === true
   return {
-    file: path.basename(file),
-    folder: path.basename(path.dirname(file)),
+    file,
+    folder,
     name: raw.name,
     kind: raw.type,
     apiKey: raw.apiKey,
@@ -148,17 +172,31 @@ export const readMessageSpec = (file: string): MessageSpec => {
   }
 }
 
+export const readMessageSpec = (file: string): MessageSpec => parseMessageSpec(readRawSpec(file))
+
 export const SPEC_FOLDERS = ["message", "metadata", "coordinator"] as const
 
-/** Every spec under `dir`, in a stable order. */
-export const readAllSpecs = (dir: string): Array<MessageSpec> =>
+/** Every spec file under `dir`, in a stable order. */
+export const readAllRawSpecs = (dir: string): Array<RawSpecFile> =>
   SPEC_FOLDERS.flatMap((folder) =>
     fs
       .readdirSync(path.join(dir, folder))
       .filter((f) => f.endsWith(".json"))
       .sort()
-      .map((f) => readMessageSpec(path.join(dir, folder, f)))
+      .map((f) => readRawSpec(path.join(dir, folder, f)))
   )
+
+/** Every spec under `dir`, in a stable order. */
+export const readAllSpecs = (dir: string): Array<MessageSpec> => readAllRawSpecs(dir).map(parseMessageSpec)
+
+/**
+ * The specs the committed codecs were generated from (`message-specs.json`, written by the
+ * generator beside them), so tests that need the layouts run from the project alone.
+ */
+export const COMMITTED_SPECS_FILE = "message-specs.json"
+
+export const readCommittedSpecs = (generatedDir: string): Array<MessageSpec> =>
+  (JSON.parse(fs.readFileSync(path.join(generatedDir, COMMITTED_SPECS_FILE), "utf8")) as Array<RawSpecFile>).map(parseMessageSpec)
 
 /** The default location of the specs: `../shared/kafka-protocol` beside the project. */
 export const defaultSpecDir = (projectRoot: string): string =>

@@ -12,6 +12,7 @@ import { describe, expect, it } from "vitest"
 import { Metadata } from "../../src/protocol/generated/apis.ts"
 import { startBrokerProcess } from "../support/broker-process.ts"
 import { decodeResponse, encodeRequest, WireClient } from "../support/wire-client.ts"
+import { requireTool } from "../support/os-tools.ts"
 
 /** The topic id Metadata v12 reports for `name`, and the name it reports back for that id. */
 const topicIdRoundTrip = async (port: number, name: string): Promise<{ id: string; nameById: string | null }> => {
@@ -43,7 +44,7 @@ const readAll = (port: number, topic: string): Promise<Array<{ partition: number
     })
   })
 
-describe("durability", () => {
+describe.skipIf(requireTool("kcat") === undefined)("durability", () => {
   it("keeps topics, topic ids, records and offsets across a clean restart", async () => {
     const logDir = fs.mkdtempSync(path.join(os.tmpdir(), "kafka-restart-"))
     const first = await startBrokerProcess({ logDir })

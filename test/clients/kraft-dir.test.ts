@@ -13,10 +13,11 @@ import { DescribeTopicPartitions } from "../../src/protocol/generated/apis.ts"
 import { startBrokerProcess } from "../support/broker-process.ts"
 import { decodeResponse, encodeRequest, WireClient } from "../support/wire-client.ts"
 import { buildBatch, writeKraftLogDir } from "../metadata/kraft-fixture.ts"
+import { requireTool } from "../support/os-tools.ts"
 
 const utf8 = (s: string) => new TextEncoder().encode(s)
 
-describe("a KRaft data directory written by hand", () => {
+describe.skipIf(requireTool("kcat") === undefined)("a KRaft data directory written by hand", () => {
   it("opens, and its topics are served through DescribeTopicPartitions, Metadata and Fetch", async () => {
     const logDir = fs.mkdtempSync(path.join(os.tmpdir(), "kafka-kraft-dir-"))
     const kraft = writeKraftLogDir(logDir, { nodeId: 1, topics: [{ name: "legacy", partitions: 2 }, { name: "orders", partitions: 1 }] })

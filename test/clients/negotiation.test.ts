@@ -6,6 +6,9 @@ import { execFile } from "node:child_process"
 import { Kafka, logLevel } from "kafkajs"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { type EmbeddedBroker, startBroker } from "../../src/broker.ts"
+import { requireTool } from "../support/os-tools.ts"
+
+const kcat = requireTool("kcat")
 
 let broker: EmbeddedBroker
 beforeAll(async () => {
@@ -30,7 +33,7 @@ describe("ApiVersions negotiation with real clients", () => {
     await admin.disconnect()
   })
 
-  it("kcat (librdkafka) negotiates ApiVersions v3 and learns the broker's API versions", async () => {
+  it.skipIf(kcat === undefined)("kcat (librdkafka) negotiates ApiVersions v3 and learns the broker's API versions", async () => {
     const { stderr } = await run("kcat", ["-b", broker.bootstrap, "-L", "-d", "protocol,feature", "-m", "5"])
     expect(stderr).toMatch(/Sent ApiVersionRequest \(v3/)
     expect(stderr).toMatch(/Received ApiVersionResponse \(v3/)

@@ -9,6 +9,7 @@ import { CompressionTypes, Kafka, logLevel } from "kafkajs"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { type EmbeddedBroker, startBroker } from "../../src/broker.ts"
 import { registerKafkaJsCodecs } from "../support/kafkajs-codecs.ts"
+import { requireTool } from "../support/os-tools.ts"
 
 const RECORDS = 10_000
 const PARTITIONS = 3
@@ -169,7 +170,7 @@ describe("@platformatic/kafka", () => {
   }
 })
 
-describe("kcat (librdkafka)", () => {
+describe.skipIf(requireTool("kcat") === undefined)("kcat (librdkafka)", () => {
   for (const codec of ["none", "gzip", "snappy", "lz4", "zstd"] as const) {
     it(`produces and consumes ${RECORDS} records with ${codec}`, async () => {
       const topic = `kcat-${codec}`

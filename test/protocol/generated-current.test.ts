@@ -5,12 +5,13 @@
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { describe, expect, it } from "vitest"
+import { missingPrerequisite } from "../support/os-tools.ts"
 import { generate, generatedDir, projectRoot } from "../../scripts/generate-protocol.ts"
 import { defaultSpecDir } from "../../scripts/protocol-spec.ts"
 
 const specDir = defaultSpecDir(projectRoot)
 const haveSpecs = fs.existsSync(path.join(specDir, "message"))
-if (!haveSpecs) console.warn(`generated-code check skipped: no protocol specs at ${specDir}`)
+if (!haveSpecs) missingPrerequisite(`the protocol specs at ${specDir}`, "../shared/kafka-protocol")
 
 const listFiles = (dir: string, prefix = ""): Array<string> =>
   fs.readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
