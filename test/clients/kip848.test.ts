@@ -1,9 +1,10 @@
 /**
  * KIP-848 with a real client: @platformatic/kafka consumers with `groupProtocol: "consumer"`
  * (ConsumerGroupHeartbeat v0, OffsetCommit/OffsetFetch v9 with member epochs) against the
- * broker. Two consumers split a 6-partition topic, one leaves and the other takes every
- * partition over (after the leaver's partitions are revoked), and a later member of the
- * group resumes from the committed offsets. Waits are on the clients' own heartbeat events,
+ * broker. Three consumers share a 6-partition topic, one leaves and the others take its
+ * partitions over, one joins and is given partitions only after their owners revoked them;
+ * every record is consumed once, and a later member of the group resumes from the
+ * committed offsets. ConsumerGroupDescribe shows the members and their assignments. Waits are on the clients' own heartbeat events,
  * bounded in number; the broker hands out a 100 ms heartbeat interval so they come quickly.
  */
 import { EventEmitter } from "node:events"
@@ -121,78 +122,98 @@ const consumeInto = async (consumer: AnyConsumer, seen: Array<Seen>, onRecord: (
   return { stream, done }
 }
 
+interface Running {
+  readonly consumer: AnyConsumer
+  readonly stream: { close: () => Promise<void> } & EventEmitter
+  readonly done: Promise<void>
+}
+
 describe("@platformatic/kafka with groupProtocol consumer (KIP-848)", () => {
-  it("two consumers split the partitions, one leaves and the other takes all, a new member resumes from committed offsets", async () => {
+  it("three consumers share a topic, one leaves and one joins, every record is consumed once, a later member resumes from committed offsets", async () => {
     const seen: Array<Seen> = []
     const progress = new EventEmitter()
     const consumed = (n: number, what: string) => untilEvent(progress, "record", () => seen.length >= n, n, what)
-    const a = newConsumer("kip848-a")
-    const b = newConsumer("kip848-b")
-    const ra = await consumeInto(a, seen, () => progress.emit("record"))
-    await untilEvent(a, "consumer:heartbeat:end", () => assignedPartitions(a).length === PARTITIONS, 400, "a owns the topic alone")
-
-    // b joins: a is asked to revoke half, b gets that half only once a has let it go.
-    const rb = await consumeInto(b, seen, () => progress.emit("record"))
-    const split = () => {
-      const pa = assignedPartitions(a)
-      const pb = assignedPartitions(b)
-      return pa.length === 3 && pb.length === 3 && new Set([...pa, ...pb]).size === PARTITIONS
+    const start = async (clientId: string): Promise<Running> => {
+      const consumer = newConsumer(clientId)
+      const { stream, done } = await consumeInto(consumer, seen, () => progress.emit("record"))
+      return { consumer, stream: stream as unknown as Running["stream"], done }
     }
-    await Promise.all([
-      untilEvent(a, "consumer:heartbeat:end", split, 400, "split between a and b"),
-      untilEvent(b, "consumer:heartbeat:end", split, 400, "split between a and b")
-    ])
-    // A fetch a sent before it revoked may still be in flight; wait for two of its fetches to complete.
-    await nextEvents(ra.stream, "fetch", 2)
+    const stop = async (r: Running) => {
+      await r.stream.close()
+      await r.consumer.close()
+    }
+    /** Waits until the members' assignments are disjoint, cover the topic, and have the given sizes. */
+    const settled = async (members: ReadonlyArray<Running>, sizes: ReadonlyArray<number>) => {
+      const check = () => {
+        const all = members.map((m) => assignedPartitions(m.consumer))
+        return JSON.stringify(all.map((p) => p.length).sort()) === JSON.stringify([...sizes].sort()) &&
+          new Set(all.flat()).size === PARTITIONS
+      }
+      await Promise.all(members.map((m) => untilEvent(m.consumer, "consumer:heartbeat:end", check, 400, `assignment ${sizes.join("/")}`)))
+      // A fetch sent before a revocation may still be in flight: wait for two more of each stream's fetches.
+      await Promise.all(members.map((m) => nextEvents(m.stream, "fetch", 2)))
+    }
+    const describeGroup = async () => {
+      const conn = new RawConnection(await WireClient.connect(broker.port))
+      try {
+        return (await conn.call(ConsumerGroupDescribe, 0, { groupIds: [GROUP], includeAuthorizedOperations: false })).groups[0]
+      } finally {
+        conn.close()
+      }
+    }
+
+    const a = await start("kip848-a")
+    await settled([a], [PARTITIONS])
+    const b = await start("kip848-b")
+    const c = await start("kip848-c")
+    await settled([a, b, c], [2, 2, 2])
 
     await produce(1, 5)
     await consumed(5 * PARTITIONS, "first round consumed")
-    const first = seen.filter((s) => s.value.startsWith("r1-"))
-    for (const s of first) expect(s.by === "kip848-a" ? assignedPartitions(a) : assignedPartitions(b)).toContain(s.partition)
-
-    // ConsumerGroupDescribe shows both members, each reconciled to its target.
-    const conn = new RawConnection(await WireClient.connect(broker.port))
-    try {
-      const described = await conn.call(ConsumerGroupDescribe, 0, { groupIds: [GROUP], includeAuthorizedOperations: false })
-      const group = described.groups[0]
-      expect(group).toMatchObject({ errorCode: 0, groupId: GROUP, groupState: "Stable", assignorName: "uniform" })
-      expect(group.members.map((m: { clientId: string }) => m.clientId).sort()).toEqual(["kip848-a", "kip848-b"])
-      for (const m of group.members) {
-        expect(m.assignment.topicPartitions[0].topicName).toBe(TOPIC)
-        expect(m.assignment.topicPartitions[0].partitions.length).toBe(3)
-        expect(m.targetAssignment).toEqual(m.assignment)
-        expect(m.memberEpoch).toBe(group.groupEpoch)
-      }
-    } finally {
-      conn.close()
+    // Each record went to the member that owns its partition.
+    for (const s of seen) {
+      const owner = [a, b, c].find((m) => m.consumer.clientId === s.by)!
+      expect(assignedPartitions(owner.consumer)).toContain(s.partition)
     }
 
-    // b leaves (ConsumerGroupHeartbeat with epoch -1); a is given every partition and
-    // continues b's half from b's committed offsets.
-    await rb.stream.close()
-    await b.close()
-    await untilEvent(a, "consumer:heartbeat:end", () => assignedPartitions(a).length === PARTITIONS, 400, "a takes all partitions")
+    // ConsumerGroupDescribe shows the three members, each reconciled to its target.
+    const group = await describeGroup()
+    expect(group).toMatchObject({ errorCode: 0, groupId: GROUP, groupState: "Stable", assignorName: "uniform" })
+    expect(group.members.map((m: { clientId: string }) => m.clientId).sort()).toEqual(["kip848-a", "kip848-b", "kip848-c"])
+    for (const m of group.members) {
+      expect(m.assignment.topicPartitions[0].topicName).toBe(TOPIC)
+      expect(m.assignment.topicPartitions[0].partitions.length).toBe(2)
+      expect(m.targetAssignment).toEqual(m.assignment)
+      expect(m.memberEpoch).toBe(group.groupEpoch)
+    }
+
+    // b leaves (ConsumerGroupHeartbeat with epoch -1): a and c take its partitions over.
+    await stop(b)
+    await settled([a, c], [3, 3])
+    // d joins: a and c each revoke one partition before d is given them.
+    const d = await start("kip848-d")
+    await settled([a, c, d], [2, 2, 2])
     await produce(2, 5)
-    await consumed(10 * PARTITIONS, "second round consumed by a")
-    expect(seen.filter((s) => s.value.startsWith("r2-")).every((s) => s.by === "kip848-a")).toBe(true)
-    await ra.stream.close()
-    await a.close()
+    await consumed(10 * PARTITIONS, "second round consumed")
+    expect(new Set(seen.filter((s) => s.value.startsWith("r2-")).map((s) => s.by))).toEqual(new Set(["kip848-a", "kip848-c", "kip848-d"]))
+    const after = await describeGroup()
+    expect(after.members.map((m: { clientId: string }) => m.clientId).sort()).toEqual(["kip848-a", "kip848-c", "kip848-d"])
+    expect(after.groupEpoch).toBeGreaterThan(group.groupEpoch)
+    await Promise.all([stop(a), stop(c), stop(d)])
+    expect((await describeGroup()).groupState).toBe("Empty")
 
     // A new member resumes exactly where the group committed: only the third round.
     await produce(3, 2)
-    const c = newConsumer("kip848-c")
-    const rc = await consumeInto(c, seen, () => progress.emit("record"))
-    await consumed(12 * PARTITIONS, "third round consumed by c")
-    await rc.stream.close()
-    await c.close()
-
-    expect(seen.filter((s) => s.by === "kip848-c").map((s) => s.value).sort()).toEqual(
+    const e = await start("kip848-e")
+    await consumed(12 * PARTITIONS, "third round consumed by e")
+    await stop(e)
+    expect(seen.filter((s) => s.by === "kip848-e").map((s) => s.value).sort()).toEqual(
       Array.from({ length: PARTITIONS }, (_, p) => [`r3-p${p}-0`, `r3-p${p}-1`]).flat().sort()
     )
-    // Every record exactly once across the three members.
+    // Every record exactly once across the five members.
     const keys = seen.map((s) => `${s.partition}:${s.offset}`)
     expect(new Set(keys).size).toBe(keys.length)
     expect(seen.length).toBe(12 * PARTITIONS)
-    await Promise.allSettled([ra.done, rb.done, rc.done])
+    await Promise.allSettled([a, b, c, d, e].map((r) => r.done))
   })
 })
