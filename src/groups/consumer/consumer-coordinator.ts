@@ -25,6 +25,18 @@ import { type Assignment, assignmentOf, EMPTY_ASSIGNMENT, isSubset, sameAssignme
 import { type ConsumerGroupAssignor, type GroupSpec, subscriptionTypeOf } from "./assignors.ts"
 import { FencedByUnknownState, type MemberState, reconcile, type ReconciledMember } from "./reconciliation.ts"
 import {
+  type ConsumerGroupRecord,
+  currentAssignmentRecord,
+  type CurrentAssignment,
+  type DecodedConsumerGroupRecord,
+  groupEpochRecord,
+  type MemberMetadata,
+  memberMetadataRecord,
+  partitionMetadataRecord,
+  targetAssignmentEpochRecord,
+  targetAssignmentRecord
+} from "./records.ts"
+import {
   CONSUMER_GROUP_TYPE,
   CONSUMER_PROTOCOL_TYPE,
   type ConsumerGroupState,
@@ -57,6 +69,35 @@ export interface ConsumerCoordinatorConfig {
   readonly maxSize: number
   /** group.consumer.assignors, in order: the first is the default. */
   readonly assignors: ReadonlyArray<ConsumerGroupAssignor>
+  /**
+   * Record every change as ConsumerGroup* coordinator records, for `takeRecords` (the
+   * coordinator appends them to `__consumer_offsets` before it answers).
+   */
+  readonly recordChanges?: boolean
+}
+
+/** The records of one group's change, in the order Kafka writes them. */
+export interface GroupRecords {
+  readonly groupId: string
+  readonly records: ReadonlyArray<ConsumerGroupRecord>
+}
+
+/** What was last recorded of a group, to write only what changed. */
+interface RecordedGroup {
+  groupEpoch: number
+  assignmentEpoch: number
+  metadata: string
+  readonly members: Map<string, { metadata: string; target: string; current: string }>
+}
+
+/** A group being rebuilt from its records at start-up. */
+interface LoadingGroup {
+  epoch: number | undefined
+  assignmentEpoch: number
+  metadata: ReadonlyMap<string, TopicInfo>
+  readonly metadataOf: Map<string, MemberMetadata>
+  readonly targetOf: Map<string, Assignment>
+  readonly currentOf: Map<string, CurrentAssignment>
 }
 
 /** How the classic side of the coordinator answers for a group id (the two share one namespace). */
@@ -135,6 +176,9 @@ export class ConsumerGroupCoordinator {
   private readonly env: ConsumerCoordinatorEnv
   private readonly config: ConsumerCoordinatorConfig
   private readonly classic: ClassicGroups
+  private readonly recorded = new Map<string, RecordedGroup>()
+  private pendingRecords: Array<GroupRecords> = []
+  private readonly loading = new Map<string, LoadingGroup>()
 
   constructor(env: ConsumerCoordinatorEnv, config: ConsumerCoordinatorConfig, classic: ClassicGroups) {
     if (config.assignors.length === 0) throw new Error("group.consumer.assignors must name at least one assignor")
@@ -160,12 +204,21 @@ export class ConsumerGroupCoordinator {
     if (group === undefined) return ErrorCode.NONE
     if (group.members.size > 0) return ErrorCode.INCONSISTENT_GROUP_PROTOCOL
     this.deleteGroup(group)
+    this.recordChanges(groupId)
     return ErrorCode.NONE
   }
 
   // ------------------------------------------------------------- heartbeat
 
   heartbeat(input: ConsumerHeartbeatInput, topics: TopicLookup): ConsumerHeartbeatResult {
+    try {
+      return this.heartbeatUnrecorded(input, topics)
+    } finally {
+      this.recordChanges(input.groupId)
+    }
+  }
+
+  private heartbeatUnrecorded(input: ConsumerHeartbeatInput, topics: TopicLookup): ConsumerHeartbeatResult {
     try {
       this.validateRequest(input)
       if (input.memberEpoch === LEAVE_GROUP_MEMBER_EPOCH || input.memberEpoch === LEAVE_GROUP_STATIC_MEMBER_EPOCH) {
@@ -550,7 +603,10 @@ export class ConsumerGroupCoordinator {
     this.cancelTimer(group.sessionTimers, memberId)
     group.sessionTimers.set(memberId, this.env.schedule(this.config.sessionTimeoutMs, () => {
       group.sessionTimers.delete(memberId)
-      if (this.groups.get(group.groupId) === group && group.members.has(memberId)) this.fenceMember(group, memberId)
+      if (this.groups.get(group.groupId) === group && group.members.has(memberId)) {
+        this.fenceMember(group, memberId)
+        this.recordChanges(group.groupId)
+      }
     }))
   }
 
@@ -562,7 +618,10 @@ export class ConsumerGroupCoordinator {
       group.rebalanceTimers.delete(memberId)
       if (this.groups.get(group.groupId) !== group) return
       const current = group.members.get(memberId)
-      if (current !== undefined && current.memberEpoch === memberEpoch) this.fenceMember(group, memberId)
+      if (current !== undefined && current.memberEpoch === memberEpoch) {
+        this.fenceMember(group, memberId)
+        this.recordChanges(group.groupId)
+      }
     }))
   }
 
@@ -649,6 +708,155 @@ export class ConsumerGroupCoordinator {
   memberState(groupId: string, memberId: string): { readonly state: MemberState; readonly memberEpoch: number } | undefined {
     const m = this.groups.get(groupId)?.members.get(memberId)
     return m === undefined ? undefined : { state: m.state, memberEpoch: m.memberEpoch }
+  }
+
+  // ----------------------------------------------------- records and replay
+
+  /** The records of every change since the last call, group by group. */
+  takeRecords(): ReadonlyArray<GroupRecords> {
+    const out = this.pendingRecords
+    this.pendingRecords = []
+    return out
+  }
+
+  /** Compares the group with what was last recorded of it and records the difference. */
+  private recordChanges(groupId: string): void {
+    if (this.config.recordChanges !== true) return
+    const group = this.groups.get(groupId)
+    const before = this.recorded.get(groupId)
+    const records: Array<ConsumerGroupRecord> = []
+    if (group === undefined) {
+      if (before === undefined) return
+      // Kafka's ConsumerGroup.createGroupTombstoneRecords.
+      for (const memberId of before.members.keys()) records.push(currentAssignmentRecord(groupId, memberId, null))
+      for (const memberId of before.members.keys()) records.push(targetAssignmentRecord(groupId, memberId, null))
+      records.push(targetAssignmentEpochRecord(groupId, null))
+      for (const memberId of before.members.keys()) records.push(memberMetadataRecord(groupId, memberId, null))
+      records.push(partitionMetadataRecord(groupId, null))
+      records.push(groupEpochRecord(groupId, null))
+      this.recorded.delete(groupId)
+      this.pendingRecords.push({ groupId, records })
+      return
+    }
+    const now: RecordedGroup = {
+      groupEpoch: group.groupEpoch,
+      assignmentEpoch: group.assignmentEpoch,
+      metadata: JSON.stringify([...group.subscriptionMetadata]),
+      members: new Map()
+    }
+    for (const m of group.members.values()) {
+      now.members.set(m.memberId, {
+        metadata: JSON.stringify([m.instanceId, m.rackId, m.clientId, m.clientHost, m.subscribedTopicNames, m.rebalanceTimeoutMs, m.serverAssignor]),
+        target: JSON.stringify(sortedEntries(group.targetAssignment.get(m.memberId) ?? EMPTY_ASSIGNMENT)),
+        current: JSON.stringify([m.memberEpoch, m.previousMemberEpoch, m.state, sortedEntries(m.assignedPartitions), sortedEntries(m.partitionsPendingRevocation)])
+      })
+    }
+    const was = before?.members ?? new Map<string, { metadata: string; target: string; current: string }>()
+    for (const memberId of was.keys()) {
+      if (now.members.has(memberId)) continue
+      records.push(currentAssignmentRecord(groupId, memberId, null))
+      records.push(targetAssignmentRecord(groupId, memberId, null))
+      records.push(memberMetadataRecord(groupId, memberId, null))
+    }
+    for (const [memberId, n] of now.members) {
+      if (was.get(memberId)?.metadata !== n.metadata) records.push(memberMetadataRecord(groupId, memberId, group.members.get(memberId)!))
+    }
+    if (before?.metadata !== now.metadata) records.push(partitionMetadataRecord(groupId, group.subscriptionMetadata))
+    if (before?.groupEpoch !== now.groupEpoch) records.push(groupEpochRecord(groupId, now.groupEpoch))
+    for (const [memberId, n] of now.members) {
+      if (was.get(memberId)?.target !== n.target) {
+        records.push(targetAssignmentRecord(groupId, memberId, group.targetAssignment.get(memberId) ?? EMPTY_ASSIGNMENT))
+      }
+    }
+    if (before?.assignmentEpoch !== now.assignmentEpoch) records.push(targetAssignmentEpochRecord(groupId, now.assignmentEpoch))
+    for (const [memberId, n] of now.members) {
+      if (was.get(memberId)?.current !== n.current) records.push(currentAssignmentRecord(groupId, memberId, group.members.get(memberId)!))
+    }
+    this.recorded.set(groupId, now)
+    if (records.length > 0) this.pendingRecords.push({ groupId, records })
+  }
+
+  /**
+   * Start-up: one record read back from `__consumer_offsets`, in log order. The latest record
+   * of each key wins and a tombstone removes it, so a compacted log replays the same.
+   */
+  replay(record: DecodedConsumerGroupRecord): void {
+    let g = this.loading.get(record.groupId)
+    if (g === undefined) {
+      g = { epoch: undefined, assignmentEpoch: 0, metadata: new Map(), metadataOf: new Map(), targetOf: new Map(), currentOf: new Map() }
+      this.loading.set(record.groupId, g)
+    }
+    switch (record._tag) {
+      case "GroupEpoch":
+        if (record.epoch === null) this.loading.delete(record.groupId)
+        else g.epoch = record.epoch
+        break
+      case "PartitionMetadata":
+        g.metadata = record.topics ?? new Map()
+        break
+      case "MemberMetadata":
+        if (record.metadata === null) g.metadataOf.delete(record.memberId)
+        else g.metadataOf.set(record.memberId, record.metadata)
+        break
+      case "TargetAssignmentEpoch":
+        g.assignmentEpoch = record.assignmentEpoch ?? 0
+        break
+      case "TargetAssignment":
+        if (record.target === null) g.targetOf.delete(record.memberId)
+        else g.targetOf.set(record.memberId, record.target)
+        break
+      case "CurrentAssignment":
+        if (record.current === null) g.currentOf.delete(record.memberId)
+        else g.currentOf.set(record.memberId, record.current)
+        break
+    }
+  }
+
+  /**
+   * Start-up: the replayed groups become live. Every member gets a fresh session (Kafka
+   * schedules the session timeouts of loaded members), and members still revoking get
+   * their rebalance timeout again.
+   */
+  finishReplay(): void {
+    for (const [groupId, g] of this.loading) {
+      if (g.epoch === undefined) continue
+      const group: Group = {
+        groupId,
+        groupEpoch: g.epoch,
+        assignmentEpoch: g.assignmentEpoch,
+        members: new Map(),
+        staticMembers: new Map(),
+        targetAssignment: new Map(),
+        partitionEpochs: new Map(),
+        subscriptionMetadata: g.metadata,
+        sessionTimers: new Map(),
+        rebalanceTimers: new Map()
+      }
+      for (const [memberId, metadata] of g.metadataOf) {
+        const current = g.currentOf.get(memberId)
+        const member: Member = {
+          memberId,
+          ...metadata,
+          state: current?.state ?? "STABLE",
+          memberEpoch: current?.memberEpoch ?? 0,
+          previousMemberEpoch: current?.previousMemberEpoch ?? 0,
+          assignedPartitions: current?.assignedPartitions ?? EMPTY_ASSIGNMENT,
+          partitionsPendingRevocation: current?.partitionsPendingRevocation ?? EMPTY_ASSIGNMENT
+        }
+        this.putMember(group, undefined, member)
+        const target = g.targetOf.get(memberId)
+        if (target !== undefined) group.targetAssignment.set(memberId, target)
+      }
+      this.groups.set(groupId, group)
+      for (const member of group.members.values()) {
+        this.scheduleSessionTimeout(group, member.memberId)
+        if (member.state === "UNREVOKED_PARTITIONS") this.scheduleRebalanceTimeout(group, member)
+      }
+      this.recordChanges(groupId)
+    }
+    this.loading.clear()
+    // What was just read back is what is recorded: nothing to write.
+    this.pendingRecords = []
   }
 
   // ------------------------------------------------------------------ groups
