@@ -101,7 +101,14 @@ export const ServerLayer: Layer.Layer<BrokerServer, never, Config | BrokerServic
     return BrokerServer.layer(registry, {
       listeners,
       maxRequestSize: config.socketRequestMaxBytes,
-      drainTimeout: DRAIN_TIMEOUT
+      drainTimeout: DRAIN_TIMEOUT,
+      idleTimeoutMs: config.connectionsMaxIdleMs,
+      maxQueuedRequests: config.queuedMaxRequests,
+      connectionLimits: {
+        maxConnections: config.maxConnections,
+        maxConnectionsPerIp: config.maxConnectionsPerIp,
+        perIpOverrides: config.maxConnectionsPerIpOverrides
+      }
     })
   })
 ).pipe(Layer.provide(Listeners.node))

@@ -94,6 +94,12 @@ export interface BrokerConfig {
   /** From log.flush.interval.ms, else log.flush.scheduler.interval.ms; LONG_NEVER by default. */
   readonly logFlushIntervalMs: number
   readonly socketRequestMaxBytes: number
+  readonly connectionsMaxIdleMs: number
+  readonly maxConnections: number
+  readonly maxConnectionsPerIp: number
+  /** max.connections.per.ip.overrides, by host name or IP address. */
+  readonly maxConnectionsPerIpOverrides: ReadonlyMap<string, number>
+  readonly queuedMaxRequests: number
   readonly messageTimestampType: TimestampType
   readonly maxIncrementalFetchSessionCacheSlots: number
   readonly fetchMaxBytes: number
@@ -111,6 +117,20 @@ export interface BrokerConfig {
   readonly sources: ReadonlyMap<string, ConfigSource>
   /** Keys given but not known to us. Kafka tolerates these; the caller logs them. */
   readonly unknownKeys: ReadonlyArray<string>
+}
+
+/** `host:count,host:count`, as Kafka's max.connections.per.ip.overrides (counts are non-negative ints). */
+const parseConnectionOverrides = (value: string): ReadonlyMap<string, number> => {
+  const out = new Map<string, number>()
+  for (const entry of splitList(value)) {
+    const at = entry.lastIndexOf(":")
+    const count = at < 0 ? Number.NaN : Number(entry.slice(at + 1))
+    if (at <= 0 || !Number.isInteger(count) || count < 0 || count > 2147483647) {
+      fail("max.connections.per.ip.overrides", value, `"${entry}" is not host:count`)
+    }
+    out.set(entry.slice(0, at), count)
+  }
+  return out
 }
 
 /** One source of properties (file, environment, overrides, ...). */
@@ -298,6 +318,11 @@ export const parseBrokerConfig = (layers: ReadonlyArray<ConfigLayer>): BrokerCon
     logFlushIntervalMessages: read.long("log.flush.interval.messages"),
     logFlushIntervalMs: clampLong(flushMs(raw).ms),
     socketRequestMaxBytes: read.int("socket.request.max.bytes"),
+    connectionsMaxIdleMs: read.long("connections.max.idle.ms"),
+    maxConnections: read.int("max.connections"),
+    maxConnectionsPerIp: read.int("max.connections.per.ip"),
+    maxConnectionsPerIpOverrides: parseConnectionOverrides(read.string("max.connections.per.ip.overrides")),
+    queuedMaxRequests: read.int("queued.max.requests"),
     messageTimestampType: timestampType(raw, sources),
     maxIncrementalFetchSessionCacheSlots: read.int("max.incremental.fetch.session.cache.slots"),
     fetchMaxBytes: read.int("fetch.max.bytes"),

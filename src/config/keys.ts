@@ -64,6 +64,11 @@ export const CONFIG_KEYS: ReadonlyArray<ConfigKey> = [
     doc: "As in Kafka's shipped KRaft server.properties (the ConfigDef default lacks CONTROLLER)."
   },
   { name: "socket.request.max.bytes", type: "INT", default: "104857600", validator: atLeast(1), doc: "Largest request accepted on a socket." },
+  { name: "connections.max.idle.ms", type: "LONG", default: "600000", doc: "Close a connection after this long without a complete request or a response written (also bounds a request trickled byte by byte, and a client that does not read its responses)." },
+  { name: "max.connections", type: "INT", default: "2147483647", validator: atLeast(0), doc: "Most connections the broker keeps open; more are closed as they arrive." },
+  { name: "max.connections.per.ip", type: "INT", default: "2147483647", validator: atLeast(0), doc: "Most connections from one IP address." },
+  { name: "max.connections.per.ip.overrides", type: "STRING", default: "", doc: "Per-IP or per-host exceptions to max.connections.per.ip: host:count,host:count." },
+  { name: "queued.max.requests", type: "INT", default: "500", validator: atLeast(1), doc: "Requests read from one connection and not yet answered before the broker stops reading from it." },
 
   // --- topics & messages
   { name: "num.partitions", type: "INT", default: "1", validator: atLeast(1), doc: "Partitions of auto-created / default topics." },

@@ -3,9 +3,10 @@
  * connection per client, and on shutdown stops reading, lets in-flight requests finish
  * within a bound, and closes. Handlers come in through the registry.
  */
-import { Context, Duration, Effect, Layer } from "effect"
+import { Clock, Context, Duration, Effect, Layer } from "effect"
 import type { HandlerRegistry } from "../handlers/registry.ts"
 import { type ConnectionHandle, serveConnection } from "./connection.ts"
+import { type ConnectionLimits, ConnectionQuotas, UNLIMITED_CONNECTIONS } from "./connection-quotas.ts"
 import { BrokerLifecycle } from "./Lifecycle.ts"
 import { type ListenerSpec, Listeners } from "./Listeners.ts"
 
@@ -15,7 +16,15 @@ export interface BrokerServerOptions {
   readonly maxRequestSize: number
   /** How long shutdown waits for in-flight requests. */
   readonly drainTimeout: Duration.Input
+  /** connections.max.idle.ms (Kafka's default 600000). */
+  readonly idleTimeoutMs?: number
+  /** queued.max.requests, per connection (Kafka's default 500). */
+  readonly maxQueuedRequests?: number
+  readonly connectionLimits?: ConnectionLimits
 }
+
+/** How often idle connections are looked for: often enough to close them near their deadline. */
+const idleCheckIntervalMs = (idleTimeoutMs: number): number => Math.min(1000, Math.max(10, Math.floor(idleTimeoutMs / 4)))
 
 export interface BoundAddress {
   readonly listenerName: string
@@ -32,6 +41,8 @@ export class BrokerServer extends Context.Service<BrokerServer, {
       Effect.gen(function*() {
         const listeners = yield* Listeners
         const connections = new Set<ConnectionHandle>()
+        const quotas = new ConnectionQuotas(options.connectionLimits ?? UNLIMITED_CONNECTIONS)
+        const idleTimeoutMs = options.idleTimeoutMs ?? 600_000
         let draining = false
         const addresses: Array<BoundAddress> = []
 
@@ -47,6 +58,11 @@ export class BrokerServer extends Context.Service<BrokerServer, {
                 // opened, and so only closed on scope exit, once its reader is acquired.)
                 if (draining) return yield* Effect.scoped(Effect.ignore(socket.reader))
                 const ends = yield* listeners.connectionEnds
+                const refused = quotas.acquire(ends.peerIp)
+                if (refused !== undefined) {
+                  yield* Effect.logWarning(`refusing connection from ${ends.peer}: ${refused}`)
+                  return yield* Effect.scoped(Effect.ignore(socket.reader))
+                }
                 yield* serveConnection(
                   socket,
                   registry,
@@ -56,14 +72,16 @@ export class BrokerServer extends Context.Service<BrokerServer, {
                     advertisedHost: spec.advertisedHost === "" ? ends.localHost : spec.advertisedHost,
                     advertisedPort: spec.advertisedPort === 0 ? bound.port : spec.advertisedPort,
                     maxRequestSize: options.maxRequestSize,
-                    drainTimeout: options.drainTimeout
+                    drainTimeout: options.drainTimeout,
+                    maxQueuedRequests: options.maxQueuedRequests ?? 500,
+                    abort: ends.abort
                   },
                   (handle) =>
                     Effect.acquireRelease(
                       Effect.sync(() => connections.add(handle)),
                       () => Effect.sync(() => connections.delete(handle))
                     )
-                )
+                ).pipe(Effect.ensuring(Effect.sync(() => quotas.release(ends.peerIp))))
               })
             )
           )
@@ -71,6 +89,18 @@ export class BrokerServer extends Context.Service<BrokerServer, {
           addresses.push({ listenerName: spec.name, host, port: bound.port })
           yield* Effect.logInfo(`listening on ${spec.name}://${host}:${bound.port}`)
         }
+
+        // Kafka's Selector closes connections idle past connections.max.idle.ms; so does this sweep.
+        yield* Effect.forkScoped(Effect.forever(Effect.gen(function*() {
+          yield* Effect.sleep(Duration.millis(idleCheckIntervalMs(idleTimeoutMs)))
+          const now = yield* Clock.currentTimeMillis
+          for (const c of connections) {
+            const idle = c.idleness(now)
+            if (idle !== undefined && idle.idleMs > idleTimeoutMs) {
+              yield* c.close(`idle for ${idle.idleMs} ms (connections.max.idle.ms ${idleTimeoutMs}): ${idle.reason}`)
+            }
+          }
+        })))
 
         const lifecycle = yield* Effect.serviceOption(BrokerLifecycle)
         yield* Effect.addFinalizer(() =>

@@ -29,8 +29,15 @@ export interface BoundListener {
 export interface ConnectionEnds {
   /** "host:port" of the client, for logs. */
   readonly peer: string
+  /** The client's IP address, for per-IP connection limits. */
+  readonly peerIp: string
   /** The local address the client reached us on: what to advertise when the listener names no host. */
   readonly localHost: string
+  /**
+   * Drops the connection without flushing: closing a socket normally waits to send what is
+   * buffered, which never happens for a client that does not read.
+   */
+  readonly abort: () => void
 }
 
 /** Dual-stack sockets report IPv4 peers as "::ffff:a.b.c.d"; clients want the plain form. */
@@ -51,7 +58,12 @@ export class Listeners extends Context.Service<Listeners, {
       })),
     connectionEnds: Effect.map(Effect.serviceOption(NodeSocket.NetSocket), (socket) =>
       socket._tag === "Some"
-        ? { peer: `${socket.value.remoteAddress}:${socket.value.remotePort}`, localHost: unmapIpv4(socket.value.localAddress ?? "") }
-        : { peer: "unknown", localHost: "" })
+        ? {
+          peer: `${socket.value.remoteAddress}:${socket.value.remotePort}`,
+          peerIp: unmapIpv4(socket.value.remoteAddress ?? ""),
+          localHost: unmapIpv4(socket.value.localAddress ?? ""),
+          abort: () => socket.value.destroy()
+        }
+        : { peer: "unknown", peerIp: "", localHost: "", abort: () => undefined })
   }))
 }

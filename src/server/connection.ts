@@ -5,7 +5,7 @@
  * connection can end and logs it: client disconnect, rejected request, handler defect,
  * broker shutdown (stop reading, let in-flight requests finish, bounded, then close).
  */
-import { Cause, Deferred, type Duration, Effect, Exit, Fiber, FiberSet, type Scope } from "effect"
+import { Cause, Clock, Deferred, type Duration, Effect, Exit, Fiber, FiberSet, type Scope } from "effect"
 import type * as Socket from "effect/socket/Socket"
 import type { HandlerRegistry } from "../handlers/registry.ts"
 import { FrameReader, isFrameError } from "../protocol/framing.ts"
@@ -17,7 +17,17 @@ export interface ConnectionOptions extends ConnectionInfo {
   readonly maxRequestSize: number
   /** How long a shutting-down connection waits for its in-flight requests. */
   readonly drainTimeout: Duration.Input
+  /** queued.max.requests: requests read and not yet answered before reading stops. */
+  readonly maxQueuedRequests: number
+  /** Drops the connection without flushing what is buffered for the client. */
+  readonly abort: () => void
 }
+
+/**
+ * Unsent response bytes above which the connection stops reading requests until the
+ * client reads: a client that pipelines and never reads cannot grow broker memory.
+ */
+export const OUTPUT_BACKLOG_LIMIT = 1 << 20
 
 /**
  * A response that cannot be written yet because an earlier one is still being computed.
@@ -31,11 +41,19 @@ interface Slot {
 /** Output buffers start at this size; a connection's next buffer is as large as its last batch. */
 const MIN_OUT_CAPACITY = 4096
 
-/** What the broker holds on to per connection, to stop it at shutdown. */
+/** What the broker holds on to per connection, to stop it at shutdown or when it idles. */
 export interface ConnectionHandle {
   /** Stop reading requests; the connection finishes what it has and closes. */
   readonly drain: Effect.Effect<void>
   readonly closed: Effect.Effect<void>
+  /**
+   * Why the connection counts as idle at `now` (ms) and for how long, or undefined while it
+   * is working: a request is being handled and its response is not stuck behind a client
+   * that does not read. Idle time runs from the last complete request read or response written.
+   */
+  readonly idleness: (now: number) => { readonly idleMs: number; readonly reason: string } | undefined
+  /** Closes the connection at once (in-flight requests are abandoned), logging `reason`. */
+  readonly close: (reason: string) => Effect.Effect<void>
 }
 
 export const serveConnection = <R>(
@@ -49,7 +67,23 @@ export const serveConnection = <R>(
       const reader = yield* socket.reader
       const writer = yield* socket.writer
       const frames = new FrameReader(options.maxRequestSize)
+      const clock = yield* Clock.Clock
       const blockingFibers = yield* FiberSet.make<void, never>()
+      // Writes run in their own fiber: the frame loop never waits on the network, so a client
+      // that stops reading can still be closed (the loop runs uninterruptibly).
+      const writeFibers = yield* FiberSet.make<void, Socket.SocketError>()
+      let lastActivity = clock.currentTimeMillisUnsafe()
+      // Requests read and not yet answered; requests read in all.
+      let unanswered = 0
+      let requestsRead = 0
+      // Completed when a write finishes or a response is ready: what a backpressured reader waits for.
+      let progress: Deferred.Deferred<void> | undefined
+      const signalProgress = (): void => {
+        if (progress !== undefined) {
+          Deferred.doneUnsafe(progress, Effect.void)
+          progress = undefined
+        }
+      }
       // Responses in request order: `out` holds every finished response not yet written, in
       // order; `queue` holds the responses from the first unfinished one on. A response with
       // nothing unfinished before it is encoded straight into `out`: no copy, no allocation.
@@ -72,6 +106,8 @@ export const serveConnection = <R>(
 
       /** Records the response of `slot` (or of a request with no slot: nothing pending before it). */
       const complete = (slot: Slot | undefined, respond: (w: Writer) => void): void => {
+        unanswered--
+        signalProgress()
         if (slot === undefined) {
           writeInto(out, respond)
           return
@@ -90,28 +126,42 @@ export const serveConnection = <R>(
         }
       }
 
-      // Writes what `out` holds as one buffer. Only one fiber writes at a time; a flush
-      // requested meanwhile is picked up by the writer's loop.
-      const flush: Effect.Effect<void, Socket.SocketError> = Effect.suspend(() => {
+      // Writes what `out` holds as one buffer, in a fiber of its own. Only one write runs at
+      // a time; a flush requested meanwhile is picked up by the writer's loop.
+      const writeOut: Effect.Effect<void, Socket.SocketError> = Effect.suspend(() => {
+        // The socket keeps the buffer until it is sent: the next responses go to a new one.
+        const bytes = out.written()
+        out = new Writer(Math.max(MIN_OUT_CAPACITY, bytes.length))
+        return writer.write(bytes).pipe(
+          Effect.andThen(Effect.suspend(() => {
+            lastActivity = clock.currentTimeMillisUnsafe()
+            signalProgress()
+            if (!writeAgain || out.pos === 0) return Effect.void
+            writeAgain = false
+            return writeOut
+          }))
+        )
+      })
+      const flush: Effect.Effect<void> = Effect.suspend(() => {
         if (writing) {
           writeAgain = true
           return Effect.void
         }
         if (out.pos === 0) return Effect.void
         writing = true
-        // The socket keeps the buffer until it is sent: the next responses go to a new one.
-        const bytes = out.written()
-        out = new Writer(Math.max(MIN_OUT_CAPACITY, bytes.length))
-        return writer.write(bytes).pipe(
-          Effect.ensuring(Effect.sync(() => {
-            writing = false
-          })),
-          Effect.andThen(Effect.suspend(() => {
-            if (!writeAgain) return Effect.void
-            writeAgain = false
-            return flush
-          }))
-        )
+        writeAgain = false
+        return Effect.asVoid(FiberSet.run(writeFibers, Effect.ensuring(writeOut, Effect.sync(() => {
+          writing = false
+          signalProgress()
+        }))))
+      })
+
+      // Backpressure: too many requests unanswered, or too many response bytes the client has not taken.
+      const mustWait = (): boolean => unanswered >= options.maxQueuedRequests || (writing && out.pos >= OUTPUT_BACKLOG_LIMIT)
+      const awaitProgress: Effect.Effect<void> = Effect.suspend(() => {
+        if (!mustWait()) return Effect.void
+        progress ??= Deferred.makeUnsafe<void>()
+        return Effect.andThen(Deferred.await(progress), awaitProgress)
       })
 
       // Requests before a rejected one are answered (Kafka handles them one by one), then the connection closes.
@@ -136,6 +186,8 @@ export const serveConnection = <R>(
           }
           const decision = dispatch(registry, next, options)
           if (decision._tag === "Reject") return rejectAfterFlush(decision.reason)
+          unanswered++
+          requestsRead++
           const { apiName, correlationId, result, respond } = decision
           // Only a response behind an unfinished one needs a slot to wait in.
           const slot: Slot | undefined = queue.length > 0 || decision.blocking ? { done: false, bytes: null } : undefined
@@ -183,16 +235,25 @@ export const serveConnection = <R>(
       // Shutdown interrupts this loop only while it waits for input: requests already read
       // are handled to the end (a CreateTopics is never cut between its metadata and its logs).
       const readLoop: Effect.Effect<never, RequestRejected | HandlerDefect | Socket.SocketError, R> = Effect.forever(
-        Effect.flatMap(reader.pull, (chunks) => {
-          for (const chunk of chunks) {
-            frames.push(typeof chunk === "string" ? new TextEncoder().encode(chunk) : chunk)
-          }
-          return Effect.uninterruptible(handleFrames())
-        })
+        Effect.andThen(
+          awaitProgress,
+          Effect.flatMap(reader.pull, (chunks) => {
+            for (const chunk of chunks) {
+              frames.push(typeof chunk === "string" ? new TextEncoder().encode(chunk) : chunk)
+            }
+            const before = requestsRead
+            return Effect.uninterruptible(handleFrames()).pipe(
+              Effect.andThen(Effect.sync(() => {
+                if (requestsRead !== before) lastActivity = clock.currentTimeMillisUnsafe()
+              }))
+            )
+          })
+        )
       )
 
       const logEnd = (reason: RequestRejected | HandlerDefect | Socket.SocketError | "drained") => {
         if (reason === "drained") return Effect.logInfo(`connection from ${options.clientAddress} closed for shutdown`)
+        if (closeReason !== undefined) return Effect.void
         switch (reason._tag) {
           case "RequestRejected":
             return Effect.logWarning(`closing connection from ${options.clientAddress}: ${reason.reason}`)
@@ -208,6 +269,7 @@ export const serveConnection = <R>(
 
       yield* Effect.logDebug(`connection from ${options.clientAddress} on ${options.listenerName} opened`)
       let draining = false
+      let closeReason: string | undefined
       const readFiber: Fiber.Fiber<never, RequestRejected | HandlerDefect | Socket.SocketError> = yield* Effect.forkScoped(
         Effect.catchCause(readLoop, (cause) => {
           if (Cause.hasInterruptsOnly(cause)) return Effect.failCause(cause)
@@ -226,17 +288,43 @@ export const serveConnection = <R>(
           draining = true
           return Fiber.interrupt(readFiber)
         }),
-        closed: Deferred.await(closed)
+        closed: Deferred.await(closed),
+        idleness: (now) => {
+          // Working: a request is being handled and no response waits on the client.
+          if (unanswered > 0 && !writing) return undefined
+          const reason = writing
+            ? "the client has not read its responses"
+            : frames.pendingBytes > 0
+            ? `a request was not completed (${frames.pendingBytes} bytes of it received)`
+            : "no requests"
+          return { idleMs: now - lastActivity, reason }
+        },
+        // Does not wait for the read loop to stop (it may be finishing a request): the sweep
+        // that calls this must not stall on one connection.
+        close: (reason) =>
+          Effect.sync(() => {
+            closeReason ??= reason
+            readFiber.interruptUnsafe()
+          })
       })
       const exit = yield* Fiber.await(readFiber)
+      if (closeReason !== undefined) {
+        yield* Effect.logWarning(`closing connection from ${options.clientAddress}: ${closeReason}`)
+        options.abort()
+        return
+      }
       if (Exit.isFailure(exit) && Cause.hasInterruptsOnly(exit.cause) && draining) {
         // Shutdown: everything already read gets its response, within the drain bound.
         yield* FiberSet.awaitEmpty(blockingFibers).pipe(
           Effect.andThen(flush),
+          Effect.andThen(FiberSet.awaitEmpty(writeFibers)),
           Effect.timeoutOption(options.drainTimeout),
           Effect.ignore
         )
         yield* logEnd("drained")
+      } else if (Exit.isFailure(exit) && !Cause.hasInterruptsOnly(exit.cause)) {
+        // Responses to the requests before a rejected one go out before the close, within the drain bound.
+        yield* FiberSet.awaitEmpty(writeFibers).pipe(Effect.timeoutOption(options.drainTimeout), Effect.ignore)
       }
     })
   ).pipe(
