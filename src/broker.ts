@@ -11,14 +11,15 @@ import { Config } from "./config/Config.ts"
 import { servedListeners } from "./config/listeners.ts"
 import type { AnyHandler } from "./handlers/handler.ts"
 import { makeRegistry } from "./handlers/registry.ts"
-import { BrokerServer } from "./server/BrokerServer.ts"
+import { BrokerServer, type ListenerBindError } from "./server/BrokerServer.ts"
 import { BrokerLifecycle } from "./server/Lifecycle.ts"
 import { Listeners } from "./server/Listeners.ts"
 import { LogStore } from "./log/LogStore.ts"
 import type { LogIoError } from "./log/errors.ts"
 import { LogMaintenance } from "./log/maintenance.ts"
 import type { MetadataStartupError } from "./metadata/errors.ts"
-import { MetadataLog } from "./metadata/MetadataLog.ts"
+import { MetadataLog, type MetadataLogOptions } from "./metadata/MetadataLog.ts"
+import type { BrokerConfig } from "./config/broker-config.ts"
 import { TopicsLayer } from "./topics/layer.ts"
 import { FetchSessions } from "./fetch/FetchSessions.ts"
 import { GroupCoordinator, groupHandlers, OffsetStore } from "./groups/index.ts"
@@ -53,6 +54,19 @@ export const handlers: ReadonlyArray<AnyHandler<BrokerServices>> = [
 /** What the handlers may depend on. */
 export type BrokerServices = Topics | LogStore | MetadataLog | FetchSessions | GroupCoordinator | BrokerLifecycle
 
+/** The metadata log's settings from the broker config. */
+export const metadataLogOptions = (config: BrokerConfig): MetadataLogOptions => ({
+  logDirs: config.logDirs,
+  nodeId: config.nodeId,
+  ...(config.metadataLogDir === undefined ? {} : { metadataLogDir: config.metadataLogDir }),
+  segmentBytes: config.metadataLogSegmentBytes,
+  segmentMs: config.metadataLogSegmentMs,
+  maxRecordBytesBetweenSnapshots: config.metadataLogMaxRecordBytesBetweenSnapshots,
+  maxSnapshotIntervalMs: config.metadataLogMaxSnapshotIntervalMs,
+  maxRetentionBytes: config.metadataMaxRetentionBytes,
+  maxRetentionMs: config.metadataMaxRetentionMs
+})
+
 /**
  * The storage side, given a Config: the metadata log (opened first: it owns meta.properties
  * and the cluster id), the partition logs, their maintenance, and the Topics service that
@@ -61,7 +75,7 @@ export type BrokerServices = Topics | LogStore | MetadataLog | FetchSessions | G
 export const StorageLayer: Layer.Layer<BrokerServices, MetadataStartupError | LogIoError, Config> = Layer.unwrap(
   Effect.gen(function*() {
     const config = yield* Config
-    const metadata = MetadataLog.layer({ logDirs: config.logDirs, nodeId: config.nodeId })
+    const metadata = MetadataLog.layer(metadataLogOptions(config))
     const logs = LogStore.layer({
       logDirs: config.logDirs,
       segmentBytes: config.logSegmentBytes,
@@ -86,7 +100,7 @@ export const StorageLayer: Layer.Layer<BrokerServices, MetadataStartupError | Lo
 )
 
 /** The network side, given the services the handlers need. */
-export const ServerLayer: Layer.Layer<BrokerServer, never, Config | BrokerServices> = Layer.unwrap(
+export const ServerLayer: Layer.Layer<BrokerServer, ListenerBindError, Config | BrokerServices> = Layer.unwrap(
   Effect.gen(function*() {
     const config = yield* Config
     const registry = makeRegistry(handlers)
@@ -114,7 +128,10 @@ export const ServerLayer: Layer.Layer<BrokerServer, never, Config | BrokerServic
 ).pipe(Layer.provide(Listeners.node))
 
 /** The whole broker, given a Config. */
-export const BrokerLayer: Layer.Layer<BrokerServer, MetadataStartupError | LogIoError, Config> = ServerLayer.pipe(
+/** Every typed way the broker can fail to start; each carries a message naming what and why. */
+export type BrokerStartupError = MetadataStartupError | LogIoError | ListenerBindError
+
+export const BrokerLayer: Layer.Layer<BrokerServer, BrokerStartupError, Config> = ServerLayer.pipe(
   Layer.provide(StorageLayer)
 )
 

@@ -1,14 +1,21 @@
 /**
  * `pnpm start [server.properties] [--override key=value]... [--log-level level]`
  * Runs the broker until SIGINT/SIGTERM, then drains connections and exits 0.
- * A bad configuration stops start-up with one line naming the key and value, exit 1.
+ * `pnpm start --format [--cluster-id id] [--ignore-formatted] [server.properties] [--override ...]`
+ * formats the log dirs (as `kafka-storage.sh format`) and exits.
+ * Any start-up failure stops with one error line naming the file or setting and the reason,
+ * exit 1.
  */
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { Cause, Effect, Exit, Layer, References } from "effect"
 import { EFFECT_LOG_LEVEL, parseArgs } from "./config/args.ts"
-import { Config } from "./config/Config.ts"
+import { Config, loadBrokerConfig } from "./config/Config.ts"
 import { ConfigError } from "./config/errors.ts"
 import { BrokerLayer } from "./broker.ts"
+import { describeFailure } from "./startup-failure.ts"
+import { formatStorage } from "./metadata/format.ts"
+import { DEFAULT_BOOTSTRAP_METADATA_VERSION } from "./metadata/MetadataLog.ts"
+import type { LogDirUnavailable, MetaPropertiesError } from "./metadata/errors.ts"
 
 const argv = process.argv.slice(2)
 
@@ -18,11 +25,34 @@ const program = Effect.gen(function*() {
     catch: (e) => (e instanceof ConfigError ? e : new ConfigError({ key: "argv", value: argv.join(" "), message: String(e) }))
   })
   const level = args.logLevel === undefined ? "Info" : EFFECT_LOG_LEVEL[args.logLevel]
+  if (args.format !== undefined) {
+    const format = args.format
+    const config = yield* loadBrokerConfig(args, process.env)
+    const result = yield* Effect.try({
+      try: () =>
+        formatStorage({
+          logDirs: config.logDirs,
+          ...(config.metadataLogDir === undefined ? {} : { metadataLogDir: config.metadataLogDir }),
+          nodeId: config.nodeId,
+          ...(format.clusterId === undefined ? {} : { clusterId: format.clusterId }),
+          ignoreFormatted: format.ignoreFormatted,
+          metadataVersion: DEFAULT_BOOTSTRAP_METADATA_VERSION
+        }),
+      catch: (e) => e as MetaPropertiesError | LogDirUnavailable
+    })
+    for (const dir of result.alreadyFormatted) yield* Effect.logInfo(`log directory ${dir} is already formatted; left as it is`)
+    for (const dir of result.formatted) yield* Effect.logInfo(`formatted ${dir} (cluster.id ${result.clusterId}, node.id ${config.nodeId})`)
+    if (result.bootstrapFile !== null) {
+      yield* Effect.logInfo(`wrote ${result.bootstrapFile} (metadata.version level ${DEFAULT_BOOTSTRAP_METADATA_VERSION})`)
+    }
+    if (result.formatted.length === 0) yield* Effect.logInfo("All of the log directories are already formatted.")
+    return
+  }
   return yield* Layer.launch(BrokerLayer.pipe(Layer.provide(Config.layerFromArgs(argv, process.env)))).pipe(
     Effect.provideService(References.MinimumLogLevel, level)
   )
 }).pipe(
-  Effect.catchTag("ConfigError", (e) => Effect.andThen(Effect.logError(`invalid configuration: ${e.message}`), Effect.fail(e)))
+  Effect.tapError((e) => Effect.logError(describeFailure(e)))
 )
 
 NodeRuntime.runMain(program, {

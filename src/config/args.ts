@@ -1,7 +1,9 @@
 /**
  * Command line of the broker, shaped like `kafka-server-start.sh`:
  *   broker [server.properties] [--override key=value]... [--log-level level]
- * so Kafka muscle memory (and scripts) carry over.
+ * so Kafka muscle memory (and scripts) carry over. `--format [--cluster-id id]
+ * [--ignore-formatted]` formats the log dirs instead of running, as
+ * `kafka-storage.sh format -c server.properties` does.
  */
 import { fail } from "./errors.ts"
 
@@ -13,7 +15,19 @@ export interface ParsedArgs {
   /** In command-line order; later ones win. */
   readonly overrides: Array<[key: string, value: string]>
   readonly logLevel?: LogLevelName
+  /** Present when the command is `--format`: format the storage directories and exit. */
+  readonly format?: FormatArgs
 }
+
+export interface FormatArgs {
+  /** --cluster-id; a random one is generated when absent. */
+  readonly clusterId?: string
+  /** --ignore-formatted: a directory already formatted is left as it is instead of failing. */
+  readonly ignoreFormatted: boolean
+}
+
+const USAGE = "usage is [server.properties] [--override key=value]... [--log-level level] " +
+  "| --format [--cluster-id id] [--ignore-formatted] [server.properties] [--override key=value]..."
 
 /** Effect's spelling of each level, for References.MinimumLogLevel. */
 export const EFFECT_LOG_LEVEL = {
@@ -46,6 +60,9 @@ export const parseArgs = (argv: ReadonlyArray<string>): ParsedArgs => {
   let propertiesFile: string | undefined
   let logLevel: LogLevelName | undefined
   const overrides: Array<[string, string]> = []
+  let format = false
+  let clusterId: string | undefined
+  let ignoreFormatted = false
 
   let i = 0
   // Accepts both "--flag value" and "--flag=value", as Kafka's option parser does.
@@ -69,8 +86,18 @@ export const parseArgs = (argv: ReadonlyArray<string>): ParsedArgs => {
         case "--log-level":
           logLevel = parseLogLevel(valueOf(flag, inline))
           break
+        case "--format":
+          format = true
+          break
+        case "--cluster-id":
+          clusterId = valueOf(flag, inline).trim()
+          if (clusterId === "") return fail(flag, arg, "Option --cluster-id requires a non-empty value")
+          break
+        case "--ignore-formatted":
+          ignoreFormatted = true
+          break
         default:
-          return fail(flag, arg, `Unknown option ${flag}: usage is [server.properties] [--override key=value]... [--log-level level]`)
+          return fail(flag, arg, `Unknown option ${flag}: ${USAGE}`)
       }
     } else if (propertiesFile === undefined) {
       if (arg === "") return fail("propertiesFile", arg, "The properties file path is empty")
@@ -80,9 +107,14 @@ export const parseArgs = (argv: ReadonlyArray<string>): ParsedArgs => {
     }
   }
 
+  if (!format && (clusterId !== undefined || ignoreFormatted)) {
+    const flag = clusterId !== undefined ? "--cluster-id" : "--ignore-formatted"
+    return fail(flag, flag, `Option ${flag} is only valid with --format: ${USAGE}`)
+  }
   return {
     ...(propertiesFile === undefined ? {} : { propertiesFile }),
     overrides,
-    ...(logLevel === undefined ? {} : { logLevel })
+    ...(logLevel === undefined ? {} : { logLevel }),
+    ...(format ? { format: { ...(clusterId === undefined ? {} : { clusterId }), ignoreFormatted } } : {})
   }
 }

@@ -81,6 +81,14 @@ export interface BrokerConfig {
   readonly minInsyncReplicas: number
   readonly compressionType: CompressionType
   readonly logSegmentBytes: number
+  /** metadata.log.dir; undefined = the first of logDirs. */
+  readonly metadataLogDir: string | undefined
+  readonly metadataLogSegmentBytes: number
+  readonly metadataLogSegmentMs: number
+  readonly metadataLogMaxRecordBytesBetweenSnapshots: number
+  readonly metadataLogMaxSnapshotIntervalMs: number
+  readonly metadataMaxRetentionBytes: number
+  readonly metadataMaxRetentionMs: number
   /** From log.roll.ms, else log.roll.hours. */
   readonly logRollMs: number
   /** From log.retention.ms, else .minutes, else .hours; -1 = unlimited. */
@@ -294,6 +302,17 @@ export const parseBrokerConfig = (layers: ReadonlyArray<ConfigLayer>): BrokerCon
     fail("listeners", listenersValue, "No listener left to serve clients: every listener is named in controller.listener.names")
   }
 
+  const metadataSegmentBytes = read.int("metadata.log.segment.bytes")
+  const metadataSegmentMin = read.int("metadata.log.segment.min.bytes")
+  if (metadataSegmentBytes < metadataSegmentMin) {
+    fail(
+      "metadata.log.segment.bytes",
+      String(metadataSegmentBytes),
+      `Cannot set metadata.log.segment.bytes below metadata.log.segment.min.bytes (${metadataSegmentMin}): ${metadataSegmentBytes}`
+    )
+  }
+  const metadataLogDirValue = raw.get("metadata.log.dir")?.trim()
+
   return {
     nodeId: read.int("node.id"),
     processRoles: resolveProcessRoles(read.list("process.roles"), raw.get("process.roles") ?? ""),
@@ -310,6 +329,13 @@ export const parseBrokerConfig = (layers: ReadonlyArray<ConfigLayer>): BrokerCon
     minInsyncReplicas: read.int("min.insync.replicas"),
     compressionType: read.string("compression.type") as CompressionType,
     logSegmentBytes: read.int("log.segment.bytes"),
+    metadataLogDir: metadataLogDirValue === undefined || metadataLogDirValue === "" ? undefined : metadataLogDirValue,
+    metadataLogSegmentBytes: metadataSegmentBytes,
+    metadataLogSegmentMs: read.long("metadata.log.segment.ms"),
+    metadataLogMaxRecordBytesBetweenSnapshots: read.long("metadata.log.max.record.bytes.between.snapshots"),
+    metadataLogMaxSnapshotIntervalMs: read.long("metadata.log.max.snapshot.interval.ms"),
+    metadataMaxRetentionBytes: read.long("metadata.max.retention.bytes"),
+    metadataMaxRetentionMs: read.long("metadata.max.retention.ms"),
     logRollMs: clampLong(roll.ms),
     logRetentionMs: clampLong(retention.ms),
     logRetentionBytes: read.long("log.retention.bytes"),

@@ -161,6 +161,22 @@ export const CONFIG_KEYS: ReadonlyArray<ConfigKey> = [
     doc: "Dirty ratio that triggers compaction."
   },
 
+  // --- KRaft metadata log
+  { name: "metadata.log.dir", type: "STRING", default: null, doc: "Where the __cluster_metadata log lives; the first of log.dirs when unset." },
+  { name: "metadata.log.segment.bytes", type: "INT", default: "1073741824", validator: atLeast(12), doc: "Size of a metadata log segment; at least metadata.log.segment.min.bytes." },
+  { name: "metadata.log.segment.ms", type: "LONG", default: "604800000", doc: "Max age of the active metadata log segment before it is rolled." },
+  { name: "metadata.log.segment.min.bytes", type: "INT", default: "8388608", validator: atLeast(12), doc: "Internal in Kafka: the smallest metadata.log.segment.bytes allowed (for tests)." },
+  {
+    name: "metadata.log.max.record.bytes.between.snapshots",
+    type: "LONG",
+    default: "20971520",
+    validator: atLeast(1),
+    doc: "Log bytes after the latest snapshot that trigger a new metadata snapshot."
+  },
+  { name: "metadata.log.max.snapshot.interval.ms", type: "LONG", default: "3600000", validator: atLeast(0), doc: "Max time between metadata snapshots when records arrive; 0 disables." },
+  { name: "metadata.max.retention.bytes", type: "LONG", default: "104857600", doc: "Max size of metadata log plus snapshots before old ones are deleted; -1 = unlimited." },
+  { name: "metadata.max.retention.ms", type: "LONG", default: "604800000", doc: "Max age of a metadata snapshot (and the log it covers) before deletion; -1 = unlimited." },
+
   // --- fetch & groups
   { name: "max.incremental.fetch.session.cache.slots", type: "INT", default: "1000", validator: atLeast(0), doc: "Incremental fetch sessions kept." },
   { name: "fetch.max.bytes", type: "INT", default: "57671680", validator: atLeast(1024), doc: "Max bytes returned by one fetch." },

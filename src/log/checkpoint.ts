@@ -12,12 +12,15 @@
  */
 import * as fs from "node:fs"
 import * as path from "node:path"
+import { uuidFromString } from "../protocol/primitives.ts"
 
 export const LEADER_EPOCH_CHECKPOINT_FILE = "leader-epoch-checkpoint"
 export const PARTITION_METADATA_FILE = "partition.metadata"
 export const RECOVERY_POINT_CHECKPOINT_FILE = "recovery-point-offset-checkpoint"
 export const LOG_START_OFFSET_CHECKPOINT_FILE = "log-start-offset-checkpoint"
 export const REPLICATION_OFFSET_CHECKPOINT_FILE = "replication-offset-checkpoint"
+/** Per log dir, written by the log cleaner (compaction): how far each compacted log is cleaned. */
+export const CLEANER_OFFSET_CHECKPOINT_FILE = "cleaner-offset-checkpoint"
 export const CLEAN_SHUTDOWN_FILE = ".kafka_cleanshutdown"
 
 export class CheckpointFormatError extends Error {
@@ -42,11 +45,12 @@ export const fsyncDirectory = (dir: string): void => {
 }
 
 /** Replaces `file` so that a crash leaves the old or the new content, never a mix. */
-export const writeFileAtomically = (file: string, content: string): void => {
+export const writeFileAtomically = (file: string, content: string | Uint8Array): void => {
   const tmp = file + ".tmp"
   const fd = fs.openSync(tmp, "w", 0o644)
   try {
-    fs.writeSync(fd, content)
+    if (typeof content === "string") fs.writeSync(fd, content)
+    else fs.writeSync(fd, content, 0, content.length)
     fs.fsyncSync(fd)
   } finally {
     fs.closeSync(fd)
@@ -64,10 +68,16 @@ const readTextIfExists = (file: string): string | null => {
   }
 }
 
-/** Splits "version\ncount\nentries..." and checks version 0 and the count. */
+/**
+ * Splits "version\ncount\nentries..." and checks version 0 and the count. As Kafka's
+ * CheckpointFile reader: an empty file (or one cut after the version) has no entries; more
+ * lenient than it about whitespace (CRLF, padding, blank trailing lines).
+ */
 const parseCheckpoint = (file: string, text: string, fields: number): Array<Array<string>> => {
   const lines = text.split("\n").map((l) => l.trim())
   while (lines.length > 0 && lines[lines.length - 1] === "") lines.pop()
+  if (lines.length === 0) return []
+  if (lines.length === 1 && lines[0] === "0") return []
   if (lines[0] !== "0") throw new CheckpointFormatError(`${file}: unsupported version ${JSON.stringify(lines[0])}`)
   const count = Number(lines[1])
   if (!Number.isInteger(count) || count < 0) throw new CheckpointFormatError(`${file}: bad entry count ${JSON.stringify(lines[1])}`)
@@ -226,9 +236,16 @@ export const readPartitionMetadata = (dir: string): { version: number; topicId: 
     if (i > 0) fields.set(line.slice(0, i).trim(), line.slice(i + 1).trim())
   }
   const version = Number(fields.get("version"))
-  const topicId = fields.get("topic_id")
-  if (version !== 0 || topicId === undefined || topicId === "") {
+  const topicIdText = fields.get("topic_id")
+  if (version !== 0 || topicIdText === undefined || topicIdText === "") {
     throw new CheckpointFormatError(`${file}: malformed partition metadata ${JSON.stringify(text)}`)
+  }
+  let topicId: string
+  try {
+    // Kafka's Uuid.fromString: padded base64url is accepted too; kept in canonical form.
+    topicId = uuidFromString(topicIdText)
+  } catch (e) {
+    throw new CheckpointFormatError(`${file}: topic_id ${topicIdText} is not a valid uuid: ${(e as Error).message}`)
   }
   return { version, topicId }
 }

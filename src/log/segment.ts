@@ -457,6 +457,15 @@ export class LogSegment {
     this.timeIndex.flush(true)
   }
 
+  /**
+   * Forces only the `.log` file to disk. For logs that rebuild their indexes on every open
+   * (the metadata log recovers each segment at start-up), so index entries are written on
+   * close or roll, not per append.
+   */
+  syncLogFile(): void {
+    fs.fsyncSync(this.fd)
+  }
+
   /** Writes pending index entries without forcing anything to disk. */
   flushIndexes(): void {
     this.offsetIndex.flush(false)

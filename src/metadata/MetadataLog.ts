@@ -12,9 +12,11 @@
  * Reading is lock-free: `current()` returns the image, an immutable value swapped on each
  * change, cheap enough for every request.
  */
+import * as fs from "node:fs"
 import * as path from "node:path"
 import { Context, Effect, Layer, PubSub, Semaphore, type Scope, Stream } from "effect"
-import { readRecords } from "../log/record-batch.ts"
+import { DirLockError, lockDir } from "../log/dir-lock.ts"
+import { readBatchHeader, readRecords } from "../log/record-batch.ts"
 import type { MetadataRecord, MetadataRecordInit } from "../protocol/generated/metadata-records.ts"
 import { ZERO_UUID, randomUuid } from "../protocol/primitives.ts"
 import { ClusterMetadataLog, METADATA_PARTITION_DIR } from "./cluster-metadata-log.ts"
@@ -22,6 +24,7 @@ import {
   InvalidPartitions,
   InvalidReplicationFactor,
   InvalidTopic,
+  LogDirUnavailable,
   MetadataIoError,
   MetadataLogCorrupted,
   MetaPropertiesError,
@@ -39,7 +42,9 @@ import {
   METADATA_VERSION_FEATURE,
   type TopicImage
 } from "./image.ts"
+import { imageToRecords } from "./image-records.ts"
 import { ensureMetaProperties } from "./meta-properties.ts"
+import { readBootstrapCheckpoint } from "./bootstrap-checkpoint.ts"
 import { decodeMetadataRecord } from "./record-serde.ts"
 
 /**
@@ -75,7 +80,27 @@ export interface MetadataLogOptions {
   readonly now?: () => number
   /** metadata.log.segment.bytes. */
   readonly segmentBytes?: number
+  /** metadata.log.segment.ms. */
+  readonly segmentMs?: number
+  /** metadata.log.max.record.bytes.between.snapshots (default 20 MiB). */
+  readonly maxRecordBytesBetweenSnapshots?: number
+  /** metadata.log.max.snapshot.interval.ms (default 1 hour; 0 disables time-based snapshots). */
+  readonly maxSnapshotIntervalMs?: number
+  /** metadata.max.retention.bytes (default 100 MiB; -1 = unlimited). */
+  readonly maxRetentionBytes?: number
+  /** metadata.max.retention.ms (default 7 days; -1 = unlimited). */
+  readonly maxRetentionMs?: number
+  /** Test hook: called when a snapshot's `.part` file is written, before it is renamed. */
+  readonly onSnapshotPartWritten?: (partFile: string) => void
 }
+
+/** Kafka's defaults of the snapshot and retention settings (KRaftConfigs, MetadataLogConfig). */
+export const METADATA_SNAPSHOT_DEFAULTS = {
+  maxRecordBytesBetweenSnapshots: 20 * 1024 * 1024,
+  maxSnapshotIntervalMs: 60 * 60 * 1000,
+  maxRetentionBytes: 100 * 1024 * 1024,
+  maxRetentionMs: 7 * 24 * 60 * 60 * 1000
+} as const
 
 export interface CreateTopicRequest {
   readonly name: string
@@ -114,6 +139,8 @@ export interface MetadataLogShape {
   readonly image: Effect.Effect<MetadataImage>
   /** The raft epoch this node leads in. */
   readonly leaderEpoch: () => number
+  /** Sizes of `__cluster_metadata-0`: log segments and snapshots, in bytes; the snapshots kept. */
+  readonly storageStats: () => { readonly logBytes: number; readonly snapshotBytes: number; readonly snapshots: number; readonly logStartOffset: number }
   readonly createTopic: (
     request: CreateTopicRequest
   ) => Effect.Effect<TopicImage, TopicAlreadyExists | InvalidTopic | InvalidPartitions | InvalidReplicationFactor | MetadataIoError>
@@ -155,6 +182,8 @@ export const topicNameProblem = (name: string): string | undefined => {
 /** Kafka refuses names that differ from an existing one only by '.' versus '_' (metric names would clash). */
 const unifyCollisionChars = (name: string): string => name.replaceAll(".", "_")
 
+const readBatchTimestamp = (batch: Uint8Array): number => readBatchHeader(batch, 0).maxTimestamp
+
 /** Keeps our typed start-up errors; anything else thrown is a bug and stays a defect. */
 const toError = (e: unknown): MetadataStartupError => {
   if (e instanceof MetadataLogCorrupted || e instanceof MetadataIoError || e instanceof MetaPropertiesError) return e
@@ -176,6 +205,20 @@ export const make = Effect.fnUntraced(function*(options: MetadataLogOptions) {
     return yield* new MetaPropertiesError({ path: "", message: "no log directory is configured (log.dirs)" })
   }
 
+  // Every directory is created and locked before anything in it is read or written.
+  for (const dir of allDirs) {
+    yield* Effect.try({
+      try: () => fs.mkdirSync(dir, { recursive: true }),
+      catch: (e) => new LogDirUnavailable({ path: dir, message: `cannot create log directory ${dir}: ${(e as Error).message}` })
+    })
+    const held = yield* Effect.try({
+      try: () => lockDir(dir),
+      catch: (e) =>
+        new LogDirUnavailable({ path: dir, message: e instanceof DirLockError ? e.message : `cannot lock ${dir}: ${String(e)}` })
+    })
+    yield* Effect.addFinalizer(() => Effect.sync(held.release))
+  }
+
   const identity = yield* Effect.try({
     try: () => ensureMetaProperties(allDirs, options.nodeId, options.clusterId),
     catch: toError
@@ -185,7 +228,13 @@ export const make = Effect.fnUntraced(function*(options: MetadataLogOptions) {
   const servingDirs = logDirs.filter((d) => options.logDirs.includes(d.logDir))
 
   const opened = yield* Effect.try({
-    try: () => ClusterMetadataLog.open({ logDir: metadataLogDir, nodeId: options.nodeId, now, segmentBytes: options.segmentBytes }),
+    try: () => ClusterMetadataLog.open({
+        logDir: metadataLogDir,
+        nodeId: options.nodeId,
+        now,
+        ...(options.segmentBytes === undefined ? {} : { segmentBytes: options.segmentBytes }),
+        ...(options.segmentMs === undefined ? {} : { segmentMs: options.segmentMs })
+      }),
     catch: toError
   })
   const log = opened.log
@@ -198,6 +247,15 @@ export const make = Effect.fnUntraced(function*(options: MetadataLogOptions) {
 
   let image = opened.image
   let failed: MetadataIoError | null = null
+  const snapshotConfig = {
+    maxRecordBytesBetweenSnapshots: options.maxRecordBytesBetweenSnapshots ?? METADATA_SNAPSHOT_DEFAULTS.maxRecordBytesBetweenSnapshots,
+    maxSnapshotIntervalMs: options.maxSnapshotIntervalMs ?? METADATA_SNAPSHOT_DEFAULTS.maxSnapshotIntervalMs,
+    maxRetentionBytes: options.maxRetentionBytes ?? METADATA_SNAPSHOT_DEFAULTS.maxRetentionBytes,
+    maxRetentionMs: options.maxRetentionMs ?? METADATA_SNAPSHOT_DEFAULTS.maxRetentionMs
+  }
+  // Bytes appended since the latest snapshot (all of the log after it, at start-up).
+  let bytesSinceSnapshot = 0
+  let lastSnapshotAt = now()
   const lock = yield* Semaphore.make(1)
   const pubsub = yield* PubSub.unbounded<MetadataChange>()
   const listeners = new Set<MetadataChangeListener>()
@@ -235,6 +293,8 @@ export const make = Effect.fnUntraced(function*(options: MetadataLogOptions) {
       const previous = image
       const applied = applyBatch(appended.batch)
       image = applied.image
+      bytesSinceSnapshot += appended.batch.length
+      yield* maybeSnapshot(appended.batch)
       const change: MetadataChange = {
         baseOffset: appended.baseOffset,
         lastOffset: appended.lastOffset,
@@ -254,6 +314,43 @@ export const make = Effect.fnUntraced(function*(options: MetadataLogOptions) {
       return change
     })
 
+  /**
+   * Kafka's SnapshotGenerator: a new snapshot once the log holds
+   * metadata.log.max.record.bytes.between.snapshots bytes past the last one, or once
+   * metadata.log.max.snapshot.interval.ms has passed with new records; then the retention
+   * rules delete what the snapshot covers. Runs under the writer lock, right after a commit,
+   * so the image is exactly the log up to its offset. A failure is logged and retried on a
+   * later commit: the log alone still holds everything.
+   */
+  const maybeSnapshot = (batch: Uint8Array): Effect.Effect<void> =>
+    Effect.suspend(() => {
+      const t = now()
+      const dueBytes = bytesSinceSnapshot >= snapshotConfig.maxRecordBytesBetweenSnapshots
+      const dueTime = snapshotConfig.maxSnapshotIntervalMs > 0 && t - lastSnapshotAt >= snapshotConfig.maxSnapshotIntervalMs
+      if (!dueBytes && !dueTime) return Effect.void
+      return Effect.try({
+        try: () => {
+          const lastTimestamp = readBatchTimestamp(batch)
+          const id = log.writeSnapshot(image.offset + 1, imageToRecords(image), lastTimestamp, {
+            ...(options.onSnapshotPartWritten === undefined ? {} : { onPartWritten: options.onSnapshotPartWritten })
+          })
+          bytesSinceSnapshot = 0
+          lastSnapshotAt = t
+          const cleaned = log.maybeClean(t, { maxBytes: snapshotConfig.maxRetentionBytes, maxMs: snapshotConfig.maxRetentionMs })
+          return { id, cleaned }
+        },
+        catch: (e) => e
+      }).pipe(
+        Effect.flatMap(({ id, cleaned }) =>
+          Effect.logInfo(
+            `wrote metadata snapshot ${id === null ? "(already present)" : `${id.offset}-${id.epoch}`}` +
+              (cleaned ? `; log now starts at ${log.logStartOffset}` : "")
+          )
+        ),
+        Effect.catch((e) => Effect.logError(`writing a metadata snapshot failed: ${String((e as Error).message ?? e)}`))
+      )
+    })
+
   const serialized = <Eff extends Effect.Effect<any, any>>(
     f: () => Eff
   ): Effect.Effect<Effect.Success<Eff>, Effect.Error<Eff>> => lock.withPermit(Effect.suspend(f))
@@ -269,9 +366,16 @@ export const make = Effect.fnUntraced(function*(options: MetadataLogOptions) {
     yield* Effect.logWarning("aborted a metadata transaction left open in the log")
   }
   if (opened.stats.empty) {
-    const level = options.bootstrapMetadataVersion ?? DEFAULT_BOOTSTRAP_METADATA_VERSION
-    yield* commit([{ type: "FeatureLevelRecord", version: 0, data: { name: METADATA_VERSION_FEATURE, featureLevel: level } }])
-    yield* Effect.logInfo(`formatted ${log.dir} with ${METADATA_VERSION_FEATURE} level ${level}`)
+    // The bootstrap metadata `--format` (or kafka-storage.sh format) left, else the default.
+    const bootstrap = yield* Effect.try({ try: () => readBootstrapCheckpoint(metadataLogDir), catch: toError })
+    if (bootstrap !== null) {
+      yield* commit(bootstrap.records)
+      yield* Effect.logInfo(`bootstrapped ${log.dir} from ${bootstrap.file} (${bootstrap.records.length} record(s))`)
+    } else {
+      const level = options.bootstrapMetadataVersion ?? DEFAULT_BOOTSTRAP_METADATA_VERSION
+      yield* commit([{ type: "FeatureLevelRecord", version: 0, data: { name: METADATA_VERSION_FEATURE, featureLevel: level } }])
+      yield* Effect.logInfo(`formatted ${log.dir} with ${METADATA_VERSION_FEATURE} level ${level}`)
+    }
   } else {
     const s = opened.stats
     const ignored = [...image.ignoredRecords].map(([k, n]) => `${k}: ${n}`).join(", ")
@@ -414,6 +518,12 @@ export const make = Effect.fnUntraced(function*(options: MetadataLogOptions) {
     current: () => image,
     image: Effect.sync(() => image),
     leaderEpoch: () => log.epoch,
+    storageStats: () => ({
+      logBytes: log.logSizeBytes,
+      snapshotBytes: log.snapshotSizeBytes,
+      snapshots: log.snapshotIds.length,
+      logStartOffset: log.logStartOffset
+    }),
     createTopic,
     deleteTopic,
     createPartitions,

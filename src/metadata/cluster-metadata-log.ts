@@ -15,7 +15,17 @@
  */
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { LogSegment, LOG_FILE_SUFFIX, offsetFromFilename, type SegmentConfig, UnreadableSegmentError } from "../log/segment.ts"
+import {
+  filenamePrefixFromOffset,
+  INDEX_FILE_SUFFIX,
+  LogSegment,
+  LOG_FILE_SUFFIX,
+  offsetFromFilename,
+  type SegmentConfig,
+  TIME_INDEX_FILE_SUFFIX,
+  TXN_INDEX_FILE_SUFFIX,
+  UnreadableSegmentError
+} from "../log/segment.ts"
 import {
   COMPRESSION_NONE,
   isBatchCrcValid,
@@ -31,8 +41,17 @@ import {
 import { encodeLeaderChangeMessage } from "../protocol/generated/message/LeaderChangeMessage.ts"
 import { METADATA_RECORD_TYPES, type MetadataRecordInit } from "../protocol/generated/metadata-records.ts"
 import { Writer } from "../protocol/primitives.ts"
+import { fsyncDirectory } from "../log/checkpoint.ts"
 import { MetadataIoError, MetadataLogCorrupted } from "./errors.ts"
 import { EMPTY_IMAGE, type MetadataImage, MetadataImageBuilder } from "./image.ts"
+import {
+  DELETED_SNAPSHOT_SUFFIX,
+  encodeSnapshot,
+  PARTIAL_SNAPSHOT_SUFFIX,
+  snapshotHeaderTimestamp,
+  writeSnapshotAtomically,
+  type WriteSnapshotHooks
+} from "./snapshot-file.ts"
 import {
   ControlRecordType,
   controlRecordType,
@@ -62,6 +81,8 @@ export const METADATA_PARTITION_DIR = "__cluster_metadata-0"
  * settings of every Kafka log (index.interval.bytes 4096, segment.index.bytes 10 MiB).
  */
 export const METADATA_SEGMENT_BYTES = 1024 * 1024 * 1024
+/** metadata.log.segment.ms default (LogConfig.DEFAULT_SEGMENT_MS, 7 days). */
+export const METADATA_SEGMENT_MS = 7 * 24 * 60 * 60 * 1000
 const SEGMENT_CONFIG: SegmentConfig = { indexIntervalBytes: 4096, segmentIndexBytes: 10 * 1024 * 1024 }
 
 /** LeaderChangeMessage version Kafka writes in its control batches (ControlRecordUtils). */
@@ -73,6 +94,23 @@ export interface OpenOptions {
   readonly nodeId: number
   readonly now: () => number
   readonly segmentBytes?: number
+  /** metadata.log.segment.ms: roll a segment this long after its first batch (default 7 days). */
+  readonly segmentMs?: number
+}
+
+/** Kafka's metadata log retention (KafkaMetadataLog.maybeClean): -1 disables either rule. */
+export interface MetadataRetention {
+  /** metadata.max.retention.bytes: log segments plus snapshots. */
+  readonly maxBytes: number
+  /** metadata.max.retention.ms: by each snapshot's lastContainedLogTimestamp. */
+  readonly maxMs: number
+}
+
+interface SnapshotEntry {
+  readonly id: SnapshotId
+  readonly size: number
+  /** lastContainedLogTimestamp of its header, read when first needed. */
+  timestamp: number | null | undefined
 }
 
 export interface ReplayStats {
@@ -136,7 +174,7 @@ const replayBatch = (
       if (decoded.known) builder.apply(decoded.record, useOffsets ? record.offset : undefined)
       else {
         const known = METADATA_RECORD_TYPES.get(decoded.apiKey)
-        builder.ignore(known === undefined ? `apiKey ${decoded.apiKey}` : `${known.name} v${decoded.version}`)
+        builder.retain(known === undefined ? `apiKey ${decoded.apiKey}` : `${known.name} v${decoded.version}`, record.value)
         if (useOffsets) builder.advanceTo(record.offset)
       }
       count++
@@ -152,7 +190,7 @@ const replayBatch = (
 }
 
 /** Splits a snapshot or log file image into batches, checking framing and CRC. */
-const batchesOf = function*(bytes: Uint8Array, file: string): Generator<{ readonly bytes: Uint8Array; readonly position: number }> {
+export const batchesOf = function*(bytes: Uint8Array, file: string): Generator<{ readonly bytes: Uint8Array; readonly position: number }> {
   const view = viewOf(bytes)
   let pos = 0
   while (pos < bytes.length) {
@@ -199,6 +237,16 @@ const loadSnapshot = (file: string, builder: MetadataImageBuilder): { batches: n
   return { batches, records }
 }
 
+const fileSize = (file: string): number => {
+  try {
+    return fs.statSync(file).size
+  } catch {
+    return 0
+  }
+}
+
+const compareSnapshotEntries = (a: SnapshotEntry, b: SnapshotEntry): number => a.id.offset - b.id.offset || a.id.epoch - b.id.epoch
+
 const listDir = (dir: string): Array<string> => {
   try {
     return fs.readdirSync(dir)
@@ -212,9 +260,14 @@ export class ClusterMetadataLog {
   readonly nodeId: number
   private readonly now: () => number
   private readonly segmentBytes: number
+  private readonly segmentMs: number
   private segment: LogSegment
   private epochs: Array<EpochEntry>
   private quorumDataVersion: number
+  /** Segments before the active one, oldest first. */
+  private closedSegments: Array<{ readonly baseOffset: number; readonly size: number }>
+  /** Frozen snapshots, oldest first. */
+  private snapshots: Array<SnapshotEntry>
   /** Raft epoch this node leads in; every batch carries it. */
   epoch: number
   private closed = false
@@ -225,16 +278,158 @@ export class ClusterMetadataLog {
     segment: LogSegment,
     epoch: number,
     epochs: Array<EpochEntry>,
-    quorumDataVersion: number
+    quorumDataVersion: number,
+    closedSegments: Array<{ readonly baseOffset: number; readonly size: number }>,
+    snapshots: Array<SnapshotEntry>
   ) {
     this.dir = dir
     this.nodeId = options.nodeId
     this.now = options.now
     this.segmentBytes = options.segmentBytes ?? METADATA_SEGMENT_BYTES
+    this.segmentMs = options.segmentMs ?? METADATA_SEGMENT_MS
     this.segment = segment
     this.epoch = epoch
     this.epochs = epochs
     this.quorumDataVersion = quorumDataVersion
+    this.closedSegments = closedSegments
+    this.snapshots = snapshots
+  }
+
+  /** The first offset still in the log (records below it exist only in snapshots). */
+  get logStartOffset(): number {
+    return this.closedSegments[0]?.baseOffset ?? this.segment.baseOffset
+  }
+
+  /** Bytes of all log segments (`.log` files). */
+  get logSizeBytes(): number {
+    let n = this.segment.size
+    for (const s of this.closedSegments) n += s.size
+    return n
+  }
+
+  /** Frozen snapshots, oldest first. */
+  get snapshotIds(): ReadonlyArray<SnapshotId> {
+    return this.snapshots.map((s) => s.id)
+  }
+
+  /** Bytes of all frozen snapshots. */
+  get snapshotSizeBytes(): number {
+    let n = 0
+    for (const s of this.snapshots) n += s.size
+    return n
+  }
+
+  /** The epoch of the record at `offset` (the latest epoch starting at or before it). */
+  epochAt(offset: number): number {
+    let epoch = 0
+    for (const e of this.epochs) if (e.startOffset <= offset) epoch = e.epoch
+    return Math.max(epoch, offset >= this.nextOffset - 1 ? this.epoch : 0)
+  }
+
+  /**
+   * Writes and freezes the snapshot `<image.offset + 1>-<epoch>.checkpoint` holding `records`
+   * (the image as records). Returns its id, or null when a snapshot at that offset exists.
+   */
+  writeSnapshot(
+    endOffset: number,
+    records: ReadonlyArray<MetadataRecordInit | Uint8Array>,
+    lastContainedLogTimestamp: number,
+    hooks?: WriteSnapshotHooks
+  ): SnapshotId | null {
+    if (this.closed) throw new MetadataIoError({ path: this.dir, message: "the metadata log is closed" })
+    if (endOffset > this.nextOffset || endOffset <= 0) throw new RangeError(`cannot snapshot at ${endOffset}: the log ends at ${this.nextOffset}`)
+    const latest = this.snapshots[this.snapshots.length - 1]
+    if (latest !== undefined && latest.id.offset >= endOffset) return null
+    const id: SnapshotId = { offset: endOffset, epoch: this.epochAt(endOffset - 1) }
+    const bytes = encodeSnapshot({ records, epoch: id.epoch, lastContainedLogTimestamp, now: this.now() })
+    ioStep(this.dir, () => writeSnapshotAtomically(this.dir, snapshotFileName(id), bytes, hooks))
+    this.snapshots.push({ id, size: bytes.length, timestamp: lastContainedLogTimestamp })
+    return id
+  }
+
+  /**
+   * Kafka's KafkaMetadataLog.maybeClean: while the log plus snapshots exceed
+   * `retention.maxBytes`, or the oldest snapshot is older than `retention.maxMs`, drop the
+   * oldest snapshot and move the log start to the next one, deleting the segments wholly
+   * below it. The latest snapshot and the active segment always stay. Returns whether
+   * anything was deleted.
+   */
+  maybeClean(now: number, retention: MetadataRetention): boolean {
+    let cleaned = false
+    if (retention.maxBytes >= 0) {
+      while (this.snapshots.length >= 2 && this.logSizeBytes + this.snapshotSizeBytes > retention.maxBytes) {
+        if (!this.deleteBeforeSnapshot(this.snapshots[1]!.id)) break
+        cleaned = true
+      }
+    }
+    if (retention.maxMs >= 0) {
+      while (this.snapshots.length >= 2) {
+        const oldest = this.snapshots[0]!
+        if (oldest.timestamp === undefined) oldest.timestamp = this.readSnapshotTimestamp(oldest.id)
+        if (oldest.timestamp === null || now - oldest.timestamp <= retention.maxMs) break
+        if (!this.deleteBeforeSnapshot(this.snapshots[1]!.id)) break
+        cleaned = true
+      }
+    }
+    return cleaned
+  }
+
+  private readSnapshotTimestamp(id: SnapshotId): number | null {
+    const file = path.join(this.dir, snapshotFileName(id))
+    try {
+      const fd = fs.openSync(file, "r")
+      try {
+        const head = Buffer.alloc(RECORD_BATCH_OVERHEAD + 64)
+        const n = fs.readSync(fd, head, 0, head.length, 0)
+        const size = n >= 12 ? head.readInt32BE(8) + LOG_OVERHEAD : 0
+        if (size <= 0 || size > n) return null
+        return snapshotHeaderTimestamp(head.subarray(0, size))
+      } finally {
+        fs.closeSync(fd)
+      }
+    } catch {
+      return null
+    }
+  }
+
+  /**
+   * Moves the log start offset up to `id.offset` (a frozen snapshot), deletes the segments
+   * whose records all lie below it and every older snapshot. Snapshot files are renamed to
+   * `.deleted` first, as Kafka does, so a crash mid-way leaves no half-deleted snapshot read
+   * as valid.
+   */
+  private deleteBeforeSnapshot(id: SnapshotId): boolean {
+    const index = this.snapshots.findIndex((s) => s.id.offset === id.offset && s.id.epoch === id.epoch)
+    if (index <= 0) return false
+    ioStep(this.dir, () => {
+      // A closed segment ends where the next begins; it can go if that is at or below id.offset.
+      while (this.closedSegments.length > 0) {
+        const next = this.closedSegments[1]?.baseOffset ?? this.segment.baseOffset
+        if (next > id.offset) break
+        const gone = this.closedSegments.shift()!
+        const prefix = path.join(this.dir, filenamePrefixFromOffset(gone.baseOffset))
+        for (const suffix of [LOG_FILE_SUFFIX, INDEX_FILE_SUFFIX, TIME_INDEX_FILE_SUFFIX, TXN_INDEX_FILE_SUFFIX]) {
+          fs.rmSync(prefix + suffix, { force: true })
+        }
+      }
+      const start = this.logStartOffset
+      if (this.epochs.length > 0 && this.epochs[0]!.startOffset < start) {
+        // Kafka's truncateFromStart: the epoch covering the new start now begins there.
+        let covering = 0
+        for (let i = 0; i < this.epochs.length; i++) if (this.epochs[i]!.startOffset <= start) covering = i
+        this.epochs = [{ epoch: this.epochs[covering]!.epoch, startOffset: start }, ...this.epochs.slice(covering + 1)]
+        writeLeaderEpochCheckpoint(this.dir, this.epochs)
+      }
+      for (const old of this.snapshots.slice(0, index)) {
+        const file = path.join(this.dir, snapshotFileName(old.id))
+        const deleted = file.slice(0, -".checkpoint".length) + DELETED_SNAPSHOT_SUFFIX
+        if (fs.existsSync(file)) fs.renameSync(file, deleted)
+        fs.rmSync(deleted, { force: true })
+      }
+      fsyncDirectory(this.dir)
+    })
+    this.snapshots = this.snapshots.slice(index)
+    return true
   }
 
   /** Offset the next record gets (the log end offset). */
@@ -255,7 +450,17 @@ export class ClusterMetadataLog {
     } catch (e) {
       throw new MetadataIoError({ path: dir, message: `cannot create ${dir}: ${(e as Error).message}` })
     }
-    const names = listDir(dir)
+    const names: Array<string> = []
+    for (const name of listDir(dir)) {
+      // Kafka's recoverSnapshots: a `.part` snapshot was never frozen (a crash while writing
+      // it), a `.deleted` one was already given up; neither is read.
+      if (name.endsWith(PARTIAL_SNAPSHOT_SUFFIX) || name.endsWith(DELETED_SNAPSHOT_SUFFIX)) {
+        ioStep(dir, () => fs.rmSync(path.join(dir, name), { force: true }))
+        warnings.push(`deleted unfinished or discarded snapshot file ${path.join(dir, name)}`)
+        continue
+      }
+      names.push(name)
+    }
 
     const builder = new MetadataImageBuilder(EMPTY_IMAGE)
     let snapshot: SnapshotId | null = null
@@ -268,9 +473,11 @@ export class ClusterMetadataLog {
     let records = 0
     let dataBatches = 0
     let controlBatches = 0
+    let snapshotRecords = 0
     if (snapshot !== null) {
       const loaded = loadSnapshot(path.join(dir, snapshotFileName(snapshot)), builder)
       records += loaded.records
+      snapshotRecords = loaded.records
       builder.advanceTo(snapshot.offset - 1)
     }
     const snapshotEnd = snapshot?.offset ?? 0
@@ -345,6 +552,23 @@ export class ClusterMetadataLog {
       throw e
     }
     const segment = active
+    const liveBases = baseOffsets.filter((b) => b < segment.baseOffset && fs.existsSync(path.join(dir, filenamePrefixFromOffset(b) + LOG_FILE_SUFFIX)))
+    const closedSegments = liveBases.map((b) => ({ baseOffset: b, size: fileSize(path.join(dir, filenamePrefixFromOffset(b) + LOG_FILE_SUFFIX)) }))
+    const logStartOffset = closedSegments[0]?.baseOffset ?? segment.baseOffset
+
+    // Snapshots below the log start offset describe records no longer needed (Kafka deletes them).
+    const snapshots: Array<SnapshotEntry> = []
+    for (const name of names) {
+      const id = parseSnapshotFileName(name)
+      if (id === null) continue
+      const file = path.join(dir, name)
+      if (id.offset < logStartOffset && (snapshot === null || id.offset < snapshot.offset)) {
+        ioStep(dir, () => fs.rmSync(file, { force: true }))
+        continue
+      }
+      snapshots.push({ id, size: fileSize(file), timestamp: undefined })
+    }
+    snapshots.sort(compareSnapshotEntries)
 
     const quorum = readQuorumState(dir)
     if (quorum.problem !== null) warnings.push(`ignoring unreadable quorum-state: ${quorum.problem}`)
@@ -363,7 +587,7 @@ export class ClusterMetadataLog {
 
     const openTransaction = builder.inTransaction
     const image = builder.build()
-    const log = new ClusterMetadataLog(dir, options, segment, lastEpoch, [...epochs], quorum.state?.dataVersion ?? 0)
+    const log = new ClusterMetadataLog(dir, options, segment, lastEpoch, [...epochs], quorum.state?.dataVersion ?? 0, closedSegments, snapshots)
     return {
       log,
       image,
@@ -373,8 +597,10 @@ export class ClusterMetadataLog {
         dataBatches,
         controlBatches,
         records,
-        // Control batches alone (an election before the bootstrap records) still count as empty.
-        empty: snapshot === null && dataBatches === 0,
+        // Control batches alone (an election before the bootstrap records, or the
+        // 0-0.checkpoint of voters `kafka-storage.sh format --standalone` writes) still count
+        // as empty: the bootstrap records are yet to be written.
+        empty: snapshotRecords === 0 && dataBatches === 0,
         openTransaction
       }
     }
@@ -412,27 +638,37 @@ export class ClusterMetadataLog {
   private appendBatch(records: ReadonlyArray<RecordInput>, control: boolean): AppendResult {
     if (this.closed) throw new MetadataIoError({ path: this.dir, message: "the metadata log is closed" })
     const baseOffset = this.nextOffset
+    const timestamp = this.now()
     const batch = buildRecordBatch({
       baseOffset,
       records,
-      timestamp: this.now(),
+      timestamp,
       partitionLeaderEpoch: this.epoch,
       isControl: control
     })
     ioStep(this.dir, () => {
-      this.maybeRoll(batch.length)
+      this.maybeRoll(batch.length, timestamp)
       this.segment.append(batch, viewOf(batch), [0])
-      this.segment.flush()
+      // Only the records need to be durable: every segment is recovered (its indexes rebuilt)
+      // when the metadata log opens.
+      this.segment.syncLogFile()
     })
     return { baseOffset, lastOffset: baseOffset + records.length - 1, batch }
   }
 
-  private maybeRoll(incoming: number): void {
+  /**
+   * Kafka's shouldRoll, with metadata.log.segment.bytes / .ms. The age is counted from the
+   * segment's first batch, but not from before this process opened it: a segment written
+   * long ago (a directory copied from elsewhere, a fixture) is not rolled on its first append.
+   */
+  private maybeRoll(incoming: number, timestamp: number): void {
     const s = this.segment
     if (s.size === 0) return
-    if (s.size + incoming <= this.segmentBytes && !s.indexesFull() && s.canHoldOffset(s.nextOffset + 1)) return
+    const waited = timestamp - Math.max(s.firstBatchTimestamp, s.created)
+    if (s.size + incoming <= this.segmentBytes && waited <= this.segmentMs && !s.indexesFull() && s.canHoldOffset(s.nextOffset + 1)) return
     const next = LogSegment.create(this.dir, s.nextOffset, SEGMENT_CONFIG, this.now())
     s.close()
+    this.closedSegments.push({ baseOffset: s.baseOffset, size: s.size })
     this.segment = next
   }
 

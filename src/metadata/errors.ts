@@ -80,4 +80,15 @@ export class MetaPropertiesError extends Schema.TaggedError<MetaPropertiesError>
   static readonly kafkaErrorCode = -1
 }
 
-export type MetadataStartupError = MetadataLogCorrupted | MetadataIoError | MetaPropertiesError
+/**
+ * A log directory cannot be used: it cannot be created, or another broker holds its `.lock`.
+ * Fatal at start-up, as in Kafka (which stops when it cannot lock a log dir).
+ */
+export class LogDirUnavailable extends Schema.TaggedError<LogDirUnavailable>()("LogDirUnavailable", {
+  path: Schema.String,
+  message: Schema.String
+}) {
+  static readonly kafkaErrorCode = -1
+}
+
+export type MetadataStartupError = MetadataLogCorrupted | MetadataIoError | MetaPropertiesError | LogDirUnavailable

@@ -11,6 +11,7 @@ import type { MetadataRecord } from "../protocol/generated/metadata-records.ts"
 import type { PartitionChangeRecord } from "../protocol/generated/metadata/PartitionChangeRecord.ts"
 import type { PartitionRecord } from "../protocol/generated/metadata/PartitionRecord.ts"
 import type { RegisterBrokerRecord } from "../protocol/generated/metadata/RegisterBrokerRecord.ts"
+import { encodeMetadataRecord } from "./record-serde.ts"
 
 /** ConfigRecord resource types (Kafka's ConfigResource.Type ids). */
 export const ConfigResourceType = {
@@ -92,6 +93,13 @@ export interface MetadataImage {
    * "apiKey N" for types added by a later Kafka). Diagnostic only.
    */
   readonly ignoredRecords: ReadonlyMap<string, number>
+  /**
+   * Records this broker does not model but a Kafka reading the directory would (ACLs, client
+   * quotas, SCRAM credentials, delegation tokens, controller registrations, configs of other
+   * resource types, record types of a later Kafka...), as their framed values in log order.
+   * A snapshot writes them back verbatim, so it drops nothing Kafka would have kept.
+   */
+  readonly retainedRecords: ReadonlyArray<Uint8Array>
 }
 
 export const EMPTY_IMAGE: MetadataImage = {
@@ -103,7 +111,8 @@ export const EMPTY_IMAGE: MetadataImage = {
   features: new Map(),
   brokers: new Map(),
   nextProducerId: 0n,
-  ignoredRecords: new Map()
+  ignoredRecords: new Map(),
+  retainedRecords: []
 }
 
 /** The finalized metadata.version feature level, 0 if the log never set one. */
@@ -193,6 +202,7 @@ export class MetadataImageBuilder {
   private brokers: Map<number, BrokerRegistration> | undefined
   private nextProducerId: bigint
   private ignored: Map<string, number> | undefined
+  private retained: Array<Uint8Array> | undefined
   private transaction: Array<MetadataRecord> | null = null
 
   constructor(base: MetadataImage) {
@@ -215,6 +225,12 @@ export class MetadataImageBuilder {
   ignore(key: string): void {
     const m = (this.ignored ??= new Map(this.base.ignoredRecords))
     m.set(key, (m.get(key) ?? 0) + 1)
+  }
+
+  /** Counts a record this broker does not model and keeps its framed value for snapshots. */
+  retain(key: string, value: Uint8Array): void {
+    this.ignore(key)
+    ;(this.retained ??= [...this.base.retainedRecords]).push(value)
   }
 
   apply(record: MetadataRecord, offset?: number): void {
@@ -285,7 +301,7 @@ export class MetadataImageBuilder {
         let outer: Map<string, ConfigMap>
         if (resourceType === ConfigResourceType.TOPIC) outer = this.mutableTopicConfigs()
         else if (resourceType === ConfigResourceType.BROKER) outer = this.mutableBrokerConfigs()
-        else return this.ignore(`ConfigRecord for resource type ${resourceType}`)
+        else return this.retain(`ConfigRecord for resource type ${resourceType}`, encodeMetadataRecord(record))
         const existing = outer.get(resourceName)
         let inner: Map<string, string>
         if (existing !== undefined && this.ownedConfigMaps.has(existing)) inner = existing as Map<string, string>
@@ -341,7 +357,7 @@ export class MetadataImageBuilder {
       case "NoOpRecord":
         return
       default:
-        this.ignore(record.type)
+        this.retain(record.type, encodeMetadataRecord(record))
     }
   }
 
@@ -359,7 +375,8 @@ export class MetadataImageBuilder {
       features: this.features ?? this.base.features,
       brokers: this.brokers ?? this.base.brokers,
       nextProducerId: this.nextProducerId,
-      ignoredRecords: this.ignored ?? this.base.ignoredRecords
+      ignoredRecords: this.ignored ?? this.base.ignoredRecords,
+      retainedRecords: this.retained ?? this.base.retainedRecords
     }
     this.base = image
     this.topicsByName = undefined
@@ -371,6 +388,7 @@ export class MetadataImageBuilder {
     this.features = undefined
     this.brokers = undefined
     this.ignored = undefined
+    this.retained = undefined
     return image
   }
 

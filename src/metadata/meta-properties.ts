@@ -21,7 +21,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { fsyncDirectory } from "../log/checkpoint.ts"
 import { parseProperties, PropertiesSyntaxError } from "../config/properties.ts"
-import { randomUuid, uuidToBytes } from "../protocol/primitives.ts"
+import { randomUuid, uuidFromString, uuidToBytes } from "../protocol/primitives.ts"
 import { MetaPropertiesError } from "./errors.ts"
 
 export const META_PROPERTIES_FILE = "meta.properties"
@@ -63,21 +63,17 @@ export const parseMetaProperties = (text: string, file = META_PROPERTIES_FILE): 
   if (clusterId === null) throw new MetaPropertiesError({ path: file, message: `${file} (version 1) has no cluster.id` })
   const nodeId = parseId(file, "node.id", props.get("node.id"))
   if (nodeId === null) throw new MetaPropertiesError({ path: file, message: `${file} (version 1) has no node.id` })
-  const directoryId = props.get("directory.id")?.trim() || null
-  if (directoryId !== null && !isValidUuid(directoryId)) {
-    throw new MetaPropertiesError({ path: file, message: `${file}: directory.id=${directoryId} is not a valid uuid` })
+  const directoryIdText = props.get("directory.id")?.trim() || null
+  let directoryId: string | null = null
+  if (directoryIdText !== null) {
+    // As lenient as Kafka's Uuid.fromString: padded or unpadded base64url; kept canonical.
+    try {
+      directoryId = uuidFromString(directoryIdText)
+    } catch (e) {
+      throw new MetaPropertiesError({ path: file, message: `${file}: directory.id=${directoryIdText} is not a valid uuid: ${(e as Error).message}` })
+    }
   }
   return { version: 1, clusterId, nodeId, directoryId, all: props }
-}
-
-const isValidUuid = (s: string): boolean => {
-  if (!/^[A-Za-z0-9_-]{22}$/.test(s)) return false
-  try {
-    uuidToBytes(s)
-    return true
-  } catch {
-    return false
-  }
 }
 
 /**
@@ -112,8 +108,23 @@ export interface MetaPropertiesV1 {
   readonly directoryId: string
 }
 
-export const formatMetaProperties = (p: MetaPropertiesV1, now: Date = new Date()): string =>
-  `#\n#${javaDate(now)}\ncluster.id=${p.clusterId}\ndirectory.id=${p.directoryId}\nnode.id=${p.nodeId}\nversion=1\n`
+/** Keys meta.properties v1 defines; any other key found in the file is written back unchanged. */
+const V1_KEYS = new Set(["version", "cluster.id", "node.id", "directory.id", "broker.id"])
+
+const escapeProperty = (s: string, isKey: boolean): string =>
+  s.replace(/[\\:=#! \t\n\r\f]/g, (c, i: number) => {
+    if (c === " " && !isKey && i > 0) return c
+    return c === "\n" ? "\\n" : c === "\r" ? "\\r" : c === "\t" ? "\\t" : c === "\f" ? "\\f" : "\\" + c
+  })
+
+export const formatMetaProperties = (
+  p: MetaPropertiesV1,
+  now: Date = new Date(),
+  extra: ReadonlyMap<string, string> = new Map()
+): string => {
+  const kept = [...extra].filter(([k]) => !V1_KEYS.has(k)).map(([k, v]) => `${escapeProperty(k, true)}=${escapeProperty(v, false)}\n`)
+  return `#\n#${javaDate(now)}\ncluster.id=${p.clusterId}\ndirectory.id=${p.directoryId}\n${kept.join("")}node.id=${p.nodeId}\nversion=1\n`
+}
 
 export const readMetaProperties = (logDir: string): MetaProperties | null => {
   const file = path.join(logDir, META_PROPERTIES_FILE)
@@ -128,13 +139,13 @@ export const readMetaProperties = (logDir: string): MetaProperties | null => {
 }
 
 /** Writes through a temporary file and a rename, fsyncing both, as Kafka does. */
-export const writeMetaProperties = (logDir: string, p: MetaPropertiesV1): void => {
+export const writeMetaProperties = (logDir: string, p: MetaPropertiesV1, extra?: ReadonlyMap<string, string>): void => {
   const file = path.join(logDir, META_PROPERTIES_FILE)
   const tmp = file + ".tmp"
   try {
     const fd = fs.openSync(tmp, "w", 0o644)
     try {
-      fs.writeSync(fd, formatMetaProperties(p))
+      fs.writeSync(fd, formatMetaProperties(p, new Date(), extra))
       fs.fsyncSync(fd)
     } finally {
       fs.closeSync(fd)
@@ -222,7 +233,7 @@ export const ensureMetaProperties = (
     seen.set(directoryId, dir)
     directoryIds.push(directoryId)
     if (!complete) {
-      writeMetaProperties(dir, { clusterId: clusterId!, nodeId, directoryId })
+      writeMetaProperties(dir, { clusterId: clusterId!, nodeId, directoryId }, props?.all)
       written.push(dir)
     }
   })

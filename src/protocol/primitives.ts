@@ -33,6 +33,31 @@ export const uuidToBytes = (uuid: string): Uint8Array => {
   return bytes
 }
 
+/**
+ * Kafka's Uuid.fromString: at most 24 characters of base64url, decoded as Java's
+ * Base64.getUrlDecoder() does (padding optional, but if present it must be complete; bits
+ * past the 16th byte are ignored), giving exactly 16 bytes. Returns the canonical unpadded
+ * form, or throws a RangeError with Kafka's reason.
+ */
+export const uuidFromString = (str: string): string => {
+  if (str.length > 24) {
+    throw new RangeError(`Input string with prefix \`${str.slice(0, 24)}\` is too long to be decoded as a base64 UUID`)
+  }
+  const m = /^([A-Za-z0-9_-]*)(=*)$/.exec(str)
+  const body = m?.[1] ?? ""
+  const padding = m?.[2] ?? ""
+  const rest = body.length % 4
+  const paddingOk = padding.length === 0 ? rest !== 1 : (body.length + padding.length) % 4 === 0 && padding.length === 4 - rest && rest >= 2
+  if (m === null || !paddingOk) throw new RangeError(`Input string \`${str}\` is not valid base64url`)
+  const bytes = Buffer.from(body, "base64url")
+  if (bytes.length !== 16) {
+    throw new RangeError(
+      `Input string \`${str}\` decoded as ${bytes.length} bytes, which is not equal to the expected 16 bytes of a base64-encoded UUID`
+    )
+  }
+  return uuidFromBytes(bytes)
+}
+
 export const uuidFromBytes = (bytes: Uint8Array): string =>
   Buffer.from(bytes.buffer, bytes.byteOffset, 16).toString("base64url")
 

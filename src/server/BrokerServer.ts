@@ -3,7 +3,7 @@
  * connection per client, and on shutdown stops reading, lets in-flight requests finish
  * within a bound, and closes. Handlers come in through the registry.
  */
-import { Clock, Context, Duration, Effect, Layer } from "effect"
+import { Clock, Context, Duration, Effect, Layer, Schema } from "effect"
 import type { HandlerRegistry } from "../handlers/registry.ts"
 import { type ConnectionHandle, serveConnection } from "./connection.ts"
 import { type ConnectionLimits, ConnectionQuotas, UNLIMITED_CONNECTIONS } from "./connection-quotas.ts"
@@ -32,10 +32,16 @@ export interface BoundAddress {
   readonly port: number
 }
 
+/** A listener cannot be bound (port in use, address not local, no permission): fatal at start-up. */
+export class ListenerBindError extends Schema.TaggedError<ListenerBindError>()("ListenerBindError", {
+  listener: Schema.String,
+  message: Schema.String
+}) {}
+
 export class BrokerServer extends Context.Service<BrokerServer, {
   readonly addresses: ReadonlyArray<BoundAddress>
 }>()("kafka-broker/server/BrokerServer") {
-  static readonly layer = <R>(registry: HandlerRegistry<R>, options: BrokerServerOptions): Layer.Layer<BrokerServer, never, Listeners | R> =>
+  static readonly layer = <R>(registry: HandlerRegistry<R>, options: BrokerServerOptions): Layer.Layer<BrokerServer, ListenerBindError, Listeners | R> =>
     Layer.effect(
       BrokerServer,
       Effect.gen(function*() {
@@ -49,7 +55,12 @@ export class BrokerServer extends Context.Service<BrokerServer, {
         for (const spec of options.listeners) {
           const bound = yield* listeners.bind(spec).pipe(
             Effect.catchTag("SocketServerError", (e) =>
-              Effect.die(new Error(`cannot listen on ${spec.name}://${spec.host}:${spec.port}: ${String(e.reason.cause ?? e.message)}`)))
+              Effect.fail(
+                new ListenerBindError({
+                  listener: `${spec.name}://${spec.host}:${spec.port}`,
+                  message: `cannot listen on ${spec.name}://${spec.host}:${spec.port} (listeners): ${String(e.reason.cause ?? e.message)}`
+                })
+              ))
           )
           yield* Effect.forkScoped(
             bound.server.run((socket) =>

@@ -16,4 +16,4 @@ export const testServerLayer = <R>(
     listeners: [{ name: "PLAINTEXT", host: "127.0.0.1", port: 0, advertisedHost: advertised.host, advertisedPort: advertised.port }],
     maxRequestSize: 1 << 20,
     drainTimeout: "5 seconds"
-  }).pipe(Layer.provide(Listeners.node), Layer.provide(Layer.succeed(References.MinimumLogLevel, "None")))
+  }).pipe(Layer.orDie, Layer.provide(Listeners.node), Layer.provide(Layer.succeed(References.MinimumLogLevel, "None")))
