@@ -17,12 +17,14 @@ import { Listeners } from "./server/Listeners.ts"
 import { LogStore } from "./log/LogStore.ts"
 import type { LogIoError } from "./log/errors.ts"
 import { LogMaintenance } from "./log/maintenance.ts"
+import { type CleanResult, LogCleaner } from "./log/cleaner/LogCleaner.ts"
 import type { MetadataStartupError } from "./metadata/errors.ts"
 import { MetadataLog, type MetadataLogOptions } from "./metadata/MetadataLog.ts"
 import type { BrokerConfig } from "./config/broker-config.ts"
 import { TopicsLayer } from "./topics/layer.ts"
 import { FetchSessions } from "./fetch/FetchSessions.ts"
-import { GroupCoordinator, groupHandlers, OffsetStore } from "./groups/index.ts"
+import { GroupCoordinator, GroupLog, groupHandlers } from "./groups/index.ts"
+import { GroupTopicDeletions } from "./groups/topic-deletions.ts"
 import { CreatePartitionsHandler } from "./handlers/CreatePartitions.ts"
 import { CreateTopicsHandler } from "./handlers/CreateTopics.ts"
 import { DeleteTopicsHandler } from "./handlers/DeleteTopics.ts"
@@ -52,7 +54,10 @@ export const handlers: ReadonlyArray<AnyHandler<BrokerServices>> = [
 ]
 
 /** What the handlers may depend on. */
-export type BrokerServices = Topics | LogStore | MetadataLog | FetchSessions | GroupCoordinator | BrokerLifecycle
+export type BrokerServices = Topics | LogStore | MetadataLog | FetchSessions | GroupCoordinator | GroupLog | BrokerLifecycle
+
+/** What the storage side provides beyond the handlers' services. */
+export type StorageServices = BrokerServices | LogCleaner
 
 /** The metadata log's settings from the broker config. */
 export const metadataLogOptions = (config: BrokerConfig): MetadataLogOptions => ({
@@ -72,7 +77,7 @@ export const metadataLogOptions = (config: BrokerConfig): MetadataLogOptions => 
  * and the cluster id), the partition logs, their maintenance, and the Topics service that
  * keeps the two in agreement.
  */
-export const StorageLayer: Layer.Layer<BrokerServices, MetadataStartupError | LogIoError, Config> = Layer.unwrap(
+export const StorageLayer: Layer.Layer<StorageServices, MetadataStartupError | LogIoError, Config> = Layer.unwrap(
   Effect.gen(function*() {
     const config = yield* Config
     const metadata = MetadataLog.layer(metadataLogOptions(config))
@@ -87,13 +92,24 @@ export const StorageLayer: Layer.Layer<BrokerServices, MetadataStartupError | Lo
       messageTimestampType: config.messageTimestampType
     })
     const maintenance = LogMaintenance({ retentionCheckIntervalMs: config.logRetentionCheckIntervalMs })
-    const groups = GroupCoordinator.layerFromConfig.pipe(Layer.provide(OffsetStore.layerMemory))
-    return TopicsLayer.pipe(
+    const cleaner = LogCleaner.layer({
+      enable: config.logCleanerEnable,
+      threads: config.logCleanerThreads,
+      backoffMs: config.logCleanerBackoffMs,
+      dedupeBufferSize: config.logCleanerDedupeBufferSize,
+      ioBufferLoadFactor: config.logCleanerIoBufferLoadFactor,
+      ioBufferSize: config.logCleanerIoBufferSize,
+      ioMaxBytesPerSecond: config.logCleanerIoMaxBytesPerSecond
+    })
+    return GroupTopicDeletions.pipe(
+      Layer.provideMerge(GroupCoordinator.layerFromConfig),
+      Layer.provideMerge(GroupLog.layerFromConfig),
+      Layer.provideMerge(TopicsLayer),
       Layer.merge(maintenance),
+      Layer.merge(cleaner),
       Layer.provideMerge(logs),
       Layer.provideMerge(metadata),
       Layer.merge(FetchSessions.layer),
-      Layer.merge(groups),
       Layer.provideMerge(BrokerLifecycle.layer)
     )
   })
@@ -131,8 +147,8 @@ export const ServerLayer: Layer.Layer<BrokerServer, ListenerBindError, Config | 
 /** Every typed way the broker can fail to start; each carries a message naming what and why. */
 export type BrokerStartupError = MetadataStartupError | LogIoError | ListenerBindError
 
-export const BrokerLayer: Layer.Layer<BrokerServer, BrokerStartupError, Config> = ServerLayer.pipe(
-  Layer.provide(StorageLayer)
+export const BrokerLayer: Layer.Layer<BrokerServer | StorageServices, BrokerStartupError, Config> = ServerLayer.pipe(
+  Layer.provideMerge(StorageLayer)
 )
 
 export interface EmbeddedBroker {
@@ -141,6 +157,8 @@ export interface EmbeddedBroker {
   readonly host: string
   readonly port: number
   readonly logDir: string
+  /** Runs the log cleaner until no compacted log needs cleaning (a deterministic trigger for tests). */
+  readonly cleanLogs: () => Promise<ReadonlyArray<CleanResult>>
   readonly stop: () => Promise<void>
 }
 
@@ -173,6 +191,11 @@ export const startBroker = async (options: EmbedOptions = {}): Promise<EmbeddedB
     host: first.host,
     port: first.port,
     logDir: properties["log.dirs"]!,
+    cleanLogs: () =>
+      runtime.runPromise(Effect.gen(function*() {
+        const cleaner = yield* LogCleaner
+        return yield* cleaner.cleanUntilClean()
+      })),
     stop: async () => {
       await runtime.dispose()
     }

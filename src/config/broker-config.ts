@@ -97,6 +97,13 @@ export interface BrokerConfig {
   readonly logRetentionBytes: number
   readonly logRetentionCheckIntervalMs: number
   readonly logCleanupPolicy: ReadonlyArray<CleanupPolicy>
+  readonly logCleanerEnable: boolean
+  readonly logCleanerThreads: number
+  readonly logCleanerBackoffMs: number
+  readonly logCleanerDedupeBufferSize: number
+  readonly logCleanerIoBufferLoadFactor: number
+  readonly logCleanerIoBufferSize: number
+  readonly logCleanerIoMaxBytesPerSecond: number
   /** LONG_NEVER by default. */
   readonly logFlushIntervalMessages: number
   /** From log.flush.interval.ms, else log.flush.scheduler.interval.ms; LONG_NEVER by default. */
@@ -112,6 +119,9 @@ export interface BrokerConfig {
   readonly maxIncrementalFetchSessionCacheSlots: number
   readonly fetchMaxBytes: number
   readonly offsetsTopicNumPartitions: number
+  readonly offsetsTopicSegmentBytes: number
+  readonly offsetsRetentionMinutes: number
+  readonly offsetsRetentionCheckIntervalMs: number
   readonly groupInitialRebalanceDelayMs: number
   readonly groupMinSessionTimeoutMs: number
   readonly groupMaxSessionTimeoutMs: number
@@ -194,6 +204,7 @@ const reader = (parsed: ReadonlyMap<string, ParsedValue>) => {
     int: (key: string) => get(key, "number") as number,
     long: (key: string) => clampLong(get(key, "bigint") as bigint),
     bool: (key: string) => get(key, "boolean") as boolean,
+    double: (key: string) => get(key, "number") as number,
     string: (key: string) => get(key, "string") as string,
     list: (key: string) => get(key, "list") as ReadonlyArray<string>
   }
@@ -341,6 +352,13 @@ export const parseBrokerConfig = (layers: ReadonlyArray<ConfigLayer>): BrokerCon
     logRetentionBytes: read.long("log.retention.bytes"),
     logRetentionCheckIntervalMs: read.long("log.retention.check.interval.ms"),
     logCleanupPolicy: read.list("log.cleanup.policy") as ReadonlyArray<CleanupPolicy>,
+    logCleanerEnable: read.bool("log.cleaner.enable"),
+    logCleanerThreads: read.int("log.cleaner.threads"),
+    logCleanerBackoffMs: read.long("log.cleaner.backoff.ms"),
+    logCleanerDedupeBufferSize: read.long("log.cleaner.dedupe.buffer.size"),
+    logCleanerIoBufferLoadFactor: read.double("log.cleaner.io.buffer.load.factor"),
+    logCleanerIoBufferSize: read.int("log.cleaner.io.buffer.size"),
+    logCleanerIoMaxBytesPerSecond: read.double("log.cleaner.io.max.bytes.per.second"),
     logFlushIntervalMessages: read.long("log.flush.interval.messages"),
     logFlushIntervalMs: clampLong(flushMs(raw).ms),
     socketRequestMaxBytes: read.int("socket.request.max.bytes"),
@@ -353,6 +371,9 @@ export const parseBrokerConfig = (layers: ReadonlyArray<ConfigLayer>): BrokerCon
     maxIncrementalFetchSessionCacheSlots: read.int("max.incremental.fetch.session.cache.slots"),
     fetchMaxBytes: read.int("fetch.max.bytes"),
     offsetsTopicNumPartitions: read.int("offsets.topic.num.partitions"),
+    offsetsTopicSegmentBytes: read.int("offsets.topic.segment.bytes"),
+    offsetsRetentionMinutes: read.int("offsets.retention.minutes"),
+    offsetsRetentionCheckIntervalMs: read.long("offsets.retention.check.interval.ms"),
     groupInitialRebalanceDelayMs: read.int("group.initial.rebalance.delay.ms"),
     groupMinSessionTimeoutMs: read.int("group.min.session.timeout.ms"),
     groupMaxSessionTimeoutMs: read.int("group.max.session.timeout.ms"),

@@ -160,6 +160,18 @@ export const CONFIG_KEYS: ReadonlyArray<ConfigKey> = [
     topicConfig: "min.cleanable.dirty.ratio",
     doc: "Dirty ratio that triggers compaction."
   },
+  { name: "log.cleaner.enable", type: "BOOLEAN", default: "true", doc: "Run the log cleaner (compaction of cleanup.policy=compact topics)." },
+  { name: "log.cleaner.threads", type: "INT", default: "1", validator: atLeast(0), doc: "Cleaner fibers." },
+  { name: "log.cleaner.backoff.ms", type: "LONG", default: "15000", validator: atLeast(0), doc: "Sleep when no log needs cleaning." },
+  { name: "log.cleaner.dedupe.buffer.size", type: "LONG", default: "134217728", doc: "Memory for the cleaners' key maps, over all cleaner threads." },
+  { name: "log.cleaner.io.buffer.load.factor", type: "DOUBLE", default: "0.9", doc: "How full a cleaner's key map may get." },
+  { name: "log.cleaner.io.buffer.size", type: "INT", default: "524288", validator: atLeast(0), doc: "Cleaner I/O buffer size (this broker: bytes processed between yields)." },
+  {
+    name: "log.cleaner.io.max.bytes.per.second",
+    type: "DOUBLE",
+    default: "1.7976931348623157E308",
+    doc: "Cleaner I/O throttle: bytes read plus written per second."
+  },
 
   // --- KRaft metadata log
   { name: "metadata.log.dir", type: "STRING", default: null, doc: "Where the __cluster_metadata log lives; the first of log.dirs when unset." },
@@ -181,6 +193,9 @@ export const CONFIG_KEYS: ReadonlyArray<ConfigKey> = [
   { name: "max.incremental.fetch.session.cache.slots", type: "INT", default: "1000", validator: atLeast(0), doc: "Incremental fetch sessions kept." },
   { name: "fetch.max.bytes", type: "INT", default: "57671680", validator: atLeast(1024), doc: "Max bytes returned by one fetch." },
   { name: "offsets.topic.num.partitions", type: "INT", default: "50", validator: atLeast(1), doc: "Partitions of __consumer_offsets." },
+  { name: "offsets.topic.segment.bytes", type: "INT", default: "104857600", validator: atLeast(1), doc: "segment.bytes of __consumer_offsets." },
+  { name: "offsets.retention.minutes", type: "INT", default: "10080", validator: atLeast(1), doc: "How long committed offsets of an empty group (or a simple consumer) are kept." },
+  { name: "offsets.retention.check.interval.ms", type: "LONG", default: "600000", validator: atLeast(1), doc: "How often offsets are checked for expiry." },
   { name: "group.initial.rebalance.delay.ms", type: "INT", default: "3000", doc: "Wait for more members before the first rebalance of an empty group." },
   { name: "group.min.session.timeout.ms", type: "INT", default: "6000", doc: "Smallest session timeout a member may ask for." },
   { name: "group.max.session.timeout.ms", type: "INT", default: "1800000", doc: "Largest session timeout a member may ask for." },

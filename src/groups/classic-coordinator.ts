@@ -18,6 +18,9 @@
  */
 import { Deferred, Effect } from "effect"
 import { ErrorCode } from "../protocol/error-codes.ts"
+import type { GroupMetadataValue, GroupMetadataValueInit } from "../protocol/generated/coordinator/GroupMetadataValue.ts"
+import { decodeConsumerProtocolSubscription } from "../protocol/generated/message/ConsumerProtocolSubscription.ts"
+import { Reader } from "../protocol/primitives.ts"
 import {
   CLASSIC_GROUP_TYPE,
   type CommitOffsetsInput,
@@ -50,6 +53,25 @@ export interface CoordinatorEnv {
   readonly schedule: (delayMs: number, action: () => void) => Cancel
   /** A fresh member id for a member whose client id (or group instance id) is `prefix`. */
   readonly newMemberId: (prefix: string) => string
+  /**
+   * The group's persisted state changed: its GroupMetadata record (null = tombstone) must be
+   * written to `__consumer_offsets`, in the order of these calls.
+   */
+  readonly writeGroup: (groupId: string, value: GroupMetadataValueInit | null) => void
+}
+
+/** The protocol type of consumers (ConsumerProtocol.PROTOCOL_TYPE): its metadata names the subscribed topics. */
+export const CONSUMER_PROTOCOL_TYPE = "consumer"
+
+/** What offset expiry and OffsetDelete need to know about a group. */
+export interface GroupOffsetView {
+  readonly state: GroupState
+  /** null for a group that only ever had offsets committed (a "simple" group). */
+  readonly protocolType: string | null
+  /** When the group entered its current state (-1 when unknown, as in old records). */
+  readonly currentStateTimestampMs: number
+  /** Topics the members subscribe to, when the group is a consumer group whose metadata is readable. */
+  readonly subscribedTopics: ReadonlySet<string> | undefined
 }
 
 export interface CoordinatorConfig {
@@ -110,6 +132,12 @@ interface Group {
   newMemberAdded: boolean
   /** Offsets were committed for this group, so it is kept when it empties. */
   hasOffsets: boolean
+  /** When the group entered its current state. */
+  currentStateTimestampMs: number
+  /** A GroupMetadata record of this group is in the log (so dropping it needs a tombstone). */
+  persisted: boolean
+  /** Topics the members subscribe to (consumer protocol), computed when a generation starts. */
+  subscribedTopics: ReadonlySet<string> | undefined
 }
 
 const completeWith = <A>(deferred: Deferred.Deferred<A>, value: A): void => {
@@ -251,6 +279,8 @@ export class ClassicGroupCoordinator {
 
     const unchanged = sameProtocols(member.protocols, input.protocols)
     if (group.state === "Stable" && unchanged && group.leaderId !== newMemberId) {
+      // The member id in the group's record changes (Kafka writes the record before answering).
+      this.persist(group)
       return this.currentGeneration(group, member, false)
     }
     return this.updateMemberAndRebalance(group, member, input)
@@ -335,7 +365,7 @@ export class ClassicGroupCoordinator {
     this.cancelTimer(group, "sync")
     group.pendingSync.clear()
     const wasEmpty = group.state === "Empty"
-    group.state = "PreparingRebalance"
+    this.setState(group, "PreparingRebalance")
     this.cancelTimer(group, "join")
     const rebalanceTimeoutMs = this.rebalanceTimeout(group)
     const delay = this.config.initialRebalanceDelayMs
@@ -395,12 +425,16 @@ export class ClassicGroupCoordinator {
     group.generationId += 1
     if (group.members.size === 0) {
       group.protocolName = null
-      group.state = "Empty"
-      this.maybeDrop(group)
+      group.leaderId = null
+      group.subscribedTopics = group.protocolType === CONSUMER_PROTOCOL_TYPE ? new Set() : undefined
+      this.setState(group, "Empty")
+      // The empty generation is written so that a restart knows the group emptied (and when).
+      if (!this.maybeDrop(group)) this.persist(group)
       return
     }
     group.protocolName = this.selectProtocol(group)
-    group.state = "CompletingRebalance"
+    group.subscribedTopics = this.computeSubscribedTopics(group)
+    this.setState(group, "CompletingRebalance")
     const members = this.memberMetadata(group)
     const now = this.env.now()
     for (const member of group.members.values()) {
@@ -483,7 +517,8 @@ export class ClassicGroupCoordinator {
         if (group.leaderId === member.memberId) {
           const assigned = new Map(input.assignments.map((a) => [a.memberId, a.assignment]))
           for (const m of group.members.values()) m.assignment = assigned.get(m.memberId) ?? EMPTY_BYTES
-          group.state = "Stable"
+          this.setState(group, "Stable")
+          this.persist(group)
           const now = this.env.now()
           for (const m of group.members.values()) {
             if (m.syncWaiters.length > 0) m.lastHeartbeatMs = now
@@ -667,11 +702,11 @@ export class ClassicGroupCoordinator {
    * no members (creating a "simple" group if there is none); a member's commit must match
    * its generation, and waits out a rebalance's sync phase with REBALANCE_IN_PROGRESS.
    */
-  validateCommit(input: CommitOffsetsInput): number {
+  validateCommit(input: CommitOffsetsInput, transactional = false): number {
     let group = this.groups.get(input.groupId)
     if (group === undefined) {
       if (input.generationId >= 0) {
-        return input.apiVersion >= 9 ? ErrorCode.GROUP_ID_NOT_FOUND : ErrorCode.ILLEGAL_GENERATION
+        return !transactional && input.apiVersion >= 9 ? ErrorCode.GROUP_ID_NOT_FOUND : ErrorCode.ILLEGAL_GENERATION
       }
       group = this.newGroup(input.groupId)
     }
@@ -680,10 +715,13 @@ export class ClassicGroupCoordinator {
       const error = this.validateMember(group, input.memberId, input.groupInstanceId)
       if (error !== ErrorCode.NONE) return error
       if (input.generationId !== group.generationId) return ErrorCode.ILLEGAL_GENERATION
-    } else {
+    } else if (!transactional) {
+      // Without member and generation (old versions) a commit is accepted only while the group is empty;
+      // TxnOffsetCommit v0-v2 carry neither, so transactional commits are not held to it.
       return ErrorCode.UNKNOWN_MEMBER_ID
     }
-    if (group.state === "CompletingRebalance") return ErrorCode.REBALANCE_IN_PROGRESS
+    // The group's state is not enforced for transactional commits.
+    if (!transactional && group.state === "CompletingRebalance") return ErrorCode.REBALANCE_IN_PROGRESS
     const member = group.members.get(input.memberId)
     if (member !== undefined) member.lastHeartbeatMs = this.env.now()
     return ErrorCode.NONE
@@ -721,10 +759,8 @@ export class ClassicGroupCoordinator {
     const group = this.groups.get(groupId)
     if (group === undefined) return true
     if (group.state !== "Empty" || group.members.size > 0 || group.pendingMembers.size > 0) return false
-    this.cancelTimer(group, "join")
-    this.cancelTimer(group, "sync")
-    group.state = "Dead"
-    this.groups.delete(groupId)
+    this.dropGroup(group)
+    if (group.persisted) this.env.writeGroup(group.groupId, null)
     return true
   }
 
@@ -804,19 +840,200 @@ export class ClassicGroupCoordinator {
       joinTimer: undefined,
       syncTimer: undefined,
       newMemberAdded: false,
-      hasOffsets: false
+      hasOffsets: false,
+      currentStateTimestampMs: this.env.now(),
+      persisted: false,
+      subscribedTopics: undefined
     }
     this.groups.set(groupId, group)
     return group
   }
 
-  private maybeDrop(group: Group): void {
-    if (group.state !== "Empty" || group.members.size > 0 || group.pendingMembers.size > 0 || group.hasOffsets) return
-    if (this.groups.get(group.groupId) !== group) return
+  /** Drops an empty group that has no offsets; true when it is gone. */
+  private maybeDrop(group: Group): boolean {
+    if (group.state !== "Empty" || group.members.size > 0 || group.pendingMembers.size > 0 || group.hasOffsets) return false
+    if (this.groups.get(group.groupId) !== group) return true
+    this.dropGroup(group)
+    if (group.persisted) this.env.writeGroup(group.groupId, null)
+    return true
+  }
+
+  private dropGroup(group: Group): void {
     this.cancelTimer(group, "join")
     this.cancelTimer(group, "sync")
-    group.state = "Dead"
+    this.setState(group, "Dead")
     this.groups.delete(group.groupId)
+  }
+
+  private setState(group: Group, state: GroupState): void {
+    group.state = state
+    group.currentStateTimestampMs = this.env.now()
+  }
+
+  /** Writes the group's GroupMetadata record as Kafka does: members with their subscription and assignment. */
+  private persist(group: Group): void {
+    group.persisted = true
+    const protocol = group.protocolName
+    this.env.writeGroup(group.groupId, {
+      protocolType: group.protocolType ?? "",
+      generation: group.generationId,
+      protocol,
+      leader: group.leaderId,
+      currentStateTimestamp: BigInt(group.currentStateTimestampMs),
+      members: group.state === "Empty" ? [] : [...group.members.values()].map((m) => ({
+        memberId: m.memberId,
+        groupInstanceId: m.groupInstanceId,
+        clientId: m.clientId,
+        clientHost: m.clientHost,
+        rebalanceTimeout: m.rebalanceTimeoutMs,
+        sessionTimeout: m.sessionTimeoutMs,
+        subscription: m.protocols.find((p) => p.name === protocol)?.metadata ?? EMPTY_BYTES,
+        assignment: m.assignment
+      }))
+    })
+  }
+
+  /** Kafka's ClassicGroup.computeSubscribedTopics: undefined unless every member's consumer metadata is readable. */
+  private computeSubscribedTopics(group: Group): ReadonlySet<string> | undefined {
+    if (group.protocolType !== CONSUMER_PROTOCOL_TYPE) return undefined
+    const topics = new Set<string>()
+    for (const m of group.members.values()) {
+      const metadata = m.protocols.find((p) => p.name === group.protocolName)?.metadata
+      if (metadata === undefined) return undefined
+      try {
+        const r = new Reader(metadata)
+        const version = r.int16()
+        for (const t of decodeConsumerProtocolSubscription(r, version).topics) topics.add(t)
+      } catch {
+        return undefined
+      }
+    }
+    return topics
+  }
+
+  // ------------------------------------------------------------ persistence
+
+  /**
+   * Start-up replay of a GroupMetadata record (null = tombstone), as Kafka's
+   * ClassicGroup.fromRecord: a group with members comes back Stable with its generation,
+   * leader and assignments; one without is Empty. No timers run until finishReplay.
+   */
+  replayGroup(groupId: string, value: GroupMetadataValue | null): void {
+    const existing = this.groups.get(groupId)
+    if (value === null) {
+      if (existing !== undefined) this.groups.delete(groupId)
+      return
+    }
+    if (existing !== undefined) this.groups.delete(groupId)
+    const group = this.newGroup(groupId)
+    group.generationId = value.generation
+    group.protocolType = value.protocolType === "" ? null : value.protocolType
+    group.protocolName = value.protocol
+    group.leaderId = value.leader
+    group.persisted = true
+    const ts = Number(value.currentStateTimestamp)
+    for (const m of value.members) {
+      const member: Member = {
+        memberId: m.memberId,
+        groupInstanceId: m.groupInstanceId,
+        clientId: m.clientId,
+        clientHost: m.clientHost,
+        rebalanceTimeoutMs: m.rebalanceTimeout,
+        sessionTimeoutMs: m.sessionTimeout,
+        protocols: [{ name: value.protocol ?? "", metadata: m.subscription }],
+        assignment: m.assignment,
+        joinWaiters: [],
+        syncWaiters: [],
+        lastHeartbeatMs: 0,
+        isNew: false,
+        removed: false,
+        sessionTimer: undefined
+      }
+      group.members.set(m.memberId, member)
+      if (m.groupInstanceId !== null) group.staticMembers.set(m.groupInstanceId, m.memberId)
+    }
+    group.state = group.members.size === 0 ? "Empty" : "Stable"
+    group.currentStateTimestampMs = ts
+  }
+
+  /** The record of `generationId` could not be written: its assignments are void and the group rebalances. */
+  generationNotWritten(groupId: string, generationId: number): void {
+    const group = this.groups.get(groupId)
+    if (group === undefined || group.generationId !== generationId || group.state !== "Stable") return
+    for (const m of group.members.values()) m.assignment = EMPTY_BYTES
+    this.prepareRebalance(group)
+  }
+
+  /** Replay is over: restored members get a fresh session (as Kafka reschedules their heartbeats on load). */
+  finishReplay(groupsWithOffsets: ReadonlyArray<string>): void {
+    for (const groupId of groupsWithOffsets) {
+      const group = this.groups.get(groupId) ?? this.newGroup(groupId)
+      group.hasOffsets = true
+    }
+    const now = this.env.now()
+    for (const group of this.groups.values()) {
+      group.subscribedTopics = group.members.size === 0
+        ? (group.protocolType === CONSUMER_PROTOCOL_TYPE ? new Set() : undefined)
+        : this.computeSubscribedTopics(group)
+      for (const member of group.members.values()) {
+        member.lastHeartbeatMs = now
+        this.scheduleSessionCheck(group, member)
+      }
+    }
+    for (const group of [...this.groups.values()]) this.maybeDrop(group)
+  }
+
+  // ------------------------------------------------------------- admin
+
+  /** DeleteGroups' verdict for one group (ClassicGroup.validateDeleteGroup). */
+  deleteGroupError(groupId: string): number {
+    if (groupId === "") return ErrorCode.INVALID_GROUP_ID
+    const group = this.groups.get(groupId)
+    if (group === undefined || group.state === "Dead") return ErrorCode.GROUP_ID_NOT_FOUND
+    return group.state === "Empty" ? ErrorCode.NONE : ErrorCode.NON_EMPTY_GROUP
+  }
+
+  /** Forgets a deleted group (its tombstones are written by the caller). */
+  removeGroup(groupId: string): void {
+    const group = this.groups.get(groupId)
+    if (group === undefined || group.state !== "Empty") return
+    for (const cancel of group.pendingMembers.values()) cancel()
+    group.pendingMembers.clear()
+    this.dropGroup(group)
+  }
+
+  /** OffsetDelete's group-level verdict (ClassicGroup.validateOffsetDelete). */
+  offsetDeleteError(groupId: string): number {
+    if (groupId === "") return ErrorCode.INVALID_GROUP_ID
+    const group = this.groups.get(groupId)
+    if (group === undefined || group.state === "Dead") return ErrorCode.GROUP_ID_NOT_FOUND
+    if (group.state !== "Empty" && group.protocolType !== CONSUMER_PROTOCOL_TYPE) return ErrorCode.NON_EMPTY_GROUP
+    return ErrorCode.NONE
+  }
+
+  /** What offset expiry and OffsetDelete need to know about a group; undefined when there is none. */
+  offsetView(groupId: string): GroupOffsetView | undefined {
+    const group = this.groups.get(groupId)
+    if (group === undefined) return undefined
+    return {
+      state: group.state,
+      protocolType: group.protocolType,
+      currentStateTimestampMs: group.currentStateTimestampMs,
+      subscribedTopics: group.subscribedTopics
+    }
+  }
+
+  /** Every offset of the group is gone (deleted or expired): an empty group goes with them. */
+  offsetsGone(groupId: string): boolean {
+    const group = this.groups.get(groupId)
+    if (group === undefined) return true
+    group.hasOffsets = false
+    return this.maybeDrop(group)
+  }
+
+  /** Group ids, for the periodic offset expiry. */
+  groupIds(): ReadonlyArray<string> {
+    return [...this.groups.keys()]
   }
 
   private cancelTimer(group: Group, which: "join" | "sync"): void {

@@ -6,6 +6,7 @@
 import type { AnyHandler } from "../handlers/handler.ts"
 import { ConsumerGroupDescribeHandler } from "../handlers/ConsumerGroupDescribe.ts"
 import { ConsumerGroupHeartbeatHandler } from "../handlers/ConsumerGroupHeartbeat.ts"
+import { DeleteGroupsHandler } from "../handlers/DeleteGroups.ts"
 import { DescribeGroupsHandler } from "../handlers/DescribeGroups.ts"
 import { FindCoordinatorHandler } from "../handlers/FindCoordinator.ts"
 import { HeartbeatHandler } from "../handlers/Heartbeat.ts"
@@ -13,16 +14,20 @@ import { JoinGroupHandler } from "../handlers/JoinGroup.ts"
 import { LeaveGroupHandler } from "../handlers/LeaveGroup.ts"
 import { ListGroupsHandler } from "../handlers/ListGroups.ts"
 import { OffsetCommitHandler } from "../handlers/OffsetCommit.ts"
+import { OffsetDeleteHandler } from "../handlers/OffsetDelete.ts"
 import { OffsetFetchHandler } from "../handlers/OffsetFetch.ts"
 import { SyncGroupHandler } from "../handlers/SyncGroup.ts"
+import { TxnOffsetCommitHandler } from "../handlers/TxnOffsetCommit.ts"
 import type { Topics } from "../topics/Topics.ts"
 import type { GroupCoordinator } from "./GroupCoordinator.ts"
 
 export { GROUP_COORDINATOR_DEFAULTS, GroupCoordinator, type GroupCoordinatorOptions } from "./GroupCoordinator.ts"
 export { OffsetStore, OffsetStoreError, type OffsetStoreShape } from "./OffsetStore.ts"
+export { GroupLog, type GroupLogShape } from "./GroupLog.ts"
 export {
   ConsumerGroupDescribeHandler,
   ConsumerGroupHeartbeatHandler,
+  DeleteGroupsHandler,
   DescribeGroupsHandler,
   FindCoordinatorHandler,
   HeartbeatHandler,
@@ -30,8 +35,10 @@ export {
   LeaveGroupHandler,
   ListGroupsHandler,
   OffsetCommitHandler,
+  OffsetDeleteHandler,
   OffsetFetchHandler,
-  SyncGroupHandler
+  SyncGroupHandler,
+  TxnOffsetCommitHandler
 }
 
 /** Every group API handler, to register with makeRegistry. */
@@ -46,5 +53,8 @@ export const groupHandlers: ReadonlyArray<AnyHandler<GroupCoordinator | Topics>>
   ListGroupsHandler,
   DescribeGroupsHandler,
   ConsumerGroupHeartbeatHandler,
-  ConsumerGroupDescribeHandler
+  ConsumerGroupDescribeHandler,
+  DeleteGroupsHandler,
+  OffsetDeleteHandler,
+  TxnOffsetCommitHandler
 ]

@@ -98,6 +98,8 @@ export interface OffsetToCommit {
   readonly metadata: string | null
   /** OffsetCommit v1 may carry one; -1 means "now". */
   readonly commitTimestampMs: number
+  /** OffsetCommit v2-v4 retention_time_ms: the offset expires this long after its commit (-1 = broker's retention). */
+  readonly retentionTimeMs?: number
 }
 
 export interface CommitOffsetsInput {
@@ -165,4 +167,22 @@ export interface DescribedGroup {
   /** The chosen protocol while Stable, else "". */
   readonly protocolData: string
   readonly members: ReadonlyArray<DescribedMember>
+}
+
+export interface TxnCommitOffsetsInput extends CommitOffsetsInput {
+  readonly transactionalId: string
+  readonly producerId: number
+  readonly producerEpoch: number
+}
+
+export interface DeleteGroupResult {
+  readonly groupId: string
+  readonly errorCode: number
+}
+
+export interface DeleteOffsetsResult {
+  /** Group-level error (GROUP_ID_NOT_FOUND, NON_EMPTY_GROUP...); partitions are then not answered. */
+  readonly errorCode: number
+  /** One code per requested partition, in request order (GROUP_SUBSCRIBED_TO_TOPIC where the group consumes the topic). */
+  readonly partitions: ReadonlyArray<number>
 }

@@ -19,6 +19,7 @@
  * - topic authorized operations: Kafka always fills them in for this API (the request has
  *   no flag to ask for them); without an authorizer that is every topic operation.
  */
+import { isInternalTopic } from "../coordinator/internal-topics.ts"
 import { Effect } from "effect"
 import type { PartitionImage, TopicImage } from "../metadata/image.ts"
 import { ErrorCode } from "../protocol/error-codes.ts"
@@ -115,7 +116,7 @@ export const describeTopicPartitions = (topics: TopicsShape, request: DescribeTo
       errorCode: ErrorCode.NONE,
       name,
       topicId: topic.topicId,
-      isInternal: false,
+      isInternal: isInternalTopic(name),
       partitions,
       topicAuthorizedOperations: TOPIC_AUTHORIZED_OPERATIONS
     })

@@ -23,6 +23,7 @@
  * be auto-created. Partition lists are built once per topic object: images are immutable
  * and share unchanged topics, so the cache stays valid until the topic itself changes.
  */
+import { isInternalTopic } from "../coordinator/internal-topics.ts"
 import { Effect } from "effect"
 import type { PartitionImage, TopicImage } from "../metadata/image.ts"
 import { ErrorCode } from "../protocol/error-codes.ts"
@@ -116,7 +117,7 @@ const topicResponse = (topic: TopicImage, shape: Shape): TopicResponse => ({
   errorCode: ErrorCode.NONE,
   name: topic.name,
   topicId: topic.topicId,
-  isInternal: false,
+  isInternal: isInternalTopic(topic.name),
   partitions: partitionsOf(topic, shape.nodeId),
   topicAuthorizedOperations: shape.topicOperations
 })

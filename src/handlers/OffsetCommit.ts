@@ -38,7 +38,8 @@ export const OffsetCommitHandler = defineHandler(OffsetCommit, {
             offset: p.committedOffset,
             leaderEpoch: version >= 6 ? p.committedLeaderEpoch : -1,
             metadata: p.committedMetadata,
-            commitTimestampMs: version === 1 ? Number(p.commitTimestamp) : -1
+            commitTimestampMs: version === 1 ? Number(p.commitTimestamp) : -1,
+            retentionTimeMs: version >= 2 && version <= 4 ? Number(request.retentionTimeMs) : -1
           })
           slots.push([t, i])
           return ErrorCode.NONE

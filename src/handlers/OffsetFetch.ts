@@ -2,9 +2,10 @@
  * OffsetFetch (key 9), v0-v9: committed offsets of a group (v0-v7) or of several groups
  * (v8+), for the named partitions or, with topics null (v2+), for every partition the group
  * committed. A partition without a committed offset answers offset -1 and no error, as does
- * an unknown group. v9 names the member (id and epoch) of a KIP-848 consumer group, checked
- * as Kafka checks it (STALE_MEMBER_EPOCH, UNKNOWN_MEMBER_ID for the group). require_stable (v7+) needs no waiting here: there are no transactional
- * offsets pending.
+ * an unknown group. With require_stable (v7+), a partition whose offset is pending in an open
+ * transaction answers UNSTABLE_OFFSET_COMMIT (the client retries), as Kafka does. v9 names the
+ * member (id and epoch) of a KIP-848 consumer group, checked as Kafka checks it
+ * (STALE_MEMBER_EPOCH, UNKNOWN_MEMBER_ID for the group).
  */
 import { Effect } from "effect"
 import { GroupCoordinator } from "../groups/GroupCoordinator.ts"
@@ -42,13 +43,14 @@ export const OffsetFetchHandler = defineHandler(OffsetFetch, {
           coordinator.fetchOffsets(
             group.groupId,
             requestedTopics(group.topics),
+            request.requireStable,
             version >= 9 ? { memberId: group.memberId, memberEpoch: group.memberEpoch } : undefined
           ).pipe(
             Effect.map((result) => ({ groupId: group.groupId, errorCode: result.errorCode, topics: topicsOf(result, version) }))
           )).pipe(Effect.map((groups) => ({ throttleTimeMs: 0, groups })))
       }
       // v0-v1 cannot ask for "all topics" (null is a v2+ form).
-      return coordinator.fetchOffsets(request.groupId, requestedTopics(version >= 2 ? request.topics : request.topics ?? [])).pipe(
+      return coordinator.fetchOffsets(request.groupId, requestedTopics(version >= 2 ? request.topics : request.topics ?? []), version >= 7 && request.requireStable).pipe(
         Effect.map((result) => ({ throttleTimeMs: 0, errorCode: result.errorCode, topics: topicsOf(result, version) }))
       )
     })

@@ -27,6 +27,7 @@
 import { Clock, Context, Effect } from "effect"
 import { LogStore, type LogStoreShape } from "../log/LogStore.ts"
 import type { PartitionLog } from "../log/partition-log.ts"
+import { keylessRecordIndexes, keylessRecordMessage, recordErrorsSummary } from "../log/record-keys.ts"
 import {
   ATTRIBUTES_OFFSET,
   COMPRESSION_CODEC_MASK,
@@ -172,6 +173,24 @@ const appendPartition = (
     }
     if (batch.minTimestamp !== NO_TIMESTAMP && batch.minTimestamp < now - settings.timestampBeforeMaxMs) {
       return partitionError(index, ErrorCode.INVALID_TIMESTAMP, `Timestamp ${batch.minTimestamp} of a record is before the allowed time range (message.timestamp.before.max.ms ${settings.timestampBeforeMaxMs})`)
+    }
+  }
+  if (log.config.cleanupPolicy.includes("compact")) {
+    // Kafka's LogValidator.validateKey: nothing of the batch is appended.
+    let keyless: Array<number>
+    try {
+      keyless = keylessRecordIndexes(records, batch.position)
+    } catch (e) {
+      return partitionError(index, ErrorCode.CORRUPT_MESSAGE, `Record batch could not be decompressed: ${(e as Error).message}`)
+    }
+    if (keyless.length > 0) {
+      const message = keylessRecordMessage(topicName, index)
+      const errors = keyless.map((batchIndex) => ({ batchIndex, message }))
+      return {
+        ...partitionError(index, ErrorCode.INVALID_RECORD, recordErrorsSummary(errors)),
+        logStartOffset: BigInt(log.logStartOffset),
+        recordErrors: errors.map((e) => ({ batchIndex: e.batchIndex, batchIndexErrorMessage: e.message }))
+      }
     }
   }
   // The topic's message.timestamp.type is authoritative; the log applies what its config says.

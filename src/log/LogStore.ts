@@ -481,7 +481,11 @@ const make = (options: LogStoreOptions) =>
         let deleted = 0
         const touched = new Set<DirState>()
         for (const entry of logs.values()) {
-          const n = entry.log.deleteOldSegments(now)
+          // A compact-only log keeps its segments: the cleaner bounds it, not retention
+          // (Kafka's UnifiedLog.deleteOldSegments without the delete policy).
+          const n = entry.log.config.cleanupPolicy.includes("delete")
+            ? entry.log.deleteOldSegments(now)
+            : entry.log.deleteOldSegments(now, -1, -1)
           if (n > 0) {
             deleted += n
             touched.add(entry.dir)

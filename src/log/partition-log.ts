@@ -36,6 +36,7 @@ import {
   visitRecordTimestamps,
   assignOffsets
 } from "./record-batch.ts"
+import { recoverSwaps } from "./cleaner/swap.ts"
 import {
   INDEX_FILE_SUFFIX,
   LOG_FILE_SUFFIX,
@@ -68,7 +69,19 @@ export interface LogConfig {
   readonly flushIntervalMs: number
   /** message.timestamp.type */
   readonly messageTimestampType: TimestampType
+  /** cleanup.policy: "delete" (retention), "compact" (the log cleaner), or both. */
+  readonly cleanupPolicy: ReadonlyArray<CleanupPolicy>
+  /** delete.retention.ms: how long the cleaner keeps tombstones once it has seen them. */
+  readonly deleteRetentionMs: number
+  /** min.compaction.lag.ms */
+  readonly minCompactionLagMs: number
+  /** max.compaction.lag.ms */
+  readonly maxCompactionLagMs: number
+  /** min.cleanable.dirty.ratio */
+  readonly minCleanableDirtyRatio: number
 }
+
+export type CleanupPolicy = "compact" | "delete"
 
 /** Kafka's defaults for the topic-level log configs. */
 export const defaultLogConfig: LogConfig = {
@@ -80,7 +93,12 @@ export const defaultLogConfig: LogConfig = {
   retentionBytes: -1,
   flushIntervalMessages: Number.MAX_SAFE_INTEGER,
   flushIntervalMs: Number.MAX_SAFE_INTEGER,
-  messageTimestampType: "CreateTime"
+  messageTimestampType: "CreateTime",
+  cleanupPolicy: ["delete"],
+  deleteRetentionMs: 24 * 60 * 60 * 1000,
+  minCompactionLagMs: 0,
+  maxCompactionLagMs: Number.MAX_SAFE_INTEGER,
+  minCleanableDirtyRatio: 0.5
 }
 
 // ---------------------------------------------------------------------------------------
@@ -280,6 +298,8 @@ export class PartitionLog {
       topicId = options.topicId
     }
 
+    // Finish or roll back a segment swap a crash interrupted (the log cleaner's).
+    for (const w of recoverSwaps(dir)) warnings.push(w)
     const names = fs.readdirSync(dir)
     const logBases = new Set<number>()
     for (const name of names) {
@@ -291,10 +311,6 @@ export class PartitionLog {
       if (name.endsWith(".deleted") || name.endsWith(".cleaned") || name.endsWith(".tmp")) {
         // Leftovers of an interrupted delete, clean or checkpoint write; Kafka removes them too.
         fs.rmSync(full, { force: true })
-        continue
-      }
-      if (name.endsWith(".swap")) {
-        warnings.push(`${full}: ignoring a .swap file left by an interrupted log clean`)
         continue
       }
       const base = offsetFromFilename(name)
@@ -398,6 +414,27 @@ export class PartitionLog {
   /** Base offsets of the segments, oldest first. */
   segmentBaseOffsets(): Array<number> {
     return this.segments.map((s) => s.baseOffset)
+  }
+
+  /** The segments, oldest first; the last is the active one. For the log cleaner: do not modify. */
+  segmentList(): ReadonlyArray<LogSegment> {
+    return this.segments
+  }
+
+  /**
+   * Puts `cleaned` in place of `replaced`, a run of consecutive non-active segments (the log
+   * cleaner's in-memory half of a swap; the files were swapped by then). Returns false, and
+   * changes nothing, when those segments are no longer the log's (retention or
+   * DeleteRecords removed some meanwhile).
+   */
+  replaceSegments(replaced: ReadonlyArray<LogSegment>, cleaned: LogSegment): boolean {
+    if (this.closed || replaced.length === 0) return false
+    const at = this.segments.indexOf(replaced[0]!)
+    if (at < 0 || at + replaced.length >= this.segments.length) return false
+    for (let i = 1; i < replaced.length; i++) if (this.segments[at + i] !== replaced[i]) return false
+    this.segments.splice(at, replaced.length, cleaned)
+    this.notify()
+    return true
   }
 
   /** Total bytes of all segments. */

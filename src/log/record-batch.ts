@@ -562,6 +562,8 @@ export interface RecordInput {
   readonly headers?: ReadonlyArray<RecordHeaderInput>
   /** Defaults to the batch's `timestamp` option, else NO_TIMESTAMP. */
   readonly timestamp?: number
+  /** Offset relative to the batch's base offset; defaults to the record's index (gaps only in compacted data). */
+  readonly offsetDelta?: number
 }
 
 export interface BuildRecordBatchOptions {
@@ -575,6 +577,13 @@ export interface BuildRecordBatchOptions {
   readonly isTransactional?: boolean
   readonly isControl?: boolean
   readonly timestampType?: TimestampType
+  /** Kept from the original batch when compaction removed its last records. Default: records - 1. */
+  readonly lastOffsetDelta?: number
+  /**
+   * Sets DELETE_HORIZON_FLAG: the base timestamp then holds the time after which the
+   * cleaner may drop the batch's tombstones, and record timestamps are relative to it.
+   */
+  readonly deleteHorizonMs?: number
 }
 
 const toBytes = (v: BytesLike): Uint8Array => (typeof v === "string" ? textEncoder.encode(v) : v)
@@ -627,7 +636,7 @@ export const buildRecordBatch = (options: BuildRecordBatchOptions): Uint8Array =
   const records = options.records
   const defaultTs = options.timestamp ?? NO_TIMESTAMP
   const timestamps = records.map((r) => r.timestamp ?? defaultTs)
-  const baseTimestamp = timestamps.length > 0 ? timestamps[0]! : defaultTs
+  const baseTimestamp = options.deleteHorizonMs ?? (timestamps.length > 0 ? timestamps[0]! : defaultTs)
   let maxTimestamp = NO_TIMESTAMP
   for (const t of timestamps) if (t > maxTimestamp) maxTimestamp = t
 
@@ -636,7 +645,8 @@ export const buildRecordBatch = (options: BuildRecordBatchOptions): Uint8Array =
     const value = r.value === null ? null : toBytes(r.value)
     const headers = (r.headers ?? []).map((h) => ({ key: textEncoder.encode(h.key), value: h.value === null ? null : toBytes(h.value) }))
     const tsDelta = timestamps[i]! - baseTimestamp
-    let body = 1 + varlongSize(tsDelta) + varintSize(i)
+    const offsetDelta = r.offsetDelta ?? i
+    let body = 1 + varlongSize(tsDelta) + varintSize(offsetDelta)
     body += key === null ? varintSize(-1) : varintSize(key.length) + key.length
     body += value === null ? varintSize(-1) : varintSize(value.length) + value.length
     body += varintSize(headers.length)
@@ -644,7 +654,7 @@ export const buildRecordBatch = (options: BuildRecordBatchOptions): Uint8Array =
       body += varintSize(h.key.length) + h.key.length
       body += h.value === null ? varintSize(-1) : varintSize(h.value.length) + h.value.length
     }
-    return { key, value, headers, tsDelta, body }
+    return { key, value, headers, tsDelta, offsetDelta, body }
   })
   let size = RECORD_BATCH_OVERHEAD
   for (const r of encoded) size += varintSize(r.body) + r.body
@@ -655,12 +665,13 @@ export const buildRecordBatch = (options: BuildRecordBatchOptions): Uint8Array =
   if (options.timestampType === "LogAppendTime") attributes |= TIMESTAMP_TYPE_MASK
   if (options.isTransactional) attributes |= TRANSACTIONAL_FLAG_MASK
   if (options.isControl) attributes |= CONTROL_FLAG_MASK
+  if (options.deleteHorizonMs !== undefined) attributes |= DELETE_HORIZON_FLAG_MASK
   setInt64(view, BASE_OFFSET_OFFSET, options.baseOffset ?? 0)
   view.setInt32(BATCH_LENGTH_OFFSET, size - LOG_OVERHEAD)
   view.setInt32(PARTITION_LEADER_EPOCH_OFFSET, options.partitionLeaderEpoch ?? NO_PARTITION_LEADER_EPOCH)
   view.setInt8(MAGIC_OFFSET, MAGIC_V2)
   view.setInt16(ATTRIBUTES_OFFSET, attributes)
-  view.setInt32(LAST_OFFSET_DELTA_OFFSET, Math.max(records.length - 1, 0))
+  view.setInt32(LAST_OFFSET_DELTA_OFFSET, options.lastOffsetDelta ?? Math.max(records.length - 1, 0))
   setInt64(view, BASE_TIMESTAMP_OFFSET, baseTimestamp)
   setInt64(view, MAX_TIMESTAMP_OFFSET, maxTimestamp)
   setInt64(view, PRODUCER_ID_OFFSET, options.producerId ?? NO_PRODUCER_ID)
@@ -668,11 +679,11 @@ export const buildRecordBatch = (options: BuildRecordBatchOptions): Uint8Array =
   view.setInt32(BASE_SEQUENCE_OFFSET, options.baseSequence ?? NO_SEQUENCE)
   view.setInt32(RECORDS_COUNT_OFFSET, records.length)
   let pos = RECORD_BATCH_OVERHEAD
-  encoded.forEach((r, i) => {
+  encoded.forEach((r) => {
     pos = putVarint(buf, pos, r.body)
     buf[pos++] = 0
     pos = putVarlong(buf, pos, r.tsDelta)
-    pos = putVarint(buf, pos, i)
+    pos = putVarint(buf, pos, r.offsetDelta)
     if (r.key === null) pos = putVarint(buf, pos, -1)
     else {
       pos = putVarint(buf, pos, r.key.length)

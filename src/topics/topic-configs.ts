@@ -6,7 +6,7 @@
 import type { BrokerConfig } from "../config/broker-config.ts"
 import { BROKER_KEY_FOR_TOPIC_CONFIG, CONFIG_KEYS_BY_NAME, CONFIG_SOURCE_ID, parseConfigValue, topicConfigDefaults } from "../config/broker-config.ts"
 import type { ConfigType } from "../config/keys.ts"
-import type { LogConfig } from "../log/partition-log.ts"
+import type { CleanupPolicy, LogConfig } from "../log/partition-log.ts"
 import type { DescribedConfig } from "./Topics.ts"
 
 /**
@@ -109,6 +109,17 @@ export const logConfigOf = (effective: ReadonlyMap<string, string>): Partial<Log
   set("retentionBytes", num(effective, "retention.bytes"))
   set("flushIntervalMessages", num(effective, "flush.messages"))
   set("flushIntervalMs", num(effective, "flush.ms"))
+  set("deleteRetentionMs", num(effective, "delete.retention.ms"))
+  set("minCompactionLagMs", num(effective, "min.compaction.lag.ms"))
+  set("maxCompactionLagMs", num(effective, "max.compaction.lag.ms"))
+  set("minCleanableDirtyRatio", num(effective, "min.cleanable.dirty.ratio"))
+  // Time and size retention belong to the "delete" policy: LogStore applies them to a log only
+  // when its policy includes it, so a compact-only log (__consumer_offsets) keeps its segments
+  // until the cleaner rewrites them, as in Kafka.
+  const policy = effective.get("cleanup.policy")
+  if (policy !== undefined) {
+    out.cleanupPolicy = policy.split(",").map((p) => p.trim().toLowerCase()).filter((p): p is CleanupPolicy => p === "compact" || p === "delete")
+  }
   const ts = effective.get("message.timestamp.type")
   if (ts === "CreateTime" || ts === "LogAppendTime") out.messageTimestampType = ts
   return out

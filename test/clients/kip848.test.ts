@@ -4,7 +4,8 @@
  * broker. Three consumers share a 6-partition topic, one leaves and the others take its
  * partitions over, one joins and is given partitions only after their owners revoked them;
  * every record is consumed once, and a later member of the group resumes from the
- * committed offsets. ConsumerGroupDescribe shows the members and their assignments. Waits are on the clients' own heartbeat events,
+ * committed offsets, also after a broker restart. ConsumerGroupDescribe shows the members and
+ * their assignments. Waits are on the clients' own heartbeat events,
  * bounded in number; the broker hands out a 100 ms heartbeat interval so they come quickly.
  */
 import { EventEmitter } from "node:events"
@@ -19,9 +20,11 @@ const TOPIC = "kip848-orders"
 const PARTITIONS = 6
 const GROUP = "kip848-group"
 
+const PROPERTIES = { "group.consumer.heartbeat.interval.ms": "100", "num.partitions": "1" }
+
 let broker: EmbeddedBroker
 beforeAll(async () => {
-  broker = await startBroker({ properties: { "group.consumer.heartbeat.interval.ms": "100", "num.partitions": "1" } })
+  broker = await startBroker({ properties: PROPERTIES })
   const admin = new Admin({ clientId: "kip848-admin", bootstrapBrokers: [broker.bootstrap] })
   await admin.createTopics({ topics: [TOPIC], partitions: PARTITIONS, replicas: 1 })
   await admin.close()
@@ -200,7 +203,14 @@ describe("@platformatic/kafka with groupProtocol consumer (KIP-848)", () => {
     expect(after.members.map((m: { clientId: string }) => m.clientId).sort()).toEqual(["kip848-a", "kip848-c", "kip848-d"])
     expect(after.groupEpoch).toBeGreaterThan(group.groupEpoch)
     await Promise.all([stop(a), stop(c), stop(d)])
-    expect((await describeGroup()).groupState).toBe("Empty")
+    const empty = await describeGroup()
+    expect(empty).toMatchObject({ groupState: "Empty", members: [] })
+
+    // The broker restarts on the same data directory: the group (ConsumerGroup* records) and
+    // its committed offsets are read back from __consumer_offsets.
+    await broker.stop()
+    broker = await startBroker({ properties: { ...PROPERTIES, "log.dirs": broker.logDir } })
+    expect(await describeGroup()).toMatchObject({ groupState: "Empty", groupEpoch: empty.groupEpoch, assignmentEpoch: empty.assignmentEpoch })
 
     // A new member resumes exactly where the group committed: only the third round.
     await produce(3, 2)

@@ -9,6 +9,7 @@
 import * as platformatic from "@platformatic/kafka"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import {
+  DeleteGroups,
   DescribeGroups,
   FindCoordinator,
   Heartbeat,
@@ -16,8 +17,10 @@ import {
   LeaveGroup,
   ListGroups,
   OffsetCommit,
+  OffsetDelete,
   OffsetFetch,
-  SyncGroup
+  SyncGroup,
+  TxnOffsetCommit
 } from "../../src/protocol/generated/apis.ts"
 import { ErrorCode } from "../../src/protocol/error-codes.ts"
 import { GROUP_AUTHORIZED_OPERATIONS } from "../../src/handlers/DescribeGroups.ts"
@@ -450,6 +453,90 @@ describe("every served version encodes and decodes", () => {
       expect(described.groups.map((g: { groupId: string; groupState: string; errorCode: number }) => [g.groupId, g.groupState, g.errorCode]))
         .toEqual([[`listed-${v}`, "Empty", 0], ["never-seen", "Dead", 0]])
       expect(described.groups[0].authorizedOperations).toBe(v >= 3 ? GROUP_AUTHORIZED_OPERATIONS : -2147483648)
+    } finally {
+      conn.close()
+    }
+  })
+
+  it.each(range(0, 4))("TxnOffsetCommit v%i: pending offsets are invisible, UNSTABLE_OFFSET_COMMIT under require_stable", async (v) => {
+    const conn = await server.connect()
+    const group = `txn-${v}`
+    try {
+      await conn.call(OffsetCommit, 8, { groupId: group, generationIdOrMemberEpoch: -1, memberId: "", topics: [{ name: "orders", partitions: [{ partitionIndex: 0, committedOffset: 4n }] }] })
+      const committed = await conn.call(TxnOffsetCommit, v, {
+        transactionalId: "tx",
+        groupId: group,
+        producerId: 1000n + BigInt(v),
+        producerEpoch: 0,
+        ...(v >= 3 ? { generationId: -1, memberId: "", groupInstanceId: null } : {}),
+        topics: [
+          { name: "orders", partitions: [{ partitionIndex: 0, committedOffset: 40n, ...(v >= 2 ? { committedLeaderEpoch: 1 } : {}), committedMetadata: "t" }] },
+          { name: "missing", partitions: [{ partitionIndex: 0, committedOffset: 1n, committedMetadata: null }] }
+        ]
+      })
+      expect(committed.topics.map((t: { name: string; partitions: Array<{ errorCode: number }> }) => [t.name, t.partitions.map((p) => p.errorCode)]))
+        .toEqual([["orders", [0]], ["missing", [ErrorCode.UNKNOWN_TOPIC_OR_PARTITION]]])
+      const fetch = (requireStable: boolean) =>
+        conn.call(OffsetFetch, 7, { groupId: group, topics: [{ name: "orders", partitionIndexes: [0] }], requireStable })
+      expect((await fetch(false)).topics[0].partitions[0]).toMatchObject({ committedOffset: 4n, errorCode: 0 })
+      expect((await fetch(true)).topics[0].partitions[0]).toMatchObject({ committedOffset: -1n, errorCode: ErrorCode.UNSTABLE_OFFSET_COMMIT })
+      if (v >= 3) {
+        const stale = await conn.call(TxnOffsetCommit, v, {
+          transactionalId: "tx", groupId: "txn-no-group", producerId: 1n, producerEpoch: 0, generationId: 3, memberId: "m", groupInstanceId: null,
+          topics: [{ name: "orders", partitions: [{ partitionIndex: 0, committedOffset: 1n, committedMetadata: null }] }]
+        })
+        expect(stale.topics[0].partitions[0].errorCode).toBe(ErrorCode.ILLEGAL_GENERATION)
+      }
+    } finally {
+      conn.close()
+    }
+  })
+
+  it.each(range(0, 2))("DeleteGroups v%i: deleted, GROUP_ID_NOT_FOUND, NON_EMPTY_GROUP", async (v) => {
+    const conn = await server.connect()
+    try {
+      await conn.call(OffsetCommit, 8, { groupId: `del-${v}`, generationIdOrMemberEpoch: -1, memberId: "", topics: [{ name: "orders", partitions: [{ partitionIndex: 0, committedOffset: 4n }] }] })
+      const joined = await conn.call(JoinGroup, 3, {
+        groupId: `busy-${v}`, sessionTimeoutMs: 10_000, rebalanceTimeoutMs: 10_000, memberId: "", protocolType: "consumer", protocols: [{ name: "range", metadata: new Uint8Array([0]) }]
+      })
+      expect(joined.errorCode).toBe(0)
+      const deleted = await conn.call(DeleteGroups, v, { groupsNames: [`del-${v}`, `del-${v}`, "never", `busy-${v}`] })
+      expect(deleted.results.map((r: { groupId: string; errorCode: number }) => [r.groupId, r.errorCode])).toEqual([
+        [`del-${v}`, 0],
+        [`del-${v}`, ErrorCode.GROUP_ID_NOT_FOUND],
+        ["never", ErrorCode.GROUP_ID_NOT_FOUND],
+        [`busy-${v}`, ErrorCode.NON_EMPTY_GROUP]
+      ])
+      const fetched = await conn.call(OffsetFetch, 5, { groupId: `del-${v}`, topics: null })
+      expect(fetched.topics).toEqual([])
+      await conn.call(LeaveGroup, 3, { groupId: `busy-${v}`, members: [{ memberId: joined.memberId }] })
+    } finally {
+      conn.close()
+    }
+  })
+
+  it("OffsetDelete v0: offsets go per partition; unknown partitions, unknown groups and groups with members are refused", async () => {
+    const conn = await server.connect()
+    try {
+      await conn.call(OffsetCommit, 8, {
+        groupId: "offdel", generationIdOrMemberEpoch: -1, memberId: "",
+        topics: [{ name: "orders", partitions: [{ partitionIndex: 0, committedOffset: 4n }, { partitionIndex: 1, committedOffset: 5n }] }]
+      })
+      const deleted = await conn.call(OffsetDelete, 0, { groupId: "offdel", topics: [{ name: "orders", partitions: [{ partitionIndex: 0 }, { partitionIndex: 9 }] }] })
+      expect(deleted.errorCode).toBe(0)
+      expect(deleted.topics[0].partitions.map((p: { partitionIndex: number; errorCode: number }) => [p.partitionIndex, p.errorCode]))
+        .toEqual([[0, 0], [9, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION]])
+      const left = await conn.call(OffsetFetch, 5, { groupId: "offdel", topics: null })
+      expect(left.topics[0].partitions.map((p: { partitionIndex: number }) => p.partitionIndex)).toEqual([1])
+      expect((await conn.call(OffsetDelete, 0, { groupId: "offdel-none", topics: [{ name: "orders", partitions: [{ partitionIndex: 0 }] }] })).errorCode)
+        .toBe(ErrorCode.GROUP_ID_NOT_FOUND)
+      // A group of another protocol type with members: NON_EMPTY_GROUP (only consumer groups are checked per topic).
+      const joined = await conn.call(JoinGroup, 3, {
+        groupId: "offdel-connect", sessionTimeoutMs: 10_000, rebalanceTimeoutMs: 10_000, memberId: "", protocolType: "connect", protocols: [{ name: "default", metadata: new Uint8Array([0]) }]
+      })
+      expect((await conn.call(OffsetDelete, 0, { groupId: "offdel-connect", topics: [{ name: "orders", partitions: [{ partitionIndex: 0 }] }] })).errorCode)
+        .toBe(ErrorCode.NON_EMPTY_GROUP)
+      await conn.call(LeaveGroup, 3, { groupId: "offdel-connect", members: [{ memberId: joined.memberId }] })
     } finally {
       conn.close()
     }

@@ -637,13 +637,13 @@ export class ConsumerGroupCoordinator {
    * the group is accepted while the group is empty; a member must commit with its current
    * epoch (STALE_MEMBER_EPOCH otherwise) and, using the consumer protocol, with OffsetCommit v9+.
    */
-  validateCommit(groupId: string, memberId: string, memberEpoch: number, apiVersion: number): number {
+  validateCommit(groupId: string, memberId: string, memberEpoch: number, apiVersion: number, transactional = false): number {
     const group = this.groups.get(groupId)
     if (group === undefined) return ErrorCode.GROUP_ID_NOT_FOUND
     if (memberEpoch < 0 && group.members.size === 0) return ErrorCode.NONE
     const member = group.members.get(memberId)
     if (member === undefined) return ErrorCode.UNKNOWN_MEMBER_ID
-    if (apiVersion < 9) return ErrorCode.UNSUPPORTED_VERSION
+    if (!transactional && apiVersion < 9) return ErrorCode.UNSUPPORTED_VERSION
     return memberEpoch === member.memberEpoch ? ErrorCode.NONE : ErrorCode.STALE_MEMBER_EPOCH
   }
 
@@ -704,6 +704,28 @@ export class ConsumerGroupCoordinator {
     }
   }
 
+  /** Topics the group's members subscribe to (OffsetDelete answers GROUP_SUBSCRIBED_TO_TOPIC for them; their offsets do not expire). */
+  subscribedTopics(groupId: string): ReadonlySet<string> {
+    const out = new Set<string>()
+    for (const m of this.groups.get(groupId)?.members.values() ?? []) for (const n of m.subscribedTopicNames) out.add(n)
+    return out
+  }
+
+  /** DeleteGroups' verdict for a consumer group (ConsumerGroup.validateDeleteGroup). */
+  deleteGroupError(groupId: string): number {
+    const group = this.groups.get(groupId)
+    if (group === undefined) return ErrorCode.GROUP_ID_NOT_FOUND
+    return group.members.size === 0 ? ErrorCode.NONE : ErrorCode.NON_EMPTY_GROUP
+  }
+
+  /** Deletes an empty group; the tombstones of its records, for the caller to write with its offsets'. */
+  deleteEmptyGroup(groupId: string): ReadonlyArray<ConsumerGroupRecord> {
+    const group = this.groups.get(groupId)
+    if (group === undefined || group.members.size > 0) return []
+    this.deleteGroup(group)
+    return this.config.recordChanges === true ? this.changesOf(groupId) : []
+  }
+
   /** A member's reconciliation state, for tests and logs. */
   memberState(groupId: string, memberId: string): { readonly state: MemberState; readonly memberEpoch: number } | undefined {
     const m = this.groups.get(groupId)?.members.get(memberId)
@@ -722,11 +744,17 @@ export class ConsumerGroupCoordinator {
   /** Compares the group with what was last recorded of it and records the difference. */
   private recordChanges(groupId: string): void {
     if (this.config.recordChanges !== true) return
+    const records = this.changesOf(groupId)
+    if (records.length > 0) this.pendingRecords.push({ groupId, records })
+  }
+
+  /** The records that bring what was recorded of the group to its current state. */
+  private changesOf(groupId: string): Array<ConsumerGroupRecord> {
     const group = this.groups.get(groupId)
     const before = this.recorded.get(groupId)
     const records: Array<ConsumerGroupRecord> = []
     if (group === undefined) {
-      if (before === undefined) return
+      if (before === undefined) return records
       // Kafka's ConsumerGroup.createGroupTombstoneRecords.
       for (const memberId of before.members.keys()) records.push(currentAssignmentRecord(groupId, memberId, null))
       for (const memberId of before.members.keys()) records.push(targetAssignmentRecord(groupId, memberId, null))
@@ -735,8 +763,7 @@ export class ConsumerGroupCoordinator {
       records.push(partitionMetadataRecord(groupId, null))
       records.push(groupEpochRecord(groupId, null))
       this.recorded.delete(groupId)
-      this.pendingRecords.push({ groupId, records })
-      return
+      return records
     }
     const now: RecordedGroup = {
       groupEpoch: group.groupEpoch,
@@ -773,7 +800,7 @@ export class ConsumerGroupCoordinator {
       if (was.get(memberId)?.current !== n.current) records.push(currentAssignmentRecord(groupId, memberId, group.members.get(memberId)!))
     }
     this.recorded.set(groupId, now)
-    if (records.length > 0) this.pendingRecords.push({ groupId, records })
+    return records
   }
 
   /**

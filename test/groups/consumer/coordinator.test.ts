@@ -365,7 +365,7 @@ describe("offsets of consumer groups", () => {
         // Outside the group (epoch -1) only while it is empty.
         expect(yield* commit("", -1)).toEqual([ErrorCode.UNKNOWN_MEMBER_ID])
 
-        const fetch = (memberId: string | null, memberEpoch: number) => gc.fetchOffsets("g", [{ topic: "orders", partitions: [0] }], { memberId, memberEpoch })
+        const fetch = (memberId: string | null, memberEpoch: number) => gc.fetchOffsets("g", [{ topic: "orders", partitions: [0] }], false, { memberId, memberEpoch })
         expect(yield* fetch("m1", 1)).toMatchObject({ errorCode: 0, topics: [{ topic: "orders", partitions: [{ partition: 0, offset: 3n }] }] })
         expect((yield* fetch("m1", 0)).errorCode).toBe(ErrorCode.STALE_MEMBER_EPOCH)
         expect((yield* fetch("ghost", 1)).errorCode).toBe(ErrorCode.UNKNOWN_MEMBER_ID)

@@ -1,0 +1,480 @@
+/**
+ * One cleaning round over one log, as Kafka's Cleaner.doClean does it:
+ *
+ * 1. build the key → latest offset map over the dirty section [firstDirtyOffset,
+ *    firstUncleanableOffset) — as far as the map's memory allows; the round then ends
+ *    where the map ends (`endOffset`);
+ * 2. group the segments below `endOffset` (clean and dirty, never the active one) into runs
+ *    that fit one segment (segment.bytes, segment.index.bytes, a 32-bit relative offset
+ *    span);
+ * 3. rewrite each group into one `.cleaned` segment keeping, per key, only the record
+ *    whose offset the map holds (records past the map's reach are all kept), dropping
+ *    tombstones whose delete horizon has passed and stamping a horizon on batches that keep
+ *    a tombstone for the first time; then swap it in (swap.ts).
+ *
+ * Batch rules (Kafka's): retained records keep their offsets; a batch left without records
+ * disappears, except the last batch of each producer id in the round (its sequence and
+ * epoch must survive for idempotence) and the last batch of the round, which stay as empty
+ * batches. A group whose records are all gone becomes an empty segment, as in Kafka (reads
+ * pass over it to the next segment).
+ * Transactional and control batches are kept whole and their keys stay out of the map:
+ * an aborted transaction's record never hides a committed value, at the price of
+ * transactional records (and markers) not being compacted yet.
+ *
+ * The round is a generator: it yields the number of bytes it read or wrote since the last
+ * yield, at batch boundaries, so the Effect driver can throttle and let other fibers
+ * (produce, fetch) run. All file work in between is synchronous, like the rest of the log.
+ */
+import * as fs from "node:fs"
+import type { PartitionLog } from "../partition-log.ts"
+import {
+  ATTRIBUTES_OFFSET,
+  type BatchHeader,
+  CONTROL_FLAG_MASK,
+  getInt64,
+  lastOffsetAt,
+  PRODUCER_ID_OFFSET,
+  readBatchHeader,
+  readRecords,
+  TRANSACTIONAL_FLAG_MASK,
+  viewOf
+} from "../record-batch.ts"
+import { filenamePrefixFromOffset, LogSegment, TXN_INDEX_FILE_SUFFIX } from "../segment.ts"
+import { OFFSET_INDEX_ENTRY_SIZE } from "../offset-index.ts"
+import { TIME_INDEX_ENTRY_SIZE } from "../time-index.ts"
+import { filterBatchSteps, Slicer, uncompressedView } from "./batch-filter.ts"
+import type { OffsetMap } from "./offset-map.ts"
+import { CleanedSegmentWriter, commitSwap, removeDeleted, type SwapHook } from "./swap.ts"
+import * as path from "node:path"
+
+/** Bytes read between two yields of a round. */
+export const DEFAULT_CHUNK_BYTES = 256 * 1024
+
+const INT32_MAX = 0x7fffffff
+
+/**
+ * The log changed under the cleaner (retention, DeleteRecords or a partition deletion
+ * removed segments it was reading): the round is dropped and tried again later, as
+ * Kafka's LogCleaningAbortedException.
+ */
+export class LogCleaningAbortedError extends Error {
+  override readonly name = "LogCleaningAbortedError"
+}
+
+/** A segment the cleaner reads is not a readable log: the log is left uncleanable. */
+export class UncleanableSegmentError extends Error {
+  override readonly name = "UncleanableSegmentError"
+}
+
+/** Whether a failure of a round on `log` means "try again later" rather than "give up on it". */
+export const isAbort = (log: PartitionLog, group: ReadonlyArray<LogSegment> | null, e: unknown): boolean =>
+  e instanceof LogCleaningAbortedError || log.isClosed || (group !== null && !stillInLog(log, group))
+
+// ---------------------------------------------------------------------------------------
+// Which part of a log is dirty and cleanable (LogCleanerManager)
+// ---------------------------------------------------------------------------------------
+
+/** Segments overlapping [from, to), as Kafka's logSegments(from, to). */
+export const segmentsOverlapping = (log: PartitionLog, from: number, to: number): Array<LogSegment> => {
+  const all = log.segmentList()
+  const out: Array<LogSegment> = []
+  for (let i = 0; i < all.length; i++) {
+    const s = all[i]!
+    const next = i + 1 < all.length ? all[i + 1]!.baseOffset : Number.POSITIVE_INFINITY
+    if (s.baseOffset < to && next > from) out.push(s)
+  }
+  return out
+}
+
+export interface OffsetsToClean {
+  readonly firstDirtyOffset: number
+  readonly firstUncleanableOffset: number
+  /** The checkpointed offset was outside the log and was reset (write the checkpoint). */
+  readonly forceUpdateCheckpoint: boolean
+}
+
+/** Kafka's LogCleanerManager.cleanableOffsets. */
+export const cleanableOffsets = (log: PartitionLog, checkpointed: number | undefined, now: number): OffsetsToClean => {
+  const start = log.logStartOffset
+  let firstDirty = checkpointed ?? start
+  let force = false
+  if (firstDirty < start || firstDirty > log.logEndOffset) {
+    firstDirty = start
+    force = true
+  }
+  const segments = log.segmentList()
+  const active = segments[segments.length - 1]!
+  // Never past the active segment nor the high watermark (the last stable offset, once
+  // transactions keep one), nor into segments younger than min.compaction.lag.ms.
+  let uncleanable = Math.min(active.baseOffset, log.highWatermark)
+  const lag = Math.max(log.config.minCompactionLagMs, 0)
+  if (lag > 0) {
+    for (let i = 0; i < segments.length - 1; i++) {
+      const s = segments[i]!
+      const next = segments[i + 1]!.baseOffset
+      if (next <= firstDirty) continue
+      if (s.largestTimestamp() > now - lag) {
+        uncleanable = Math.min(uncleanable, s.baseOffset)
+        break
+      }
+    }
+  }
+  return { firstDirtyOffset: firstDirty, firstUncleanableOffset: Math.max(firstDirty, uncleanable), forceUpdateCheckpoint: force }
+}
+
+/** Kafka's maxCompactionDelay: how far past max.compaction.lag.ms the oldest dirty segment is. */
+export const maxCompactionDelay = (log: PartitionLog, firstDirtyOffset: number, now: number): number => {
+  const segments = log.segmentList()
+  let earliest = Number.POSITIVE_INFINITY
+  for (let i = 0; i < segments.length - 1; i++) {
+    const s = segments[i]!
+    if (segments[i + 1]!.baseOffset <= firstDirtyOffset) continue
+    if (s.firstBatchTimestamp > 0 && s.firstBatchTimestamp < earliest) earliest = s.firstBatchTimestamp
+  }
+  const cleanUntil = now - Math.max(log.config.maxCompactionLagMs, 0)
+  return earliest < cleanUntil ? cleanUntil - earliest : 0
+}
+
+/** Kafka's LogToClean: the sizes behind the dirty ratio. */
+export interface LogToClean {
+  readonly log: PartitionLog
+  readonly firstDirtyOffset: number
+  readonly firstUncleanableOffset: number
+  readonly cleanBytes: number
+  readonly cleanableBytes: number
+  readonly totalBytes: number
+  readonly cleanableRatio: number
+  readonly needCompactionNow: boolean
+  readonly forceUpdateCheckpoint: boolean
+}
+
+export const logToClean = (log: PartitionLog, checkpointed: number | undefined, now: number): LogToClean => {
+  const offsets = cleanableOffsets(log, checkpointed, now)
+  const segments = log.segmentList()
+  // The first uncleanable offset rounded down to a segment boundary (calculateCleanableBytes).
+  let uncleanableSegmentBase = segments[segments.length - 1]!.baseOffset
+  for (let i = 0; i < segments.length - 1; i++) {
+    if (segments[i + 1]!.baseOffset > offsets.firstUncleanableOffset) {
+      uncleanableSegmentBase = segments[i]!.baseOffset
+      break
+    }
+  }
+  let cleanBytes = 0
+  for (const s of segmentsOverlapping(log, -1, offsets.firstDirtyOffset)) cleanBytes += s.size
+  let cleanableBytes = 0
+  for (const s of segmentsOverlapping(log, Math.min(offsets.firstDirtyOffset, uncleanableSegmentBase), uncleanableSegmentBase)) {
+    cleanableBytes += s.size
+  }
+  const totalBytes = cleanBytes + cleanableBytes
+  return {
+    log,
+    firstDirtyOffset: offsets.firstDirtyOffset,
+    firstUncleanableOffset: uncleanableSegmentBase,
+    cleanBytes,
+    cleanableBytes,
+    totalBytes,
+    cleanableRatio: totalBytes === 0 ? 0 : cleanableBytes / totalBytes,
+    needCompactionNow: maxCompactionDelay(log, offsets.firstDirtyOffset, now) > 0,
+    forceUpdateCheckpoint: offsets.forceUpdateCheckpoint
+  }
+}
+
+/**
+ * Kafka's grabFilthiestCompactedLog, given the candidates: logs whose dirty ratio exceeds
+ * their min.cleanable.dirty.ratio, or that max.compaction.lag.ms forces, the dirtiest first.
+ */
+export const filthiest = (candidates: ReadonlyArray<LogToClean>): LogToClean | null => {
+  let best: LogToClean | null = null
+  for (const c of candidates) {
+    if (c.totalBytes <= 0) continue
+    const cleanable = (c.needCompactionNow && c.cleanableBytes > 0) || c.cleanableRatio > c.log.config.minCleanableDirtyRatio
+    if (!cleanable) continue
+    if (best === null || c.cleanableRatio > best.cleanableRatio) best = c
+  }
+  return best
+}
+
+// ---------------------------------------------------------------------------------------
+// The round
+// ---------------------------------------------------------------------------------------
+
+export interface CleanRoundOptions {
+  readonly now: number
+  readonly map: OffsetMap
+  readonly firstDirtyOffset: number
+  readonly firstUncleanableOffset: number
+  readonly chunkBytes?: number
+  /** Crash injection for tests: called after each swap step. */
+  readonly hook?: SwapHook
+}
+
+export interface CleanStats {
+  /** The next dirty offset: where the following round starts (the checkpoint). */
+  readonly endOffset: number
+  readonly bytesRead: number
+  readonly bytesWritten: number
+  readonly recordsRead: number
+  readonly recordsRetained: number
+  readonly segmentsCleaned: number
+  readonly groups: number
+  readonly mapEntries: number
+}
+
+const isControlOrTransactional = (view: DataView, at: number): boolean =>
+  (view.getInt16(at + ATTRIBUTES_OFFSET) & (CONTROL_FLAG_MASK | TRANSACTIONAL_FLAG_MASK)) !== 0
+
+/**
+ * Whole batches of `segment` from `position`, copied out (the walk's buffer is shared),
+ * up to `chunk` bytes (at least one batch); and the position after them.
+ */
+const readBatches = (segment: LogSegment, position: number, chunk: number): { batches: Array<Uint8Array>; next: number } => {
+  const batches: Array<Uint8Array> = []
+  let done = 0
+  const outcome = segment.walk(position, (buf, _view, at, _filePos, size) => {
+    if (done >= chunk) return true
+    const copy = new Uint8Array(size)
+    copy.set(buf.subarray(at, at + size))
+    batches.push(copy)
+    done += size
+    return undefined
+  }, true)
+  if (outcome.status === "end") return { batches, next: segment.size }
+  if (outcome.status === "stopped") return { batches, next: outcome.position }
+  throw new UncleanableSegmentError(`${segment.logPath}: ${outcome.detail}`)
+}
+
+/**
+ * The batches of `segment` from `position`, one at a time, read `chunk` bytes at a time;
+ * yields (as a number: bytes read) between reads so the driver can throttle and yield.
+ */
+function* batchesOf(segment: LogSegment, position: number, chunk: number): Generator<number | Uint8Array, void> {
+  let pos = position
+  while (pos < segment.size) {
+    const { batches, next } = readBatches(segment, pos, chunk)
+    pos = next
+    let read = 0
+    for (const batch of batches) {
+      read += batch.length
+      yield batch
+    }
+    yield read
+  }
+}
+
+/** Step 1: the offset map over [start, end). Returns the bytes and records read. */
+function* buildOffsetMap(log: PartitionLog, start: number, end: number, map: OffsetMap, chunk: number): Generator<number, { bytes: number; records: number }> {
+  map.clear()
+  const dirty = segmentsOverlapping(log, start, end)
+  const slicer = new Slicer()
+  let bytes = 0
+  let records = 0
+  let full = false
+  for (let i = 0; i < dirty.length && !full; i++) {
+    const segment = dirty[i]!
+    const nextStart = i + 1 < dirty.length ? dirty[i + 1]!.baseOffset : end
+    let past = false
+    for (const item of batchesOf(segment, segment.offsetIndex.lookup(start), chunk)) {
+      if (typeof item === "number") {
+        bytes += item
+        yield item
+        if (full || past) break
+        continue
+      }
+      if (full || past) continue
+      const view = viewOf(item)
+      const last = lastOffsetAt(view, 0)
+      if (last >= start && !isControlOrTransactional(view, 0)) {
+        const header = readBatchHeader(item, 0)
+        if (header.baseOffset >= end) {
+          past = true
+          continue
+        }
+        let n = 0
+        for (const record of readRecords(uncompressedView(item, header))) {
+          records++
+          if ((++n & 63) === 0 && slicer.due()) yield 0
+          if (record.key === null || record.offset < start || record.offset >= end) continue
+          if (!map.canPut(record.key)) {
+            full = true
+            break
+          }
+          map.put(record.key, record.offset)
+        }
+        if (full) continue
+      }
+      if (last >= start) map.updateLatestOffset(Math.min(last, end - 1))
+      if (slicer.due()) yield 0
+    }
+    // Offsets between batches (earlier compaction) up to the next segment are covered too.
+    if (!full) map.updateLatestOffset(nextStart - 1)
+  }
+  return { bytes, records }
+}
+
+/** Kafka's groupSegmentsBySize. */
+export const groupSegmentsBySize = (
+  segments: ReadonlyArray<LogSegment>,
+  maxSize: number,
+  maxIndexSize: number,
+  firstUncleanableOffset: number
+): Array<Array<LogSegment>> => {
+  const groups: Array<Array<LogSegment>> = []
+  let i = 0
+  while (i < segments.length) {
+    const group = [segments[i]!]
+    let logSize = segments[i]!.size
+    let indexSize = segments[i]!.offsetIndex.entries * OFFSET_INDEX_ENTRY_SIZE
+    let timeIndexSize = segments[i]!.timeIndex.entries * TIME_INDEX_ENTRY_SIZE
+    i++
+    while (i < segments.length) {
+      const s = segments[i]!
+      const lastOffsetOfS = i + 1 < segments.length ? segments[i + 1]!.baseOffset - 1 : firstUncleanableOffset - 1
+      if (
+        logSize + s.size > maxSize ||
+        indexSize + s.offsetIndex.entries * OFFSET_INDEX_ENTRY_SIZE > maxIndexSize ||
+        timeIndexSize + s.timeIndex.entries * TIME_INDEX_ENTRY_SIZE > maxIndexSize ||
+        (s.size !== 0 && lastOffsetOfS - group[0]!.baseOffset > INT32_MAX)
+      ) break
+      group.push(s)
+      logSize += s.size
+      indexSize += s.offsetIndex.entries * OFFSET_INDEX_ENTRY_SIZE
+      timeIndexSize += s.timeIndex.entries * TIME_INDEX_ENTRY_SIZE
+      i++
+    }
+    groups.push(group)
+  }
+  return groups
+}
+
+const readTxnIndex = (segment: LogSegment): Uint8Array => {
+  try {
+    return fs.readFileSync(path.join(segment.dir, filenamePrefixFromOffset(segment.baseOffset) + TXN_INDEX_FILE_SUFFIX))
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return new Uint8Array(0)
+    throw e
+  }
+}
+
+/** Whether `group` is still a run of consecutive non-active segments of `log`. */
+const stillInLog = (log: PartitionLog, group: ReadonlyArray<LogSegment>): boolean => {
+  const all = log.segmentList()
+  const at = all.indexOf(group[0]!)
+  if (at < 0 || at + group.length >= all.length) return false
+  for (let i = 1; i < group.length; i++) if (all[at + i] !== group[i]) return false
+  return true
+}
+
+/** The last data batch of each producer id among `segments`: Kafka keeps it, if only empty. */
+const lastBatchOfProducers = (segments: ReadonlyArray<LogSegment>): Map<number, number> => {
+  const out = new Map<number, number>()
+  for (const segment of segments) {
+    segment.walk(0, (_buf, view, at) => {
+      const pid = getInt64(view, at + PRODUCER_ID_OFFSET)
+      if (pid >= 0) out.set(pid, lastOffsetAt(view, at))
+      return undefined
+    })
+  }
+  return out
+}
+
+/** Cleans one group into one segment and swaps it in; yields bytes processed. */
+function* cleanGroup(
+  log: PartitionLog,
+  group: ReadonlyArray<LogSegment>,
+  options: CleanRoundOptions,
+  endOffset: number,
+  producerLast: ReadonlyMap<number, number>,
+  stats: { bytesRead: number; bytesWritten: number; recordsRead: number; recordsRetained: number }
+): Generator<number, void> {
+  const { map, now } = options
+  const chunk = options.chunkBytes ?? DEFAULT_CHUNK_BYTES
+  const segmentConfig = { indexIntervalBytes: log.config.indexIntervalBytes, segmentIndexBytes: log.config.segmentIndexBytes }
+  const base = group[0]!.baseOffset
+  const writer = new CleanedSegmentWriter(log.dir, base, segmentConfig)
+  const horizon = now + log.config.deleteRetentionMs
+  const latest = map.latestOffset
+  const slicer = new Slicer()
+  const decision = {
+    retain: (offset: number, key: Uint8Array | null, tombstone: boolean, header: BatchHeader) => {
+      if (offset > latest) return true
+      if (key === null) return false
+      if (offset < map.get(key)) return false
+      return !tombstone || !header.hasDeleteHorizonMs || now < header.baseTimestamp
+    }
+  }
+  let committed = false
+  try {
+    for (const segment of group) {
+      for (const item of batchesOf(segment, 0, chunk)) {
+        if (typeof item === "number") {
+          yield item
+          continue
+        }
+        const view = viewOf(item)
+        stats.bytesRead += item.length
+        const last = lastOffsetAt(view, 0)
+        let out: Uint8Array | null
+        if (isControlOrTransactional(view, 0)) {
+          out = item
+        } else {
+          const pid = getInt64(view, PRODUCER_ID_OFFSET)
+          const keepEmpty = (pid >= 0 && producerLast.get(pid) === last) || last + 1 === endOffset
+          const result = yield* filterBatchSteps(item, decision, keepEmpty ? "retain-empty" : "delete", horizon, slicer)
+          stats.recordsRead += result.recordsRead
+          stats.recordsRetained += result.recordsRetained
+          out = result.bytes
+        }
+        if (out !== null) {
+          writer.append(out)
+          stats.bytesWritten += out.length
+        }
+        if (slicer.due()) yield 0
+      }
+    }
+    if (log.isClosed || !stillInLog(log, group)) {
+      throw new LogCleaningAbortedError(`${log.dir}: segments changed while being cleaned`)
+    }
+    const lastModified = fs.statSync(group[group.length - 1]!.logPath).mtimeMs
+    writer.finish(group.map(readTxnIndex), lastModified)
+    options.hook?.("cleaned")
+    committed = true
+    commitSwap(log.dir, base, group, options.hook)
+    const cleaned = LogSegment.open(log.dir, base, segmentConfig, now)
+    if (cleaned.indexProblem !== null) cleaned.recover()
+    log.replaceSegments(group, cleaned)
+    removeDeleted(log.dir, group, options.hook)
+  } catch (e) {
+    // A segment deleted meanwhile (its descriptor closed) fails reads: that is an abort.
+    if (!committed && !(e instanceof LogCleaningAbortedError) && isAbort(log, group, e)) {
+      throw new LogCleaningAbortedError(`${log.dir}: segments changed while being cleaned (${(e as Error).message})`)
+    }
+    throw e
+  } finally {
+    if (!committed) writer.abort()
+  }
+}
+
+/** One round over `log` (Kafka's doClean). Returns the statistics and the next dirty offset. */
+export function* cleanRound(log: PartitionLog, options: CleanRoundOptions): Generator<number, CleanStats> {
+  const chunk = options.chunkBytes ?? DEFAULT_CHUNK_BYTES
+  const built = yield* buildOffsetMap(log, options.firstDirtyOffset, options.firstUncleanableOffset, options.map, chunk)
+  const endOffset = options.map.latestOffset + 1
+  const stats = { bytesRead: built.bytes, bytesWritten: 0, recordsRead: built.records, recordsRetained: 0 }
+  if (endOffset <= options.firstDirtyOffset) {
+    return { endOffset: options.firstDirtyOffset, ...stats, segmentsCleaned: 0, groups: 0, mapEntries: options.map.size }
+  }
+  const segments = segmentsOverlapping(log, -1, endOffset).filter((s) => s !== log.activeSegment)
+  const groups = groupSegmentsBySize(segments, log.config.segmentBytes, log.config.segmentIndexBytes, options.firstUncleanableOffset)
+  const producerLast = lastBatchOfProducers(segments)
+  for (const group of groups) yield* cleanGroup(log, group, options, endOffset, producerLast, stats)
+  return { endOffset, ...stats, segmentsCleaned: segments.length, groups: groups.length, mapEntries: options.map.size }
+}
+
+/** Runs a round to completion without yielding control (tests, tools). */
+export const cleanRoundSync = (log: PartitionLog, options: CleanRoundOptions): CleanStats => {
+  const round = cleanRound(log, options)
+  for (;;) {
+    const step = round.next()
+    if (step.done === true) return step.value
+  }
+}
