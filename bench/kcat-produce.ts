@@ -30,7 +30,9 @@ const diskBaseline = (): number => {
   return RECORDS / (elapsed / 1000)
 }
 
-const broker = await startBroker({ properties: { "log.dirs": path.join(workDir, "data") }, logLevel: "Warn" })
+// BENCH_REQUEST_METRICS=0 runs it without request metrics, to see what they cost here.
+const requestMetrics = process.env["BENCH_REQUEST_METRICS"] !== "0"
+const broker = await startBroker({ properties: { "log.dirs": path.join(workDir, "data") }, logLevel: "Warn", requestMetrics })
 try {
   // The broker runs in this process: kcat must be spawned asynchronously, never with spawnSync.
   const kcat = (args: ReadonlyArray<string>) =>
@@ -48,7 +50,7 @@ try {
   const rate = RECORDS / seconds
   const baseline = diskBaseline()
   const fmt = (n: number) => Math.round(n).toLocaleString("en-US")
-  console.log(`kcat produce, ${fmt(RECORDS)} x ${RECORD_BYTES} B records, acks=-1, 1 partition`)
+  console.log(`kcat produce, ${fmt(RECORDS)} x ${RECORD_BYTES} B records, acks=-1, 1 partition${requestMetrics ? "" : ", request metrics off"}`)
   console.log(`  broker                 : ${fmt(rate)} records/s (${(rate * RECORD_BYTES / 1048576).toFixed(1)} MiB/s)`)
   console.log(`  bare disk append (node): ${fmt(baseline)} records/s equivalent`)
   console.log(`  ratio broker/disk      : ${(rate / baseline).toFixed(2)}`)

@@ -1,6 +1,7 @@
 /**
  * The two servers the ApiVersions benchmark compares, each run in its own process:
  *   node bench/servers.ts broker   the real broker (embedded, ephemeral port)
+ *   node bench/servers.ts broker-no-metrics   the same without request metrics
  *   node bench/servers.ts bare     a bare node:net server answering every frame with a
  *                                  precomputed ApiVersions response (correlation id patched)
  * Each prints its port on stdout and runs until killed.
@@ -15,9 +16,15 @@ import { encodeResponseFrame } from "../src/server/dispatch.ts"
 
 const mode = process.argv[2]
 
-if (mode === "broker") {
-  const broker = await startBroker({ logLevel: "None" })
+if (mode === "broker" || mode === "broker-no-metrics") {
+  const broker = await startBroker({ logLevel: "None", requestMetrics: mode === "broker" })
   console.log(broker.port)
+  // A line on stdin asks for the CPU time used so far (microseconds), for per-request CPU cost.
+  process.stdin.on("data", () => {
+    const cpu = process.cpuUsage()
+    console.log(cpu.user + cpu.system)
+  })
+  process.stdin.on("error", () => {})
 } else if (mode === "bare") {
   // Same bytes the broker sends for ApiVersions v3 (header v0 + body), built once.
   const template = encodeResponseFrame(ApiVersions, 3, 0, apiVersionsResponse(makeRegistry(handlers).supported))
@@ -43,6 +50,6 @@ if (mode === "broker") {
   })
   server.listen(0, "127.0.0.1", () => console.log((server.address() as net.AddressInfo).port))
 } else {
-  console.error("usage: node bench/servers.ts broker|bare")
+  console.error("usage: node bench/servers.ts broker|broker-no-metrics|bare")
   process.exit(2)
 }

@@ -35,6 +35,17 @@ import { ListOffsetsHandler } from "./handlers/ListOffsets.ts"
 import { MetadataHandler } from "./handlers/Metadata.ts"
 import { ProduceHandler } from "./handlers/Produce.ts"
 import type { Topics } from "./topics/Topics.ts"
+import type { ConfigError } from "./config/errors.ts"
+import { HealthRoutes } from "./http/health.ts"
+import { HttpListener } from "./http/HttpListener.ts"
+import { MetricsRoutes } from "./http/metrics.ts"
+import { ApiRoutes } from "./http/api.ts"
+import { ConsoleRoutes } from "./http/console.ts"
+import { Throughput } from "./http/throughput.ts"
+import { BrokerMetrics } from "./metrics/BrokerMetrics.ts"
+import { ProcessSamplers } from "./metrics/gauges.ts"
+import { RequestLog } from "./logging/RequestLog.ts"
+import { combineObservers, noObserver } from "./server/observer.ts"
 
 /** How long shutdown lets in-flight requests finish before closing connections anyway. */
 const DRAIN_TIMEOUT = "10 seconds"
@@ -116,9 +127,11 @@ export const StorageLayer: Layer.Layer<StorageServices, MetadataStartupError | L
 )
 
 /** The network side, given the services the handlers need. */
-export const ServerLayer: Layer.Layer<BrokerServer, ListenerBindError, Config | BrokerServices> = Layer.unwrap(
+export const ServerLayer: Layer.Layer<BrokerServer, ListenerBindError, Config | BrokerServices | BrokerMetrics | RequestLog> = Layer.unwrap(
   Effect.gen(function*() {
     const config = yield* Config
+    const metrics = yield* BrokerMetrics
+    const requestLog = yield* RequestLog
     const registry = makeRegistry(handlers)
     const advertised = new Map(config.advertisedListeners.map((l) => [l.name, l]))
     const listeners = servedListeners(config).map((l) => ({
@@ -138,18 +151,39 @@ export const ServerLayer: Layer.Layer<BrokerServer, ListenerBindError, Config | 
         maxConnections: config.maxConnections,
         maxConnectionsPerIp: config.maxConnectionsPerIp,
         perIpOverrides: config.maxConnectionsPerIpOverrides
-      }
+      },
+      // Metrics off (the benchmark's baseline) leaves requests unobserved altogether.
+      observer: metrics.observer.enabled ? combineObservers([metrics.observer, requestLog.observer]) : noObserver
     })
   })
 ).pipe(Layer.provide(Listeners.node))
 
-/** The whole broker, given a Config. */
 /** Every typed way the broker can fail to start; each carries a message naming what and why. */
-export type BrokerStartupError = MetadataStartupError | LogIoError | ListenerBindError
+export type BrokerStartupError = MetadataStartupError | LogIoError | ListenerBindError | ConfigError
 
-export const BrokerLayer: Layer.Layer<BrokerServer | StorageServices, BrokerStartupError, Config> = ServerLayer.pipe(
-  Layer.provideMerge(StorageLayer)
+/** The operations HTTP listener and what it serves, given the broker. */
+export const HttpLayer = HttpListener.layer(Layer.mergeAll(HealthRoutes, MetricsRoutes, ApiRoutes, ConsoleRoutes)).pipe(
+  Layer.provide(Layer.mergeAll(ProcessSamplers.layer, Throughput.layer))
 )
+
+export interface BrokerLayerOptions {
+  /** False leaves requests unobserved (no request metrics): the benchmark's baseline. */
+  readonly requestMetrics?: boolean
+}
+
+/** The whole broker, given a Config. */
+export const makeBrokerLayer = (
+  options: BrokerLayerOptions = {}
+): Layer.Layer<BrokerServer | HttpListener | StorageServices, BrokerStartupError, Config> =>
+  HttpLayer.pipe(
+    Layer.provideMerge(ServerLayer),
+    Layer.merge(BrokerMetrics.forgetDeletedTopics),
+    Layer.provideMerge(RequestLog.layer),
+    Layer.provideMerge(StorageLayer),
+    Layer.provide(BrokerMetrics.layer({ enabled: options.requestMetrics ?? true }))
+  )
+
+export const BrokerLayer = makeBrokerLayer()
 
 export interface EmbeddedBroker {
   /** host:port of the first listener, for a client's bootstrap servers. */
@@ -157,6 +191,8 @@ export interface EmbeddedBroker {
   readonly host: string
   readonly port: number
   readonly logDir: string
+  /** The HTTP listener's `http://host:port` (a free port unless `http.listener` is given), undefined when turned off. */
+  readonly httpUrl: string | undefined
   /** Runs the log cleaner until no compacted log needs cleaning (a deterministic trigger for tests). */
   readonly cleanLogs: () => Promise<ReadonlyArray<CleanResult>>
   readonly stop: () => Promise<void>
@@ -166,6 +202,8 @@ export interface EmbedOptions {
   /** Kafka properties on top of the defaults (e.g. "num.partitions": "3"). */
   readonly properties?: Readonly<Record<string, string>>
   readonly logLevel?: LogLevel
+  /** False turns request metrics off (benchmark baseline). */
+  readonly requestMetrics?: boolean
 }
 
 /**
@@ -175,15 +213,16 @@ export interface EmbedOptions {
 export const startBroker = async (options: EmbedOptions = {}): Promise<EmbeddedBroker> => {
   const properties: Record<string, string> = { ...options.properties }
   properties["listeners"] ??= "PLAINTEXT://127.0.0.1:0"
+  properties["http.listener"] ??= "http://127.0.0.1:0"
   const ownDir = properties["log.dirs"] === undefined
   if (ownDir) properties["log.dirs"] = fs.mkdtempSync(path.join(os.tmpdir(), "kafka-broker-"))
-  const layer = BrokerLayer.pipe(
+  const layer = makeBrokerLayer({ requestMetrics: options.requestMetrics ?? true }).pipe(
     Layer.provide(Config.layerFromValues(properties)),
     Layer.provide(Layer.succeed(References.MinimumLogLevel, options.logLevel ?? "Warn"))
   )
   const runtime = ManagedRuntime.make(layer.pipe(Layer.orDie))
-  const server = await runtime.runPromise(Effect.gen(function*() {
-    return yield* BrokerServer
+  const { server, http } = await runtime.runPromise(Effect.gen(function*() {
+    return { server: yield* BrokerServer, http: yield* HttpListener }
   }))
   const first = server.addresses[0]!
   return {
@@ -191,6 +230,7 @@ export const startBroker = async (options: EmbedOptions = {}): Promise<EmbeddedB
     host: first.host,
     port: first.port,
     logDir: properties["log.dirs"]!,
+    httpUrl: http.url,
     cleanLogs: () =>
       runtime.runPromise(Effect.gen(function*() {
         const cleaner = yield* LogCleaner

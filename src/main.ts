@@ -1,5 +1,5 @@
 /**
- * `pnpm start [server.properties] [--override key=value]... [--log-level level]`
+ * `pnpm start [server.properties] [--override key=value]... [--log-level level] [--log-format text|json]`
  * Runs the broker until SIGINT/SIGTERM, then drains connections and exits 0.
  * `pnpm start --format [--cluster-id id] [--ignore-formatted] [server.properties] [--override ...]`
  * formats the log dirs (as `kafka-storage.sh format`) and exits.
@@ -12,6 +12,7 @@ import { EFFECT_LOG_LEVEL, parseArgs } from "./config/args.ts"
 import { Config, loadBrokerConfig } from "./config/Config.ts"
 import { ConfigError } from "./config/errors.ts"
 import { BrokerLayer } from "./broker.ts"
+import { jsonLoggerLayer } from "./logging/json-logger.ts"
 import { describeFailure } from "./startup-failure.ts"
 import { formatStorage } from "./metadata/format.ts"
 import { DEFAULT_BOOTSTRAP_METADATA_VERSION } from "./metadata/MetadataLog.ts"
@@ -52,7 +53,9 @@ const program = Effect.gen(function*() {
     Effect.provideService(References.MinimumLogLevel, level)
   )
 }).pipe(
-  Effect.tapError((e) => Effect.logError(describeFailure(e)))
+  Effect.tapError((e) => Effect.logError(describeFailure(e))),
+  // From the first line on, a bad command line included (parseArgs validates the flag itself).
+  Effect.provide(argv.some((a, i) => a === "--log-format=json" || (a === "--log-format" && argv[i + 1] === "json")) ? jsonLoggerLayer : Layer.empty)
 )
 
 NodeRuntime.runMain(program, {

@@ -1,6 +1,6 @@
 /**
  * Command line of the broker, shaped like `kafka-server-start.sh`:
- *   broker [server.properties] [--override key=value]... [--log-level level]
+ *   broker [server.properties] [--override key=value]... [--log-level level] [--log-format text|json]
  * so Kafka muscle memory (and scripts) carry over. `--format [--cluster-id id]
  * [--ignore-formatted]` formats the log dirs instead of running, as
  * `kafka-storage.sh format -c server.properties` does.
@@ -9,12 +9,15 @@ import { fail } from "./errors.ts"
 
 export const LOG_LEVELS = ["trace", "debug", "info", "warning", "error", "fatal", "none"] as const
 export type LogLevelName = (typeof LOG_LEVELS)[number]
+export const LOG_FORMATS = ["text", "json"] as const
+export type LogFormat = (typeof LOG_FORMATS)[number]
 
 export interface ParsedArgs {
   readonly propertiesFile?: string
   /** In command-line order; later ones win. */
   readonly overrides: Array<[key: string, value: string]>
   readonly logLevel?: LogLevelName
+  readonly logFormat?: LogFormat
   /** Present when the command is `--format`: format the storage directories and exit. */
   readonly format?: FormatArgs
 }
@@ -26,7 +29,7 @@ export interface FormatArgs {
   readonly ignoreFormatted: boolean
 }
 
-const USAGE = "usage is [server.properties] [--override key=value]... [--log-level level] " +
+const USAGE = "usage is [server.properties] [--override key=value]... [--log-level level] [--log-format text|json] " +
   "| --format [--cluster-id id] [--ignore-formatted] [server.properties] [--override key=value]..."
 
 /** Effect's spelling of each level, for References.MinimumLogLevel. */
@@ -47,6 +50,12 @@ const parseLogLevel = (text: string): LogLevelName => {
   return fail("--log-level", text, `Unknown log level "${text}": expected one of ${LOG_LEVELS.join(", ")}`)
 }
 
+const parseLogFormat = (text: string): LogFormat => {
+  const lower = text.trim().toLowerCase()
+  if ((LOG_FORMATS as ReadonlyArray<string>).includes(lower)) return lower as LogFormat
+  return fail("--log-format", text, `Unknown log format "${text}": expected one of ${LOG_FORMATS.join(", ")}`)
+}
+
 // Kafka splits an override on the first "=" only: values such as listener lists may contain more.
 const parseOverride = (text: string): [string, string] => {
   const eq = text.indexOf("=")
@@ -59,6 +68,7 @@ const parseOverride = (text: string): [string, string] => {
 export const parseArgs = (argv: ReadonlyArray<string>): ParsedArgs => {
   let propertiesFile: string | undefined
   let logLevel: LogLevelName | undefined
+  let logFormat: LogFormat | undefined
   const overrides: Array<[string, string]> = []
   let format = false
   let clusterId: string | undefined
@@ -85,6 +95,9 @@ export const parseArgs = (argv: ReadonlyArray<string>): ParsedArgs => {
           break
         case "--log-level":
           logLevel = parseLogLevel(valueOf(flag, inline))
+          break
+        case "--log-format":
+          logFormat = parseLogFormat(valueOf(flag, inline))
           break
         case "--format":
           format = true
@@ -115,6 +128,7 @@ export const parseArgs = (argv: ReadonlyArray<string>): ParsedArgs => {
     ...(propertiesFile === undefined ? {} : { propertiesFile }),
     overrides,
     ...(logLevel === undefined ? {} : { logLevel }),
+    ...(logFormat === undefined ? {} : { logFormat }),
     ...(format ? { format: { ...(clusterId === undefined ? {} : { clusterId }), ignoreFormatted } } : {})
   }
 }

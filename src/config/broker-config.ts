@@ -3,6 +3,7 @@
  * Pure: the Effect service (Config.ts) decides where the layers come from.
  */
 import { fail } from "./errors.ts"
+import { parseHttpListener } from "./observability.ts"
 import {
   CLEANUP_POLICIES,
   COMPRESSION_TYPES,
@@ -312,6 +313,7 @@ export const parseBrokerConfig = (layers: ReadonlyArray<ConfigLayer>): BrokerCon
   if (served.length === 0) {
     fail("listeners", listenersValue, "No listener left to serve clients: every listener is named in controller.listener.names")
   }
+  parseHttpListener(raw.get("http.listener") ?? "")
 
   const metadataSegmentBytes = read.int("metadata.log.segment.bytes")
   const metadataSegmentMin = read.int("metadata.log.segment.min.bytes")

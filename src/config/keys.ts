@@ -70,6 +70,12 @@ export const CONFIG_KEYS: ReadonlyArray<ConfigKey> = [
   { name: "max.connections.per.ip.overrides", type: "STRING", default: "", doc: "Per-IP or per-host exceptions to max.connections.per.ip: host:count,host:count." },
   { name: "queued.max.requests", type: "INT", default: "500", validator: atLeast(1), doc: "Requests read from one connection and not yet answered before the broker stops reading from it." },
 
+  // --- observability (OURS: Kafka has JMX instead; Redpanda has an admin HTTP port)
+  { name: "http.listener", type: "STRING", default: "http://127.0.0.1:9644", doc: "OURS: the HTTP listener for /metrics, /health and the web console; empty turns it off, port 0 picks a free port." },
+  { name: "http.console.read.only", type: "BOOLEAN", default: "true", doc: "OURS: the console's create, delete, reset and produce endpoints are refused unless this is false." },
+  { name: "request.log.slow.ms", type: "LONG", default: "-1", doc: "OURS: requests slower than this (ms) are logged at info level with their timings; -1 turns the slow-request log off." },
+  { name: "request.log.debug", type: "BOOLEAN", default: "false", doc: "OURS: log every request at debug level (api, client, correlation id, time); switchable at runtime from the console's API." },
+
   // --- topics & messages
   { name: "num.partitions", type: "INT", default: "1", validator: atLeast(1), doc: "Partitions of auto-created / default topics." },
   { name: "default.replication.factor", type: "INT", default: "1", doc: "Replication factor of auto-created / default topics (Kafka has no validator)." },

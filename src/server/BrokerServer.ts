@@ -9,6 +9,7 @@ import { type ConnectionHandle, serveConnection } from "./connection.ts"
 import { type ConnectionLimits, ConnectionQuotas, UNLIMITED_CONNECTIONS } from "./connection-quotas.ts"
 import { BrokerLifecycle } from "./Lifecycle.ts"
 import { type ListenerSpec, Listeners } from "./Listeners.ts"
+import type { RequestObserver } from "./observer.ts"
 
 export interface BrokerServerOptions {
   readonly listeners: ReadonlyArray<ListenerSpec>
@@ -21,6 +22,7 @@ export interface BrokerServerOptions {
   /** queued.max.requests, per connection (Kafka's default 500). */
   readonly maxQueuedRequests?: number
   readonly connectionLimits?: ConnectionLimits
+  readonly observer?: RequestObserver
 }
 
 /** How often idle connections are looked for: often enough to close them near their deadline. */
@@ -85,7 +87,8 @@ export class BrokerServer extends Context.Service<BrokerServer, {
                     maxRequestSize: options.maxRequestSize,
                     drainTimeout: options.drainTimeout,
                     maxQueuedRequests: options.maxQueuedRequests ?? 500,
-                    abort: ends.abort
+                    abort: ends.abort,
+                    ...(options.observer === undefined ? {} : { observer: options.observer })
                   },
                   (handle) =>
                     Effect.acquireRelease(

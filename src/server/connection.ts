@@ -12,6 +12,7 @@ import { FrameReader, isFrameError } from "../protocol/framing.ts"
 import { Writer } from "../protocol/primitives.ts"
 import { type ConnectionInfo, dispatch } from "./dispatch.ts"
 import { HandlerDefect, RequestRejected } from "./errors.ts"
+import { noObserver, type RequestObservation, type RequestObserver } from "./observer.ts"
 
 export interface ConnectionOptions extends ConnectionInfo {
   readonly maxRequestSize: number
@@ -21,6 +22,8 @@ export interface ConnectionOptions extends ConnectionInfo {
   readonly maxQueuedRequests: number
   /** Drops the connection without flushing what is buffered for the client. */
   readonly abort: () => void
+  /** Told about every request and about the connection's start and end (metrics, request logs). */
+  readonly observer?: RequestObserver
 }
 
 /**
@@ -36,6 +39,7 @@ export const OUTPUT_BACKLOG_LIMIT = 1 << 20
 interface Slot {
   done: boolean
   bytes: Uint8Array | null
+  obs: RequestObservation | undefined
 }
 
 /** Output buffers start at this size; a connection's next buffer is as large as its last batch. */
@@ -92,6 +96,45 @@ export const serveConnection = <R>(
       const scratch = new Writer(MIN_OUT_CAPACITY)
       let writing = false
       let writeAgain = false
+      const observer = options.observer ?? noObserver
+      // Observations of the responses in `out`, finished when the write carrying them is done.
+      let outObs: Array<RequestObservation> = []
+      // Clock reads are rationed (one per request, plus one per read and per write): a handler
+      // run in the frame loop starts when the previous one finished or the bytes arrived.
+      let receivedAt = 0
+      let lastClock = 0
+
+      const observe = (d: Extract<ReturnType<typeof dispatch>, { _tag: "Handle" }>): RequestObservation | undefined =>
+        observer.enabled
+          ? {
+            apiKey: d.apiKey,
+            apiName: d.apiName,
+            apiVersion: d.apiVersion,
+            correlationId: d.correlationId,
+            clientId: d.clientId,
+            clientAddress: options.clientAddress,
+            listenerName: options.listenerName,
+            request: d.request,
+            response: undefined,
+            receivedAt,
+            startedAt: lastClock,
+            completedAt: 0,
+            sendStartedAt: 0,
+            sentAt: 0
+          }
+          : undefined
+
+      const finishObservations = (done: Array<RequestObservation>, sendStartedAt: number): Effect.Effect<void> => {
+        const now = performance.now()
+        let effects: Array<Effect.Effect<void>> | undefined
+        for (const o of done) {
+          o.sendStartedAt = sendStartedAt
+          o.sentAt = now
+          const e = observer.requestDone(o)
+          if (e !== undefined) (effects ??= []).push(e)
+        }
+        return effects === undefined ? Effect.void : Effect.forEach(effects, (e) => e, { discard: true })
+      }
 
       /** Encodes into `w`, leaving it as it was if encoding throws (a bug: the connection then closes). */
       const writeInto = (w: Writer, respond: (w: Writer) => void): void => {
@@ -105,24 +148,32 @@ export const serveConnection = <R>(
       }
 
       /** Records the response of `slot` (or of a request with no slot: nothing pending before it). */
-      const complete = (slot: Slot | undefined, respond: (w: Writer) => void): void => {
+      const complete = (slot: Slot | undefined, obs: RequestObservation | undefined, body: unknown, respond: (w: Writer) => void): void => {
         unanswered--
         signalProgress()
+        if (obs !== undefined) {
+          obs.completedAt = lastClock = performance.now()
+          obs.response = body
+        }
         if (slot === undefined) {
           writeInto(out, respond)
+          if (obs !== undefined) outObs.push(obs)
           return
         }
         if (queue[0] !== slot) {
           respond(scratch.reset())
           slot.bytes = scratch.pos === 0 ? null : scratch.toBytes()
           slot.done = true
+          slot.obs = obs
           return
         }
         writeInto(out, respond)
+        if (obs !== undefined) outObs.push(obs)
         queue.shift()
         while (queue.length > 0 && queue[0]!.done) {
           const next = queue.shift()!
           if (next.bytes !== null) out.raw(next.bytes)
+          if (next.obs !== undefined) outObs.push(next.obs)
         }
       }
 
@@ -132,7 +183,11 @@ export const serveConnection = <R>(
         // The socket keeps the buffer until it is sent: the next responses go to a new one.
         const bytes = out.written()
         out = new Writer(Math.max(MIN_OUT_CAPACITY, bytes.length))
+        const sending = outObs
+        const sendStartedAt = sending.length > 0 ? performance.now() : 0
+        if (sending.length > 0) outObs = []
         return writer.write(bytes).pipe(
+          Effect.andThen(Effect.suspend(() => (sending.length > 0 ? finishObservations(sending, sendStartedAt) : Effect.void))),
           Effect.andThen(Effect.suspend(() => {
             lastActivity = clock.currentTimeMillisUnsafe()
             signalProgress()
@@ -147,7 +202,15 @@ export const serveConnection = <R>(
           writeAgain = true
           return Effect.void
         }
-        if (out.pos === 0) return Effect.void
+        if (out.pos === 0) {
+          // Only responses Kafka does not send (acks=0): they are done now.
+          if (outObs.length > 0) {
+            const done = outObs
+            outObs = []
+            return finishObservations(done, performance.now())
+          }
+          return Effect.void
+        }
         writing = true
         writeAgain = false
         return Effect.asVoid(FiberSet.run(writeFibers, Effect.ensuring(writeOut, Effect.sync(() => {
@@ -190,12 +253,13 @@ export const serveConnection = <R>(
           requestsRead++
           const { apiName, correlationId, result, respond } = decision
           // Only a response behind an unfinished one needs a slot to wait in.
-          const slot: Slot | undefined = queue.length > 0 || decision.blocking ? { done: false, bytes: null } : undefined
+          const slot: Slot | undefined = queue.length > 0 || decision.blocking ? { done: false, bytes: null, obs: undefined } : undefined
           if (slot !== undefined) queue.push(slot)
+          const obs = observe(decision)
           if (Exit.isExit(result)) {
             if (Exit.isFailure(result)) return defect(apiName, correlationId, Cause.squash(result.cause))
             try {
-              complete(slot, (w) => respond(result.value, w))
+              complete(slot, obs, result.value, (w) => respond(result.value, w))
             } catch (e) {
               return defect(apiName, correlationId, e)
             }
@@ -203,7 +267,7 @@ export const serveConnection = <R>(
           }
           if (decision.blocking) {
             const run = result.pipe(
-              Effect.flatMap((body) => Effect.sync(() => complete(slot, (w) => respond(body, w)))),
+              Effect.flatMap((body) => Effect.sync(() => complete(slot, obs, body, (w) => respond(body, w)))),
               Effect.andThen(flush),
               Effect.catchCause((cause) =>
                 Cause.hasInterruptsOnly(cause)
@@ -221,7 +285,7 @@ export const serveConnection = <R>(
           return result.pipe(
             Effect.flatMap((body) => {
               try {
-                complete(slot, (w) => respond(body, w))
+                complete(slot, obs, body, (w) => respond(body, w))
               } catch (e) {
                 return defect(apiName, correlationId, e)
               }
@@ -238,6 +302,7 @@ export const serveConnection = <R>(
         Effect.andThen(
           awaitProgress,
           Effect.flatMap(reader.pull, (chunks) => {
+            if (observer.enabled) receivedAt = lastClock = performance.now()
             for (const chunk of chunks) {
               frames.push(typeof chunk === "string" ? new TextEncoder().encode(chunk) : chunk)
             }
@@ -268,6 +333,8 @@ export const serveConnection = <R>(
       }
 
       yield* Effect.logDebug(`connection from ${options.clientAddress} on ${options.listenerName} opened`)
+      observer.connectionOpened(options.listenerName)
+      yield* Effect.addFinalizer(() => Effect.sync(() => observer.connectionClosed(options.listenerName)))
       let draining = false
       let closeReason: string | undefined
       const readFiber: Fiber.Fiber<never, RequestRejected | HandlerDefect | Socket.SocketError> = yield* Effect.forkScoped(

@@ -26,7 +26,12 @@ export type Decision<R> =
   | {
     readonly _tag: "Handle"
     readonly apiName: string
+    readonly apiKey: number
+    readonly apiVersion: number
     readonly correlationId: number
+    /** The decoded request (undefined when it was answered without decoding), for observers. */
+    readonly request: unknown
+    readonly clientId: string | null
     readonly blocking: boolean
     /** The handler's program. Often already an Exit (a computed answer), which needs no fiber to run. */
     readonly result: Effect.Effect<unknown, never, R>
@@ -68,7 +73,18 @@ export const dispatch = <R>(registry: HandlerRegistry<R>, frame: Uint8Array, con
   // UNSUPPORTED_VERSION in a v0 body that lists what it supports, so the client can retry lower.
   if (apiKey === API_VERSIONS_KEY && apiVersion > handler.maxVersion) {
     const body = apiVersionsResponse(registry.supported, ErrorCode.UNSUPPORTED_VERSION)
-    return { _tag: "Handle", apiName: api.name, correlationId, blocking: false, result: Effect.succeed(body), respond: (b, w) => writeResponseFrame(ApiVersions, 0, correlationId, b, w) }
+    return {
+      _tag: "Handle",
+      apiName: api.name,
+      apiKey,
+      apiVersion,
+      correlationId,
+      request: undefined,
+      clientId: null,
+      blocking: false,
+      result: Effect.succeed(body),
+      respond: (b, w) => writeResponseFrame(ApiVersions, 0, correlationId, b, w)
+    }
   }
   if (apiVersion < api.minVersion || apiVersion > api.maxVersion) {
     return reject(`unsupported ${api.name} version ${apiVersion} (supported ${handler.minVersion}-${handler.maxVersion})`)
@@ -101,13 +117,17 @@ export const dispatch = <R>(registry: HandlerRegistry<R>, frame: Uint8Array, con
       return reject(`unsupported ${api.name} version ${apiVersion} (supported ${handler.minVersion}-${handler.maxVersion})`)
     }
     const body = handler.errorResponse(request, ErrorCode.UNSUPPORTED_VERSION, ctx)
-    return { _tag: "Handle", apiName: api.name, correlationId, blocking: false, result: Effect.succeed(body), respond }
+    return { _tag: "Handle", apiName: api.name, apiKey, apiVersion, correlationId, request, clientId: ctx.header.clientId, blocking: false, result: Effect.succeed(body), respond }
   }
 
   return {
     _tag: "Handle",
     apiName: api.name,
+    apiKey,
+    apiVersion,
     correlationId,
+    request,
+    clientId: ctx.header.clientId,
     blocking: handler.blocking === true,
     result: handler.handle(request, ctx),
     respond

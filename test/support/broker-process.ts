@@ -27,6 +27,7 @@ export const startBrokerProcess = (options: { logDir?: string; args?: ReadonlyAr
       path.join(projectRoot, "src", "main.ts"),
       "--override", "listeners=PLAINTEXT://127.0.0.1:0",
       "--override", `log.dirs=${logDir}`,
+      "--override", "http.listener=http://127.0.0.1:0",
       ...(options.args ?? [])
     ],
     { cwd: projectRoot, stdio: ["ignore", "pipe", "pipe"] }
