@@ -136,6 +136,10 @@ export interface BrokerConfig {
   readonly groupInitialRebalanceDelayMs: number
   readonly groupMinSessionTimeoutMs: number
   readonly groupMaxSessionTimeoutMs: number
+  readonly groupConsumerSessionTimeoutMs: number
+  readonly groupConsumerHeartbeatIntervalMs: number
+  readonly groupConsumerMaxSize: number
+  readonly groupConsumerAssignors: ReadonlyArray<string>
   /** Effective value of every known key that has one, in Kafka's string rendering. */
   readonly raw: ReadonlyMap<string, string>
   /** Where each known key's value came from; keys without a value report DEFAULT_CONFIG. */
@@ -395,6 +399,10 @@ export const parseBrokerConfig = (layers: ReadonlyArray<ConfigLayer>): BrokerCon
     groupInitialRebalanceDelayMs: read.int("group.initial.rebalance.delay.ms"),
     groupMinSessionTimeoutMs: read.int("group.min.session.timeout.ms"),
     groupMaxSessionTimeoutMs: read.int("group.max.session.timeout.ms"),
+    groupConsumerSessionTimeoutMs: read.int("group.consumer.session.timeout.ms"),
+    groupConsumerHeartbeatIntervalMs: read.int("group.consumer.heartbeat.interval.ms"),
+    groupConsumerMaxSize: read.int("group.consumer.max.size"),
+    groupConsumerAssignors: read.list("group.consumer.assignors"),
     raw,
     sources,
     unknownKeys

@@ -13,7 +13,7 @@
  * scope: session timeouts, rebalance timeouts and group.initial.rebalance.delay.ms all
  * follow TestClock in tests, and stop when the layer is released.
  */
-import { randomUUID } from "node:crypto"
+import { randomBytes, randomUUID } from "node:crypto"
 import { Clock, Context, Deferred, Effect, FiberSet, Layer, Queue } from "effect"
 import { Config } from "../config/Config.ts"
 import { shutdownSignal } from "../server/Lifecycle.ts"
@@ -22,6 +22,16 @@ import type { GroupMetadataValueInit } from "../protocol/generated/coordinator/G
 import { ClassicGroupCoordinator, CONSUMER_PROTOCOL_TYPE, type CoordinatorEnv, type GroupOffsetView, type Pending } from "./classic-coordinator.ts"
 import { decodeGroupRecord, groupMetadataRecord } from "./coordinator-records.ts"
 import { GroupLog } from "./GroupLog.ts"
+import { assignorByConfigName, type ConsumerGroupAssignor, RangeAssignor, UniformAssignor } from "./consumer/assignors.ts"
+import { ConsumerGroupCoordinator } from "./consumer/consumer-coordinator.ts"
+import { type ConsumerGroupRecord, decodeConsumerGroupRecord } from "./consumer/records.ts"
+import type {
+  ConsumerHeartbeatInput,
+  ConsumerHeartbeatResult,
+  ConsumerOffsetsMember,
+  DescribedConsumerGroup,
+  TopicLookup
+} from "./consumer/types.ts"
 import { type CommittedOffset, OffsetStore, type TopicPartition, type TopicPartitionOffset } from "./OffsetStore.ts"
 import type {
   CommitOffsetsInput,
@@ -59,6 +69,16 @@ export interface GroupCoordinatorOptions {
   readonly offsetsRetentionCheckIntervalMs?: number
   /** Member ids are `${clientId}-${uuid}`; tests may make them predictable. */
   readonly newMemberId?: (prefix: string) => string
+  /** group.consumer.session.timeout.ms (45000): KIP-848 members' session. */
+  readonly consumerSessionTimeoutMs?: number
+  /** group.consumer.heartbeat.interval.ms (5000). */
+  readonly consumerHeartbeatIntervalMs?: number
+  /** group.consumer.max.size (Integer.MAX_VALUE). */
+  readonly consumerMaxSize?: number
+  /** group.consumer.assignors (uniform, range): the first is the default. */
+  readonly consumerAssignors?: ReadonlyArray<ConsumerGroupAssignor>
+  /** KIP-848 member ids (Kafka: a random Uuid); tests may make them predictable. */
+  readonly newConsumerMemberId?: () => string
 }
 
 export const GROUP_COORDINATOR_DEFAULTS = {
@@ -67,7 +87,10 @@ export const GROUP_COORDINATOR_DEFAULTS = {
   maxSessionTimeoutMs: 1_800_000,
   offsetMetadataMaxBytes: 4096,
   offsetsRetentionMs: 10080 * 60_000,
-  offsetsRetentionCheckIntervalMs: 600_000
+  offsetsRetentionCheckIntervalMs: 600_000,
+  consumerSessionTimeoutMs: 45_000,
+  consumerHeartbeatIntervalMs: 5000,
+  consumerMaxSize: 2_147_483_647
 } as const
 
 export interface GroupCoordinatorShape {
@@ -85,7 +108,13 @@ export interface GroupCoordinatorShape {
    * `topics` null = every committed offset of the group. With `requireStable`, partitions
    * with a pending transactional offset answer UNSTABLE_OFFSET_COMMIT.
    */
-  readonly fetchOffsets: (groupId: string, topics: ReadonlyArray<FetchOffsetsTopic> | null, requireStable?: boolean) => Effect.Effect<FetchOffsetsResult>
+  readonly fetchOffsets: (
+    groupId: string,
+    topics: ReadonlyArray<FetchOffsetsTopic> | null,
+    requireStable?: boolean,
+    /** OffsetFetch v9+: checked against a KIP-848 consumer group (STALE_MEMBER_EPOCH, UNKNOWN_MEMBER_ID). */
+    member?: ConsumerOffsetsMember
+  ) => Effect.Effect<FetchOffsetsResult>
   /** DeleteGroups: empty groups go, with their offsets (tombstones in `__consumer_offsets`). */
   readonly deleteGroups: (groupIds: ReadonlyArray<string>) => Effect.Effect<ReadonlyArray<DeleteGroupResult>>
   /** OffsetDelete: the group's offsets of these partitions go, unless the group consumes the topic. */
@@ -96,6 +125,9 @@ export interface GroupCoordinatorShape {
   readonly onTopicsDeleted: (topics: ReadonlySet<string>) => Effect.Effect<void>
   readonly listGroups: (filter: ListGroupsFilter) => Effect.Effect<ReadonlyArray<ListedGroup>>
   readonly describeGroups: (groupIds: ReadonlyArray<string>) => Effect.Effect<ReadonlyArray<DescribedGroup>>
+  /** KIP-848: one ConsumerGroupHeartbeat; `topics` resolves subscribed topic names against the metadata image. */
+  readonly consumerGroupHeartbeat: (input: ConsumerHeartbeatInput, topics: TopicLookup) => Effect.Effect<ConsumerHeartbeatResult>
+  readonly consumerGroupDescribe: (groupIds: ReadonlyArray<string>) => Effect.Effect<ReadonlyArray<DescribedConsumerGroup>>
   /**
    * The transaction coordinator wrote the markers of `producerId`'s transaction into the
    * `__consumer_offsets` partitions `offsetsPartitions`: offsets that producer committed with
@@ -113,6 +145,8 @@ const NO_OFFSET: Omit<FetchedOffset, "partition"> = { offset: -1n, leaderEpoch: 
 interface GroupWrite {
   readonly groupId: string
   readonly value: GroupMetadataValueInit | null
+  /** Records to write instead of a GroupMetadata record (KIP-848 consumer group changes). */
+  readonly records?: ReadonlyArray<ConsumerGroupRecord>
   /** The error code of the write (NONE once it is in the log). */
   readonly done: Deferred.Deferred<number>
 }
@@ -127,6 +161,21 @@ const expiryBase = (view: GroupOffsetView): ((c: CommittedOffset) => number) | u
   if (view.state === "Empty") return (c) => (view.currentStateTimestampMs >= 0 ? view.currentStateTimestampMs : c.commitTimestampMs)
   if (view.protocolType === CONSUMER_PROTOCOL_TYPE && view.subscribedTopics !== undefined && view.state === "Stable") return (c) => c.commitTimestampMs
   return undefined
+}
+
+/** ListGroups' view of the consumer groups, with the same filters as the classic ones. */
+const consumerListed = (consumer: ConsumerGroupCoordinator, filter: ListGroupsFilter): ReadonlyArray<ListedGroup> => {
+  const states = new Set(filter.states.map((s) => s.toLowerCase()))
+  const types = new Set(filter.types.map((t) => t.toLowerCase()))
+  return consumer.listGroups().filter((g) =>
+    (states.size === 0 || states.has(g.state.toLowerCase())) && (types.size === 0 || types.has(g.groupType))
+  )
+}
+
+/** `group.consumer.assignors` names (or Kafka's class names) as assignors; unknown names are skipped. */
+export const consumerAssignorsFromConfig = (names: ReadonlyArray<string>): ReadonlyArray<ConsumerGroupAssignor> => {
+  const found = names.map(assignorByConfigName).filter((a): a is ConsumerGroupAssignor => a !== undefined)
+  return found.length > 0 ? found : [UniformAssignor, RangeAssignor]
 }
 
 const make = (options: GroupCoordinatorOptions) =>
@@ -167,6 +216,35 @@ const make = (options: GroupCoordinatorOptions) =>
       offsetMetadataMaxBytes: options.offsetMetadataMaxBytes ?? GROUP_COORDINATOR_DEFAULTS.offsetMetadataMaxBytes
     })
 
+    // KIP-848 consumer groups share the group id namespace with the classic ones; their
+    // changes are written as ConsumerGroup* records through the same writer, in order.
+    const consumer = new ConsumerGroupCoordinator(
+      {
+        now: env.now,
+        schedule: (delayMs, action) => env.schedule(delayMs, () => {
+          action()
+          writeConsumerRecords()
+        }),
+        newMemberUuid: options.newConsumerMemberId ?? (() => randomBytes(16).toString("base64url"))
+      },
+      {
+        sessionTimeoutMs: options.consumerSessionTimeoutMs ?? GROUP_COORDINATOR_DEFAULTS.consumerSessionTimeoutMs,
+        heartbeatIntervalMs: options.consumerHeartbeatIntervalMs ?? GROUP_COORDINATOR_DEFAULTS.consumerHeartbeatIntervalMs,
+        maxSize: options.consumerMaxSize ?? GROUP_COORDINATOR_DEFAULTS.consumerMaxSize,
+        assignors: options.consumerAssignors ?? [UniformAssignor, RangeAssignor],
+        recordChanges: true
+      },
+      { has: (groupId) => core.hasGroup(groupId), deleteIfEmpty: (groupId) => core.deleteIfEmpty(groupId) }
+    )
+    /** Queues the consumer groups' pending records; each group's last write is what its next answer waits for. */
+    function writeConsumerRecords(): void {
+      for (const { groupId, records } of consumer.takeRecords()) {
+        const done = Deferred.makeUnsafe<number>()
+        lastWrite.set(groupId, done)
+        Queue.offerUnsafe(writes, { groupId, value: null, records, done })
+      }
+    }
+
     // Start-up: the state in `__consumer_offsets` comes back before any request is served.
     let replayed = 0
     yield* log.replay((entry) => {
@@ -194,16 +272,26 @@ const make = (options: GroupCoordinatorOptions) =>
         })
       } else if (decoded._tag === "GroupMetadata") {
         core.replayGroup(decoded.group, decoded.value)
+      } else {
+        let consumerRecord
+        try {
+          consumerRecord = decodeConsumerGroupRecord(entry.record)
+        } catch (e) {
+          runFork(Effect.logWarning(`unreadable consumer group record at ${entry.partition}/${entry.offset} of __consumer_offsets: ${String(e)}`))
+          return
+        }
+        if (consumerRecord !== undefined) consumer.replay(consumerRecord)
       }
     }).pipe(Effect.catch((e) => Effect.logError(`cannot replay __consumer_offsets: ${e.message}`)))
     core.finishReplay(store.groupIds())
+    consumer.finishReplay()
     if (replayed > 0) yield* Effect.logInfo(`group coordinator loaded ${replayed} record(s) from __consumer_offsets`)
 
     yield* Effect.forkScoped(Effect.forever(
       Effect.gen(function*() {
         const write = yield* Queue.take(writes)
-        const record = groupMetadataRecord(write.groupId, write.value)
-        const code = yield* log.append(write.groupId, [record]).pipe(
+        const records = write.records ?? [groupMetadataRecord(write.groupId, write.value)]
+        const code = yield* log.append(write.groupId, records).pipe(
           Effect.as(ErrorCode.NONE),
           Effect.catch((e) =>
             Effect.logError(`cannot write the metadata of group ${write.groupId}: ${e.message}`).pipe(Effect.as(groupWriteErrorCode(e.errorCode)))
@@ -215,6 +303,7 @@ const make = (options: GroupCoordinatorOptions) =>
     ))
 
     yield* Effect.addFinalizer(() => Effect.sync(() => core.shutdown()))
+    yield* Effect.addFinalizer(() => Effect.sync(() => consumer.shutdown()))
     // Waiting joins and syncs are answered as soon as the broker begins to shut down.
     yield* Effect.forkScoped(Effect.andThen(yield* shutdownSignal, Effect.sync(() => core.shutdown())))
 
@@ -250,7 +339,9 @@ const make = (options: GroupCoordinatorOptions) =>
       write: (accepted: ReadonlyArray<TopicPartitionOffset>) => Effect.Effect<void, { readonly errorCode: number }>
     ): Effect.Effect<CommitOffsetsResult> =>
       Effect.suspend(() => {
-        const groupError = core.validateCommit(input, transactional)
+        const groupError = consumer.has(input.groupId)
+          ? consumer.validateCommit(input.groupId, input.memberId, input.generationId, input.apiVersion, transactional)
+          : core.validateCommit(input, transactional)
         if (groupError !== ErrorCode.NONE) {
           core.releaseGroup(input.groupId)
           return Effect.succeed(input.offsets.map(() => groupError))
@@ -277,7 +368,14 @@ const make = (options: GroupCoordinatorOptions) =>
     const commitTransactionalOffsets = (input: TxnCommitOffsetsInput): Effect.Effect<CommitOffsetsResult> =>
       commitWith(input, true, (accepted) => store.putPending(input.groupId, { producerId: input.producerId, producerEpoch: input.producerEpoch }, accepted))
 
-    const fetchOffsets = (groupId: string, topics: ReadonlyArray<FetchOffsetsTopic> | null, requireStable = false): Effect.Effect<FetchOffsetsResult> => {
+    const fetchOffsets = (
+      groupId: string,
+      topics: ReadonlyArray<FetchOffsetsTopic> | null,
+      requireStable = false,
+      member?: ConsumerOffsetsMember
+    ): Effect.Effect<FetchOffsetsResult> => {
+      const memberError = member === undefined ? ErrorCode.NONE : consumer.validateFetch(groupId, member)
+      if (memberError !== ErrorCode.NONE) return Effect.succeed({ errorCode: memberError, topics: [] })
       const unstable = (topic: string, partition: number) => requireStable && store.hasPending(groupId, topic, partition)
       const fetched = (topic: string, partition: number, c: CommittedOffset | undefined): FetchedOffset =>
         unstable(topic, partition)
@@ -323,11 +421,17 @@ const make = (options: GroupCoordinatorOptions) =>
     const deleteGroups = (groupIds: ReadonlyArray<string>): Effect.Effect<ReadonlyArray<DeleteGroupResult>> =>
       Effect.forEach(groupIds, (groupId) =>
         Effect.gen(function*() {
-          const error = core.deleteGroupError(groupId)
+          const isConsumerGroup = consumer.has(groupId)
+          const error = isConsumerGroup ? consumer.deleteGroupError(groupId) : core.deleteGroupError(groupId)
           if (error !== ErrorCode.NONE) return { groupId, errorCode: error }
           // The group's offsets and the group itself go in one batch, as Kafka writes them.
           const partitions = yield* offsetPartitionsOf(groupId)
           yield* awaitGroupWritten(groupId)
+          if (isConsumerGroup) {
+            const tombstones = consumer.deleteEmptyGroup(groupId)
+            yield* store.remove(groupId, partitions, tombstones)
+            return { groupId, errorCode: ErrorCode.NONE }
+          }
           yield* store.remove(groupId, partitions, [groupMetadataRecord(groupId, null)])
           core.removeGroup(groupId)
           return { groupId, errorCode: ErrorCode.NONE }
@@ -335,9 +439,11 @@ const make = (options: GroupCoordinatorOptions) =>
 
     const deleteOffsets = (groupId: string, partitions: ReadonlyArray<TopicPartition>): Effect.Effect<DeleteOffsetsResult> =>
       Effect.gen(function*() {
-        const error = core.offsetDeleteError(groupId)
+        // A consumer group's offsets may be deleted in any state, except for topics it subscribes to.
+        const isConsumerGroup = consumer.has(groupId)
+        const error = isConsumerGroup ? ErrorCode.NONE : core.offsetDeleteError(groupId)
         if (error !== ErrorCode.NONE) return { errorCode: error, partitions: [] }
-        const subscribed = core.offsetView(groupId)?.subscribedTopics
+        const subscribed = isConsumerGroup ? consumer.subscribedTopics(groupId) : core.offsetView(groupId)?.subscribedTopics
         const codes = partitions.map((tp) => (subscribed?.has(tp.topic) === true ? ErrorCode.GROUP_SUBSCRIBED_TO_TOPIC : ErrorCode.NONE))
         yield* store.remove(groupId, partitions.filter((_, i) => codes[i] === ErrorCode.NONE))
         const left = yield* store.list(groupId)
@@ -350,7 +456,10 @@ const make = (options: GroupCoordinatorOptions) =>
       const now = env.now()
       let expired = 0
       for (const groupId of store.groupIds()) {
-        const view = core.offsetView(groupId)
+        // A consumer group's offsets expire by commit time, except for the topics it subscribes to (ConsumerGroup's condition).
+        const view: GroupOffsetView | undefined = consumer.has(groupId)
+          ? { state: "Stable", protocolType: CONSUMER_PROTOCOL_TYPE, currentStateTimestampMs: -1, subscribedTopics: consumer.subscribedTopics(groupId) }
+          : core.offsetView(groupId)
         if (view === undefined) continue
         const base = expiryBase(view)
         if (base === undefined) continue
@@ -385,7 +494,24 @@ const make = (options: GroupCoordinatorOptions) =>
         }).pipe(Effect.catchTag("OffsetStoreError", (e) => Effect.logError(`cannot remove the offsets of deleted topics for group ${groupId}: ${e.message}`))), { discard: true })
 
     return GroupCoordinator.of({
-      joinGroup: (input) => Effect.suspend(() => awaitPending(core.join(input))),
+      joinGroup: (input) =>
+        Effect.suspend(() => {
+          const taken = consumer.classicJoinError(input.groupId)
+          writeConsumerRecords()
+          if (taken !== ErrorCode.NONE) {
+            return Effect.succeed<JoinGroupResult>({
+              errorCode: taken,
+              generationId: -1,
+              protocolType: null,
+              protocolName: null,
+              leader: "",
+              skipAssignment: false,
+              memberId: input.memberId,
+              members: []
+            })
+          }
+          return awaitPending(core.join(input))
+        }),
       syncGroup: (input) =>
         Effect.suspend(() => awaitPending(core.sync(input))).pipe(
           // The generation is answered once its record is in the log; if it could not be
@@ -407,8 +533,19 @@ const make = (options: GroupCoordinatorOptions) =>
       deleteOffsets,
       expireOffsets,
       onTopicsDeleted,
-      listGroups: (filter) => Effect.sync(() => core.listGroups(filter)),
+      listGroups: (filter) => Effect.sync(() => [...core.listGroups(filter), ...consumerListed(consumer, filter)]),
       describeGroups: (groupIds) => Effect.sync(() => groupIds.map((id) => core.describeGroup(id))),
+      // Answered once the member's changes are in `__consumer_offsets`, as Kafka answers a write operation.
+      consumerGroupHeartbeat: (input, topics) =>
+        Effect.suspend(() => {
+          const result = consumer.heartbeat(input, topics)
+          writeConsumerRecords()
+          return Effect.map(awaitGroupWritten(input.groupId), (code): ConsumerHeartbeatResult =>
+            code === ErrorCode.NONE || result.errorCode !== ErrorCode.NONE
+              ? result
+              : { errorCode: code, errorMessage: null, memberId: null, memberEpoch: 0, heartbeatIntervalMs: 0, assignment: null })
+        }),
+      consumerGroupDescribe: (groupIds) => Effect.sync(() => groupIds.map((id) => consumer.describe(id))),
       onTransactionCompleted: (producerId, offsetsPartitions, commit) => store.completeTransaction(producerId, offsetsPartitions, commit)
     })
   })
@@ -437,7 +574,11 @@ export class GroupCoordinator extends Context.Service<GroupCoordinator, GroupCoo
         minSessionTimeoutMs: config.groupMinSessionTimeoutMs,
         maxSessionTimeoutMs: config.groupMaxSessionTimeoutMs,
         offsetsRetentionMs: config.offsetsRetentionMinutes * 60_000,
-        offsetsRetentionCheckIntervalMs: config.offsetsRetentionCheckIntervalMs
+        offsetsRetentionCheckIntervalMs: config.offsetsRetentionCheckIntervalMs,
+        consumerSessionTimeoutMs: config.groupConsumerSessionTimeoutMs,
+        consumerHeartbeatIntervalMs: config.groupConsumerHeartbeatIntervalMs,
+        consumerMaxSize: config.groupConsumerMaxSize,
+        consumerAssignors: consumerAssignorsFromConfig(config.groupConsumerAssignors)
       }).pipe(Layer.provide(OffsetStore.layer)))
   )
 }

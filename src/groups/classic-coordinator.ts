@@ -744,6 +744,26 @@ export class ClassicGroupCoordinator {
     if (group !== undefined) this.maybeDrop(group)
   }
 
+  // --------------------------------------------------------------- namespace
+
+  /** Whether a classic group with this id exists (consumer groups share the id namespace). */
+  hasGroup(groupId: string): boolean {
+    return this.groups.has(groupId)
+  }
+
+  /**
+   * Deletes the group if it is Empty with no members (Kafka's maybeDeleteEmptyClassicGroup, when
+   * a consumer group takes its id); its committed offsets stay. True when it did or there was none.
+   */
+  deleteIfEmpty(groupId: string): boolean {
+    const group = this.groups.get(groupId)
+    if (group === undefined) return true
+    if (group.state !== "Empty" || group.members.size > 0 || group.pendingMembers.size > 0) return false
+    this.dropGroup(group)
+    if (group.persisted) this.env.writeGroup(group.groupId, null)
+    return true
+  }
+
   // ---------------------------------------------------------------- describe
 
   listGroups(filter: ListGroupsFilter): ReadonlyArray<ListedGroup> {

@@ -4,6 +4,8 @@
  * need Topics (this node's id, and which partitions exist).
  */
 import type { AnyHandler } from "../handlers/handler.ts"
+import { ConsumerGroupDescribeHandler } from "../handlers/ConsumerGroupDescribe.ts"
+import { ConsumerGroupHeartbeatHandler } from "../handlers/ConsumerGroupHeartbeat.ts"
 import { DeleteGroupsHandler } from "../handlers/DeleteGroups.ts"
 import { DescribeGroupsHandler } from "../handlers/DescribeGroups.ts"
 import { FindCoordinatorHandler } from "../handlers/FindCoordinator.ts"
@@ -23,6 +25,8 @@ export { GROUP_COORDINATOR_DEFAULTS, GroupCoordinator, type GroupCoordinatorOpti
 export { OffsetStore, OffsetStoreError, type OffsetStoreShape } from "./OffsetStore.ts"
 export { GroupLog, type GroupLogShape } from "./GroupLog.ts"
 export {
+  ConsumerGroupDescribeHandler,
+  ConsumerGroupHeartbeatHandler,
   DeleteGroupsHandler,
   DescribeGroupsHandler,
   FindCoordinatorHandler,
@@ -48,6 +52,8 @@ export const groupHandlers: ReadonlyArray<AnyHandler<GroupCoordinator | Topics>>
   OffsetFetchHandler,
   ListGroupsHandler,
   DescribeGroupsHandler,
+  ConsumerGroupHeartbeatHandler,
+  ConsumerGroupDescribeHandler,
   DeleteGroupsHandler,
   OffsetDeleteHandler,
   TxnOffsetCommitHandler

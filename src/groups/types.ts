@@ -2,13 +2,14 @@
  * The group coordinator's vocabulary: what the group APIs ask of it and what it answers,
  * independent of any protocol version. Handlers translate between these and the wire.
  */
+import type { ConsumerGroupState } from "./consumer/types.ts"
 
 /** Kafka's classic group states, with the names DescribeGroups and ListGroups report. */
 export type GroupState = "Empty" | "PreparingRebalance" | "CompletingRebalance" | "Stable" | "Dead"
 
 export const GROUP_STATES: ReadonlyArray<GroupState> = ["Empty", "PreparingRebalance", "CompletingRebalance", "Stable", "Dead"]
 
-/** Every group this coordinator runs uses the classic protocol (KIP-848 groups are "consumer"). */
+/** The type of groups run by the classic protocol (KIP-848 groups are "consumer"). */
 export const CLASSIC_GROUP_TYPE = "classic"
 
 export interface GroupProtocol {
@@ -144,7 +145,8 @@ export interface ListGroupsFilter {
 export interface ListedGroup {
   readonly groupId: string
   readonly protocolType: string
-  readonly state: GroupState
+  /** A classic group's state, or a KIP-848 consumer group's (Assigning, Reconciling...). */
+  readonly state: GroupState | ConsumerGroupState
   readonly groupType: string
 }
 

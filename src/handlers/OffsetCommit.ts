@@ -4,7 +4,8 @@
  * stores committed offsets. Partitions of topics this broker does not have are answered
  * UNKNOWN_TOPIC_OR_PARTITION; the rest go to the group coordinator, whose group-level
  * verdict (ILLEGAL_GENERATION, UNKNOWN_MEMBER_ID, REBALANCE_IN_PROGRESS, ...) every
- * partition carries.
+ * partition carries. For a KIP-848 consumer group, generation_id_or_member_epoch is the
+ * member epoch (STALE_MEMBER_EPOCH when it moved on; members must use v9).
  */
 import { Effect } from "effect"
 import { GroupCoordinator } from "../groups/GroupCoordinator.ts"

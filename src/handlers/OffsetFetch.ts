@@ -3,7 +3,9 @@
  * (v8+), for the named partitions or, with topics null (v2+), for every partition the group
  * committed. A partition without a committed offset answers offset -1 and no error, as does
  * an unknown group. With require_stable (v7+), a partition whose offset is pending in an open
- * transaction answers UNSTABLE_OFFSET_COMMIT (the client retries), as Kafka does.
+ * transaction answers UNSTABLE_OFFSET_COMMIT (the client retries), as Kafka does. v9 names the
+ * member (id and epoch) of a KIP-848 consumer group, checked as Kafka checks it
+ * (STALE_MEMBER_EPOCH, UNKNOWN_MEMBER_ID for the group).
  */
 import { Effect } from "effect"
 import { GroupCoordinator } from "../groups/GroupCoordinator.ts"
@@ -38,7 +40,12 @@ export const OffsetFetchHandler = defineHandler(OffsetFetch, {
       const version = ctx.apiVersion
       if (version >= 8) {
         return Effect.forEach(request.groups, (group) =>
-          coordinator.fetchOffsets(group.groupId, requestedTopics(group.topics), request.requireStable).pipe(
+          coordinator.fetchOffsets(
+            group.groupId,
+            requestedTopics(group.topics),
+            request.requireStable,
+            version >= 9 ? { memberId: group.memberId, memberEpoch: group.memberEpoch } : undefined
+          ).pipe(
             Effect.map((result) => ({ groupId: group.groupId, errorCode: result.errorCode, topics: topicsOf(result, version) }))
           )).pipe(Effect.map((groups) => ({ throttleTimeMs: 0, groups })))
       }

@@ -20,21 +20,29 @@ import { testServerLayer } from "../support/test-server.ts"
 
 export const NODE_ID = 7
 
+/** The id fakeTopics gives the `index`-th topic: 16 bytes, the first one index + 1 (base64, as our codecs carry uuids). */
+export const fakeTopicId = (index: number): string => {
+  const bytes = new Uint8Array(16)
+  bytes[0] = index + 1
+  return Buffer.from(bytes).toString("base64url")
+}
+
 /** A Topics that knows `topics` (name -> partition count) and nothing else. */
 export const fakeTopics = (topics: Readonly<Record<string, number>>): Layer.Layer<Topics> => {
   const topicsByName = new Map<string, TopicImage>(
-    Object.entries(topics).map(([name, count]) => [
+    Object.entries(topics).map(([name, count], index) => [
       name,
       {
         name,
-        topicId: "AAAAAAAAAAAAAAAAAAAAAA",
+        topicId: fakeTopicId(index),
         partitions: new Map(Array.from({ length: count }, (_, p) => [p, { partition: p } as PartitionImage]))
       }
     ])
   )
+  const topicsById = new Map([...topicsByName.values()].map((t) => [t.topicId, t]))
   const unused = () => Effect.die(new Error("not used by the group APIs"))
   const shape: TopicsShape = {
-    image: () => ({ ...EMPTY_IMAGE, topicsByName }),
+    image: () => ({ ...EMPTY_IMAGE, topicsByName, topicsById }),
     clusterId: "test-cluster",
     nodeId: NODE_ID,
     topicConfig: () => new Map(),
