@@ -12,7 +12,7 @@ import { servedListeners } from "./config/listeners.ts"
 import type { AnyHandler } from "./handlers/handler.ts"
 import { makeRegistry } from "./handlers/registry.ts"
 import { BrokerServer, type ListenerBindError } from "./server/BrokerServer.ts"
-import { BrokerLifecycle } from "./server/Lifecycle.ts"
+import { BrokerLifecycle } from "./lifecycle/Lifecycle.ts"
 import { Listeners } from "./server/Listeners.ts"
 import { LogStore } from "./log/LogStore.ts"
 import type { LogIoError } from "./log/errors.ts"
@@ -36,7 +36,21 @@ import { GetTelemetrySubscriptionsHandler } from "./handlers/GetTelemetrySubscri
 import { ListPartitionReassignmentsHandler } from "./handlers/ListPartitionReassignments.ts"
 import { OffsetForLeaderEpochHandler } from "./handlers/OffsetForLeaderEpoch.ts"
 import { IncrementalAlterConfigsHandler } from "./handlers/IncrementalAlterConfigs.ts"
-import { GroupCoordinator, GroupLog, groupHandlers } from "./groups/index.ts"
+import { GroupCoordinator, GroupLog } from "./groups/index.ts"
+import { ConsumerGroupDescribeHandler } from "./handlers/ConsumerGroupDescribe.ts"
+import { ConsumerGroupHeartbeatHandler } from "./handlers/ConsumerGroupHeartbeat.ts"
+import { DeleteGroupsHandler } from "./handlers/DeleteGroups.ts"
+import { DescribeGroupsHandler } from "./handlers/DescribeGroups.ts"
+import { FindCoordinatorHandler } from "./handlers/FindCoordinator.ts"
+import { HeartbeatHandler } from "./handlers/Heartbeat.ts"
+import { JoinGroupHandler } from "./handlers/JoinGroup.ts"
+import { LeaveGroupHandler } from "./handlers/LeaveGroup.ts"
+import { ListGroupsHandler } from "./handlers/ListGroups.ts"
+import { OffsetCommitHandler } from "./handlers/OffsetCommit.ts"
+import { OffsetDeleteHandler } from "./handlers/OffsetDelete.ts"
+import { OffsetFetchHandler } from "./handlers/OffsetFetch.ts"
+import { SyncGroupHandler } from "./handlers/SyncGroup.ts"
+import { TxnOffsetCommitHandler } from "./handlers/TxnOffsetCommit.ts"
 import { GroupTopicDeletions } from "./groups/topic-deletions.ts"
 import { CreatePartitionsHandler } from "./handlers/CreatePartitions.ts"
 import { CreateTopicsHandler } from "./handlers/CreateTopics.ts"
@@ -72,6 +86,24 @@ import { combineObservers, noObserver } from "./server/observer.ts"
 
 /** How long shutdown lets in-flight requests finish before closing connections anyway. */
 const DRAIN_TIMEOUT = "10 seconds"
+
+/** The group APIs: they need GroupCoordinator, and Topics for this node's id and which partitions exist. */
+export const groupHandlers: ReadonlyArray<AnyHandler<GroupCoordinator | Topics>> = [
+  FindCoordinatorHandler,
+  JoinGroupHandler,
+  SyncGroupHandler,
+  HeartbeatHandler,
+  LeaveGroupHandler,
+  OffsetCommitHandler,
+  OffsetFetchHandler,
+  ListGroupsHandler,
+  DescribeGroupsHandler,
+  ConsumerGroupHeartbeatHandler,
+  ConsumerGroupDescribeHandler,
+  DeleteGroupsHandler,
+  OffsetDeleteHandler,
+  TxnOffsetCommitHandler
+]
 
 /** Every API the broker serves. ApiVersions is added by the registry itself. */
 export const handlers: ReadonlyArray<AnyHandler<BrokerServices>> = [

@@ -16,7 +16,7 @@
 import { randomBytes, randomUUID } from "node:crypto"
 import { Clock, Context, Deferred, Effect, FiberSet, Layer, Queue } from "effect"
 import { Config } from "../config/Config.ts"
-import { shutdownSignal } from "../server/Lifecycle.ts"
+import { shutdownSignal } from "../lifecycle/Lifecycle.ts"
 import { ErrorCode } from "../protocol/error-codes.ts"
 import type { GroupMetadataValueInit } from "../protocol/generated/coordinator/GroupMetadataValue.ts"
 import { ClassicGroupCoordinator, CONSUMER_PROTOCOL_TYPE, type CoordinatorEnv, type GroupOffsetView, type Pending } from "./classic-coordinator.ts"

@@ -7,7 +7,7 @@
  * topic ids and partition counts and notices created or grown topics.
  */
 import { Effect } from "effect"
-import { clientHostOf, clientIdOf } from "../groups/client.ts"
+import { clientHostOf, clientIdOf } from "./client.ts"
 import type { TopicLookup } from "../groups/consumer/types.ts"
 import { GroupCoordinator } from "../groups/GroupCoordinator.ts"
 import { ConsumerGroupHeartbeat } from "../protocol/generated/apis/ConsumerGroupHeartbeat.ts"

@@ -43,7 +43,7 @@ import type {
 } from "../protocol/generated/message/FetchResponse.ts"
 import { Topics, type TopicsShape } from "../topics/Topics.ts"
 import { errorCodeByName, isUnexpected, kafkaErrorOf } from "./errors.ts"
-import { BrokerLifecycle } from "../server/Lifecycle.ts"
+import { BrokerLifecycle } from "../lifecycle/Lifecycle.ts"
 import { defineHandler } from "./handler.ts"
 
 export const FETCH_MIN_VERSION = 4

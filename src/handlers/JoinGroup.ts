@@ -4,7 +4,7 @@
  * MEMBER_ID_REQUIRED with the member's id (KIP-394); v5+ carry group.instance.id (KIP-345).
  */
 import { Effect } from "effect"
-import { clientHostOf, clientIdOf } from "../groups/client.ts"
+import { clientHostOf, clientIdOf } from "./client.ts"
 import { GroupCoordinator } from "../groups/GroupCoordinator.ts"
 import type { JoinGroupResult } from "../groups/types.ts"
 import { JoinGroup } from "../protocol/generated/apis/JoinGroup.ts"

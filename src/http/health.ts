@@ -7,7 +7,7 @@ import { Effect, Layer } from "effect"
 import * as HttpRouter from "effect/http/HttpRouter"
 import * as HttpServerResponse from "effect/http/HttpServerResponse"
 import { BrokerServer } from "../server/BrokerServer.ts"
-import { BrokerLifecycle } from "../server/Lifecycle.ts"
+import { BrokerLifecycle } from "../lifecycle/Lifecycle.ts"
 
 export const HealthRoutes = Layer.effectDiscard(Effect.gen(function*() {
   const router = yield* HttpRouter.HttpRouter

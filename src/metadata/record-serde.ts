@@ -98,33 +98,5 @@ export const decodeMetadataRecord = (value: Uint8Array): DecodedMetadataRecord =
   return { known: true, record: { type: type.name, version, data } as MetadataRecord }
 }
 
-// ---------------------------------------------------------------------------------------
-// Control records
-// ---------------------------------------------------------------------------------------
-
-/** Kafka's ControlRecordType ids. */
-export const ControlRecordType = {
-  ABORT: 0,
-  COMMIT: 1,
-  LEADER_CHANGE: 2,
-  SNAPSHOT_HEADER: 3,
-  SNAPSHOT_FOOTER: 4,
-  KRAFT_VERSION: 5,
-  KRAFT_VOTERS: 6
-} as const
-
-export const CONTROL_RECORD_KEY_VERSION = 0
-
-export const encodeControlRecordKey = (type: number): Uint8Array => {
-  const key = new Uint8Array(4)
-  const view = new DataView(key.buffer)
-  view.setInt16(0, CONTROL_RECORD_KEY_VERSION)
-  view.setInt16(2, type)
-  return key
-}
-
-/** The type of a control record, or -1 if the key is not a control record key. */
-export const controlRecordType = (key: Uint8Array | null): number => {
-  if (key === null || key.length < 4) return -1
-  return new DataView(key.buffer, key.byteOffset, key.byteLength).getInt16(2)
-}
+// Control records (their key layout is shared with the data log's transaction markers)
+export { CONTROL_RECORD_KEY_VERSION, ControlRecordType, controlRecordType, encodeControlRecordKey } from "../log/control-records.ts"

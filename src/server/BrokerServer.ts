@@ -7,7 +7,7 @@ import { Clock, Context, Duration, Effect, Layer, Schema } from "effect"
 import type { HandlerRegistry } from "../handlers/registry.ts"
 import { type ConnectionHandle, serveConnection } from "./connection.ts"
 import { type ConnectionLimits, ConnectionQuotas, UNLIMITED_CONNECTIONS } from "./connection-quotas.ts"
-import { BrokerLifecycle } from "./Lifecycle.ts"
+import { BrokerLifecycle } from "../lifecycle/Lifecycle.ts"
 import { type ListenerSpec, Listeners } from "./Listeners.ts"
 import type { RequestObserver } from "./observer.ts"
 

@@ -5,7 +5,7 @@
  */
 import { createRequire } from "node:module"
 import { Effect, Layer, ManagedRuntime } from "effect"
-import { groupHandlers } from "../../src/groups/index.ts"
+import { groupHandlers } from "../../src/broker.ts"
 import { GroupCoordinator, type GroupCoordinatorOptions } from "../../src/groups/GroupCoordinator.ts"
 import { EMPTY_IMAGE, type PartitionImage, type TopicImage } from "../../src/metadata/image.ts"
 import type { AnyApi } from "../../src/protocol/api.ts"

@@ -2,7 +2,7 @@
  * What the group coordinator records about the client behind a request, as Kafka reports
  * it in DescribeGroups: the client id of the header and the client's address.
  */
-import type { RequestContext } from "../handlers/handler.ts"
+import type { RequestContext } from "./handler.ts"
 
 /** Kafka prints the client address as Java's InetAddress does: "/127.0.0.1". */
 export const clientHostOf = (ctx: RequestContext): string => {
