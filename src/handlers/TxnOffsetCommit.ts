@@ -8,7 +8,7 @@
  */
 import { Effect } from "effect"
 import { GroupCoordinator } from "../groups/GroupCoordinator.ts"
-import type { OffsetToCommit } from "../groups/types.ts"
+import { planCommit } from "./offset-commits.ts"
 import { TxnOffsetCommit } from "../protocol/generated/apis/TxnOffsetCommit.ts"
 import { ErrorCode } from "../protocol/error-codes.ts"
 import { Topics } from "../topics/Topics.ts"
@@ -21,52 +21,26 @@ export const TxnOffsetCommitHandler = defineHandler(TxnOffsetCommit, {
     Effect.gen(function*() {
       const topics = yield* Topics
       const coordinator = yield* GroupCoordinator
-      const image = topics.image()
       const version = ctx.apiVersion
-      const codes: Array<Array<number>> = []
-      const offsets: Array<OffsetToCommit> = []
-      const slots: Array<readonly [number, number]> = []
-      const groupError = request.groupId === "" ? ErrorCode.INVALID_GROUP_ID : ErrorCode.NONE
-      request.topics.forEach((topic, t) => {
-        const known = image.topicsByName.get(topic.name)
-        codes.push(topic.partitions.map((p, i) => {
-          if (groupError !== ErrorCode.NONE) return groupError
-          if (known === undefined || !known.partitions.has(p.partitionIndex)) return ErrorCode.UNKNOWN_TOPIC_OR_PARTITION
-          offsets.push({
-            topic: topic.name,
-            partition: p.partitionIndex,
-            offset: p.committedOffset,
-            leaderEpoch: version >= 2 ? p.committedLeaderEpoch : -1,
-            metadata: p.committedMetadata,
-            commitTimestampMs: -1
-          })
-          slots.push([t, i])
-          return ErrorCode.NONE
-        }))
+      const plan = planCommit(topics.image(), request.topics, (topic, p) => ({
+        topic: topic.name,
+        partition: p.partitionIndex,
+        offset: p.committedOffset,
+        leaderEpoch: version >= 2 ? p.committedLeaderEpoch : -1,
+        metadata: p.committedMetadata,
+        commitTimestampMs: -1
+      }), request.groupId === "" ? ErrorCode.INVALID_GROUP_ID : ErrorCode.NONE)
+      const results = plan.offsets.length === 0 ? [] : yield* coordinator.commitTransactionalOffsets({
+        groupId: request.groupId,
+        generationId: version >= 3 ? request.generationId : -1,
+        memberId: version >= 3 ? request.memberId : "",
+        groupInstanceId: version >= 3 ? request.groupInstanceId : null,
+        apiVersion: version,
+        offsets: plan.offsets,
+        transactionalId: request.transactionalId,
+        producerId: Number(request.producerId),
+        producerEpoch: request.producerEpoch
       })
-      if (offsets.length > 0) {
-        const results = yield* coordinator.commitTransactionalOffsets({
-          groupId: request.groupId,
-          generationId: version >= 3 ? request.generationId : -1,
-          memberId: version >= 3 ? request.memberId : "",
-          groupInstanceId: version >= 3 ? request.groupInstanceId : null,
-          apiVersion: version,
-          offsets,
-          transactionalId: request.transactionalId,
-          producerId: Number(request.producerId),
-          producerEpoch: request.producerEpoch
-        })
-        results.forEach((code, k) => {
-          const [t, i] = slots[k]!
-          codes[t]![i] = code
-        })
-      }
-      return {
-        throttleTimeMs: 0,
-        topics: request.topics.map((topic, t) => ({
-          name: topic.name,
-          partitions: topic.partitions.map((p, i) => ({ partitionIndex: p.partitionIndex, errorCode: codes[t]![i]! }))
-        }))
-      }
+      return { throttleTimeMs: 0, topics: plan.answer(results) }
     })
 })
