@@ -12,30 +12,12 @@ import type { ConsumerHeartbeatInput, TopicInfo, TopicLookup } from "../../../sr
 import type { GroupCoordinatorOptions, GroupCoordinatorShape } from "../../../src/groups/GroupCoordinator.ts"
 import { ErrorCode } from "../../../src/protocol/error-codes.ts"
 import { commitInput, joinInput, startJoin, withCoordinator } from "../helpers.ts"
+import { hb, ORDERS, owned } from "./helpers.ts"
 
-const ORDERS = "orders-topic-id-AAAAAA"
 const EVENTS = "events-topic-id-AAAAAA"
 
 const topicsOf = (topics: Record<string, TopicInfo>): TopicLookup => (name) => topics[name]
 const TOPICS = topicsOf({ orders: { topicId: ORDERS, numPartitions: 6 }, events: { topicId: EVENTS, numPartitions: 2 } })
-
-const hb = (overrides: Partial<ConsumerHeartbeatInput> = {}): ConsumerHeartbeatInput => ({
-  groupId: "g",
-  memberId: "",
-  memberEpoch: 0,
-  instanceId: null,
-  rackId: null,
-  rebalanceTimeoutMs: 30_000,
-  subscribedTopicNames: ["orders"],
-  subscribedTopicRegex: null,
-  serverAssignor: null,
-  ownedTopicPartitions: [],
-  clientId: "client",
-  clientHost: "/127.0.0.1",
-  ...overrides
-})
-
-const owned = (...partitions: Array<number>) => [{ topicId: ORDERS, partitions }]
 
 const partitionsOf = (assignment: ReadonlyArray<{ topicId: string; partitions: ReadonlyArray<number> }> | null) =>
   assignment === null ? null : assignment.filter((tp) => tp.topicId === ORDERS).flatMap((tp) => tp.partitions)

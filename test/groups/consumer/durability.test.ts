@@ -9,32 +9,14 @@ import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
 import { TestClock } from "effect/testing"
 import { decodeConsumerGroupRecord } from "../../../src/groups/consumer/records.ts"
-import type { ConsumerHeartbeatInput, TopicLookup } from "../../../src/groups/consumer/types.ts"
+import type { TopicLookup } from "../../../src/groups/consumer/types.ts"
 import { GroupCoordinator, type GroupCoordinatorShape } from "../../../src/groups/GroupCoordinator.ts"
 import { GroupLog, makeMemoryGroupLog } from "../../../src/groups/GroupLog.ts"
 import { ErrorCode } from "../../../src/protocol/error-codes.ts"
 import { commitInput } from "../helpers.ts"
+import { hb, ORDERS, owned } from "./helpers.ts"
 
-const ORDERS = "orders-topic-id-AAAAAA"
 const TOPICS: TopicLookup = (name) => (name === "orders" ? { topicId: ORDERS, numPartitions: 4 } : undefined)
-const owned = (...partitions: Array<number>) => [{ topicId: ORDERS, partitions }]
-
-const hb = (overrides: Partial<ConsumerHeartbeatInput> = {}): ConsumerHeartbeatInput => ({
-  groupId: "g",
-  memberId: "",
-  memberEpoch: 0,
-  instanceId: null,
-  rackId: null,
-  rebalanceTimeoutMs: 30_000,
-  subscribedTopicNames: ["orders"],
-  subscribedTopicRegex: null,
-  serverAssignor: null,
-  ownedTopicPartitions: [],
-  clientId: "client",
-  clientHost: "/127.0.0.1",
-  ...overrides
-})
-
 type MemoryLog = ReturnType<typeof makeMemoryGroupLog>
 
 const lifetime = <A, E>(mem: MemoryLog, body: (gc: GroupCoordinatorShape) => Effect.Effect<A, E>) => {

@@ -12,27 +12,10 @@ import {
   groupEpochRecord,
   memberMetadataRecord
 } from "../../../src/groups/consumer/records.ts"
-import type { ConsumerHeartbeatInput, TopicLookup } from "../../../src/groups/consumer/types.ts"
+import type { TopicLookup } from "../../../src/groups/consumer/types.ts"
+import { hb, ORDERS, owned } from "./helpers.ts"
 
-const ORDERS = "orders-topic-id-AAAAAA"
 const TOPICS: TopicLookup = (name) => (name === "orders" ? { topicId: ORDERS, numPartitions: 4 } : undefined)
-
-const hb = (overrides: Partial<ConsumerHeartbeatInput> = {}): ConsumerHeartbeatInput => ({
-  groupId: "g",
-  memberId: "",
-  memberEpoch: 0,
-  instanceId: null,
-  rackId: null,
-  rebalanceTimeoutMs: 30_000,
-  subscribedTopicNames: ["orders"],
-  subscribedTopicRegex: null,
-  serverAssignor: null,
-  ownedTopicPartitions: [],
-  clientId: "client",
-  clientHost: "/127.0.0.1",
-  ...overrides
-})
-const owned = (...partitions: Array<number>) => [{ topicId: ORDERS, partitions }]
 
 const newCore = () => {
   let n = 0
