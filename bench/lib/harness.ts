@@ -454,7 +454,9 @@ export const runBench = async (profile: Profile, options: BenchOptions = {}): Pr
       const created0 = performance.now()
       const names = Array.from({ length: topicsN }, (_, t) => `many-${String(t).padStart(3, "0")}`)
       for (let t = 0; t < topicsN; t += 10) await a.createTopics(names.slice(t, t + 10).map((name) => ({ name, partitions: perTopic })))
-      log(`  created in ${f1(performance.now() - created0)} ms`)
+      const createdMs = performance.now() - created0
+      log(`  created in ${f1(createdMs)} ms`)
+      add({ key: "partitions_10k_create_ms", name: `CreateTopics for ${total} partitions (${topicsN} topics, 10 per request)`, unit: "ms", value: createdMs, rounds: [createdMs] })
       const metadata: Array<number> = []
       for (let r = 0; r < R; r++) {
         const t0 = performance.now()
