@@ -7,8 +7,8 @@ import { execSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { killLiveChildren, projectRoot } from "./lib/broker-process.ts"
-import { GROUPS, type Group, PROFILES, runBench } from "./lib/harness.ts"
+import { projectRoot } from "./lib/broker-process.ts"
+import { abortBench, GROUPS, type Group, PROFILES, runBench } from "./lib/harness.ts"
 import { figureLine, resultsJson } from "./lib/report.ts"
 import { round } from "./lib/stats.ts"
 
@@ -37,10 +37,10 @@ for (const g of only ?? []) {
   }
 }
 
-// An interrupted bench leaves no broker or bare server behind.
+// An interrupted bench leaves no broker, bare server or temporary directory behind.
 for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
   process.once(signal, () => {
-    killLiveChildren()
+    abortBench()
     process.exit(130)
   })
 }
