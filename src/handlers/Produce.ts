@@ -123,8 +123,17 @@ const numberConfig = (config: ReadonlyMap<string, string>, key: string, fallback
   return Number.isFinite(n) ? n : fallback
 }
 
+// Topics hands out the same map until a topic's config changes: parse each one once.
+const settingsByConfig = new WeakMap<ReadonlyMap<string, string>, TopicSettings>()
+
 const settingsOf = (topics: TopicsShape, topic: string): TopicSettings => {
   const config = topics.topicConfig(topic)
+  let settings = settingsByConfig.get(config)
+  if (settings === undefined) settingsByConfig.set(config, (settings = parseSettings(config)))
+  return settings
+}
+
+const parseSettings = (config: ReadonlyMap<string, string>): TopicSettings => {
   const ts = config.get("message.timestamp.type")
   return {
     maxMessageBytes: numberConfig(config, "max.message.bytes", DEFAULT_MAX_MESSAGE_BYTES),
