@@ -9,10 +9,11 @@ import { Cause, Clock, Deferred, type Duration, Effect, Exit, Fiber, FiberSet, t
 import type * as Socket from "effect/socket/Socket"
 import type { HandlerRegistry } from "../handlers/registry.ts"
 import { FrameReader, isFrameError } from "../protocol/framing.ts"
-import { Writer } from "../protocol/primitives.ts"
+import type { Writer } from "../protocol/primitives.ts"
 import { type ConnectionInfo, dispatch } from "./dispatch.ts"
 import { HandlerDefect, RequestRejected } from "./errors.ts"
 import { noObserver, type RequestObservation, type RequestObserver } from "./observer.ts"
+import { ResponseBuffer } from "./response-buffer.ts"
 
 export interface ConnectionOptions extends ConnectionInfo {
   readonly maxRequestSize: number
@@ -38,7 +39,7 @@ export const OUTPUT_BACKLOG_LIMIT = 1 << 20
  */
 interface Slot {
   done: boolean
-  bytes: Uint8Array | null
+  chunks: Array<Uint8Array> | null
   obs: RequestObservation | undefined
 }
 
@@ -91,9 +92,9 @@ export const serveConnection = <R>(
       // Responses in request order: `out` holds every finished response not yet written, in
       // order; `queue` holds the responses from the first unfinished one on. A response with
       // nothing unfinished before it is encoded straight into `out`: no copy, no allocation.
-      let out = new Writer(MIN_OUT_CAPACITY)
+      let out = new ResponseBuffer(MIN_OUT_CAPACITY)
       const queue: Array<Slot> = []
-      const scratch = new Writer(MIN_OUT_CAPACITY)
+      const scratch = new ResponseBuffer(MIN_OUT_CAPACITY)
       let writing = false
       let writeAgain = false
       const observer = options.observer ?? noObserver
@@ -153,12 +154,12 @@ export const serveConnection = <R>(
       }
 
       /** Encodes into `w`, leaving it as it was if encoding throws (a bug: the connection then closes). */
-      const writeInto = (w: Writer, respond: (w: Writer) => void): void => {
-        const mark = w.pos
+      const writeInto = (w: ResponseBuffer, respond: (w: Writer) => void): void => {
+        const mark = w.mark()
         try {
           respond(w)
         } catch (e) {
-          w.pos = mark
+          w.rewind(mark)
           throw e
         }
       }
@@ -178,7 +179,7 @@ export const serveConnection = <R>(
         }
         if (queue[0] !== slot) {
           respond(scratch.reset())
-          slot.bytes = scratch.pos === 0 ? null : scratch.toBytes()
+          slot.chunks = scratch.byteLength === 0 ? null : scratch.chunks(true)
           slot.done = true
           slot.obs = obs
           return
@@ -188,7 +189,7 @@ export const serveConnection = <R>(
         queue.shift()
         while (queue.length > 0 && queue[0]!.done) {
           const next = queue.shift()!
-          if (next.bytes !== null) out.raw(next.bytes)
+          if (next.chunks !== null) for (const c of next.chunks) out.raw(c)
           if (next.obs !== undefined) outObs.push(next.obs)
         }
       }
@@ -197,17 +198,17 @@ export const serveConnection = <R>(
       // a time; a flush requested meanwhile is picked up by the writer's loop.
       const writeOut: Effect.Effect<void, Socket.SocketError> = Effect.suspend(() => {
         // The socket keeps the buffer until it is sent: the next responses go to a new one.
-        const bytes = out.written()
-        out = new Writer(Math.max(MIN_OUT_CAPACITY, bytes.length))
+        const chunks = out.chunks()
+        out = new ResponseBuffer(Math.max(MIN_OUT_CAPACITY, out.pos))
         const sending = outObs
         const sendStartedAt = sending.length > 0 ? performance.now() : 0
         if (sending.length > 0) outObs = []
-        return writer.write(bytes).pipe(
+        return (chunks.length === 1 ? writer.write(chunks[0]!) : writer.writeAll(chunks as [Uint8Array, ...Array<Uint8Array>])).pipe(
           Effect.andThen(Effect.suspend(() => (sending.length > 0 ? finishObservations(sending, sendStartedAt) : Effect.void))),
           Effect.andThen(Effect.suspend(() => {
             lastActivity = clock.currentTimeMillisUnsafe()
             signalProgress()
-            if (!writeAgain || out.pos === 0) return Effect.void
+            if (!writeAgain || out.byteLength === 0) return Effect.void
             writeAgain = false
             return writeOut
           }))
@@ -218,7 +219,7 @@ export const serveConnection = <R>(
           writeAgain = true
           return Effect.void
         }
-        if (out.pos === 0) {
+        if (out.byteLength === 0) {
           // Only responses Kafka does not send (acks=0): they are done now.
           if (outObs.length > 0) {
             const done = outObs
@@ -236,7 +237,7 @@ export const serveConnection = <R>(
       })
 
       // Backpressure: too many requests unanswered, or too many response bytes the client has not taken.
-      const mustWait = (): boolean => unanswered >= options.maxQueuedRequests || (writing && out.pos >= OUTPUT_BACKLOG_LIMIT)
+      const mustWait = (): boolean => unanswered >= options.maxQueuedRequests || (writing && out.byteLength >= OUTPUT_BACKLOG_LIMIT)
       const awaitProgress: Effect.Effect<void> = Effect.suspend(() => {
         if (!mustWait()) return Effect.void
         progress ??= Deferred.makeUnsafe<void>()
@@ -273,7 +274,7 @@ export const serveConnection = <R>(
           requestsRead++
           const { apiName, correlationId, result, respond } = decision
           // Only a response behind an unfinished one needs a slot to wait in.
-          const slot: Slot | undefined = queue.length > 0 || decision.blocking ? { done: false, bytes: null, obs: undefined } : undefined
+          const slot: Slot | undefined = queue.length > 0 || decision.blocking ? { done: false, chunks: null, obs: undefined } : undefined
           if (slot !== undefined) queue.push(slot)
           const obs = observe(decision)
           if (Exit.isExit(result)) {

@@ -50,10 +50,12 @@ const reject = (reason: string): Decision<never> => ({ _tag: "Reject", reason })
 /** Appends a whole response frame to `w`: size, header, body (pre-encoded or encoded now). */
 export const writeResponseFrame = (api: AnyApi, version: number, correlationId: number, body: unknown, w: Writer): void => {
   const sizeAt = w.reserveInt32()
+  // byteLength, not pos: a ResponseBuffer keeps large byte strings out of its buffer.
+  const start = w.byteLength
   writeResponseHeader(w, correlationId, responseHeaderVersion(api, version))
   if (isPreEncoded(body)) w.raw(body.body)
   else api.encodeResponse(w, version, body)
-  w.setInt32At(sizeAt, w.pos - sizeAt - 4)
+  w.setInt32At(sizeAt, w.byteLength - start)
 }
 
 /** A response frame as its own bytes (tests, benchmarks). */
