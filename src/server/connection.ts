@@ -104,6 +104,22 @@ export const serveConnection = <R>(
       // run in the frame loop starts when the previous one finished or the bytes arrived.
       let receivedAt = 0
       let lastClock = 0
+      // Client quotas (KIP-219): a throttled response is sent at once, then no request is
+      // handled (nor, once the ones buffered are held, read) until `mutedUntil` (Clock ms).
+      let mutedUntil = 0
+      let heldFrames = false
+      const connection = {
+        ...options,
+        throttleChannel: (throttleTimeMs: number): void => {
+          const until = clock.currentTimeMillisUnsafe() + throttleTimeMs
+          if (until > mutedUntil) mutedUntil = until
+        }
+      }
+      const muted = (): boolean => {
+        if (clock.currentTimeMillisUnsafe() < mutedUntil) return true
+        mutedUntil = 0
+        return false
+      }
 
       const observe = (d: Extract<ReturnType<typeof dispatch>, { _tag: "Handle" }>): RequestObservation | undefined =>
         observer.enabled
@@ -239,6 +255,10 @@ export const serveConnection = <R>(
       // run is run, and the loop resumes after it. Blocking handlers get their own fiber.
       const handleFrames = (): Effect.Effect<void, RequestRejected | HandlerDefect | Socket.SocketError, R> => {
         while (true) {
+          if (mutedUntil !== 0 && muted()) {
+            heldFrames = true
+            return flush
+          }
           const next = frames.next()
           if (next === undefined) return flush
           if (isFrameError(next)) {
@@ -248,7 +268,7 @@ export const serveConnection = <R>(
                 : `negative request size ${next.size}`
             )
           }
-          const decision = dispatch(registry, next, options)
+          const decision = dispatch(registry, next, connection)
           if (decision._tag === "Reject") return rejectAfterFlush(decision.reason)
           unanswered++
           requestsRead++
@@ -299,10 +319,19 @@ export const serveConnection = <R>(
 
       // Shutdown interrupts this loop only while it waits for input: requests already read
       // are handled to the end (a CreateTopics is never cut between its metadata and its logs).
+      const awaitUnmuted: Effect.Effect<void> = Effect.suspend(() => {
+        const wait = mutedUntil - clock.currentTimeMillisUnsafe()
+        return wait > 0 ? Effect.andThen(Effect.sleep(wait), awaitUnmuted) : Effect.void
+      })
+      // Requests read before the connection was muted are handled once it is unmuted, before reading more.
+      const handleHeld = Effect.suspend(() => {
+        heldFrames = false
+        return Effect.uninterruptible(handleFrames())
+      })
       const readLoop: Effect.Effect<never, RequestRejected | HandlerDefect | Socket.SocketError, R> = Effect.forever(
         Effect.andThen(
-          awaitProgress,
-          Effect.flatMap(reader.pull, (chunks) => {
+          Effect.andThen(awaitProgress, awaitUnmuted),
+          Effect.suspend(() => heldFrames ? handleHeld : Effect.flatMap(reader.pull, (chunks) => {
             if (observer.enabled) receivedAt = lastClock = performance.now()
             for (const chunk of chunks) {
               frames.push(typeof chunk === "string" ? new TextEncoder().encode(chunk) : chunk)
@@ -313,7 +342,7 @@ export const serveConnection = <R>(
                 if (requestsRead !== before) lastActivity = clock.currentTimeMillisUnsafe()
               }))
             )
-          })
+          }))
         )
       )
 

@@ -20,6 +20,8 @@ export interface ConnectionInfo {
   /** The endpoint clients on this listener are told to use for this broker. */
   readonly advertisedHost: string
   readonly advertisedPort: number
+  /** Mutes the connection after a throttled response (client quotas, KIP-219). */
+  readonly throttleChannel?: ((throttleTimeMs: number) => void) | undefined
 }
 
 export type Decision<R> =
@@ -104,7 +106,9 @@ export const dispatch = <R>(registry: HandlerRegistry<R>, frame: Uint8Array, con
       clientAddress: conn.clientAddress,
       listenerName: conn.listenerName,
       advertisedHost: conn.advertisedHost,
-      advertisedPort: conn.advertisedPort
+      advertisedPort: conn.advertisedPort,
+      requestSize: frame.length,
+      throttleChannel: conn.throttleChannel
     }
   } catch (e) {
     return reject(`malformed ${api.name} v${apiVersion} request (correlation id ${correlationId}): ${(e as Error).message}`)
