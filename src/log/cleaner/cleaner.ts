@@ -25,7 +25,6 @@
  * yield, at batch boundaries, so the Effect driver can throttle and let other fibers
  * (produce, fetch) run. All file work in between is synchronous, like the rest of the log.
  */
-import * as fs from "node:fs"
 import type { PartitionLog } from "../partition-log.ts"
 import {
   ATTRIBUTES_OFFSET,
@@ -348,7 +347,7 @@ export const groupSegmentsBySize = (
 
 const readTxnIndex = (segment: LogSegment): Uint8Array => {
   try {
-    return fs.readFileSync(path.join(segment.dir, filenamePrefixFromOffset(segment.baseOffset) + TXN_INDEX_FILE_SUFFIX))
+    return segment.io.readFileSync(path.join(segment.dir, filenamePrefixFromOffset(segment.baseOffset) + TXN_INDEX_FILE_SUFFIX))
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === "ENOENT") return new Uint8Array(0)
     throw e
@@ -390,7 +389,7 @@ function* cleanGroup(
   const chunk = options.chunkBytes ?? DEFAULT_CHUNK_BYTES
   const segmentConfig = { indexIntervalBytes: log.config.indexIntervalBytes, segmentIndexBytes: log.config.segmentIndexBytes }
   const base = group[0]!.baseOffset
-  const writer = new CleanedSegmentWriter(log.dir, base, segmentConfig)
+  const writer = new CleanedSegmentWriter(log.dir, base, segmentConfig, log.io)
   const horizon = now + log.config.deleteRetentionMs
   const latest = map.latestOffset
   const slicer = new Slicer()
@@ -434,15 +433,15 @@ function* cleanGroup(
     if (log.isClosed || !stillInLog(log, group)) {
       throw new LogCleaningAbortedError(`${log.dir}: segments changed while being cleaned`)
     }
-    const lastModified = fs.statSync(group[group.length - 1]!.logPath).mtimeMs
+    const lastModified = log.io.statSync(group[group.length - 1]!.logPath).mtimeMs
     writer.finish(group.map(readTxnIndex), lastModified)
     options.hook?.("cleaned")
     committed = true
-    commitSwap(log.dir, base, group, options.hook)
-    const cleaned = LogSegment.open(log.dir, base, segmentConfig, now)
+    commitSwap(log.dir, base, group, options.hook, log.io)
+    const cleaned = LogSegment.open(log.dir, base, segmentConfig, now, log.io)
     if (cleaned.indexProblem !== null) cleaned.recover()
     log.replaceSegments(group, cleaned)
-    removeDeleted(log.dir, group, options.hook)
+    removeDeleted(log.dir, group, options.hook, log.io)
   } catch (e) {
     // A segment deleted meanwhile (its descriptor closed) fails reads: that is an abort.
     if (!committed && !(e instanceof LogCleaningAbortedError) && isAbort(log, group, e)) {
