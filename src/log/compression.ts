@@ -75,8 +75,57 @@ const snappyDeclaredLength = (bytes: Uint8Array): number => {
   throw new RangeError("invalid snappy length preamble")
 }
 
+/**
+ * Walks a raw snappy block's tags without writing anything, refusing what snappyjs would
+ * mishandle: a literal whose 32-bit length reads negative there moves its cursor backwards
+ * and never ends (an endless loop on a 33-byte batch, found by the decompressors fuzz
+ * target), and copies reaching before the start or past the declared length.
+ */
+const snappyWellFormed = (bytes: Uint8Array, declared: number): boolean => {
+  let pos = 0
+  while ((bytes[pos]! & 0x80) !== 0) pos++
+  pos++
+  let out = 0
+  while (pos < bytes.length) {
+    const c = bytes[pos++]!
+    let len: number
+    if ((c & 0x3) === 0) {
+      len = (c >>> 2) + 1
+      if (len > 60) {
+        const extra = len - 60
+        if (pos + extra > bytes.length) return false
+        len = 0
+        for (let i = extra - 1; i >= 0; i--) len = len * 256 + bytes[pos + i]!
+        len += 1
+        pos += extra
+      }
+      if (pos + len > bytes.length) return false
+      pos += len
+    } else {
+      const tag = c & 0x3
+      const width = tag === 1 ? 1 : tag === 2 ? 2 : 4
+      if (pos + width > bytes.length) return false
+      let offset = 0
+      for (let i = width - 1; i >= 0; i--) offset = offset * 256 + bytes[pos + i]!
+      if (tag === 1) {
+        len = ((c >>> 2) & 0x7) + 4
+        offset += (c >>> 5) << 8
+      } else {
+        len = (c >>> 2) + 1
+      }
+      pos += width
+      if (offset === 0 || offset > out) return false
+    }
+    out += len
+    if (out > declared) return false
+  }
+  return out === declared
+}
+
 const snappyBlock = (bytes: Uint8Array, budget: number, limit: number): Uint8Array => {
-  if (snappyDeclaredLength(bytes) > budget) throw new DecompressedSizeError(limit)
+  const declared = snappyDeclaredLength(bytes)
+  if (declared > budget) throw new DecompressedSizeError(limit)
+  if (!snappyWellFormed(bytes, declared)) throw new RangeError("invalid snappy block")
   return snappy.uncompress(bytes, budget)
 }
 
