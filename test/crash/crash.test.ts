@@ -157,6 +157,9 @@ const stopped = async (pid: number): Promise<void> => {
   throw new Error(`process ${pid} did not stop`)
 }
 
+/** CPU time of the broker processes, read just before each is killed. */
+let brokerCpuMs = 0
+
 interface CrashImage {
   readonly dir: string
   readonly model: Model
@@ -294,6 +297,7 @@ const runRound = async (broker: BrokerProcess, model: Model, round: number, rand
       taken.push({ dir, model: model.clone() })
     }
   }
+  brokerCpuMs += cpuMs(broker.child.pid!)
   broker.child.kill("SIGKILL")
   await broker.exited
   client.close()
@@ -600,7 +604,7 @@ describe.skipIf(!fs.existsSync("/proc/self/stat"))("crash consistency under SIGK
     const cpuBefore = process.cpuUsage()
     let images = 0
     let rounds = 0
-    let brokerCpuMs = 0
+    brokerCpuMs = 0
     // Each round is one broker process: its images, then its SIGKILL.
     while (images + rounds < ITERATIONS) {
       const broker = await phase("start", () => startBrokerProcess({ logDir, args: BROKER_ARGS }))
@@ -611,7 +615,6 @@ describe.skipIf(!fs.existsSync("/proc/self/stat"))("crash consistency under SIGK
         const wanted = Math.min(IMAGES_PER_ROUND, ITERATIONS - images - rounds - 1)
         taken = await phase("round", () => runRound(broker, model, rounds, random, wanted))
       } finally {
-        if (broker.child.exitCode === null && broker.child.signalCode === null) brokerCpuMs += cpuMs(broker.child.pid!)
         broker.child.kill("SIGKILL")
         await broker.exited
       }

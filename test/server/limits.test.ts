@@ -203,6 +203,14 @@ describe.skipIf(!hasProc)("limits on a broker process", () => {
     })
   }
 
+  it("a snappy block whose literal length reads negative in 32 bits gets CORRUPT_MESSAGE (it used to hang the broker)", async () => {
+    // Found by the decompressors fuzz target: snappyjs moved its cursor backwards forever.
+    const block = Uint8Array.from(Buffer.from("a271fcc3471c82534e41505059000000000100000001000000070510cb65f12b5e", "hex"))
+    const body = await produce("compacted", batchWithRecordsSection(CODECS.snappy, block))
+    expect(body.responses[0].partitionResponses[0].errorCode).toBe(ErrorCode.CORRUPT_MESSAGE)
+    await stillServes()
+  })
+
   it("a keyed compressed batch within the bound is still accepted on the compacted topic", async () => {
     const batch = compressedBatch(CODECS.zstd, { baseOffset: 0, records: [{ key: new Uint8Array([1]), value: Buffer.alloc(100_000) }] })
     const body = await produce("compacted", batch)
