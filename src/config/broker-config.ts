@@ -141,6 +141,7 @@ export interface BrokerConfig {
   readonly groupInitialRebalanceDelayMs: number
   readonly groupMinSessionTimeoutMs: number
   readonly groupMaxSessionTimeoutMs: number
+  readonly groupMaxSize: number
   readonly groupConsumerSessionTimeoutMs: number
   readonly groupConsumerHeartbeatIntervalMs: number
   readonly groupConsumerMaxSize: number
@@ -407,6 +408,7 @@ export const parseBrokerConfig = (layers: ReadonlyArray<ConfigLayer>): BrokerCon
     groupInitialRebalanceDelayMs: read.int("group.initial.rebalance.delay.ms"),
     groupMinSessionTimeoutMs: read.int("group.min.session.timeout.ms"),
     groupMaxSessionTimeoutMs: read.int("group.max.session.timeout.ms"),
+    groupMaxSize: read.int("group.max.size"),
     groupConsumerSessionTimeoutMs: read.int("group.consumer.session.timeout.ms"),
     groupConsumerHeartbeatIntervalMs: read.int("group.consumer.heartbeat.interval.ms"),
     groupConsumerMaxSize: read.int("group.consumer.max.size"),

@@ -255,6 +255,7 @@ export const CONFIG_KEYS: ReadonlyArray<ConfigKey> = [
   { name: "group.initial.rebalance.delay.ms", type: "INT", default: "3000", doc: "Wait for more members before the first rebalance of an empty group." },
   { name: "group.min.session.timeout.ms", type: "INT", default: "6000", doc: "Smallest session timeout a member may ask for." },
   { name: "group.max.session.timeout.ms", type: "INT", default: "1800000", doc: "Largest session timeout a member may ask for." },
+  { name: "group.max.size", type: "INT", default: "2147483647", validator: atLeast(1), doc: "The maximum number of consumers that a single consumer group can accommodate." },
   { name: "group.consumer.session.timeout.ms", type: "INT", default: "45000", validator: atLeast(1), doc: "KIP-848 consumer group members' session timeout." },
   { name: "group.consumer.heartbeat.interval.ms", type: "INT", default: "5000", validator: atLeast(1), doc: "Heartbeat interval given to KIP-848 consumer group members." },
   { name: "group.consumer.max.size", type: "INT", default: "2147483647", validator: atLeast(1), doc: "Most members a KIP-848 consumer group may have." },

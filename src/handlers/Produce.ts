@@ -61,7 +61,7 @@ import { Topics, type TopicsShape } from "../topics/Topics.ts"
 import { isInternalTopic } from "../coordinator/internal-topics.ts"
 import { defaultMessageOf, errorCodeByName, isUnexpected, kafkaErrorOf } from "./errors.ts"
 import { defineHandler, NO_RESPONSE, type NoResponse, type RequestContext } from "./handler.ts"
-import { ClientQuotas, type ClientQuotasShape, produceThrottle, quotaClientId } from "../quotas/ClientQuotas.ts"
+import { ClientQuotas, type ClientQuotasShape, produceQuotasEnabled, produceThrottle, quotaClientId } from "../quotas/ClientQuotas.ts"
 import { TransactionCoordinator, type TransactionCoordinatorShape } from "../txn/TransactionCoordinator.ts"
 
 export const PRODUCE_MIN_VERSION = 3
@@ -125,8 +125,17 @@ const numberConfig = (config: ReadonlyMap<string, string>, key: string, fallback
   return Number.isFinite(n) ? n : fallback
 }
 
+// Topics hands out the same map until a topic's config changes: parse each one once.
+const settingsByConfig = new WeakMap<ReadonlyMap<string, string>, TopicSettings>()
+
 const settingsOf = (topics: TopicsShape, topic: string): TopicSettings => {
   const config = topics.topicConfig(topic)
+  let settings = settingsByConfig.get(config)
+  if (settings === undefined) settingsByConfig.set(config, (settings = parseSettings(config)))
+  return settings
+}
+
+const parseSettings = (config: ReadonlyMap<string, string>): TopicSettings => {
   const ts = config.get("message.timestamp.type")
   return {
     maxMessageBytes: numberConfig(config, "max.message.bytes", DEFAULT_MAX_MESSAGE_BYTES),
@@ -344,7 +353,9 @@ export const ProduceHandler = defineHandler(Produce, {
     Effect.contextWith((services: Context.Context<LogStore | Topics>) => {
       const clock = Context.getUnsafe(services, Clock.Clock)
       const now = clock.currentTimeMillisUnsafe()
-      const quotas = Context.getOrUndefined(services, ClientQuotas)
+      const available = Context.getOrUndefined(services, ClientQuotas)
+      // Until a produce or request quota is set, nothing is measured (as Kafka records nothing).
+      const quotas = available !== undefined && produceQuotasEnabled(available) ? available : undefined
       const startedAt = quotas === undefined ? 0 : performance.now()
       // The broker always has a coordinator; handler tests without one produce unverified.
       const transactions = request.transactionalId === null ? undefined : Context.getOrUndefined(services, TransactionCoordinator)
