@@ -54,7 +54,7 @@ import {
   ProducerStateManager
 } from "./producer-state.ts"
 import type { AbortedTxn } from "./transaction-index.ts"
-import { recoverSwaps } from "./cleaner/swap.ts"
+import { holdsSwapLeftovers, recoverSwaps } from "./cleaner/swap.ts"
 import {
   INDEX_FILE_SUFFIX,
   LOG_FILE_SUFFIX,
@@ -337,8 +337,14 @@ export class PartitionLog {
     }
 
     // Finish or roll back a segment swap a crash interrupted (the log cleaner's).
-    for (const w of recoverSwaps(dir, io)) warnings.push(w)
-    const names = io.readdirSync(dir)
+    // One listing serves the swap recovery, the segment scan and the producer snapshots (a
+    // directory read is the dearest step of opening an untouched partition); it is read again
+    // only when the swap recovery changed the directory.
+    let names = io.readdirSync(dir)
+    if (holdsSwapLeftovers(names)) {
+      for (const w of recoverSwaps(dir, io, names)) warnings.push(w)
+      names = io.readdirSync(dir)
+    }
     const logBases = new Set<number>()
     for (const name of names) {
       const base = offsetFromFilename(name)
@@ -412,7 +418,7 @@ export class PartitionLog {
     const epochs = LeaderEpochCache.load(dir, io)
     epochs.truncateFromEnd(logEnd)
     epochs.truncateFromStart(logStartOffset)
-    const producerState = new ProducerStateManager(dir, path.basename(dir), options.producerIdExpirationMs ?? DEFAULT_PRODUCER_ID_EXPIRATION_MS, io)
+    const producerState = new ProducerStateManager(dir, path.basename(dir), options.producerIdExpirationMs ?? DEFAULT_PRODUCER_ID_EXPIRATION_MS, io, names)
     try {
       loadProducerState(producerState, segments, logStartOffset, logEnd, options.now, warnings)
     } catch (e) {
@@ -576,6 +582,7 @@ export class PartitionLog {
     this.maybeRoll(bytes.length, assigned.lastOffset, assigned.maxTimestamp, now)
 
     const view = viewOf(bytes)
+    this.leaderEpochCache.persistPending()
     this.activeSegment.append(bytes, view, validated.positions)
     let latestEpoch = this.leaderEpochCache.latestEpoch()
     for (const pos of validated.positions) {
@@ -949,10 +956,17 @@ export class PartitionLog {
     this.closed = true
     let firstError: unknown = null
     const active = this.activeSegment
+    // As Kafka's flush at shutdown: only what lies beyond the recovery point is forced to
+    // disk; a partition untouched since it was opened (or last flushed) costs no fsync.
+    const unflushed = this.logEndOffset > this._recoveryPoint || this.unflushedMessages > 0
     for (const segment of this.segments) {
       try {
-        if (segment === active) segment.close()
-        else {
+        if (segment === active && unflushed) segment.close()
+        else if (segment === active) {
+          segment.sealTimeIndex()
+          segment.flushIndexes()
+          segment.closeQuietly()
+        } else {
           segment.flushIndexes()
           segment.closeQuietly()
         }
