@@ -1,0 +1,242 @@
+/**
+ * Disk faults under an in-process broker with two log dirs (log.dirs=a,b; the metadata log
+ * lives in a): the file system is a FaultyFileIo that fails writes and fsyncs (ENOSPC,
+ * EIO), tears a write at a seeded random byte, or drops everything not fsynced (power loss).
+ *
+ * Kafka's behaviour: the failing dir goes offline (KAFKA_STORAGE_ERROR for its partitions on
+ * Produce, Fetch, ListOffsets; leader -1 / LEADER_NOT_AVAILABLE with the replica offline in
+ * Metadata; the dir with KAFKA_STORAGE_ERROR in DescribeLogDirs), the other dir keeps
+ * serving, nothing acknowledged is lost, and a restart on a healthy disk recovers. A failure
+ * of the metadata log dir, or of the metadata log itself, is fatal.
+ */
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { afterAll, describe, expect, it } from "vitest"
+import { type EmbeddedBroker, startBroker } from "../../src/broker.ts"
+import { buildRecordBatch } from "../../src/log/record-batch.ts"
+import { ErrorCode } from "../../src/protocol/error-codes.ts"
+import { CreateTopics, DescribeLogDirs, Fetch, ListOffsets, Metadata, Produce } from "../../src/protocol/generated/apis.ts"
+import { fetchRequest, listOffsetsRequest, recordsOf } from "../handlers/data-plane/helpers.ts"
+import { FaultyFileIo } from "../support/faulty-file-io.ts"
+import { decodeResponse, encodeRequest, WireClient } from "../support/wire-client.ts"
+
+const roots: Array<string> = []
+afterAll(() => {
+  for (const r of roots) fs.rmSync(r, { recursive: true, force: true })
+})
+
+const newRoot = (): string => {
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), "disk-faults-"))
+  roots.push(root)
+  fs.mkdirSync(path.join(root, "a"))
+  fs.mkdirSync(path.join(root, "b"))
+  return root
+}
+
+/** A broker over `faulty` with log.dirs=a,b, and a wire client to it. */
+class Harness {
+  private id = 0
+  readonly broker: EmbeddedBroker
+  readonly client: WireClient
+  readonly root: string
+  /** Reasons given to the fatal fault handler (Kafka would have halted). */
+  readonly fatals: Array<string>
+
+  private constructor(broker: EmbeddedBroker, client: WireClient, root: string, fatals: Array<string>) {
+    this.broker = broker
+    this.client = client
+    this.root = root
+    this.fatals = fatals
+  }
+
+  static async start(root: string, faulty: FaultyFileIo, properties: Record<string, string> = {}): Promise<Harness> {
+    const fatals: Array<string> = []
+    const broker = await startBroker({
+      properties: { "log.dirs": `${path.join(root, "a")},${path.join(root, "b")}`, "num.partitions": "1", ...properties },
+      fileIo: faulty.io,
+      fatalFault: { halt: (reason) => fatals.push(reason) },
+      logLevel: "None"
+    })
+    return new Harness(broker, await WireClient.connect(broker.port), root, fatals)
+  }
+
+  async call<T>(api: Parameters<typeof encodeRequest>[0], version: number, body: T) {
+    this.client.write(encodeRequest(api, version, ++this.id, body))
+    return decodeResponse(api, version, await this.client.read()).body
+  }
+
+  async createTopic(name: string): Promise<void> {
+    const body = await this.call(CreateTopics, 7, {
+      topics: [{ name, numPartitions: 1, replicationFactor: 1, assignments: [], configs: [] }],
+      timeoutMs: 30_000,
+      validateOnly: false
+    })
+    expect(body.topics[0].errorCode, `create ${name}`).toBe(0)
+  }
+
+  async produce(topic: string, values: ReadonlyArray<string>): Promise<{ errorCode: number; baseOffset: number }> {
+    const batch = buildRecordBatch({ records: values.map((value) => ({ key: null, value })), timestamp: Date.now() })
+    const body = await this.call(Produce, 9, { transactionalId: null, acks: -1, timeoutMs: 30_000, topicData: [{ name: topic, partitionData: [{ index: 0, records: batch }] }] })
+    const p = body.responses[0].partitionResponses[0]
+    return { errorCode: p.errorCode, baseOffset: Number(p.baseOffset) }
+  }
+
+  async fetchCode(topic: string): Promise<number> {
+    const body = await this.call(Fetch, 12, fetchRequest([{ topic, partition: 0, offset: 0 }]))
+    return body.responses[0].partitions[0].errorCode
+  }
+
+  /** Every record of the partition, checked dense from the log start offset. */
+  async readAll(topic: string): Promise<Map<number, string>> {
+    const offsetAt = async (timestamp: number): Promise<number> => {
+      const p = (await this.call(ListOffsets, 7, listOffsetsRequest([[topic, [[0, timestamp]]]]))).topics[0].partitions[0]
+      expect(p.errorCode, `ListOffsets ${topic} ${timestamp}`).toBe(0)
+      return Number(p.offset)
+    }
+    const earliest = await offsetAt(-2)
+    const latest = await offsetAt(-1)
+    const seen = new Map<number, string>()
+    let next = earliest
+    while (next < latest) {
+      const p = (await this.call(Fetch, 12, fetchRequest([{ topic, partition: 0, offset: next }]))).responses[0].partitions[0]
+      expect(p.errorCode, `fetch ${topic} at ${next}`).toBe(0)
+      const records = recordsOf(p.records)
+      expect(records.length, `fetch ${topic} at ${next} returns records`).toBeGreaterThan(0)
+      for (const r of records) {
+        if (r.offset < next) continue
+        expect(r.offset, `${topic}: offsets are dense`).toBe(next)
+        seen.set(r.offset, r.value)
+        next++
+      }
+    }
+    return seen
+  }
+
+  dirOf(topic: string): "a" | "b" | null {
+    for (const d of ["a", "b"] as const) if (fs.existsSync(path.join(this.root, d, `${topic}-0`))) return d
+    return null
+  }
+
+  async stop(): Promise<void> {
+    this.client.close()
+    await this.broker.stop()
+  }
+}
+
+/** Creates one topic in each dir (a new partition goes to the dir holding the fewest). */
+const topicsInBothDirs = async (h: Harness, prefix: string): Promise<{ inA: string; inB: string }> => {
+  await h.createTopic(`${prefix}-1`)
+  await h.createTopic(`${prefix}-2`)
+  const first = h.dirOf(`${prefix}-1`)
+  const second = h.dirOf(`${prefix}-2`)
+  expect(new Set([first, second])).toEqual(new Set(["a", "b"]))
+  return first === "a" ? { inA: `${prefix}-1`, inB: `${prefix}-2` } : { inA: `${prefix}-2`, inB: `${prefix}-1` }
+}
+
+const values = (tag: string, n: number): Array<string> => Array.from({ length: n }, (_, i) => `${tag}-${i}`.padEnd(60, "."))
+
+/** Produces single records until one fails; returns what was acknowledged and the failing code. */
+const produceUntilError = async (h: Harness, topic: string, tag: string, max: number) => {
+  const acked = new Map<number, string>()
+  for (let i = 0; i < max; i++) {
+    const [value] = values(`${tag}-${i}`, 1)
+    const r = await h.produce(topic, [value!])
+    if (r.errorCode !== 0) return { acked, errorCode: r.errorCode }
+    acked.set(r.baseOffset, value!)
+  }
+  return { acked, errorCode: 0 }
+}
+
+const expectAcknowledged = (seen: Map<number, string>, acked: Map<number, string>, what: string): void => {
+  for (const [offset, value] of acked) expect(seen.get(offset), `${what}: acknowledged offset ${offset}`).toBe(value)
+}
+
+describe.each([
+  { name: "ENOSPC after a byte budget on the segment", rule: { code: "ENOSPC" as const, ops: ["write" as const], path: /\/b\/.*\.log$/, afterBytes: 700 } },
+  { name: "EIO on fsync (flush.messages=1)", rule: { code: "EIO" as const, ops: ["fsync" as const], path: "/b/" } }
+])("a disk fault in log dir b: $name", ({ rule }) => {
+  it("takes dir b offline with KAFKA_STORAGE_ERROR while dir a keeps serving, loses nothing acknowledged, and recovers on restart", async () => {
+    const root = newRoot()
+    const faulty = new FaultyFileIo(root)
+    let h = await Harness.start(root, faulty, { "log.flush.interval.messages": "1" })
+    const { inA, inB } = await topicsInBothDirs(h, "fault")
+    const before = await produceUntilError(h, inB, "before", 3)
+    expect(before.errorCode).toBe(0)
+
+    faulty.fail(rule)
+    const during = await produceUntilError(h, inB, "during", 50)
+    expect(during.errorCode, "produce to the failed dir").toBe(ErrorCode.KAFKA_STORAGE_ERROR)
+    expect(faulty.injected.length, "the fault was hit").toBeGreaterThan(0)
+    const acked = new Map([...before.acked, ...during.acked])
+
+    // The dir stays offline: the next produce fails at once, fetch and ListOffsets too.
+    expect((await h.produce(inB, ["again"])).errorCode).toBe(ErrorCode.KAFKA_STORAGE_ERROR)
+    expect(await h.fetchCode(inB)).toBe(ErrorCode.KAFKA_STORAGE_ERROR)
+    const lo = await h.call(ListOffsets, 7, listOffsetsRequest([[inB, [[0, -1]]]]))
+    expect(lo.topics[0].partitions[0].errorCode).toBe(ErrorCode.KAFKA_STORAGE_ERROR)
+
+    // Metadata: the partition has no leader and its replica is offline; dir a's is served.
+    const md = await h.call(Metadata, 12, { topics: [{ name: inB, topicId: "AAAAAAAAAAAAAAAAAAAAAA" }, { name: inA, topicId: "AAAAAAAAAAAAAAAAAAAAAA" }], allowAutoTopicCreation: false, includeTopicAuthorizedOperations: false })
+    const pb = md.topics.find((t: { name: string }) => t.name === inB).partitions[0]
+    expect(pb).toMatchObject({ errorCode: ErrorCode.LEADER_NOT_AVAILABLE, leaderId: -1, offlineReplicas: [1] })
+    const pa = md.topics.find((t: { name: string }) => t.name === inA).partitions[0]
+    expect(pa).toMatchObject({ errorCode: 0, leaderId: 1, offlineReplicas: [] })
+
+    // DescribeLogDirs: b with KAFKA_STORAGE_ERROR and nothing else, a as usual.
+    const dirs = await h.call(DescribeLogDirs, 4, { topics: null })
+    const byDir = new Map(dirs.results.map((r: { logDir: string }) => [r.logDir, r]))
+    expect(byDir.get(path.join(root, "b"))).toMatchObject({ errorCode: ErrorCode.KAFKA_STORAGE_ERROR, topics: [] })
+    expect(byDir.get(path.join(root, "a"))).toMatchObject({ errorCode: 0 })
+
+    // Dir a keeps serving produce and fetch; nothing was fatal.
+    const okA = await h.produce(inA, values("a", 5))
+    expect(okA.errorCode).toBe(0)
+    expect([...(await h.readAll(inA)).values()]).toEqual(values("a", 5))
+    expect(h.fatals).toEqual([])
+
+    // A new topic lands in the healthy dir.
+    await h.createTopic("fault-new")
+    expect(h.dirOf("fault-new")).toBe("a")
+
+    await h.stop()
+    // Restart on a healthy disk: b is recovered and served again, every acknowledged record in place.
+    faulty.heal()
+    h = await Harness.start(root, new FaultyFileIo(root))
+    const seen = await h.readAll(inB)
+    expectAcknowledged(seen, acked, inB)
+    const after = await h.produce(inB, ["after"])
+    expect(after.errorCode).toBe(0)
+    expect(after.baseOffset).toBe(Math.max(...seen.keys(), -1) + 1)
+    await h.stop()
+  })
+})
+
+describe("fatal disk faults (Kafka halts the broker)", () => {
+  it("a failure in the metadata log dir (a) is fatal, with the reason logged", async () => {
+    const root = newRoot()
+    const faulty = new FaultyFileIo(root)
+    const h = await Harness.start(root, faulty, { "log.flush.interval.messages": "1" })
+    const { inA } = await topicsInBothDirs(h, "meta-dir")
+    faulty.fail({ code: "EIO", ops: ["fsync"], path: new RegExp(`/a/${inA}-0/`) })
+    expect((await h.produce(inA, ["x"])).errorCode).toBe(ErrorCode.KAFKA_STORAGE_ERROR)
+    expect(h.fatals).toEqual([`Shutdown broker because the metadata log dir ${path.join(root, "a")} has failed`])
+    await h.stop()
+  })
+
+  it("a failed metadata log write is fatal, with the reason logged", async () => {
+    const root = newRoot()
+    const faulty = new FaultyFileIo(root)
+    const h = await Harness.start(root, faulty)
+    faulty.fail({ code: "ENOSPC", ops: ["write"], path: "__cluster_metadata-0" })
+    const body = await h.call(CreateTopics, 7, {
+      topics: [{ name: "never", numPartitions: 1, replicationFactor: 1, assignments: [], configs: [] }],
+      timeoutMs: 30_000,
+      validateOnly: false
+    })
+    expect(body.topics[0].errorCode).toBe(ErrorCode.KAFKA_STORAGE_ERROR)
+    expect(h.fatals).toHaveLength(1)
+    expect(h.fatals[0]).toMatch(/^Shutdown broker because the metadata log in .*__cluster_metadata-0 failed: .*ENOSPC/)
+    await h.stop()
+  })
+})
