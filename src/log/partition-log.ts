@@ -14,6 +14,7 @@ import { type FileIoShape, nodeFileIo } from "../storage/FileIo.ts"
 import { isIoError, KafkaStorageError, LogDirFailureChannel } from "./log-dir-failure.ts"
 import * as path from "node:path"
 import {
+  fsyncDirectory,
   LeaderEpochCache,
   readPartitionMetadata,
   writePartitionMetadata
@@ -271,6 +272,8 @@ export class PartitionLog {
   readonly logDir: string
   private readonly failures: LogDirFailureChannel | undefined
   private offline = false
+  /** A segment file was created since the directory was last fsynced (its entry is not yet durable). */
+  private directoryDirty = true
   private segments: Array<LogSegment>
   private _logStartOffset: number
   private _highWatermark: number
@@ -331,7 +334,12 @@ export class PartitionLog {
     const parsed = parsePartitionDirName(path.basename(dir))
     if (parsed === null) throw new Error(`${dir} is not a <topic>-<partition> directory`)
     const io = options.io ?? nodeFileIo
-    io.mkdirSync(dir, { recursive: true })
+    if (!io.existsSync(dir)) {
+      io.mkdirSync(dir, { recursive: true })
+      // Kafka's LogManager.createLog flushes the parent: else a power loss can drop the whole
+      // partition directory, with records fsynced into it and acknowledged.
+      fsyncDirectory(path.dirname(dir), io)
+    }
     const warnings: Array<string> = []
 
     let topicId: string | null = null
@@ -787,8 +795,10 @@ export class PartitionLog {
     this.unflushedMessages = 0
     this.lastFlushTime = now
     const segmentConfig = { indexIntervalBytes: this.config.indexIntervalBytes, segmentIndexBytes: this.config.segmentIndexBytes }
+    this.flushDirectoryIfDirty()
     const next = LogSegment.create(this.dir, old.nextOffset, segmentConfig, now, this.io)
     this.segments.push(next)
+    this.directoryDirty = true
     // Recovery after a crash starts from the latest snapshot: at most the active segment is replayed.
     this.producerState.mapEndOffset = next.baseOffset
     this.producerState.takeSnapshot()
@@ -815,9 +825,20 @@ export class PartitionLog {
   private flushUnguarded(now: number): void {
     this.ensureOpen()
     this.activeSegment.flush()
+    this.flushDirectoryIfDirty()
     this._recoveryPoint = this.logEndOffset
     this.unflushedMessages = 0
     this.lastFlushTime = now
+  }
+
+  /**
+   * Kafka's LocalLog.flush: when a flushed segment is new, the directory is fsynced too, so
+   * that the new file's name survives a power loss along with its fsynced bytes.
+   */
+  private flushDirectoryIfDirty(): void {
+    if (!this.directoryDirty) return
+    fsyncDirectory(this.dir, this.io)
+    this.directoryDirty = false
   }
 
   // -------------------------------------------------------------------------------------
