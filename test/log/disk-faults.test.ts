@@ -246,6 +246,36 @@ describe("fatal disk faults (Kafka halts the broker)", () => {
   })
 })
 
+describe("a torn metadata log write", () => {
+  it("is fatal; on restart the torn tail is truncated, acknowledged topics are kept and the broker serves again", async () => {
+    const root = newRoot()
+    const faulty = new FaultyFileIo(root)
+    let h = await Harness.start(root, faulty)
+    await h.createTopic("kept")
+    expect((await h.produce("kept", ["k0"])).errorCode).toBe(0)
+    faulty.tearNextWrite(/__cluster_metadata-0\/\d+\.log$/, 7)
+    const body = await h.call(CreateTopics, 7, {
+      topics: [{ name: "torn", numPartitions: 1, replicationFactor: 1, assignments: [], configs: [] }],
+      timeoutMs: 30_000,
+      validateOnly: false
+    })
+    expect(body.topics[0].errorCode).toBe(ErrorCode.KAFKA_STORAGE_ERROR)
+    expect(faulty.injected.map((f) => f.op)).toContain("tear")
+    expect(h.fatals).toHaveLength(1)
+    await h.stop()
+
+    h = await Harness.start(root, new FaultyFileIo(root))
+    const md = await h.call(Metadata, 12, { topics: null, allowAutoTopicCreation: false, includeTopicAuthorizedOperations: false })
+    const names = md.topics.map((t: { name: string }) => t.name)
+    expect(names).toContain("kept")
+    expect(names).not.toContain("torn")
+    expect([...(await h.readAll("kept")).values()]).toEqual(["k0"])
+    await h.createTopic("torn")
+    expect((await h.produce("torn", ["t0"])).errorCode).toBe(0)
+    await h.stop()
+  })
+})
+
 describe("simulated power loss with log.flush.interval.messages=1 and acks=-1", () => {
   it.each([1, 2])("every acknowledged record is present after the reboot (seed %i)", async (seed) => {
     const random = seededRandom(seed)
