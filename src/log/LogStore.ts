@@ -172,6 +172,8 @@ export interface LogStoreShape {
   readonly checkpoint: () => Effect.Effect<void, LogIoError>
   /** Log dirs taken offline by an I/O error (absolute paths), until the broker restarts. */
   readonly offlineLogDirs: () => ReadonlyArray<string>
+  /** Takes a log dir offline after an I/O error met outside the logs' own calls (the cleaner's). */
+  readonly failLogDir: (logDir: string, message: string, cause: unknown) => void
   /** Store-wide append notification (for fetch sessions spanning partitions). */
   readonly onAppend: (listener: (log: PartitionLog) => void) => () => void
 }
@@ -613,6 +615,7 @@ const make = (options: LogStoreOptions) =>
       // Logs of an offline dir are out of service (Kafka removes them); findPartition still knows them.
       partitions: () => [...logs.values()].filter((e) => !e.log.isOffline).map((e) => e.log),
       offlineLogDirs: () => failures.offlineLogDirs(),
+      failLogDir: (logDir, message, cause) => failures.maybeAddOfflineLogDir(path.resolve(logDir), message, cause),
       reconfigure: (topic, partition, overrides) =>
         Effect.map(entryOf(topic, partition), (e) => {
           e.log.config = { ...e.log.config, ...overrides }
