@@ -17,7 +17,7 @@ import { afterAll, describe, expect, it } from "vitest"
 import { type EmbeddedBroker, startBroker } from "../../src/broker.ts"
 import { buildRecordBatch } from "../../src/log/record-batch.ts"
 import { ErrorCode } from "../../src/protocol/error-codes.ts"
-import { CreateTopics, DescribeLogDirs, Fetch, ListOffsets, Metadata, Produce } from "../../src/protocol/generated/apis.ts"
+import { CreateTopics, DescribeLogDirs, DescribeTopicPartitions, Fetch, ListOffsets, Metadata, Produce } from "../../src/protocol/generated/apis.ts"
 import { fetchRequest, listOffsetsRequest, recordsOf } from "../handlers/data-plane/helpers.ts"
 import { FaultyFileIo, seededRandom } from "../support/faulty-file-io.ts"
 import { decodeResponse, encodeRequest, WireClient } from "../support/wire-client.ts"
@@ -187,6 +187,10 @@ describe.each([
     expect(pb).toMatchObject({ errorCode: ErrorCode.LEADER_NOT_AVAILABLE, leaderId: -1, offlineReplicas: [1] })
     const pa = md.topics.find((t: { name: string }) => t.name === inA).partitions[0]
     expect(pa).toMatchObject({ errorCode: 0, leaderId: 1, offlineReplicas: [] })
+    const dtp = await h.call(DescribeTopicPartitions, 0, { topics: [{ name: inA }, { name: inB }], responsePartitionLimit: 2000, cursor: null })
+    const dtpOf = (name: string) => dtp.topics.find((t: { name: string }) => t.name === name).partitions[0]
+    expect(dtpOf(inB)).toMatchObject({ errorCode: ErrorCode.LEADER_NOT_AVAILABLE, leaderId: -1, offlineReplicas: [1] })
+    expect(dtpOf(inA)).toMatchObject({ errorCode: 0, leaderId: 1, offlineReplicas: [] })
 
     // DescribeLogDirs: b with KAFKA_STORAGE_ERROR and nothing else, a as usual.
     const dirs = await h.call(DescribeLogDirs, 4, { topics: null })
