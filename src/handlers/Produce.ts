@@ -59,7 +59,7 @@ import { Topics, type TopicsShape } from "../topics/Topics.ts"
 import { isInternalTopic } from "../coordinator/internal-topics.ts"
 import { defaultMessageOf, errorCodeByName, isUnexpected, kafkaErrorOf } from "./errors.ts"
 import { defineHandler, NO_RESPONSE, type NoResponse, type RequestContext } from "./handler.ts"
-import { ClientQuotas, type ClientQuotasShape, produceThrottle, quotaClientId } from "../quotas/ClientQuotas.ts"
+import { ClientQuotas, type ClientQuotasShape, produceQuotasEnabled, produceThrottle, quotaClientId } from "../quotas/ClientQuotas.ts"
 import { TransactionCoordinator, type TransactionCoordinatorShape } from "../txn/TransactionCoordinator.ts"
 
 export const PRODUCE_MIN_VERSION = 3
@@ -353,7 +353,9 @@ export const ProduceHandler = defineHandler(Produce, {
     Effect.contextWith((services: Context.Context<LogStore | Topics>) => {
       const clock = Context.getUnsafe(services, Clock.Clock)
       const now = clock.currentTimeMillisUnsafe()
-      const quotas = Context.getOrUndefined(services, ClientQuotas)
+      const available = Context.getOrUndefined(services, ClientQuotas)
+      // Until a produce or request quota is set, nothing is measured (as Kafka records nothing).
+      const quotas = available !== undefined && produceQuotasEnabled(available) ? available : undefined
       const startedAt = quotas === undefined ? 0 : performance.now()
       // The broker always has a coordinator; handler tests without one produce unverified.
       const transactions = request.transactionalId === null ? undefined : Context.getOrUndefined(services, TransactionCoordinator)
