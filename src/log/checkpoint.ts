@@ -27,18 +27,29 @@ export class CheckpointFormatError extends Error {
   override readonly name = "CheckpointFormatError"
 }
 
-/** Makes a rename or file creation in `dir` durable. Best effort where directories cannot be opened. */
+/** Error codes of a platform or file system that cannot fsync a directory at all (nothing failed). */
+const DIRECTORY_FSYNC_UNSUPPORTED = new Set(["EINVAL", "ENOTSUP", "EISDIR", "EPERM", "EACCES"])
+
+/**
+ * Makes a rename or file creation in `dir` durable (Kafka's Utils.flushDirIfExists). A
+ * missing directory and a platform that cannot fsync directories are skipped; a real
+ * failure (EIO) is thrown, as Kafka throws it: the caller must not report success.
+ */
 export const fsyncDirectory = (dir: string, io: FileIoShape = nodeFileIo): void => {
+  if (process.platform === "win32") return
   let fd: number
   try {
     fd = io.openSync(dir, "r")
-  } catch {
-    return
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code
+    if (code === "ENOENT" || (code !== undefined && DIRECTORY_FSYNC_UNSUPPORTED.has(code))) return
+    throw e
   }
   try {
     io.fsyncSync(fd)
-  } catch {
-    // Some platforms refuse fsync on a directory; the rename itself still happened.
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code
+    if (code === undefined || !DIRECTORY_FSYNC_UNSUPPORTED.has(code)) throw e
   } finally {
     io.closeSync(fd)
   }
