@@ -118,6 +118,9 @@ export interface BrokerConfig {
   /** max.connections.per.ip.overrides, by host name or IP address. */
   readonly maxConnectionsPerIpOverrides: ReadonlyMap<string, number>
   readonly queuedMaxRequests: number
+  /** quota.window.num and quota.window.size.seconds: the samples client quotas are measured over. */
+  readonly quotaWindowNum: number
+  readonly quotaWindowSizeSeconds: number
   readonly messageTimestampType: TimestampType
   readonly transactionMaxTimeoutMs: number
   readonly transactionalIdExpirationMs: number
@@ -382,6 +385,8 @@ export const parseBrokerConfig = (layers: ReadonlyArray<ConfigLayer>): BrokerCon
     maxConnectionsPerIp: read.int("max.connections.per.ip"),
     maxConnectionsPerIpOverrides: parseConnectionOverrides(read.string("max.connections.per.ip.overrides")),
     queuedMaxRequests: read.int("queued.max.requests"),
+    quotaWindowNum: read.int("quota.window.num"),
+    quotaWindowSizeSeconds: read.int("quota.window.size.seconds"),
     messageTimestampType: timestampType(raw, sources),
     transactionMaxTimeoutMs: read.int("transaction.max.timeout.ms"),
     transactionalIdExpirationMs: read.int("transactional.id.expiration.ms"),

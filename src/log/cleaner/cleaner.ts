@@ -29,7 +29,6 @@
  * yield, at batch boundaries, so the Effect driver can throttle and let other fibers
  * (produce, fetch) run. All file work in between is synchronous, like the rest of the log.
  */
-import * as fs from "node:fs"
 import type { PartitionLog } from "../partition-log.ts"
 import {
   ATTRIBUTES_OFFSET,
@@ -421,7 +420,7 @@ function* cleanGroup(
   const chunk = options.chunkBytes ?? DEFAULT_CHUNK_BYTES
   const segmentConfig = { indexIntervalBytes: log.config.indexIntervalBytes, segmentIndexBytes: log.config.segmentIndexBytes }
   const base = group[0]!.baseOffset
-  const writer = new CleanedSegmentWriter(log.dir, base, segmentConfig)
+  const writer = new CleanedSegmentWriter(log.dir, base, segmentConfig, log.io)
   const horizon = now + log.config.deleteRetentionMs
   const latest = map.latestOffset
   const slicer = new Slicer()
@@ -478,15 +477,15 @@ function* cleanGroup(
     if (log.isClosed || !stillInLog(log, group)) {
       throw new LogCleaningAbortedError(`${log.dir}: segments changed while being cleaned`)
     }
-    const lastModified = fs.statSync(group[group.length - 1]!.logPath).mtimeMs
+    const lastModified = log.io.statSync(group[group.length - 1]!.logPath).mtimeMs
     writer.finish(transactions.keptAborted.length === 0 ? [] : [encodeAbortedTxns(transactions.keptAborted)], lastModified)
     options.hook?.("cleaned")
     committed = true
-    commitSwap(log.dir, base, group, options.hook)
-    const cleaned = LogSegment.open(log.dir, base, segmentConfig, now)
+    commitSwap(log.dir, base, group, options.hook, log.io)
+    const cleaned = LogSegment.open(log.dir, base, segmentConfig, now, log.io)
     if (cleaned.indexProblem !== null) cleaned.recover()
     log.replaceSegments(group, cleaned)
-    removeDeleted(log.dir, group, options.hook)
+    removeDeleted(log.dir, group, options.hook, log.io)
   } catch (e) {
     // A segment deleted meanwhile (its descriptor closed) fails reads: that is an abort.
     if (!committed && !(e instanceof LogCleaningAbortedError) && isAbort(log, group, e)) {
