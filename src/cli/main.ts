@@ -28,7 +28,7 @@ const USAGE = `usage: kafka [--bootstrap-server HOST:PORT] [--format table|json]
   config set (--topic NAME | --broker ID) k=v...
   config delete (--topic NAME | --broker ID) KEY...
   records delete --topic NAME --offset N [--partition P]       (-1 = everything produced so far)
-  produce TOPIC [--partition P] [--key-separator S] [--header k=v]... [--compression none|gzip|zstd] [--acks -1|1]
+  produce TOPIC [--partition P] [--key-separator S] [--header k=v]... [--compression none|gzip|snappy|lz4|zstd] [--acks -1|1]
                 (one record per line of standard input)
   consume TOPIC [--partition P] [--offset beginning|end|N | --timestamp ISO|MS] [--group G] [--num N]
                 [--timeout-ms IDLE] [--print FORMAT]   (FORMAT: value, json, or %t %p %o %k %s %T)

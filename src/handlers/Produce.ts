@@ -31,9 +31,11 @@
  * translates the coordinator's answers.
  */
 import { Clock, Context, Effect } from "effect"
+import { Config } from "../config/Config.ts"
+import { DEFAULT_MAX_DECOMPRESSED_BYTES } from "../log/compression.ts"
 import { LogStore, type LogStoreShape } from "../log/LogStore.ts"
 import type { PartitionLog } from "../log/partition-log.ts"
-import { keylessRecordIndexes, keylessRecordMessage, recordErrorsSummary } from "../log/record-keys.ts"
+import { type InflateBudget, keylessRecordIndexes, keylessRecordMessage, recordErrorsSummary } from "../log/record-keys.ts"
 import {
   ATTRIBUTES_OFFSET,
   COMPRESSION_CODEC_MASK,
@@ -191,7 +193,8 @@ const appendPartition = (
   now: number,
   topicName: string,
   unexpected: Array<UnexpectedFailure>,
-  txn: TxnVerification | undefined
+  txn: TxnVerification | undefined,
+  inflateBudget: InflateBudget
 ): PartitionResponse => {
   if (records === null || records.length === 0) {
     return partitionError(index, ErrorCode.INVALID_RECORD, "Produce request contains no record batch")
@@ -227,7 +230,7 @@ const appendPartition = (
     // Kafka's LogValidator.validateKey: nothing of the batch is appended.
     let keyless: Array<number>
     try {
-      keyless = keylessRecordIndexes(records, batch.position)
+      keyless = keylessRecordIndexes(records, batch.position, inflateBudget)
     } catch (e) {
       return partitionError(index, ErrorCode.CORRUPT_MESSAGE, `Record batch could not be decompressed: ${(e as Error).message}`)
     }
@@ -269,7 +272,8 @@ export const produce = (
   version: number,
   now: number,
   clientId: string | null = null,
-  transactions?: TransactionCoordinatorShape
+  transactions?: TransactionCoordinatorShape,
+  maxDecompressedBytes: number = DEFAULT_MAX_DECOMPRESSED_BYTES
 ): ProduceOutcome => {
   const acks = request.acks
   if (acks !== 0 && acks !== 1 && acks !== -1) {
@@ -286,6 +290,7 @@ export const produce = (
     : undefined
 
   const image: MetadataImage = topics.image()
+  const inflateBudget: InflateBudget = { limit: maxDecompressedBytes, remaining: maxDecompressedBytes }
   const unexpected: Array<UnexpectedFailure> = []
   const responses: Array<ProduceResponseTopicProduceResponseInit> = []
   for (const t of request.topicData) {
@@ -302,12 +307,17 @@ export const produce = (
     for (const p of t.partitionData) {
       const partition = topic?.partitions.get(p.index)
       const log = partition === undefined ? undefined : logs.findPartition(t.name, p.index)
+      if (log?.isOffline === true) {
+        // Kafka's HostedPartition.Offline: the partition's log dir failed.
+        partitionResponses.push(partitionError(p.index, ErrorCode.KAFKA_STORAGE_ERROR, `Partition ${t.name}-${p.index} is in an offline log directory`))
+        continue
+      }
       if (partition === undefined || log === undefined || log.isClosed) {
         partitionResponses.push(partitionError(p.index, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, defaultMessageOf(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)))
         continue
       }
       settings ??= settingsOf(topics, t.name)
-      partitionResponses.push(appendPartition(log, settings, partition.leaderEpoch, p.index, p.records, version, now, t.name, unexpected, txn))
+      partitionResponses.push(appendPartition(log, settings, partition.leaderEpoch, p.index, p.records, version, now, t.name, unexpected, txn, inflateBudget))
     }
     responses.push({ name: t.name, partitionResponses })
   }
@@ -354,7 +364,9 @@ export const ProduceHandler = defineHandler(Produce, {
       const startedAt = quotas === undefined ? 0 : performance.now()
       // The broker always has a coordinator; handler tests without one produce unverified.
       const transactions = request.transactionalId === null ? undefined : Context.getOrUndefined(services, TransactionCoordinator)
-      const outcome = produce(Context.get(services, LogStore), Context.get(services, Topics), request, ctx.apiVersion, now, ctx.header.clientId, transactions)
+      // Compressed batches are inflated (compacted topics' key check) to at most one frame's worth per request.
+      const maxDecompressedBytes = Context.getOrUndefined(services, Config)?.socketRequestMaxBytes ?? DEFAULT_MAX_DECOMPRESSED_BYTES
+      const outcome = produce(Context.get(services, LogStore), Context.get(services, Topics), request, ctx.apiVersion, now, ctx.header.clientId, transactions, maxDecompressedBytes)
       const response = quotas === undefined ? outcome.response : throttled(quotas, request.acks, outcome.response, ctx, startedAt, clock.currentTimeMillisUnsafe())
       if (outcome.unexpected.length === 0) return Effect.succeed(response)
       return Effect.as(
