@@ -1,5 +1,5 @@
 /**
- * `pnpm bench`: pipelined ApiVersions round trips per second over 8 connections, against
+ * `pnpm bench:api-versions`: pipelined ApiVersions round trips per second over 8 connections, against
  * the broker and against a bare Node.js server that answers the same frames with a
  * precomputed response, both measured in this run. The ratio is the per-request overhead
  * of the broker's architecture (framing, dispatch, Effect, in-order writes).

@@ -1,5 +1,5 @@
 /**
- * `pnpm bench` (third part): the broker's own cost of idempotence, without network or
+ * `pnpm bench:append`: the broker's own cost of idempotence, without network or
  * client. Appends the same 16-record batches of 100 B values to a partition log, plain
  * (producer id -1) and idempotent (one producer, consecutive sequences), alternating rounds;
  * reports appends per second (median) and the ratio. The idempotent path adds the header

@@ -1,5 +1,5 @@
 /**
- * `pnpm bench` (second part): kcat (librdkafka) produces 100 000 records of 1 KiB to the
+ * `pnpm bench:kcat`: kcat (librdkafka) produces 100 000 records of 1 KiB to the
  * broker with acks=-1, measured from kcat's start to its exit (all records acknowledged).
  * Baseline in the same run: a bare Node.js process appending the same bytes to a file on the
  * same disk in 1 MiB writes, the ceiling for any broker that stores them there.

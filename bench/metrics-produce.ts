@@ -1,5 +1,5 @@
 /**
- * `pnpm bench` (third part): the cost of request metrics on the produce path. Pipelined
+ * `pnpm bench:metrics`: the cost of request metrics on the produce path. Pipelined
  * Produce requests (acks=1, one batch of 10 records of 100 B each: small requests make
  * per-request costs show the most) over 4 connections to a broker with request metrics and
  * to one started with `requestMetrics: false` (the connection then observes nothing), each in

@@ -5,7 +5,7 @@
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { Effect, Layer, ManagedRuntime, References } from "effect"
+import { Clock, Effect, Layer, ManagedRuntime, References } from "effect"
 import type { LogLevel } from "effect/LogLevel"
 import { Config } from "./config/Config.ts"
 import { servedListeners } from "./config/listeners.ts"
@@ -23,6 +23,8 @@ import { MetadataLog, type MetadataLogOptions } from "./metadata/MetadataLog.ts"
 import type { BrokerConfig } from "./config/broker-config.ts"
 import { TopicsLayer } from "./topics/layer.ts"
 import { FetchSessions } from "./fetch/FetchSessions.ts"
+import { ClientQuotas } from "./quotas/ClientQuotas.ts"
+import { withRequestQuota } from "./quotas/request-quota.ts"
 import { AlterClientQuotasHandler } from "./handlers/AlterClientQuotas.ts"
 import { AlterConfigsHandler } from "./handlers/AlterConfigs.ts"
 import { DescribeClientQuotasHandler } from "./handlers/DescribeClientQuotas.ts"
@@ -152,7 +154,7 @@ export type BrokerServices =
   | TransactionCoordinator
 
 /** What the storage side provides beyond the handlers' services. */
-export type StorageServices = BrokerServices | LogCleaner
+export type StorageServices = BrokerServices | LogCleaner | ClientQuotas
 
 /** The metadata log's settings from the broker config. */
 export const metadataLogOptions = (config: BrokerConfig): MetadataLogOptions => ({
@@ -211,6 +213,7 @@ export const StorageLayer: Layer.Layer<StorageServices, MetadataStartupError | L
       Layer.merge(maintenance),
       Layer.merge(cleaner),
       Layer.provideMerge(logs),
+      Layer.merge(ClientQuotas.layer),
       Layer.provideMerge(metadata),
       Layer.merge(FetchSessions.layer),
       Layer.provideMerge(BrokerLifecycle.layer)
@@ -219,13 +222,15 @@ export const StorageLayer: Layer.Layer<StorageServices, MetadataStartupError | L
 )
 
 /** The network side, given the services the handlers need. */
-export const ServerLayer: Layer.Layer<BrokerServer, ListenerBindError, Config | BrokerServices | BrokerMetrics | RequestLog> = Layer.unwrap(
+export const ServerLayer: Layer.Layer<BrokerServer, ListenerBindError, Config | BrokerServices | ClientQuotas | BrokerMetrics | RequestLog> = Layer.unwrap(
   Effect.gen(function*() {
     const config = yield* Config
     const metrics = yield* BrokerMetrics
     const requestLog = yield* RequestLog
     const metadata = yield* MetadataLog
-    const registry = makeRegistry(handlers, () => {
+    const quotas = yield* ClientQuotas
+    const clock = yield* Clock.Clock
+    const registry = makeRegistry(handlers.map((h) => withRequestQuota(h, quotas, clock)), () => {
       const image = metadata.current()
       return { source: image.features, epoch: BigInt(image.offset), features: image.features }
     })

@@ -118,6 +118,9 @@ export interface BrokerConfig {
   /** max.connections.per.ip.overrides, by host name or IP address. */
   readonly maxConnectionsPerIpOverrides: ReadonlyMap<string, number>
   readonly queuedMaxRequests: number
+  /** quota.window.num and quota.window.size.seconds: the samples client quotas are measured over. */
+  readonly quotaWindowNum: number
+  readonly quotaWindowSizeSeconds: number
   readonly messageTimestampType: TimestampType
   readonly transactionMaxTimeoutMs: number
   readonly transactionalIdExpirationMs: number
@@ -136,6 +139,7 @@ export interface BrokerConfig {
   readonly groupInitialRebalanceDelayMs: number
   readonly groupMinSessionTimeoutMs: number
   readonly groupMaxSessionTimeoutMs: number
+  readonly groupMaxSize: number
   readonly groupConsumerSessionTimeoutMs: number
   readonly groupConsumerHeartbeatIntervalMs: number
   readonly groupConsumerMaxSize: number
@@ -381,6 +385,8 @@ export const parseBrokerConfig = (layers: ReadonlyArray<ConfigLayer>): BrokerCon
     maxConnectionsPerIp: read.int("max.connections.per.ip"),
     maxConnectionsPerIpOverrides: parseConnectionOverrides(read.string("max.connections.per.ip.overrides")),
     queuedMaxRequests: read.int("queued.max.requests"),
+    quotaWindowNum: read.int("quota.window.num"),
+    quotaWindowSizeSeconds: read.int("quota.window.size.seconds"),
     messageTimestampType: timestampType(raw, sources),
     transactionMaxTimeoutMs: read.int("transaction.max.timeout.ms"),
     transactionalIdExpirationMs: read.int("transactional.id.expiration.ms"),
@@ -399,6 +405,7 @@ export const parseBrokerConfig = (layers: ReadonlyArray<ConfigLayer>): BrokerCon
     groupInitialRebalanceDelayMs: read.int("group.initial.rebalance.delay.ms"),
     groupMinSessionTimeoutMs: read.int("group.min.session.timeout.ms"),
     groupMaxSessionTimeoutMs: read.int("group.max.session.timeout.ms"),
+    groupMaxSize: read.int("group.max.size"),
     groupConsumerSessionTimeoutMs: read.int("group.consumer.session.timeout.ms"),
     groupConsumerHeartbeatIntervalMs: read.int("group.consumer.heartbeat.interval.ms"),
     groupConsumerMaxSize: read.int("group.consumer.max.size"),

@@ -69,6 +69,8 @@ const ACTED_ON_KEYS: ReadonlyArray<ConfigKey> = [
   { name: "max.connections.per.ip", type: "INT", default: "2147483647", validator: atLeast(0), doc: "Most connections from one IP address." },
   { name: "max.connections.per.ip.overrides", type: "STRING", default: "", doc: "Per-IP or per-host exceptions to max.connections.per.ip: host:count,host:count." },
   { name: "queued.max.requests", type: "INT", default: "500", validator: atLeast(1), doc: "Requests read from one connection and not yet answered before the broker stops reading from it." },
+  { name: "quota.window.num", type: "INT", default: "11", validator: atLeast(1), doc: "The number of samples to retain in memory for client quotas" },
+  { name: "quota.window.size.seconds", type: "INT", default: "1", validator: atLeast(1), doc: "The time span of each sample for client quotas" },
 
   // --- observability (OURS: Kafka has JMX instead; Redpanda has an admin HTTP port)
   { name: "http.listener", type: "STRING", default: "http://127.0.0.1:9644", doc: "OURS: the HTTP listener for /metrics, /health and the web console; empty turns it off, port 0 picks a free port." },
@@ -252,6 +254,7 @@ const ACTED_ON_KEYS: ReadonlyArray<ConfigKey> = [
   { name: "group.initial.rebalance.delay.ms", type: "INT", default: "3000", doc: "Wait for more members before the first rebalance of an empty group." },
   { name: "group.min.session.timeout.ms", type: "INT", default: "6000", doc: "Smallest session timeout a member may ask for." },
   { name: "group.max.session.timeout.ms", type: "INT", default: "1800000", doc: "Largest session timeout a member may ask for." },
+  { name: "group.max.size", type: "INT", default: "2147483647", validator: atLeast(1), doc: "The maximum number of consumers that a single consumer group can accommodate." },
   { name: "group.consumer.session.timeout.ms", type: "INT", default: "45000", validator: atLeast(1), doc: "KIP-848 consumer group members' session timeout." },
   { name: "group.consumer.heartbeat.interval.ms", type: "INT", default: "5000", validator: atLeast(1), doc: "Heartbeat interval given to KIP-848 consumer group members." },
   { name: "group.consumer.max.size", type: "INT", default: "2147483647", validator: atLeast(1), doc: "Most members a KIP-848 consumer group may have." },

@@ -58,6 +58,8 @@ export type SessionError = "FETCH_SESSION_ID_NOT_FOUND" | "INVALID_FETCH_SESSION
 export interface FetchContext {
   /** The session id to put in the response: 0 when the fetch is sessionless. */
   readonly sessionId: number
+  /** True for an incremental fetch of an existing session (a throttled response then keeps its id). */
+  readonly incremental?: boolean
   /** The partitions to read, in the order their responses should appear. */
   readonly partitions: ReadonlyArray<FetchPartitionRequest>
   /** Whether the response includes this partition (always, for full fetches); records what was sent. */
@@ -118,6 +120,7 @@ export class FetchSessionCache {
     for (const key of forgotten) session.partitions.delete(key)
     return {
       sessionId: session.id,
+      incremental: true,
       partitions: [...session.partitions.values()].map((c) => c.request),
       include: (key, outcome) => {
         const cached = session.partitions.get(key)

@@ -61,6 +61,8 @@ export interface GroupCoordinatorOptions {
   readonly minSessionTimeoutMs?: number
   /** group.max.session.timeout.ms (1800000). */
   readonly maxSessionTimeoutMs?: number
+  /** group.max.size (Integer.MAX_VALUE): most members of a classic group. */
+  readonly maxSize?: number
   /** offset.metadata.max.bytes (4096). */
   readonly offsetMetadataMaxBytes?: number
   /** offsets.retention.minutes, in ms (7 days). */
@@ -85,6 +87,7 @@ export const GROUP_COORDINATOR_DEFAULTS = {
   initialRebalanceDelayMs: 3000,
   minSessionTimeoutMs: 6000,
   maxSessionTimeoutMs: 1_800_000,
+  maxSize: 2_147_483_647,
   offsetMetadataMaxBytes: 4096,
   offsetsRetentionMs: 10080 * 60_000,
   offsetsRetentionCheckIntervalMs: 600_000,
@@ -213,6 +216,7 @@ const make = (options: GroupCoordinatorOptions) =>
       initialRebalanceDelayMs: options.initialRebalanceDelayMs ?? GROUP_COORDINATOR_DEFAULTS.initialRebalanceDelayMs,
       minSessionTimeoutMs: options.minSessionTimeoutMs ?? GROUP_COORDINATOR_DEFAULTS.minSessionTimeoutMs,
       maxSessionTimeoutMs: options.maxSessionTimeoutMs ?? GROUP_COORDINATOR_DEFAULTS.maxSessionTimeoutMs,
+      maxSize: options.maxSize ?? GROUP_COORDINATOR_DEFAULTS.maxSize,
       offsetMetadataMaxBytes: options.offsetMetadataMaxBytes ?? GROUP_COORDINATOR_DEFAULTS.offsetMetadataMaxBytes
     })
 
@@ -573,6 +577,7 @@ export class GroupCoordinator extends Context.Service<GroupCoordinator, GroupCoo
         initialRebalanceDelayMs: config.groupInitialRebalanceDelayMs,
         minSessionTimeoutMs: config.groupMinSessionTimeoutMs,
         maxSessionTimeoutMs: config.groupMaxSessionTimeoutMs,
+        maxSize: config.groupMaxSize,
         offsetsRetentionMs: config.offsetsRetentionMinutes * 60_000,
         offsetsRetentionCheckIntervalMs: config.offsetsRetentionCheckIntervalMs,
         consumerSessionTimeoutMs: config.groupConsumerSessionTimeoutMs,

@@ -81,6 +81,8 @@ export interface CoordinatorConfig {
   readonly minSessionTimeoutMs: number
   /** group.max.session.timeout.ms */
   readonly maxSessionTimeoutMs: number
+  /** group.max.size */
+  readonly maxSize: number
   /** offset.metadata.max.bytes */
   readonly offsetMetadataMaxBytes: number
 }
@@ -199,10 +201,49 @@ export class ClassicGroupCoordinator {
       if (!isUnknown) return joinError(ErrorCode.UNKNOWN_MEMBER_ID, input.memberId)
       group = this.newGroup(input.groupId)
     }
+    if (!this.acceptJoiningMember(group, input.memberId)) {
+      // Kafka drops the refused member (a rejoining one too, past the cap) and answers without a member id.
+      this.removeRefusedMember(group, input.memberId)
+      if (group.state === "PreparingRebalance") this.tryCompleteJoin(group)
+      this.maybeDrop(group)
+      return joinError(ErrorCode.GROUP_MAX_SIZE_REACHED, "")
+    }
     const result = isUnknown ? this.joinUnknownMember(group, input) : this.joinKnownMember(group, input)
     if (group.state === "PreparingRebalance") this.tryCompleteJoin(group)
     this.maybeDrop(group)
     return result
+  }
+
+  /**
+   * group.max.size, as Kafka's acceptJoiningMember counts it: while preparing a rebalance the
+   * members already waiting in the join phase count (so a lowered cap shrinks the group by
+   * refusing the last members to rejoin); otherwise the members of the group.
+   */
+  private acceptJoiningMember(group: Group, memberId: string): boolean {
+    const member = group.members.get(memberId)
+    switch (group.state) {
+      case "Empty":
+      case "Dead":
+        return true
+      case "PreparingRebalance": {
+        if (member !== undefined && member.joinWaiters.length > 0) return true
+        let awaiting = 0
+        for (const m of group.members.values()) if (m.joinWaiters.length > 0) awaiting++
+        return awaiting < this.config.maxSize
+      }
+      default:
+        return member !== undefined || group.members.size < this.config.maxSize
+    }
+  }
+
+  private removeRefusedMember(group: Group, memberId: string): void {
+    const pending = group.pendingMembers.get(memberId)
+    if (pending !== undefined) {
+      pending()
+      group.pendingMembers.delete(memberId)
+    }
+    const member = group.members.get(memberId)
+    if (member !== undefined) this.removeMember(group, member, ErrorCode.GROUP_MAX_SIZE_REACHED)
   }
 
   private joinUnknownMember(group: Group, input: JoinGroupInput): Pending<JoinGroupResult> {
@@ -253,9 +294,10 @@ export class ClassicGroupCoordinator {
 
   /**
    * A static member (group.instance.id) joining without a member id. A new instance joins
-   * like any member; a known one (a restarted consumer) takes over its old identity: the
-   * old member id is fenced and, if nothing else changed, the group keeps its assignment
-   * without a rebalance (KIP-345).
+   * like any member; a known one (a restarted consumer) takes over its old identity: the old
+   * member id is fenced (its waiting requests get FENCED_INSTANCE_ID) and, in a Stable group
+   * whose selected protocol stays the same, the group keeps its assignment without a
+   * rebalance (KIP-345), as Kafka's updateStaticMemberThenRebalanceOrCompleteJoin.
    */
   private joinStaticMember(group: Group, newMemberId: string, input: JoinGroupInput): Pending<JoinGroupResult> {
     const instanceId = input.groupInstanceId!
@@ -263,6 +305,7 @@ export class ClassicGroupCoordinator {
     const member = oldMemberId === undefined ? undefined : group.members.get(oldMemberId)
     if (oldMemberId === undefined || member === undefined) return this.addMemberAndRebalance(group, newMemberId, input)
 
+    const leaderBefore = group.leaderId
     for (const d of member.joinWaiters) completeWith(d, joinError(ErrorCode.FENCED_INSTANCE_ID, oldMemberId))
     for (const d of member.syncWaiters) completeWith(d, syncError(ErrorCode.FENCED_INSTANCE_ID))
     member.joinWaiters = []
@@ -277,13 +320,29 @@ export class ClassicGroupCoordinator {
     if (group.pendingSync.delete(oldMemberId)) group.pendingSync.add(newMemberId)
     member.lastHeartbeatMs = this.env.now()
 
-    const unchanged = sameProtocols(member.protocols, input.protocols)
-    if (group.state === "Stable" && unchanged && group.leaderId !== newMemberId) {
-      // The member id in the group's record changes (Kafka writes the record before answering).
-      this.persist(group)
-      return this.currentGeneration(group, member, false)
+    switch (group.state) {
+      case "Stable": {
+        member.protocols = input.protocols
+        member.rebalanceTimeoutMs = input.rebalanceTimeoutMs
+        member.sessionTimeoutMs = input.sessionTimeoutMs
+        if (this.selectProtocol(group) !== group.protocolName) return this.updateMemberAndRebalance(group, member, input)
+        // The member id in the group's record changes (Kafka writes the record before answering).
+        this.persist(group)
+        const isLeader = group.leaderId === newMemberId
+        if (input.supportsSkipAssignment) {
+          // KIP-814: a returning leader gets the members but must not reassign.
+          return { ...this.currentGeneration(group, member, isLeader), skipAssignment: isLeader }
+        }
+        // Older clients are named the leader as it was before the replacement, so a returning
+        // leader does not reassign either.
+        return { ...this.currentGeneration(group, member, false), leader: leaderBefore ?? "" }
+      }
+      case "CompletingRebalance":
+        // The leader may already be assigning to the old member id: only a new generation is consistent.
+        return this.updateMemberAndRebalance(group, member, input)
+      default:
+        return this.updateMemberAndRebalance(group, member, input)
     }
-    return this.updateMemberAndRebalance(group, member, input)
   }
 
   private addMemberAndRebalance(group: Group, memberId: string, input: JoinGroupInput): Deferred.Deferred<JoinGroupResult> {
@@ -980,7 +1039,12 @@ export class ClassicGroupCoordinator {
         this.scheduleSessionCheck(group, member)
       }
     }
-    for (const group of [...this.groups.values()]) this.maybeDrop(group)
+    for (const group of [...this.groups.values()]) {
+      if (this.maybeDrop(group)) continue
+      // group.max.size was lowered since the group formed: rebalance, so that the members
+      // past the cap are refused when they rejoin (after committing their offsets).
+      if (group.members.size > this.config.maxSize) this.prepareRebalance(group)
+    }
   }
 
   // ------------------------------------------------------------- admin

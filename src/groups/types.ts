@@ -30,6 +30,8 @@ export interface JoinGroupInput {
   readonly protocols: ReadonlyArray<GroupProtocol>
   /** JoinGroup v4+: a first join gets a member id back with MEMBER_ID_REQUIRED, and joins again with it (KIP-394). */
   readonly requireKnownMemberId: boolean
+  /** JoinGroup v9+: a static leader that rejoins without changes is told to skip the assignment (KIP-814). */
+  readonly supportsSkipAssignment: boolean
   readonly reason: string | null
 }
 

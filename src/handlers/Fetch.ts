@@ -44,7 +44,8 @@ import type {
 import { Topics, type TopicsShape } from "../topics/Topics.ts"
 import { errorCodeByName, isUnexpected, kafkaErrorOf } from "./errors.ts"
 import { BrokerLifecycle } from "../lifecycle/Lifecycle.ts"
-import { defineHandler } from "./handler.ts"
+import { defineHandler, type RequestContext } from "./handler.ts"
+import { ClientQuotas, type ClientQuotasShape, fetchMaxBytesUnderQuota, fetchThrottle, quotaClientId } from "../quotas/ClientQuotas.ts"
 
 export const FETCH_MIN_VERSION = 4
 export const FETCH_MAX_VERSION = 17
@@ -310,6 +311,21 @@ const logUnexpected = (round: ReadRound, response: FetchResponseInit): Effect.Ef
     ? Effect.succeed(response)
     : Effect.as(Effect.forEach(round.unexpected, (e) => Effect.logError("fetch read failed unexpectedly", e), { discard: true }), response)
 
+/** The client's quotas for a consumer fetch, and how to mute its connection. */
+export interface FetchQuota {
+  readonly quotas: ClientQuotasShape
+  readonly clientId: string
+  readonly throttleChannel: ((throttleTimeMs: number) => void) | undefined
+}
+
+/** Fixed bytes a partition adds to a Fetch response besides its records (index, error, offsets, lengths). */
+const PARTITION_RESPONSE_OVERHEAD = 42
+/** Fixed bytes of a Fetch response besides its partitions (throttle, error, session id, topic entry). */
+const RESPONSE_OVERHEAD = 32
+
+/** The response's size as the fetch quota counts it (Kafka's FetchContext.getResponseSize), estimated from what was read. */
+const responseSizeOf = (round: ReadRound): number => RESPONSE_OVERHEAD + round.bytes + round.reads.length * PARTITION_RESPONSE_OVERHEAD
+
 /** The whole fetch, given the services: one Effect, which waits only for long polling. */
 export const fetch = (
   logs: LogStoreShape,
@@ -319,34 +335,65 @@ export const fetch = (
   request: FetchRequest,
   version: number,
   /** Completes when the broker begins to shut down: a waiting fetch then answers with what it has. */
-  shuttingDown: Effect.Effect<void> = Effect.never
+  shuttingDown: Effect.Effect<void> = Effect.never,
+  quota?: FetchQuota
 ): Effect.Effect<FetchResponseInit> => {
   const start = clock.currentTimeMillisUnsafe()
+  // Request-quota time: the plain work done for this fetch, not its long-poll wait.
+  let workMs = 0
+  let workStart = quota === undefined ? 0 : performance.now()
   const { partitions, forgotten } = sessionInput(request, version)
   const context = sessions.begin(request.sessionId, request.sessionEpoch, partitions, forgotten, start)
   if (typeof context === "string") return Effect.succeed(fetchErrorResponse(errorCodeByName(context)))
 
-  const maxBytes = Math.min(request.maxBytes, sessions.fetchMaxBytes)
+  // Kafka caps a consumer fetch at what its quota allows in the window's full samples, so
+  // a single fetch is never throttled for its size alone.
+  const quotaMaxBytes = quota === undefined ? Number.MAX_SAFE_INTEGER : fetchMaxBytesUnderQuota(quota.quotas, quota.clientId, start)
+  const maxBytes = Math.min(request.maxBytes, sessions.fetchMaxBytes, quotaMaxBytes)
   const plan: FetchPlan = {
     version,
     maxBytes,
     minBytes: Math.min(request.minBytes, maxBytes),
     readCommitted: request.isolationLevel === READ_COMMITTED
   }
-  const read = () => readAll(logs, topics.image(), context.partitions, plan)
+  const read = () => {
+    if (quota === undefined) return readAll(logs, topics.image(), context.partitions, plan)
+    if (workStart === 0) workStart = performance.now()
+    const round = readAll(logs, topics.image(), context.partitions, plan)
+    workMs += performance.now() - workStart
+    workStart = 0
+    return round
+  }
+  // Kafka's processResponseCallback: a throttled consumer gets an empty response (the session
+  // is not advanced past it) and the bytes read are not counted against its fetch quota.
+  const answer = (round: ReadRound): Effect.Effect<FetchResponseInit> => {
+    if (quota === undefined) return logUnexpected(round, respond(round, context, plan))
+    const throttleTimeMs = fetchThrottle(quota.quotas, quota.clientId, responseSizeOf(round), workMs * 1e6, clock.currentTimeMillisUnsafe())
+    if (throttleTimeMs <= 0) return logUnexpected(round, respond(round, context, plan))
+    quota.throttleChannel?.(throttleTimeMs)
+    return logUnexpected(round, { throttleTimeMs, errorCode: ErrorCode.NONE, sessionId: context.incremental === true ? context.sessionId : 0, responses: [] })
+  }
   const done = (round: ReadRound) => round.anyError || round.bytes >= plan.minBytes || context.partitions.length === 0
   const first = read()
   const deadline = start + request.maxWaitMs
-  if (request.maxWaitMs <= 0 || done(first)) return logUnexpected(first, respond(first, context, plan))
+  if (request.maxWaitMs <= 0 || done(first)) return answer(first)
 
   const poll = (round: ReadRound): Effect.Effect<FetchResponseInit> =>
     Effect.flatMap(Effect.timeoutOption(Effect.raceFirst(Effect.as(changed(round.watched, round.versions), false), Effect.as(shuttingDown, true)), Math.max(0, deadline - clock.currentTimeMillisUnsafe())), (woken) => {
       const next = read()
       const stopping = woken._tag === "Some" && woken.value
-      if (stopping || done(next) || clock.currentTimeMillisUnsafe() >= deadline) return logUnexpected(next, respond(next, context, plan))
+      if (stopping || done(next) || clock.currentTimeMillisUnsafe() >= deadline) return answer(next)
       return poll(next)
     })
   return poll(first)
+}
+
+/** Consumer fetches are quota-checked once a fetch or request quota was ever set; follower fetches never (there are none here). */
+const fetchQuotaOf = (quotas: ClientQuotasShape | undefined, request: FetchRequest, ctx: RequestContext): FetchQuota | undefined => {
+  if (quotas === undefined || request.replicaId >= 0 || (request.replicaState?.replicaId ?? -1) >= 0) return undefined
+  quotas.refresh()
+  if (!quotas.fetch.enabled && !quotas.request.enabled) return undefined
+  return { quotas, clientId: quotaClientId(ctx.header.clientId), throttleChannel: ctx.throttleChannel }
 }
 
 export const FetchHandler = defineHandler(Fetch, {
@@ -363,7 +410,8 @@ export const FetchHandler = defineHandler(Fetch, {
         Context.getUnsafe(services, Clock.Clock),
         request,
         ctx.apiVersion,
-        Option.match(Context.getOption(services, BrokerLifecycle), { onNone: () => Effect.never, onSome: (l) => l.shuttingDown })
+        Option.match(Context.getOption(services, BrokerLifecycle), { onNone: () => Effect.never, onSome: (l) => l.shuttingDown }),
+        fetchQuotaOf(Context.getOrUndefined(services, ClientQuotas), request, ctx)
       )
     ),
   errorResponse: (request, errorCode, ctx) => fetchErrorResponseFor(request, ctx.apiVersion, errorCode)

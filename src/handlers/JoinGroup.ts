@@ -42,6 +42,7 @@ export const JoinGroupHandler = defineHandler(JoinGroup, {
         protocolType: request.protocolType,
         protocols: request.protocols,
         requireKnownMemberId: ctx.apiVersion >= 4,
+        supportsSkipAssignment: ctx.apiVersion >= 9,
         reason: ctx.apiVersion >= 8 ? request.reason : null
       })
     ).pipe(Effect.map((result) => joinGroupResponse(result, ctx.apiVersion)))

@@ -58,7 +58,8 @@ import type {
 import { Topics, type TopicsShape } from "../topics/Topics.ts"
 import { isInternalTopic } from "../coordinator/internal-topics.ts"
 import { defaultMessageOf, errorCodeByName, isUnexpected, kafkaErrorOf } from "./errors.ts"
-import { defineHandler, NO_RESPONSE, type NoResponse } from "./handler.ts"
+import { defineHandler, NO_RESPONSE, type NoResponse, type RequestContext } from "./handler.ts"
+import { ClientQuotas, type ClientQuotasShape, produceQuotasEnabled, produceThrottle, quotaClientId } from "../quotas/ClientQuotas.ts"
 import { TransactionCoordinator, type TransactionCoordinatorShape } from "../txn/TransactionCoordinator.ts"
 
 export const PRODUCE_MIN_VERSION = 3
@@ -122,8 +123,17 @@ const numberConfig = (config: ReadonlyMap<string, string>, key: string, fallback
   return Number.isFinite(n) ? n : fallback
 }
 
+// Topics hands out the same map until a topic's config changes: parse each one once.
+const settingsByConfig = new WeakMap<ReadonlyMap<string, string>, TopicSettings>()
+
 const settingsOf = (topics: TopicsShape, topic: string): TopicSettings => {
   const config = topics.topicConfig(topic)
+  let settings = settingsByConfig.get(config)
+  if (settings === undefined) settingsByConfig.set(config, (settings = parseSettings(config)))
+  return settings
+}
+
+const parseSettings = (config: ReadonlyMap<string, string>): TopicSettings => {
   const ts = config.get("message.timestamp.type")
   return {
     maxMessageBytes: numberConfig(config, "max.message.bytes", DEFAULT_MAX_MESSAGE_BYTES),
@@ -304,6 +314,31 @@ export const produce = (
   return { response: acks === 0 ? NO_RESPONSE : { responses, throttleTimeMs: 0 }, unexpected }
 }
 
+/**
+ * The response with the client's quota throttle (KafkaApis: produce bytes and request time,
+ * the larger), the connection muted for it. acks=0 gets no response but may still be muted.
+ */
+const throttled = (
+  quotas: ClientQuotasShape,
+  acks: number,
+  response: ProduceResponseInit | NoResponse,
+  ctx: RequestContext,
+  startedAt: number,
+  now: number
+): ProduceResponseInit | NoResponse => {
+  const throttleTimeMs = produceThrottle(
+    quotas,
+    quotaClientId(ctx.header.clientId),
+    ctx.requestSize ?? 0,
+    (performance.now() - startedAt) * 1e6,
+    acks,
+    now
+  )
+  if (throttleTimeMs <= 0) return response
+  ctx.throttleChannel?.(throttleTimeMs)
+  return response === NO_RESPONSE ? response : { ...response, throttleTimeMs }
+}
+
 export const ProduceHandler = defineHandler(Produce, {
   minVersion: PRODUCE_MIN_VERSION,
   maxVersion: PRODUCE_MAX_VERSION,
@@ -311,14 +346,20 @@ export const ProduceHandler = defineHandler(Produce, {
   blocking: false,
   handle: (request, ctx) =>
     Effect.contextWith((services: Context.Context<LogStore | Topics>) => {
-      const now = Context.getUnsafe(services, Clock.Clock).currentTimeMillisUnsafe()
+      const clock = Context.getUnsafe(services, Clock.Clock)
+      const now = clock.currentTimeMillisUnsafe()
+      const available = Context.getOrUndefined(services, ClientQuotas)
+      // Until a produce or request quota is set, nothing is measured (as Kafka records nothing).
+      const quotas = available !== undefined && produceQuotasEnabled(available) ? available : undefined
+      const startedAt = quotas === undefined ? 0 : performance.now()
       // The broker always has a coordinator; handler tests without one produce unverified.
       const transactions = request.transactionalId === null ? undefined : Context.getOrUndefined(services, TransactionCoordinator)
       const outcome = produce(Context.get(services, LogStore), Context.get(services, Topics), request, ctx.apiVersion, now, ctx.header.clientId, transactions)
-      if (outcome.unexpected.length === 0) return Effect.succeed(outcome.response)
+      const response = quotas === undefined ? outcome.response : throttled(quotas, request.acks, outcome.response, ctx, startedAt, clock.currentTimeMillisUnsafe())
+      if (outcome.unexpected.length === 0) return Effect.succeed(response)
       return Effect.as(
         Effect.forEach(outcome.unexpected, (u) => Effect.logError(`produce to ${u.topic}-${u.partition} failed unexpectedly`, u.error), { discard: true }),
-        outcome.response
+        response
       )
     }),
   errorResponse: (request, errorCode) => produceErrorResponse(request, errorCode, defaultMessageOf(errorCode) || null)

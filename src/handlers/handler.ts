@@ -18,6 +18,13 @@ export interface RequestContext {
   /** This broker's endpoint as clients on that listener must see it (Metadata, FindCoordinator). */
   readonly advertisedHost: string
   readonly advertisedPort: number
+  /** The request's size on the wire, header and body (Kafka's request.sizeInBytes): what the produce quota counts. */
+  readonly requestSize?: number | undefined
+  /**
+   * Mutes the connection for a throttle (KIP-219): its response goes out at once, then no
+   * further request is read from it for `throttleTimeMs`.
+   */
+  readonly throttleChannel?: ((throttleTimeMs: number) => void) | undefined
 }
 
 /** Returned by a handler when Kafka sends no response (Produce with acks=0). */

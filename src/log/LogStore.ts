@@ -7,9 +7,9 @@
  * marker (present only while the broker is stopped after a clean shutdown) and the
  * recovery-point / log-start-offset / replication-offset checkpoints.
  */
-import * as fs from "node:fs"
 import * as path from "node:path"
 import { Clock, Context, Effect, Layer } from "effect"
+import { FileIo, type FileIoShape } from "../storage/FileIo.ts"
 import {
   CheckpointFormatError,
   CLEAN_SHUTDOWN_FILE,
@@ -239,9 +239,9 @@ const attempt = <A, const T extends LogStoreError["_tag"]>(
 
 const IO: ReadonlyArray<"LogIoError"> = ["LogIoError"]
 
-const readCheckpointLenient = (file: string, warnings: Array<string>): Map<string, number> => {
+const readCheckpointLenient = (file: string, warnings: Array<string>, io: FileIoShape): Map<string, number> => {
   try {
-    return readOffsetCheckpoint(file)
+    return readOffsetCheckpoint(file, io)
   } catch (e) {
     if (e instanceof CheckpointFormatError) {
       warnings.push(`${e.message}; ignoring it (all segments will be recovered)`)
@@ -257,6 +257,7 @@ const make = (options: LogStoreOptions) =>
       ...defaultLogConfig,
       ...Object.fromEntries(Object.entries(options).filter(([k, v]) => k !== "logDirs" && v !== undefined))
     }
+    const io = yield* FileIo.current
     const logs = new Map<string, Entry>()
     const listeners = new Set<(log: PartitionLog) => void>()
     const dirs: Array<DirState> = []
@@ -265,12 +266,12 @@ const make = (options: LogStoreOptions) =>
       const warnings: Array<string> = []
       for (const logDir of options.logDirs) {
         const dirPath = path.resolve(logDir)
-        fs.mkdirSync(dirPath, { recursive: true })
+        io.mkdirSync(dirPath, { recursive: true })
         dirs.push({
           path: dirPath,
-          cleanShutdown: fs.existsSync(path.join(dirPath, CLEAN_SHUTDOWN_FILE)),
-          recoveryPoints: readCheckpointLenient(path.join(dirPath, RECOVERY_POINT_CHECKPOINT_FILE), warnings),
-          logStartOffsets: readCheckpointLenient(path.join(dirPath, LOG_START_OFFSET_CHECKPOINT_FILE), warnings),
+          cleanShutdown: io.existsSync(path.join(dirPath, CLEAN_SHUTDOWN_FILE)),
+          recoveryPoints: readCheckpointLenient(path.join(dirPath, RECOVERY_POINT_CHECKPOINT_FILE), warnings, io),
+          logStartOffsets: readCheckpointLenient(path.join(dirPath, LOG_START_OFFSET_CHECKPOINT_FILE), warnings, io),
           failed: new Set(),
           loaded: false
         })
@@ -302,9 +303,9 @@ const make = (options: LogStoreOptions) =>
           const parsed = parsePartitionDirName(key)!
           return { topic: parsed.topic, partition: parsed.partition, offset }
         })
-      writeOffsetCheckpoint(path.join(dir.path, RECOVERY_POINT_CHECKPOINT_FILE), live(recovery))
-      writeOffsetCheckpoint(path.join(dir.path, LOG_START_OFFSET_CHECKPOINT_FILE), live(starts))
-      writeOffsetCheckpoint(path.join(dir.path, REPLICATION_OFFSET_CHECKPOINT_FILE), live(replication))
+      writeOffsetCheckpoint(path.join(dir.path, RECOVERY_POINT_CHECKPOINT_FILE), live(recovery), io)
+      writeOffsetCheckpoint(path.join(dir.path, LOG_START_OFFSET_CHECKPOINT_FILE), live(starts), io)
+      writeOffsetCheckpoint(path.join(dir.path, REPLICATION_OFFSET_CHECKPOINT_FILE), live(replication), io)
     }
 
     const loadAll = (): Effect.Effect<LoadResult, LogIoError> =>
@@ -314,13 +315,13 @@ const make = (options: LogStoreOptions) =>
           const warnings: Array<string> = []
           let loaded = 0
           for (const dir of dirs) {
-            for (const entry of fs.readdirSync(dir.path, { withFileTypes: true })) {
+            for (const entry of io.readdirSync(dir.path, { withFileTypes: true })) {
               if (!entry.isDirectory()) continue
               const name = entry.name
               const full = path.join(dir.path, name)
               if (name.endsWith("-delete")) {
                 // A partition deletion interrupted by a crash: finish it.
-                fs.rmSync(full, { recursive: true, force: true })
+                io.rmSync(full, { recursive: true, force: true })
                 warnings.push(`${full}: removed a partition directory pending deletion`)
                 continue
               }
@@ -340,6 +341,7 @@ const make = (options: LogStoreOptions) =>
               try {
                 const log = PartitionLog.open(full, config, {
                   now,
+                  io,
                   cleanShutdown: dir.cleanShutdown,
                   ...(options.producerIdExpirationMs !== undefined ? { producerIdExpirationMs: options.producerIdExpirationMs } : {}),
                   ...(dir.recoveryPoints.has(key) ? { recoveryPoint: dir.recoveryPoints.get(key)! } : {}),
@@ -358,7 +360,7 @@ const make = (options: LogStoreOptions) =>
             dir.loaded = true
             if (dir.cleanShutdown) {
               // From now on a crash must trigger recovery on the next start.
-              fs.rmSync(path.join(dir.path, CLEAN_SHUTDOWN_FILE), { force: true })
+              io.rmSync(path.join(dir.path, CLEAN_SHUTDOWN_FILE), { force: true })
               dir.cleanShutdown = false
             }
             writeCheckpoints(dir)
@@ -382,7 +384,7 @@ const make = (options: LogStoreOptions) =>
         try {
           writeCheckpoints(dir)
           if (dir.loaded && dir.failed.size === 0) {
-            writeFileAtomically(path.join(dir.path, CLEAN_SHUTDOWN_FILE), `{"version":0,"brokerEpoch":-1}`)
+            writeFileAtomically(path.join(dir.path, CLEAN_SHUTDOWN_FILE), `{"version":0,"brokerEpoch":-1}`, io)
           }
         } catch (e) {
           problems.push(`${dir.path}: writing shutdown checkpoints failed: ${(e as Error).message}`)
@@ -424,7 +426,7 @@ const make = (options: LogStoreOptions) =>
           for (const entry of logs.values()) counts.set(entry.dir, (counts.get(entry.dir) ?? 0) + 1)
           let target = dirs[0]!
           for (const d of dirs) if (counts.get(d)! < counts.get(target)!) target = d
-          const log = PartitionLog.create(target.path, topic, partition, topicId, { ...config, ...overrides }, clock.currentTimeMillisUnsafe(), options.producerIdExpirationMs)
+          const log = PartitionLog.create(target.path, topic, partition, topicId, { ...config, ...overrides }, clock.currentTimeMillisUnsafe(), options.producerIdExpirationMs, io)
           register(log, target)
           return log
         })

@@ -10,7 +10,7 @@
  * atomically (write a .tmp sibling, fsync, rename) as Kafka does, so a crash leaves
  * either the old or the new content.
  */
-import * as fs from "node:fs"
+import { type FileIoShape, nodeFileIo } from "../storage/FileIo.ts"
 import * as path from "node:path"
 import { uuidFromString } from "../protocol/primitives.ts"
 
@@ -28,40 +28,40 @@ export class CheckpointFormatError extends Error {
 }
 
 /** Makes a rename or file creation in `dir` durable. Best effort where directories cannot be opened. */
-export const fsyncDirectory = (dir: string): void => {
+export const fsyncDirectory = (dir: string, io: FileIoShape = nodeFileIo): void => {
   let fd: number
   try {
-    fd = fs.openSync(dir, "r")
+    fd = io.openSync(dir, "r")
   } catch {
     return
   }
   try {
-    fs.fsyncSync(fd)
+    io.fsyncSync(fd)
   } catch {
     // Some platforms refuse fsync on a directory; the rename itself still happened.
   } finally {
-    fs.closeSync(fd)
+    io.closeSync(fd)
   }
 }
 
 /** Replaces `file` so that a crash leaves the old or the new content, never a mix. */
-export const writeFileAtomically = (file: string, content: string | Uint8Array): void => {
+export const writeFileAtomically = (file: string, content: string | Uint8Array, io: FileIoShape = nodeFileIo): void => {
   const tmp = file + ".tmp"
-  const fd = fs.openSync(tmp, "w", 0o644)
+  const fd = io.openSync(tmp, "w", 0o644)
   try {
-    if (typeof content === "string") fs.writeSync(fd, content)
-    else fs.writeSync(fd, content, 0, content.length)
-    fs.fsyncSync(fd)
+    if (typeof content === "string") io.writeSync(fd, content)
+    else io.writeSync(fd, content, 0, content.length)
+    io.fsyncSync(fd)
   } finally {
-    fs.closeSync(fd)
+    io.closeSync(fd)
   }
-  fs.renameSync(tmp, file)
-  fsyncDirectory(path.dirname(file))
+  io.renameSync(tmp, file)
+  fsyncDirectory(path.dirname(file), io)
 }
 
-const readTextIfExists = (file: string): string | null => {
+const readTextIfExists = (file: string, io: FileIoShape = nodeFileIo): string | null => {
   try {
-    return fs.readFileSync(file, "utf8")
+    return io.readFileSync(file, "utf8")
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === "ENOENT") return null
     throw e
@@ -105,8 +105,8 @@ const parseIntStrict = (file: string, s: string): number => {
 /** Key used in checkpoint maps: the partition directory name, `<topic>-<partition>`. */
 export const partitionKey = (topic: string, partition: number): string => `${topic}-${partition}`
 
-export const readOffsetCheckpoint = (file: string): Map<string, number> => {
-  const text = readTextIfExists(file)
+export const readOffsetCheckpoint = (file: string, io: FileIoShape = nodeFileIo): Map<string, number> => {
+  const text = readTextIfExists(file, io)
   const out = new Map<string, number>()
   if (text === null) return out
   for (const [topic, partition, offset] of parseCheckpoint(file, text, 3)) {
@@ -117,9 +117,10 @@ export const readOffsetCheckpoint = (file: string): Map<string, number> => {
 
 export const writeOffsetCheckpoint = (
   file: string,
-  entries: ReadonlyArray<{ readonly topic: string; readonly partition: number; readonly offset: number }>
+  entries: ReadonlyArray<{ readonly topic: string; readonly partition: number; readonly offset: number }>,
+  io: FileIoShape = nodeFileIo
 ): void => {
-  writeFileAtomically(file, formatCheckpoint(entries.map((e) => `${e.topic} ${e.partition} ${e.offset}`)))
+  writeFileAtomically(file, formatCheckpoint(entries.map((e) => `${e.topic} ${e.partition} ${e.offset}`)), io)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -131,8 +132,8 @@ export interface EpochEntry {
   readonly startOffset: number
 }
 
-export const readLeaderEpochCheckpoint = (file: string): Array<EpochEntry> => {
-  const text = readTextIfExists(file)
+export const readLeaderEpochCheckpoint = (file: string, io: FileIoShape = nodeFileIo): Array<EpochEntry> => {
+  const text = readTextIfExists(file, io)
   if (text === null) return []
   return parseCheckpoint(file, text, 2).map(([epoch, offset]) => ({
     epoch: parseIntStrict(file, epoch!),
@@ -140,8 +141,8 @@ export const readLeaderEpochCheckpoint = (file: string): Array<EpochEntry> => {
   }))
 }
 
-export const writeLeaderEpochCheckpoint = (file: string, entries: ReadonlyArray<EpochEntry>): void => {
-  writeFileAtomically(file, formatCheckpoint(entries.map((e) => `${e.epoch} ${e.startOffset}`)))
+export const writeLeaderEpochCheckpoint = (file: string, entries: ReadonlyArray<EpochEntry>, io: FileIoShape = nodeFileIo): void => {
+  writeFileAtomically(file, formatCheckpoint(entries.map((e) => `${e.epoch} ${e.startOffset}`)), io)
 }
 
 /**
@@ -151,15 +152,17 @@ export const writeLeaderEpochCheckpoint = (file: string, entries: ReadonlyArray<
 export class LeaderEpochCache {
   readonly file: string
   private entries: Array<EpochEntry>
+  private readonly io: FileIoShape
 
-  constructor(file: string, entries: ReadonlyArray<EpochEntry>) {
+  constructor(file: string, entries: ReadonlyArray<EpochEntry>, io: FileIoShape = nodeFileIo) {
     this.file = file
+    this.io = io
     this.entries = [...entries]
   }
 
-  static load(dir: string): LeaderEpochCache {
+  static load(dir: string, io: FileIoShape = nodeFileIo): LeaderEpochCache {
     const file = path.join(dir, LEADER_EPOCH_CHECKPOINT_FILE)
-    return new LeaderEpochCache(file, readLeaderEpochCheckpoint(file))
+    return new LeaderEpochCache(file, readLeaderEpochCheckpoint(file, io), io)
   }
 
   all(): ReadonlyArray<EpochEntry> {
@@ -171,7 +174,7 @@ export class LeaderEpochCache {
   }
 
   private persist(): void {
-    writeLeaderEpochCheckpoint(this.file, this.entries)
+    writeLeaderEpochCheckpoint(this.file, this.entries, this.io)
   }
 
   /** Records that `epoch` begins at `startOffset`; ignored unless the epoch is new. */
@@ -226,9 +229,9 @@ export class LeaderEpochCache {
 // partition.metadata
 // ---------------------------------------------------------------------------------------
 
-export const readPartitionMetadata = (dir: string): { version: number; topicId: string } | null => {
+export const readPartitionMetadata = (dir: string, io: FileIoShape = nodeFileIo): { version: number; topicId: string } | null => {
   const file = path.join(dir, PARTITION_METADATA_FILE)
-  const text = readTextIfExists(file)
+  const text = readTextIfExists(file, io)
   if (text === null) return null
   const fields = new Map<string, string>()
   for (const line of text.split("\n")) {
@@ -250,6 +253,6 @@ export const readPartitionMetadata = (dir: string): { version: number; topicId: 
   return { version, topicId }
 }
 
-export const writePartitionMetadata = (dir: string, topicId: string): void => {
-  writeFileAtomically(path.join(dir, PARTITION_METADATA_FILE), `version: 0\ntopic_id: ${topicId}\n`)
+export const writePartitionMetadata = (dir: string, topicId: string, io: FileIoShape = nodeFileIo): void => {
+  writeFileAtomically(path.join(dir, PARTITION_METADATA_FILE), `version: 0\ntopic_id: ${topicId}\n`, io)
 }

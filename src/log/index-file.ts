@@ -6,12 +6,12 @@
  * is an accelerator that recovery can always rebuild from the log, so deferring its writes
  * keeps the append path to one write system call.
  */
-import * as fs from "node:fs"
+import { type FileIoShape, nodeFileIo } from "../storage/FileIo.ts"
 
 /** Reads a whole index file, or returns null when it does not exist. */
-export const readIndexFile = (path: string): Uint8Array | null => {
+export const readIndexFile = (path: string, io: FileIoShape = nodeFileIo): Uint8Array | null => {
   try {
-    return fs.readFileSync(path)
+    return io.readFileSync(path)
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === "ENOENT") return null
     throw e
@@ -44,24 +44,25 @@ export const writeIndexTail = (
   currentFileBytes: number,
   keepBytes: number,
   tail: Uint8Array,
-  fsync: boolean
+  fsync: boolean,
+  io: FileIoShape = nodeFileIo
 ): void => {
-  const fd = fs.openSync(path, fs.constants.O_RDWR | fs.constants.O_CREAT, 0o644)
+  const fd = io.openSync(path, io.constants.O_RDWR | io.constants.O_CREAT, 0o644)
   try {
-    if (currentFileBytes !== keepBytes) fs.ftruncateSync(fd, keepBytes)
+    if (currentFileBytes !== keepBytes) io.ftruncateSync(fd, keepBytes)
     let written = 0
     while (written < tail.length) {
-      written += fs.writeSync(fd, tail, written, tail.length - written, keepBytes + written)
+      written += io.writeSync(fd, tail, written, tail.length - written, keepBytes + written)
     }
-    if (fsync) fs.fsyncSync(fd)
+    if (fsync) io.fsyncSync(fd)
   } finally {
-    fs.closeSync(fd)
+    io.closeSync(fd)
   }
 }
 
-export const deleteIfExists = (path: string): void => {
+export const deleteIfExists = (path: string, io: FileIoShape = nodeFileIo): void => {
   try {
-    fs.unlinkSync(path)
+    io.unlinkSync(path)
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e
   }

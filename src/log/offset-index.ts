@@ -9,6 +9,7 @@
  * greatest entry whose offset ≤ the target and scans batches forward from its position;
  * every batch at or after that position either contains the target or precedes it.
  */
+import { type FileIoShape, nodeFileIo } from "../storage/FileIo.ts"
 import { countNonZeroEntries, deleteIfExists, readIndexFile, writeIndexTail } from "./index-file.ts"
 
 export const OFFSET_INDEX_ENTRY_SIZE = 8
@@ -40,16 +41,19 @@ export class OffsetIndex {
   /** Current size of the file in bytes (may include stale or padding entries). */
   private fileBytes = 0
 
-  private constructor(path: string, baseOffset: number, maxIndexBytes: number) {
+  private readonly io: FileIoShape
+
+  private constructor(path: string, baseOffset: number, maxIndexBytes: number, io: FileIoShape) {
     this.path = path
+    this.io = io
     this.baseOffset = baseOffset
     this.maxEntries = Math.max(1, Math.floor(maxIndexBytes / OFFSET_INDEX_ENTRY_SIZE))
     this.data = new Int32Array(64)
   }
 
   /** A new, empty index; any existing file is replaced on the next flush. */
-  static empty(path: string, baseOffset: number, maxIndexBytes: number): OffsetIndex {
-    const index = new OffsetIndex(path, baseOffset, maxIndexBytes)
+  static empty(path: string, baseOffset: number, maxIndexBytes: number, io: FileIoShape = nodeFileIo): OffsetIndex {
+    const index = new OffsetIndex(path, baseOffset, maxIndexBytes, io)
     index.fileBytes = -1 // unknown: force truncation/creation on flush
     return index
   }
@@ -59,9 +63,9 @@ export class OffsetIndex {
    * trusted (missing, misaligned, out of order), or null when it looks sane. Trailing
    * zero entries (Kafka preallocation) are ignored and trimmed on the next flush.
    */
-  static load(path: string, baseOffset: number, maxIndexBytes: number): { index: OffsetIndex; problem: string | null } {
-    const index = new OffsetIndex(path, baseOffset, maxIndexBytes)
-    const bytes = readIndexFile(path)
+  static load(path: string, baseOffset: number, maxIndexBytes: number, io: FileIoShape = nodeFileIo): { index: OffsetIndex; problem: string | null } {
+    const index = new OffsetIndex(path, baseOffset, maxIndexBytes, io)
+    const bytes = readIndexFile(path, io)
     if (bytes === null) {
       index.fileBytes = -1
       return { index, problem: "missing" }
@@ -202,13 +206,13 @@ export class OffsetIndex {
       view.setInt32(p, this.data[2 * i]!)
       view.setInt32(p + 4, this.data[2 * i + 1]!)
     }
-    writeIndexTail(this.path, this.fileBytes, keepBytes, tail, fsync)
+    writeIndexTail(this.path, this.fileBytes, keepBytes, tail, fsync, this.io)
     this.persisted = this.count
     this.fileBytes = wanted
   }
 
   deleteFile(): void {
-    deleteIfExists(this.path)
+    deleteIfExists(this.path, this.io)
     this.fileBytes = -1
     this.persisted = 0
   }

@@ -10,7 +10,7 @@
  * flushing and retention are deterministic under test.
  */
 import * as crypto from "node:crypto"
-import * as fs from "node:fs"
+import { type FileIoShape, nodeFileIo } from "../storage/FileIo.ts"
 import * as path from "node:path"
 import {
   LeaderEpochCache,
@@ -195,6 +195,8 @@ export interface OpenOptions {
   readonly logStartOffset?: number
   /** producer.id.expiration.ms (default one day). */
   readonly producerIdExpirationMs?: number
+  /** The file system the log lives on (default: the real disk). */
+  readonly io?: FileIoShape
 }
 
 export interface AppendOptions {
@@ -260,6 +262,8 @@ export class PartitionLog {
   readonly openWarnings: ReadonlyArray<string>
   /** Sequences, epochs and open transactions of the producers writing here. */
   readonly producerState: ProducerStateManager
+  /** The file system this log's files live on; its segments and indexes share it. */
+  readonly io: FileIoShape
   private segments: Array<LogSegment>
   private _logStartOffset: number
   private _highWatermark: number
@@ -282,9 +286,11 @@ export class PartitionLog {
     logStartOffset: number,
     now: number,
     warnings: ReadonlyArray<string>,
-    producerState: ProducerStateManager
+    producerState: ProducerStateManager,
+    io: FileIoShape
   ) {
     this.dir = dir
+    this.io = io
     this.topic = topic
     this.partition = partition
     this.config = config
@@ -300,9 +306,9 @@ export class PartitionLog {
   }
 
   /** Creates the directory (if needed) and opens the log; `topicId` goes to partition.metadata. */
-  static create(logDir: string, topic: string, partition: number, topicId: string, config: LogConfig, now: number, producerIdExpirationMs?: number): PartitionLog {
+  static create(logDir: string, topic: string, partition: number, topicId: string, config: LogConfig, now: number, producerIdExpirationMs?: number, io: FileIoShape = nodeFileIo): PartitionLog {
     const dir = path.join(logDir, partitionDirName(topic, partition))
-    return PartitionLog.open(dir, config, { now, topicId, cleanShutdown: true, ...(producerIdExpirationMs !== undefined ? { producerIdExpirationMs } : {}) })
+    return PartitionLog.open(dir, config, { now, topicId, cleanShutdown: true, io, ...(producerIdExpirationMs !== undefined ? { producerIdExpirationMs } : {}) })
   }
 
   /**
@@ -314,24 +320,25 @@ export class PartitionLog {
   static open(dir: string, config: LogConfig, options: OpenOptions): PartitionLog {
     const parsed = parsePartitionDirName(path.basename(dir))
     if (parsed === null) throw new Error(`${dir} is not a <topic>-<partition> directory`)
-    fs.mkdirSync(dir, { recursive: true })
+    const io = options.io ?? nodeFileIo
+    io.mkdirSync(dir, { recursive: true })
     const warnings: Array<string> = []
 
     let topicId: string | null = null
-    const metadata = readPartitionMetadata(dir)
+    const metadata = readPartitionMetadata(dir, io)
     if (metadata !== null) {
       topicId = metadata.topicId
       if (options.topicId !== undefined && options.topicId !== metadata.topicId) {
         throw new InconsistentTopicIdError(`${dir} belongs to topic id ${metadata.topicId}, not ${options.topicId}`)
       }
     } else if (options.topicId !== undefined) {
-      writePartitionMetadata(dir, options.topicId)
+      writePartitionMetadata(dir, options.topicId, io)
       topicId = options.topicId
     }
 
     // Finish or roll back a segment swap a crash interrupted (the log cleaner's).
-    for (const w of recoverSwaps(dir)) warnings.push(w)
-    const names = fs.readdirSync(dir)
+    for (const w of recoverSwaps(dir, io)) warnings.push(w)
+    const names = io.readdirSync(dir)
     const logBases = new Set<number>()
     for (const name of names) {
       const base = offsetFromFilename(name)
@@ -341,13 +348,13 @@ export class PartitionLog {
       const full = path.join(dir, name)
       if (name.endsWith(".deleted") || name.endsWith(".cleaned") || name.endsWith(".tmp")) {
         // Leftovers of an interrupted delete, clean or checkpoint write; Kafka removes them too.
-        fs.rmSync(full, { force: true })
+        io.rmSync(full, { force: true })
         continue
       }
       const base = offsetFromFilename(name)
       if (base !== null && (name.endsWith(INDEX_FILE_SUFFIX) || name.endsWith(TIME_INDEX_FILE_SUFFIX) || name.endsWith(TXN_INDEX_FILE_SUFFIX)) && !logBases.has(base)) {
         warnings.push(`${full}: deleting index file without a log file`)
-        fs.rmSync(full, { force: true })
+        io.rmSync(full, { force: true })
       }
     }
 
@@ -355,7 +362,7 @@ export class PartitionLog {
     const segmentConfig = { indexIntervalBytes: config.indexIntervalBytes, segmentIndexBytes: config.segmentIndexBytes }
     const segments: Array<LogSegment> = []
     try {
-      for (const base of bases) segments.push(LogSegment.open(dir, base, segmentConfig, options.now))
+      for (const base of bases) segments.push(LogSegment.open(dir, base, segmentConfig, options.now, io))
 
       // Segments at or after the recovery point may hold writes that never reached the disk.
       let recoverFrom = segments.length
@@ -392,7 +399,7 @@ export class PartitionLog {
         }
       }
       if (segments.length === 0) {
-        segments.push(LogSegment.create(dir, Math.max(0, options.logStartOffset ?? 0), segmentConfig, options.now))
+        segments.push(LogSegment.create(dir, Math.max(0, options.logStartOffset ?? 0), segmentConfig, options.now, io))
       }
     } catch (e) {
       for (const s of segments) s.closeQuietly()
@@ -402,17 +409,17 @@ export class PartitionLog {
     const first = segments[0]!
     const logEnd = segments[segments.length - 1]!.nextOffset
     const logStartOffset = Math.min(Math.max(options.logStartOffset ?? first.baseOffset, first.baseOffset), logEnd)
-    const epochs = LeaderEpochCache.load(dir)
+    const epochs = LeaderEpochCache.load(dir, io)
     epochs.truncateFromEnd(logEnd)
     epochs.truncateFromStart(logStartOffset)
-    const producerState = new ProducerStateManager(dir, path.basename(dir), options.producerIdExpirationMs ?? DEFAULT_PRODUCER_ID_EXPIRATION_MS)
+    const producerState = new ProducerStateManager(dir, path.basename(dir), options.producerIdExpirationMs ?? DEFAULT_PRODUCER_ID_EXPIRATION_MS, io)
     try {
       loadProducerState(producerState, segments, logStartOffset, logEnd, options.now, warnings)
     } catch (e) {
       for (const s of segments) s.closeQuietly()
       throw e
     }
-    return new PartitionLog(dir, parsed.topic, parsed.partition, config, topicId, segments, epochs, logStartOffset, options.now, warnings, producerState)
+    return new PartitionLog(dir, parsed.topic, parsed.partition, config, topicId, segments, epochs, logStartOffset, options.now, warnings, producerState, io)
   }
 
   // -------------------------------------------------------------------------------------
@@ -716,7 +723,7 @@ export class PartitionLog {
     this.unflushedMessages = 0
     this.lastFlushTime = now
     const segmentConfig = { indexIntervalBytes: this.config.indexIntervalBytes, segmentIndexBytes: this.config.segmentIndexBytes }
-    const next = LogSegment.create(this.dir, old.nextOffset, segmentConfig, now)
+    const next = LogSegment.create(this.dir, old.nextOffset, segmentConfig, now, this.io)
     this.segments.push(next)
     // Recovery after a crash starts from the latest snapshot: at most the active segment is replayed.
     this.producerState.mapEndOffset = next.baseOffset
@@ -975,8 +982,8 @@ export class PartitionLog {
     // Renaming first means a crash mid-delete leaves a "-delete" directory that start-up
     // skips and removes, never a half-deleted live partition.
     const renamed = `${this.dir}.${crypto.randomUUID().replaceAll("-", "")}-delete`
-    fs.renameSync(this.dir, renamed)
-    fs.rmSync(renamed, { recursive: true, force: true })
+    this.io.renameSync(this.dir, renamed)
+    this.io.rmSync(renamed, { recursive: true, force: true })
     this.notify()
   }
 

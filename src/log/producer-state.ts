@@ -13,7 +13,7 @@
  * version, uint32 CRC-32C of everything after it, then the producer entries), so a Kafka
  * broker reading this directory finds the same state and vice versa.
  */
-import * as fs from "node:fs"
+import { type FileIoShape, nodeFileIo } from "../storage/FileIo.ts"
 import * as path from "node:path"
 import { crc32c } from "@node-rs/crc32"
 import { writeFileAtomically } from "./checkpoint.ts"
@@ -324,12 +324,14 @@ export class ProducerStateManager {
   mapEndOffset = 0
   /** Snapshot offsets on disk, ascending. */
   private snapshots: Array<number> = []
+  private readonly io: FileIoShape
 
-  constructor(dir: string, where: string, producerIdExpirationMs = DEFAULT_PRODUCER_ID_EXPIRATION_MS) {
+  constructor(dir: string, where: string, producerIdExpirationMs = DEFAULT_PRODUCER_ID_EXPIRATION_MS, io: FileIoShape = nodeFileIo) {
     this.dir = dir
+    this.io = io
     this.where = where
     this.producerIdExpirationMs = producerIdExpirationMs
-    this.snapshots = listSnapshotOffsets(dir)
+    this.snapshots = listSnapshotOffsets(dir, io)
   }
 
   /** First offset of the oldest open transaction, or -1. */
@@ -430,14 +432,14 @@ export class ProducerStateManager {
   takeSnapshot(): void {
     const offset = this.mapEndOffset
     if (this.snapshots.at(-1) === offset) return
-    writeFileAtomically(path.join(this.dir, snapshotFileName(offset)), encodeProducerSnapshot(this.producers.values()))
+    writeFileAtomically(path.join(this.dir, snapshotFileName(offset)), encodeProducerSnapshot(this.producers.values()), this.io)
     this.snapshots = this.snapshots.filter((o) => o !== offset)
     this.snapshots.push(offset)
     this.snapshots.sort((a, b) => a - b)
   }
 
   private deleteSnapshot(offset: number): void {
-    fs.rmSync(path.join(this.dir, snapshotFileName(offset)), { force: true })
+    this.io.rmSync(path.join(this.dir, snapshotFileName(offset)), { force: true })
     this.snapshots = this.snapshots.filter((o) => o !== offset)
   }
 
@@ -460,7 +462,7 @@ export class ProducerStateManager {
       const offset = this.snapshots.at(-1)!
       const file = path.join(this.dir, snapshotFileName(offset))
       try {
-        const entries = decodeProducerSnapshot(fs.readFileSync(file))
+        const entries = decodeProducerSnapshot(this.io.readFileSync(file))
         for (const entry of entries) {
           if (this.isExpired(now, entry)) continue
           this.producers.set(entry.producerId, entry)
@@ -480,10 +482,10 @@ export class ProducerStateManager {
   }
 }
 
-const listSnapshotOffsets = (dir: string): Array<number> => {
+const listSnapshotOffsets = (dir: string, io: FileIoShape): Array<number> => {
   let names: Array<string>
   try {
-    names = fs.readdirSync(dir)
+    names = io.readdirSync(dir)
   } catch {
     return []
   }

@@ -3,7 +3,7 @@
  * `.index` and `.timeindex`. The segment keeps its log file descriptor open and tracks the
  * write position in memory, so an append is one positioned write.
  */
-import * as fs from "node:fs"
+import { type FileIoShape, nodeFileIo } from "../storage/FileIo.ts"
 import * as path from "node:path"
 import { OffsetIndex } from "./offset-index.ts"
 import {
@@ -86,7 +86,8 @@ export const scanBatches = (
   start: number,
   end: number,
   wholeBatch: boolean,
-  visit: BatchVisitor
+  visit: BatchVisitor,
+  io: FileIoShape = nodeFileIo
 ): ScanOutcome => {
   let buf = scratch
   let view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength)
@@ -106,7 +107,7 @@ export const scanBatches = (
     bufLen = 0
     const want = Math.min(Math.max(n, readAhead), end - pos)
     while (bufLen < want) {
-      const r = fs.readSync(fd, buf, bufLen, want - bufLen, pos + bufLen)
+      const r = io.readSync(fd, buf, bufLen, want - bufLen, pos + bufLen)
       if (r === 0) break
       bufLen += r
     }
@@ -181,9 +182,12 @@ export class LogSegment {
   private bytesSinceLastIndexEntry = 0
   /** Why the index files could not be trusted at open, if so. */
   indexProblem: string | null = null
+  /** The file system this segment's files live on. */
+  readonly io: FileIoShape
 
-  private constructor(dir: string, baseOffset: number, config: SegmentConfig, fd: number, size: number, now: number) {
+  private constructor(dir: string, baseOffset: number, config: SegmentConfig, fd: number, size: number, now: number, io: FileIoShape) {
     this.dir = dir
+    this.io = io
     this.baseOffset = baseOffset
     this.config = config
     this.logPath = path.join(dir, filenamePrefixFromOffset(baseOffset) + LOG_FILE_SUFFIX)
@@ -192,9 +196,9 @@ export class LogSegment {
     this.nextOffset = baseOffset
     this.created = now
     const prefix = path.join(dir, filenamePrefixFromOffset(baseOffset))
-    this.offsetIndex = OffsetIndex.empty(prefix + INDEX_FILE_SUFFIX, baseOffset, config.segmentIndexBytes)
-    this.timeIndex = TimeIndex.empty(prefix + TIME_INDEX_FILE_SUFFIX, baseOffset, config.segmentIndexBytes)
-    this.txnIndex = new TransactionIndex(prefix + TXN_INDEX_FILE_SUFFIX)
+    this.offsetIndex = OffsetIndex.empty(prefix + INDEX_FILE_SUFFIX, baseOffset, config.segmentIndexBytes, io)
+    this.timeIndex = TimeIndex.empty(prefix + TIME_INDEX_FILE_SUFFIX, baseOffset, config.segmentIndexBytes, io)
+    this.txnIndex = new TransactionIndex(prefix + TXN_INDEX_FILE_SUFFIX, io)
   }
 
   private filePath(suffix: string): string {
@@ -202,11 +206,11 @@ export class LogSegment {
   }
 
   /** Creates a new, empty segment (replacing any leftover files with that base offset). */
-  static create(dir: string, baseOffset: number, config: SegmentConfig, now: number): LogSegment {
+  static create(dir: string, baseOffset: number, config: SegmentConfig, now: number, io: FileIoShape = nodeFileIo): LogSegment {
     const logPath = path.join(dir, filenamePrefixFromOffset(baseOffset) + LOG_FILE_SUFFIX)
-    const fd = fs.openSync(logPath, fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_TRUNC, 0o644)
-    const segment = new LogSegment(dir, baseOffset, config, fd, 0, now)
-    deleteIfExists(segment.txnIndex.file)
+    const fd = io.openSync(logPath, io.constants.O_RDWR | io.constants.O_CREAT | io.constants.O_TRUNC, 0o644)
+    const segment = new LogSegment(dir, baseOffset, config, fd, 0, now, io)
+    deleteIfExists(segment.txnIndex.file, io)
     // Empty index files exist from the start so that Kafka, opening this directory, finds
     // the complete set of files for every segment.
     segment.offsetIndex.flush(false)
@@ -219,23 +223,23 @@ export class LogSegment {
    * them against the log, and walks batch headers from the last index entry to find the
    * next offset. `indexProblem` is set when the segment needs `recover()`.
    */
-  static open(dir: string, baseOffset: number, config: SegmentConfig, now: number): LogSegment {
+  static open(dir: string, baseOffset: number, config: SegmentConfig, now: number, io: FileIoShape = nodeFileIo): LogSegment {
     const logPath = path.join(dir, filenamePrefixFromOffset(baseOffset) + LOG_FILE_SUFFIX)
-    const fd = fs.openSync(logPath, fs.constants.O_RDWR)
-    const size = fs.fstatSync(fd).size
-    const segment = new LogSegment(dir, baseOffset, config, fd, size, now)
+    const fd = io.openSync(logPath, io.constants.O_RDWR)
+    const size = io.fstatSync(fd).size
+    const segment = new LogSegment(dir, baseOffset, config, fd, size, now, io)
     try {
       segment.loadAndCheck()
     } catch (e) {
-      fs.closeSync(fd)
+      io.closeSync(fd)
       throw e
     }
     return segment
   }
 
   private loadAndCheck(): void {
-    const oi = OffsetIndex.load(this.filePath(INDEX_FILE_SUFFIX), this.baseOffset, this.config.segmentIndexBytes)
-    const ti = TimeIndex.load(this.filePath(TIME_INDEX_FILE_SUFFIX), this.baseOffset, this.config.segmentIndexBytes)
+    const oi = OffsetIndex.load(this.filePath(INDEX_FILE_SUFFIX), this.baseOffset, this.config.segmentIndexBytes, this.io)
+    const ti = TimeIndex.load(this.filePath(TIME_INDEX_FILE_SUFFIX), this.baseOffset, this.config.segmentIndexBytes, this.io)
     this.offsetIndex = oi.index
     this.timeIndex = ti.index
     if (oi.problem !== null) {
@@ -279,7 +283,7 @@ export class LogSegment {
       }
       next = last + 1
       return undefined
-    })
+    }, this.io)
     if (outcome.status !== "end") {
       this.indexProblem = bad ?? `log: ${outcome.detail}`
       return
@@ -305,7 +309,7 @@ export class LogSegment {
    * Throws UnreadableSegmentError for legacy message formats rather than cutting them off.
    */
   recover(): RecoveryResult {
-    const fileSize = fs.fstatSync(this.fd).size
+    const fileSize = this.io.fstatSync(this.fd).size
     this.offsetIndex.reset()
     this.timeIndex.reset()
     this.maxTimestamp = NO_TIMESTAMP
@@ -336,14 +340,14 @@ export class LogSegment {
       validBytes = filePos + size
       next = last + 1
       return undefined
-    })
+    }, this.io)
     if (outcome.status === "legacy") {
       throw new UnreadableSegmentError(`${this.logPath}: ${outcome.detail}; legacy message formats are not supported`)
     }
     const truncated = fileSize - validBytes
     let warning: string | null = null
     if (truncated > 0) {
-      fs.ftruncateSync(this.fd, validBytes)
+      this.io.ftruncateSync(this.fd, validBytes)
       warning = `${this.logPath}: ${outcome.detail}; truncated ${truncated} bytes at position ${validBytes}`
     }
     this.size = validBytes
@@ -352,7 +356,7 @@ export class LogSegment {
     this.timeIndex.maybeAppend(this.maxTimestamp, this.offsetOfMaxTimestamp, true)
     // What was just validated may so far live only in the page cache; it must be durable
     // before the recovery point moves past it.
-    fs.fsyncSync(this.fd)
+    this.io.fsyncSync(this.fd)
     this.offsetIndex.flush(true)
     this.timeIndex.flush(true)
     this.indexProblem = null
@@ -374,11 +378,11 @@ export class LogSegment {
     try {
       let written = 0
       while (written < bytes.length) {
-        written += fs.writeSync(this.fd, bytes, written, bytes.length - written, start + written)
+        written += this.io.writeSync(this.fd, bytes, written, bytes.length - written, start + written)
       }
     } catch (e) {
       try {
-        fs.ftruncateSync(this.fd, start)
+        this.io.ftruncateSync(this.fd, start)
       } catch {
         // the original error is the one worth reporting
       }
@@ -424,7 +428,7 @@ export class LogSegment {
       if (last < offset) return undefined
       found = { position: filePos, size, baseOffset: baseOffsetAt(view, at), lastOffset: last, maxTimestamp: maxTimestampAt(view, at) }
       return true
-    })
+    }, this.io)
     if (outcome.status === "corrupt" || outcome.status === "legacy") {
       throw new UnreadableSegmentError(`${this.logPath}: ${outcome.detail}`)
     }
@@ -433,7 +437,7 @@ export class LogSegment {
 
   /** Walks batch headers from `startPosition`; the visitor returns true to stop. */
   walk(startPosition: number, visit: BatchVisitor, wholeBatch = false): ScanOutcome {
-    return scanBatches(this.fd, startPosition, this.size, wholeBatch, visit)
+    return scanBatches(this.fd, startPosition, this.size, wholeBatch, visit, this.io)
   }
 
   /** Reads `length` bytes at `position` (clamped to the segment size). */
@@ -442,7 +446,7 @@ export class LogSegment {
     const buf = Buffer.allocUnsafe(n)
     let got = 0
     while (got < n) {
-      const r = fs.readSync(this.fd, buf, got, n - got, position + got)
+      const r = this.io.readSync(this.fd, buf, got, n - got, position + got)
       if (r === 0) throw new UnreadableSegmentError(`${this.logPath}: unexpected end of file at ${position + got}`)
       got += r
     }
@@ -452,12 +456,12 @@ export class LogSegment {
   /** Largest timestamp for retention: max batch timestamp, else the file's modification time. */
   largestTimestamp(): number {
     if (this.maxTimestamp >= 0) return this.maxTimestamp
-    return fs.fstatSync(this.fd).mtimeMs
+    return this.io.fstatSync(this.fd).mtimeMs
   }
 
   /** Persists the log bytes and indexes. */
   flush(): void {
-    fs.fsyncSync(this.fd)
+    this.io.fsyncSync(this.fd)
     this.offsetIndex.flush(true)
     this.timeIndex.flush(true)
     this.txnIndex.flush()
@@ -469,7 +473,7 @@ export class LogSegment {
    * close or roll, not per append.
    */
   syncLogFile(): void {
-    fs.fsyncSync(this.fd)
+    this.io.fsyncSync(this.fd)
   }
 
   /** Writes pending index entries without forcing anything to disk. */
@@ -491,7 +495,7 @@ export class LogSegment {
     try {
       this.flush()
     } finally {
-      fs.closeSync(this.fd)
+      this.io.closeSync(this.fd)
       this.fd = -1
     }
   }
@@ -500,7 +504,7 @@ export class LogSegment {
   closeQuietly(): void {
     if (this.fd >= 0) {
       try {
-        fs.closeSync(this.fd)
+        this.io.closeSync(this.fd)
       } catch {
         // already gone
       }
@@ -510,9 +514,9 @@ export class LogSegment {
 
   deleteFiles(): void {
     this.closeQuietly()
-    deleteIfExists(this.logPath)
+    deleteIfExists(this.logPath, this.io)
     this.offsetIndex.deleteFile()
     this.timeIndex.deleteFile()
-    deleteIfExists(this.filePath(TXN_INDEX_FILE_SUFFIX))
+    deleteIfExists(this.filePath(TXN_INDEX_FILE_SUFFIX), this.io)
   }
 }

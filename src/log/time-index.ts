@@ -10,6 +10,7 @@
  * segment's max timestamp without reading the log, which is how Kafka loads it too.
  */
 import { getInt64, setInt64 } from "./record-batch.ts"
+import { type FileIoShape, nodeFileIo } from "../storage/FileIo.ts"
 import { countNonZeroEntries, deleteIfExists, readIndexFile, writeIndexTail } from "./index-file.ts"
 
 export const TIME_INDEX_ENTRY_SIZE = 12
@@ -39,24 +40,27 @@ export class TimeIndex {
   private persisted = 0
   private fileBytes = 0
 
-  private constructor(path: string, baseOffset: number, maxIndexBytes: number) {
+  private readonly io: FileIoShape
+
+  private constructor(path: string, baseOffset: number, maxIndexBytes: number, io: FileIoShape) {
     this.path = path
+    this.io = io
     this.baseOffset = baseOffset
     this.maxEntries = Math.max(1, Math.floor(maxIndexBytes / TIME_INDEX_ENTRY_SIZE))
     this.timestamps = new Float64Array(32)
     this.relOffsets = new Int32Array(32)
   }
 
-  static empty(path: string, baseOffset: number, maxIndexBytes: number): TimeIndex {
-    const index = new TimeIndex(path, baseOffset, maxIndexBytes)
+  static empty(path: string, baseOffset: number, maxIndexBytes: number, io: FileIoShape = nodeFileIo): TimeIndex {
+    const index = new TimeIndex(path, baseOffset, maxIndexBytes, io)
     index.fileBytes = -1
     return index
   }
 
   /** Loads an existing file; `problem` is non-null when the file cannot be trusted. */
-  static load(path: string, baseOffset: number, maxIndexBytes: number): { index: TimeIndex; problem: string | null } {
-    const index = new TimeIndex(path, baseOffset, maxIndexBytes)
-    const bytes = readIndexFile(path)
+  static load(path: string, baseOffset: number, maxIndexBytes: number, io: FileIoShape = nodeFileIo): { index: TimeIndex; problem: string | null } {
+    const index = new TimeIndex(path, baseOffset, maxIndexBytes, io)
+    const bytes = readIndexFile(path, io)
     if (bytes === null) {
       index.fileBytes = -1
       return { index, problem: "missing" }
@@ -175,13 +179,13 @@ export class TimeIndex {
       setInt64(view, p, this.timestamps[i]!)
       view.setInt32(p + 8, this.relOffsets[i]!)
     }
-    writeIndexTail(this.path, this.fileBytes, keepBytes, tail, fsync)
+    writeIndexTail(this.path, this.fileBytes, keepBytes, tail, fsync, this.io)
     this.persisted = this.count
     this.fileBytes = wanted
   }
 
   deleteFile(): void {
-    deleteIfExists(this.path)
+    deleteIfExists(this.path, this.io)
     this.fileBytes = -1
     this.persisted = 0
   }

@@ -9,7 +9,7 @@
  * loaded lazily on first use and appended to the file as they come; recovery rebuilds the
  * entries of the replayed range from the log.
  */
-import * as fs from "node:fs"
+import { type FileIoShape, nodeFileIo } from "../storage/FileIo.ts"
 import { getInt64, setInt64 } from "./record-batch.ts"
 
 export const ABORTED_TXN_ENTRY_SIZE = 34
@@ -54,15 +54,18 @@ export class TransactionIndex {
   readonly file: string
   private entries: Array<AbortedTxn> | null = null
 
-  constructor(file: string) {
+  private readonly io: FileIoShape
+
+  constructor(file: string, io: FileIoShape = nodeFileIo) {
     this.file = file
+    this.io = io
   }
 
   private load(): Array<AbortedTxn> {
     if (this.entries === null) {
       let bytes: Uint8Array | null = null
       try {
-        bytes = fs.readFileSync(this.file)
+        bytes = this.io.readFileSync(this.file)
       } catch (e) {
         if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e
       }
@@ -81,7 +84,7 @@ export class TransactionIndex {
     if (last !== undefined && last.lastOffset >= txn.lastOffset) {
       throw new Error(`The last offset of appended log entry must increase sequentially, but ${txn.lastOffset} is not greater than current last offset ${last.lastOffset} of index ${this.file}`)
     }
-    fs.appendFileSync(this.file, encodeAbortedTxn(txn))
+    this.io.appendFileSync(this.file, encodeAbortedTxn(txn))
     entries.push(txn)
   }
 
@@ -91,11 +94,11 @@ export class TransactionIndex {
     const keep = entries.filter((e) => e.lastOffset < offset)
     if (keep.length === entries.length) return
     this.entries = keep
-    if (keep.length === 0) fs.rmSync(this.file, { force: true })
+    if (keep.length === 0) this.io.rmSync(this.file, { force: true })
     else {
       const bytes = new Uint8Array(keep.length * ABORTED_TXN_ENTRY_SIZE)
       keep.forEach((e, i) => encodeAbortedTxn(e, bytes, i * ABORTED_TXN_ENTRY_SIZE))
-      fs.writeFileSync(this.file, bytes)
+      this.io.writeFileSync(this.file, bytes)
     }
   }
 
@@ -111,11 +114,11 @@ export class TransactionIndex {
 
   flush(): void {
     if (this.entries === null || this.entries.length === 0) return
-    const fd = fs.openSync(this.file, "r")
+    const fd = this.io.openSync(this.file, "r")
     try {
-      fs.fsyncSync(fd)
+      this.io.fsyncSync(fd)
     } finally {
-      fs.closeSync(fd)
+      this.io.closeSync(fd)
     }
   }
 }

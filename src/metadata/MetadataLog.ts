@@ -12,7 +12,7 @@
  * Reading is lock-free: `current()` returns the image, an immutable value swapped on each
  * change, cheap enough for every request.
  */
-import * as fs from "node:fs"
+import { FileIo } from "../storage/FileIo.ts"
 import * as path from "node:path"
 import { Context, Effect, Layer, PubSub, Semaphore, type Scope, Stream } from "effect"
 import { DirLockError, lockDir } from "../log/dir-lock.ts"
@@ -216,6 +216,7 @@ export class MetadataLog extends Context.Service<MetadataLog, MetadataLogShape>(
 
 export const make = Effect.fnUntraced(function*(options: MetadataLogOptions) {
   const now = options.now ?? Date.now
+  const io = yield* FileIo.current
   const metadataLogDir = options.metadataLogDir ?? options.logDirs[0]
   const allDirs = metadataLogDir === undefined || options.logDirs.includes(metadataLogDir)
     ? options.logDirs
@@ -227,7 +228,7 @@ export const make = Effect.fnUntraced(function*(options: MetadataLogOptions) {
   // Every directory is created and locked before anything in it is read or written.
   for (const dir of allDirs) {
     yield* Effect.try({
-      try: () => fs.mkdirSync(dir, { recursive: true }),
+      try: () => io.mkdirSync(dir, { recursive: true }),
       catch: (e) => new LogDirUnavailable({ path: dir, message: `cannot create log directory ${dir}: ${(e as Error).message}` })
     })
     const held = yield* Effect.try({
@@ -239,7 +240,7 @@ export const make = Effect.fnUntraced(function*(options: MetadataLogOptions) {
   }
 
   const identity = yield* Effect.try({
-    try: () => ensureMetaProperties(allDirs, options.nodeId, options.clusterId),
+    try: () => ensureMetaProperties(allDirs, options.nodeId, options.clusterId, io),
     catch: toError
   })
   for (const dir of identity.written) yield* Effect.logInfo(`wrote ${path.join(dir, "meta.properties")} (cluster.id ${identity.clusterId})`)
@@ -251,6 +252,7 @@ export const make = Effect.fnUntraced(function*(options: MetadataLogOptions) {
         logDir: metadataLogDir,
         nodeId: options.nodeId,
         now,
+        io,
         ...(options.segmentBytes === undefined ? {} : { segmentBytes: options.segmentBytes }),
         ...(options.segmentMs === undefined ? {} : { segmentMs: options.segmentMs })
       }),
@@ -386,7 +388,7 @@ export const make = Effect.fnUntraced(function*(options: MetadataLogOptions) {
   }
   if (opened.stats.empty) {
     // The bootstrap metadata `--format` (or kafka-storage.sh format) left, else the default.
-    const bootstrap = yield* Effect.try({ try: () => readBootstrapCheckpoint(metadataLogDir), catch: toError })
+    const bootstrap = yield* Effect.try({ try: () => readBootstrapCheckpoint(metadataLogDir, io), catch: toError })
     if (bootstrap !== null) {
       yield* commit(bootstrap.records)
       yield* Effect.logInfo(`bootstrapped ${log.dir} from ${bootstrap.file} (${bootstrap.records.length} record(s))`)

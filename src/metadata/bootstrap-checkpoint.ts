@@ -5,7 +5,7 @@
  * start-up, its records are the first ones written (the metadata.version to start at);
  * without the file a default metadata.version is used, as Kafka's readFromConfiguration.
  */
-import * as fs from "node:fs"
+import { type FileIoShape, nodeFileIo } from "../storage/FileIo.ts"
 import * as path from "node:path"
 import { readRecords } from "../log/record-batch.ts"
 import { readBatchHeader } from "../log/record-batch.ts"
@@ -25,11 +25,11 @@ export interface BootstrapMetadata {
 }
 
 /** The records of `<metadataLogDir>/bootstrap.checkpoint`, or null when there is none. */
-export const readBootstrapCheckpoint = (metadataLogDir: string): BootstrapMetadata | null => {
+export const readBootstrapCheckpoint = (metadataLogDir: string, io: FileIoShape = nodeFileIo): BootstrapMetadata | null => {
   const file = path.join(metadataLogDir, BOOTSTRAP_CHECKPOINT_FILE)
   let bytes: Uint8Array
   try {
-    bytes = fs.readFileSync(file)
+    bytes = io.readFileSync(file)
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === "ENOENT") return null
     throw new MetadataIoError({ path: file, message: `cannot read ${file}: ${(e as Error).message}` })

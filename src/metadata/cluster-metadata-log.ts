@@ -13,7 +13,7 @@
  * Plain synchronous code that throws MetadataLogCorrupted / MetadataIoError; the
  * MetadataLog service runs it under a single-writer lock.
  */
-import * as fs from "node:fs"
+import { type FileIoShape, nodeFileIo } from "../storage/FileIo.ts"
 import * as path from "node:path"
 import {
   filenamePrefixFromOffset,
@@ -96,6 +96,8 @@ export interface OpenOptions {
   readonly segmentBytes?: number
   /** metadata.log.segment.ms: roll a segment this long after its first batch (default 7 days). */
   readonly segmentMs?: number
+  /** The file system the metadata log lives on (default: the real disk). */
+  readonly io?: FileIoShape
 }
 
 /** Kafka's metadata log retention (KafkaMetadataLog.maybeClean): -1 disables either rule. */
@@ -210,10 +212,10 @@ export const batchesOf = function*(bytes: Uint8Array, file: string): Generator<{
  * control batch with SnapshotFooterRecord last. Kafka only renames a snapshot to
  * `.checkpoint` once it is complete, so anything else is corruption, not a torn write.
  */
-const loadSnapshot = (file: string, builder: MetadataImageBuilder): { batches: number; records: number } => {
+const loadSnapshot = (file: string, builder: MetadataImageBuilder, io: FileIoShape): { batches: number; records: number } => {
   let bytes: Uint8Array
   try {
-    bytes = fs.readFileSync(file)
+    bytes = io.readFileSync(file)
   } catch (e) {
     throw new MetadataIoError({ path: file, message: `cannot read snapshot ${file}: ${(e as Error).message}` })
   }
@@ -237,9 +239,9 @@ const loadSnapshot = (file: string, builder: MetadataImageBuilder): { batches: n
   return { batches, records }
 }
 
-const fileSize = (file: string): number => {
+const fileSize = (file: string, io: FileIoShape): number => {
   try {
-    return fs.statSync(file).size
+    return io.statSync(file).size
   } catch {
     return 0
   }
@@ -247,9 +249,9 @@ const fileSize = (file: string): number => {
 
 const compareSnapshotEntries = (a: SnapshotEntry, b: SnapshotEntry): number => a.id.offset - b.id.offset || a.id.epoch - b.id.epoch
 
-const listDir = (dir: string): Array<string> => {
+const listDir = (dir: string, io: FileIoShape): Array<string> => {
   try {
-    return fs.readdirSync(dir)
+    return io.readdirSync(dir)
   } catch (e) {
     throw new MetadataIoError({ path: dir, message: `cannot list ${dir}: ${(e as Error).message}` })
   }
@@ -271,6 +273,7 @@ export class ClusterMetadataLog {
   /** Raft epoch this node leads in; every batch carries it. */
   epoch: number
   private closed = false
+  private readonly io: FileIoShape
 
   private constructor(
     dir: string,
@@ -284,6 +287,7 @@ export class ClusterMetadataLog {
   ) {
     this.dir = dir
     this.nodeId = options.nodeId
+    this.io = options.io ?? nodeFileIo
     this.now = options.now
     this.segmentBytes = options.segmentBytes ?? METADATA_SEGMENT_BYTES
     this.segmentMs = options.segmentMs ?? METADATA_SEGMENT_MS
@@ -342,7 +346,7 @@ export class ClusterMetadataLog {
     if (latest !== undefined && latest.id.offset >= endOffset) return null
     const id: SnapshotId = { offset: endOffset, epoch: this.epochAt(endOffset - 1) }
     const bytes = encodeSnapshot({ records, epoch: id.epoch, lastContainedLogTimestamp, now: this.now() })
-    ioStep(this.dir, () => writeSnapshotAtomically(this.dir, snapshotFileName(id), bytes, hooks))
+    ioStep(this.dir, () => writeSnapshotAtomically(this.dir, snapshotFileName(id), bytes, hooks, this.io))
     this.snapshots.push({ id, size: bytes.length, timestamp: lastContainedLogTimestamp })
     return id
   }
@@ -377,15 +381,15 @@ export class ClusterMetadataLog {
   private readSnapshotTimestamp(id: SnapshotId): number | null {
     const file = path.join(this.dir, snapshotFileName(id))
     try {
-      const fd = fs.openSync(file, "r")
+      const fd = this.io.openSync(file, "r")
       try {
         const head = Buffer.alloc(RECORD_BATCH_OVERHEAD + 64)
-        const n = fs.readSync(fd, head, 0, head.length, 0)
+        const n = this.io.readSync(fd, head, 0, head.length, 0)
         const size = n >= 12 ? head.readInt32BE(8) + LOG_OVERHEAD : 0
         if (size <= 0 || size > n) return null
         return snapshotHeaderTimestamp(head.subarray(0, size))
       } finally {
-        fs.closeSync(fd)
+        this.io.closeSync(fd)
       }
     } catch {
       return null
@@ -409,7 +413,7 @@ export class ClusterMetadataLog {
         const gone = this.closedSegments.shift()!
         const prefix = path.join(this.dir, filenamePrefixFromOffset(gone.baseOffset))
         for (const suffix of [LOG_FILE_SUFFIX, INDEX_FILE_SUFFIX, TIME_INDEX_FILE_SUFFIX, TXN_INDEX_FILE_SUFFIX]) {
-          fs.rmSync(prefix + suffix, { force: true })
+          this.io.rmSync(prefix + suffix, { force: true })
         }
       }
       const start = this.logStartOffset
@@ -418,15 +422,15 @@ export class ClusterMetadataLog {
         let covering = 0
         for (let i = 0; i < this.epochs.length; i++) if (this.epochs[i]!.startOffset <= start) covering = i
         this.epochs = [{ epoch: this.epochs[covering]!.epoch, startOffset: start }, ...this.epochs.slice(covering + 1)]
-        writeLeaderEpochCheckpoint(this.dir, this.epochs)
+        writeLeaderEpochCheckpoint(this.dir, this.epochs, this.io)
       }
       for (const old of this.snapshots.slice(0, index)) {
         const file = path.join(this.dir, snapshotFileName(old.id))
         const deleted = file.slice(0, -".checkpoint".length) + DELETED_SNAPSHOT_SUFFIX
-        if (fs.existsSync(file)) fs.renameSync(file, deleted)
-        fs.rmSync(deleted, { force: true })
+        if (this.io.existsSync(file)) this.io.renameSync(file, deleted)
+        this.io.rmSync(deleted, { force: true })
       }
-      fsyncDirectory(this.dir)
+      fsyncDirectory(this.dir, this.io)
     })
     this.snapshots = this.snapshots.slice(index)
     return true
@@ -445,17 +449,18 @@ export class ClusterMetadataLog {
   static open(options: OpenOptions): OpenResult {
     const dir = path.join(options.logDir, METADATA_PARTITION_DIR)
     const warnings: Array<string> = []
+    const io = options.io ?? nodeFileIo
     try {
-      fs.mkdirSync(dir, { recursive: true })
+      io.mkdirSync(dir, { recursive: true })
     } catch (e) {
       throw new MetadataIoError({ path: dir, message: `cannot create ${dir}: ${(e as Error).message}` })
     }
     const names: Array<string> = []
-    for (const name of listDir(dir)) {
+    for (const name of listDir(dir, io)) {
       // Kafka's recoverSnapshots: a `.part` snapshot was never frozen (a crash while writing
       // it), a `.deleted` one was already given up; neither is read.
       if (name.endsWith(PARTIAL_SNAPSHOT_SUFFIX) || name.endsWith(DELETED_SNAPSHOT_SUFFIX)) {
-        ioStep(dir, () => fs.rmSync(path.join(dir, name), { force: true }))
+        ioStep(dir, () => io.rmSync(path.join(dir, name), { force: true }))
         warnings.push(`deleted unfinished or discarded snapshot file ${path.join(dir, name)}`)
         continue
       }
@@ -475,7 +480,7 @@ export class ClusterMetadataLog {
     let controlBatches = 0
     let snapshotRecords = 0
     if (snapshot !== null) {
-      const loaded = loadSnapshot(path.join(dir, snapshotFileName(snapshot)), builder)
+      const loaded = loadSnapshot(path.join(dir, snapshotFileName(snapshot)), builder, io)
       records += loaded.records
       snapshotRecords = loaded.records
       builder.advanceTo(snapshot.offset - 1)
@@ -499,7 +504,7 @@ export class ClusterMetadataLog {
           active.close()
           active = null
         }
-        const segment = ioStep(dir, () => LogSegment.open(dir, base, SEGMENT_CONFIG, now))
+        const segment = ioStep(dir, () => LogSegment.open(dir, base, SEGMENT_CONFIG, now, io))
         active = segment
         const file = segment.logPath
         if (i === 0 && base > snapshotEnd) {
@@ -514,7 +519,7 @@ export class ClusterMetadataLog {
         if (recovery.truncatedBytes > 0 && !isLast) {
           // Later segments continue from records that are gone; Kafka deletes them as well.
           for (const later of baseOffsets.slice(i + 1)) {
-            const s = ioStep(dir, () => LogSegment.open(dir, later, SEGMENT_CONFIG, now))
+            const s = ioStep(dir, () => LogSegment.open(dir, later, SEGMENT_CONFIG, now, io))
             s.deleteFiles()
             warnings.push(`deleted metadata log segment at offset ${later}, which followed a truncated segment`)
           }
@@ -541,19 +546,19 @@ export class ClusterMetadataLog {
         warnings.push(`metadata log ends at ${active.nextOffset}, before the snapshot at ${snapshotEnd}; starting the log at ${snapshotEnd}`)
         for (const base of baseOffsets) {
           if (base === active.baseOffset) continue
-          ioStep(dir, () => LogSegment.open(dir, base, SEGMENT_CONFIG, now)).deleteFiles()
+          ioStep(dir, () => LogSegment.open(dir, base, SEGMENT_CONFIG, now, io)).deleteFiles()
         }
         active.deleteFiles()
         active = null
       }
-      if (active === null) active = ioStep(dir, () => LogSegment.create(dir, snapshotEnd, SEGMENT_CONFIG, now))
+      if (active === null) active = ioStep(dir, () => LogSegment.create(dir, snapshotEnd, SEGMENT_CONFIG, now, io))
     } catch (e) {
       active?.closeQuietly()
       throw e
     }
     const segment = active
-    const liveBases = baseOffsets.filter((b) => b < segment.baseOffset && fs.existsSync(path.join(dir, filenamePrefixFromOffset(b) + LOG_FILE_SUFFIX)))
-    const closedSegments = liveBases.map((b) => ({ baseOffset: b, size: fileSize(path.join(dir, filenamePrefixFromOffset(b) + LOG_FILE_SUFFIX)) }))
+    const liveBases = baseOffsets.filter((b) => b < segment.baseOffset && io.existsSync(path.join(dir, filenamePrefixFromOffset(b) + LOG_FILE_SUFFIX)))
+    const closedSegments = liveBases.map((b) => ({ baseOffset: b, size: fileSize(path.join(dir, filenamePrefixFromOffset(b) + LOG_FILE_SUFFIX), io) }))
     const logStartOffset = closedSegments[0]?.baseOffset ?? segment.baseOffset
 
     // Snapshots below the log start offset describe records no longer needed (Kafka deletes them).
@@ -563,24 +568,24 @@ export class ClusterMetadataLog {
       if (id === null) continue
       const file = path.join(dir, name)
       if (id.offset < logStartOffset && (snapshot === null || id.offset < snapshot.offset)) {
-        ioStep(dir, () => fs.rmSync(file, { force: true }))
+        ioStep(dir, () => io.rmSync(file, { force: true }))
         continue
       }
-      snapshots.push({ id, size: fileSize(file), timestamp: undefined })
+      snapshots.push({ id, size: fileSize(file, io), timestamp: undefined })
     }
     snapshots.sort(compareSnapshotEntries)
 
-    const quorum = readQuorumState(dir)
+    const quorum = readQuorumState(dir, io)
     if (quorum.problem !== null) warnings.push(`ignoring unreadable quorum-state: ${quorum.problem}`)
-    const checkpoint = readLeaderEpochCheckpoint(dir)
+    const checkpoint = readLeaderEpochCheckpoint(dir, io)
     if (checkpoint.problem !== null) warnings.push(`ignoring unreadable leader-epoch-checkpoint: ${checkpoint.problem}`)
     // Entries at or past the log end describe truncated records (Kafka's truncateFromEnd).
     const epochs = checkpoint.entries.filter((e) => e.startOffset < segment.nextOffset)
     for (const e of epochs) if (e.epoch > lastEpoch) lastEpoch = e.epoch
     if (quorum.state !== null && quorum.state.leaderEpoch > lastEpoch) lastEpoch = quorum.state.leaderEpoch
 
-    const partitionMetadata = readPartitionMetadata(dir)
-    if (partitionMetadata === null) ioStep(dir, () => writePartitionMetadata(dir, METADATA_TOPIC_ID))
+    const partitionMetadata = readPartitionMetadata(dir, io)
+    if (partitionMetadata === null) ioStep(dir, () => writePartitionMetadata(dir, METADATA_TOPIC_ID, io))
     else if (partitionMetadata.topicId !== METADATA_TOPIC_ID) {
       warnings.push(`partition.metadata names topic id ${partitionMetadata.topicId}, expected ${METADATA_TOPIC_ID}; left as is`)
     }
@@ -614,9 +619,9 @@ export class ClusterMetadataLog {
     const epoch = this.epoch + 1
     const startOffset = this.nextOffset
     ioStep(this.dir, () => {
-      writeQuorumState(this.dir, { leaderId: this.nodeId, leaderEpoch: epoch, voters: [this.nodeId], dataVersion: this.quorumDataVersion })
+      writeQuorumState(this.dir, { leaderId: this.nodeId, leaderEpoch: epoch, voters: [this.nodeId], dataVersion: this.quorumDataVersion }, this.io)
       this.epochs = [...this.epochs.filter((e) => e.epoch < epoch && e.startOffset < startOffset), { epoch, startOffset }]
-      writeLeaderEpochCheckpoint(this.dir, this.epochs)
+      writeLeaderEpochCheckpoint(this.dir, this.epochs, this.io)
     })
     this.epoch = epoch
     const w = new Writer(32)
@@ -666,7 +671,7 @@ export class ClusterMetadataLog {
     if (s.size === 0) return
     const waited = timestamp - Math.max(s.firstBatchTimestamp, s.created)
     if (s.size + incoming <= this.segmentBytes && waited <= this.segmentMs && !s.indexesFull() && s.canHoldOffset(s.nextOffset + 1)) return
-    const next = LogSegment.create(this.dir, s.nextOffset, SEGMENT_CONFIG, this.now())
+    const next = LogSegment.create(this.dir, s.nextOffset, SEGMENT_CONFIG, this.now(), this.io)
     s.close()
     this.closedSegments.push({ baseOffset: s.baseOffset, size: s.size })
     this.segment = next

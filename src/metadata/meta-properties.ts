@@ -17,7 +17,7 @@
  * Plain synchronous functions that throw MetaPropertiesError; the service calls them once at
  * start-up.
  */
-import * as fs from "node:fs"
+import { type FileIoShape, nodeFileIo } from "../storage/FileIo.ts"
 import * as path from "node:path"
 import { fsyncDirectory } from "../log/checkpoint.ts"
 import { parseProperties, PropertiesSyntaxError } from "../config/properties.ts"
@@ -126,11 +126,11 @@ export const formatMetaProperties = (
   return `#\n#${javaDate(now)}\ncluster.id=${p.clusterId}\ndirectory.id=${p.directoryId}\n${kept.join("")}node.id=${p.nodeId}\nversion=1\n`
 }
 
-export const readMetaProperties = (logDir: string): MetaProperties | null => {
+export const readMetaProperties = (logDir: string, io: FileIoShape = nodeFileIo): MetaProperties | null => {
   const file = path.join(logDir, META_PROPERTIES_FILE)
   let text: string
   try {
-    text = fs.readFileSync(file, "utf8")
+    text = io.readFileSync(file, "utf8")
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === "ENOENT") return null
     throw new MetaPropertiesError({ path: file, message: `cannot read ${file}: ${(e as Error).message}` })
@@ -139,19 +139,19 @@ export const readMetaProperties = (logDir: string): MetaProperties | null => {
 }
 
 /** Writes through a temporary file and a rename, fsyncing both, as Kafka does. */
-export const writeMetaProperties = (logDir: string, p: MetaPropertiesV1, extra?: ReadonlyMap<string, string>): void => {
+export const writeMetaProperties = (logDir: string, p: MetaPropertiesV1, extra?: ReadonlyMap<string, string>, io: FileIoShape = nodeFileIo): void => {
   const file = path.join(logDir, META_PROPERTIES_FILE)
   const tmp = file + ".tmp"
   try {
-    const fd = fs.openSync(tmp, "w", 0o644)
+    const fd = io.openSync(tmp, "w", 0o644)
     try {
-      fs.writeSync(fd, formatMetaProperties(p, new Date(), extra))
-      fs.fsyncSync(fd)
+      io.writeSync(fd, formatMetaProperties(p, new Date(), extra))
+      io.fsyncSync(fd)
     } finally {
-      fs.closeSync(fd)
+      io.closeSync(fd)
     }
-    fs.renameSync(tmp, file)
-    fsyncDirectory(logDir)
+    io.renameSync(tmp, file)
+    fsyncDirectory(logDir, io)
   } catch (e) {
     throw new MetaPropertiesError({ path: file, message: `cannot write ${file}: ${(e as Error).message}` })
   }
@@ -176,7 +176,8 @@ export interface LogDirsIdentity {
 export const ensureMetaProperties = (
   logDirs: ReadonlyArray<string>,
   nodeId: number,
-  clusterIdForFormat?: string
+  clusterIdForFormat?: string,
+  io: FileIoShape = nodeFileIo
 ): LogDirsIdentity => {
   if (logDirs.length === 0) throw new MetaPropertiesError({ path: "", message: "no log directory is configured (log.dirs)" })
   const found: Array<MetaProperties | null> = []
@@ -184,11 +185,11 @@ export const ensureMetaProperties = (
   let clusterIdSource = ""
   for (const dir of logDirs) {
     try {
-      fs.mkdirSync(dir, { recursive: true })
+      io.mkdirSync(dir, { recursive: true })
     } catch (e) {
       throw new MetaPropertiesError({ path: dir, message: `cannot create log directory ${dir}: ${(e as Error).message}` })
     }
-    const props = readMetaProperties(dir)
+    const props = readMetaProperties(dir, io)
     found.push(props)
     if (props === null) continue
     const file = path.join(dir, META_PROPERTIES_FILE)
@@ -233,7 +234,7 @@ export const ensureMetaProperties = (
     seen.set(directoryId, dir)
     directoryIds.push(directoryId)
     if (!complete) {
-      writeMetaProperties(dir, { clusterId: clusterId!, nodeId, directoryId }, props?.all)
+      writeMetaProperties(dir, { clusterId: clusterId!, nodeId, directoryId }, props?.all, io)
       written.push(dir)
     }
   })

@@ -12,7 +12,7 @@
  *
  * All writes go through a temporary file and a rename, as Kafka's do.
  */
-import * as fs from "node:fs"
+import { type FileIoShape, nodeFileIo } from "../storage/FileIo.ts"
 import * as path from "node:path"
 import {
   CheckpointFormatError,
@@ -35,9 +35,9 @@ export const METADATA_TOPIC_ID = "AAAAAAAAAAAAAAAAAAAAAQ"
 const ZERO_DIRECTORY_ID = "AAAAAAAAAAAAAAAAAAAAAA"
 
 
-const readIfExists = (file: string): string | null => {
+const readIfExists = (file: string, io: FileIoShape = nodeFileIo): string | null => {
   try {
-    return fs.readFileSync(file, "utf8")
+    return io.readFileSync(file, "utf8")
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === "ENOENT") return null
     throw e
@@ -67,9 +67,9 @@ const intField = (o: Record<string, unknown>, key: string, fallback: number): nu
  * defaults. Returns a `problem` instead of throwing for an unreadable file: the election
  * state only seeds the next epoch, which the log's batches also tell.
  */
-export const readQuorumState = (dir: string): { readonly state: QuorumState | null; readonly problem: string | null } => {
+export const readQuorumState = (dir: string, io: FileIoShape = nodeFileIo): { readonly state: QuorumState | null; readonly problem: string | null } => {
   const file = path.join(dir, QUORUM_STATE_FILE)
-  const text = readIfExists(file)
+  const text = readIfExists(file, io)
   if (text === null) return { state: null, problem: null }
   let json: unknown
   try {
@@ -105,7 +105,7 @@ export const readQuorumState = (dir: string): { readonly state: QuorumState | nu
  * already used it (a Kafka 3.9+ dynamic quorum), otherwise version 0, which every Kafka from
  * 3.x on reads and whose voter set must match controller.quorum.voters = this node.
  */
-export const writeQuorumState = (dir: string, s: { leaderId: number; leaderEpoch: number; voters: ReadonlyArray<number>; dataVersion: number }): void => {
+export const writeQuorumState = (dir: string, s: { leaderId: number; leaderEpoch: number; voters: ReadonlyArray<number>; dataVersion: number }, io: FileIoShape = nodeFileIo): void => {
   const json = s.dataVersion >= 1
     ? { leaderId: s.leaderId, leaderEpoch: s.leaderEpoch, votedId: -1, votedDirectoryId: ZERO_DIRECTORY_ID, data_version: 1 }
     : {
@@ -117,7 +117,7 @@ export const writeQuorumState = (dir: string, s: { leaderId: number; leaderEpoch
       currentVoters: s.voters.map((voterId) => ({ voterId })),
       data_version: 0
     }
-  writeFileAtomically(path.join(dir, QUORUM_STATE_FILE), JSON.stringify(json))
+  writeFileAtomically(path.join(dir, QUORUM_STATE_FILE), JSON.stringify(json), io)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -127,26 +127,26 @@ export const writeQuorumState = (dir: string, s: { leaderId: number; leaderEpoch
 export type { EpochEntry }
 
 /** Reads the checkpoint; a malformed file yields a `problem` and no entries (Kafka rebuilds it too). */
-export const readLeaderEpochCheckpoint = (dir: string): { readonly entries: ReadonlyArray<EpochEntry>; readonly problem: string | null } => {
+export const readLeaderEpochCheckpoint = (dir: string, io: FileIoShape = nodeFileIo): { readonly entries: ReadonlyArray<EpochEntry>; readonly problem: string | null } => {
   try {
-    return { entries: readEpochFile(path.join(dir, LEADER_EPOCH_CHECKPOINT_FILE)), problem: null }
+    return { entries: readEpochFile(path.join(dir, LEADER_EPOCH_CHECKPOINT_FILE), io), problem: null }
   } catch (e) {
     if (e instanceof CheckpointFormatError) return { entries: [], problem: e.message }
     throw e
   }
 }
 
-export const writeLeaderEpochCheckpoint = (dir: string, entries: ReadonlyArray<EpochEntry>): void =>
-  writeEpochFile(path.join(dir, LEADER_EPOCH_CHECKPOINT_FILE), entries)
+export const writeLeaderEpochCheckpoint = (dir: string, entries: ReadonlyArray<EpochEntry>, io: FileIoShape = nodeFileIo): void =>
+  writeEpochFile(path.join(dir, LEADER_EPOCH_CHECKPOINT_FILE), entries, io)
 
 // ---------------------------------------------------------------------------------------
 // partition.metadata
 // ---------------------------------------------------------------------------------------
 
 /** The topic id in partition.metadata; null when the file is absent, a null id when it is malformed. */
-export const readPartitionMetadata = (dir: string): { readonly topicId: string | null } | null => {
+export const readPartitionMetadata = (dir: string, io: FileIoShape = nodeFileIo): { readonly topicId: string | null } | null => {
   try {
-    const read = readPartitionMetadataFile(dir)
+    const read = readPartitionMetadataFile(dir, io)
     return read === null ? null : { topicId: read.topicId }
   } catch (e) {
     if (e instanceof CheckpointFormatError) return { topicId: null }

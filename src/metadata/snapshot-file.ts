@@ -15,7 +15,7 @@
  * complete one; leftover `.part` files are deleted at start-up, as Kafka does.
  */
 import { randomBytes } from "node:crypto"
-import * as fs from "node:fs"
+import { type FileIoShape, nodeFileIo } from "../storage/FileIo.ts"
 import * as path from "node:path"
 import { fsyncDirectory } from "../log/checkpoint.ts"
 import { buildRecordBatch, readRecords, type RecordInput } from "../log/record-batch.ts"
@@ -109,23 +109,23 @@ export interface WriteSnapshotHooks {
  * Writes `bytes` as `dir/name` through a `.part` file and a rename, fsyncing file and
  * directory. `name` must end in `.checkpoint`.
  */
-export const writeSnapshotAtomically = (dir: string, name: string, bytes: Uint8Array, hooks?: WriteSnapshotHooks): string => {
+export const writeSnapshotAtomically = (dir: string, name: string, bytes: Uint8Array, hooks?: WriteSnapshotHooks, io: FileIoShape = nodeFileIo): string => {
   const stem = name.slice(0, -".checkpoint".length)
   const part = path.join(dir, `${stem}-${randomBytes(8).readBigUInt64BE().toString()}${PARTIAL_SNAPSHOT_SUFFIX}`)
-  const fd = fs.openSync(part, "wx", 0o644)
+  const fd = io.openSync(part, "wx", 0o644)
   try {
     let pos = 0
-    while (pos < bytes.length) pos += fs.writeSync(fd, bytes, pos, bytes.length - pos)
-    fs.fsyncSync(fd)
+    while (pos < bytes.length) pos += io.writeSync(fd, bytes, pos, bytes.length - pos)
+    io.fsyncSync(fd)
   } catch (e) {
-    fs.closeSync(fd)
-    fs.rmSync(part, { force: true })
+    io.closeSync(fd)
+    io.rmSync(part, { force: true })
     throw e
   }
-  fs.closeSync(fd)
+  io.closeSync(fd)
   hooks?.onPartWritten?.(part)
   const final = path.join(dir, name)
-  fs.renameSync(part, final)
-  fsyncDirectory(dir)
+  io.renameSync(part, final)
+  fsyncDirectory(dir, io)
   return final
 }

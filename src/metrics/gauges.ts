@@ -5,7 +5,7 @@
  * scrape fills a fresh registry, so partitions and groups that went away disappear.
  */
 import { monitorEventLoopDelay, PerformanceObserver, type EntryType } from "node:perf_hooks"
-import { Context, Effect, Layer, Metric } from "effect"
+import { Clock, Context, Effect, Layer, Metric } from "effect"
 import { PrometheusMetrics } from "effect/observability"
 import { FetchSessions } from "../fetch/FetchSessions.ts"
 import { GroupCoordinator } from "../groups/GroupCoordinator.ts"
@@ -14,6 +14,7 @@ import { LogStore } from "../log/LogStore.ts"
 import { isInternalTopic } from "../coordinator/internal-topics.ts"
 import { BrokerMetrics, type BrokerMetricsShape } from "./BrokerMetrics.ts"
 import { groupLag } from "./group-lag.ts"
+import { ClientQuotas, type ClientQuotasShape } from "../quotas/ClientQuotas.ts"
 
 type Attributes = Readonly<Record<string, string>>
 
@@ -102,6 +103,25 @@ const processGauges = (s: Scrape, eventLoopDelay: ReturnType<typeof monitorEvent
   s.gauge("nodejs_eventloop_lag_max_seconds", "Largest event-loop delay since start", seconds(eventLoopDelay.max))
 }
 
+/**
+ * Client quota sensors as Kafka's JMX exporter names them (kafka.server type=Produce/Fetch/
+ * Request, user and client-id tags). Only entities with a sensor appear: none until a quota
+ * of that kind is set, and Kafka's sharing by quota entity plus hourly expiry bound them.
+ */
+const quotaGauges = (s: Scrape, quotas: ClientQuotasShape, now: number): void => {
+  quotas.refresh()
+  const kinds = [["produce", quotas.produce, "byte_rate"], ["fetch", quotas.fetch, "byte_rate"], ["request", quotas.request, "request_time"]] as const
+  for (const [type, manager, rateName] of kinds) {
+    for (const u of manager.usage(now)) {
+      const attributes = { user: u.user, client_id: u.clientId }
+      s.gauge(`kafka_server_${type}_${rateName}`, `Rate of the quota entity over the quota windows (${type === "request" ? "percent of one thread's time" : "bytes per second"})`, u.rate, attributes)
+      if (u.quota !== undefined) s.gauge(`kafka_server_${type}_quota`, "The quota in force for the entity", u.quota, attributes)
+      s.gauge(`kafka_server_${type}_throttle_time_ms_total`, "Throttle time handed to the entity since start (ms)", u.throttleTimeMsTotal, attributes)
+      s.gauge(`kafka_server_${type}_throttled_responses_total`, "Responses throttled for the entity since start", u.throttleCount, attributes)
+    }
+  }
+}
+
 /** The whole /metrics exposition: the broker's instruments, then the gauges read now. */
 export const scrapeMetrics: Effect.Effect<string, never, BrokerMetrics | ProcessSamplers | LogStore | GroupCoordinator | FetchSessions> = Effect.gen(
   function*() {
@@ -142,6 +162,9 @@ export const scrapeMetrics: Effect.Effect<string, never, BrokerMetrics | Process
         s.gauge("kafka_consumergroup_lag", "High watermark minus the committed offset", p.lag, attributes)
       }
     }
+
+    const quotas = yield* Effect.serviceOption(ClientQuotas)
+    if (quotas._tag === "Some") quotaGauges(s, quotas.value, yield* Clock.currentTimeMillis)
 
     processGauges(s, samplers.eventLoopDelay)
     return metrics.format() + s.format()

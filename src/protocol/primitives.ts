@@ -272,6 +272,11 @@ export class Writer {
     this.view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength)
   }
 
+  /** Bytes written so far (a writer that keeps some bytes by reference counts them too). */
+  get byteLength(): number {
+    return this.pos
+  }
+
   /** Drops the contents and keeps the allocation, for writers reused across messages. */
   reset(): this {
     this.pos = 0

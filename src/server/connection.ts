@@ -9,10 +9,11 @@ import { Cause, Clock, Deferred, type Duration, Effect, Exit, Fiber, FiberSet, t
 import type * as Socket from "effect/socket/Socket"
 import type { HandlerRegistry } from "../handlers/registry.ts"
 import { FrameReader, isFrameError } from "../protocol/framing.ts"
-import { Writer } from "../protocol/primitives.ts"
+import type { Writer } from "../protocol/primitives.ts"
 import { type ConnectionInfo, dispatch } from "./dispatch.ts"
 import { HandlerDefect, RequestRejected } from "./errors.ts"
 import { noObserver, type RequestObservation, type RequestObserver } from "./observer.ts"
+import { ResponseBuffer } from "./response-buffer.ts"
 
 export interface ConnectionOptions extends ConnectionInfo {
   readonly maxRequestSize: number
@@ -38,7 +39,7 @@ export const OUTPUT_BACKLOG_LIMIT = 1 << 20
  */
 interface Slot {
   done: boolean
-  bytes: Uint8Array | null
+  chunks: Array<Uint8Array> | null
   obs: RequestObservation | undefined
 }
 
@@ -91,9 +92,9 @@ export const serveConnection = <R>(
       // Responses in request order: `out` holds every finished response not yet written, in
       // order; `queue` holds the responses from the first unfinished one on. A response with
       // nothing unfinished before it is encoded straight into `out`: no copy, no allocation.
-      let out = new Writer(MIN_OUT_CAPACITY)
+      let out = new ResponseBuffer(MIN_OUT_CAPACITY)
       const queue: Array<Slot> = []
-      const scratch = new Writer(MIN_OUT_CAPACITY)
+      const scratch = new ResponseBuffer(MIN_OUT_CAPACITY)
       let writing = false
       let writeAgain = false
       const observer = options.observer ?? noObserver
@@ -103,6 +104,22 @@ export const serveConnection = <R>(
       // run in the frame loop starts when the previous one finished or the bytes arrived.
       let receivedAt = 0
       let lastClock = 0
+      // Client quotas (KIP-219): a throttled response is sent at once, then no request is
+      // handled (nor, once the ones buffered are held, read) until `mutedUntil` (Clock ms).
+      let mutedUntil = 0
+      let heldFrames = false
+      const connection = {
+        ...options,
+        throttleChannel: (throttleTimeMs: number): void => {
+          const until = clock.currentTimeMillisUnsafe() + throttleTimeMs
+          if (until > mutedUntil) mutedUntil = until
+        }
+      }
+      const muted = (): boolean => {
+        if (clock.currentTimeMillisUnsafe() < mutedUntil) return true
+        mutedUntil = 0
+        return false
+      }
 
       const observe = (d: Extract<ReturnType<typeof dispatch>, { _tag: "Handle" }>): RequestObservation | undefined =>
         observer.enabled
@@ -137,12 +154,12 @@ export const serveConnection = <R>(
       }
 
       /** Encodes into `w`, leaving it as it was if encoding throws (a bug: the connection then closes). */
-      const writeInto = (w: Writer, respond: (w: Writer) => void): void => {
-        const mark = w.pos
+      const writeInto = (w: ResponseBuffer, respond: (w: Writer) => void): void => {
+        const mark = w.mark()
         try {
           respond(w)
         } catch (e) {
-          w.pos = mark
+          w.rewind(mark)
           throw e
         }
       }
@@ -162,7 +179,7 @@ export const serveConnection = <R>(
         }
         if (queue[0] !== slot) {
           respond(scratch.reset())
-          slot.bytes = scratch.pos === 0 ? null : scratch.toBytes()
+          slot.chunks = scratch.byteLength === 0 ? null : scratch.chunks(true)
           slot.done = true
           slot.obs = obs
           return
@@ -172,7 +189,7 @@ export const serveConnection = <R>(
         queue.shift()
         while (queue.length > 0 && queue[0]!.done) {
           const next = queue.shift()!
-          if (next.bytes !== null) out.raw(next.bytes)
+          if (next.chunks !== null) for (const c of next.chunks) out.raw(c)
           if (next.obs !== undefined) outObs.push(next.obs)
         }
       }
@@ -181,17 +198,17 @@ export const serveConnection = <R>(
       // a time; a flush requested meanwhile is picked up by the writer's loop.
       const writeOut: Effect.Effect<void, Socket.SocketError> = Effect.suspend(() => {
         // The socket keeps the buffer until it is sent: the next responses go to a new one.
-        const bytes = out.written()
-        out = new Writer(Math.max(MIN_OUT_CAPACITY, bytes.length))
+        const chunks = out.chunks()
+        out = new ResponseBuffer(Math.max(MIN_OUT_CAPACITY, out.pos))
         const sending = outObs
         const sendStartedAt = sending.length > 0 ? performance.now() : 0
         if (sending.length > 0) outObs = []
-        return writer.write(bytes).pipe(
+        return (chunks.length === 1 ? writer.write(chunks[0]!) : writer.writeAll(chunks as [Uint8Array, ...Array<Uint8Array>])).pipe(
           Effect.andThen(Effect.suspend(() => (sending.length > 0 ? finishObservations(sending, sendStartedAt) : Effect.void))),
           Effect.andThen(Effect.suspend(() => {
             lastActivity = clock.currentTimeMillisUnsafe()
             signalProgress()
-            if (!writeAgain || out.pos === 0) return Effect.void
+            if (!writeAgain || out.byteLength === 0) return Effect.void
             writeAgain = false
             return writeOut
           }))
@@ -202,7 +219,7 @@ export const serveConnection = <R>(
           writeAgain = true
           return Effect.void
         }
-        if (out.pos === 0) {
+        if (out.byteLength === 0) {
           // Only responses Kafka does not send (acks=0): they are done now.
           if (outObs.length > 0) {
             const done = outObs
@@ -220,7 +237,7 @@ export const serveConnection = <R>(
       })
 
       // Backpressure: too many requests unanswered, or too many response bytes the client has not taken.
-      const mustWait = (): boolean => unanswered >= options.maxQueuedRequests || (writing && out.pos >= OUTPUT_BACKLOG_LIMIT)
+      const mustWait = (): boolean => unanswered >= options.maxQueuedRequests || (writing && out.byteLength >= OUTPUT_BACKLOG_LIMIT)
       const awaitProgress: Effect.Effect<void> = Effect.suspend(() => {
         if (!mustWait()) return Effect.void
         progress ??= Deferred.makeUnsafe<void>()
@@ -238,6 +255,10 @@ export const serveConnection = <R>(
       // run is run, and the loop resumes after it. Blocking handlers get their own fiber.
       const handleFrames = (): Effect.Effect<void, RequestRejected | HandlerDefect | Socket.SocketError, R> => {
         while (true) {
+          if (mutedUntil !== 0 && muted()) {
+            heldFrames = true
+            return flush
+          }
           const next = frames.next()
           if (next === undefined) return flush
           if (isFrameError(next)) {
@@ -247,13 +268,13 @@ export const serveConnection = <R>(
                 : `negative request size ${next.size}`
             )
           }
-          const decision = dispatch(registry, next, options)
+          const decision = dispatch(registry, next, connection)
           if (decision._tag === "Reject") return rejectAfterFlush(decision.reason)
           unanswered++
           requestsRead++
           const { apiName, correlationId, result, respond } = decision
           // Only a response behind an unfinished one needs a slot to wait in.
-          const slot: Slot | undefined = queue.length > 0 || decision.blocking ? { done: false, bytes: null, obs: undefined } : undefined
+          const slot: Slot | undefined = queue.length > 0 || decision.blocking ? { done: false, chunks: null, obs: undefined } : undefined
           if (slot !== undefined) queue.push(slot)
           const obs = observe(decision)
           if (Exit.isExit(result)) {
@@ -298,10 +319,20 @@ export const serveConnection = <R>(
 
       // Shutdown interrupts this loop only while it waits for input: requests already read
       // are handled to the end (a CreateTopics is never cut between its metadata and its logs).
+      const awaitUnmuted: Effect.Effect<void> = Effect.suspend(() => {
+        const wait = mutedUntil - clock.currentTimeMillisUnsafe()
+        return wait > 0 ? Effect.andThen(Effect.sleep(wait), awaitUnmuted) : Effect.void
+      })
+      // Requests read before the connection was muted are handled once it is unmuted, before reading more.
+      const handleHeld = Effect.suspend(() => {
+        heldFrames = false
+        lastActivity = clock.currentTimeMillisUnsafe()
+        return Effect.uninterruptible(handleFrames())
+      })
       const readLoop: Effect.Effect<never, RequestRejected | HandlerDefect | Socket.SocketError, R> = Effect.forever(
         Effect.andThen(
-          awaitProgress,
-          Effect.flatMap(reader.pull, (chunks) => {
+          Effect.andThen(awaitProgress, awaitUnmuted),
+          Effect.suspend(() => heldFrames ? handleHeld : Effect.flatMap(reader.pull, (chunks) => {
             if (observer.enabled) receivedAt = lastClock = performance.now()
             for (const chunk of chunks) {
               frames.push(typeof chunk === "string" ? new TextEncoder().encode(chunk) : chunk)
@@ -312,7 +343,7 @@ export const serveConnection = <R>(
                 if (requestsRead !== before) lastActivity = clock.currentTimeMillisUnsafe()
               }))
             )
-          })
+          }))
         )
       )
 
@@ -359,6 +390,8 @@ export const serveConnection = <R>(
         idleness: (now) => {
           // Working: a request is being handled and no response waits on the client.
           if (unanswered > 0 && !writing) return undefined
+          // Muted for a quota: the broker, not the client, holds its requests back.
+          if (mutedUntil !== 0 && muted()) return undefined
           const reason = writing
             ? "the client has not read its responses"
             : frames.pendingBytes > 0

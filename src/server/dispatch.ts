@@ -20,6 +20,8 @@ export interface ConnectionInfo {
   /** The endpoint clients on this listener are told to use for this broker. */
   readonly advertisedHost: string
   readonly advertisedPort: number
+  /** Mutes the connection after a throttled response (client quotas, KIP-219). */
+  readonly throttleChannel?: ((throttleTimeMs: number) => void) | undefined
 }
 
 export type Decision<R> =
@@ -48,10 +50,12 @@ const reject = (reason: string): Decision<never> => ({ _tag: "Reject", reason })
 /** Appends a whole response frame to `w`: size, header, body (pre-encoded or encoded now). */
 export const writeResponseFrame = (api: AnyApi, version: number, correlationId: number, body: unknown, w: Writer): void => {
   const sizeAt = w.reserveInt32()
+  // byteLength, not pos: a ResponseBuffer keeps large byte strings out of its buffer.
+  const start = w.byteLength
   writeResponseHeader(w, correlationId, responseHeaderVersion(api, version))
   if (isPreEncoded(body)) w.raw(body.body)
   else api.encodeResponse(w, version, body)
-  w.setInt32At(sizeAt, w.pos - sizeAt - 4)
+  w.setInt32At(sizeAt, w.byteLength - start)
 }
 
 /** A response frame as its own bytes (tests, benchmarks). */
@@ -102,7 +106,9 @@ export const dispatch = <R>(registry: HandlerRegistry<R>, frame: Uint8Array, con
       clientAddress: conn.clientAddress,
       listenerName: conn.listenerName,
       advertisedHost: conn.advertisedHost,
-      advertisedPort: conn.advertisedPort
+      advertisedPort: conn.advertisedPort,
+      requestSize: frame.length,
+      throttleChannel: conn.throttleChannel
     }
   } catch (e) {
     return reject(`malformed ${api.name} v${apiVersion} request (correlation id ${correlationId}): ${(e as Error).message}`)

@@ -1,11 +1,14 @@
 /**
- * Issue 10 proof for durable groups: a KafkaJS consumer group resumes from its committed
+ * Issue 10 proof for durable groups: three KafkaJS consumers share a 6-partition topic, one
+ * leaves and the other two take over its partitions with no record lost or read twice past the
+ * committed offsets; then the group resumes from its committed
  * offsets after the broker process restarts (a clean stop, and `kill -9` after the commit was
  * acknowledged); a lag report (DescribeGroups + OffsetFetch + ListOffsets) shows lag 0; and
  * DeleteGroups removes the group and its offsets, also across a restart; a live KafkaJS consumer
  * keeps its member id across a restart (membership restored). Then the group admin APIs through
  * KafkaJS's and @platformatic/kafka's admin clients on an embedded broker.
  */
+import { EventEmitter } from "node:events"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -23,11 +26,76 @@ const GROUP_ARGS = ["--override", "group.initial.rebalance.delay.ms=0", "--overr
 const kafkaFor = (bootstrap: string) =>
   new Kafka({ clientId: "offsets-test", brokers: [bootstrap], logLevel: logLevel.NOTHING, retry: { retries: 5, initialRetryTime: 50 } })
 
-const produce = async (kafka: Kafka, topic: string, from: number, count: number) => {
+const produce = async (kafka: Kafka, topic: string, from: number, count: number, partitions = 3) => {
   const producer = kafka.producer()
   await producer.connect()
-  await producer.send({ topic, messages: Array.from({ length: count }, (_, i) => ({ partition: (from + i) % 3, value: `v${from + i}` })) })
+  await producer.send({ topic, messages: Array.from({ length: count }, (_, i) => ({ partition: (from + i) % partitions, value: `v${from + i}` })) })
   await producer.disconnect()
+}
+
+/** Resolves once `check()` holds, re-checked on each of `progress`'s events; fails after `max` events without it. */
+const until = (progress: EventEmitter, check: () => boolean, what: string, max = 10_000): Promise<void> =>
+  new Promise((resolve, reject) => {
+    if (check()) return resolve()
+    let seen = 0
+    const on = () => {
+      if (check()) {
+        progress.off("event", on)
+        resolve()
+      } else if (++seen >= max) {
+        progress.off("event", on)
+        reject(new Error(`${what}: not reached after ${max} events`))
+      }
+    }
+    progress.on("event", on)
+  })
+
+/**
+ * Three KafkaJS consumers of `groupId` share a 6-partition topic (two partitions each), each
+ * committing every record before it takes the next; one leaves, the other two take over its
+ * partitions. Returns every value read (so duplicates show) and the rebalances seen.
+ */
+const threeConsumersOneLeaves = async (kafka: Kafka, groupId: string, topic: string) => {
+  const progress = new EventEmitter()
+  progress.setMaxListeners(0)
+  const read: Array<string> = []
+  const consumers = ["c1", "c2", "c3"].map((name) => {
+    const consumer = kafka.consumer({ groupId, maxWaitTimeInMs: 50, sessionTimeout: 10_000, heartbeatInterval: 500 })
+    const member = { name, consumer, partitions: [] as Array<number>, joins: 0 }
+    consumer.on(consumer.events.GROUP_JOIN, (e) => {
+      member.partitions = [...(e.payload.memberAssignment[topic] ?? [])].sort((a, b) => a - b)
+      member.joins++
+      progress.emit("event")
+    })
+    return member
+  })
+  for (const m of consumers) {
+    await m.consumer.connect()
+    await m.consumer.subscribe({ topic, fromBeginning: true })
+    void m.consumer.run({
+      autoCommit: false,
+      eachMessage: async ({ partition, message }) => {
+        read.push(message.value!.toString())
+        await m.consumer.commitOffsets([{ topic, partition, offset: String(BigInt(message.offset) + 1n) }])
+        progress.emit("event")
+      }
+    })
+  }
+  const split = (ms: ReadonlyArray<typeof consumers[number]>, each: number) => () =>
+    ms.every((m) => m.partitions.length === each) && new Set(ms.flatMap((m) => m.partitions)).size === 6
+  await until(progress, split(consumers, 2), "three members with two partitions each")
+  await produce(kafka, topic, 0, 30, 6)
+  await until(progress, () => read.length >= 30, "the first 30 records read")
+  const [c1, c2, c3] = consumers as [typeof consumers[number], typeof consumers[number], typeof consumers[number]]
+  const leaverPartitions = c3.partitions
+  await c3.consumer.disconnect()
+  await until(progress, split([c1, c2], 3), "the two remaining members take over the third's partitions")
+  const tookOver = leaverPartitions.every((p) => c1.partitions.includes(p) || c2.partitions.includes(p))
+  await produce(kafka, topic, 30, 30, 6)
+  await until(progress, () => read.length >= 60, "the next 30 records read")
+  await c1.consumer.disconnect()
+  await c2.consumer.disconnect()
+  return { read, tookOver, joins: consumers.map((m) => m.joins) }
 }
 
 /**
@@ -93,14 +161,21 @@ describe("durable consumer groups across broker restarts (real process)", () => 
       let kafka = kafkaFor(`127.0.0.1:${broker.port}`)
       const admin = kafka.admin()
       await admin.connect()
-      await admin.createTopics({ topics: [{ topic, numPartitions: 3 }] })
+      await admin.createTopics({ topics: [{ topic, numPartitions: 6 }] })
       await admin.disconnect()
-      await produce(kafka, topic, 0, 30)
-      expect((await consumeAndCommit(kafka, groupId, topic, 30)).sort()).toEqual(range(0, 30).sort())
-      await produce(kafka, topic, 30, 15)
+      // Three consumers, one leaves: every record read once, none twice past the committed offsets.
+      const shared = await threeConsumersOneLeaves(kafka, groupId, topic)
+      expect(shared.tookOver).toBe(true)
+      expect(shared.read.length).toBe(60)
+      expect(shared.read.sort()).toEqual(range(0, 60).sort())
+      // c1 and c2 saw at least the first generation and the one after c3 left.
+      expect(shared.joins[0]).toBeGreaterThanOrEqual(2)
+      expect(shared.joins[1]).toBeGreaterThanOrEqual(2)
+      expect(await lagReport(kafka, groupId, topic)).toEqual({ state: "Empty", offsets: [10, 10, 10, 10, 10, 10], lag: [0, 0, 0, 0, 0, 0] })
+      await produce(kafka, topic, 60, 18, 6)
       expect(await isInternal(broker.port, "__consumer_offsets")).toBe(true)
       // A second group is deleted before the restart: it must stay deleted.
-      expect((await consumeAndCommit(kafka, "doomed-group", topic, 45)).length).toBe(45)
+      expect((await consumeAndCommit(kafka, "doomed-group", topic, 78)).length).toBe(78)
       const admin1 = kafka.admin()
       await admin1.connect()
       expect(await admin1.deleteGroups(["doomed-group"])).toEqual([{ groupId: "doomed-group", errorCode: 0 }])
@@ -115,20 +190,20 @@ describe("durable consumer groups across broker restarts (real process)", () => 
       await admin2.connect()
       expect((await admin2.listGroups()).groups.map((g) => g.groupId)).toEqual([groupId])
       const [doomed] = await admin2.fetchOffsets({ groupId: "doomed-group", topics: [topic] })
-      expect(doomed!.partitions.map((p) => p.offset)).toEqual(["-1", "-1", "-1"])
+      expect(doomed!.partitions.map((p) => p.offset)).toEqual(["-1", "-1", "-1", "-1", "-1", "-1"])
       await admin2.disconnect()
-      expect((await consumeAndCommit(kafka, groupId, topic, 15)).sort()).toEqual(range(30, 15).sort())
-      await produce(kafka, topic, 45, 6)
+      expect((await consumeAndCommit(kafka, groupId, topic, 18)).sort()).toEqual(range(60, 18).sort())
+      await produce(kafka, topic, 78, 6, 6)
 
       // kill -9 once the commit was acknowledged.
       broker.child.kill("SIGKILL")
       await broker.exited
       broker = await startBrokerProcess({ logDir, args: GROUP_ARGS })
       kafka = kafkaFor(`127.0.0.1:${broker.port}`)
-      expect((await consumeAndCommit(kafka, groupId, topic, 6)).sort()).toEqual(range(45, 6).sort())
+      expect((await consumeAndCommit(kafka, groupId, topic, 6)).sort()).toEqual(range(78, 6).sort())
 
       const report = await lagReport(kafka, groupId, topic)
-      expect(report).toEqual({ state: "Empty", offsets: [17, 17, 17], lag: [0, 0, 0] })
+      expect(report).toEqual({ state: "Empty", offsets: [14, 14, 14, 14, 14, 14], lag: [0, 0, 0, 0, 0, 0] })
     } finally {
       broker.child.kill("SIGKILL")
       await broker.exited

@@ -417,6 +417,147 @@ describe("GroupCoordinator: static membership", () => {
     ))
 })
 
+describe("GroupCoordinator: static membership (KIP-345, KIP-814)", () => {
+  /** Two static members ia (leader) and ib, Stable at generation 2 with assignments 1 and 2. */
+  const twoStatic = (gc: Parameters<Parameters<typeof withCoordinator>[0]>[0]) =>
+    Effect.gen(function*() {
+      yield* done(yield* startJoin(gc, joinInput({ clientId: "a", groupInstanceId: "ia" })))
+      const f = yield* startJoin(gc, joinInput({ clientId: "b", groupInstanceId: "ib" }))
+      yield* done(yield* startJoin(gc, joinInput({ clientId: "a", memberId: "ia-1", groupInstanceId: "ia" })))
+      yield* done(f)
+      const followerSync = yield* startSync(gc, "g", 2, "ib-2")
+      yield* done(yield* startSync(gc, "g", 2, "ia-1", [{ memberId: "ia-1", assignment: bytes(1) }, { memberId: "ib-2", assignment: bytes(2) }]))
+      yield* done(followerSync)
+    })
+
+  it.effect("a restarted static leader keeps the generation: v9+ gets the members with skip_assignment, older versions are not named leader", () =>
+    withCoordinator((gc) =>
+      Effect.gen(function*() {
+        yield* twoStatic(gc)
+        const v9 = yield* gc.joinGroup(joinInput({ clientId: "a", groupInstanceId: "ia", supportsSkipAssignment: true }))
+        expect(v9).toMatchObject({ errorCode: 0, memberId: "ia-3", generationId: 2, leader: "ia-3", skipAssignment: true })
+        expect(v9.members.map((m) => [m.memberId, m.groupInstanceId])).toEqual([["ia-3", "ia"], ["ib-2", "ib"]])
+        expect((yield* describeState(gc)).state).toBe("Stable")
+        // Its SyncGroup (no assignments: it skipped them) returns the assignment it had.
+        expect((yield* done(yield* startSync(gc, "g", 2, "ia-3"))).assignment).toEqual(bytes(1))
+        expect(yield* gc.heartbeat({ groupId: "g", generationId: 2, memberId: "ib-2", groupInstanceId: "ib" })).toBe(ErrorCode.NONE)
+
+        const v5 = yield* gc.joinGroup(joinInput({ clientId: "a", groupInstanceId: "ia" }))
+        // Named leader is the replaced id, so the old client does not compute an assignment.
+        expect(v5).toMatchObject({ errorCode: 0, memberId: "ia-4", generationId: 2, leader: "ia-3", skipAssignment: false, members: [] })
+        expect((yield* describeState(gc)).state).toBe("Stable")
+        expect(yield* gc.heartbeat({ groupId: "g", generationId: 2, memberId: "ia-3", groupInstanceId: "ia" })).toBe(ErrorCode.FENCED_INSTANCE_ID)
+      })
+    ))
+
+  it.effect("a static member that comes back with metadata that changes the selected protocol makes the group rebalance", () =>
+    withCoordinator((gc) =>
+      Effect.gen(function*() {
+        yield* twoStatic(gc)
+        // Now only "sticky" is offered by b: range is no longer supported by all... but a offers only range,
+        // so b must keep range in its list to join; it prefers sticky, and so does a after its own change.
+        const b = yield* startJoin(gc, joinInput({ clientId: "b", groupInstanceId: "ib", protocols: [{ name: "sticky", metadata: bytes(3) }, { name: "range", metadata: bytes(1) }] }))
+        // Votes: a range, b sticky: a tie goes to the leader's preference, range; unchanged, so no rebalance.
+        expect(yield* done(b)).toMatchObject({ errorCode: 0, memberId: "ib-3", generationId: 2 })
+        expect((yield* describeState(gc)).state).toBe("Stable")
+        const a = yield* startJoin(gc, joinInput({ clientId: "a", groupInstanceId: "ia", protocols: [{ name: "sticky", metadata: bytes(3) }, { name: "range", metadata: bytes(1) }] }))
+        // Both prefer sticky now: the selected protocol would change, so the group rebalances.
+        expect(isWaiting(a)).toBe(true)
+        expect((yield* describeState(gc)).state).toBe("PreparingRebalance")
+        expect(yield* gc.heartbeat({ groupId: "g", generationId: 2, memberId: "ib-3", groupInstanceId: "ib" })).toBe(ErrorCode.REBALANCE_IN_PROGRESS)
+        const b3 = yield* startJoin(gc, joinInput({ clientId: "b", memberId: "ib-3", groupInstanceId: "ib", protocols: [{ name: "sticky", metadata: bytes(3) }, { name: "range", metadata: bytes(1) }] }))
+        expect(yield* done(a)).toMatchObject({ errorCode: 0, generationId: 3, protocolName: "sticky", memberId: "ia-4" })
+        expect((yield* done(b3)).generationId).toBe(3)
+      })
+    ))
+
+  it.effect("a static member replaced while the group completes a rebalance: its old SyncGroup is fenced and the group rebalances", () =>
+    withCoordinator((gc) =>
+      Effect.gen(function*() {
+        yield* twoStatic(gc)
+        // b rejoins with new metadata: generation 3 is formed, b syncs and waits for the leader.
+        const b = yield* startJoin(gc, joinInput({ clientId: "b", memberId: "ib-2", groupInstanceId: "ib", protocols: [{ name: "range", metadata: bytes(5) }] }))
+        const a = yield* done(yield* startJoin(gc, joinInput({ clientId: "a", memberId: "ia-1", groupInstanceId: "ia" })))
+        expect(a.generationId).toBe(3)
+        yield* done(b)
+        const bSync = yield* startSync(gc, "g", 3, "ib-2")
+        // b's process restarts before the leader assigned.
+        const b2 = yield* startJoin(gc, joinInput({ clientId: "b", groupInstanceId: "ib" }))
+        expect(yield* done(bSync)).toMatchObject({ errorCode: ErrorCode.FENCED_INSTANCE_ID })
+        expect((yield* describeState(gc)).state).toBe("PreparingRebalance")
+        yield* done(yield* startJoin(gc, joinInput({ clientId: "a", memberId: "ia-1", groupInstanceId: "ia" })))
+        expect(yield* done(b2)).toMatchObject({ errorCode: 0, memberId: "ib-3", generationId: 4 })
+      })
+    ))
+})
+
+describe("GroupCoordinator: group.max.size", () => {
+  it.effect("a full group refuses new members with GROUP_MAX_SIZE_REACHED (no member id); its own members still rejoin", () =>
+    withCoordinator(
+      (gc) =>
+        Effect.gen(function*() {
+          const a = yield* joinNewMember(gc, { clientId: "a" })
+          yield* done(a)
+          const b = yield* joinNewMember(gc, { clientId: "b" })
+          const a2 = yield* startJoin(gc, joinInput({ clientId: "a", memberId: "a-1", requireKnownMemberId: true }))
+          yield* done(a2)
+          yield* done(b)
+          const bSync = yield* startSync(gc, "g", 2, "b-2")
+          yield* done(yield* startSync(gc, "g", 2, "a-1"))
+          yield* done(bSync)
+          // Stable with 2 of 2: a third member is refused before it is even given an id.
+          const c = yield* gc.joinGroup(joinInput({ clientId: "c", requireKnownMemberId: true }))
+          expect(c).toMatchObject({ errorCode: ErrorCode.GROUP_MAX_SIZE_REACHED, memberId: "" })
+          expect((yield* describeState(gc)).state).toBe("Stable")
+          // Members rejoin as usual; while they rebalance, a newcomer still finds the group full.
+          const a3 = yield* startJoin(gc, joinInput({ clientId: "a", memberId: "a-1", requireKnownMemberId: true, protocols: [{ name: "range", metadata: bytes(9) }] }))
+          expect(isWaiting(a3)).toBe(true)
+          const pending = yield* gc.joinGroup(joinInput({ clientId: "c", requireKnownMemberId: true }))
+          expect(pending.errorCode).toBe(ErrorCode.MEMBER_ID_REQUIRED)
+          // ...only one of two members is waiting in the join phase, so a pending id was handed out (Kafka counts awaiting joins).
+          const b3 = yield* startJoin(gc, joinInput({ clientId: "b", memberId: "b-2", requireKnownMemberId: true }))
+          // Now two are waiting: the pending newcomer is refused when it joins with its id, and dropped.
+          const c2 = yield* gc.joinGroup(joinInput({ clientId: "c", memberId: pending.memberId, requireKnownMemberId: true }))
+          expect(c2).toMatchObject({ errorCode: ErrorCode.GROUP_MAX_SIZE_REACHED, memberId: "" })
+          expect(yield* done(a3)).toMatchObject({ errorCode: 0, generationId: 3 })
+          expect((yield* done(b3)).generationId).toBe(3)
+          expect((yield* done(a3)).members.map((m) => m.memberId)).toEqual(["a-1", "b-2"])
+        }),
+      { maxSize: 2 }
+    ))
+})
+
+describe("GroupCoordinator: a dead leader (librdkafka destroyed without leaving)", () => {
+  it.effect("followers waiting in SyncGroup get REBALANCE_IN_PROGRESS when the leader's session expires, well before the rebalance timeout", () =>
+    withCoordinator((gc) =>
+      Effect.gen(function*() {
+        // librdkafka's defaults: a 45 s session, max.poll.interval.ms (the rebalance timeout) 300 s.
+        const member = (clientId: string, memberId = "") => joinInput({ clientId, memberId, sessionTimeoutMs: 45_000, rebalanceTimeoutMs: 300_000 })
+        yield* done(yield* startJoin(gc, member("a")))
+        yield* done(yield* startSync(gc, "g", 1, "a-1"))
+        const b = yield* startJoin(gc, member("b"))
+        yield* TestClock.adjust(400)
+        expect(yield* gc.heartbeat({ groupId: "g", generationId: 1, memberId: "a-1", groupInstanceId: null })).toBe(ErrorCode.REBALANCE_IN_PROGRESS)
+        const a = yield* done(yield* startJoin(gc, member("a", "a-1")))
+        expect(a).toMatchObject({ generationId: 2, leader: "a-1" })
+        yield* done(b)
+        // The leader got its JoinGroup answer and died: no SyncGroup, no heartbeat, no LeaveGroup.
+        const bSync = yield* startSync(gc, "g", 2, "b-2")
+        for (let t = 0; t < 44; t++) {
+          yield* TestClock.adjust(1_000)
+          expect(yield* gc.heartbeat({ groupId: "g", generationId: 2, memberId: "b-2", groupInstanceId: null })).toBe(ErrorCode.NONE)
+        }
+        yield* TestClock.adjust(999)
+        expect(isWaiting(bSync)).toBe(true)
+        yield* TestClock.adjust(1)
+        expect(yield* done(bSync)).toMatchObject({ errorCode: ErrorCode.REBALANCE_IN_PROGRESS })
+        expect((yield* describeState(gc)).members.map((m) => m.memberId)).toEqual(["b-2"])
+        // b rejoins alone and leads generation 3.
+        expect(yield* done(yield* startJoin(gc, member("b", "b-2")))).toMatchObject({ generationId: 3, leader: "b-2" })
+      })
+    ))
+})
+
 describe("GroupCoordinator: offsets", () => {
   it.effect("simple commits (generation -1) create a group; fetch returns -1 for unknown offsets", () =>
     withCoordinator((gc) =>

@@ -107,6 +107,38 @@ describe("GroupCoordinator: restart", () => {
     }))
 })
 
+describe("GroupCoordinator: group.max.size lowered across a restart", () => {
+  it.effect("a loaded group over the cap rebalances; the members past it are refused with GROUP_MAX_SIZE_REACHED", () =>
+    Effect.gen(function*() {
+      const mem = makeMemoryGroupLog({ numPartitions: 3 })
+      yield* lifetime(mem, (gc) =>
+        Effect.gen(function*() {
+          const joins = [yield* startJoin(gc, joinInput({ clientId: "a" })), yield* startJoin(gc, joinInput({ clientId: "b" })), yield* startJoin(gc, joinInput({ clientId: "c" }))]
+          // The initial delay restarts once for the members that arrived during it.
+          yield* TestClock.adjust(6_000)
+          const syncs = [yield* startSync(gc, "g", 1, "b-2"), yield* startSync(gc, "g", 1, "c-3")]
+          expect((yield* done(joins[0]!)).members).toHaveLength(3)
+          yield* done(yield* startSync(gc, "g", 1, "a-1", [{ memberId: "a-1", assignment: bytes(1) }, { memberId: "b-2", assignment: bytes(2) }, { memberId: "c-3", assignment: bytes(3) }]))
+          yield* settle
+          for (const s of syncs) yield* done(s)
+          expect((yield* gc.describeGroups(["g"]))[0]!.state).toBe("Stable")
+        }), { initialRebalanceDelayMs: 3_000 })
+      yield* lifetime(mem, (gc) =>
+        Effect.gen(function*() {
+          expect((yield* gc.describeGroups(["g"]))[0]!.state).toBe("PreparingRebalance")
+          expect(yield* gc.heartbeat({ groupId: "g", generationId: 1, memberId: "c-3", groupInstanceId: null })).toBe(ErrorCode.REBALANCE_IN_PROGRESS)
+          const a = yield* startJoin(gc, joinInput({ clientId: "a", memberId: "a-1" }))
+          const b = yield* startJoin(gc, joinInput({ clientId: "b", memberId: "b-2" }))
+          // Two members wait in the join phase: the third is refused and removed, which completes the join.
+          expect(yield* gc.joinGroup(joinInput({ clientId: "c", memberId: "c-3" }))).toMatchObject({ errorCode: ErrorCode.GROUP_MAX_SIZE_REACHED, memberId: "" })
+          yield* settle
+          expect(yield* done(a)).toMatchObject({ errorCode: 0, generationId: 2 })
+          expect((yield* done(a)).members.map((m) => m.memberId)).toEqual(["a-1", "b-2"])
+          expect((yield* done(b)).generationId).toBe(2)
+        }), { maxSize: 2 })
+    }))
+})
+
 describe("GroupCoordinator: DeleteGroups and OffsetDelete", () => {
   it.effect("DeleteGroups: NON_EMPTY_GROUP, GROUP_ID_NOT_FOUND, and an empty group goes with its offsets, also after a restart", () =>
     Effect.gen(function*() {

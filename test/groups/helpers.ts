@@ -32,6 +32,7 @@ export const joinInput = (overrides: Partial<JoinGroupInput> = {}): JoinGroupInp
   protocolType: "consumer",
   protocols: [{ name: "range", metadata: bytes(1) }],
   requireKnownMemberId: false,
+  supportsSkipAssignment: false,
   reason: null,
   ...overrides
 })

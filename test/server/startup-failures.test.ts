@@ -12,7 +12,7 @@ import { afterAll, describe, expect, it } from "vitest"
 import { BrokerLayer, startBroker } from "../../src/broker.ts"
 import { Config } from "../../src/config/Config.ts"
 import { describeFailure } from "../../src/startup-failure.ts"
-import { startBrokerProcess } from "../support/broker-process.ts"
+import { startBrokerProcess, startCommand } from "../support/broker-process.ts"
 import { buildBatch, data, parseBatches, writeKraftLogDir } from "../metadata/kraft-fixture.ts"
 
 const projectRoot = path.resolve(import.meta.dirname, "..", "..")
@@ -29,7 +29,7 @@ afterAll(() => {
 /** Runs `pnpm start` with `args` until it exits (bounded by the test timeout). */
 const runToExit = (args: ReadonlyArray<string>): Promise<{ code: number | null; output: string }> =>
   new Promise((resolve) => {
-    const child = spawn(process.execPath, [path.join(projectRoot, "src", "main.ts"), ...args], {
+    const child = spawn(process.execPath, [...startCommand(), ...args], {
       cwd: projectRoot,
       stdio: ["ignore", "pipe", "pipe"]
     })

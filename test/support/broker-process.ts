@@ -1,13 +1,16 @@
 /**
- * Runs the broker as a real child process (`node src/main.ts ...`), as `pnpm start` does,
- * and finds its port from the "listening on" log line.
+ * Runs the broker as a real child process with the command `pnpm start` runs (the prebuilt
+ * bundle, kept current by test/support/global-setup.ts), and finds its port from the
+ * "listening on" log line.
  */
 import { type ChildProcess, spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 
-const projectRoot = path.resolve(import.meta.dirname, "..", "..")
+import { projectRoot, startCommand } from "../../bench/lib/broker-process.ts"
+
+export { startCommand }
 
 export interface BrokerProcess {
   readonly child: ChildProcess
@@ -24,7 +27,7 @@ export const startBrokerProcess = (options: { logDir?: string; args?: ReadonlyAr
   const child = spawn(
     process.execPath,
     [
-      path.join(projectRoot, "src", "main.ts"),
+      ...startCommand(),
       "--override", "listeners=PLAINTEXT://127.0.0.1:0",
       "--override", `log.dirs=${logDir}`,
       "--override", "http.listener=http://127.0.0.1:0",

@@ -15,6 +15,7 @@
 import * as path from "node:path"
 import { Clock, Context, Effect, Layer } from "effect"
 import { CheckpointFormatError, partitionKey, readOffsetCheckpoint, writeOffsetCheckpoint } from "../checkpoint.ts"
+import { FileIo } from "../../storage/FileIo.ts"
 import { LogStore } from "../LogStore.ts"
 import { parsePartitionDirName, type PartitionLog } from "../partition-log.ts"
 import { type CleanStats, cleanRound, filthiest, LogCleaningAbortedError, logToClean } from "./cleaner.ts"
@@ -70,6 +71,7 @@ export interface LogCleanerShape {
 const make = (options: LogCleanerOptions) =>
   Effect.gen(function*() {
     const logs = yield* LogStore
+    const io = yield* FileIo.current
     const threads = Math.max(1, options.threads)
     const perThreadMemory = Math.min(options.dedupeBufferSize / threads, 0x7fffffff)
     const maps: Array<OffsetMap> = []
@@ -96,7 +98,7 @@ const make = (options: LogCleanerOptions) =>
         let loaded: Map<string, number>
         let warning: string | null = null
         try {
-          loaded = readOffsetCheckpoint(path.join(logDir, CLEANER_OFFSET_CHECKPOINT_FILE))
+          loaded = readOffsetCheckpoint(path.join(logDir, CLEANER_OFFSET_CHECKPOINT_FILE), io)
         } catch (e) {
           if (!(e instanceof CheckpointFormatError)) throw e
           warning = `${e.message}; cleaning every compacted log from its start`
@@ -113,7 +115,7 @@ const make = (options: LogCleanerOptions) =>
         const offset = entries.get(partitionKey(log.topic, log.partition))
         if (offset !== undefined) live.push({ topic: log.topic, partition: log.partition, offset })
       }
-      writeOffsetCheckpoint(path.join(logDir, CLEANER_OFFSET_CHECKPOINT_FILE), live)
+      writeOffsetCheckpoint(path.join(logDir, CLEANER_OFFSET_CHECKPOINT_FILE), live, io)
     }
 
     /** Picks and reserves the filthiest log, synchronously (no other fiber can pick it too). */

@@ -106,15 +106,17 @@ export class Slicer {
 /**
  * Filters the records of the batch at the start of `batch` (exactly one whole batch).
  * `deleteHorizonMs`: the horizon to stamp (DELETE_HORIZON_FLAG) on a batch that keeps a
- * tombstone and has none yet — Kafka's currentTime + delete.retention.ms.
+ * tombstone, or is a removable transaction marker (`removableMarker`), and has none yet —
+ * Kafka's currentTime + delete.retention.ms.
  */
 export const filterBatch = (
   batch: Uint8Array,
   decision: RecordDecision,
   emptyRetention: EmptyBatchRetention,
-  deleteHorizonMs: number
+  deleteHorizonMs: number,
+  removableMarker = false
 ): FilterOutcome => {
-  const steps = filterBatchSteps(batch, decision, emptyRetention, deleteHorizonMs)
+  const steps = filterBatchSteps(batch, decision, emptyRetention, deleteHorizonMs, undefined, removableMarker)
   for (;;) {
     const step = steps.next()
     if (step.done === true) return step.value
@@ -127,7 +129,8 @@ export function* filterBatchSteps(
   decision: RecordDecision,
   emptyRetention: EmptyBatchRetention,
   deleteHorizonMs: number,
-  slicer?: Slicer
+  slicer?: Slicer,
+  removableMarker = false
 ): Generator<number, FilterOutcome> {
   const header = readBatchHeader(batch, 0)
   const plain = uncompressedView(batch, header)
@@ -151,7 +154,7 @@ export function* filterBatchSteps(
   if (retained.length === 0) {
     return { bytes: emptyRetention === "retain-empty" ? emptyBatchOf(batch) : null, recordsRead: read, recordsRetained: 0 }
   }
-  const needHorizon = tombstones && !header.hasDeleteHorizonMs
+  const needHorizon = (tombstones || removableMarker) && !header.hasDeleteHorizonMs
   if (retained.length === read && !needHorizon) {
     return { bytes: batch.subarray(0, header.sizeInBytes), recordsRead: read, recordsRetained: read }
   }

@@ -17,15 +17,18 @@
  * epoch must survive for idempotence) and the last batch of the round, which stay as empty
  * batches. A group whose records are all gone becomes an empty segment, as in Kafka (reads
  * pass over it to the next segment).
- * Transactional and control batches are kept whole and their keys stay out of the map:
- * an aborted transaction's record never hides a committed value, at the price of
- * transactional records (and markers) not being compacted yet.
+ * Transactions (Kafka's CleanedTransactionMetadata, transaction-metadata.ts): batches of
+ * aborted transactions are removed and their keys stay out of the map, so an aborted record
+ * never hides a committed value; committed transactional records are compacted like any
+ * other. A transaction marker whose transaction has no batch left is stamped with a delete
+ * horizon, and removed by a round after it; the cleaned segment's txnindex keeps only the
+ * aborted transactions that still have batches in it. Nothing at or past the last stable
+ * offset is cleaned.
  *
  * The round is a generator: it yields the number of bytes it read or wrote since the last
  * yield, at batch boundaries, so the Effect driver can throttle and let other fibers
  * (produce, fetch) run. All file work in between is synchronous, like the rest of the log.
  */
-import * as fs from "node:fs"
 import type { PartitionLog } from "../partition-log.ts"
 import {
   ATTRIBUTES_OFFSET,
@@ -39,13 +42,15 @@ import {
   TRANSACTIONAL_FLAG_MASK,
   viewOf
 } from "../record-batch.ts"
-import { filenamePrefixFromOffset, LogSegment, TXN_INDEX_FILE_SUFFIX } from "../segment.ts"
+import { LogSegment } from "../segment.ts"
 import { OFFSET_INDEX_ENTRY_SIZE } from "../offset-index.ts"
 import { TIME_INDEX_ENTRY_SIZE } from "../time-index.ts"
-import { filterBatchSteps, Slicer, uncompressedView } from "./batch-filter.ts"
+import { controlRecordType } from "../control-records.ts"
+import { ABORTED_TXN_ENTRY_SIZE, type AbortedTxn, encodeAbortedTxn } from "../transaction-index.ts"
+import { type FilterOutcome, filterBatchSteps, Slicer, uncompressedView } from "./batch-filter.ts"
+import { CleanedTransactionMetadata } from "./transaction-metadata.ts"
 import type { OffsetMap } from "./offset-map.ts"
 import { CleanedSegmentWriter, commitSwap, removeDeleted, type SwapHook } from "./swap.ts"
-import * as path from "node:path"
 
 /** Bytes read between two yields of a round. */
 export const DEFAULT_CHUNK_BYTES = 256 * 1024
@@ -104,9 +109,9 @@ export const cleanableOffsets = (log: PartitionLog, checkpointed: number | undef
   }
   const segments = log.segmentList()
   const active = segments[segments.length - 1]!
-  // Never past the active segment nor the high watermark (the last stable offset, once
-  // transactions keep one), nor into segments younger than min.compaction.lag.ms.
-  let uncleanable = Math.min(active.baseOffset, log.highWatermark)
+  // Never past the active segment nor the last stable offset (an open transaction may still
+  // abort), nor into segments younger than min.compaction.lag.ms.
+  let uncleanable = Math.min(active.baseOffset, log.lastStableOffset)
   const lag = Math.max(log.config.minCompactionLagMs, 0)
   if (lag > 0) {
     for (let i = 0; i < segments.length - 1; i++) {
@@ -220,8 +225,14 @@ export interface CleanStats {
   readonly mapEntries: number
 }
 
-const isControlOrTransactional = (view: DataView, at: number): boolean =>
-  (view.getInt16(at + ATTRIBUTES_OFFSET) & (CONTROL_FLAG_MASK | TRANSACTIONAL_FLAG_MASK)) !== 0
+const isControlBatch = (view: DataView, at: number): boolean => (view.getInt16(at + ATTRIBUTES_OFFSET) & CONTROL_FLAG_MASK) !== 0
+const isTransactionalBatch = (view: DataView, at: number): boolean => (view.getInt16(at + ATTRIBUTES_OFFSET) & TRANSACTIONAL_FLAG_MASK) !== 0
+
+/** The control record type of a control batch (its first record's key), -1 if it has none. */
+const controlTypeOf = (batch: Uint8Array, header: BatchHeader): number => {
+  for (const record of readRecords(uncompressedView(batch, header))) return controlRecordType(record.key)
+  return -1
+}
 
 /**
  * Whole batches of `segment` from `position`, copied out (the walk's buffer is shared),
@@ -265,6 +276,7 @@ function* batchesOf(segment: LogSegment, position: number, chunk: number): Gener
 function* buildOffsetMap(log: PartitionLog, start: number, end: number, map: OffsetMap, chunk: number): Generator<number, { bytes: number; records: number }> {
   map.clear()
   const dirty = segmentsOverlapping(log, start, end)
+  const transactions = new CleanedTransactionMetadata(log.collectAbortedTransactions(start, end))
   const slicer = new Slicer()
   let bytes = 0
   let records = 0
@@ -283,7 +295,13 @@ function* buildOffsetMap(log: PartitionLog, start: number, end: number, map: Off
       if (full || past) continue
       const view = viewOf(item)
       const last = lastOffsetAt(view, 0)
-      if (last >= start && !isControlOrTransactional(view, 0)) {
+      const pid = getInt64(view, PRODUCER_ID_OFFSET)
+      let aborted = false
+      if (last >= start) {
+        if (isControlBatch(view, 0)) transactions.onControlBatchRead(pid, last, controlTypeOf(item, readBatchHeader(item, 0)))
+        else aborted = transactions.onBatchRead(pid, last, isTransactionalBatch(view, 0))
+      }
+      if (last >= start && !aborted && !isControlBatch(view, 0)) {
         const header = readBatchHeader(item, 0)
         if (header.baseOffset >= end) {
           past = true
@@ -346,13 +364,10 @@ export const groupSegmentsBySize = (
   return groups
 }
 
-const readTxnIndex = (segment: LogSegment): Uint8Array => {
-  try {
-    return fs.readFileSync(path.join(segment.dir, filenamePrefixFromOffset(segment.baseOffset) + TXN_INDEX_FILE_SUFFIX))
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === "ENOENT") return new Uint8Array(0)
-    throw e
-  }
+const encodeAbortedTxns = (txns: ReadonlyArray<AbortedTxn>): Uint8Array => {
+  const out = new Uint8Array(txns.length * ABORTED_TXN_ENTRY_SIZE)
+  txns.forEach((t, i) => encodeAbortedTxn(t, out, i * ABORTED_TXN_ENTRY_SIZE))
+  return out
 }
 
 /** Whether `group` is still a run of consecutive non-active segments of `log`. */
@@ -364,17 +379,32 @@ const stillInLog = (log: PartitionLog, group: ReadonlyArray<LogSegment>): boolea
   return true
 }
 
-/** The last data batch of each producer id among `segments`: Kafka keeps it, if only empty. */
-const lastBatchOfProducers = (segments: ReadonlyArray<LogSegment>): Map<number, number> => {
-  const out = new Map<number, number>()
+/**
+ * Per active producer id (one the producer state still tracks) among `segments`: the last
+ * offset of its last data batch, and of its last batch of any kind. Kafka keeps the batch
+ * with an active producer's last data (its sequence and epoch), if only empty; and a marker
+ * that is its last batch, for its epoch. An expired producer's batches go like any other.
+ */
+interface ProducerLastBatches {
+  readonly data: Map<number, number>
+  readonly any: Map<number, number>
+}
+
+const lastBatchOfProducers = (segments: ReadonlyArray<LogSegment>, active: ReadonlySet<number>): ProducerLastBatches => {
+  const data = new Map<number, number>()
+  const any = new Map<number, number>()
   for (const segment of segments) {
     segment.walk(0, (_buf, view, at) => {
       const pid = getInt64(view, at + PRODUCER_ID_OFFSET)
-      if (pid >= 0) out.set(pid, lastOffsetAt(view, at))
+      if (pid >= 0 && active.has(pid)) {
+        const last = lastOffsetAt(view, at)
+        any.set(pid, last)
+        if (!isControlBatch(view, at)) data.set(pid, last)
+      }
       return undefined
     })
   }
-  return out
+  return { data, any }
 }
 
 /** Cleans one group into one segment and swaps it in; yields bytes processed. */
@@ -383,14 +413,14 @@ function* cleanGroup(
   group: ReadonlyArray<LogSegment>,
   options: CleanRoundOptions,
   endOffset: number,
-  producerLast: ReadonlyMap<number, number>,
+  producerLast: ProducerLastBatches,
   stats: { bytesRead: number; bytesWritten: number; recordsRead: number; recordsRetained: number }
 ): Generator<number, void> {
   const { map, now } = options
   const chunk = options.chunkBytes ?? DEFAULT_CHUNK_BYTES
   const segmentConfig = { indexIntervalBytes: log.config.indexIntervalBytes, segmentIndexBytes: log.config.segmentIndexBytes }
   const base = group[0]!.baseOffset
-  const writer = new CleanedSegmentWriter(log.dir, base, segmentConfig)
+  const writer = new CleanedSegmentWriter(log.dir, base, segmentConfig, log.io)
   const horizon = now + log.config.deleteRetentionMs
   const latest = map.latestOffset
   const slicer = new Slicer()
@@ -402,6 +432,12 @@ function* cleanGroup(
       return !tombstone || !header.hasDeleteHorizonMs || now < header.baseTimestamp
     }
   }
+  const discardAll = { retain: () => false }
+  const retainAll = { retain: () => true }
+  // Aborted transactions overlapping the group, up to the next segment (Kafka collects them per segment).
+  const all = log.segmentList()
+  const after = all[all.indexOf(group[group.length - 1]!) + 1]
+  const transactions = new CleanedTransactionMetadata(log.collectAbortedTransactions(base, after?.baseOffset ?? log.logEndOffset))
   let committed = false
   try {
     for (const segment of group) {
@@ -413,17 +449,24 @@ function* cleanGroup(
         const view = viewOf(item)
         stats.bytesRead += item.length
         const last = lastOffsetAt(view, 0)
-        let out: Uint8Array | null
-        if (isControlOrTransactional(view, 0)) {
-          out = item
+        const pid = getInt64(view, PRODUCER_ID_OFFSET)
+        let result: FilterOutcome
+        if (isControlBatch(view, 0)) {
+          // Kafka's checkBatchRetention for markers: removable once its transaction has no batch
+          // left; first stamped with a delete horizon, dropped by a round after that horizon.
+          const header = readBatchHeader(item, 0)
+          const removable = transactions.onControlBatchRead(pid, last, controlTypeOf(item, header))
+          const discard = removable && header.hasDeleteHorizonMs && header.baseTimestamp <= now
+          const keepEmpty = (pid >= 0 && producerLast.any.get(pid) === last) || last + 1 === endOffset
+          result = yield* filterBatchSteps(item, discard ? discardAll : retainAll, keepEmpty ? "retain-empty" : "delete", horizon, slicer, removable)
         } else {
-          const pid = getInt64(view, PRODUCER_ID_OFFSET)
-          const keepEmpty = (pid >= 0 && producerLast.get(pid) === last) || last + 1 === endOffset
-          const result = yield* filterBatchSteps(item, decision, keepEmpty ? "retain-empty" : "delete", horizon, slicer)
-          stats.recordsRead += result.recordsRead
-          stats.recordsRetained += result.recordsRetained
-          out = result.bytes
+          const aborted = transactions.onBatchRead(pid, last, isTransactionalBatch(view, 0))
+          const keepEmpty = (pid >= 0 && producerLast.data.get(pid) === last) || last + 1 === endOffset
+          result = yield* filterBatchSteps(item, aborted ? discardAll : decision, keepEmpty ? "retain-empty" : "delete", horizon, slicer)
         }
+        stats.recordsRead += result.recordsRead
+        stats.recordsRetained += result.recordsRetained
+        const out = result.bytes
         if (out !== null) {
           writer.append(out)
           stats.bytesWritten += out.length
@@ -434,15 +477,15 @@ function* cleanGroup(
     if (log.isClosed || !stillInLog(log, group)) {
       throw new LogCleaningAbortedError(`${log.dir}: segments changed while being cleaned`)
     }
-    const lastModified = fs.statSync(group[group.length - 1]!.logPath).mtimeMs
-    writer.finish(group.map(readTxnIndex), lastModified)
+    const lastModified = log.io.statSync(group[group.length - 1]!.logPath).mtimeMs
+    writer.finish(transactions.keptAborted.length === 0 ? [] : [encodeAbortedTxns(transactions.keptAborted)], lastModified)
     options.hook?.("cleaned")
     committed = true
-    commitSwap(log.dir, base, group, options.hook)
-    const cleaned = LogSegment.open(log.dir, base, segmentConfig, now)
+    commitSwap(log.dir, base, group, options.hook, log.io)
+    const cleaned = LogSegment.open(log.dir, base, segmentConfig, now, log.io)
     if (cleaned.indexProblem !== null) cleaned.recover()
     log.replaceSegments(group, cleaned)
-    removeDeleted(log.dir, group, options.hook)
+    removeDeleted(log.dir, group, options.hook, log.io)
   } catch (e) {
     // A segment deleted meanwhile (its descriptor closed) fails reads: that is an abort.
     if (!committed && !(e instanceof LogCleaningAbortedError) && isAbort(log, group, e)) {
@@ -465,7 +508,7 @@ export function* cleanRound(log: PartitionLog, options: CleanRoundOptions): Gene
   }
   const segments = segmentsOverlapping(log, -1, endOffset).filter((s) => s !== log.activeSegment)
   const groups = groupSegmentsBySize(segments, log.config.segmentBytes, log.config.segmentIndexBytes, options.firstUncleanableOffset)
-  const producerLast = lastBatchOfProducers(segments)
+  const producerLast = lastBatchOfProducers(segments, new Set(log.activeProducers().map((p) => p.producerId)))
   for (const group of groups) yield* cleanGroup(log, group, options, endOffset, producerLast, stats)
   return { endOffset, ...stats, segmentsCleaned: segments.length, groups: groups.length, mapEntries: options.map.size }
 }

@@ -26,7 +26,7 @@
  * are older versions of keys whose newer records follow, at their own offsets) and the
  * next round cleans them away.
  */
-import * as fs from "node:fs"
+import { type FileIoShape, nodeFileIo } from "../../storage/FileIo.ts"
 import * as path from "node:path"
 import { fsyncDirectory } from "../checkpoint.ts"
 import { OffsetIndex } from "../offset-index.ts"
@@ -61,9 +61,9 @@ export type SwapHook = (step: SwapStep) => void
 
 const segmentFile = (dir: string, base: number, suffix: string): string => path.join(dir, filenamePrefixFromOffset(base) + suffix)
 
-const renameIfExists = (from: string, to: string): boolean => {
+const renameIfExists = (from: string, to: string, io: FileIoShape): boolean => {
   try {
-    fs.renameSync(from, to)
+    io.renameSync(from, to)
     return true
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === "ENOENT") return false
@@ -71,8 +71,8 @@ const renameIfExists = (from: string, to: string): boolean => {
   }
 }
 
-const removeIfExists = (file: string): void => {
-  fs.rmSync(file, { force: true })
+const removeIfExists = (file: string, io: FileIoShape): void => {
+  io.rmSync(file, { force: true })
 }
 
 // ---------------------------------------------------------------------------------------
@@ -96,23 +96,25 @@ export class CleanedSegmentWriter {
   private offsetOfMaxTimestamp = -1
   /** Offset after the last batch written. */
   nextOffset: number
+  private readonly io: FileIoShape
 
-  constructor(dir: string, baseOffset: number, config: SegmentConfig) {
+  constructor(dir: string, baseOffset: number, config: SegmentConfig, io: FileIoShape = nodeFileIo) {
     this.dir = dir
+    this.io = io
     this.baseOffset = baseOffset
     this.nextOffset = baseOffset
     this.indexIntervalBytes = config.indexIntervalBytes
     const logFile = segmentFile(dir, baseOffset, LOG_FILE_SUFFIX + CLEANED_FILE_SUFFIX)
-    this.fd = fs.openSync(logFile, fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_TRUNC, 0o644)
-    this.offsetIndex = OffsetIndex.empty(segmentFile(dir, baseOffset, INDEX_FILE_SUFFIX + CLEANED_FILE_SUFFIX), baseOffset, config.segmentIndexBytes)
-    this.timeIndex = TimeIndex.empty(segmentFile(dir, baseOffset, TIME_INDEX_FILE_SUFFIX + CLEANED_FILE_SUFFIX), baseOffset, config.segmentIndexBytes)
+    this.fd = io.openSync(logFile, io.constants.O_RDWR | io.constants.O_CREAT | io.constants.O_TRUNC, 0o644)
+    this.offsetIndex = OffsetIndex.empty(segmentFile(dir, baseOffset, INDEX_FILE_SUFFIX + CLEANED_FILE_SUFFIX), baseOffset, config.segmentIndexBytes, io)
+    this.timeIndex = TimeIndex.empty(segmentFile(dir, baseOffset, TIME_INDEX_FILE_SUFFIX + CLEANED_FILE_SUFFIX), baseOffset, config.segmentIndexBytes, io)
   }
 
   /** Appends one whole batch whose offsets are already final. */
   append(batch: Uint8Array): void {
     const view = viewOf(batch)
     let written = 0
-    while (written < batch.length) written += fs.writeSync(this.fd, batch, written, batch.length - written, this.size + written)
+    while (written < batch.length) written += this.io.writeSync(this.fd, batch, written, batch.length - written, this.size + written)
     const last = lastOffsetAt(view, 0)
     const ts = maxTimestampAt(view, 0)
     if (ts > this.maxTimestamp) {
@@ -141,32 +143,32 @@ export class CleanedSegmentWriter {
     const txn = txnIndexParts.filter((p) => p.length > 0)
     if (txn.length > 0) {
       const file = segmentFile(this.dir, this.baseOffset, TXN_INDEX_FILE_SUFFIX + CLEANED_FILE_SUFFIX)
-      const fd = fs.openSync(file, "w", 0o644)
+      const fd = this.io.openSync(file, "w", 0o644)
       try {
-        fs.writeSync(fd, Buffer.concat(txn))
-        fs.fsyncSync(fd)
+        this.io.writeSync(fd, Buffer.concat(txn))
+        this.io.fsyncSync(fd)
       } finally {
-        fs.closeSync(fd)
+        this.io.closeSync(fd)
       }
     }
-    fs.fsyncSync(this.fd)
-    fs.closeSync(this.fd)
+    this.io.fsyncSync(this.fd)
+    this.io.closeSync(this.fd)
     this.fd = -1
     const seconds = lastModifiedMs / 1000
-    fs.utimesSync(segmentFile(this.dir, this.baseOffset, LOG_FILE_SUFFIX + CLEANED_FILE_SUFFIX), seconds, seconds)
+    this.io.utimesSync(segmentFile(this.dir, this.baseOffset, LOG_FILE_SUFFIX + CLEANED_FILE_SUFFIX), seconds, seconds)
   }
 
   /** Drops the cleaned files (an aborted clean). */
   abort(): void {
     if (this.fd >= 0) {
       try {
-        fs.closeSync(this.fd)
+        this.io.closeSync(this.fd)
       } catch {
         // already closed
       }
       this.fd = -1
     }
-    for (const suffix of SEGMENT_SUFFIXES) removeIfExists(segmentFile(this.dir, this.baseOffset, suffix + CLEANED_FILE_SUFFIX))
+    for (const suffix of SEGMENT_SUFFIXES) removeIfExists(segmentFile(this.dir, this.baseOffset, suffix + CLEANED_FILE_SUFFIX), this.io)
   }
 }
 
@@ -180,32 +182,32 @@ export class CleanedSegmentWriter {
  * segments' files are `.deleted` (their open descriptors still read the old data);
  * `removeDeleted` finishes step 5 once the caller has switched to the new segment.
  */
-export const commitSwap = (dir: string, base: number, replaced: ReadonlyArray<LogSegment>, hook?: SwapHook): void => {
+export const commitSwap = (dir: string, base: number, replaced: ReadonlyArray<LogSegment>, hook?: SwapHook, io: FileIoShape = nodeFileIo): void => {
   for (const suffix of SEGMENT_SUFFIXES) {
-    renameIfExists(segmentFile(dir, base, suffix + CLEANED_FILE_SUFFIX), segmentFile(dir, base, suffix + SWAP_FILE_SUFFIX))
+    renameIfExists(segmentFile(dir, base, suffix + CLEANED_FILE_SUFFIX), segmentFile(dir, base, suffix + SWAP_FILE_SUFFIX), io)
   }
-  fsyncDirectory(dir)
+  fsyncDirectory(dir, io)
   hook?.("swap")
   for (const segment of replaced) {
     for (const suffix of SEGMENT_SUFFIXES) {
       const file = segmentFile(dir, segment.baseOffset, suffix)
-      renameIfExists(file, file + DELETED_FILE_SUFFIX)
+      renameIfExists(file, file + DELETED_FILE_SUFFIX, io)
     }
   }
-  fsyncDirectory(dir)
+  fsyncDirectory(dir, io)
   hook?.("deleted")
   for (const suffix of SEGMENT_SUFFIXES) {
-    renameIfExists(segmentFile(dir, base, suffix + SWAP_FILE_SUFFIX), segmentFile(dir, base, suffix))
+    renameIfExists(segmentFile(dir, base, suffix + SWAP_FILE_SUFFIX), segmentFile(dir, base, suffix), io)
   }
-  fsyncDirectory(dir)
+  fsyncDirectory(dir, io)
   hook?.("renamed")
 }
 
 /** Step 5: closes the replaced segments and removes their `.deleted` files. */
-export const removeDeleted = (dir: string, replaced: ReadonlyArray<LogSegment>, hook?: SwapHook): void => {
+export const removeDeleted = (dir: string, replaced: ReadonlyArray<LogSegment>, hook?: SwapHook, io: FileIoShape = nodeFileIo): void => {
   for (const segment of replaced) {
     segment.closeQuietly()
-    for (const suffix of SEGMENT_SUFFIXES) removeIfExists(segmentFile(dir, segment.baseOffset, suffix) + DELETED_FILE_SUFFIX)
+    for (const suffix of SEGMENT_SUFFIXES) removeIfExists(segmentFile(dir, segment.baseOffset, suffix) + DELETED_FILE_SUFFIX, io)
   }
   hook?.("removed")
 }
@@ -215,17 +217,17 @@ export const removeDeleted = (dir: string, replaced: ReadonlyArray<LogSegment>, 
 // ---------------------------------------------------------------------------------------
 
 /** Offset after the last whole batch of a swap log file; null when it holds no whole batch. */
-const nextOffsetOfFile = (file: string): number | null => {
-  const fd = fs.openSync(file, "r")
+const nextOffsetOfFile = (file: string, io: FileIoShape): number | null => {
+  const fd = io.openSync(file, "r")
   try {
     let next: number | null = null
-    scanBatches(fd, 0, fs.fstatSync(fd).size, false, (_buf, view, at) => {
+    scanBatches(fd, 0, io.fstatSync(fd).size, false, (_buf, view, at) => {
       next = lastOffsetAt(view, at) + 1
       return undefined
-    })
+    }, io)
     return next
   } finally {
-    fs.closeSync(fd)
+    io.closeSync(fd)
   }
 }
 
@@ -233,12 +235,12 @@ const nextOffsetOfFile = (file: string): number | null => {
  * Completes or rolls back interrupted swaps in a partition directory before it is opened
  * (Kafka's LogLoader). Returns warnings describing what was done.
  */
-export const recoverSwaps = (dir: string): Array<string> => {
+export const recoverSwaps = (dir: string, io: FileIoShape = nodeFileIo): Array<string> => {
   const warnings: Array<string> = []
-  const names = fs.readdirSync(dir)
+  const names = io.readdirSync(dir)
   for (const name of names) {
     if (name.endsWith(CLEANED_FILE_SUFFIX)) {
-      removeIfExists(path.join(dir, name))
+      removeIfExists(path.join(dir, name), io)
       warnings.push(`${path.join(dir, name)}: removed the output of an interrupted log clean`)
     }
   }
@@ -250,22 +252,22 @@ export const recoverSwaps = (dir: string): Array<string> => {
     const swapFile = path.join(dir, swapName)
     // An empty cleaned segment (every record of its group removed) still replaces the
     // segment with its own base offset.
-    const next = Math.max(nextOffsetOfFile(swapFile) ?? base, base + 1)
+    const next = Math.max(nextOffsetOfFile(swapFile, io) ?? base, base + 1)
     for (const logName of liveLogs) {
       const old = offsetFromFilename(logName)!
       if (old < base || old >= next) continue
-      for (const suffix of SEGMENT_SUFFIXES) removeIfExists(segmentFile(dir, old, suffix))
+      for (const suffix of SEGMENT_SUFFIXES) removeIfExists(segmentFile(dir, old, suffix), io)
       warnings.push(`${path.join(dir, logName)}: replaced by the cleaned segment ${swapFile}`)
     }
     for (const suffix of SEGMENT_SUFFIXES) {
-      renameIfExists(segmentFile(dir, base, suffix + SWAP_FILE_SUFFIX), segmentFile(dir, base, suffix))
+      renameIfExists(segmentFile(dir, base, suffix + SWAP_FILE_SUFFIX), segmentFile(dir, base, suffix), io)
     }
     warnings.push(`${swapFile}: completed an interrupted segment swap`)
   }
-  for (const name of fs.readdirSync(dir)) {
+  for (const name of io.readdirSync(dir)) {
     // Index swaps whose log swap is gone belong to no swap in progress: indexes are rebuilt.
-    if (name.endsWith(SWAP_FILE_SUFFIX) || name.endsWith(DELETED_FILE_SUFFIX)) removeIfExists(path.join(dir, name))
+    if (name.endsWith(SWAP_FILE_SUFFIX) || name.endsWith(DELETED_FILE_SUFFIX)) removeIfExists(path.join(dir, name), io)
   }
-  fsyncDirectory(dir)
+  fsyncDirectory(dir, io)
   return warnings
 }

@@ -11,6 +11,7 @@ import {
   logToClean
 } from "../../../src/log/cleaner/cleaner.ts"
 import { OffsetMap } from "../../../src/log/cleaner/offset-map.ts"
+import { encodeTxnMarkerBatch } from "../../../src/log/control-records.ts"
 import { PartitionLog } from "../../../src/log/partition-log.ts"
 import {
   buildRecordBatch,
@@ -150,25 +151,75 @@ describe("log cleaner round", () => {
     }
   })
 
-  it("drops records without a key, keeps transactional and control batches whole, and keeps a producer's last batch empty", () => {
+  it("drops records without a key, and keeps a producer's last batch empty", () => {
     const log = newLog()
     log.append(buildRecordBatch({ records: [{ key: null, value: "no-key", timestamp: 1 }] }), { now: 1 })
     // idempotent producer 7: two batches, both overwritten later
     log.append(buildRecordBatch({ records: [{ key: "a", value: "a1", timestamp: 2 }], producerId: 7, producerEpoch: 0, baseSequence: 0 }), { now: 2 })
     log.append(buildRecordBatch({ records: [{ key: "b", value: "b1", timestamp: 3 }], producerId: 7, producerEpoch: 0, baseSequence: 1 }), { now: 3 })
-    const txn = log.append(buildRecordBatch({ records: [{ key: "a", value: "a-txn", timestamp: 4 }], producerId: 9, producerEpoch: 0, baseSequence: 0, isTransactional: true }), { now: 4 })
     log.append(buildRecordBatch({ records: [{ key: "a", value: "a2", timestamp: 5 }, { key: "b", value: "b2", timestamp: 5 }] }), { now: 5 })
     log.append(buildRecordBatch({ records: [{ key: "c", value: "c1", timestamp: 6 }] }), { now: 6 })
     log.roll(10)
     log.append(buildRecordBatch({ records: [{ key: "z", value: "active", timestamp: 11 }] }), { now: 11 })
     cleanFully(log, 100)
     const { records, batches } = readAll(log)
-    expect(records.map((r) => r.value)).toEqual(["a-txn", "a2", "b2", "c1", "active"])
+    expect(records.map((r) => r.value)).toEqual(["a2", "b2", "c1", "active"])
     expect(records.some((r) => r.key === null)).toBe(false)
     // producer 7's last batch (offset 2) survives without records
     const p7 = batches.filter((b) => b.producerId === 7)
     expect(p7).toEqual([expect.objectContaining({ baseOffset: 2, lastOffset: 2, count: 0 })])
-    expect(batches.find((b) => b.baseOffset === txn.baseOffset)?.count).toBe(1)
+  })
+
+  it("transactions: aborted data goes, committed transactional data is compacted, markers go a delete.retention.ms after their transaction emptied", () => {
+    const log = newLog({ deleteRetentionMs: 5_000 })
+    const txn = (producerId: number, seq: number, records: Array<[string, string]>, now: number) =>
+      log.append(buildRecordBatch({ records: records.map(([key, value]) => ({ key, value, timestamp: now })), producerId, producerEpoch: 0, baseSequence: seq, isTransactional: true }), { now })
+    const end = (producerId: number, commit: boolean, now: number) =>
+      log.append(encodeTxnMarkerBatch({ producerId, producerEpoch: 0, coordinatorEpoch: 0, commit }, now), { now, origin: "coordinator" })
+    log.append(buildRecordBatch({ records: [{ key: "a", value: "a1", timestamp: 1 }] }), { now: 1 }) // 0
+    txn(9, 0, [["a", "a-aborted"], ["x", "x-aborted"]], 2) // 1-2
+    end(9, false, 3) // 3: ABORT
+    txn(10, 0, [["b", "b-committed"]], 4) // 4
+    end(10, true, 5) // 5: COMMIT
+    txn(9, 2, [["c", "c-committed"]], 6) // 6: producer 9's next transaction
+    end(9, true, 7) // 7: COMMIT
+    log.append(buildRecordBatch({ records: [{ key: "b", value: "b2", timestamp: 8 }] }), { now: 8 }) // 8
+    txn(10, 1, [["d", "d1"]], 9) // 9
+    end(10, true, 10) // 10: COMMIT
+    log.roll(20)
+    log.append(buildRecordBatch({ records: [{ key: "z", value: "active", timestamp: 21 }] }), { now: 21 })
+    expect(log.collectAbortedTransactions(0, 11).map((t) => [t.producerId, t.firstOffset, t.lastOffset])).toEqual([[9, 1, 3]])
+    const markers = () => readAll(log).batches.filter((b) => b.isControl).map((b) => [b.baseOffset, b.hasDeleteHorizon])
+
+    // Round 1: the aborted records never hide a1 and are gone; b-committed is compacted away.
+    round(log, 100)
+    expect(readAll(log).records.map((r) => [r.offset, r.value])).toEqual([[0, "a1"], [6, "c-committed"], [8, "b2"], [9, "d1"], [11, "active"]])
+    // Every marker stays: each transaction still had a batch in this round (the index keeps the abort).
+    expect(markers()).toEqual([[3, false], [5, false], [7, false], [10, false]])
+    expect(log.collectAbortedTransactions(0, 11).map((t) => [t.producerId, t.firstOffset])).toEqual([[9, 1]])
+
+    // Round 2: the aborted transaction and p10's first one have no batch left: their markers get a horizon, the abort leaves the index.
+    round(log, 200)
+    expect(markers()).toEqual([[3, true], [5, true], [7, false], [10, false]])
+    expect(log.collectAbortedTransactions(0, 11)).toEqual([])
+    round(log, 5_199)
+    expect(markers().map(([o]) => o)).toEqual([3, 5, 7, 10])
+    // At the horizon (200 + delete.retention.ms) they go; offsets stay as they were.
+    round(log, 5_200)
+    expect(markers()).toEqual([[7, false], [10, false]])
+    expect(readAll(log).records.map((r) => [r.offset, r.value])).toEqual([[0, "a1"], [6, "c-committed"], [8, "b2"], [9, "d1"], [11, "active"]])
+    expect(log.logEndOffset).toBe(12)
+
+    // A log with an open transaction is cleaned only below it (the last stable offset).
+    txn(11, 0, [["a", "a-open"]], 30) // 12
+    log.roll(40)
+    log.append(buildRecordBatch({ records: [{ key: "a", value: "a3", timestamp: 41 }] }), { now: 41 })
+    log.roll(50)
+    expect(log.lastStableOffset).toBe(12)
+    expect(logToClean(log, undefined, 6_000).firstUncleanableOffset).toBeLessThanOrEqual(12)
+    round(log, 6_000)
+    expect(readAll(log).records.filter((r) => r.key === "a").map((r) => r.value)).toEqual(["a1", "a-open", "a3"])
+    log.close()
   })
 
   it("stops where the offset map is full and continues from there in the next round", () => {

@@ -59,6 +59,7 @@ export interface ReadBatch {
   readonly compression: number
   readonly hasDeleteHorizon: boolean
   readonly producerId: number
+  readonly isControl: boolean
 }
 
 /** Every batch and record of the log from its start, read through PartitionLog.read. */
@@ -80,9 +81,11 @@ export const readAll = (log: PartitionLog): { records: Array<ReadRecord>; batche
         count: header.recordsCount,
         compression: header.compression,
         hasDeleteHorizon: header.hasDeleteHorizonMs,
-        producerId: header.producerId
+        producerId: header.producerId,
+        isControl: header.isControl
       })
-      for (const r of readRecords(uncompressedView(batch, header))) {
+      // Transaction markers are batches here, not records.
+      if (!header.isControl) for (const r of readRecords(uncompressedView(batch, header))) {
         if (r.offset < offset) continue
         records.push({
           offset: r.offset,

@@ -1,0 +1,607 @@
+/**
+ * The benchmark suite of issue 11: every scenario, its baseline in the same run, rounds,
+ * medians. `runBench(profile)` returns the figures; bench/main.ts prints them and writes
+ * bench-results.json; test/bench/quick.test.ts runs it with the tiny profile.
+ */
+import { type ChildProcess, spawn } from "node:child_process"
+import * as fs from "node:fs"
+import * as net from "node:net"
+import * as os from "node:os"
+import * as path from "node:path"
+import { apiVersionsAnswered, type BrokerProcess, killLiveChildren, processCpuMs, processRssMb, startBrokerProcess, trackChild } from "./broker-process.ts"
+import { FrameCounter } from "./frames.ts"
+import {
+  AdminClient, type BatchShape, encodeBatch, fetchRequest, KIB_RECORDS_64KIB_BATCHES, partsPayload, type ProduceParts, produceParts,
+  withSequence
+} from "./kafka.ts"
+import { runPipeline, type Payload, type PipelineResult } from "./load.ts"
+import { median, percentileSorted } from "./stats.ts"
+
+export interface Profile {
+  readonly name: "full" | "quick" | "tiny"
+  readonly rounds: number
+  /** Per timed produce round: warm-up, then the measured window. */
+  readonly warmupMs: number
+  readonly durationMs: number
+  /** Produce load: connections and requests in flight per connection. */
+  readonly connections: number
+  readonly window: number
+  /** Bytes put on disk for the fetch scenario, and batches per fetch response. */
+  readonly fetchBytes: number
+  readonly fetchBatchesPerResponse: number
+  readonly fetchWindow: number
+  /** A fetch round ends when every consumer has read everything, or after this long. */
+  readonly fetchMaxMs: number
+  readonly e2eMs: number
+  readonly topics10k: number
+  readonly partitionsPerTopic10k: number
+  /** Wait after ready before reading idle RSS. */
+  readonly idleSettleMs: number
+  /**
+   * One broker process for everything but one restart (the test's profile): start-up is
+   * the main broker's spawn, flush.messages=1 a topic config, the many partitions live
+   * in the main directory and the retained-data restart is also the many-partition one.
+   */
+  readonly shareBrokers: boolean
+}
+
+export const PROFILES: Record<Profile["name"], Profile> = {
+  full: {
+    name: "full", rounds: 5, warmupMs: 500, durationMs: 2000, connections: 4, window: 8,
+    fetchBytes: 1 << 30, fetchBatchesPerResponse: 16, fetchWindow: 4, fetchMaxMs: 4000, e2eMs: 3000,
+    topics10k: 100, partitionsPerTopic10k: 100, idleSettleMs: 1000, shareBrokers: false
+  },
+  quick: {
+    name: "quick", rounds: 1, warmupMs: 200, durationMs: 1000, connections: 4, window: 8,
+    fetchBytes: 64 << 20, fetchBatchesPerResponse: 16, fetchWindow: 4, fetchMaxMs: 2000, e2eMs: 1000,
+    topics10k: 10, partitionsPerTopic10k: 100, idleSettleMs: 300, shareBrokers: false
+  },
+  tiny: {
+    name: "tiny", rounds: 1, warmupMs: 0, durationMs: 150, connections: 2, window: 2,
+    fetchBytes: 2 << 20, fetchBatchesPerResponse: 4, fetchWindow: 2, fetchMaxMs: 1000, e2eMs: 200,
+    topics10k: 4, partitionsPerTopic10k: 5, idleSettleMs: 0, shareBrokers: true
+  }
+}
+
+export interface Figure {
+  /** Key in bench-results.json. */
+  readonly key: string
+  readonly name: string
+  readonly unit: string
+  /** Median over rounds. */
+  readonly value: number
+  readonly rounds: ReadonlyArray<number>
+  /** Median of the baseline's rounds, and what the baseline is. */
+  readonly baseline?: { readonly name: string; readonly value: number; readonly rounds: ReadonlyArray<number> }
+  /** value / baseline (or the ratio the issue defines, e.g. CPU per GB broker / bare). */
+  readonly ratio?: number
+  readonly note?: string
+}
+
+export interface BenchResult {
+  readonly profile: Profile["name"]
+  readonly figures: ReadonlyArray<Figure>
+  readonly inFlight: Record<string, string>
+}
+
+export type Log = (line: string) => void
+
+/** A start-up slower than this is measured once, not R times; one slower than the limit fails the bench. */
+const SLOW_START_ROUND_MS = 20_000
+const SLOW_START_LIMIT_MS = 15 * 60_000
+
+const bareServerPath = path.join(import.meta.dirname, "bare-server.ts")
+const MB = 1e6
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
+const f1 = (n: number) => (Number.isFinite(n) ? (Math.abs(n) >= 100 ? n.toFixed(0) : n.toFixed(1)) : String(n))
+
+interface BareServer {
+  readonly child: ChildProcess
+  readonly pid: number
+  readonly port: number
+  readonly readyMs: number
+  stop: () => Promise<void>
+}
+
+const startBare = (args: ReadonlyArray<string>): Promise<BareServer> =>
+  new Promise((resolve, reject) => {
+    const spawnedAt = performance.now()
+    const child = spawn(process.execPath, [bareServerPath, ...args], { stdio: ["ignore", "pipe", "inherit"] })
+    trackChild(child)
+    const exited = new Promise<void>((r) => child.once("close", () => r()))
+    const stop = async () => {
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL")
+      await exited
+    }
+    child.stdout!.once("data", (d) => {
+      const port = Number(String(d).trim())
+      // Ready as the broker is: when a request frame is answered.
+      apiVersionsAnswered(port).then(
+        () => resolve({ child, pid: child.pid!, port, readyMs: performance.now() - spawnedAt, stop }),
+        reject
+      )
+    })
+    child.once("exit", (code) => {
+      if (code !== null && code !== 0) reject(new Error(`bare server ${args.join(" ")} exited with ${code}`))
+    })
+  })
+
+interface Measured {
+  readonly mbps: number
+  readonly cpuMsPerGb: number
+}
+
+/** One timed pipeline against a server process, with that process's CPU time over the window. */
+const measureTimed = async (
+  port: number, pid: number, profile: Profile, window: number, next: (c: number) => Payload | undefined, bytes: (r: PipelineResult) => number,
+  durationMs = profile.durationMs
+): Promise<Measured> => {
+  let cpu0 = 0
+  let cpu1 = 0
+  const r = await runPipeline({
+    port, connections: profile.connections, window, next, warmupMs: profile.warmupMs, durationMs,
+    onWindowStart: () => (cpu0 = processCpuMs(pid)),
+    onWindowEnd: () => (cpu1 = processCpuMs(pid))
+  })
+  const b = bytes(r)
+  return { mbps: b / MB / (r.elapsedMs / 1000), cpuMsPerGb: (cpu1 - cpu0) / (b / 1e9) }
+}
+
+const dirBytes = (dir: string): number => {
+  let total = 0
+  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, e.name)
+    if (e.isDirectory()) total += dirBytes(p)
+    else if (e.isFile()) total += fs.statSync(p).blocks * 512
+  }
+  return total
+}
+
+const liveRoots = new Set<string>()
+
+/** For an interrupted bench: kill its processes and remove its temporary directories. */
+export const abortBench = (): void => {
+  killLiveChildren()
+  for (const root of liveRoots) fs.rmSync(root, { recursive: true, force: true })
+  liveRoots.clear()
+}
+
+/** Scenario groups, for `--only`. */
+export const GROUPS = ["startup", "produce", "flush", "fetch", "e2e", "partitions", "retained"] as const
+export type Group = (typeof GROUPS)[number]
+
+export interface BenchOptions {
+  readonly log?: Log
+  /** Run only these groups (default: all). */
+  readonly only?: ReadonlySet<Group>
+}
+
+export const runBench = async (profile: Profile, options: BenchOptions = {}): Promise<BenchResult> => {
+  const log = options.log ?? (() => {})
+  const want = (g: Group) => options.only === undefined || options.only.has(g)
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), "kafka-bench-"))
+  liveRoots.add(root)
+  const figures: Array<Figure> = []
+  const inFlight: Record<string, string> = {}
+  const running: Array<{ stop: () => Promise<void> }> = []
+  const track = <T extends { stop: () => Promise<void> }>(x: T): T => {
+    running.push(x)
+    return x
+  }
+  const stopped = async (x: { stop: () => Promise<void> }) => {
+    await x.stop()
+    running.splice(running.indexOf(x), 1)
+  }
+  const R = profile.rounds
+  const shape: BatchShape = KIB_RECORDS_64KIB_BATCHES
+  const batch = encodeBatch(shape)
+  const add = (f: Figure) => {
+    figures.push(f)
+    log(`  = ${f.name}: ${f1(f.value)} ${f.unit}${f.ratio === undefined ? "" : ` (ratio ${f.ratio.toFixed(2)})`}`)
+  }
+  /** A figure with its baseline (median over each's rounds); without baseline rounds, the figure alone. */
+  const pair = (
+    key: string, name: string, unit: string, broker: ReadonlyArray<number>, baselineName: string, bare: ReadonlyArray<number>, note?: string
+  ): void => {
+    const value = median(broker)
+    const extra = note ? { note } : {}
+    if (bare.length === 0) return add({ key, name, unit, value, rounds: broker, ...extra })
+    const base = median(bare)
+    add({ key, name, unit, value, rounds: broker, baseline: { name: baselineName, value: base, rounds: bare }, ratio: value / base, ...extra })
+  }
+  const cpuPair = (key: string, name: string, broker: ReadonlyArray<Measured>, bare: ReadonlyArray<Measured>) =>
+    pair(key, name, "CPU ms/GB", broker.map((m) => m.cpuMsPerGb), "bare server", bare.map((m) => m.cpuMsPerGb), "server process user+sys CPU per GB moved, broker / bare")
+  const newDir = (name: string) => {
+    const d = path.join(root, name)
+    fs.mkdirSync(d, { recursive: true })
+    return d
+  }
+  const requestBytes = (r: PipelineResult) => r.requestBytes
+  /** Start-to-ready and idle RSS on an existing directory, R rounds (one if a start is very slow). */
+  const restarts = async (dir: string) => {
+    const out = { startup: [] as Array<number>, rss: [] as Array<number> }
+    for (let r = 0; r < R; r++) {
+      const b = track(await startBrokerProcess({ dataDir: dir, readyTimeoutMs: SLOW_START_LIMIT_MS }))
+      await sleep(profile.idleSettleMs)
+      out.startup.push(b.readyMs)
+      out.rss.push(processRssMb(b.pid))
+      await stopped(b)
+      log(`  round ${r + 1}/${R}: ready in ${f1(b.readyMs)} ms, RSS ${f1(out.rss[r]!)} MB`)
+      if (b.readyMs > SLOW_START_ROUND_MS && r + 1 < R) {
+        log(`  (start-up over ${SLOW_START_ROUND_MS / 1000} s: no more rounds, to keep the bench within its time)`)
+        break
+      }
+    }
+    return out
+  }
+  try {
+    // ---- start-to-ready and idle RSS on a fresh directory, against a bare node:net server ----
+    const startup: Array<number> = []
+    const rss: Array<number> = []
+    const bareStartup: Array<number> = []
+    const bareRss: Array<number> = []
+    const startupRound = async (r: number, b: BrokerProcess) => {
+      await sleep(profile.idleSettleMs)
+      startup.push(b.readyMs)
+      rss.push(processRssMb(b.pid))
+      const bare = track(await startBare(["sink", path.join(root, `startup-sink-${r}.bin`)]))
+      await sleep(profile.idleSettleMs)
+      bareStartup.push(bare.readyMs)
+      bareRss.push(processRssMb(bare.pid))
+      await stopped(bare)
+      log(`  round ${r + 1}/${R}: broker ready in ${f1(b.readyMs)} ms, RSS ${f1(rss[r]!)} MB | bare node ${f1(bare.readyMs)} ms, ${f1(bareRss[r]!)} MB`)
+    }
+    const startupFigures = () => {
+      pair("startup_ms", "start-to-ready (spawn until ApiVersions answers), empty data dir", "ms", startup, "bare node:net server", bareStartup)
+      pair("idle_rss_mb", "idle RSS after start-up", "MB", rss, "bare node:net server", bareRss)
+    }
+    if (!profile.shareBrokers) {
+      // Not counted: `pnpm start` may build its bundle or fill a compile cache on a first start.
+      log("warm-up start (not counted)")
+      await stopped(track(await startBrokerProcess({ dataDir: newDir("warm-up") })))
+    }
+    if (want("startup") && !profile.shareBrokers) {
+      log(`start-up: spawn until ApiVersions answers, then RSS after ${profile.idleSettleMs} ms idle; ${R} rounds`)
+      for (let r = 0; r < R; r++) {
+        const b = track(await startBrokerProcess({ dataDir: newDir(`startup-${r}`) }))
+        await startupRound(r, b)
+        await stopped(b)
+      }
+      startupFigures()
+    }
+
+    const brokerDir = newDir("broker")
+    const broker = track(await startBrokerProcess({ dataDir: brokerDir }))
+    if (want("startup") && profile.shareBrokers) {
+      log("start-up: the broker just started (shared-broker profile: one round)")
+      await startupRound(0, broker)
+      startupFigures()
+    }
+    const admin = await AdminClient.connect(broker.port)
+    const sinkFile = path.join(root, "sink.bin")
+    const sinkFlushFile = path.join(root, "sink-fsync.bin")
+    let sink: BareServer | undefined
+    inFlight["produce"] = `${profile.connections} connections x ${profile.window} pipelined = ${profile.connections * profile.window} requests in flight, one ${batch.length} B batch (${shape.records} x ${shape.recordBytes} B records) each`
+
+    /** A produce scenario: rounds alternate broker and bare sink; fresh topic per round. */
+    const produceScenario = async (o: {
+      readonly label: string
+      readonly server: BrokerProcess
+      readonly sink: BareServer
+      readonly sinkFile: string
+      readonly partitions: number
+      readonly acks: number
+      readonly idempotent?: boolean
+      readonly window?: number
+      readonly topicConfigs?: Record<string, string>
+      readonly rounds?: number
+    }): Promise<{ broker: Array<Measured>; bare: Array<Measured> }> => {
+      const window = o.window ?? profile.window
+      const rounds = o.rounds ?? R
+      const out = { broker: [] as Array<Measured>, bare: [] as Array<Measured> }
+      const a = o.server === broker ? admin : await AdminClient.connect(o.server.port)
+      log(`${o.label}: ${profile.connections} connections x ${window} in flight, ${rounds} rounds of ${profile.durationMs} ms`)
+      for (let r = 0; r < rounds; r++) {
+        const topic = `${o.label.replace(/[^a-z0-9]+/gi, "-")}-${r}`
+        await a.createTopics([{ name: topic, partitions: o.partitions, ...(o.topicConfigs ? { configs: o.topicConfigs } : {}) }])
+        let next: (c: number) => Payload
+        if (o.idempotent) {
+          // One producer per connection, consecutive sequences (batch 0 checked here first).
+          const producers = await Promise.all(Array.from({ length: profile.connections }, () => a.initProducerId()))
+          const perConn = producers.map((pr) => ({ template: produceParts(topic, 0, encodeBatch(shape, pr), o.acks), seq: 0 }))
+          for (const pc of perConn) await a.produceChecked(withSequence(pc.template, pc.seq++ * shape.records))
+          next = (c) => {
+            const pc = perConn[c]!
+            return withSequence(pc.template, pc.seq++ * shape.records)
+          }
+        } else {
+          const payloads = Array.from({ length: o.partitions }, (_, p) => partsPayload(produceParts(topic, p, batch, o.acks)))
+          for (const p of payloads) await a.produceChecked(p)
+          let i = 0
+          next = () => payloads[i++ % payloads.length]!
+        }
+        const m = await measureTimed(o.server.port, o.server.pid, profile, window, next, requestBytes)
+        out.broker.push(m)
+        await a.deleteTopics([topic])
+        fs.truncateSync(o.sinkFile, 0)
+        const bareParts = partsPayload(produceParts("bare", 0, batch, o.acks))
+        const bm = await measureTimed(o.sink.port, o.sink.pid, profile, window, () => bareParts, requestBytes)
+        out.bare.push(bm)
+        log(`  round ${r + 1}/${rounds}: broker ${f1(m.mbps)} MB/s (${f1(m.cpuMsPerGb)} CPU ms/GB) | bare sink ${f1(bm.mbps)} MB/s (${f1(bm.cpuMsPerGb)} CPU ms/GB)`)
+      }
+      if (a !== admin) a.close()
+      return out
+    }
+    const theSink = async () => (sink ??= track(await startBare(["sink", sinkFile])))
+
+    // ---- produce ----
+    if (profile.warmupMs > 0 && (want("produce") || want("fetch") || want("e2e") || want("partitions"))) {
+      // Not counted: the first scenario would otherwise also measure the JIT warming up.
+      log(`warm-up: ${(4 * profile.warmupMs) / 1000} s of produce to the broker and the sink (not counted)`)
+      await admin.createTopics([{ name: "warm-up", partitions: 1 }])
+      const warm = partsPayload(produceParts("warm-up", 0, batch, 1))
+      await runPipeline({ port: broker.port, connections: profile.connections, window: profile.window, next: () => warm, durationMs: 4 * profile.warmupMs })
+      await admin.deleteTopics(["warm-up"])
+      const s = await theSink()
+      await runPipeline({ port: s.port, connections: profile.connections, window: profile.window, next: () => warm, durationMs: 4 * profile.warmupMs })
+      fs.truncateSync(sinkFile, 0)
+    }
+    let p1: { broker: Array<Measured>; bare: Array<Measured> } | undefined
+    const onePartitionPeak = async () =>
+      (p1 ??= await produceScenario({ label: "produce acks=1 1 partition", server: broker, sink: await theSink(), sinkFile, partitions: 1, acks: 1, rounds: 1 }))
+    if (want("produce")) {
+      const s = await theSink()
+      p1 = await produceScenario({ label: "produce acks=1 1 partition", server: broker, sink: s, sinkFile, partitions: 1, acks: 1 })
+      pair("produce_mb_s", "produce 1 KiB records in 64 KiB batches, acks=1, 1 partition", "MB/s", p1.broker.map((m) => m.mbps), "bare produce sink", p1.bare.map((m) => m.mbps))
+      cpuPair("produce_cpu_ms_per_gb", "produce acks=1 1 partition, server CPU per GB", p1.broker, p1.bare)
+      const p8 = await produceScenario({ label: "produce acks=1 8 partitions", server: broker, sink: s, sinkFile, partitions: 8, acks: 1 })
+      pair("produce_8p_mb_s", "produce acks=1, 8 partitions", "MB/s", p8.broker.map((m) => m.mbps), "bare produce sink", p8.bare.map((m) => m.mbps))
+      const pAll = await produceScenario({ label: "produce acks=-1 default flush", server: broker, sink: s, sinkFile, partitions: 1, acks: -1 })
+      pair("produce_acks_all_mb_s", "produce acks=-1, default flush policy, 1 partition", "MB/s", pAll.broker.map((m) => m.mbps), "bare produce sink", pAll.bare.map((m) => m.mbps))
+      const idemWindow = Math.min(5, profile.window)
+      const pIdem = await produceScenario({ label: "produce idempotent acks=-1", server: broker, sink: s, sinkFile, partitions: 1, acks: -1, idempotent: true, window: idemWindow })
+      pair("produce_idempotent_mb_s", `produce idempotent (acks=-1, ${idemWindow} in flight per producer), 1 partition`, "MB/s", pIdem.broker.map((m) => m.mbps), "bare produce sink", pIdem.bare.map((m) => m.mbps))
+      inFlight["produce_idempotent"] = `${profile.connections} producers (one per connection) x ${idemWindow} in flight`
+    }
+    if (want("flush")) {
+      // The broker-wide setting on a broker of its own; the shared-broker profile uses the
+      // topic-level form (flush.messages), which Kafka gives the same meaning.
+      const flushBroker = profile.shareBrokers
+        ? broker
+        : track(await startBrokerProcess({ dataDir: newDir("broker-flush"), overrides: { "log.flush.interval.messages": "1" } }))
+      const flushSink = track(await startBare(["sink", sinkFlushFile, "fsync"]))
+      const pFlush = await produceScenario({
+        label: "produce acks=-1 flush.messages=1", server: flushBroker, sink: flushSink, sinkFile: sinkFlushFile, partitions: 1, acks: -1,
+        ...(profile.shareBrokers ? { topicConfigs: { "flush.messages": "1" } } : {})
+      })
+      pair("produce_flush_each_mb_s", "produce acks=-1, log.flush.interval.messages=1, 1 partition", "MB/s", pFlush.broker.map((m) => m.mbps), "bare sink, fsync per write", pFlush.bare.map((m) => m.mbps))
+      if (flushBroker !== broker) await stopped(flushBroker)
+      await stopped(flushSink)
+    }
+
+    // ---- fetch ----
+    if (want("fetch")) {
+      const fetchTopic = "fetch-data"
+      await admin.createTopics([{ name: fetchTopic, partitions: 1 }])
+      const fetchParts = partsPayload(produceParts(fetchTopic, 0, batch, 1))
+      const batchesOnDisk = Math.max(1, Math.ceil(profile.fetchBytes / batch.length))
+      log(`fetch: writing ${f1((batchesOnDisk * batch.length) / MB)} MB (${batchesOnDisk} batches) through the broker`)
+      {
+        let left = batchesOnDisk
+        await runPipeline({ port: broker.port, connections: 1, window: profile.window, next: () => (left-- > 0 ? fetchParts : undefined) })
+      }
+      const perResponse = profile.fetchBatchesPerResponse
+      const chunkBytes = perResponse * batch.length
+      const fetchRequests = Array.from({ length: Math.ceil(batchesOnDisk / perResponse) }, (_, i) =>
+        fetchRequest({ topic: fetchTopic, partition: 0, offset: i * perResponse * shape.records, partitionMaxBytes: chunkBytes }))
+      {
+        const first = await admin.fetchRecords(fetchRequests[0]!)
+        const expected = Math.min(batchesOnDisk, perResponse) * batch.length
+        if (first.length !== expected) throw new Error(`fetch check: ${first.length} bytes of records, expected ${expected}`)
+      }
+      // The bare reader serves the broker's own segment files: same bytes, same disk.
+      const partitionDir = path.join(brokerDir, `${fetchTopic}-0`)
+      const segmentFiles = fs.readdirSync(partitionDir).filter((f) => f.endsWith(".log")).sort().map((f) => path.join(partitionDir, f))
+      const reader = track(await startBare(["reader", String(chunkBytes), ...segmentFiles]))
+      inFlight["fetch"] = `${profile.fetchWindow} pipelined Fetch requests per consumer connection, ${perResponse} batches (${chunkBytes} B) per response`
+      const fetchScenario = async (consumers: number) => {
+        const out = { broker: [] as Array<Measured>, bare: [] as Array<Measured> }
+        log(`fetch by ${consumers} consumer(s), each reading the ${f1((batchesOnDisk * batch.length) / MB)} MB from the start (at most ${profile.fetchMaxMs / 1000} s); ${R} rounds`)
+        const once = async (port: number, pid: number): Promise<Measured> => {
+          const position = new Array<number>(consumers).fill(0)
+          let cpu0 = 0
+          let cpu1 = 0
+          const r = await runPipeline({
+            port, connections: consumers, window: profile.fetchWindow, durationMs: profile.fetchMaxMs,
+            next: (c) => fetchRequests[position[c]!++],
+            onWindowStart: () => (cpu0 = processCpuMs(pid)),
+            onWindowEnd: () => (cpu1 = processCpuMs(pid))
+          })
+          return { mbps: r.responseBytes / MB / (r.elapsedMs / 1000), cpuMsPerGb: (cpu1 - cpu0) / (r.responseBytes / 1e9) }
+        }
+        for (let r = 0; r < R; r++) {
+          const m = await once(broker.port, broker.pid)
+          const bm = await once(reader.port, reader.pid)
+          out.broker.push(m)
+          out.bare.push(bm)
+          log(`  round ${r + 1}/${R}: broker ${f1(m.mbps)} MB/s (${f1(m.cpuMsPerGb)} CPU ms/GB) | bare reader ${f1(bm.mbps)} MB/s (${f1(bm.cpuMsPerGb)} CPU ms/GB)`)
+        }
+        return out
+      }
+      const f1c = await fetchScenario(1)
+      pair("fetch_mb_s", `fetch ${f1((batchesOnDisk * batch.length) / MB)} MB on disk, 1 consumer`, "MB/s", f1c.broker.map((m) => m.mbps), "bare fetch reader", f1c.bare.map((m) => m.mbps))
+      cpuPair("fetch_cpu_ms_per_gb", "fetch 1 consumer, server CPU per GB", f1c.broker, f1c.bare)
+      const f4c = await fetchScenario(4)
+      pair("fetch_4c_mb_s", "fetch by 4 consumers (each reads it all), total", "MB/s", f4c.broker.map((m) => m.mbps), "bare fetch reader", f4c.bare.map((m) => m.mbps))
+      await stopped(reader)
+    }
+
+    // ---- end-to-end latency at half the peak produce rate ----
+    if (want("e2e")) {
+      const peak = await onePartitionPeak()
+      const requestSize = partsPayload(produceParts("e2e-0", 0, batch, 1)).reduce((n, b) => n + b.length, 0)
+      const ratePerSec = Math.max(1, (0.5 * median(peak.broker.map((m) => m.mbps)) * MB) / requestSize)
+      const rateText = `${f1((ratePerSec * requestSize) / MB)} MB/s (${f1(ratePerSec)} batches/s)`
+      log(`end-to-end latency: producer at ${rateText}, half the 1-partition peak; long-polling consumer; ${R} rounds of ${profile.e2eMs} ms`)
+      inFlight["e2e"] = "open-loop producer (paced by time, one connection, acks=1); consumer: one long-poll Fetch in flight (max.wait 500 ms, min.bytes 1)"
+      const p50: Array<number> = []
+      const p99: Array<number> = []
+      const p999: Array<number> = []
+      for (let r = 0; r < R; r++) {
+        const topic = `e2e-${r}`
+        await admin.createTopics([{ name: topic, partitions: 1 }])
+        const sample = await endToEnd(broker.port, topic, batch, shape, ratePerSec, profile.e2eMs)
+        await admin.deleteTopics([topic])
+        if (sample.length === 0) throw new Error("end-to-end: no batch measured")
+        sample.sort((a, b) => a - b)
+        p50.push(percentileSorted(sample, 0.5))
+        p99.push(percentileSorted(sample, 0.99))
+        p999.push(percentileSorted(sample, 0.999))
+        log(`  round ${r + 1}/${R}: ${sample.length} batches, p50 ${p50[r]!.toFixed(2)} ms, p99 ${p99[r]!.toFixed(2)} ms, p999 ${p999[r]!.toFixed(2)} ms`)
+      }
+      const note = `producer to consumer at ${rateText}`
+      add({ key: "e2e_p50_ms", name: "end-to-end latency p50 at half peak", unit: "ms", value: median(p50), rounds: p50, note })
+      add({ key: "e2e_p99_ms", name: "end-to-end latency p99 at half peak", unit: "ms", value: median(p99), rounds: p99, note })
+      add({ key: "e2e_p999_ms", name: "end-to-end latency p999 at half peak", unit: "ms", value: median(p999), rounds: p999, note })
+    }
+
+    // ---- many partitions: Metadata, produce spread over them ----
+    const topicsN = profile.topics10k
+    const perTopic = profile.partitionsPerTopic10k
+    const total = topicsN * perTopic
+    const manyDir = profile.shareBrokers ? brokerDir : newDir("partitions")
+    if (want("partitions")) {
+      const many = profile.shareBrokers ? broker : track(await startBrokerProcess({ dataDir: manyDir }))
+      const a = await AdminClient.connect(many.port)
+      log(`${total} partitions over ${topicsN} topics: creating`)
+      const created0 = performance.now()
+      const names = Array.from({ length: topicsN }, (_, t) => `many-${String(t).padStart(3, "0")}`)
+      for (let t = 0; t < topicsN; t += 10) await a.createTopics(names.slice(t, t + 10).map((name) => ({ name, partitions: perTopic })))
+      const createdMs = performance.now() - created0
+      log(`  created in ${f1(createdMs)} ms`)
+      add({ key: "partitions_10k_create_ms", name: `CreateTopics for ${total} partitions (${topicsN} topics, 10 per request)`, unit: "ms", value: createdMs, rounds: [createdMs] })
+      const metadata: Array<number> = []
+      for (let r = 0; r < R; r++) {
+        const t0 = performance.now()
+        const n = await a.metadataAll()
+        metadata.push(performance.now() - t0)
+        if (n < total) throw new Error(`Metadata described ${n} partitions, expected ${total}`)
+        log(`  Metadata round ${r + 1}/${R}: ${f1(metadata[r]!)} ms for ${n} partitions`)
+      }
+      add({ key: "partitions_10k_metadata_ms", name: `Metadata for all ${total} partitions (${topicsN} topics)`, unit: "ms", value: median(metadata), rounds: metadata })
+      const payloads = names.flatMap((name) => Array.from({ length: perTopic }, (_, p) => partsPayload(produceParts(name, p, batch, 1))))
+      await a.produceChecked(payloads[payloads.length - 1]!)
+      const peak = await onePartitionPeak()
+      const spread: Array<number> = []
+      log(`  produce spread over all ${total} partitions (one batch per request, round-robin), ${R} rounds`)
+      for (let r = 0; r < R; r++) {
+        let i = 0
+        const m = await measureTimed(many.port, many.pid, profile, profile.window, () => payloads[i++ % payloads.length]!, requestBytes)
+        spread.push(m.mbps)
+        log(`  round ${r + 1}/${R}: ${f1(m.mbps)} MB/s (${f1(m.cpuMsPerGb)} CPU ms/GB)`)
+      }
+      pair("partitions_10k_produce_mb_s", `produce spread over ${total} partitions, acks=1`, "MB/s", spread, "produce to 1 partition", peak.broker.map((m) => m.mbps))
+      pair("partitions_10k_loaded_rss_mb", `RSS after creating and producing to ${total} partitions`, "MB", [processRssMb(many.pid)], "idle, empty data dir", rss)
+      a.close()
+      if (many !== broker) {
+        await stopped(many)
+        log(`start-up on the ${total}-partition directory (${f1(dirBytes(manyDir) / MB)} MB)`)
+        const { startup: manyStartup, rss: manyRss } = await restarts(manyDir)
+        pair("partitions_10k_startup_ms", `start-to-ready on the ${total}-partition directory`, "ms", manyStartup, "empty data dir", startup)
+        pair("partitions_10k_idle_rss_mb", `idle RSS on the ${total}-partition directory`, "MB", manyRss, "empty data dir", rss)
+      }
+    }
+    admin.close()
+    await stopped(broker)
+    if (sink !== undefined) await stopped(sink)
+
+    // ---- growth with retained data: restart on the directory the runs above filled ----
+    if (want("retained") || (profile.shareBrokers && want("partitions"))) {
+      const retainedMb = dirBytes(brokerDir) / MB
+      log(`start-up with retained data (${f1(retainedMb)} MB on disk)`)
+      const { startup: retainedStartup, rss: retainedRss } = await restarts(brokerDir)
+      if (want("retained")) {
+        pair("retained_startup_ms", `start-to-ready with ${f1(retainedMb)} MB retained`, "ms", retainedStartup, "empty data dir", startup)
+        pair("retained_idle_rss_mb", `idle RSS with ${f1(retainedMb)} MB retained`, "MB", retainedRss, "empty data dir", rss)
+        add({ key: "retained_mb", name: "data retained for the two figures above", unit: "MB", value: retainedMb, rounds: [retainedMb] })
+      }
+      if (profile.shareBrokers && want("partitions")) {
+        // Shared-broker profile: the one directory holds the many partitions too.
+        pair("partitions_10k_startup_ms", `start-to-ready on the directory with ${total} partitions`, "ms", retainedStartup, "empty data dir", startup)
+        pair("partitions_10k_idle_rss_mb", `idle RSS on the directory with ${total} partitions`, "MB", retainedRss, "empty data dir", rss)
+      }
+    }
+    return { profile: profile.name, figures, inFlight }
+  } finally {
+    for (const x of running.splice(0)) await x.stop().catch(() => {})
+    fs.rmSync(root, { recursive: true, force: true })
+    liveRoots.delete(root)
+  }
+}
+
+/**
+ * End-to-end latency: a producer sends batch i at time i/rate (open loop: a slow broker does
+ * not slow the producer down), a consumer long-polls the partition; for each batch it
+ * receives, latency = receive time - send time (batch i has base offset i x records).
+ */
+const endToEnd = async (port: number, topic: string, batch: Buffer, shape: BatchShape, ratePerSec: number, durationMs: number): Promise<Array<number>> => {
+  const parts = partsPayload(produceParts(topic, 0, batch, 1))
+  const consumer = await AdminClient.connect(port)
+  const producer = await new Promise<net.Socket>((resolve, reject) => {
+    const s = net.connect({ port, host: "127.0.0.1" }, () => resolve(s))
+    s.once("error", reject)
+  })
+  producer.setNoDelay(true)
+  let producerError: Error | undefined
+  producer.on("error", (e) => (producerError = e))
+  const frames = new FrameCounter(8)
+  const done: Array<number> = []
+  let acked = 0
+  producer.on("data", (chunk: Buffer) => {
+    done.length = 0
+    frames.feed(chunk, done)
+    acked += done.length
+  })
+  const sentAt: Array<number> = []
+  const latencies: Array<number> = []
+  const warmupMs = Math.min(300, durationMs / 5)
+  const start = performance.now()
+  let producing = true
+  const pace = () => {
+    if (!producing) return
+    const now = performance.now()
+    const due = Math.min(Math.floor(((now - start) / 1000) * ratePerSec) + 1, Math.floor((durationMs / 1000) * ratePerSec) + 1)
+    if (sentAt.length < due) {
+      producer.cork()
+      while (sentAt.length < due) {
+        for (const p of parts) producer.write(p)
+        sentAt.push(performance.now())
+      }
+      producer.uncork()
+    }
+    if (now - start >= durationMs) producing = false
+    else setTimeout(pace, 1)
+  }
+  pace()
+  let offset = 0
+  const deadline = start + durationMs + 10_000
+  while ((producing || offset < sentAt.length * shape.records) && performance.now() < deadline) {
+    const records = Buffer.from(await consumer.fetchRecords(fetchRequest({ topic, partition: 0, offset, partitionMaxBytes: 8 << 20, maxWaitMs: 500, minBytes: 1 })))
+    const receivedAt = performance.now()
+    let pos = 0
+    while (pos + 12 <= records.length) {
+      const size = 12 + records.readInt32BE(pos + 8)
+      if (pos + size > records.length) break
+      const baseOffset = Number(records.readBigInt64BE(pos))
+      const i = Math.floor(baseOffset / shape.records)
+      if (sentAt[i] !== undefined && sentAt[i]! - start >= warmupMs) latencies.push(receivedAt - sentAt[i]!)
+      offset = baseOffset + records.readInt32BE(pos + 23) + 1
+      pos += size
+    }
+  }
+  consumer.close()
+  producer.destroy()
+  if (producerError !== undefined) throw producerError
+  if (acked === 0) throw new Error("end-to-end: no produce request was answered")
+  return latencies
+}

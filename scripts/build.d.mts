@@ -1,0 +1,7 @@
+export declare const projectRoot: string
+export declare const distDir: string
+export declare const bundlePath: string
+export declare const compileCacheDir: string
+export declare const staleReason: () => string | undefined
+export declare const build: () => Promise<void>
+export declare const buildIfStale: () => Promise<boolean>

@@ -1,0 +1,106 @@
+/**
+ * Builds the broker `pnpm start` runs: src/main.ts bundled with its dependencies into one
+ * JavaScript module, dist/broker.mjs (esbuild). Starting from it skips Node's type-stripping of
+ * ~500 modules and their resolution, which is most of a start from source.
+ *
+ * `pnpm install` runs this (package.json `prepare`); scripts/start.mjs and the test suite's
+ * global setup run it again whenever a source file differs from what the bundle was built from
+ * (dist/build-stamp.json records each input's size and mtime), so a stale bundle never runs.
+ *
+ * Plain JavaScript so that the launcher can check and rebuild without type-stripping anything.
+ */
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { fileURLToPath, pathToFileURL } from "node:url"
+
+export const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..")
+export const distDir = path.join(projectRoot, "dist")
+export const bundlePath = path.join(distDir, "broker.mjs")
+/** V8's compiled code for the bundle (module.enableCompileCache), kept from one start to the next. */
+export const compileCacheDir = path.join(distDir, "compile-cache")
+const stampPath = path.join(distDir, "build-stamp.json")
+/** The web console's static files, read at run time next to the module that serves them. */
+const consoleAssets = path.join("src", "http", "console")
+/** Not part of the import graph, but a change to either can change what gets bundled. */
+const extraInputs = ["package.json", "pnpm-lock.yaml", "scripts/build.mjs"]
+
+const fingerprint = (rel) => {
+  try {
+    const st = fs.statSync(path.join(projectRoot, rel))
+    return `${st.size}:${st.mtimeMs}`
+  } catch {
+    return "missing"
+  }
+}
+
+/** Why the bundle must be (re)built, or undefined when it matches every input it was built from. */
+export const staleReason = () => {
+  let stamp
+  try {
+    stamp = JSON.parse(fs.readFileSync(stampPath, "utf8"))
+  } catch {
+    return "no build yet"
+  }
+  if (!fs.existsSync(bundlePath)) return "dist/broker.mjs is missing"
+  for (const [rel, print] of Object.entries(stamp.inputs)) {
+    if (fingerprint(rel) !== print) return `${rel} changed`
+  }
+  return undefined
+}
+
+/** Bundles src/main.ts into dist/broker.mjs (written atomically) and records its inputs. */
+export const build = async () => {
+  let esbuild
+  try {
+    esbuild = await import("esbuild")
+  } catch {
+    throw new Error("esbuild is not installed (it is a devDependency: run pnpm install)")
+  }
+  fs.mkdirSync(distDir, { recursive: true })
+  const tmp = `${bundlePath}.${process.pid}.tmp`
+  const result = await esbuild.build({
+    absWorkingDir: projectRoot,
+    entryPoints: ["src/main.ts"],
+    outfile: tmp,
+    bundle: true,
+    platform: "node",
+    format: "esm",
+    target: "node22",
+    // A native addon: loaded from node_modules as it is.
+    external: ["@node-rs/crc32"],
+    // Bundled CommonJS dependencies (ws, snappyjs, lz4js) call require for Node's built-ins.
+    banner: { js: "import { createRequire as __createRequire } from \"node:module\"; const require = __createRequire(import.meta.url);" },
+    // Identifiers stay (error and class names appear in logs); whitespace and syntax shrink, which
+    // makes the module faster to read and compile.
+    minifyWhitespace: true,
+    minifySyntax: true,
+    legalComments: "none",
+    metafile: true,
+    logLevel: "warning"
+  })
+  fs.renameSync(tmp, bundlePath)
+  // Entries are keyed by the source's hash; the old bundle's are of no further use.
+  fs.rmSync(compileCacheDir, { recursive: true, force: true })
+  fs.rmSync(path.join(distDir, "console"), { recursive: true, force: true })
+  fs.cpSync(path.join(projectRoot, consoleAssets), path.join(distDir, "console"), { recursive: true })
+  const sources = Object.keys(result.metafile.inputs).filter((f) => !f.includes("node_modules"))
+  const assets = fs.readdirSync(path.join(projectRoot, consoleAssets)).map((f) => path.join(consoleAssets, f))
+  const inputs = {}
+  for (const rel of [...sources, ...assets, ...extraInputs].sort()) inputs[rel] = fingerprint(rel)
+  const stampTmp = `${stampPath}.${process.pid}.tmp`
+  fs.writeFileSync(stampTmp, JSON.stringify({ entry: "src/main.ts", inputs }, null, 1))
+  fs.renameSync(stampTmp, stampPath)
+}
+
+/** Builds only when something changed; says why on stderr when it does. */
+export const buildIfStale = async () => {
+  const reason = staleReason()
+  if (reason === undefined) return false
+  process.stderr.write(`building dist/broker.mjs (${reason})\n`)
+  await build()
+  return true
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
+  await (process.argv.includes("--if-stale") ? buildIfStale() : build())
+}
