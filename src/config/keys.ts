@@ -70,8 +70,8 @@ const ACTED_ON_KEYS: ReadonlyArray<ConfigKey> = [
   { name: "max.connections.per.ip", type: "INT", default: "2147483647", validator: atLeast(0), doc: "Most connections from one IP address." },
   { name: "max.connections.per.ip.overrides", type: "STRING", default: "", doc: "Per-IP or per-host exceptions to max.connections.per.ip: host:count,host:count." },
   { name: "queued.max.requests", type: "INT", default: "500", validator: atLeast(1), doc: "Requests read from one connection and not yet answered before the broker stops reading from it." },
-  { name: "quota.window.num", type: "INT", default: "11", validator: atLeast(1), doc: "The number of samples to retain in memory for client quotas" },
-  { name: "quota.window.size.seconds", type: "INT", default: "1", validator: atLeast(1), doc: "The time span of each sample for client quotas" },
+  { name: "quota.window.num", type: "INT", default: "11", validator: atLeast(1), doc: "Samples kept per client quota; the rate is computed over all of them." },
+  { name: "quota.window.size.seconds", type: "INT", default: "1", validator: atLeast(1), doc: "Length of one client quota sample, in seconds." },
 
   // --- observability (OURS: Kafka has JMX instead; Redpanda has an admin HTTP port)
   { name: "http.listener", type: "STRING", default: "http://127.0.0.1:9644", doc: "OURS: the HTTP listener for /metrics, /health and the web console; empty turns it off, port 0 picks a free port." },
