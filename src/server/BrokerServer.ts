@@ -102,6 +102,7 @@ export class BrokerServer extends Context.Service<BrokerServer, {
                     drainTimeout: options.drainTimeout,
                     maxQueuedRequests: options.maxQueuedRequests ?? 500,
                     abort: ends.abort,
+                    ...(ends.direct === undefined ? {} : { direct: ends.direct }),
                     ...(options.observer === undefined ? {} : { observer: options.observer })
                   },
                   (handle) =>

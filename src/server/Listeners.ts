@@ -38,7 +38,44 @@ export interface ConnectionEnds {
    * buffered, which never happens for a client that does not read.
    */
   readonly abort: () => void
+  /** Writes straight to the socket (see DirectWriter); absent where the transport has none. */
+  readonly direct?: DirectWriter
 }
+
+/**
+ * The connection's socket written without a fiber per write: `write` hands the bytes to the
+ * socket at once and says whether it can take more; `drained` waits until it can.
+ */
+export interface DirectWriter {
+  readonly write: (chunks: ReadonlyArray<Uint8Array>) => boolean
+  readonly drained: Effect.Effect<void>
+}
+
+const directWriter = (socket: NodeSocket.NetSocket["Service"]): DirectWriter => ({
+  write: (chunks) => {
+    if (socket.destroyed) return true
+    if (chunks.length === 1) return socket.write(chunks[0]!)
+    socket.cork()
+    let ok = true
+    for (const c of chunks) ok = socket.write(c) && ok
+    socket.uncork()
+    return ok
+  },
+  drained: Effect.callback<void>((resume) => {
+    if (socket.destroyed || !socket.writableNeedDrain) return resume(Effect.void)
+    const done = () => {
+      socket.off("drain", done)
+      socket.off("close", done)
+      resume(Effect.void)
+    }
+    socket.on("drain", done)
+    socket.on("close", done)
+    return Effect.sync(() => {
+      socket.off("drain", done)
+      socket.off("close", done)
+    })
+  })
+})
 
 /** Dual-stack sockets report IPv4 peers as "::ffff:a.b.c.d"; clients want the plain form. */
 const unmapIpv4 = (address: string): string => (address.startsWith("::ffff:") ? address.slice(7) : address)
@@ -64,7 +101,8 @@ export class Listeners extends Context.Service<Listeners, {
           peer: `${socket.value.remoteAddress}:${socket.value.remotePort}`,
           peerIp: unmapIpv4(socket.value.remoteAddress ?? ""),
           localHost: unmapIpv4(socket.value.localAddress ?? ""),
-          abort: () => socket.value.destroy()
+          abort: () => socket.value.destroy(),
+          direct: directWriter(socket.value)
         }
         : { peer: "unknown", peerIp: "", localHost: "", abort: () => undefined })
   }))

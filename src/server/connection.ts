@@ -11,6 +11,7 @@ import type { HandlerRegistry } from "../handlers/registry.ts"
 import { FrameReader, isFrameError } from "../protocol/framing.ts"
 import type { Writer } from "../protocol/primitives.ts"
 import { type ConnectionInfo, dispatch } from "./dispatch.ts"
+import type { DirectWriter } from "./Listeners.ts"
 import { HandlerDefect, RequestRejected } from "./errors.ts"
 import { noObserver, type RequestObservation, type RequestObserver } from "./observer.ts"
 import { ResponseBuffer } from "./response-buffer.ts"
@@ -25,6 +26,8 @@ export interface ConnectionOptions extends ConnectionInfo {
   readonly abort: () => void
   /** Told about every request and about the connection's start and end (metrics, request logs). */
   readonly observer?: RequestObserver
+  /** The socket written synchronously: responses go out in the turn that finished them, without a fiber per write. */
+  readonly direct?: DirectWriter
 }
 
 /**
@@ -214,6 +217,28 @@ export const serveConnection = <R>(
           }))
         )
       })
+      const direct = options.direct
+      // Hands what `out` holds to the socket now; whether the socket can take more at once.
+      const writeDirect = (d: DirectWriter): { readonly drained: boolean; readonly done: Effect.Effect<void> } => {
+        const chunks = out.chunks()
+        out = new ResponseBuffer(Math.max(MIN_OUT_CAPACITY, out.pos))
+        const sending = outObs
+        const sendStartedAt = sending.length > 0 ? performance.now() : 0
+        if (sending.length > 0) outObs = []
+        const drained = d.write(chunks)
+        lastActivity = clock.currentTimeMillisUnsafe()
+        signalProgress()
+        return { drained, done: sending.length > 0 ? finishObservations(sending, sendStartedAt) : Effect.void }
+      }
+      // The socket's buffer is full: wait for it to drain, then write what was finished meanwhile.
+      const drainDirect = (d: DirectWriter): Effect.Effect<void> =>
+        Effect.andThen(d.drained, Effect.suspend(() => {
+          lastActivity = clock.currentTimeMillisUnsafe()
+          signalProgress()
+          if (out.byteLength === 0) return Effect.void
+          const w = writeDirect(d)
+          return w.drained ? w.done : Effect.andThen(w.done, drainDirect(d))
+        }))
       const flush: Effect.Effect<void> = Effect.suspend(() => {
         if (writing) {
           writeAgain = true
@@ -227,6 +252,18 @@ export const serveConnection = <R>(
             return finishObservations(done, performance.now())
           }
           return Effect.void
+        }
+        if (direct !== undefined) {
+          const w = writeDirect(direct)
+          if (w.drained) return w.done
+          writing = true
+          return Effect.andThen(
+            w.done,
+            Effect.asVoid(FiberSet.run(writeFibers, Effect.ensuring(drainDirect(direct), Effect.sync(() => {
+              writing = false
+              signalProgress()
+            }))))
+          )
         }
         writing = true
         writeAgain = false
