@@ -8,8 +8,9 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { projectRoot } from "./lib/broker-process.ts"
-import { type Figure, GROUPS, type Group, PROFILES, runBench } from "./lib/harness.ts"
-import { fmt, round } from "./lib/stats.ts"
+import { abortBench, GROUPS, type Group, PROFILES, runBench } from "./lib/harness.ts"
+import { figureLine, resultsJson } from "./lib/report.ts"
+import { round } from "./lib/stats.ts"
 
 const quick = process.argv.includes("--quick")
 const profile = PROFILES[process.argv.includes("--tiny") ? "tiny" : quick ? "quick" : "full"]
@@ -36,37 +37,30 @@ for (const g of only ?? []) {
   }
 }
 
+// An interrupted bench leaves no broker, bare server or temporary directory behind.
+for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
+  process.once(signal, () => {
+    abortBench()
+    process.exit(130)
+  })
+}
+
 const started = performance.now()
 const log = (line: string) => console.log(`[${((performance.now() - started) / 1000).toFixed(0).padStart(4)} s] ${line}`)
 const m = machine()
 log(`pnpm bench${quick ? " --quick" : ""}: ${profile.rounds} round(s) per scenario; ${m.nproc} CPUs (${m.cpu}), ${m.disk}`)
 const result = await runBench(profile, { log, ...(only === undefined ? {} : { only }) })
 
-const ratioText = (f: Figure): string => {
-  if (f.ratio === undefined) return "(no baseline)"
-  return `(${f.ratio.toFixed(2)} of ${f.baseline!.name})`
-}
-const range = (xs: ReadonlyArray<number>) => (xs.length > 1 ? ` [min ${fmt(Math.min(...xs))}, max ${fmt(Math.max(...xs))}]` : "")
-
 console.log("")
 console.log(`median of ${profile.rounds} round(s)${profile.rounds > 1 ? ", min-max in brackets" : ""}; in flight: ${Object.entries(result.inFlight).map(([k, v]) => `${k}: ${v}`).join("; ")}`)
 console.log("")
-for (const f of result.figures) console.log(`${f.name}: ${fmt(f.value)} ${f.unit} ${ratioText(f)}${range(f.rounds)}`)
+for (const f of result.figures) console.log(figureLine(f))
 
-const top: Record<string, number> = {}
-for (const f of result.figures) {
-  top[f.key] = round(f.value, 3)
-  if (f.ratio !== undefined) top[f.key.replace(/_(mb_s|ms|mb|cpu_ms_per_gb)$/, f.key.endsWith("cpu_ms_per_gb") ? "_cpu_ratio" : "_ratio")] = round(f.ratio, 3)
-}
-const json = {
-  ...top,
-  profile: result.profile,
+const json = resultsJson(result, {
   rounds: profile.rounds,
   generated_at: new Date().toISOString(),
   duration_s: round((performance.now() - started) / 1000, 1),
-  machine: m,
-  in_flight: result.inFlight,
-  figures: result.figures
-}
+  machine: m
+})
 fs.writeFileSync(path.join(projectRoot, "bench-results.json"), JSON.stringify(json, null, 2) + "\n")
 console.log(`\nwrote bench-results.json (${json.duration_s} s)`)

@@ -251,7 +251,8 @@ export const ServerLayer: Layer.Layer<BrokerServer, ListenerBindError, Config | 
       connectionLimits: {
         maxConnections: config.maxConnections,
         maxConnectionsPerIp: config.maxConnectionsPerIp,
-        perIpOverrides: config.maxConnectionsPerIpOverrides
+        perIpOverrides: config.maxConnectionsPerIpOverrides,
+        listenBacklog: config.socketListenBacklogSize
       },
       // Metrics off (the benchmark's baseline) leaves requests unobserved altogether.
       observer: metrics.observer.enabled ? combineObservers([metrics.observer, requestLog.observer]) : noObserver

@@ -23,6 +23,19 @@ export const startCommand = (): ReadonlyArray<string> => {
   return words.slice(1)
 }
 
+/** Every child the bench started and has not seen exit, so that an interrupted bench leaves none behind. */
+export const liveChildren = new Set<ChildProcess>()
+
+export const killLiveChildren = (): void => {
+  for (const c of liveChildren) c.kill("SIGKILL")
+  liveChildren.clear()
+}
+
+export const trackChild = (child: ChildProcess): void => {
+  liveChildren.add(child)
+  child.once("close", () => liveChildren.delete(child))
+}
+
 export interface BrokerProcess {
   readonly child: ChildProcess
   readonly pid: number
@@ -52,7 +65,7 @@ export const apiVersionsAnswered = (port: number): Promise<void> =>
     socket.once("error", reject)
   })
 
-export const startBrokerProcess = (options: { dataDir: string; overrides?: Record<string, string> }): Promise<BrokerProcess> => {
+export const startBrokerProcess = (options: { dataDir: string; overrides?: Record<string, string>; readyTimeoutMs?: number }): Promise<BrokerProcess> => {
   const overrides: Record<string, string> = {
     "listeners": "PLAINTEXT://127.0.0.1:0",
     "http.listener": "http://127.0.0.1:0",
@@ -64,6 +77,7 @@ export const startBrokerProcess = (options: { dataDir: string; overrides?: Recor
   const args = [...nodeArgs, ...startCommand(), ...Object.entries(overrides).flatMap(([k, v]) => ["--override", `${k}=${v}`])]
   const spawnedAt = performance.now()
   const child = spawn(process.execPath, args, { cwd: projectRoot, stdio: ["ignore", "pipe", "pipe"] })
+  trackChild(child)
   let out = ""
   const exited = new Promise<number | null>((resolve) => child.once("close", (code) => resolve(code)))
   const stop = async () => {
@@ -75,6 +89,10 @@ export const startBrokerProcess = (options: { dataDir: string; overrides?: Recor
   }
   return new Promise((resolve, reject) => {
     let found = false
+    const timeout = options.readyTimeoutMs === undefined ? undefined : setTimeout(() => {
+      void stop()
+      reject(new Error(`broker not ready within ${options.readyTimeoutMs} ms`))
+    }, options.readyTimeoutMs)
     const onData = (d: Buffer) => {
       out += d.toString()
       if (out.length > 1_000_000) out = out.slice(-100_000)
@@ -84,7 +102,10 @@ export const startBrokerProcess = (options: { dataDir: string; overrides?: Recor
       found = true
       const port = Number(m[1])
       apiVersionsAnswered(port).then(
-        () => resolve({ child, pid: child.pid!, port, dataDir: options.dataDir, readyMs: performance.now() - spawnedAt, output: () => out, stop }),
+        () => {
+          clearTimeout(timeout)
+          resolve({ child, pid: child.pid!, port, dataDir: options.dataDir, readyMs: performance.now() - spawnedAt, output: () => out, stop })
+        },
         (e) => {
           void stop()
           reject(e)
@@ -94,6 +115,7 @@ export const startBrokerProcess = (options: { dataDir: string; overrides?: Recor
     child.stdout!.on("data", onData)
     child.stderr!.on("data", onData)
     void exited.then((code) => {
+      clearTimeout(timeout)
       if (!found) reject(new Error(`broker exited with ${code} before listening:\n${out}`))
     })
   })

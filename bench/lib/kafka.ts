@@ -52,7 +52,8 @@ export const produceParts = (topic: string, partition: number, batch: Buffer, ac
   }, "bench"))
   const at = whole.indexOf(batch)
   if (at < 0) throw new Error("batch not found in its produce request")
-  return { prefix: whole.subarray(0, at), batch, suffix: whole.subarray(at + batch.length) }
+  // Copies: a view would keep the whole request (batch included) alive per partition.
+  return { prefix: Buffer.from(whole.subarray(0, at)), batch, suffix: Buffer.from(whole.subarray(at + batch.length)) }
 }
 
 export const partsPayload = (p: ProduceParts): ReadonlyArray<Buffer> => [p.prefix, p.batch, p.suffix]

@@ -11,7 +11,7 @@ export interface ParsedArgs {
 }
 
 /** Options that take no value. */
-const FLAGS = new Set(["execute", "dry-run", "help", "all", "print-key", "print-offset", "from-beginning", "validate-only", "if-exists", "if-not-exists", "to-earliest", "to-latest"])
+const FLAGS = new Set(["execute", "dry-run", "help", "all", "print-key", "print-offset", "from-beginning", "validate-only", "if-exists", "if-not-exists", "to-earliest", "to-latest", "user-default", "client-default", "entity-default"])
 
 export const parseArgs = (argv: ReadonlyArray<string>): ParsedArgs => {
   const positionals: Array<string> = []

@@ -3,7 +3,6 @@
  * (or JSON) of the answer. A Kafka error in an answer is thrown as KafkaError (exit code 1)
  * after whatever succeeded has been printed.
  */
-import * as zlib from "node:zlib"
 import { ErrorCode } from "../protocol/error-codes.ts"
 import { CreatePartitions } from "../protocol/generated/apis/CreatePartitions.ts"
 import { CreateTopics } from "../protocol/generated/apis/CreateTopics.ts"
@@ -29,7 +28,9 @@ import {
   buildRecordBatch,
   COMPRESSION_CODEC_MASK,
   COMPRESSION_GZIP,
+  COMPRESSION_LZ4,
   COMPRESSION_NONE,
+  COMPRESSION_SNAPPY,
   COMPRESSION_ZSTD,
   CONTROL_FLAG_MASK,
   LOG_OVERHEAD,
@@ -39,6 +40,7 @@ import {
   viewOf,
   writeBatchCrc
 } from "../log/record-batch.ts"
+import { compressRecords, decompressRecords } from "../log/compression.ts"
 import { intOption, option, pairs, type ParsedArgs } from "./args.ts"
 import { KafkaConnection } from "./connection.ts"
 import { type Format, KafkaError, print, printJson, type Row, UsageError } from "./output.ts"
@@ -330,7 +332,8 @@ export const produce = async (c: Context, topic: string): Promise<void> => {
   if (acks !== -1 && acks !== 1) throw new UsageError("--acks must be -1 (all) or 1")
   const headers = pairs(c.args, "header").map(([key, value]) => ({ key, value }))
   const compression = option(c.args, "compression") ?? "none"
-  if (!["none", "gzip", "zstd"].includes(compression)) throw new UsageError(`--compression must be none, gzip or zstd, not ${compression}`)
+  const codec = CODECS[compression]
+  if (codec === undefined) throw new UsageError(`--compression must be one of ${Object.keys(CODECS).join(", ")}, not ${compression}`)
   const count = info.partitions.length
   let roundRobin = 0
   const pending = new Map<number, Array<RecordInput>>()
@@ -339,7 +342,7 @@ export const produce = async (c: Context, topic: string): Promise<void> => {
   const flush = async () => {
     if (pending.size === 0) return
     const now = Date.now()
-    const partitionData = [...pending].map(([index, records]) => ({ index, records: compress(buildRecordBatch({ records, timestamp: now }), compression) }))
+    const partitionData = [...pending].map(([index, records]) => ({ index, records: compress(buildRecordBatch({ records, timestamp: now }), codec) }))
     pending.clear()
     const { response } = await c.connection.request(Produce, () => ({ transactionalId: null, acks, timeoutMs: 30_000, topicData: [{ name: topic, partitionData }] }))
     for (const p of response.responses[0]?.partitionResponses ?? []) check(p.errorCode, p.errorMessage, `produce to ${topic}-${p.index}`)
@@ -367,17 +370,25 @@ export const produce = async (c: Context, topic: string): Promise<void> => {
   else c.err(`produced ${produced} record(s) to ${topic}\n`)
 }
 
+/** `--compression` names: Kafka's compression.type values and their batch codec ids. */
+const CODECS: Readonly<Record<string, number>> = {
+  none: COMPRESSION_NONE,
+  gzip: COMPRESSION_GZIP,
+  snappy: COMPRESSION_SNAPPY,
+  lz4: COMPRESSION_LZ4,
+  zstd: COMPRESSION_ZSTD
+}
+
 /** A batch built uncompressed, its records section compressed and the header fixed up (v2 layout). */
-const compress = (batch: Uint8Array, codec: string): Uint8Array => {
-  if (codec === "none") return batch
-  const records = batch.subarray(RECORD_BATCH_OVERHEAD)
-  const packed = codec === "gzip" ? zlib.gzipSync(records) : zlib.zstdCompressSync(records)
+const compress = (batch: Uint8Array, codec: number): Uint8Array => {
+  if (codec === COMPRESSION_NONE) return batch
+  const packed = compressRecords(codec, batch.subarray(RECORD_BATCH_OVERHEAD))
   const out = new Uint8Array(RECORD_BATCH_OVERHEAD + packed.length)
   out.set(batch.subarray(0, RECORD_BATCH_OVERHEAD))
   out.set(packed, RECORD_BATCH_OVERHEAD)
   const view = viewOf(out)
   view.setInt32(BATCH_LENGTH_OFFSET, out.length - LOG_OVERHEAD)
-  view.setInt16(ATTRIBUTES_OFFSET, (view.getInt16(ATTRIBUTES_OFFSET) & ~COMPRESSION_CODEC_MASK) | (codec === "gzip" ? COMPRESSION_GZIP : COMPRESSION_ZSTD))
+  view.setInt16(ATTRIBUTES_OFFSET, (view.getInt16(ATTRIBUTES_OFFSET) & ~COMPRESSION_CODEC_MASK) | codec)
   // CRC-32C covers everything from the attributes on.
   writeBatchCrc(out, 0)
   return out
@@ -398,7 +409,7 @@ interface ConsumedRecord {
 
 const decoder = new TextDecoder()
 
-/** The records of the batches in `bytes`, decompressing gzip and zstd; other codecs are refused. */
+/** The records of the batches in `bytes`, decompressed with whichever of Kafka's codecs they use. */
 const recordsOf = (partition: number, bytes: Uint8Array, from: number): Array<ConsumedRecord> => {
   const out: Array<ConsumedRecord> = []
   const view = viewOf(bytes)
@@ -412,9 +423,12 @@ const recordsOf = (partition: number, bytes: Uint8Array, from: number): Array<Co
     if ((attributes & CONTROL_FLAG_MASK) !== 0) continue
     const codec = attributes & COMPRESSION_CODEC_MASK
     if (codec !== COMPRESSION_NONE) {
-      if (codec !== COMPRESSION_GZIP && codec !== COMPRESSION_ZSTD) throw new UsageError(`cannot decompress a batch compressed with codec ${codec} (gzip and zstd only)`)
-      const records = batch.subarray(RECORD_BATCH_OVERHEAD)
-      const plain = codec === COMPRESSION_GZIP ? zlib.gunzipSync(records) : zlib.zstdDecompressSync(records)
+      let plain: Uint8Array
+      try {
+        plain = decompressRecords(codec, batch.subarray(RECORD_BATCH_OVERHEAD))
+      } catch (e) {
+        throw new UsageError(`cannot decompress a batch at offset ${viewOf(batch).getBigInt64(0)} (codec ${codec}): ${(e as Error).message}`)
+      }
       const copy = new Uint8Array(RECORD_BATCH_OVERHEAD + plain.length)
       copy.set(batch.subarray(0, RECORD_BATCH_OVERHEAD))
       copy.set(plain, RECORD_BATCH_OVERHEAD)

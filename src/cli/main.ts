@@ -11,6 +11,7 @@
 import * as readline from "node:readline"
 import { option, parseArgs } from "./args.ts"
 import * as commands from "./commands.ts"
+import * as quotas from "./quotas.ts"
 import { ConnectionError, KafkaConnection, UnsupportedApi } from "./connection.ts"
 import { type Format, KafkaError, UsageError } from "./output.ts"
 
@@ -27,7 +28,7 @@ const USAGE = `usage: kafka [--bootstrap-server HOST:PORT] [--format table|json]
   config set (--topic NAME | --broker ID) k=v...
   config delete (--topic NAME | --broker ID) KEY...
   records delete --topic NAME --offset N [--partition P]       (-1 = everything produced so far)
-  produce TOPIC [--partition P] [--key-separator S] [--header k=v]... [--compression none|gzip|zstd] [--acks -1|1]
+  produce TOPIC [--partition P] [--key-separator S] [--header k=v]... [--compression none|gzip|snappy|lz4|zstd] [--acks -1|1]
                 (one record per line of standard input)
   consume TOPIC [--partition P] [--offset beginning|end|N | --timestamp ISO|MS] [--group G] [--num N]
                 [--timeout-ms IDLE] [--print FORMAT]   (FORMAT: value, json, or %t %p %o %k %s %T)
@@ -35,6 +36,9 @@ const USAGE = `usage: kafka [--bootstrap-server HOST:PORT] [--format table|json]
   group describe GROUP
   group delete GROUP...
   group reset-offsets GROUP --topic NAME (--to-earliest | --to-latest | --to-offset N | --to-datetime ISO | --shift-by N) [--execute]
+  quota describe [ENTITY]                 ENTITY: --user NAME|--user-default, --client-id NAME|--client-default,
+  quota set ENTITY k=v...                   or --entity-type users|clients (--entity-name NAME | --entity-default)
+  quota delete ENTITY KEY...              (keys: producer_byte_rate, consumer_byte_rate, request_percentage, controller_mutation_rate)
 `
 
 export const EXIT = { OK: 0, KAFKA_ERROR: 1, USAGE: 2, CONNECTION: 3 } as const
@@ -81,6 +85,7 @@ export const run = async (argv: ReadonlyArray<string>, io: Io = processIo): Prom
       config: ["describe", "set", "delete"],
       records: ["delete"],
       group: ["list", "describe", "delete", "reset-offsets"],
+      quota: ["describe", "set", "delete"],
       produce: [action],
       consume: [action]
     }
@@ -109,6 +114,9 @@ export const run = async (argv: ReadonlyArray<string>, io: Io = processIo): Prom
       case "group list": await commands.groupList(context); break
       case "group describe": await commands.groupDescribe(context, name("group id")); break
       case "group delete": await commands.groupDelete(context, rest); break
+      case "quota describe": await quotas.quotaDescribe(context); break
+      case "quota set": await quotas.quotaSet(context); break
+      case "quota delete": await quotas.quotaDelete(context); break
       case "group reset-offsets": await commands.groupResetOffsets({ ...context, args: { ...context.args, positionals: rest.slice(1) } }, name("group id")); break
     }
     return EXIT.OK

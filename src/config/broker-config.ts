@@ -115,6 +115,8 @@ export interface BrokerConfig {
   readonly connectionsMaxIdleMs: number
   readonly maxConnections: number
   readonly maxConnectionsPerIp: number
+  /** socket.listen.backlog.size: connections that may wait for a slot at max.connections. */
+  readonly socketListenBacklogSize: number
   /** max.connections.per.ip.overrides, by host name or IP address. */
   readonly maxConnectionsPerIpOverrides: ReadonlyMap<string, number>
   readonly queuedMaxRequests: number
@@ -383,6 +385,7 @@ export const parseBrokerConfig = (layers: ReadonlyArray<ConfigLayer>): BrokerCon
     connectionsMaxIdleMs: read.long("connections.max.idle.ms"),
     maxConnections: read.int("max.connections"),
     maxConnectionsPerIp: read.int("max.connections.per.ip"),
+    socketListenBacklogSize: read.int("socket.listen.backlog.size"),
     maxConnectionsPerIpOverrides: parseConnectionOverrides(read.string("max.connections.per.ip.overrides")),
     queuedMaxRequests: read.int("queued.max.requests"),
     quotaWindowNum: read.int("quota.window.num"),

@@ -19,7 +19,7 @@ import type {
   CreatePartitionsResponseCreatePartitionsTopicResultInit,
   CreatePartitionsResponseInit
 } from "../protocol/generated/message/CreatePartitionsResponse.ts"
-import { type TopicAdminError, Topics, type TopicsShape } from "../topics/Topics.ts"
+import { MAX_RECORDS_PER_USER_OP, type TopicAdminError, Topics, type TopicsShape } from "../topics/Topics.ts"
 import { defineHandler } from "./handler.ts"
 import { perDistinctTopic } from "./per-topic.ts"
 
@@ -65,15 +65,31 @@ const createOne = (topics: TopicsShape, t: CreatePartitionsRequestCreatePartitio
   )
 }
 
-export const createPartitions = (topics: TopicsShape, request: CreatePartitionsRequest): Effect.Effect<CreatePartitionsResponseInit> =>
-  Effect.map(
+export const createPartitions = (topics: TopicsShape, request: CreatePartitionsRequest): Effect.Effect<CreatePartitionsResponseInit> => {
+  // Kafka's controller adds a PartitionRecord per new partition to one BoundedList for the
+  // whole request: the topic that overflows it fails with the list's exception, which its
+  // catch-all answers as UNKNOWN_SERVER_ERROR (no message), and the list stays full.
+  let records = 0
+  const bounded = (t: CreatePartitionsRequestCreatePartitionsTopic): Effect.Effect<TopicResult> => {
+    const current = topics.image().topicsByName.get(t.name)?.partitions.size
+    if (current !== undefined && t.count > current) {
+      if (records + (t.count - current) > MAX_RECORDS_PER_USER_OP) {
+        records = MAX_RECORDS_PER_USER_OP
+        return Effect.succeed(result(t.name, ErrorCode.UNKNOWN_SERVER_ERROR, null))
+      }
+      records += t.count - current
+    }
+    return createOne(topics, t, request.validateOnly)
+  }
+  return Effect.map(
     perDistinctTopic(
       request.topics,
       (name) => result(name, ErrorCode.INVALID_REQUEST, "Duplicate topic name."),
-      (t) => createOne(topics, t, request.validateOnly)
+      bounded
     ),
     (results) => ({ throttleTimeMs: 0, results })
   )
+}
 
 export const CreatePartitionsHandler = defineHandler(CreatePartitions, {
   minVersion: CREATE_PARTITIONS_MIN_VERSION,

@@ -28,7 +28,14 @@ import type {
   CreateTopicsResponseInit
 } from "../protocol/generated/message/CreateTopicsResponse.ts"
 import { ZERO_UUID } from "../protocol/primitives.ts"
-import { type DescribedConfig, type TopicAdminError, Topics, topicNameError, type TopicsShape } from "../topics/Topics.ts"
+import {
+  type DescribedConfig,
+  MAX_RECORDS_PER_USER_OP,
+  type TopicAdminError,
+  Topics,
+  topicNameError,
+  type TopicsShape
+} from "../topics/Topics.ts"
 import { defineHandler } from "./handler.ts"
 import { perDistinctTopic } from "./per-topic.ts"
 
@@ -118,8 +125,38 @@ const createOne = (topics: TopicsShape, t: CreateTopicsRequestCreatableTopic, va
   )
 }
 
-export const createTopics = (topics: TopicsShape, request: CreateTopicsRequest, version: number): Effect.Effect<CreateTopicsResponseInit> =>
-  Effect.map(
+/**
+ * The metadata records the request's creatable topics would write: a TopicRecord, a
+ * ConfigRecord per config and a PartitionRecord per partition (a default count, -1, counts
+ * one). Topics Kafka refuses before building records (duplicates, bad names, existing
+ * topics, non-positive counts) count nothing.
+ */
+const claimedRecords = (topics: TopicsShape, request: CreateTopicsRequest): number => {
+  const seen = new Map<string, number>()
+  for (const t of request.topics) seen.set(t.name, (seen.get(t.name) ?? 0) + 1)
+  const existing = topics.image().topicsByName
+  let total = 0
+  for (const t of request.topics) {
+    if (seen.get(t.name)! > 1 || topicNameError(t.name) !== undefined || existing.has(t.name)) continue
+    const partitions = t.assignments.length > 0 ? t.assignments.length : t.numPartitions === -1 ? 1 : t.numPartitions
+    if (partitions <= 0) continue
+    total += 1 + t.configs.length + partitions
+  }
+  return total
+}
+
+export const createTopics = (topics: TopicsShape, request: CreateTopicsRequest, version: number): Effect.Effect<CreateTopicsResponseInit> => {
+  // Kafka's controller builds the records in a BoundedList; overflowing it fails the whole
+  // request (EventHandlerExceptionInfo: POLICY_VIOLATION), nothing created.
+  if (claimedRecords(topics, request) > MAX_RECORDS_PER_USER_OP) {
+    return Effect.succeed({
+      throttleTimeMs: 0,
+      topics: [...new Set(request.topics.map((t) => t.name))].map((name) =>
+        failed(name, ErrorCode.POLICY_VIOLATION, "Unable to perform excessively large batch operation.")
+      )
+    })
+  }
+  return Effect.map(
     perDistinctTopic(
       request.topics,
       (name) => failed(name, ErrorCode.INVALID_REQUEST, "Duplicate topic name."),
@@ -127,6 +164,7 @@ export const createTopics = (topics: TopicsShape, request: CreateTopicsRequest, 
     ),
     (topics) => ({ throttleTimeMs: 0, topics })
   )
+}
 
 export const CreateTopicsHandler = defineHandler(CreateTopics, {
   minVersion: CREATE_TOPICS_MIN_VERSION,

@@ -31,9 +31,11 @@
  * translates the coordinator's answers.
  */
 import { Clock, Context, Effect } from "effect"
+import { Config } from "../config/Config.ts"
+import { DEFAULT_MAX_DECOMPRESSED_BYTES } from "../log/compression.ts"
 import { LogStore, type LogStoreShape } from "../log/LogStore.ts"
 import type { PartitionLog } from "../log/partition-log.ts"
-import { keylessRecordIndexes, keylessRecordMessage, recordErrorsSummary } from "../log/record-keys.ts"
+import { type InflateBudget, keylessRecordIndexes, keylessRecordMessage, recordErrorsSummary } from "../log/record-keys.ts"
 import {
   ATTRIBUTES_OFFSET,
   COMPRESSION_CODEC_MASK,
@@ -59,7 +61,7 @@ import { Topics, type TopicsShape } from "../topics/Topics.ts"
 import { isInternalTopic } from "../coordinator/internal-topics.ts"
 import { defaultMessageOf, errorCodeByName, isUnexpected, kafkaErrorOf } from "./errors.ts"
 import { defineHandler, NO_RESPONSE, type NoResponse, type RequestContext } from "./handler.ts"
-import { ClientQuotas, type ClientQuotasShape, produceThrottle, quotaClientId } from "../quotas/ClientQuotas.ts"
+import { ClientQuotas, type ClientQuotasShape, produceQuotasEnabled, produceThrottle, quotaClientId } from "../quotas/ClientQuotas.ts"
 import { TransactionCoordinator, type TransactionCoordinatorShape } from "../txn/TransactionCoordinator.ts"
 
 export const PRODUCE_MIN_VERSION = 3
@@ -123,8 +125,17 @@ const numberConfig = (config: ReadonlyMap<string, string>, key: string, fallback
   return Number.isFinite(n) ? n : fallback
 }
 
+// Topics hands out the same map until a topic's config changes: parse each one once.
+const settingsByConfig = new WeakMap<ReadonlyMap<string, string>, TopicSettings>()
+
 const settingsOf = (topics: TopicsShape, topic: string): TopicSettings => {
   const config = topics.topicConfig(topic)
+  let settings = settingsByConfig.get(config)
+  if (settings === undefined) settingsByConfig.set(config, (settings = parseSettings(config)))
+  return settings
+}
+
+const parseSettings = (config: ReadonlyMap<string, string>): TopicSettings => {
   const ts = config.get("message.timestamp.type")
   return {
     maxMessageBytes: numberConfig(config, "max.message.bytes", DEFAULT_MAX_MESSAGE_BYTES),
@@ -182,7 +193,8 @@ const appendPartition = (
   now: number,
   topicName: string,
   unexpected: Array<UnexpectedFailure>,
-  txn: TxnVerification | undefined
+  txn: TxnVerification | undefined,
+  inflateBudget: InflateBudget
 ): PartitionResponse => {
   if (records === null || records.length === 0) {
     return partitionError(index, ErrorCode.INVALID_RECORD, "Produce request contains no record batch")
@@ -218,7 +230,7 @@ const appendPartition = (
     // Kafka's LogValidator.validateKey: nothing of the batch is appended.
     let keyless: Array<number>
     try {
-      keyless = keylessRecordIndexes(records, batch.position)
+      keyless = keylessRecordIndexes(records, batch.position, inflateBudget)
     } catch (e) {
       return partitionError(index, ErrorCode.CORRUPT_MESSAGE, `Record batch could not be decompressed: ${(e as Error).message}`)
     }
@@ -260,7 +272,8 @@ export const produce = (
   version: number,
   now: number,
   clientId: string | null = null,
-  transactions?: TransactionCoordinatorShape
+  transactions?: TransactionCoordinatorShape,
+  maxDecompressedBytes: number = DEFAULT_MAX_DECOMPRESSED_BYTES
 ): ProduceOutcome => {
   const acks = request.acks
   if (acks !== 0 && acks !== 1 && acks !== -1) {
@@ -277,6 +290,7 @@ export const produce = (
     : undefined
 
   const image: MetadataImage = topics.image()
+  const inflateBudget: InflateBudget = { limit: maxDecompressedBytes, remaining: maxDecompressedBytes }
   const unexpected: Array<UnexpectedFailure> = []
   const responses: Array<ProduceResponseTopicProduceResponseInit> = []
   for (const t of request.topicData) {
@@ -298,7 +312,7 @@ export const produce = (
         continue
       }
       settings ??= settingsOf(topics, t.name)
-      partitionResponses.push(appendPartition(log, settings, partition.leaderEpoch, p.index, p.records, version, now, t.name, unexpected, txn))
+      partitionResponses.push(appendPartition(log, settings, partition.leaderEpoch, p.index, p.records, version, now, t.name, unexpected, txn, inflateBudget))
     }
     responses.push({ name: t.name, partitionResponses })
   }
@@ -339,11 +353,15 @@ export const ProduceHandler = defineHandler(Produce, {
     Effect.contextWith((services: Context.Context<LogStore | Topics>) => {
       const clock = Context.getUnsafe(services, Clock.Clock)
       const now = clock.currentTimeMillisUnsafe()
-      const quotas = Context.getOrUndefined(services, ClientQuotas)
+      const available = Context.getOrUndefined(services, ClientQuotas)
+      // Until a produce or request quota is set, nothing is measured (as Kafka records nothing).
+      const quotas = available !== undefined && produceQuotasEnabled(available) ? available : undefined
       const startedAt = quotas === undefined ? 0 : performance.now()
       // The broker always has a coordinator; handler tests without one produce unverified.
       const transactions = request.transactionalId === null ? undefined : Context.getOrUndefined(services, TransactionCoordinator)
-      const outcome = produce(Context.get(services, LogStore), Context.get(services, Topics), request, ctx.apiVersion, now, ctx.header.clientId, transactions)
+      // Compressed batches are inflated (compacted topics' key check) to at most one frame's worth per request.
+      const maxDecompressedBytes = Context.getOrUndefined(services, Config)?.socketRequestMaxBytes ?? DEFAULT_MAX_DECOMPRESSED_BYTES
+      const outcome = produce(Context.get(services, LogStore), Context.get(services, Topics), request, ctx.apiVersion, now, ctx.header.clientId, transactions, maxDecompressedBytes)
       const response = quotas === undefined ? outcome.response : throttled(quotas, request.acks, outcome.response, ctx, startedAt, clock.currentTimeMillisUnsafe())
       if (outcome.unexpected.length === 0) return Effect.succeed(response)
       return Effect.as(

@@ -793,6 +793,33 @@ export function* readRecords(batchBytes: Uint8Array): Generator<BatchRecord, voi
 }
 
 /**
+ * Whether each record of an uncompressed records section (the bytes after a v2 batch
+ * header, holding `count` records) has a key, without materialising records or headers:
+ * `visit(index, hasKey)` per record. Throws RangeError on a malformed section. Memory stays
+ * constant however many records the batch claims.
+ */
+export const visitRecordKeys = (records: Uint8Array, count: number, visit: (index: number, hasKey: boolean) => void): void => {
+  const end = records.length
+  let next = 0
+  try {
+    for (let i = 0; i < count; i++) {
+      cursor = next
+      const length = readVarint(records, end)
+      const recordEnd = cursor + length
+      if (length < 0 || recordEnd > end) throw new RangeError(`record ${i} has invalid length ${length}`)
+      cursor += 1
+      readVarlong(records, recordEnd)
+      readVarint(records, recordEnd)
+      visit(i, readVarint(records, recordEnd) >= 0)
+      next = recordEnd
+    }
+  } catch (e) {
+    if (e instanceof RecordFormatError) throw new RangeError(e.message)
+    throw e
+  }
+}
+
+/**
  * Record timestamps and offsets of an uncompressed batch without materialising records:
  * calls `visit(offset, timestamp)` until it returns true. Used by timestamp lookups.
  * Returns false if the batch could not be walked.

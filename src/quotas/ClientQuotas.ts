@@ -75,6 +75,12 @@ export const makeClientQuotas = (config: RateConfig, current: () => ReadonlyMap<
   return { produce, fetch, request, refresh }
 }
 
+/** Whether Produce must be quota-checked: a produce or request quota was set at some point (Kafka's quotasEnabled). */
+export const produceQuotasEnabled = (quotas: ClientQuotasShape): boolean => {
+  quotas.refresh()
+  return quotas.produce.enabled || quotas.request.enabled
+}
+
 export const nanosToPercentage = (nanos: number): number => nanos * NANOS_TO_PERCENTAGE
 
 /** The client id quotas see: Kafka's header client id, "" when the request has none. */

@@ -71,9 +71,23 @@ export class BrokerServer extends Context.Service<BrokerServer, {
                 // opened, and so only closed on scope exit, once its reader is acquired.)
                 if (draining) return yield* Effect.scoped(Effect.ignore(socket.reader))
                 const ends = yield* listeners.connectionEnds
-                const refused = quotas.acquire(ends.peerIp)
+                // max.connections: wait for a slot, as Kafka's acceptor does; closed only when
+                // the wait queue (the listen backlog) is full.
+                if (!quotas.tryTakeSlot()) {
+                  if (!quotas.canWait) {
+                    yield* Effect.logWarning(`refusing connection from ${ends.peer}: max.connections ${quotas.count} reached and ${quotas.waiting} connection(s) already wait for a slot`)
+                    return yield* Effect.scoped(Effect.ignore(socket.reader))
+                  }
+                  yield* Effect.logInfo(`max.connections ${quotas.count} reached: connection from ${ends.peer} waits for a slot`)
+                  yield* Effect.callback<void>((resume) => {
+                    const cancel = quotas.waitForSlot(() => resume(Effect.void))
+                    return Effect.sync(cancel)
+                  })
+                }
+                const refused = quotas.acquireIp(ends.peerIp)
                 if (refused !== undefined) {
-                  yield* Effect.logWarning(`refusing connection from ${ends.peer}: ${refused}`)
+                  quotas.releaseSlot()
+                  yield* Effect.logWarning(refused)
                   return yield* Effect.scoped(Effect.ignore(socket.reader))
                 }
                 yield* serveConnection(
@@ -95,7 +109,10 @@ export class BrokerServer extends Context.Service<BrokerServer, {
                       Effect.sync(() => connections.add(handle)),
                       () => Effect.sync(() => connections.delete(handle))
                     )
-                ).pipe(Effect.ensuring(Effect.sync(() => quotas.release(ends.peerIp))))
+                ).pipe(Effect.ensuring(Effect.sync(() => {
+                  quotas.releaseIp(ends.peerIp)
+                  quotas.releaseSlot()
+                })))
               })
             )
           )

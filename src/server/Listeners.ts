@@ -50,7 +50,9 @@ export class Listeners extends Context.Service<Listeners, {
 }>()("kafka-broker/server/Listeners") {
   static readonly node: Layer.Layer<Listeners> = Layer.succeed(Listeners, Listeners.of({
     bind: (spec) =>
-      Effect.map(NodeSocketServer.make({ host: spec.host === "" ? "0.0.0.0" : spec.host, port: spec.port }), (server) => ({
+      // TCP_NODELAY as Kafka's acceptor sets it: with Nagle, a small response written while an
+      // earlier one is unacknowledged waits for the client's delayed ACK (up to 40 ms on Linux).
+      Effect.map(NodeSocketServer.make({ host: spec.host === "" ? "0.0.0.0" : spec.host, port: spec.port, noDelay: true }), (server) => ({
         name: spec.name,
         host: spec.host,
         port: server.address._tag === "UnixPathAddress" ? spec.port : server.address.port,

@@ -326,6 +326,7 @@ export const serveConnection = <R>(
       // Requests read before the connection was muted are handled once it is unmuted, before reading more.
       const handleHeld = Effect.suspend(() => {
         heldFrames = false
+        lastActivity = clock.currentTimeMillisUnsafe()
         return Effect.uninterruptible(handleFrames())
       })
       const readLoop: Effect.Effect<never, RequestRejected | HandlerDefect | Socket.SocketError, R> = Effect.forever(
@@ -389,6 +390,8 @@ export const serveConnection = <R>(
         idleness: (now) => {
           // Working: a request is being handled and no response waits on the client.
           if (unanswered > 0 && !writing) return undefined
+          // Muted for a quota: the broker, not the client, holds its requests back.
+          if (mutedUntil !== 0 && muted()) return undefined
           const reason = writing
             ? "the client has not read its responses"
             : frames.pendingBytes > 0

@@ -93,6 +93,14 @@ export interface TopicsShape {
 
 export type ConfigResourceKind = "topic" | "broker"
 
+/**
+ * Kafka's QuorumController.MAX_RECORDS_PER_USER_OP: one admin request may write at most this
+ * many metadata records (a TopicRecord, its ConfigRecords and one PartitionRecord per
+ * partition for a created topic; one PartitionRecord per added partition). It is also what
+ * keeps a request claiming 10^9 partitions from sizing anything.
+ */
+export const MAX_RECORDS_PER_USER_OP = 10_000
+
 export class Topics extends Context.Service<Topics, TopicsShape>()("kafka-broker/topics/Topics") {}
 
 /** Kafka's topic name rule (Topic.validate): 1-249 characters of [a-zA-Z0-9._-], not "." or "..". */

@@ -41,6 +41,8 @@ export const KAFKA_TOPIC_CONFIGS: ReadonlySet<string> = new Set([
   "min.compaction.lag.ms",
   "min.insync.replicas",
   "preallocate",
+  "remote.log.copy.disable",
+  "remote.log.delete.on.disable",
   "remote.storage.enable",
   "retention.bytes",
   "retention.ms",
@@ -71,6 +73,8 @@ const CONFIG_TYPE_ID: Readonly<Record<ConfigType, number>> = {
  */
 const TOPIC_ONLY_CONFIGS: ReadonlyMap<string, { readonly type: ConfigType; readonly default: string; readonly doc: string }> = new Map([
   ["remote.storage.enable", { type: "BOOLEAN", default: "false", doc: "Whether the topic's segments are copied to tiered storage (not supported by this broker)." }],
+  ["remote.log.copy.disable", { type: "BOOLEAN", default: "false", doc: "With tiered storage: stop copying new segments to remote storage, keep reading the copied ones." }],
+  ["remote.log.delete.on.disable", { type: "BOOLEAN", default: "false", doc: "With tiered storage: allow turning it off for the topic, deleting its remote segments." }],
   ["leader.replication.throttled.replicas", { type: "LIST", default: "", doc: "Replicas whose replication is throttled on the leader side, as partition:broker pairs or *." }],
   ["follower.replication.throttled.replicas", { type: "LIST", default: "", doc: "Replicas whose replication is throttled on the follower side, as partition:broker pairs or *." }]
 ] as const)

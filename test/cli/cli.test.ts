@@ -5,7 +5,7 @@
  * topic; tables for people, `--format json` parsed here, Kafka's error names and the exit
  * codes scripts rely on.
  */
-import { spawn } from "node:child_process"
+import { spawn, spawnSync } from "node:child_process"
 import * as path from "node:path"
 import { Readable } from "node:stream"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
@@ -13,6 +13,9 @@ import { parseArgs } from "../../src/cli/args.ts"
 import { run } from "../../src/cli/main.ts"
 import { table } from "../../src/cli/output.ts"
 import { type BrokerProcess, startBrokerProcess } from "../support/broker-process.ts"
+import { requireTool } from "../support/os-tools.ts"
+
+const kcat = requireTool("kcat")
 
 const CLI = path.resolve(import.meta.dirname, "..", "..", "src", "cli", "main.ts")
 
@@ -148,6 +151,23 @@ describe("kafka command line", () => {
     const unreachable = await spawned(["--bootstrap-server", "127.0.0.1:1", "topic", "list"])
     expect(unreachable.code).toBe(3)
     expect(unreachable.stderr).toContain("cannot connect to 127.0.0.1:1")
+  }, 60_000)
+
+  it.skipIf(kcat === undefined)("produces with every codec Kafka has, readable by librdkafka (kcat) and by its own consume", async () => {
+    for (const codec of ["gzip", "snappy", "lz4", "zstd"]) {
+      const topic = `cli-${codec}`
+      expect((await kafka(["topic", "create", topic])).code).toBe(0)
+      const lines = Array.from({ length: 50 }, (_, i) => `${codec}-${i}`)
+      const produced = await kafka(["produce", topic, "--compression", codec], lines.join("\n") + "\n")
+      expect(produced.code, produced.stderr).toBe(0)
+      const consumed = await kafka(["consume", topic, "--offset", "beginning", "--num", "50", "--print", "%s\\n"])
+      expect(consumed.stdout.trim().split("\n"), codec).toEqual(lines)
+      const read = spawnSync(kcat!, ["-C", "-b", bootstrap, "-t", topic, "-o", "beginning", "-e", "-q", "-f", "%s\\n"], { encoding: "utf8", timeout: 30_000 })
+      expect(read.stdout.trim().split("\n"), `${codec}: ${read.stderr}`).toEqual(lines)
+    }
+    const unknown = await kafka(["produce", "cli-gzip", "--compression", "brotli"], "x\n")
+    expect(unknown.code).toBe(2)
+    expect(unknown.stderr).toContain("--compression must be one of none, gzip, snappy, lz4, zstd")
   }, 60_000)
 
   it("cluster info and broker configs as tables", async () => {

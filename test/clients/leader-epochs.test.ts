@@ -2,12 +2,13 @@
  * Issue 8 proof, leader epochs across a restart: a restarted broker starts a new leader epoch
  * for its partitions (as Kafka's controller does when the broker comes back), OffsetForLeaderEpoch
  * answers the old epoch's end offset from the leader-epoch cache (`leader-epoch-checkpoint`),
- * a request carrying the old epoch as current is fenced, and a librdkafka consumer (python
- * confluent-kafka; kcat exits when its only broker goes away) keeps consuming across the
- * restart, going through FENCED_LEADER_EPOCH and a metadata refresh.
- *
- * librdkafka 2.0.2 (the one installed) predates its KIP-320 offset validation (2.1.0), so it
- * does not send OffsetForLeaderEpoch itself; the protocol-level assertions stand in for it.
+ * a request carrying the old epoch as current is fenced, and librdkafka consumers keep
+ * consuming across the restart:
+ * - kcat on librdkafka >= 2.1 (KIP-320; built by `pnpm build:librdkafka`): it sees the new
+ *   epoch in Metadata, validates its position with OffsetForLeaderEpoch (asserted from its
+ *   `-d protocol` log) and goes on from there;
+ * - python confluent-kafka on Debian's librdkafka 2.0.2, which predates that validation and
+ *   goes through FENCED_LEADER_EPOCH and a metadata refresh instead.
  */
 import { type ChildProcess, spawn } from "node:child_process"
 import * as fs from "node:fs"
@@ -19,10 +20,11 @@ import { describe, expect, it } from "vitest"
 import { Metadata, OffsetForLeaderEpoch } from "../../src/protocol/generated/apis.ts"
 import { ErrorCode } from "../../src/protocol/error-codes.ts"
 import { type BrokerProcess, startBrokerProcess } from "../support/broker-process.ts"
-import { requireTool } from "../support/os-tools.ts"
+import { requireKip320Kcat, requireTool } from "../support/os-tools.ts"
 import { decodeResponse, encodeRequest, WireClient } from "../support/wire-client.ts"
 
 const python = requireTool("python3-confluent-kafka")
+const kcat = requireKip320Kcat()
 
 /** Consumes partition 0 from the beginning, one "offset value" line per record, until killed. */
 const CONSUMER = `
@@ -86,6 +88,8 @@ const linesFrom = (child: ChildProcess) => {
   const exited = new Promise<never>((_, reject) => child.once("close", (code) => reject(new Error(`the consumer exited with ${code} after ${out.split("\n").length - 1} line(s): ${err}`))))
   return {
     lines: () => out.split("\n").filter((l) => l !== ""),
+    /** Everything it wrote to stderr (kcat's debug log). */
+    errors: () => err,
     waitFor: async (n: number) => {
       while (out.split("\n").filter((l) => l !== "").length < n) {
         await Promise.race([new Promise<void>((resolve) => waiters.push(resolve)), exited])
@@ -99,26 +103,43 @@ const stop = async (broker: BrokerProcess) => {
   await broker.exited
 }
 
-describe.skipIf(python === undefined)("leader epochs across a restart", () => {
-  it("starts a new epoch, answers OffsetForLeaderEpoch from the epoch cache, and librdkafka consumes straight through", async () => {
+/** kcat from the beginning of partition 0: "offset value" lines; -E: a broker going away is not fatal. */
+const kcatConsumer = (port: number) =>
+  spawn(kcat!.kcat, [
+    "-E", "-u", "-C", "-b", `127.0.0.1:${port}`, "-t", TOPIC, "-p", "0", "-o", "beginning", "-f", "%o %s\\n", "-d", "protocol",
+    "-X", "topic.metadata.refresh.interval.ms=200", "-X", "reconnect.backoff.ms=50", "-X", "reconnect.backoff.max.ms=100"
+  ], { env: kcat!.env, stdio: ["ignore", "pipe", "pipe"] })
+
+describe.skipIf(python === undefined && kcat === undefined)("leader epochs across a restart", () => {
+  it("starts a new epoch, answers OffsetForLeaderEpoch from the epoch cache, and librdkafka validates its position and consumes straight through", async () => {
     const logDir = fs.mkdtempSync(path.join(os.tmpdir(), "kafka-epochs-"))
     const port = await freePort()
     const args = ["--override", `listeners=PLAINTEXT://127.0.0.1:${port}`]
     const first = await startBrokerProcess({ logDir, args })
+    const consumers: Array<{ readonly name: string; readonly child: ChildProcess; readonly consumed: ReturnType<typeof linesFrom> }> = []
     try {
-    const kafka = new Kafka({ clientId: "leader-epochs-admin", brokers: [`127.0.0.1:${port}`], logLevel: logLevel.NOTHING })
-    const admin = kafka.admin()
-    await admin.connect()
-    await admin.createTopics({ topics: [{ topic: TOPIC, numPartitions: 1 }] })
-    await admin.disconnect()
-    await produce(port, 0, 10)
-    const before = await probe(port, 0)
-    expect(before.answer).toEqual({ errorCode: ErrorCode.NONE, leaderEpoch: before.leaderEpoch, endOffset: 10 })
+      const kafka = new Kafka({ clientId: "leader-epochs-admin", brokers: [`127.0.0.1:${port}`], logLevel: logLevel.NOTHING })
+      const admin = kafka.admin()
+      await admin.connect()
+      await admin.createTopics({ topics: [{ topic: TOPIC, numPartitions: 1 }] })
+      await admin.disconnect()
+      await produce(port, 0, 10)
+      const before = await probe(port, 0)
+      expect(before.answer).toEqual({ errorCode: ErrorCode.NONE, leaderEpoch: before.leaderEpoch, endOffset: 10 })
 
-    const consumer = spawn(python!, ["-c", CONSUMER, `127.0.0.1:${port}`, TOPIC])
-    try {
-      const consumed = linesFrom(consumer)
-      await consumed.waitFor(10)
+      if (kcat !== undefined) {
+        const child = kcatConsumer(port)
+        consumers.push({ name: `kcat (librdkafka ${kcat.librdkafka})`, child, consumed: linesFrom(child) })
+      }
+      if (python !== undefined) {
+        const child = spawn(python, ["-c", CONSUMER, `127.0.0.1:${port}`, TOPIC])
+        consumers.push({ name: "python confluent-kafka", child, consumed: linesFrom(child) })
+      }
+      for (const c of consumers) await c.consumed.waitFor(10)
+      const validations = () => kcatLog().split("\n").filter((l) => l.includes("Sent OffsetForLeaderEpochRequest")).length
+      const kcatLog = () => consumers.find((c) => c.name.startsWith("kcat"))?.consumed.errors() ?? ""
+      // Nothing to validate while the epoch stands still.
+      expect(validations()).toBe(0)
 
       await stop(first)
       const second = await startBrokerProcess({ logDir, args })
@@ -133,15 +154,22 @@ describe.skipIf(python === undefined)("leader epochs across a restart", () => {
 
         await produce(port, 10, 10)
         expect((await probe(port, after.leaderEpoch)).answer).toEqual({ errorCode: ErrorCode.NONE, leaderEpoch: after.leaderEpoch, endOffset: 20 })
-        await consumed.waitFor(20)
-        expect(consumed.lines()).toEqual(Array.from({ length: 20 }, (_, i) => `${i} m${i}`))
+        for (const c of consumers) {
+          await c.consumed.waitFor(20)
+          expect(c.consumed.lines(), c.name).toEqual(Array.from({ length: 20 }, (_, i) => `${i} m${i}`))
+        }
+        if (kcat !== undefined) {
+          // librdkafka saw the epoch move in Metadata and asked where its epoch ended before
+          // fetching on (KIP-320); the answer (epoch ${before}, end offset 10) showed no truncation.
+          expect(validations()).toBeGreaterThanOrEqual(1)
+          expect(kcatLog()).toContain("Received OffsetForLeaderEpochResponse")
+          expect(kcatLog()).not.toMatch(/truncat/i)
+        }
       } finally {
         await stop(second)
       }
     } finally {
-      consumer.kill("SIGKILL")
-    }
-    } finally {
+      for (const c of consumers) c.child.kill("SIGKILL")
       await stop(first)
     }
   }, 60_000)

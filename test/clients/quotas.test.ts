@@ -10,11 +10,13 @@
  * Nothing here times the client: amounts are checked against the broker's timestamps and
  * its quota gauges on /metrics.
  */
+import { Readable } from "node:stream"
 import { Admin } from "@platformatic/kafka"
 import { Kafka, type logCreator, logLevel } from "kafkajs"
 import parsePrometheusTextFormat from "parse-prometheus-text-format"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { type EmbeddedBroker, startBroker } from "../../src/broker.ts"
+import { run } from "../../src/cli/main.ts"
 import { Fetch } from "../../src/protocol/generated/apis.ts"
 import { readBatchHeader, RECORD_BATCH_OVERHEAD } from "../../src/log/record-batch.ts"
 import { decodeResponse, encodeRequest, WireClient } from "../support/wire-client.ts"
@@ -175,5 +177,35 @@ describe("client quotas with real clients", () => {
     } finally {
       client.close()
     }
+  })
+
+  it("the kafka CLI sets and removes a client quota kafka-configs style, and the next produce follows it", async () => {
+    const cli = async (...args: ReadonlyArray<string>) => {
+      let stdout = ""
+      let stderr = ""
+      const code = await run([...args, "--bootstrap-server", broker.bootstrap], { stdin: Readable.from([""]), out: (t) => void (stdout += t), err: (t) => void (stderr += t) })
+      return { code, stdout, stderr }
+    }
+    const set = await cli("quota", "set", "--entity-type", "clients", "--entity-name", "cli-producer", "producer_byte_rate=500")
+    expect(set).toMatchObject({ code: 0, stderr: "" })
+    const described = await cli("quota", "describe", "--client-id", "cli-producer", "--format", "json")
+    expect(JSON.parse(described.stdout)).toEqual([{ entity: "client-id=cli-producer", key: "producer_byte_rate", value: 500 }])
+
+    // One 6000-byte record: 600 B/s over the 10 s minimum window, 20% over 500: a 2000 ms throttle (and a little more for the request's own bytes).
+    const sendOne = async () => {
+      const { kafka, throttles } = kafkaWithThrottleLog("cli-producer")
+      const producer = kafka.producer()
+      await producer.connect()
+      await producer.send({ topic: FAST_TOPIC, acks: 1, messages: [{ value: Buffer.alloc(6000, 1) }] })
+      await producer.disconnect()
+      return throttles
+    }
+    const [throttled] = await sendOne()
+    expect(throttled).toBeGreaterThanOrEqual(2000)
+    expect(throttled).toBeLessThan(2500)
+
+    expect((await cli("quota", "delete", "--client-id", "cli-producer", "producer_byte_rate")).code).toBe(0)
+    expect(await sendOne()).toEqual([0])
+    expect((await cli("quota", "describe", "--client-id", "cli-producer", "--format", "json")).stdout.trim()).toBe("[]")
   })
 })

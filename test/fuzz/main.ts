@@ -2,7 +2,13 @@
  * `pnpm fuzz [--runs N] [--seconds S] [--target NAME] [--seed N]`: runs the fuzz targets for
  * longer than `pnpm test` does (default 10^6 inputs each), with a fresh seed, and saves
  * every input that breaks a target to the corpus, which `pnpm test` then replays.
+ *
+ * `pnpm fuzz --crash N [--seed N]`: runs the crash harness (test/crash) for N crash points
+ * instead of the 200 of `pnpm test`, with a fresh seed (printed; CRASH_SEED=<seed> with
+ * CRASH_ITERATIONS=N replays a failure). Codec targets run too only if named with --target.
  */
+import { spawnSync } from "node:child_process"
+import * as path from "node:path"
 import fc from "fast-check"
 import { parseArgs } from "node:util"
 import { saveToCorpus } from "./corpus.ts"
@@ -13,16 +19,30 @@ const { values } = parseArgs({
     runs: { type: "string", default: "1000000" },
     seconds: { type: "string" },
     target: { type: "string", multiple: true },
-    seed: { type: "string" }
+    seed: { type: "string" },
+    crash: { type: "string" }
   }
 })
 
 const runs = Number(values.runs)
 const seed = values.seed === undefined ? Date.now() % 0x7fffffff : Number(values.seed)
 const timeLimitMs = values.seconds === undefined ? undefined : Number(values.seconds) * 1000
-const targets = values.target === undefined ? FUZZ_TARGETS : FUZZ_TARGETS.filter((t) => values.target!.includes(t.name))
+const targets = values.target === undefined ? (values.crash === undefined ? FUZZ_TARGETS : []) : FUZZ_TARGETS.filter((t) => values.target!.includes(t.name))
 
 let failed = 0
+if (values.crash !== undefined) {
+  const root = path.resolve(import.meta.dirname, "..", "..")
+  console.log(`crash harness: ${values.crash} crash points, seed ${seed}`)
+  const run = spawnSync("pnpm", ["vitest", "run", "test/crash/crash.test.ts"], {
+    cwd: root,
+    stdio: "inherit",
+    env: { ...process.env, CRASH_ITERATIONS: values.crash, CRASH_SEED: String(seed), CRASH_TIMEOUT_MS: String(Math.max(900_000, Number(values.crash) * 10_000)) }
+  })
+  if (run.status !== 0) {
+    failed++
+    console.log(`crash harness FAILED (seed ${seed}; replay with CRASH_SEED=${seed} CRASH_ITERATIONS=${values.crash} pnpm vitest run test/crash)`)
+  }
+}
 console.log(`fuzzing ${targets.length} targets, ${runs} inputs each${timeLimitMs === undefined ? "" : ` or ${values.seconds} s`}, seed ${seed}`)
 for (const target of targets) {
   const started = Date.now()
@@ -45,5 +65,5 @@ for (const target of targets) {
     console.log(`${target.name}: ${result.numRuns} inputs, no failure (${seconds} s)`)
   }
 }
-console.log(`${targets.length - failed} passed, ${failed} failed`)
+if (targets.length > 0) console.log(`${targets.length - failed} passed, ${failed} failed`)
 process.exitCode = failed === 0 ? 0 : 1

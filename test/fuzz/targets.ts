@@ -13,6 +13,8 @@
 import fc from "fast-check"
 import { generatedDir } from "../../scripts/generate-protocol.ts"
 import { type MessageSpec, readCommittedSpecs } from "../../scripts/protocol-spec.ts"
+import * as zlib from "node:zlib"
+import { compressRecords, decompressRecords } from "../../src/log/compression.ts"
 import { buildRecordBatch, RECORD_BATCH_OVERHEAD, readRecords, validateBatches, writeBatchCrc } from "../../src/log/record-batch.ts"
 import { decodeMetadataRecord, encodeMetadataRecord, MetadataRecordFormatError } from "../../src/metadata/record-serde.ts"
 import type { AnyApi } from "../../src/protocol/api.ts"
@@ -367,6 +369,45 @@ const recordBatches: FuzzTarget = {
   }
 }
 
+const compressOnce = (codec: number, plain: Uint8Array): Uint8Array => (codec === 4 ? zlib.zstdCompressSync(plain) : compressRecords(codec, plain))
+
+let bombs: Map<number, ReadonlyArray<readonly [number, Uint8Array]>> | undefined
+const bombSeeds = (codec: number): ReadonlyArray<readonly [number, Uint8Array]> => {
+  bombs ??= new Map([1, 2, 3, 4].map((c) => [c, [
+    [c, compressOnce(c, new Uint8Array(1 << 20))] as const,
+    [c, compressOnce(c, new Uint8Array(INFLATE_LIMIT + 1).fill(7))] as const
+  ]]))
+  return bombs.get(codec)!
+}
+
+/** What one inflated records section may grow to in the decompressor target. */
+const INFLATE_LIMIT = 64 * 1024
+
+/**
+ * Compressed record sections (small ones, and bombs that claim far more than the limit),
+ * valid or mutated: inflating never yields more than the limit and fails only with an
+ * Error (never a TypeError of a bug, never a non-Error), however the stream lies.
+ */
+const decompressors: FuzzTarget = {
+  name: "decompressors",
+  arbitrary: fc.oneof(
+    // Small sections, compressed per input.
+    fc.tuple(fc.constantFrom(1, 2, 3, 4), fc.uint8Array({ maxLength: 512 })).map(([codec, plain]) => [codec, compressOnce(codec, plain)] as const),
+    // Bombs, compressed once: 1 MiB of zeros, and just over the limit.
+    fc.constantFrom(...[1, 2, 3, 4].flatMap((codec) => bombSeeds(codec)))
+  ).chain(([codec, compressed]) => mutatedOr(fc.constant(compressed)).map((bytes) => ({ label: String(codec), bytes }))),
+  check: ({ label, bytes }) => {
+    let out: Uint8Array
+    try {
+      out = decompressRecords(Number(label), bytes, INFLATE_LIMIT)
+    } catch (e) {
+      if (!(e instanceof Error) || e instanceof TypeError) throw untyped(`decompress codec ${label}`, e)
+      return
+    }
+    if (out.length > INFLATE_LIMIT) throw new Error(`codec ${label} inflated ${bytes.length} bytes to ${out.length}, over the ${INFLATE_LIMIT} limit`)
+  }
+}
+
 const metadataRecordTypes = [...METADATA_RECORD_TYPES.values()]
 
 /** Metadata log records, as read back from a possibly damaged `__cluster_metadata` log. */
@@ -391,4 +432,4 @@ const metadataRecords: FuzzTarget = {
   }
 }
 
-export const FUZZ_TARGETS: ReadonlyArray<FuzzTarget> = [requestDecoders, requestFrames, frameReader, recordBatches, metadataRecords]
+export const FUZZ_TARGETS: ReadonlyArray<FuzzTarget> = [requestDecoders, requestFrames, frameReader, recordBatches, decompressors, metadataRecords]

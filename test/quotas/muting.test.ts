@@ -15,7 +15,7 @@ import { quotaEntityKey } from "../../src/metadata/image.ts"
 import { ListGroups } from "../../src/protocol/generated/apis.ts"
 import { makeClientQuotas } from "../../src/quotas/ClientQuotas.ts"
 import { withRequestQuota } from "../../src/quotas/request-quota.ts"
-import { serveConnection } from "../../src/server/connection.ts"
+import { type ConnectionHandle, serveConnection } from "../../src/server/connection.ts"
 import { decodeResponse, encodeRequest } from "../support/wire-client.ts"
 
 const THROTTLE_MS = 1000
@@ -75,7 +75,7 @@ const settle = Effect.gen(function*() {
   for (let i = 0; i < 50; i++) yield* Effect.yieldNow
 })
 
-const serve = (socket: Socket.Socket, registry: ReturnType<typeof makeRegistry<never>>) =>
+const serve = (socket: Socket.Socket, registry: ReturnType<typeof makeRegistry<never>>, onHandle: (h: ConnectionHandle) => void = () => {}) =>
   serveConnection(socket, registry, {
     clientAddress: "127.0.0.1:1",
     listenerName: "PLAINTEXT",
@@ -85,17 +85,20 @@ const serve = (socket: Socket.Socket, registry: ReturnType<typeof makeRegistry<n
     drainTimeout: "1 second",
     maxQueuedRequests: 500,
     abort: () => {}
-  }, () => Effect.void)
+  }, (h) => Effect.sync(() => onHandle(h)))
 
 describe("channel muting (KIP-219)", () => {
   it.effect("answers a throttled request at once, then handles nothing more until the throttle has passed", () =>
     Effect.gen(function*() {
       const { socket, incoming, responses } = yield* fakeSocket
-      const fiber = yield* Effect.forkChild(serve(socket, makeRegistry([throttling])))
+      let handle: ConnectionHandle | undefined
+      const fiber = yield* Effect.forkChild(serve(socket, makeRegistry([throttling]), (h) => (handle = h)))
       // Two requests in one read: the second waits out the first's throttle.
       yield* Queue.offer(incoming, Buffer.concat([listGroups(1), listGroups(2)]))
       yield* settle
       assert.deepStrictEqual(responses(), [{ correlationId: 1, throttleTimeMs: THROTTLE_MS }])
+      // Muted by the broker: not idle, whatever the idle sweep's deadline.
+      assert.isUndefined(handle!.idleness(Number.MAX_SAFE_INTEGER))
       // A request arriving meanwhile is read but held too.
       yield* Queue.offer(incoming, listGroups(3))
       yield* TestClock.adjust(`${THROTTLE_MS - 1} millis`)

@@ -149,15 +149,55 @@ describe.skipIf(!haveProc)("a client that pipelines requests and never reads", (
 })
 
 describe("max.connections", () => {
-  it("closes connections beyond the broker-wide limit and serves the ones it has", async () => {
-    const broker = await startBroker({ properties: { "max.connections": "4" } })
+  it("holds a connection beyond the broker-wide limit unread until a slot frees, then serves it (Kafka's acceptor waits)", async () => {
+    const broker = await startBroker({ properties: { "max.connections": "3", "socket.listen.backlog.size": "1" } })
+    const held = await Promise.all(Array.from({ length: 3 }, () => WireClient.connect(broker.port)))
+    let waiting: WireClient | undefined
     try {
-      const held = await Promise.all(Array.from({ length: 3 }, () => connect(broker.port)))
-      const extra = await connect(broker.port)
+      // Every held connection is served.
+      for (const [i, c] of held.entries()) {
+        c.write(apiVersions(i))
+        expect(decodeResponse(ApiVersions, 3, await c.read()).correlationId).toBe(i)
+      }
+      waiting = await WireClient.connect(broker.port)
+      waiting.write(apiVersions(40))
+      let answered = false
+      const response = waiting.read().then((bytes) => {
+        answered = true
+        return decodeResponse(ApiVersions, 3, bytes)
+      })
+      // Round trips on a held connection give the broker every chance to answer the waiting
+      // one, which it must not: it has no slot.
+      for (let i = 0; i < 5; i++) {
+        held[0]!.write(apiVersions(50 + i))
+        await held[0]!.read()
+      }
+      expect(answered).toBe(false)
+      // A second waiter overflows socket.listen.backlog.size 1: closed, as the kernel would drop it.
+      const overflow = await connect(broker.port)
+      await closedByPeer(overflow)
+      expect(answered).toBe(false)
+      // One held connection closes: the waiting one gets its slot and its request is answered.
+      held[1]!.close()
+      expect((await response).correlationId).toBe(40)
+      // And it keeps being served like any other.
+      waiting.write(apiVersions(41))
+      expect(decodeResponse(ApiVersions, 3, await waiting.read()).correlationId).toBe(41)
+    } finally {
+      held.forEach((c) => c.close())
+      waiting?.close()
+      await broker.stop()
+    }
+  })
+
+  it("closes a connection over max.connections.per.ip at once instead (Kafka's TooManyConnectionsException)", async () => {
+    const broker = await startBroker({ properties: { "max.connections.per.ip": "2" } })
+    try {
+      const held = await Promise.all(Array.from({ length: 2 }, () => connect(broker.port)))
       const refused = await connect(broker.port)
       await closedByPeer(refused)
+      await Promise.all(held.map((s) => new Promise<void>((resolve) => s.end(resolve))))
       held.forEach((s) => s.destroy())
-      extra.destroy()
     } finally {
       await broker.stop()
     }
