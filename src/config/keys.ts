@@ -344,7 +344,6 @@ const REPORTED_ONLY_KEYS: ReadonlyArray<readonly [name: string, type: ConfigType
   ["inter.broker.protocol.version", "STRING", "3.9-IV0", "Inter-broker protocol version; this broker reports the version of its metadata.version (3.9-IV0)."],
   ["inter.broker.listener.name", "STRING", null, "Listener brokers use to talk to each other."],
   ["replica.selector.class", "STRING", null, "Class choosing the replica a consumer should fetch from (KIP-392)."],
-  ["group.max.size", "INT", "2147483647", "Most members a classic group may have."],
   ["group.coordinator.rebalance.protocols", "LIST", "classic,consumer", "Group protocols the coordinator serves (classic, consumer, share)."],
   ["group.coordinator.threads", "INT", "1", "Threads of the group coordinator."],
   ["group.coordinator.append.linger.ms", "INT", "10", "Time the group coordinator waits to batch its writes."],
