@@ -318,7 +318,6 @@ const REPORTED_ONLY_KEYS: ReadonlyArray<readonly [name: string, type: ConfigType
   ["control.plane.listener.name", "STRING", null, "Separate listener for controller traffic (ZooKeeper era)."],
   ["socket.send.buffer.bytes", "INT", "102400", "SO_SNDBUF of client sockets; -1 keeps the OS default."],
   ["socket.receive.buffer.bytes", "INT", "102400", "SO_RCVBUF of client sockets; -1 keeps the OS default."],
-  ["socket.listen.backlog.size", "INT", "50", "Pending connection queue length of each listener."],
   ["max.connection.creation.rate", "INT", "2147483647", "New connections accepted per second, per listener."],
   ["connection.failed.authentication.delay.ms", "INT", "100", "Delay before closing a connection that failed authentication."],
   ["queued.max.request.bytes", "LONG", "-1", "Bytes of queued requests before reading stops; -1 means no limit."],
