@@ -6,6 +6,7 @@
 import * as NodeSocket from "@effect/platform-node/NodeSocket"
 import * as NodeSocketServer from "@effect/platform-node/NodeSocketServer"
 import { Context, Effect, Layer, type Scope } from "effect"
+import * as Socket from "effect/socket/Socket"
 import type * as SocketServer from "effect/socket/SocketServer"
 
 export interface ListenerSpec {
@@ -49,6 +50,76 @@ export interface ConnectionEnds {
 export interface DirectWriter {
   readonly write: (chunks: ReadonlyArray<Uint8Array>) => boolean
   readonly drained: Effect.Effect<void>
+  /**
+   * Takes reading over from the Effect socket's reader (acquired first: it owns opening and
+   * closing the socket) and returns a pull that hands out every chunk received since the
+   * last one. The socket flows (Node delivers reads as they come, no read()/concat, no
+   * read stop and start per request) and is paused only while DIRECT_READ_LIMIT bytes
+   * wait unpulled, so a connection that stops pulling still stops the client.
+   */
+  readonly takeOverReading: () => Effect.Effect<ReadonlyArray<Uint8Array>, Socket.SocketError>
+}
+
+/** Received bytes not yet pulled above which a directly read socket is paused. */
+export const DIRECT_READ_LIMIT = 256 * 1024
+
+const takeOverReading = (socket: NodeSocket.NetSocket["Service"]): Effect.Effect<ReadonlyArray<Uint8Array>, Socket.SocketError> => {
+  let chunks: Array<Uint8Array> = []
+  let bytes = 0
+  let error: Socket.SocketError | undefined
+  let waiter: ((effect: Effect.Effect<ReadonlyArray<Uint8Array>, Socket.SocketError>) => void) | undefined
+  const deliver = () => {
+    if (waiter === undefined) return
+    if (chunks.length > 0) {
+      const got = chunks
+      chunks = []
+      bytes = 0
+      const resume = waiter
+      waiter = undefined
+      resume(Effect.succeed(got))
+    } else if (error !== undefined) {
+      const resume = waiter
+      waiter = undefined
+      resume(Effect.fail(error))
+    }
+  }
+  const closeError = (code: number) => new Socket.SocketError({ reason: new Socket.SocketCloseError({ code }) })
+  // The Effect reader's `readable` listener would keep the stream from flowing.
+  socket.removeAllListeners("readable")
+  socket.on("data", (chunk: Buffer) => {
+    chunks.push(chunk)
+    bytes += chunk.length
+    if (waiter !== undefined) deliver()
+    else if (bytes >= DIRECT_READ_LIMIT) socket.pause()
+  })
+  // End of stream: bytes already received are pulled before the error.
+  socket.on("end", () => {
+    error ??= closeError(1000)
+    deliver()
+  })
+  socket.on("error", (cause) => {
+    error ??= new Socket.SocketError({ reason: new Socket.SocketReadError({ cause }) })
+    chunks = []
+    deliver()
+  })
+  socket.on("close", (hadError) => {
+    error ??= closeError(hadError ? 1006 : 1000)
+    deliver()
+  })
+  socket.resume()
+  return Effect.callback((resume) => {
+    if (chunks.length > 0 || error !== undefined) {
+      waiter = resume
+      deliver()
+      if (socket.isPaused() && error === undefined) socket.resume()
+      return
+    }
+    waiter = resume
+    if (socket.isPaused()) socket.resume()
+    return Effect.sync(() => {
+      if (waiter === resume) waiter = undefined
+    })
+  })
 }
 
 const directWriter = (socket: NodeSocket.NetSocket["Service"]): DirectWriter => ({
@@ -75,6 +146,8 @@ const directWriter = (socket: NodeSocket.NetSocket["Service"]): DirectWriter => 
       socket.off("close", done)
     })
   })
+,
+  takeOverReading: () => takeOverReading(socket)
 })
 
 /** Dual-stack sockets report IPv4 peers as "::ffff:a.b.c.d"; clients want the plain form. */

@@ -73,6 +73,8 @@ export const serveConnection = <R>(
   Effect.scoped(
     Effect.gen(function*() {
       const reader = yield* socket.reader
+      // Acquiring the reader opens the socket (and closes it with this scope); reading itself is direct where the transport allows.
+      const pull: Effect.Effect<ReadonlyArray<Uint8Array | string>, Socket.SocketError> = options.direct === undefined ? reader.pull : options.direct.takeOverReading()
       const writer = yield* socket.writer
       const frames = new FrameReader(options.maxRequestSize)
       const clock = yield* Clock.Clock
@@ -369,7 +371,7 @@ export const serveConnection = <R>(
       const readLoop: Effect.Effect<never, RequestRejected | HandlerDefect | Socket.SocketError, R> = Effect.forever(
         Effect.andThen(
           Effect.andThen(awaitProgress, awaitUnmuted),
-          Effect.suspend(() => heldFrames ? handleHeld : Effect.flatMap(reader.pull, (chunks) => {
+          Effect.suspend(() => heldFrames ? handleHeld : Effect.flatMap(pull, (chunks) => {
             if (observer.enabled) receivedAt = lastClock = performance.now()
             for (const chunk of chunks) {
               frames.push(typeof chunk === "string" ? new TextEncoder().encode(chunk) : chunk)
