@@ -2,16 +2,8 @@ import { describe, expect, it } from "vitest"
 import { Fetch } from "../../src/protocol/generated/apis.ts"
 import { encodeResponseFrame, writeResponseFrame } from "../../src/server/dispatch.ts"
 import { ResponseBuffer, SPLICE_MIN_BYTES } from "../../src/server/response-buffer.ts"
+import { concat } from "../log/helpers.ts"
 
-const concat = (chunks: ReadonlyArray<Uint8Array>): Uint8Array => {
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0))
-  let pos = 0
-  for (const c of chunks) {
-    out.set(c, pos)
-    pos += c.length
-  }
-  return out
-}
 
 const fetchBody = (records: Uint8Array) => ({
   throttleTimeMs: 0,
@@ -34,18 +26,18 @@ describe("ResponseBuffer", () => {
     const chunks = w.chunks()
     expect(chunks).toContain(big)
     expect(w.byteLength).toBe(w.pos + big.length)
-    expect(concat(chunks)).toEqual(concat([encodeResponseFrame(Fetch, 12, 1, fetchBody(big)), encodeResponseFrame(Fetch, 12, 2, fetchBody(small))]))
+    expect(concat(...chunks)).toEqual(concat(encodeResponseFrame(Fetch, 12, 1, fetchBody(big)), encodeResponseFrame(Fetch, 12, 2, fetchBody(small))))
   })
 
   it("rewinds a response that failed halfway, spliced bytes included", () => {
     const w = new ResponseBuffer(64)
     writeResponseFrame(Fetch, 12, 1, fetchBody(new Uint8Array(3)), w)
-    const before = concat(w.chunks(true))
+    const before = concat(...w.chunks(true))
     const mark = w.mark()
     w.int32(5)
     w.raw(new Uint8Array(SPLICE_MIN_BYTES))
     w.rewind(mark)
-    expect(concat(w.chunks())).toEqual(before)
+    expect(concat(...w.chunks())).toEqual(before)
     expect(w.byteLength).toBe(before.length)
   })
 })
