@@ -4,7 +4,6 @@ import { encodeResponseFrame, writeResponseFrame } from "../../src/server/dispat
 import { ResponseBuffer, SPLICE_MIN_BYTES } from "../../src/server/response-buffer.ts"
 import { concat } from "../log/helpers.ts"
 
-
 const fetchBody = (records: Uint8Array) => ({
   throttleTimeMs: 0,
   errorCode: 0,
