@@ -25,7 +25,7 @@ const machine = () => {
     const fsType = execSync(`df --output=fstype ${os.tmpdir()} | tail -1`, { encoding: "utf8" }).trim()
     disk = `${dev} (${fsType}, ${rotational === "0" ? "non-rotational" : rotational === "1" ? "rotational" : "rotational unknown"}) for ${os.tmpdir()}`
   } catch {}
-  return { nproc: os.availableParallelism(), cpu, memory_gb: round(os.totalmem() / 2 ** 30, 1), disk, node: process.version, kernel: os.release() }
+  return { nproc: os.availableParallelism(), cpu, memory_gb: round(os.totalmem() / 2 ** 30, 1), disk, node: process.version, kernel: os.release(), load_average: `${os.loadavg().map((l) => l.toFixed(1)).join(" ")} at start` }
 }
 
 const onlyArg = process.argv.find((a) => a.startsWith("--only="))
@@ -48,7 +48,7 @@ for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
 const started = performance.now()
 const log = (line: string) => console.log(`[${((performance.now() - started) / 1000).toFixed(0).padStart(4)} s] ${line}`)
 const m = machine()
-log(`pnpm bench${quick ? " --quick" : ""}: ${profile.rounds} round(s) per scenario; ${m.nproc} CPUs (${m.cpu}), ${m.disk}`)
+log(`pnpm bench${quick ? " --quick" : ""}: ${profile.rounds} round(s) per scenario; ${m.nproc} CPUs (${m.cpu}), ${m.disk}; load average ${m.load_average}`)
 const result = await runBench(profile, { log, ...(only === undefined ? {} : { only }) })
 
 console.log("")

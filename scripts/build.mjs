@@ -48,6 +48,30 @@ export const staleReason = () => {
   return undefined
 }
 
+/**
+ * @effect/platform-node's socket server re-exports the `ws` package (WebSocket servers and HTTP
+ * upgrades), which loads ws, https, tls and zlib at start-up; the broker serves neither
+ * WebSockets nor upgrades, so the bundle gets classes that refuse to be constructed instead.
+ */
+const withoutWebSockets = {
+  name: "without-websockets",
+  setup(b) {
+    b.onResolve({ filter: /^ws$/ }, () => ({ path: "ws", namespace: "without-websockets" }))
+    b.onLoad({ filter: /.*/, namespace: "without-websockets" }, () => ({
+      loader: "js",
+      contents: [
+        "const refuse = (what) => class { constructor() { throw new Error(`${what}: WebSockets are not part of the broker bundle`) } }",
+        "export const WebSocket = refuse(\"WebSocket\")",
+        "export const WebSocketServer = refuse(\"WebSocketServer\")",
+        "export const Receiver = refuse(\"Receiver\")",
+        "export const Sender = refuse(\"Sender\")",
+        "export const createWebSocketStream = () => { throw new Error(\"createWebSocketStream: WebSockets are not part of the broker bundle\") }",
+        "export default WebSocket"
+      ].join("\n")
+    }))
+  }
+}
+
 /** Bundles src/main.ts into dist/broker.mjs (written atomically) and records its inputs. */
 export const build = async () => {
   let esbuild
@@ -75,6 +99,7 @@ export const build = async () => {
     minifyWhitespace: true,
     minifySyntax: true,
     legalComments: "none",
+    plugins: [withoutWebSockets],
     metafile: true,
     logLevel: "warning"
   })

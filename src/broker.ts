@@ -15,6 +15,8 @@ import { BrokerServer, type ListenerBindError } from "./server/BrokerServer.ts"
 import { BrokerLifecycle } from "./lifecycle/Lifecycle.ts"
 import { Listeners } from "./server/Listeners.ts"
 import { LogStore } from "./log/LogStore.ts"
+import { FatalFault, type FatalFaultShape } from "./lifecycle/FatalFault.ts"
+import { FileIo, type FileIoShape } from "./storage/FileIo.ts"
 import type { LogIoError } from "./log/errors.ts"
 import { LogMaintenance } from "./log/maintenance.ts"
 import { type CleanResult, LogCleaner } from "./log/cleaner/LogCleaner.ts"
@@ -187,7 +189,8 @@ export const StorageLayer: Layer.Layer<StorageServices, MetadataStartupError | L
       flushIntervalMessages: config.logFlushIntervalMessages,
       flushIntervalMs: config.logFlushIntervalMs,
       messageTimestampType: config.messageTimestampType,
-      producerIdExpirationMs: config.producerIdExpirationMs
+      producerIdExpirationMs: config.producerIdExpirationMs,
+      metadataLogDir: config.metadataLogDir ?? config.logDirs[0]
     })
     const maintenance = LogMaintenance({
       retentionCheckIntervalMs: config.logRetentionCheckIntervalMs,
@@ -306,6 +309,10 @@ export interface EmbedOptions {
   readonly logLevel?: LogLevel
   /** False turns request metrics off (benchmark baseline). */
   readonly requestMetrics?: boolean
+  /** The file system under the logs and the metadata log (tests swap in a faulty one). */
+  readonly fileIo?: FileIoShape
+  /** What a fatal fault does (default: log and halt the process). */
+  readonly fatalFault?: FatalFaultShape
 }
 
 /**
@@ -320,7 +327,9 @@ export const startBroker = async (options: EmbedOptions = {}): Promise<EmbeddedB
   if (ownDir) properties["log.dirs"] = fs.mkdtempSync(path.join(os.tmpdir(), "kafka-broker-"))
   const layer = makeBrokerLayer({ requestMetrics: options.requestMetrics ?? true }).pipe(
     Layer.provide(Config.layerFromValues(properties)),
-    Layer.provide(Layer.succeed(References.MinimumLogLevel, options.logLevel ?? "Warn"))
+    Layer.provide(Layer.succeed(References.MinimumLogLevel, options.logLevel ?? "Warn")),
+    Layer.provide(options.fileIo === undefined ? FileIo.layer : Layer.succeed(FileIo, options.fileIo)),
+    Layer.provide(options.fatalFault === undefined ? FatalFault.layer : Layer.succeed(FatalFault, options.fatalFault))
   )
   const runtime = ManagedRuntime.make(layer.pipe(Layer.orDie))
   const { server, http } = await runtime.runPromise(Effect.gen(function*() {

@@ -54,8 +54,11 @@ export const DescribeLogDirsHandler = defineHandler(DescribeLogDirs, {
         topics.set(log.topic, partitions)
         partitions.push({ partitionIndex: log.partition, partitionSize: BigInt(log.size()), offsetLag: 0n, isFutureKey: false })
       }
+      const offline = new Set(logs.offlineLogDirs())
       const results = metadata.logDirs.map(({ logDir }) => {
         const dir = path.resolve(logDir)
+        // Kafka answers an offline dir with KAFKA_STORAGE_ERROR alone: no topics, no space figures.
+        if (offline.has(dir)) return { errorCode: ErrorCode.KAFKA_STORAGE_ERROR, logDir: dir, topics: [] }
         const topics = [...(byDir.get(dir) ?? new Map<string, Array<DescribeLogDirsResponseDescribeLogDirsPartitionInit>>())]
           .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
           .map(([name, partitions]) => ({ name, partitions: partitions.sort((a, b) => a.partitionIndex! - b.partitionIndex!) }))

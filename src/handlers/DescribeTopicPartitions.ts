@@ -20,7 +20,8 @@
  *   no flag to ask for them); without an authorizer that is every topic operation.
  */
 import { isInternalTopic } from "../coordinator/internal-topics.ts"
-import { Effect } from "effect"
+import { Effect, Option } from "effect"
+import { LogStore, type LogStoreShape } from "../log/LogStore.ts"
 import type { PartitionImage, TopicImage } from "../metadata/image.ts"
 import { ErrorCode } from "../protocol/error-codes.ts"
 import { DescribeTopicPartitions } from "../protocol/generated/apis/DescribeTopicPartitions.ts"
@@ -46,16 +47,17 @@ type PartitionResponse = DescribeTopicPartitionsResponseDescribeTopicPartitionsR
 
 const NO_REPLICAS: ReadonlyArray<number> = Object.freeze([])
 
-const partitionResponse = (p: PartitionImage, nodeId: number): PartitionResponse => ({
-  errorCode: ErrorCode.NONE,
+/** `offline`: the partition's log dir failed (no leader, this broker's replica offline), as in Metadata. */
+const partitionResponse = (p: PartitionImage, nodeId: number, offline = false): PartitionResponse => ({
+  errorCode: offline ? ErrorCode.LEADER_NOT_AVAILABLE : ErrorCode.NONE,
   partitionIndex: p.partition,
-  leaderId: p.leader === nodeId ? nodeId : -1,
+  leaderId: !offline && p.leader === nodeId ? nodeId : -1,
   leaderEpoch: p.leaderEpoch,
   replicaNodes: p.replicas,
   isrNodes: p.isr,
   eligibleLeaderReplicas: p.eligibleLeaderReplicas,
   lastKnownElr: p.lastKnownElr,
-  offlineReplicas: NO_REPLICAS
+  offlineReplicas: offline ? [nodeId] : NO_REPLICAS
 })
 
 /** Kafka's DescribeTopicPartitionsRequest.getErrorResponse: the error for every requested topic. */
@@ -67,8 +69,9 @@ export const describeTopicPartitionsErrorResponse = (request: DescribeTopicParti
 
 const byName = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0)
 
-export const describeTopicPartitions = (topics: TopicsShape, request: DescribeTopicPartitionsRequest): DescribeTopicPartitionsResponseInit => {
+export const describeTopicPartitions = (topics: TopicsShape, request: DescribeTopicPartitionsRequest, logs?: LogStoreShape): DescribeTopicPartitionsResponseInit => {
   const image = topics.image()
+  const anyOffline = logs !== undefined && logs.offlineLogDirs().length > 0
   const nodeId = topics.nodeId
   const cursor = request.cursor
   const cursorTopic = cursor?.topicName ?? ""
@@ -110,7 +113,7 @@ export const describeTopicPartitions = (topics: TopicsShape, request: DescribeTo
     const partitions: Array<PartitionResponse> = []
     for (let i = start; i < end; i++) {
       const p = topic.partitions.get(i)
-      if (p !== undefined) partitions.push(partitionResponse(p, nodeId))
+      if (p !== undefined) partitions.push(partitionResponse(p, nodeId, anyOffline && logs!.findPartition(name, i)?.isOffline === true))
     }
     out.push({
       errorCode: ErrorCode.NONE,
@@ -129,6 +132,8 @@ export const describeTopicPartitions = (topics: TopicsShape, request: DescribeTo
 export const DescribeTopicPartitionsHandler = defineHandler(DescribeTopicPartitions, {
   minVersion: DESCRIBE_TOPIC_PARTITIONS_MIN_VERSION,
   maxVersion: DESCRIBE_TOPIC_PARTITIONS_MAX_VERSION,
-  handle: (request) => Effect.map(Topics, (topics) => describeTopicPartitions(topics, request)),
+  handle: (request) =>
+    Effect.flatMap(Topics, (topics) =>
+      Effect.map(Effect.serviceOption(LogStore), (logs) => describeTopicPartitions(topics, request, Option.getOrUndefined(logs)))),
   errorResponse: (request, errorCode) => describeTopicPartitionsErrorResponse(request, errorCode)
 })

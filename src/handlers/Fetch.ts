@@ -148,6 +148,11 @@ const readAll = (
     }
     const partition = topic.partitions.get(req.partition)
     const log = partition === undefined ? undefined : logs.findPartition(topic.name, req.partition)
+    if (log?.isOffline === true) {
+      anyError = true
+      reads.push(failed(req, topic.name, ErrorCode.KAFKA_STORAGE_ERROR))
+      continue
+    }
     if (partition === undefined || log === undefined || log.isClosed) {
       anyError = true
       reads.push(failed(req, topic.name, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION))

@@ -126,6 +126,7 @@ export const listOffsets = (logs: LogStoreShape, topics: TopicsShape, request: L
       if (duplicates.size > 0 && duplicates.has(`${t.name}\u0000${index}`)) return partitionError(index, ErrorCode.INVALID_REQUEST)
       const partition = topic?.partitions.get(index)
       const log = partition === undefined ? undefined : logs.findPartition(t.name, index)
+      if (log?.isOffline === true) return partitionError(index, ErrorCode.KAFKA_STORAGE_ERROR)
       if (partition === undefined || log === undefined || log.isClosed) return partitionError(index, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)
       if (p.currentLeaderEpoch >= 0 && p.currentLeaderEpoch !== partition.leaderEpoch) {
         return partitionError(index, p.currentLeaderEpoch > partition.leaderEpoch ? ErrorCode.UNKNOWN_LEADER_EPOCH : ErrorCode.FENCED_LEADER_EPOCH)

@@ -24,7 +24,8 @@
  * and share unchanged topics, so the cache stays valid until the topic itself changes.
  */
 import { isInternalTopic } from "../coordinator/internal-topics.ts"
-import { Effect } from "effect"
+import { Effect, Option } from "effect"
+import { LogStore, type LogStoreShape } from "../log/LogStore.ts"
 import type { PartitionImage, TopicImage } from "../metadata/image.ts"
 import { ErrorCode } from "../protocol/error-codes.ts"
 import { Metadata } from "../protocol/generated/apis/Metadata.ts"
@@ -96,6 +97,21 @@ const partitionResponse = (p: PartitionImage, nodeId: number): PartitionResponse
   }
 }
 
+/**
+ * A partition whose log dir failed: what Kafka answers once the controller has moved the
+ * leadership off this broker's offline replica (ReplicationControlManager.handleDirectoriesOffline)
+ * and KRaftMetadataCache lists the replica as offline.
+ */
+const offlinePartitionResponse = (p: PartitionImage, nodeId: number): PartitionResponse => ({
+  errorCode: ErrorCode.LEADER_NOT_AVAILABLE,
+  partitionIndex: p.partition,
+  leaderId: -1,
+  leaderEpoch: p.leaderEpoch,
+  replicaNodes: p.replicas,
+  isrNodes: p.isr,
+  offlineReplicas: [nodeId]
+})
+
 /** Partition lists by topic object (and the node id they were built for). */
 const partitionCache = new WeakMap<TopicImage, { readonly nodeId: number; readonly partitions: ReadonlyArray<PartitionResponse> }>()
 
@@ -111,6 +127,8 @@ const partitionsOf = (topic: TopicImage, nodeId: number): ReadonlyArray<Partitio
 interface Shape {
   readonly nodeId: number
   readonly topicOperations: number
+  /** Whether a partition's log dir is offline; null while every log dir is online (the cached path). */
+  readonly offline: ((topic: string, partition: number) => boolean) | null
 }
 
 const topicResponse = (topic: TopicImage, shape: Shape): TopicResponse => ({
@@ -118,7 +136,11 @@ const topicResponse = (topic: TopicImage, shape: Shape): TopicResponse => ({
   name: topic.name,
   topicId: topic.topicId,
   isInternal: isInternalTopic(topic.name),
-  partitions: partitionsOf(topic, shape.nodeId),
+  partitions: shape.offline === null
+    ? partitionsOf(topic, shape.nodeId)
+    : partitionsInOrder(topic).map((p) =>
+      shape.offline!(topic.name, p.partition) ? offlinePartitionResponse(p, shape.nodeId) : partitionResponse(p, shape.nodeId)
+    ),
   topicAuthorizedOperations: shape.topicOperations
 })
 
@@ -170,7 +192,8 @@ const autoCreated = (topics: TopicsShape, name: string, shape: Shape): Effect.Ef
 export const metadata = (
   topics: TopicsShape,
   request: MetadataRequest,
-  ctx: RequestContext
+  ctx: RequestContext,
+  logs?: LogStoreShape
 ): Effect.Effect<MetadataResponseInit> => {
   const version = ctx.apiVersion
   const requested = request.topics
@@ -186,7 +209,10 @@ export const metadata = (
     nodeId,
     topicOperations: version >= AUTHORIZED_OPERATIONS_VERSION && request.includeTopicAuthorizedOperations
       ? TOPIC_AUTHORIZED_OPERATIONS
-      : AUTHORIZED_OPERATIONS_OMITTED
+      : AUTHORIZED_OPERATIONS_OMITTED,
+    offline: logs === undefined || logs.offlineLogDirs().length === 0
+      ? null
+      : (topic, partition) => logs.findPartition(topic, partition)?.isOffline === true
   }
   const base = {
     throttleTimeMs: 0,
@@ -247,6 +273,7 @@ export const MetadataHandler = defineHandler(Metadata, {
   minVersion: METADATA_MIN_VERSION,
   maxVersion: METADATA_MAX_VERSION,
   handle: (request, ctx) =>
-    Effect.flatMap(Topics, (topics) => metadata(topics, request, ctx)),
+    Effect.flatMap(Topics, (topics) =>
+      Effect.flatMap(Effect.serviceOption(LogStore), (logs) => metadata(topics, request, ctx, Option.getOrUndefined(logs)))),
   errorResponse: (request, errorCode) => metadataErrorResponse(request, errorCode)
 })

@@ -44,6 +44,7 @@ export const OffsetForLeaderEpochHandler = defineHandler(OffsetForLeaderEpoch, {
             partitions: t.partitions.map((p): EpochEndOffset => {
               const partition = topic?.partitions.get(p.partition)
               const log = partition === undefined ? undefined : logs.findPartition(t.topic, p.partition)
+              if (log?.isOffline === true) return failed(p.partition, ErrorCode.KAFKA_STORAGE_ERROR)
               if (partition === undefined || log === undefined || log.isClosed) return failed(p.partition, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)
               if (p.currentLeaderEpoch >= 0 && p.currentLeaderEpoch !== partition.leaderEpoch) {
                 return failed(p.partition, p.currentLeaderEpoch > partition.leaderEpoch ? ErrorCode.UNKNOWN_LEADER_EPOCH : ErrorCode.FENCED_LEADER_EPOCH)

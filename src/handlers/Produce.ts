@@ -307,6 +307,11 @@ export const produce = (
     for (const p of t.partitionData) {
       const partition = topic?.partitions.get(p.index)
       const log = partition === undefined ? undefined : logs.findPartition(t.name, p.index)
+      if (log?.isOffline === true) {
+        // Kafka's HostedPartition.Offline: the partition's log dir failed.
+        partitionResponses.push(partitionError(p.index, ErrorCode.KAFKA_STORAGE_ERROR, `Partition ${t.name}-${p.index} is in an offline log directory`))
+        continue
+      }
       if (partition === undefined || log === undefined || log.isClosed) {
         partitionResponses.push(partitionError(p.index, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, defaultMessageOf(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)))
         continue

@@ -12,6 +12,7 @@
  * Anything else is UNKNOWN_SERVER_ERROR, as Kafka answers for an unexpected exception.
  */
 import { CheckpointFormatError } from "../log/checkpoint.ts"
+import { KafkaStorageError } from "../log/log-dir-failure.ts"
 import type { LogStoreError } from "../log/errors.ts"
 import {
   InconsistentTopicIdError,
@@ -121,7 +122,7 @@ export const kafkaErrorOf = (error: HandlerError | unknown): KafkaError => {
   if (error instanceof ProducerStateError) return { errorCode: errorCodeByName(error.errorName), message: error.message }
   if (error instanceof RecordBatchTooLargeError) return { errorCode: ErrorCode.RECORD_LIST_TOO_LARGE, message: error.message }
   if (error instanceof InconsistentTopicIdError) return { errorCode: ErrorCode.INCONSISTENT_TOPIC_ID, message: error.message }
-  if (error instanceof UnreadableSegmentError || error instanceof CheckpointFormatError || isErrno(error)) {
+  if (error instanceof UnreadableSegmentError || error instanceof CheckpointFormatError || error instanceof KafkaStorageError || isErrno(error)) {
     return { errorCode: ErrorCode.KAFKA_STORAGE_ERROR, message: error.message }
   }
   return {

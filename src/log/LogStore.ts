@@ -9,6 +9,7 @@
  */
 import * as path from "node:path"
 import { Clock, Context, Effect, Layer } from "effect"
+import { FatalFault } from "../lifecycle/FatalFault.ts"
 import { FileIo, type FileIoShape } from "../storage/FileIo.ts"
 import {
   CheckpointFormatError,
@@ -50,6 +51,7 @@ import {
 import type { ValidatedBatches } from "./record-batch.ts"
 import type { ActiveProducerState } from "./producer-state.ts"
 import { UnreadableSegmentError } from "./segment.ts"
+import { KafkaStorageError, LogDirFailureChannel } from "./log-dir-failure.ts"
 
 export {
   InconsistentTopicId,
@@ -89,6 +91,8 @@ export interface LogStoreOptions {
   readonly messageTimestampType?: LogConfig["messageTimestampType"]
   /** producer.id.expiration.ms */
   readonly producerIdExpirationMs?: number
+  /** The metadata log's dir (metadata.log.dir, else the first log dir): its failure is fatal, as in KRaft. */
+  readonly metadataLogDir?: string
 }
 
 export interface AppendInput {
@@ -166,6 +170,10 @@ export interface LogStoreShape {
   readonly flushDue: (now: number) => Effect.Effect<void, LogIoError>
   /** Writes the recovery-point, log-start-offset and replication-offset checkpoints. */
   readonly checkpoint: () => Effect.Effect<void, LogIoError>
+  /** Log dirs taken offline by an I/O error (absolute paths), until the broker restarts. */
+  readonly offlineLogDirs: () => ReadonlyArray<string>
+  /** Takes a log dir offline after an I/O error met outside the logs' own calls (the cleaner's). */
+  readonly failLogDir: (logDir: string, message: string, cause: unknown) => void
   /** Store-wide append notification (for fetch sessions spanning partitions). */
   readonly onAppend: (listener: (log: PartitionLog) => void) => () => void
 }
@@ -211,6 +219,7 @@ const toLogStoreError = (topic: string, partition: number, operation: string, e:
     return new LogCorrupted({ topic, partition, message: e.message })
   }
   if (isErrno(e)) return new LogIoError({ operation, path: errnoPath(e), message: e.message, cause: e })
+  if (e instanceof KafkaStorageError) return new LogIoError({ operation, path: "", message: e.message, cause: e })
   return null
 }
 
@@ -258,6 +267,10 @@ const make = (options: LogStoreOptions) =>
       ...Object.fromEntries(Object.entries(options).filter(([k, v]) => k !== "logDirs" && v !== undefined))
     }
     const io = yield* FileIo.current
+    const fatal = yield* FatalFault.current
+    const runLog = Effect.runSyncWith(yield* Effect.context<never>())
+    const failures = new LogDirFailureChannel()
+    const metadataLogDir = options.metadataLogDir === undefined ? undefined : path.resolve(options.metadataLogDir)
     const logs = new Map<string, Entry>()
     const listeners = new Set<(log: PartitionLog) => void>()
     const dirs: Array<DirState> = []
@@ -280,6 +293,50 @@ const make = (options: LogStoreOptions) =>
     })
     for (const w of startWarnings) yield* Effect.logWarning(w)
 
+    // Kafka's LogManager/ReplicaManager.handleLogDirFailure: stop serving every log of the
+    // dir; halt when it holds the metadata log or when no log dir is left.
+    failures.onOffline((dirPath, message, cause) => {
+      const offline: Array<string> = []
+      for (const [key, entry] of logs) {
+        if (entry.dir.path !== dirPath) continue
+        entry.log.markOffline()
+        offline.push(key)
+      }
+      runLog(Effect.logError(`${message}: ${cause instanceof Error ? cause.message : String(cause)}`))
+      runLog(Effect.logWarning(`Logs for partitions ${offline.join(",")} are offline due to failure on log directory ${dirPath}`))
+      const reason = dirPath === metadataLogDir
+        ? `Shutdown broker because the metadata log dir ${dirPath} has failed`
+        : dirs.every((d) => failures.hasOfflineLogDir(d.path))
+        ? `Shutdown broker because all log dirs in ${dirs.map((d) => d.path).join(", ")} have failed`
+        : null
+      if (reason !== null) {
+        runLog(Effect.logError(reason))
+        fatal.halt(reason)
+      }
+    })
+
+    /** Runs dir-level file work (checkpoints); an I/O error takes the dir offline. */
+    const inDir = <A>(dir: DirState, what: string, f: () => A): A => {
+      if (failures.hasOfflineLogDir(dir.path)) throw LogDirFailureChannel.offlineError(dir.path)
+      try {
+        return f()
+      } catch (e) {
+        if (!isErrno(e)) throw e
+        const message = `Error while ${what} in dir ${dir.path}`
+        failures.maybeAddOfflineLogDir(dir.path, message, e)
+        throw new KafkaStorageError(`${message}: ${e.message}`, { cause: e })
+      }
+    }
+
+    /** Runs `f`, skipping (not failing on) a log whose dir is or goes offline: periodic work continues elsewhere. */
+    const unlessOffline = (f: () => void): void => {
+      try {
+        f()
+      } catch (e) {
+        if (!(e instanceof KafkaStorageError)) throw e
+      }
+    }
+
     const register = (log: PartitionLog, dir: DirState): void => {
       const unsubscribe = log.onAppend(() => {
         for (const listener of listeners) listener(log)
@@ -287,7 +344,7 @@ const make = (options: LogStoreOptions) =>
       logs.set(partitionKey(log.topic, log.partition), { log, dir, unsubscribe })
     }
 
-    const writeCheckpoints = (dir: DirState): void => {
+    const writeCheckpoints = (dir: DirState): void => inDir(dir, "writing checkpoints", () => {
       const recovery = new Map(dir.recoveryPoints)
       const starts = new Map(dir.logStartOffsets)
       const replication = new Map<string, number>()
@@ -306,7 +363,7 @@ const make = (options: LogStoreOptions) =>
       writeOffsetCheckpoint(path.join(dir.path, RECOVERY_POINT_CHECKPOINT_FILE), live(recovery), io)
       writeOffsetCheckpoint(path.join(dir.path, LOG_START_OFFSET_CHECKPOINT_FILE), live(starts), io)
       writeOffsetCheckpoint(path.join(dir.path, REPLICATION_OFFSET_CHECKPOINT_FILE), live(replication), io)
-    }
+    })
 
     const loadAll = (): Effect.Effect<LoadResult, LogIoError> =>
       Clock.clockWith((clock) =>
@@ -342,6 +399,7 @@ const make = (options: LogStoreOptions) =>
                 const log = PartitionLog.open(full, config, {
                   now,
                   io,
+                  failures,
                   cleanShutdown: dir.cleanShutdown,
                   ...(options.producerIdExpirationMs !== undefined ? { producerIdExpirationMs: options.producerIdExpirationMs } : {}),
                   ...(dir.recoveryPoints.has(key) ? { recoveryPoint: dir.recoveryPoints.get(key)! } : {}),
@@ -381,6 +439,8 @@ const make = (options: LogStoreOptions) =>
         }
       }
       for (const dir of dirs) {
+        // An offline dir is left as the failure found it: no checkpoints, no clean-shutdown marker.
+        if (failures.hasOfflineLogDir(dir.path)) continue
         try {
           writeCheckpoints(dir)
           if (dir.loaded && dir.failed.size === 0) {
@@ -415,6 +475,7 @@ const make = (options: LogStoreOptions) =>
           }
           const existing = logs.get(key)
           if (existing !== undefined) {
+            if (existing.log.isOffline) throw LogDirFailureChannel.offlineError(existing.log.logDir)
             if (existing.log.topicId !== null && existing.log.topicId !== topicId) {
               throw new InconsistentTopicIdError(`${existing.log.dir} belongs to topic id ${existing.log.topicId}, not ${topicId}`)
             }
@@ -422,11 +483,13 @@ const make = (options: LogStoreOptions) =>
             return existing.log
           }
           // Kafka places a new partition in the log dir holding the fewest partitions.
-          const counts = new Map<DirState, number>(dirs.map((d) => [d, 0]))
-          for (const entry of logs.values()) counts.set(entry.dir, (counts.get(entry.dir) ?? 0) + 1)
-          let target = dirs[0]!
-          for (const d of dirs) if (counts.get(d)! < counts.get(target)!) target = d
-          const log = PartitionLog.create(target.path, topic, partition, topicId, { ...config, ...overrides }, clock.currentTimeMillisUnsafe(), options.producerIdExpirationMs, io)
+          const live = dirs.filter((d) => !failures.hasOfflineLogDir(d.path))
+          if (live.length === 0) throw new KafkaStorageError("No log directory is online")
+          const counts = new Map<DirState, number>(live.map((d) => [d, 0]))
+          for (const entry of logs.values()) if (counts.has(entry.dir)) counts.set(entry.dir, counts.get(entry.dir)! + 1)
+          let target = live[0]!
+          for (const d of live) if (counts.get(d)! < counts.get(target)!) target = d
+          const log = PartitionLog.create(target.path, topic, partition, topicId, { ...config, ...overrides }, clock.currentTimeMillisUnsafe(), options.producerIdExpirationMs, io, failures)
           register(log, target)
           return log
         })
@@ -439,6 +502,8 @@ const make = (options: LogStoreOptions) =>
         if (entry === undefined) return
         logs.delete(key)
         entry.unsubscribe()
+        // Files in a failed dir are left alone (Kafka cannot delete them either).
+        if (entry.log.isOffline) return
         entry.dir.recoveryPoints.delete(key)
         entry.dir.logStartOffsets.delete(key)
         entry.log.deleteFromDisk()
@@ -517,26 +582,29 @@ const make = (options: LogStoreOptions) =>
         for (const entry of logs.values()) {
           // A compact-only log keeps its segments: the cleaner bounds it, not retention
           // (Kafka's UnifiedLog.deleteOldSegments without the delete policy).
-          const n = entry.log.config.cleanupPolicy.includes("delete")
-            ? entry.log.deleteOldSegments(now)
-            : entry.log.deleteOldSegments(now, -1, -1)
-          if (n > 0) {
-            deleted += n
-            touched.add(entry.dir)
-          }
+          if (entry.log.isOffline) continue
+          unlessOffline(() => {
+            const n = entry.log.config.cleanupPolicy.includes("delete")
+              ? entry.log.deleteOldSegments(now)
+              : entry.log.deleteOldSegments(now, -1, -1)
+            if (n > 0) {
+              deleted += n
+              touched.add(entry.dir)
+            }
+          })
         }
-        for (const dir of touched) writeCheckpoints(dir)
+        for (const dir of touched) unlessOffline(() => writeCheckpoints(dir))
         return deleted
       })
 
     const flushDue = (now: number) =>
       attempt("", -1, "flush", IO, () => {
-        for (const entry of logs.values()) entry.log.maybeFlush(now)
+        for (const entry of logs.values()) if (!entry.log.isOffline) unlessOffline(() => entry.log.maybeFlush(now))
       })
 
     const checkpoint = () =>
       attempt("", -1, "checkpoint", IO, () => {
-        for (const dir of dirs) writeCheckpoints(dir)
+        for (const dir of dirs) if (!failures.hasOfflineLogDir(dir.path)) unlessOffline(() => writeCheckpoints(dir))
       })
 
     return LogStore.of({
@@ -544,7 +612,10 @@ const make = (options: LogStoreOptions) =>
       deletePartition,
       getPartition: (topic, partition) => Effect.map(entryOf(topic, partition), (e) => e.log),
       findPartition: (topic, partition) => logs.get(partitionKey(topic, partition))?.log,
-      partitions: () => [...logs.values()].map((e) => e.log),
+      // Logs of an offline dir are out of service (Kafka removes them); findPartition still knows them.
+      partitions: () => [...logs.values()].filter((e) => !e.log.isOffline).map((e) => e.log),
+      offlineLogDirs: () => failures.offlineLogDirs(),
+      failLogDir: (logDir, message, cause) => failures.maybeAddOfflineLogDir(path.resolve(logDir), message, cause),
       reconfigure: (topic, partition, overrides) =>
         Effect.map(entryOf(topic, partition), (e) => {
           e.log.config = { ...e.log.config, ...overrides }

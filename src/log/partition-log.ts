@@ -11,8 +11,10 @@
  */
 import * as crypto from "node:crypto"
 import { type FileIoShape, nodeFileIo } from "../storage/FileIo.ts"
+import { isIoError, KafkaStorageError, LogDirFailureChannel } from "./log-dir-failure.ts"
 import * as path from "node:path"
 import {
+  fsyncDirectory,
   LeaderEpochCache,
   readPartitionMetadata,
   writePartitionMetadata
@@ -54,7 +56,7 @@ import {
   ProducerStateManager
 } from "./producer-state.ts"
 import type { AbortedTxn } from "./transaction-index.ts"
-import { recoverSwaps } from "./cleaner/swap.ts"
+import { holdsSwapLeftovers, recoverSwaps } from "./cleaner/swap.ts"
 import {
   INDEX_FILE_SUFFIX,
   LOG_FILE_SUFFIX,
@@ -197,6 +199,8 @@ export interface OpenOptions {
   readonly producerIdExpirationMs?: number
   /** The file system the log lives on (default: the real disk). */
   readonly io?: FileIoShape
+  /** Where an I/O error reports the log dir as failed (the LogStore's channel). */
+  readonly failures?: LogDirFailureChannel
 }
 
 export interface AppendOptions {
@@ -264,6 +268,12 @@ export class PartitionLog {
   readonly producerState: ProducerStateManager
   /** The file system this log's files live on; its segments and indexes share it. */
   readonly io: FileIoShape
+  /** The log dir holding this partition's directory. */
+  readonly logDir: string
+  private readonly failures: LogDirFailureChannel | undefined
+  private offline = false
+  /** A segment file was created since the directory was last fsynced (its entry is not yet durable). */
+  private directoryDirty = true
   private segments: Array<LogSegment>
   private _logStartOffset: number
   private _highWatermark: number
@@ -287,10 +297,13 @@ export class PartitionLog {
     now: number,
     warnings: ReadonlyArray<string>,
     producerState: ProducerStateManager,
-    io: FileIoShape
+    io: FileIoShape,
+    failures: LogDirFailureChannel | undefined
   ) {
     this.dir = dir
     this.io = io
+    this.logDir = path.dirname(dir)
+    this.failures = failures
     this.topic = topic
     this.partition = partition
     this.config = config
@@ -306,9 +319,9 @@ export class PartitionLog {
   }
 
   /** Creates the directory (if needed) and opens the log; `topicId` goes to partition.metadata. */
-  static create(logDir: string, topic: string, partition: number, topicId: string, config: LogConfig, now: number, producerIdExpirationMs?: number, io: FileIoShape = nodeFileIo): PartitionLog {
+  static create(logDir: string, topic: string, partition: number, topicId: string, config: LogConfig, now: number, producerIdExpirationMs?: number, io: FileIoShape = nodeFileIo, failures?: LogDirFailureChannel): PartitionLog {
     const dir = path.join(logDir, partitionDirName(topic, partition))
-    return PartitionLog.open(dir, config, { now, topicId, cleanShutdown: true, io, ...(producerIdExpirationMs !== undefined ? { producerIdExpirationMs } : {}) })
+    return PartitionLog.open(dir, config, { now, topicId, cleanShutdown: true, io, ...(failures !== undefined ? { failures } : {}), ...(producerIdExpirationMs !== undefined ? { producerIdExpirationMs } : {}) })
   }
 
   /**
@@ -321,7 +334,12 @@ export class PartitionLog {
     const parsed = parsePartitionDirName(path.basename(dir))
     if (parsed === null) throw new Error(`${dir} is not a <topic>-<partition> directory`)
     const io = options.io ?? nodeFileIo
-    io.mkdirSync(dir, { recursive: true })
+    if (!io.existsSync(dir)) {
+      io.mkdirSync(dir, { recursive: true })
+      // Kafka's LogManager.createLog flushes the parent: else a power loss can drop the whole
+      // partition directory, with records fsynced into it and acknowledged.
+      fsyncDirectory(path.dirname(dir), io)
+    }
     const warnings: Array<string> = []
 
     let topicId: string | null = null
@@ -337,8 +355,14 @@ export class PartitionLog {
     }
 
     // Finish or roll back a segment swap a crash interrupted (the log cleaner's).
-    for (const w of recoverSwaps(dir, io)) warnings.push(w)
-    const names = io.readdirSync(dir)
+    // One listing serves the swap recovery, the segment scan and the producer snapshots (a
+    // directory read is the dearest step of opening an untouched partition); it is read again
+    // only when the swap recovery changed the directory.
+    let names = io.readdirSync(dir)
+    if (holdsSwapLeftovers(names)) {
+      for (const w of recoverSwaps(dir, io, names)) warnings.push(w)
+      names = io.readdirSync(dir)
+    }
     const logBases = new Set<number>()
     for (const name of names) {
       const base = offsetFromFilename(name)
@@ -412,14 +436,14 @@ export class PartitionLog {
     const epochs = LeaderEpochCache.load(dir, io)
     epochs.truncateFromEnd(logEnd)
     epochs.truncateFromStart(logStartOffset)
-    const producerState = new ProducerStateManager(dir, path.basename(dir), options.producerIdExpirationMs ?? DEFAULT_PRODUCER_ID_EXPIRATION_MS, io)
+    const producerState = new ProducerStateManager(dir, path.basename(dir), options.producerIdExpirationMs ?? DEFAULT_PRODUCER_ID_EXPIRATION_MS, io, names)
     try {
       loadProducerState(producerState, segments, logStartOffset, logEnd, options.now, warnings)
     } catch (e) {
       for (const s of segments) s.closeQuietly()
       throw e
     }
-    return new PartitionLog(dir, parsed.topic, parsed.partition, config, topicId, segments, epochs, logStartOffset, options.now, warnings, producerState, io)
+    return new PartitionLog(dir, parsed.topic, parsed.partition, config, topicId, segments, epochs, logStartOffset, options.now, warnings, producerState, io, options.failures)
   }
 
   // -------------------------------------------------------------------------------------
@@ -518,7 +542,37 @@ export class PartitionLog {
   }
 
   private ensureOpen(): void {
+    if (this.offline) throw LogDirFailureChannel.offlineError(this.logDir)
     if (this.closed) throw new Error(`log ${this.dir} is closed`)
+  }
+
+  /**
+   * Kafka's maybeHandleIOException: an I/O error takes the whole log dir offline (through
+   * the failure channel) and surfaces as KafkaStorageError. Without a channel (a log opened
+   * on its own) the error passes through unchanged.
+   */
+  private ioFailure(what: string, e: unknown): unknown {
+    if (this.failures === undefined || !isIoError(e)) return e
+    const message = `Error while ${what} ${this.topic}-${this.partition} in dir ${this.logDir}`
+    this.failures.maybeAddOfflineLogDir(this.logDir, message, e)
+    return new KafkaStorageError(`${message}: ${e.message}`, { cause: e })
+  }
+
+  /**
+   * The log dir failed: drop the file handles without flushing (Kafka's closeHandlers) and
+   * refuse every later operation with KafkaStorageError, until the broker restarts.
+   */
+  markOffline(): void {
+    if (this.offline) return
+    this.offline = true
+    this.closed = true
+    for (const segment of this.segments) segment.closeQuietly()
+    this.notify()
+  }
+
+  /** Whether the log's dir went offline after an I/O error. */
+  get isOffline(): boolean {
+    return this.offline
   }
 
   /** Index of the segment that would contain `offset` (greatest base ≤ offset), or 0. */
@@ -546,6 +600,14 @@ export class PartitionLog {
    * maxTimestamp) are rewritten before the write. Returns the offsets given.
    */
   append(bytes: Uint8Array, options: AppendOptions): AppendResult {
+    try {
+      return this.appendUnguarded(bytes, options)
+    } catch (e) {
+      throw this.ioFailure("appending to", e)
+    }
+  }
+
+  private appendUnguarded(bytes: Uint8Array, options: AppendOptions): AppendResult {
     this.ensureOpen()
     const validated = options.validated ?? validateBatches(bytes, { fromClient: false })
     if (!validated.ok) throw new InvalidBatchError(validated)
@@ -576,6 +638,7 @@ export class PartitionLog {
     this.maybeRoll(bytes.length, assigned.lastOffset, assigned.maxTimestamp, now)
 
     const view = viewOf(bytes)
+    this.leaderEpochCache.persistPending()
     this.activeSegment.append(bytes, view, validated.positions)
     let latestEpoch = this.leaderEpochCache.latestEpoch()
     for (const pos of validated.positions) {
@@ -680,6 +743,14 @@ export class PartitionLog {
    * and of later segments until one proves no later abort can overlap.
    */
   collectAbortedTransactions(fetchOffset: number, upperBoundOffset: number): Array<AbortedTxn> {
+    try {
+      return this.collectAbortedTransactionsUnguarded(fetchOffset, upperBoundOffset)
+    } catch (e) {
+      throw this.ioFailure("reading the transaction index of", e)
+    }
+  }
+
+  private collectAbortedTransactionsUnguarded(fetchOffset: number, upperBoundOffset: number): Array<AbortedTxn> {
     this.ensureOpen()
     const out: Array<AbortedTxn> = []
     for (let i = this.floorSegmentIndex(fetchOffset); i < this.segments.length; i++) {
@@ -714,6 +785,14 @@ export class PartitionLog {
 
   /** Closes the active segment for writing and starts a new one at the log end offset. */
   roll(now: number): LogSegment {
+    try {
+      return this.rollUnguarded(now)
+    } catch (e) {
+      throw this.ioFailure("rolling a segment of", e)
+    }
+  }
+
+  private rollUnguarded(now: number): LogSegment {
     this.ensureOpen()
     const old = this.activeSegment
     if (old.size === 0) return old
@@ -723,8 +802,10 @@ export class PartitionLog {
     this.unflushedMessages = 0
     this.lastFlushTime = now
     const segmentConfig = { indexIntervalBytes: this.config.indexIntervalBytes, segmentIndexBytes: this.config.segmentIndexBytes }
+    this.flushDirectoryIfDirty()
     const next = LogSegment.create(this.dir, old.nextOffset, segmentConfig, now, this.io)
     this.segments.push(next)
+    this.directoryDirty = true
     // Recovery after a crash starts from the latest snapshot: at most the active segment is replayed.
     this.producerState.mapEndOffset = next.baseOffset
     this.producerState.takeSnapshot()
@@ -741,11 +822,30 @@ export class PartitionLog {
 
   /** fsyncs the active segment and its indexes; everything before it was flushed on roll. */
   flush(now: number): void {
+    try {
+      this.flushUnguarded(now)
+    } catch (e) {
+      throw this.ioFailure("flushing", e)
+    }
+  }
+
+  private flushUnguarded(now: number): void {
     this.ensureOpen()
     this.activeSegment.flush()
+    this.flushDirectoryIfDirty()
     this._recoveryPoint = this.logEndOffset
     this.unflushedMessages = 0
     this.lastFlushTime = now
+  }
+
+  /**
+   * Kafka's LocalLog.flush: when a flushed segment is new, the directory is fsynced too, so
+   * that the new file's name survives a power loss along with its fsynced bytes.
+   */
+  private flushDirectoryIfDirty(): void {
+    if (!this.directoryDirty) return
+    fsyncDirectory(this.dir, this.io)
+    this.directoryDirty = false
   }
 
   // -------------------------------------------------------------------------------------
@@ -760,6 +860,14 @@ export class PartitionLog {
    * [logStartOffset, logEndOffset].
    */
   read(fetchOffset: number, maxBytes: number, minOneBatch: boolean, maxOffset?: number): FetchData {
+    try {
+      return this.readUnguarded(fetchOffset, maxBytes, minOneBatch, maxOffset)
+    } catch (e) {
+      throw this.ioFailure("reading from", e)
+    }
+  }
+
+  private readUnguarded(fetchOffset: number, maxBytes: number, minOneBatch: boolean, maxOffset?: number): FetchData {
     this.ensureOpen()
     const logEnd = this.logEndOffset
     if (fetchOffset < this._logStartOffset || fetchOffset > logEnd) {
@@ -802,6 +910,14 @@ export class PartitionLog {
    * offset at or before the exact answer, so a consumer seeking there misses nothing.
    */
   offsetForTimestamp(timestamp: number): TimestampAndOffset | null {
+    try {
+      return this.offsetForTimestampUnguarded(timestamp)
+    } catch (e) {
+      throw this.ioFailure("searching by timestamp in", e)
+    }
+  }
+
+  private offsetForTimestampUnguarded(timestamp: number): TimestampAndOffset | null {
     this.ensureOpen()
     for (const segment of this.segments) {
       if (segment.maxTimestamp < timestamp || segment.nextOffset <= this._logStartOffset) continue
@@ -839,6 +955,14 @@ export class PartitionLog {
    * time); the batch's last offset for compressed CreateTime batches.
    */
   maxTimestampOffset(): TimestampAndOffset | null {
+    try {
+      return this.maxTimestampOffsetUnguarded()
+    } catch (e) {
+      throw this.ioFailure("searching the max timestamp in", e)
+    }
+  }
+
+  private maxTimestampOffsetUnguarded(): TimestampAndOffset | null {
     this.ensureOpen()
     let best: LogSegment | null = null
     for (const segment of this.segments) {
@@ -893,6 +1017,14 @@ export class PartitionLog {
    * segment.
    */
   deleteOldSegments(now: number, retentionMs = this.config.retentionMs, retentionBytes = this.config.retentionBytes): number {
+    try {
+      return this.deleteOldSegmentsUnguarded(now, retentionMs, retentionBytes)
+    } catch (e) {
+      throw this.ioFailure("deleting segments of", e)
+    }
+  }
+
+  private deleteOldSegmentsUnguarded(now: number, retentionMs: number, retentionBytes: number): number {
     this.ensureOpen()
     const before = this._logStartOffset
     let deleted = this.deleteSegmentsBelowLogStart()
@@ -924,6 +1056,14 @@ export class PartitionLog {
    * (the "low watermark"). Offsets beyond the high watermark are out of range.
    */
   deleteRecords(offset: number): number {
+    try {
+      return this.deleteRecordsUnguarded(offset)
+    } catch (e) {
+      throw this.ioFailure("deleting records of", e)
+    }
+  }
+
+  private deleteRecordsUnguarded(offset: number): number {
     this.ensureOpen()
     const target = offset === -1 ? this._highWatermark : offset
     if (target < 0 || target > this._highWatermark) {
@@ -949,10 +1089,17 @@ export class PartitionLog {
     this.closed = true
     let firstError: unknown = null
     const active = this.activeSegment
+    // As Kafka's flush at shutdown: only what lies beyond the recovery point is forced to
+    // disk; a partition untouched since it was opened (or last flushed) costs no fsync.
+    const unflushed = this.logEndOffset > this._recoveryPoint || this.unflushedMessages > 0
     for (const segment of this.segments) {
       try {
-        if (segment === active) segment.close()
-        else {
+        if (segment === active && unflushed) segment.close()
+        else if (segment === active) {
+          segment.sealTimeIndex()
+          segment.flushIndexes()
+          segment.closeQuietly()
+        } else {
           segment.flushIndexes()
           segment.closeQuietly()
         }

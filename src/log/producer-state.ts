@@ -326,12 +326,13 @@ export class ProducerStateManager {
   private snapshots: Array<number> = []
   private readonly io: FileIoShape
 
-  constructor(dir: string, where: string, producerIdExpirationMs = DEFAULT_PRODUCER_ID_EXPIRATION_MS, io: FileIoShape = nodeFileIo) {
+  /** `names`: the directory's listing when the caller has just read it. */
+  constructor(dir: string, where: string, producerIdExpirationMs = DEFAULT_PRODUCER_ID_EXPIRATION_MS, io: FileIoShape = nodeFileIo, names?: ReadonlyArray<string>) {
     this.dir = dir
     this.io = io
     this.where = where
     this.producerIdExpirationMs = producerIdExpirationMs
-    this.snapshots = listSnapshotOffsets(dir, io)
+    this.snapshots = listSnapshotOffsets(dir, io, names)
   }
 
   /** First offset of the oldest open transaction, or -1. */
@@ -482,10 +483,10 @@ export class ProducerStateManager {
   }
 }
 
-const listSnapshotOffsets = (dir: string, io: FileIoShape): Array<number> => {
-  let names: Array<string>
+const listSnapshotOffsets = (dir: string, io: FileIoShape, listed?: ReadonlyArray<string>): Array<number> => {
+  let names: ReadonlyArray<string>
   try {
-    names = io.readdirSync(dir)
+    names = listed ?? io.readdirSync(dir)
   } catch {
     return []
   }

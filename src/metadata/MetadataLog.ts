@@ -12,6 +12,7 @@
  * Reading is lock-free: `current()` returns the image, an immutable value swapped on each
  * change, cheap enough for every request.
  */
+import { FatalFault } from "../lifecycle/FatalFault.ts"
 import { FileIo } from "../storage/FileIo.ts"
 import * as path from "node:path"
 import { Context, Effect, Layer, PubSub, Semaphore, type Scope, Stream } from "effect"
@@ -217,6 +218,7 @@ export class MetadataLog extends Context.Service<MetadataLog, MetadataLogShape>(
 export const make = Effect.fnUntraced(function*(options: MetadataLogOptions) {
   const now = options.now ?? Date.now
   const io = yield* FileIo.current
+  const fatal = yield* FatalFault.current
   const metadataLogDir = options.metadataLogDir ?? options.logDirs[0]
   const allDirs = metadataLogDir === undefined || options.logDirs.includes(metadataLogDir)
     ? options.logDirs
@@ -310,7 +312,13 @@ export const make = Effect.fnUntraced(function*(options: MetadataLogOptions) {
           failed = new MetadataIoError({ path: log.dir, message: `the metadata log is offline after an earlier failure: ${error.message}` })
           return error
         }
-      })
+      }).pipe(
+        // KRaft cannot run on a metadata log that failed a write: Kafka's fatal fault handler halts.
+        Effect.tapError((error) => {
+          const reason = `Shutdown broker because the metadata log in ${log.dir} failed: ${error.message}`
+          return Effect.andThen(Effect.logError(reason), Effect.sync(() => fatal.halt(reason)))
+        })
+      )
       const previous = image
       const applied = applyBatch(appended.batch)
       image = applied.image

@@ -274,6 +274,8 @@ export class ClusterMetadataLog {
   epoch: number
   private closed = false
   private readonly io: FileIoShape
+  /** A segment file was created since the directory was last fsynced. */
+  private directoryDirty = true
 
   private constructor(
     dir: string,
@@ -451,7 +453,11 @@ export class ClusterMetadataLog {
     const warnings: Array<string> = []
     const io = options.io ?? nodeFileIo
     try {
-      io.mkdirSync(dir, { recursive: true })
+      if (!io.existsSync(dir)) {
+        io.mkdirSync(dir, { recursive: true })
+        // The new directory's entry must survive a power loss along with what is fsynced into it.
+        fsyncDirectory(options.logDir, io)
+      }
     } catch (e) {
       throw new MetadataIoError({ path: dir, message: `cannot create ${dir}: ${(e as Error).message}` })
     }
@@ -657,6 +663,11 @@ export class ClusterMetadataLog {
       // Only the records need to be durable: every segment is recovered (its indexes rebuilt)
       // when the metadata log opens.
       this.segment.syncLogFile()
+      // A new segment's name is durable only once its directory is fsynced (Kafka's LocalLog.flush).
+      if (this.directoryDirty) {
+        fsyncDirectory(this.dir, this.io)
+        this.directoryDirty = false
+      }
     })
     return { baseOffset, lastOffset: baseOffset + records.length - 1, batch }
   }
@@ -672,6 +683,7 @@ export class ClusterMetadataLog {
     const waited = timestamp - Math.max(s.firstBatchTimestamp, s.created)
     if (s.size + incoming <= this.segmentBytes && waited <= this.segmentMs && !s.indexesFull() && s.canHoldOffset(s.nextOffset + 1)) return
     const next = LogSegment.create(this.dir, s.nextOffset, SEGMENT_CONFIG, this.now(), this.io)
+    this.directoryDirty = true
     s.close()
     this.closedSegments.push({ baseOffset: s.baseOffset, size: s.size })
     this.segment = next

@@ -85,7 +85,7 @@ export const TopicsLayer: Layer.Layer<Topics, never, Config | MetadataLog | LogS
       for (const p of topic.partitions.values()) {
         if (p.leader !== metadata.nodeId) continue
         const log = logs.findPartition(topic.name, p.partition)
-        if (log !== undefined && !log.isClosed) log.leaderEpochCache.assign(p.leaderEpoch, log.logEndOffset)
+        if (log !== undefined && !log.isClosed) log.leaderEpochCache.assign(p.leaderEpoch, log.logEndOffset, "deferred")
       }
     }
 

@@ -16,6 +16,7 @@ import * as path from "node:path"
 import { Clock, Context, Effect, Layer } from "effect"
 import { CheckpointFormatError, partitionKey, readOffsetCheckpoint, writeOffsetCheckpoint } from "../checkpoint.ts"
 import { FileIo } from "../../storage/FileIo.ts"
+import { isIoError, KafkaStorageError } from "../log-dir-failure.ts"
 import { LogStore } from "../LogStore.ts"
 import { parsePartitionDirName, type PartitionLog } from "../partition-log.ts"
 import { type CleanStats, cleanRound, filthiest, LogCleaningAbortedError, logToClean } from "./cleaner.ts"
@@ -177,8 +178,16 @@ const make = (options: LogCleanerOptions) =>
           chunkBytes: Math.max(4096, options.ioBufferSize)
         })).pipe(
           Effect.catch((e) =>
-            e instanceof LogCleaningAbortedError || log.isClosed
+            e instanceof LogCleaningAbortedError || log.isClosed || e instanceof KafkaStorageError
               ? Effect.as(Effect.logDebug(`log cleaning of ${log.dir} aborted: ${(e as Error).message}`), null)
+              : isIoError(e)
+              // Kafka's LogCleaner: an IOException takes the log dir offline.
+              ? Effect.as(
+                Effect.sync(() =>
+                  logs.failLogDir(log.logDir, `Failed to clean up log for ${log.topic}-${log.partition} in dir ${log.logDir} due to IOException`, e)
+                ),
+                null
+              )
               : Effect.as(
                 Effect.sync(() => uncleanable.add(log)).pipe(
                   Effect.andThen(Effect.logWarning(`log cleaning of ${log.dir} failed; it is marked uncleanable`, e))

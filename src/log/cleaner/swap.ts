@@ -231,13 +231,19 @@ const nextOffsetOfFile = (file: string, io: FileIoShape): number | null => {
   }
 }
 
+/** Whether a partition directory listing shows an interrupted clean, swap or delete to recover. */
+export const holdsSwapLeftovers = (names: ReadonlyArray<string>): boolean =>
+  names.some((n) => n.endsWith(CLEANED_FILE_SUFFIX) || n.endsWith(SWAP_FILE_SUFFIX) || n.endsWith(DELETED_FILE_SUFFIX))
+
 /**
  * Completes or rolls back interrupted swaps in a partition directory before it is opened
  * (Kafka's LogLoader). Returns warnings describing what was done.
  */
-export const recoverSwaps = (dir: string, io: FileIoShape = nodeFileIo): Array<string> => {
+export const recoverSwaps = (dir: string, io: FileIoShape = nodeFileIo, names: ReadonlyArray<string> = io.readdirSync(dir)): Array<string> => {
   const warnings: Array<string> = []
-  const names = io.readdirSync(dir)
+  // Nearly every directory holds nothing to recover: then nothing is renamed or removed and
+  // there is no directory entry to fsync (10 000 fsyncs at a start on 10 000 partitions).
+  if (!holdsSwapLeftovers(names)) return warnings
   for (const name of names) {
     if (name.endsWith(CLEANED_FILE_SUFFIX)) {
       removeIfExists(path.join(dir, name), io)

@@ -1,0 +1,96 @@
+/**
+ * What opening and closing a partition costs in file-system calls, counted through the FileIo
+ * seam: an untouched partition is opened with one directory listing and closed without fsync
+ * (Kafka flushes only past the recovery point at shutdown), and the leader epoch a start-up
+ * assigns at the log end is written with the epoch's first records, not at start-up.
+ */
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { afterEach, describe, expect, it } from "vitest"
+import { LEADER_EPOCH_CHECKPOINT_FILE, readLeaderEpochCheckpoint } from "../../src/log/checkpoint.ts"
+import { defaultLogConfig, PartitionLog } from "../../src/log/partition-log.ts"
+import { PARTITION_LEADER_EPOCH_OFFSET } from "../../src/log/record-batch.ts"
+import { type FileIoShape, nodeFileIo } from "../../src/storage/FileIo.ts"
+import { batchOf, makeTempDir, removeTempDirs } from "./helpers.ts"
+
+afterEach(removeTempDirs)
+
+const TOPIC_ID = "AAAAAAAAAAAAAAAAAAAAAQ"
+
+/** node:fs with a count of the calls these tests watch. */
+const countingIo = () => {
+  const calls = { fsync: 0, readdir: 0, rename: 0 }
+  const io: FileIoShape = {
+    ...nodeFileIo,
+    fsyncSync: (fd) => {
+      calls.fsync++
+      nodeFileIo.fsyncSync(fd)
+    },
+    readdirSync: ((dir: fs.PathLike) => {
+      calls.readdir++
+      return nodeFileIo.readdirSync(dir)
+    }) as FileIoShape["readdirSync"],
+    renameSync: (from, to) => {
+      calls.rename++
+      nodeFileIo.renameSync(from, to)
+    }
+  }
+  return { io, calls }
+}
+
+const withEpoch = (batch: Uint8Array, epoch: number): Uint8Array => {
+  new DataView(batch.buffer, batch.byteOffset, batch.byteLength).setInt32(PARTITION_LEADER_EPOCH_OFFSET, epoch)
+  return batch
+}
+
+const written = () => {
+  const log = PartitionLog.create(makeTempDir(), "orders", 0, TOPIC_ID, defaultLogConfig, 0)
+  log.append(withEpoch(batchOf(3, 0), 0), { now: 0 })
+  log.close()
+  return log.dir
+}
+
+describe("opening and closing a partition at start-up and shutdown", () => {
+  it("an untouched partition: one directory listing to open, no fsync and no rename to open and close", () => {
+    const dir = written()
+    const { io, calls } = countingIo()
+    const log = PartitionLog.open(dir, defaultLogConfig, { now: 0, cleanShutdown: true, io })
+    expect(calls.readdir).toBe(1)
+    log.close()
+    expect(calls).toEqual({ fsync: 0, readdir: 1, rename: 0 })
+    // ...and it still opens with its records.
+    const again = PartitionLog.open(dir, defaultLogConfig, { now: 0, cleanShutdown: true })
+    expect(again.logEndOffset).toBe(3)
+    again.close()
+  })
+
+  it("a partition appended to since it was opened is forced to disk at close", () => {
+    const dir = written()
+    const { io, calls } = countingIo()
+    const log = PartitionLog.open(dir, defaultLogConfig, { now: 0, cleanShutdown: true, io })
+    log.append(withEpoch(batchOf(2, 0), 0), { now: 0 })
+    log.close()
+    expect(calls.fsync).toBeGreaterThan(0)
+  })
+
+  it("a deferred leader epoch reaches the checkpoint with the epoch's first records, and only then", () => {
+    const dir = written()
+    const file = path.join(dir, LEADER_EPOCH_CHECKPOINT_FILE)
+    const log = PartitionLog.open(dir, defaultLogConfig, { now: 0, cleanShutdown: true })
+    log.leaderEpochCache.assign(1, log.logEndOffset, "deferred")
+    expect(log.leaderEpochCache.latestEpoch()).toBe(1)
+    expect(readLeaderEpochCheckpoint(file)).toEqual([{ epoch: 0, startOffset: 0 }])
+    log.append(withEpoch(batchOf(2, 0), 1), { now: 0 })
+    expect(readLeaderEpochCheckpoint(file)).toEqual([{ epoch: 0, startOffset: 0 }, { epoch: 1, startOffset: 3 }])
+    log.close()
+  })
+
+  it("a deferred epoch with no records is not written at close (the next open would drop an entry at the log end)", () => {
+    const dir = written()
+    const file = path.join(dir, LEADER_EPOCH_CHECKPOINT_FILE)
+    const log = PartitionLog.open(dir, defaultLogConfig, { now: 0, cleanShutdown: true })
+    log.leaderEpochCache.assign(1, log.logEndOffset, "deferred")
+    log.close()
+    expect(readLeaderEpochCheckpoint(file)).toEqual([{ epoch: 0, startOffset: 0 }])
+  })
+})
