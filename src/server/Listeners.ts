@@ -145,8 +145,7 @@ const directWriter = (socket: NodeSocket.NetSocket["Service"]): DirectWriter => 
       socket.off("drain", done)
       socket.off("close", done)
     })
-  })
-,
+  }),
   takeOverReading: () => takeOverReading(socket)
 })
 
