@@ -72,11 +72,14 @@ const splitArgs = (s: string): Array<string> => {
   return out
 }
 
-/** The text inside the parentheses that open at `open`. */
-const balanced = (s: string, open: number): string => {
+/**
+ * Scans Java source from `from`, skipping string literals and tracking parenthesis depth, to the
+ * first index where `stop(char, depthAfter)` holds.
+ */
+const scanJava = (s: string, from: number, stop: (c: string, depth: number) => boolean): number => {
   let depth = 0
   let inString = false
-  for (let i = open; i < s.length; i++) {
+  for (let i = from; i < s.length; i++) {
     const c = s[i]!
     if (inString) {
       if (c === "\\") i++
@@ -85,9 +88,17 @@ const balanced = (s: string, open: number): string => {
     }
     if (c === '"') inString = true
     else if (c === "(") depth++
-    else if (c === ")" && --depth === 0) return s.slice(open + 1, i)
+    else if (c === ")") depth--
+    if (stop(c, depth)) return i
   }
-  throw new Error("unbalanced")
+  return -1
+}
+
+/** The text inside the parentheses that open at `open`. */
+const balanced = (s: string, open: number): string => {
+  const close = scanJava(s, open, (c, depth) => c === ")" && depth === 0)
+  if (close < 0) throw new Error("unbalanced")
+  return s.slice(open + 1, close)
 }
 
 type Value = string | number | bigint | boolean | null | ReadonlyArray<Value> | { readonly cls: string }
@@ -273,21 +284,9 @@ const IMPORTANCE = /^(?:ConfigDef\.)?(?:Importance\.)?(HIGH|MEDIUM|LOW)$/
 const configDefStatement = (text: string, defName: string): string => {
   const start = new RegExp(`\\b${defName}\\s*=\\s*new \\w*ConfigDef\\(`).exec(text)
   if (start === null) throw new Error(`no ${defName} = new ConfigDef(`)
-  let depth = 0
-  let inString = false
-  for (let i = start.index; i < text.length; i++) {
-    const c = text[i]!
-    if (inString) {
-      if (c === "\\") i++
-      else if (c === '"') inString = false
-      continue
-    }
-    if (c === '"') inString = true
-    else if (c === "(") depth++
-    else if (c === ")") depth--
-    else if (c === ";" && depth === 0) return text.slice(start.index, i)
-  }
-  throw new Error(`unterminated ${defName}`)
+  const end = scanJava(text, start.index, (c, depth) => c === ";" && depth === 0)
+  if (end < 0) throw new Error(`unterminated ${defName}`)
+  return text.slice(start.index, end)
 }
 
 /** Every `.define`/`.defineInternal` in `file` (only those building `defName` when given). */
