@@ -34,21 +34,34 @@ export const decodeResponse = (api: AnyApi, version: number, payload: Uint8Array
 
 export class WireClient {
   private readonly socket: net.Socket
-  private buffered = Buffer.alloc(0)
+  // Received bytes not yet framed, joined only once a whole frame is there: joining per chunk
+  // would copy a large response once per chunk it arrives in.
+  private pending: Array<Buffer> = []
+  private pendingBytes = 0
+  private needed = 4
   private readonly frames: Array<Uint8Array> = []
   private waiters: Array<() => void> = []
   private ended = false
 
   private constructor(socket: net.Socket) {
     this.socket = socket
-    socket.on("data", (chunk) => {
-      this.buffered = Buffer.concat([this.buffered, chunk])
-      while (this.buffered.length >= 4) {
-        const size = this.buffered.readInt32BE(0)
-        if (this.buffered.length < 4 + size) break
-        this.frames.push(Uint8Array.from(this.buffered.subarray(4, 4 + size)))
-        this.buffered = this.buffered.subarray(4 + size)
+    socket.on("data", (chunk: Buffer) => {
+      this.pending.push(chunk)
+      this.pendingBytes += chunk.length
+      if (this.pendingBytes < this.needed) return
+      let buffered = this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending, this.pendingBytes)
+      this.needed = 4
+      while (buffered.length >= 4) {
+        const size = buffered.readInt32BE(0)
+        if (buffered.length < 4 + size) {
+          this.needed = 4 + size
+          break
+        }
+        this.frames.push(Uint8Array.from(buffered.subarray(4, 4 + size)))
+        buffered = buffered.subarray(4 + size)
       }
+      this.pending = buffered.length === 0 ? [] : [buffered]
+      this.pendingBytes = buffered.length
       this.wake()
     })
     const end = () => {
