@@ -171,7 +171,7 @@ def static(bootstrap, topic, group):
 def member(bootstrap, topic, group, name, session_ms):
     """A plain member that reports its assignments on stdout and librdkafka's group debug log on stderr."""
     t = Tracker(name)
-    c = consumer(bootstrap, group, debug="cgrp", **{"session.timeout.ms": session_ms})
+    c = consumer(bootstrap, group, debug="cgrp,protocol", **{"session.timeout.ms": session_ms})
 
     def on_assign(c_, parts):
         t.on_assign(c_, parts)
@@ -195,8 +195,8 @@ class Proc:
         self.p = subprocess.Popen([sys.executable, os.path.abspath(__file__), "member", bootstrap, topic, group, name, str(session_ms)],
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         self.out, self.err = [], []
-        threading.Thread(target=lambda: self.out.extend(json.loads(l)["assigned"] for l in self.p.stdout), daemon=True).start()
-        threading.Thread(target=lambda: [self.err.append(l) for l in self.p.stderr], daemon=True).start()
+        threading.Thread(target=lambda: collect(self.p.stdout, self.out, lambda l: json.loads(l)["assigned"]), daemon=True).start()
+        threading.Thread(target=lambda: collect(self.p.stderr, self.err, lambda l: l), daemon=True).start()
 
     def assigned(self):
         return self.out[-1] if self.out else []
@@ -206,13 +206,20 @@ class Proc:
             os.kill(self.p.pid, sig)
 
 
+# Notified whenever a member process prints a line: waits are on its output, not on a timer.
+output_changed = threading.Condition()
+
+
+def collect(stream, into, parse):
+    for line in stream:
+        with output_changed:
+            into.append(parse(line))
+            output_changed.notify_all()
+
+
 def wait_for(cond, seconds):
-    end = time.time() + seconds
-    while time.time() < end:
-        if cond():
-            return True
-        time.sleep(0.01)
-    return False
+    with output_changed:
+        return output_changed.wait_for(cond, timeout=seconds)
 
 
 def dead_leader(bootstrap, topic, group):
@@ -233,13 +240,15 @@ def dead_leader(bootstrap, topic, group):
         assert wait_for(lambda: len(frozen.assigned()) > 0 and len(leader.assigned()) < 4, 30), "second member never got partitions"
         frozen.signal(signal.SIGSTOP)
         joins_before = sum("-> wait-join" in l for l in leader.err)
+        sent_before = sum("Sent JoinGroupRequest" in l for l in leader.err)
         follower = Proc(bootstrap, topic, group, "follower", SESSION_MS)
         # The leader learns of the rebalance by heartbeat and sends its JoinGroup, which the broker holds
         # until the frozen member's session expires.
         assert wait_for(lambda: sum("-> wait-join" in l for l in leader.err) > joins_before, 30), "leader never rejoined"
         rejoined_at = time.time()
         log_at_rejoin = len(leader.err)
-        wait_for(lambda: False, 0.3)
+        # Killed once its JoinGroup is on the wire (on loopback: in the broker's socket buffer).
+        assert wait_for(lambda: sum("Sent JoinGroupRequest" in l for l in leader.err) > sent_before, 30), "leader never sent its JoinGroup"
         leader.signal(signal.SIGKILL)
         killed_at = time.time()
         took_over = wait_for(lambda: len(follower.assigned()) == 4, 30)
