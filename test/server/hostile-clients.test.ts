@@ -138,7 +138,10 @@ describe.skipIf(!haveProc)("a client that pipelines requests and never reads", (
       await closed
       peak = Math.max(peak, rssKiB(broker.child.pid!))
       console.log(`non-reading client: broker RSS ${before} KiB, peak ${peak} KiB, client backlog ${backlog} bytes`)
-      expect(peak - before, "broker memory growth in KiB").toBeLessThan(32 * 1024)
+      // Without backpressure the broker would read all 80 MiB asked and hold more answered. The
+      // bound leaves room for V8's young generation, which grows to three 16 MiB semi-spaces
+      // under this allocation rate and counts in RSS (CI once measured 32.03 MiB).
+      expect(peak - before, "broker memory growth in KiB").toBeLessThan(64 * 1024)
       expect(broker.output()).toMatch(/closing connection from .*: idle for \d+ ms .*the client has not read its responses/)
       await wellBehaved(broker.port)
     } finally {
