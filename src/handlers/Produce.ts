@@ -349,30 +349,34 @@ const throttled = (
   return response === NO_RESPONSE ? response : { ...response, throttleTimeMs }
 }
 
+/** The handler against given services: an Exit unless an unexpected failure is to be logged. */
+const handleWith = (request: ProduceRequest, ctx: RequestContext, services: Context.Context<LogStore | Topics>): Effect.Effect<ProduceResponseInit | NoResponse> => {
+  const clock = Context.getUnsafe(services, Clock.Clock)
+  const now = clock.currentTimeMillisUnsafe()
+  const available = Context.getOrUndefined(services, ClientQuotas)
+  // Until a produce or request quota is set, nothing is measured (as Kafka records nothing).
+  const quotas = available !== undefined && produceQuotasEnabled(available) ? available : undefined
+  const startedAt = quotas === undefined ? 0 : performance.now()
+  // The broker always has a coordinator; handler tests without one produce unverified.
+  const transactions = request.transactionalId === null ? undefined : Context.getOrUndefined(services, TransactionCoordinator)
+  // Compressed batches are inflated (compacted topics' key check) to at most one frame's worth per request.
+  const maxDecompressedBytes = Context.getOrUndefined(services, Config)?.socketRequestMaxBytes ?? DEFAULT_MAX_DECOMPRESSED_BYTES
+  const outcome = produce(Context.get(services, LogStore), Context.get(services, Topics), request, ctx.apiVersion, now, ctx.header.clientId, transactions, maxDecompressedBytes)
+  const response = quotas === undefined ? outcome.response : throttled(quotas, request.acks, outcome.response, ctx, startedAt, clock.currentTimeMillisUnsafe())
+  if (outcome.unexpected.length === 0) return Effect.succeed(response)
+  return Effect.as(
+    Effect.forEach(outcome.unexpected, (u) => Effect.logError(`produce to ${u.topic}-${u.partition} failed unexpectedly`, u.error), { discard: true }),
+    response
+  )
+}
+
 export const ProduceHandler = defineHandler(Produce, {
   minVersion: PRODUCE_MIN_VERSION,
   maxVersion: PRODUCE_MAX_VERSION,
   // Appends are synchronous: nothing to wait for.
   blocking: false,
-  handle: (request, ctx) =>
-    Effect.contextWith((services: Context.Context<LogStore | Topics>) => {
-      const clock = Context.getUnsafe(services, Clock.Clock)
-      const now = clock.currentTimeMillisUnsafe()
-      const available = Context.getOrUndefined(services, ClientQuotas)
-      // Until a produce or request quota is set, nothing is measured (as Kafka records nothing).
-      const quotas = available !== undefined && produceQuotasEnabled(available) ? available : undefined
-      const startedAt = quotas === undefined ? 0 : performance.now()
-      // The broker always has a coordinator; handler tests without one produce unverified.
-      const transactions = request.transactionalId === null ? undefined : Context.getOrUndefined(services, TransactionCoordinator)
-      // Compressed batches are inflated (compacted topics' key check) to at most one frame's worth per request.
-      const maxDecompressedBytes = Context.getOrUndefined(services, Config)?.socketRequestMaxBytes ?? DEFAULT_MAX_DECOMPRESSED_BYTES
-      const outcome = produce(Context.get(services, LogStore), Context.get(services, Topics), request, ctx.apiVersion, now, ctx.header.clientId, transactions, maxDecompressedBytes)
-      const response = quotas === undefined ? outcome.response : throttled(quotas, request.acks, outcome.response, ctx, startedAt, clock.currentTimeMillisUnsafe())
-      if (outcome.unexpected.length === 0) return Effect.succeed(response)
-      return Effect.as(
-        Effect.forEach(outcome.unexpected, (u) => Effect.logError(`produce to ${u.topic}-${u.partition} failed unexpectedly`, u.error), { discard: true }),
-        response
-      )
-    }),
+  handle: (request, ctx) => Effect.contextWith((services: Context.Context<LogStore | Topics>) => handleWith(request, ctx, services)),
+  // Plain code all the way: the connection answers it in its frame loop, no fiber per request.
+  handleWith,
   errorResponse: (request, errorCode) => produceErrorResponse(request, errorCode, defaultMessageOf(errorCode) || null)
 })

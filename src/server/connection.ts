@@ -5,7 +5,7 @@
  * connection can end and logs it: client disconnect, rejected request, handler defect,
  * broker shutdown (stop reading, let in-flight requests finish, bounded, then close).
  */
-import { Cause, Clock, Deferred, type Duration, Effect, Exit, Fiber, FiberSet, type Scope } from "effect"
+import { Cause, Clock, type Context, Deferred, type Duration, Effect, Exit, Fiber, FiberSet, type Scope } from "effect"
 import type * as Socket from "effect/socket/Socket"
 import type { HandlerRegistry } from "../handlers/registry.ts"
 import { FrameReader, isFrameError } from "../protocol/framing.ts"
@@ -115,6 +115,7 @@ export const serveConnection = <R>(
       let heldFrames = false
       const connection = {
         ...options,
+        services: (yield* Effect.context<R>()) as Context.Context<never>,
         throttleChannel: (throttleTimeMs: number): void => {
           const until = clock.currentTimeMillisUnsafe() + throttleTimeMs
           if (until > mutedUntil) mutedUntil = until

@@ -4,7 +4,7 @@
  * prefix, then one generated decode of header and body. A request that cannot be served is
  * a `Reject`: the connection logs it and closes, as Kafka does.
  */
-import { Effect } from "effect"
+import { type Context, Effect } from "effect"
 import { apiVersionsResponse } from "../handlers/ApiVersions.ts"
 import { isPreEncoded, NO_RESPONSE, type RequestContext } from "../handlers/handler.ts"
 import type { HandlerRegistry } from "../handlers/registry.ts"
@@ -22,6 +22,8 @@ export interface ConnectionInfo {
   readonly advertisedPort: number
   /** Mutes the connection after a throttled response (client quotas, KIP-219). */
   readonly throttleChannel?: ((throttleTimeMs: number) => void) | undefined
+  /** The connection's services: handlers with a `handleWith` answer from them without a fiber. */
+  readonly services?: Context.Context<never> | undefined
 }
 
 export type Decision<R> =
@@ -135,7 +137,9 @@ export const dispatch = <R>(registry: HandlerRegistry<R>, frame: Uint8Array, con
     request,
     clientId: ctx.header.clientId,
     blocking: handler.blocking === true,
-    result: handler.handle(request, ctx),
+    result: handler.handleWith !== undefined && conn.services !== undefined
+      ? handler.handleWith(request, ctx, conn.services as Context.Context<R>)
+      : handler.handle(request, ctx),
     respond
   }
 }
