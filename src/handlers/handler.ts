@@ -67,6 +67,16 @@ export interface Handler<Req, ResInit, R> {
    */
   readonly handleWith?: (request: Req, ctx: RequestContext, services: Context.Context<R>) => Effect.Effect<ResInit | NoResponse | PreEncoded, never, R>
   /**
+   * Several consecutive requests of one connection handled at once (their answers in order),
+   * meaning exactly what handling them one after the other with `handleWith` means; Produce
+   * writes a partition's batches of them in one system call. Undefined when they must be
+   * handled one by one after all.
+   */
+  readonly handleManyWith?: (
+    items: ReadonlyArray<{ readonly request: Req; readonly ctx: RequestContext }>,
+    services: Context.Context<R>
+  ) => ReadonlyArray<Effect.Effect<ResInit | NoResponse | PreEncoded, never, R>> | undefined
+  /**
    * The response for a request this handler will not serve (its version is outside the
    * range, or it failed): the given error code in whatever error fields the API has.
    */
