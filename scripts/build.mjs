@@ -13,6 +13,7 @@ import * as fs from "node:fs"
 import * as module from "node:module"
 import * as path from "node:path"
 import { fileURLToPath, pathToFileURL } from "node:url"
+import { fingerprint as stampOf, staleReason as staleReasonAt } from "./bundle-stamp.mjs"
 
 export const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..")
 export const distDir = path.join(projectRoot, "dist")
@@ -25,29 +26,11 @@ const consoleAssets = path.join("src", "http", "console")
 /** Not part of the import graph, but a change to either can change what gets bundled. */
 const extraInputs = ["package.json", "pnpm-lock.yaml", "scripts/build.mjs"]
 
-const fingerprint = (rel) => {
-  try {
-    const st = fs.statSync(path.join(projectRoot, rel))
-    return `${st.size}:${st.mtimeMs}`
-  } catch {
-    return "missing"
-  }
-}
+const root = projectRoot + path.sep
+const fingerprint = (rel) => stampOf(root, rel)
 
 /** Why the bundle must be (re)built, or undefined when it matches every input it was built from. */
-export const staleReason = () => {
-  let stamp
-  try {
-    stamp = JSON.parse(fs.readFileSync(stampPath, "utf8"))
-  } catch {
-    return "no build yet"
-  }
-  if (!fs.existsSync(bundlePath)) return "dist/broker.mjs is missing"
-  for (const [rel, print] of Object.entries(stamp.inputs)) {
-    if (fingerprint(rel) !== print) return `${rel} changed`
-  }
-  return undefined
-}
+export const staleReason = () => staleReasonAt(root)
 
 /**
  * @effect/platform-node's socket server re-exports the `ws` package (WebSocket servers and HTTP
@@ -147,7 +130,8 @@ export const build = async () => {
   fs.rmSync(compileCacheDir, { recursive: true, force: true })
   fs.rmSync(path.join(distDir, "console"), { recursive: true, force: true })
   fs.cpSync(path.join(projectRoot, consoleAssets), path.join(distDir, "console"), { recursive: true })
-  const sources = Object.keys(result.metafile.inputs).filter((f) => !f.includes("node_modules"))
+  // Virtual modules (the plugins' "namespace:name" inputs) have no file to watch.
+  const sources = Object.keys(result.metafile.inputs).filter((f) => !f.includes("node_modules") && !/^[a-z-]+:/.test(f))
   const assets = fs.readdirSync(path.join(projectRoot, consoleAssets)).map((f) => path.join(consoleAssets, f))
   const inputs = {}
   for (const rel of [...sources, ...assets, ...extraInputs].sort()) inputs[rel] = fingerprint(rel)
