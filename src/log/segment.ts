@@ -19,6 +19,7 @@ import {
   NO_TIMESTAMP,
   RECORD_BATCH_OVERHEAD
 } from "./record-batch.ts"
+import { acquireReadBuffer } from "./read-buffers.ts"
 import { deleteIfExists } from "./index-file.ts"
 import { TimeIndex } from "./time-index.ts"
 import { TransactionIndex } from "./transaction-index.ts"
@@ -443,7 +444,8 @@ export class LogSegment {
   /** Reads `length` bytes at `position` (clamped to the segment size). */
   read(position: number, length: number): Uint8Array {
     const n = Math.max(0, Math.min(length, this.size - position))
-    const buf = Buffer.allocUnsafe(n)
+    // Reused once a fetch response carrying it is written (read-buffers.ts).
+    const buf = acquireReadBuffer(n)
     let got = 0
     while (got < n) {
       const r = this.io.readSync(this.fd, buf, got, n - got, position + got)
