@@ -610,7 +610,60 @@ export class PartitionLog {
     }
   }
 
-  private appendUnguarded(bytes: Uint8Array, options: AppendOptions): AppendResult {
+  /**
+   * Appends several payloads exactly as that many `append` calls in a row would (each one is
+   * checked against the producer state the previous ones left), except that their bytes
+   * reach the segment in one write at the end instead of one write each, and listeners and
+   * the flush policy run once, after that write. Each entry gets its result or the error
+   * `append` would have thrown for it. An I/O error fails every entry not yet written
+   * (memory is then ahead of the file: the log goes offline, as after any I/O error).
+   */
+  appendMany(entries: ReadonlyArray<{ readonly bytes: Uint8Array; readonly options: AppendOptions }>): Array<AppendResult | unknown> {
+    const results: Array<AppendResult | unknown> = new Array(entries.length)
+    // Entries appended in memory whose bytes are not yet written.
+    let unwritten: Array<number> = []
+    let appended = false
+    let current = -1
+    try {
+      for (let i = 0; i < entries.length; i++) {
+        const entry = entries[i]!
+        const segment = this.segments[this.segments.length - 1]
+        current = i
+        try {
+          const result = this.appendUnguarded(entry.bytes, entry.options, true)
+          results[i] = result
+          // A roll wrote and flushed everything appended before it.
+          if (this.segments[this.segments.length - 1] !== segment) unwritten = []
+          if (result.duplicate !== true) {
+            unwritten.push(i)
+            appended = true
+          }
+        } catch (e) {
+          if (isIoError(e)) throw e
+          results[i] = e
+        }
+      }
+      current = -1
+      if (appended) {
+        this.activeSegment.writePending()
+        this.maybeFlush(entries[entries.length - 1]!.options.now)
+      }
+    } catch (e) {
+      const error = this.ioFailure("appending to", e)
+      // Without a failure channel nothing takes the log offline for us, and it cannot go on.
+      if (this.failures === undefined) this.markOffline()
+      for (const i of unwritten) results[i] = error
+      if (current >= 0) {
+        results[current] = error
+        for (let i = current + 1; i < entries.length; i++) results[i] = error
+      }
+      return results
+    }
+    if (appended) this.notify()
+    return results
+  }
+
+  private appendUnguarded(bytes: Uint8Array, options: AppendOptions, deferWrite = false): AppendResult {
     this.ensureOpen()
     const validated = options.validated ?? validateBatches(bytes, { fromClient: false })
     if (!validated.ok) throw new InvalidBatchError(validated)
@@ -641,7 +694,7 @@ export class PartitionLog {
     this.maybeRoll(bytes.length, assigned.lastOffset, assigned.maxTimestamp, now)
 
     const view = viewOf(bytes)
-    this.activeSegment.append(bytes, view, validated.positions)
+    this.activeSegment.append(bytes, view, validated.positions, deferWrite)
     let latestEpoch = this.leaderEpochCache.latestEpoch()
     for (const pos of validated.positions) {
       const epoch = view.getInt32(pos + PARTITION_LEADER_EPOCH_OFFSET)
@@ -655,8 +708,10 @@ export class PartitionLog {
     this.producerState.mapEndOffset = this.logEndOffset
     this._highWatermark = this.logEndOffset
     this.unflushedMessages += assigned.lastOffset - firstOffset + 1
-    this.maybeFlush(now)
-    this.notify()
+    if (!deferWrite) {
+      this.maybeFlush(now)
+      this.notify()
+    }
     return {
       baseOffset: firstOffset,
       lastOffset: assigned.lastOffset,
@@ -824,7 +879,13 @@ export class PartitionLog {
     }
   }
 
-  /** fsyncs the active segment and its indexes; everything before it was flushed on roll. */
+  /**
+   * fsyncs the active segment's log file; everything before it was flushed (indexes too) on
+   * roll. The active segment's index files are not forced here: recovery after a crash
+   * always rebuilds the indexes of the segment holding the recovery point, so forcing them
+   * would make a flush three fsyncs (and a file open and close per index) for nothing. They
+   * are written and forced at roll and close.
+   */
   flush(now: number): void {
     try {
       this.flushUnguarded(now)
@@ -835,7 +896,7 @@ export class PartitionLog {
 
   private flushUnguarded(now: number): void {
     this.ensureOpen()
-    this.activeSegment.flush()
+    this.activeSegment.syncLogFile()
     this.flushDirectoryIfDirty()
     this.leaderEpochCache.persistPending(this.logEndOffset)
     this._recoveryPoint = this.logEndOffset
