@@ -17,7 +17,9 @@ import {
   fsyncDirectory,
   LeaderEpochCache,
   readPartitionMetadata,
-  writePartitionMetadata
+  writePartitionMetadata,
+  syncFileIfExists,
+  PARTITION_METADATA_FILE
 } from "./checkpoint.ts"
 import {
   ATTRIBUTES_OFFSET,
@@ -274,6 +276,10 @@ export class PartitionLog {
   private offline = false
   /** A segment file was created since the directory was last fsynced (its entry is not yet durable). */
   private directoryDirty = true
+  /** The directory itself was created and its entry in the log dir not yet fsynced. */
+  private parentDirectoryDirty = false
+  /** partition.metadata was written (at creation) and not yet fsynced. */
+  private metadataFileUnsynced = false
   private segments: Array<LogSegment>
   private _logStartOffset: number
   private _highWatermark: number
@@ -334,15 +340,15 @@ export class PartitionLog {
     const parsed = parsePartitionDirName(path.basename(dir))
     if (parsed === null) throw new Error(`${dir} is not a <topic>-<partition> directory`)
     const io = options.io ?? nodeFileIo
-    if (!io.existsSync(dir)) {
-      io.mkdirSync(dir, { recursive: true })
-      // Kafka's LogManager.createLog flushes the parent: else a power loss can drop the whole
-      // partition directory, with records fsynced into it and acknowledged.
-      fsyncDirectory(path.dirname(dir), io)
-    }
+    // A new directory's entry in the log dir is made durable with the log's first flush, not
+    // here (Kafka's createLogDirectory does not fsync the parent at all): until then nothing in
+    // it is on disk either, and creating 10 000 partitions does not wait for 10 000 fsyncs.
+    const createdDirectory = !io.existsSync(dir)
+    if (createdDirectory) io.mkdirSync(dir, { recursive: true })
     const warnings: Array<string> = []
 
     let topicId: string | null = null
+    let metadataFileUnsynced = false
     const metadata = readPartitionMetadata(dir, io)
     if (metadata !== null) {
       topicId = metadata.topicId
@@ -350,7 +356,9 @@ export class PartitionLog {
         throw new InconsistentTopicIdError(`${dir} belongs to topic id ${metadata.topicId}, not ${options.topicId}`)
       }
     } else if (options.topicId !== undefined) {
-      writePartitionMetadata(dir, options.topicId, io)
+      // Made durable with the log's first flush (with the directory's entries), not here.
+      writePartitionMetadata(dir, options.topicId, io, false)
+      metadataFileUnsynced = true
       topicId = options.topicId
     }
 
@@ -446,7 +454,10 @@ export class PartitionLog {
       for (const s of segments) s.closeQuietly()
       throw e
     }
-    return new PartitionLog(dir, parsed.topic, parsed.partition, config, topicId, segments, epochs, logStartOffset, options.now, warnings, producerState, io, options.failures)
+    const log = new PartitionLog(dir, parsed.topic, parsed.partition, config, topicId, segments, epochs, logStartOffset, options.now, warnings, producerState, io, options.failures)
+    log.parentDirectoryDirty = createdDirectory
+    log.metadataFileUnsynced = metadataFileUnsynced
+    return log
   }
 
   // -------------------------------------------------------------------------------------
@@ -910,7 +921,16 @@ export class PartitionLog {
    */
   private flushDirectoryIfDirty(): void {
     if (!this.directoryDirty) return
+    if (this.metadataFileUnsynced) {
+      syncFileIfExists(path.join(this.dir, PARTITION_METADATA_FILE), this.io)
+      this.metadataFileUnsynced = false
+    }
     fsyncDirectory(this.dir, this.io)
+    if (this.parentDirectoryDirty) {
+      // Else a power loss could drop the whole partition directory with the records just fsynced into it.
+      fsyncDirectory(this.logDir, this.io)
+      this.parentDirectoryDirty = false
+    }
     this.directoryDirty = false
   }
 
@@ -1172,6 +1192,15 @@ export class PartitionLog {
       } catch (e) {
         firstError ??= e
         segment.closeQuietly()
+      }
+    }
+    if (unflushed && firstError === null) {
+      // As Kafka's LocalLog.flush: the names of segments (and of the partition's own directory)
+      // created since the last flush must survive a power loss with the bytes just forced.
+      try {
+        this.flushDirectoryIfDirty()
+      } catch (e) {
+        firstError = e
       }
     }
     if (firstError === null) {
