@@ -283,7 +283,7 @@ export class PartitionLog {
   private closed = false
   /** Bumped on every append or truncation; lets waiters detect change without a listener. */
   version = 0
-  private readonly listeners = new Set<() => void>()
+  private readonly listeners = new Set<(appendedBytes: number) => void>()
 
   private constructor(
     dir: string,
@@ -522,19 +522,22 @@ export class PartitionLog {
     return total
   }
 
-  /** Registers a callback run after each append (and truncation); returns the unregister function. */
-  onAppend(listener: () => void): () => void {
+  /**
+   * Registers a callback run after each append, with the bytes appended, and after any other
+   * change to what a read returns (truncation, deletion, close), with 0; returns the unregister function.
+   */
+  onAppend(listener: (appendedBytes: number) => void): () => void {
     this.listeners.add(listener)
     return () => {
       this.listeners.delete(listener)
     }
   }
 
-  private notify(): void {
+  private notify(appendedBytes = 0): void {
     this.version++
     for (const listener of this.listeners) {
       try {
-        listener()
+        listener(appendedBytes)
       } catch {
         // A waiter's failure must not fail the append that woke it.
       }
@@ -653,7 +656,7 @@ export class PartitionLog {
     this._highWatermark = this.logEndOffset
     this.unflushedMessages += assigned.lastOffset - firstOffset + 1
     this.maybeFlush(now)
-    this.notify()
+    this.notify(bytes.length)
     return {
       baseOffset: firstOffset,
       lastOffset: assigned.lastOffset,
