@@ -385,6 +385,7 @@ export class PartitionLog {
     const bases = [...logBases].sort((a, b) => a - b)
     const segmentConfig = { indexIntervalBytes: config.indexIntervalBytes, segmentIndexBytes: config.segmentIndexBytes }
     const segments: Array<LogSegment> = []
+    const epochs = LeaderEpochCache.load(dir, io)
     try {
       for (const base of bases) segments.push(LogSegment.open(dir, base, segmentConfig, options.now, io))
 
@@ -400,7 +401,8 @@ export class PartitionLog {
         const unflushed = i >= recoverFrom
         if (!unflushed && segment.indexProblem === null) continue
         if (segment.indexProblem !== null) warnings.push(`${segment.logPath}: rebuilding indexes (${segment.indexProblem})`)
-        const result = segment.recover()
+        // Epochs first met in records past the recovery point may not have reached the checkpoint.
+        const result = segment.recover(unflushed ? epochs : undefined)
         if (result.warning !== null) warnings.push(result.warning)
         if (result.truncatedBytes > 0 && unflushed) {
           // Later segments were written after the corrupt point and cannot be trusted.
@@ -433,9 +435,10 @@ export class PartitionLog {
     const first = segments[0]!
     const logEnd = segments[segments.length - 1]!.nextOffset
     const logStartOffset = Math.min(Math.max(options.logStartOffset ?? first.baseOffset, first.baseOffset), logEnd)
-    const epochs = LeaderEpochCache.load(dir, io)
     epochs.truncateFromEnd(logEnd)
     epochs.truncateFromStart(logStartOffset)
+    // Recovery fsynced what it replayed: the epochs it found are written before the log is used.
+    epochs.persistPending(logEnd)
     const producerState = new ProducerStateManager(dir, path.basename(dir), options.producerIdExpirationMs ?? DEFAULT_PRODUCER_ID_EXPIRATION_MS, io, names)
     try {
       loadProducerState(producerState, segments, logStartOffset, logEnd, options.now, warnings)
@@ -641,13 +644,13 @@ export class PartitionLog {
     this.maybeRoll(bytes.length, assigned.lastOffset, assigned.maxTimestamp, now)
 
     const view = viewOf(bytes)
-    this.leaderEpochCache.persistPending()
     this.activeSegment.append(bytes, view, validated.positions)
     let latestEpoch = this.leaderEpochCache.latestEpoch()
     for (const pos of validated.positions) {
       const epoch = view.getInt32(pos + PARTITION_LEADER_EPOCH_OFFSET)
       if (epoch > latestEpoch) {
-        this.leaderEpochCache.assign(epoch, baseOffsetAt(view, pos))
+        // Written when the log is flushed (LeaderEpochCache: recovery re-assigns epochs of unflushed records).
+        this.leaderEpochCache.assign(epoch, baseOffsetAt(view, pos), "deferred")
         latestEpoch = epoch
       }
     }
@@ -801,6 +804,7 @@ export class PartitionLog {
     if (old.size === 0) return old
     old.sealTimeIndex()
     old.flush()
+    this.leaderEpochCache.persistPending(old.nextOffset)
     this._recoveryPoint = old.nextOffset
     this.unflushedMessages = 0
     this.lastFlushTime = now
@@ -836,6 +840,7 @@ export class PartitionLog {
     this.ensureOpen()
     this.activeSegment.flush()
     this.flushDirectoryIfDirty()
+    this.leaderEpochCache.persistPending(this.logEndOffset)
     this._recoveryPoint = this.logEndOffset
     this.unflushedMessages = 0
     this.lastFlushTime = now
@@ -1109,6 +1114,13 @@ export class PartitionLog {
       } catch (e) {
         firstError ??= e
         segment.closeQuietly()
+      }
+    }
+    if (firstError === null) {
+      try {
+        this.leaderEpochCache.persistPending(this.logEndOffset)
+      } catch (e) {
+        firstError = e
       }
     }
     this._recoveryPoint = this.logEndOffset
