@@ -289,7 +289,7 @@ export class PartitionLog {
   private closed = false
   /** Bumped on every append or truncation; lets waiters detect change without a listener. */
   version = 0
-  private readonly listeners = new Set<() => void>()
+  private readonly listeners = new Set<(appendedBytes: number) => void>()
 
   private constructor(
     dir: string,
@@ -536,19 +536,22 @@ export class PartitionLog {
     return total
   }
 
-  /** Registers a callback run after each append (and truncation); returns the unregister function. */
-  onAppend(listener: () => void): () => void {
+  /**
+   * Registers a callback run after each append, with the bytes appended, and after any other
+   * change to what a read returns (truncation, deletion, close), with 0; returns the unregister function.
+   */
+  onAppend(listener: (appendedBytes: number) => void): () => void {
     this.listeners.add(listener)
     return () => {
       this.listeners.delete(listener)
     }
   }
 
-  private notify(): void {
+  private notify(appendedBytes = 0): void {
     this.version++
     for (const listener of this.listeners) {
       try {
-        listener()
+        listener(appendedBytes)
       } catch {
         // A waiter's failure must not fail the append that woke it.
       }
@@ -634,6 +637,7 @@ export class PartitionLog {
     // Entries appended in memory whose bytes are not yet written.
     let unwritten: Array<number> = []
     let appended = false
+    let appendedBytes = 0
     let current = -1
     try {
       for (let i = 0; i < entries.length; i++) {
@@ -648,6 +652,7 @@ export class PartitionLog {
           if (result.duplicate !== true) {
             unwritten.push(i)
             appended = true
+            appendedBytes += entry.bytes.length
           }
         } catch (e) {
           if (isIoError(e)) throw e
@@ -670,7 +675,7 @@ export class PartitionLog {
       }
       return results
     }
-    if (appended) this.notify()
+    if (appended) this.notify(appendedBytes)
     return results
   }
 
@@ -721,7 +726,7 @@ export class PartitionLog {
     this.unflushedMessages += assigned.lastOffset - firstOffset + 1
     if (!deferWrite) {
       this.maybeFlush(now)
-      this.notify()
+      this.notify(bytes.length)
     }
     return {
       baseOffset: firstOffset,

@@ -25,6 +25,10 @@ let freeBytes = 0
 /** Buffers lent and not yet given back. Weak: one never given back is collected as usual. */
 const lent = new WeakSet<ArrayBuffer>()
 
+/** Pooled reads served by a new buffer and by a reused one, since the process started. */
+const counts = { allocated: 0, reused: 0 }
+export const readBufferCounts = (): { readonly allocated: number; readonly reused: number } => ({ ...counts })
+
 const classOf = (n: number): number => {
   let c = MIN_CLASS_BYTES
   while (c < n) c *= 2
@@ -37,8 +41,13 @@ export const acquireReadBuffer = (n: number): Buffer => {
   const size = classOf(n)
   const list = free.get(size)
   let ab = list?.pop()
-  if (ab === undefined) ab = new ArrayBuffer(size)
-  else freeBytes -= size
+  if (ab === undefined) {
+    ab = new ArrayBuffer(size)
+    counts.allocated++
+  } else {
+    freeBytes -= size
+    counts.reused++
+  }
   lent.add(ab)
   return Buffer.from(ab, 0, n)
 }
