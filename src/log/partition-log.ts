@@ -17,7 +17,9 @@ import {
   fsyncDirectory,
   LeaderEpochCache,
   readPartitionMetadata,
-  writePartitionMetadata
+  writePartitionMetadata,
+  syncFileIfExists,
+  PARTITION_METADATA_FILE
 } from "./checkpoint.ts"
 import {
   ATTRIBUTES_OFFSET,
@@ -281,6 +283,10 @@ export class PartitionLog {
   private offline = false
   /** A segment file was created since the directory was last fsynced (its entry is not yet durable). */
   private directoryDirty = true
+  /** The directory itself was created and its entry in the log dir not yet fsynced. */
+  private parentDirectoryDirty = false
+  /** partition.metadata was written (at creation) and not yet fsynced. */
+  private metadataFileUnsynced = false
   private segments: Array<LogSegment>
   private _logStartOffset: number
   private _highWatermark: number
@@ -292,7 +298,7 @@ export class PartitionLog {
   private closed = false
   /** Bumped on every append or truncation; lets waiters detect change without a listener. */
   version = 0
-  private readonly listeners = new Set<() => void>()
+  private readonly listeners = new Set<(appendedBytes: number) => void>()
 
   private constructor(
     dir: string,
@@ -343,15 +349,15 @@ export class PartitionLog {
     const parsed = parsePartitionDirName(path.basename(dir))
     if (parsed === null) throw new Error(`${dir} is not a <topic>-<partition> directory`)
     const io = options.io ?? nodeFileIo
-    if (!io.existsSync(dir)) {
-      io.mkdirSync(dir, { recursive: true })
-      // Kafka's LogManager.createLog flushes the parent: else a power loss can drop the whole
-      // partition directory, with records fsynced into it and acknowledged.
-      fsyncDirectory(path.dirname(dir), io)
-    }
+    // A new directory's entry in the log dir is made durable with the log's first flush, not
+    // here (Kafka's createLogDirectory does not fsync the parent at all): until then nothing in
+    // it is on disk either, and creating 10 000 partitions does not wait for 10 000 fsyncs.
+    const createdDirectory = !io.existsSync(dir)
+    if (createdDirectory) io.mkdirSync(dir, { recursive: true })
     const warnings: Array<string> = []
 
     let topicId: string | null = null
+    let metadataFileUnsynced = false
     const metadata = readPartitionMetadata(dir, io)
     if (metadata !== null) {
       topicId = metadata.topicId
@@ -359,7 +365,9 @@ export class PartitionLog {
         throw new InconsistentTopicIdError(`${dir} belongs to topic id ${metadata.topicId}, not ${options.topicId}`)
       }
     } else if (options.topicId !== undefined) {
-      writePartitionMetadata(dir, options.topicId, io)
+      // Made durable with the log's first flush (with the directory's entries), not here.
+      writePartitionMetadata(dir, options.topicId, io, false)
+      metadataFileUnsynced = true
       topicId = options.topicId
     }
 
@@ -394,6 +402,7 @@ export class PartitionLog {
     const bases = [...logBases].sort((a, b) => a - b)
     const segmentConfig = { indexIntervalBytes: config.indexIntervalBytes, segmentIndexBytes: config.segmentIndexBytes }
     const segments: Array<LogSegment> = []
+    const epochs = LeaderEpochCache.load(dir, io)
     try {
       for (const base of bases) segments.push(LogSegment.open(dir, base, segmentConfig, options.now, io))
 
@@ -409,7 +418,8 @@ export class PartitionLog {
         const unflushed = i >= recoverFrom
         if (!unflushed && segment.indexProblem === null) continue
         if (segment.indexProblem !== null) warnings.push(`${segment.logPath}: rebuilding indexes (${segment.indexProblem})`)
-        const result = segment.recover()
+        // Epochs first met in records past the recovery point may not have reached the checkpoint.
+        const result = segment.recover(unflushed ? epochs : undefined)
         if (result.warning !== null) warnings.push(result.warning)
         if (result.truncatedBytes > 0 && unflushed) {
           // Later segments were written after the corrupt point and cannot be trusted.
@@ -442,9 +452,10 @@ export class PartitionLog {
     const first = segments[0]!
     const logEnd = segments[segments.length - 1]!.nextOffset
     const logStartOffset = Math.min(Math.max(options.logStartOffset ?? first.baseOffset, first.baseOffset), logEnd)
-    const epochs = LeaderEpochCache.load(dir, io)
     epochs.truncateFromEnd(logEnd)
     epochs.truncateFromStart(logStartOffset)
+    // Recovery fsynced what it replayed: the epochs it found are written before the log is used.
+    epochs.persistPending(logEnd)
     const producerState = new ProducerStateManager(dir, path.basename(dir), options.producerIdExpirationMs ?? DEFAULT_PRODUCER_ID_EXPIRATION_MS, io, names)
     try {
       loadProducerState(producerState, segments, logStartOffset, logEnd, options.now, warnings)
@@ -452,7 +463,10 @@ export class PartitionLog {
       for (const s of segments) s.closeQuietly()
       throw e
     }
-    return new PartitionLog(dir, parsed.topic, parsed.partition, config, topicId, segments, epochs, logStartOffset, options.now, warnings, producerState, io, options.failures)
+    const log = new PartitionLog(dir, parsed.topic, parsed.partition, config, topicId, segments, epochs, logStartOffset, options.now, warnings, producerState, io, options.failures)
+    log.parentDirectoryDirty = createdDirectory
+    log.metadataFileUnsynced = metadataFileUnsynced
+    return log
   }
 
   // -------------------------------------------------------------------------------------
@@ -531,19 +545,22 @@ export class PartitionLog {
     return total
   }
 
-  /** Registers a callback run after each append (and truncation); returns the unregister function. */
-  onAppend(listener: () => void): () => void {
+  /**
+   * Registers a callback run after each append, with the bytes appended, and after any other
+   * change to what a read returns (truncation, deletion, close), with 0; returns the unregister function.
+   */
+  onAppend(listener: (appendedBytes: number) => void): () => void {
     this.listeners.add(listener)
     return () => {
       this.listeners.delete(listener)
     }
   }
 
-  private notify(): void {
+  private notify(appendedBytes = 0): void {
     this.version++
     for (const listener of this.listeners) {
       try {
-        listener()
+        listener(appendedBytes)
       } catch {
         // A waiter's failure must not fail the append that woke it.
       }
@@ -629,6 +646,7 @@ export class PartitionLog {
     // Entries appended in memory whose bytes are not yet written.
     let unwritten: Array<number> = []
     let appended = false
+    let appendedBytes = 0
     let current = -1
     try {
       for (let i = 0; i < entries.length; i++) {
@@ -643,6 +661,7 @@ export class PartitionLog {
           if (result.duplicate !== true) {
             unwritten.push(i)
             appended = true
+            appendedBytes += entry.bytes.length
           }
         } catch (e) {
           if (isIoError(e)) throw e
@@ -665,7 +684,7 @@ export class PartitionLog {
       }
       return results
     }
-    if (appended) this.notify()
+    if (appended) this.notify(appendedBytes)
     return results
   }
 
@@ -700,13 +719,13 @@ export class PartitionLog {
     this.maybeRoll(bytes.length, assigned.lastOffset, assigned.maxTimestamp, now)
 
     const view = viewOf(bytes)
-    this.leaderEpochCache.persistPending()
     this.activeSegment.append(bytes, view, validated.positions, deferWrite)
     let latestEpoch = this.leaderEpochCache.latestEpoch()
     for (const pos of validated.positions) {
       const epoch = view.getInt32(pos + PARTITION_LEADER_EPOCH_OFFSET)
       if (epoch > latestEpoch) {
-        this.leaderEpochCache.assign(epoch, baseOffsetAt(view, pos))
+        // Written when the log is flushed (LeaderEpochCache: recovery re-assigns epochs of unflushed records).
+        this.leaderEpochCache.assign(epoch, baseOffsetAt(view, pos), "deferred")
         latestEpoch = epoch
       }
     }
@@ -716,7 +735,7 @@ export class PartitionLog {
     this.unflushedMessages += assigned.lastOffset - firstOffset + 1
     if (!deferWrite) {
       this.maybeFlush(now)
-      this.notify()
+      this.notify(bytes.length)
     }
     return {
       baseOffset: firstOffset,
@@ -865,6 +884,7 @@ export class PartitionLog {
     old.sealTimeIndex()
     if (this.flushesOnPolicy()) {
       old.flush()
+      this.leaderEpochCache.persistPending(old.nextOffset)
       this._recoveryPoint = old.nextOffset
       this.unflushedMessages = 0
       this.lastFlushTime = now
@@ -903,7 +923,10 @@ export class PartitionLog {
       if (!segment.isClosed) {
         segment.flush()
         this.flushDirectoryIfDirty()
-        if (segment.nextOffset > this._recoveryPoint) this._recoveryPoint = segment.nextOffset
+        if (segment.nextOffset > this._recoveryPoint) {
+          this.leaderEpochCache.persistPending(segment.nextOffset)
+          this._recoveryPoint = segment.nextOffset
+        }
       }
       this.rolledUnflushed.shift()
     }
@@ -944,6 +967,7 @@ export class PartitionLog {
     this.flushRolled()
     this.activeSegment.syncLogFile()
     this.flushDirectoryIfDirty()
+    this.leaderEpochCache.persistPending(this.logEndOffset)
     this._recoveryPoint = this.logEndOffset
     this.unflushedMessages = 0
     this.lastFlushTime = now
@@ -955,7 +979,16 @@ export class PartitionLog {
    */
   private flushDirectoryIfDirty(): void {
     if (!this.directoryDirty) return
+    if (this.metadataFileUnsynced) {
+      syncFileIfExists(path.join(this.dir, PARTITION_METADATA_FILE), this.io)
+      this.metadataFileUnsynced = false
+    }
     fsyncDirectory(this.dir, this.io)
+    if (this.parentDirectoryDirty) {
+      // Else a power loss could drop the whole partition directory with the records just fsynced into it.
+      fsyncDirectory(this.logDir, this.io)
+      this.parentDirectoryDirty = false
+    }
     this.directoryDirty = false
   }
 
@@ -1219,6 +1252,22 @@ export class PartitionLog {
       } catch (e) {
         firstError ??= e
         segment.closeQuietly()
+      }
+    }
+    if (unflushed && firstError === null) {
+      // As Kafka's LocalLog.flush: the names of segments (and of the partition's own directory)
+      // created since the last flush must survive a power loss with the bytes just forced.
+      try {
+        this.flushDirectoryIfDirty()
+      } catch (e) {
+        firstError = e
+      }
+    }
+    if (firstError === null) {
+      try {
+        this.leaderEpochCache.persistPending(this.logEndOffset)
+      } catch (e) {
+        firstError = e
       }
     }
     this._recoveryPoint = this.logEndOffset

@@ -17,8 +17,11 @@ import {
   MAGIC_V2,
   maxTimestampAt,
   NO_TIMESTAMP,
+  PARTITION_LEADER_EPOCH_OFFSET,
   RECORD_BATCH_OVERHEAD
 } from "./record-batch.ts"
+import { acquireReadBuffer } from "./read-buffers.ts"
+import type { LeaderEpochCache } from "./checkpoint.ts"
 import { deleteIfExists } from "./index-file.ts"
 import { TimeIndex } from "./time-index.ts"
 import { TransactionIndex } from "./transaction-index.ts"
@@ -340,8 +343,10 @@ export class LogSegment {
    * Validates every batch (framing, magic, CRC, offset order), truncates the file at the
    * first bad or torn batch and rebuilds both indexes — Kafka's LogSegment.recover.
    * Throws UnreadableSegmentError for legacy message formats rather than cutting them off.
+   * With `leaderEpochs`, a batch whose epoch is newer than the cache's latest starts that
+   * epoch there (deferred: the caller persists), as Kafka's recover assigns them.
    */
-  recover(): RecoveryResult {
+  recover(leaderEpochs?: LeaderEpochCache): RecoveryResult {
     const fileSize = this.io.fstatSync(this.fd).size
     this.offsetIndex.reset()
     this.timeIndex.reset()
@@ -358,6 +363,10 @@ export class LogSegment {
       const last = base + view.getInt32(at + LAST_OFFSET_DELTA_OFFSET)
       if (base < next || last < base || last - this.baseOffset > INT32_MAX) {
         return `batch at ${filePos} has offsets ${base}..${last}, expected at least ${next}`
+      }
+      if (leaderEpochs !== undefined) {
+        const epoch = view.getInt32(at + PARTITION_LEADER_EPOCH_OFFSET)
+        if (epoch > leaderEpochs.latestEpoch()) leaderEpochs.assign(epoch, base, "deferred")
       }
       const ts = maxTimestampAt(view, at)
       if (filePos === 0) this.firstBatchTimestamp = ts
@@ -491,7 +500,8 @@ export class LogSegment {
   read(position: number, length: number): Uint8Array {
     this.writePending()
     const n = Math.max(0, Math.min(length, this.size - position))
-    const buf = Buffer.allocUnsafe(n)
+    // Reused once a fetch response carrying it is written (read-buffers.ts).
+    const buf = acquireReadBuffer(n)
     let got = 0
     while (got < n) {
       const r = this.io.readSync(this.fd, buf, got, n - got, position + got)

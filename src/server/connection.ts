@@ -15,6 +15,7 @@ import { type ConnectionInfo, type Decision, dispatch } from "./dispatch.ts"
 import type { DirectWriter } from "./Listeners.ts"
 import { HandlerDefect, RequestRejected } from "./errors.ts"
 import { noObserver, type RequestObservation, type RequestObserver } from "./observer.ts"
+import { holdsReadBuffers, releaseReadBuffers } from "../log/read-buffers.ts"
 import { ResponseBuffer } from "./response-buffer.ts"
 
 export interface ConnectionOptions extends ConnectionInfo {
@@ -233,7 +234,8 @@ export const serveConnection = <R>(
         const sending = outObs
         const sendStartedAt = sending.length > 0 ? performance.now() : 0
         if (sending.length > 0) outObs = []
-        const drained = d.write(chunks)
+        // Segment read buffers spliced into the responses go back to their pool once written.
+        const drained = holdsReadBuffers(chunks) ? d.write(chunks, () => releaseReadBuffers(chunks)) : d.write(chunks)
         lastActivity = clock.currentTimeMillisUnsafe()
         signalProgress()
         return { drained, done: sending.length > 0 ? finishObservations(sending, sendStartedAt) : Effect.void }
