@@ -55,8 +55,11 @@ export const fsyncDirectory = (dir: string, io: FileIoShape = nodeFileIo): void 
   }
 }
 
-/** Replaces `file` so that a crash leaves the old or the new content, never a mix. */
-export const writeFileAtomically = (file: string, content: string | Uint8Array, io: FileIoShape = nodeFileIo): void => {
+/**
+ * Replaces `file` so that a crash leaves the old or the new content, never a mix. With
+ * `syncDirectory` false the rename is not forced to disk (a power loss may keep the old file).
+ */
+export const writeFileAtomically = (file: string, content: string | Uint8Array, io: FileIoShape = nodeFileIo, syncDirectory = true): void => {
   const tmp = file + ".tmp"
   const fd = io.openSync(tmp, "w", 0o644)
   try {
@@ -67,7 +70,7 @@ export const writeFileAtomically = (file: string, content: string | Uint8Array, 
     io.closeSync(fd)
   }
   io.renameSync(tmp, file)
-  fsyncDirectory(path.dirname(file), io)
+  if (syncDirectory) fsyncDirectory(path.dirname(file), io)
 }
 
 const readTextIfExists = (file: string, io: FileIoShape = nodeFileIo): string | null => {

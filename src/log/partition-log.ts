@@ -1142,7 +1142,7 @@ export class PartitionLog {
       try {
         // A clean shutdown leaves a snapshot at the log end: the next start replays nothing.
         this.producerState.mapEndOffset = this.logEndOffset
-        this.producerState.takeSnapshot()
+        this.producerState.takeSnapshot(false)
       } catch (e) {
         firstError = e
       }
