@@ -160,8 +160,16 @@ export const writeLeaderEpochCheckpoint = (file: string, entries: ReadonlyArray<
 }
 
 /**
- * Which leader epoch started at which offset, persisted on every change (changes are
- * rare: once per leader election). Mirrors Kafka's LeaderEpochFileCache rules.
+ * Which leader epoch started at which offset. Mirrors Kafka's LeaderEpochFileCache rules.
+ *
+ * When the file is written: an epoch change with no records behind it yet (a leader
+ * election) and an epoch first met in appended records are "deferred": kept in memory and
+ * written by `persistPending` when the log is flushed, before its recovery point moves past
+ * the epoch's first records. Records past the recovery point are replayed by recovery after
+ * a crash, which assigns their epochs again from the batches (as Kafka's LogSegment.recover
+ * does), so the file never misses an entry the log needs; and a produce spread over 10 000
+ * new partitions does not pay two fsyncs (file and directory) on each partition's first
+ * append. Truncations are written at once.
  */
 export class LeaderEpochCache {
   readonly file: string
@@ -187,21 +195,17 @@ export class LeaderEpochCache {
     return this.entries.length === 0 ? -1 : this.entries[this.entries.length - 1]!.epoch
   }
 
-  /** An entry assigned with "deferred" durability is not in the file yet. */
-  private unpersisted = false
+  /** Smallest start offset among entries not yet in the file (Infinity when there are none). */
+  private pendingFrom = Number.POSITIVE_INFINITY
 
   private persist(): void {
     writeLeaderEpochCheckpoint(this.file, this.entries, this.io)
-    this.unpersisted = false
+    this.pendingFrom = Number.POSITIVE_INFINITY
   }
 
   /**
-   * Records that `epoch` begins at `startOffset`; ignored unless the epoch is new.
-   * "deferred" keeps the entry in memory until `persistPending` (the next append): an epoch
-   * that starts at the log end has no records yet, and an entry at the log end is dropped
-   * when the log is opened again anyway (Kafka's loader truncates the cache to the log end),
-   * so a close or crash before that append loses nothing, and a broker starting on 10 000
-   * partitions saves 10 000 synchronous checkpoint writes.
+   * Records that `epoch` begins at `startOffset`; ignored unless the epoch is new. "sync"
+   * writes the file now; "deferred" leaves it to `persistPending` (see the class comment).
    */
   assign(epoch: number, startOffset: number, durability: "sync" | "deferred" = "sync"): void {
     if (epoch < 0) return
@@ -209,15 +213,20 @@ export class LeaderEpochCache {
     if (latest !== undefined && epoch <= latest.epoch) return
     // A newer epoch starting before entries we hold means those entries were never
     // committed; Kafka drops them the same way.
-    this.entries = this.entries.filter((e) => e.startOffset < startOffset)
+    if (latest !== undefined && latest.startOffset >= startOffset) this.entries = this.entries.filter((e) => e.startOffset < startOffset)
     this.entries.push({ epoch, startOffset })
-    if (durability === "deferred") this.unpersisted = true
+    if (durability === "deferred") this.pendingFrom = Math.min(this.pendingFrom, startOffset)
     else this.persist()
   }
 
-  /** Writes a deferred entry before records of its epoch reach the log; cheap when there is none. */
-  persistPending(): void {
-    if (this.unpersisted) this.persist()
+  /**
+   * Writes deferred entries that records below `endOffset` belong to (called before a flush
+   * moves the recovery point to `endOffset`). An entry at or past `endOffset` has no
+   * records yet and waits: a log opened again drops an entry at its end anyway (Kafka's
+   * loader truncates the cache to the log end). Cheap when nothing is pending.
+   */
+  persistPending(endOffset: number): void {
+    if (this.pendingFrom < endOffset) this.persist()
   }
 
   /** Drops epochs that start at or after `endOffset` (the log was cut back to it). */

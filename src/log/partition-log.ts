@@ -289,7 +289,7 @@ export class PartitionLog {
   private closed = false
   /** Bumped on every append or truncation; lets waiters detect change without a listener. */
   version = 0
-  private readonly listeners = new Set<() => void>()
+  private readonly listeners = new Set<(appendedBytes: number) => void>()
 
   private constructor(
     dir: string,
@@ -393,6 +393,7 @@ export class PartitionLog {
     const bases = [...logBases].sort((a, b) => a - b)
     const segmentConfig = { indexIntervalBytes: config.indexIntervalBytes, segmentIndexBytes: config.segmentIndexBytes }
     const segments: Array<LogSegment> = []
+    const epochs = LeaderEpochCache.load(dir, io)
     try {
       for (const base of bases) segments.push(LogSegment.open(dir, base, segmentConfig, options.now, io))
 
@@ -408,7 +409,8 @@ export class PartitionLog {
         const unflushed = i >= recoverFrom
         if (!unflushed && segment.indexProblem === null) continue
         if (segment.indexProblem !== null) warnings.push(`${segment.logPath}: rebuilding indexes (${segment.indexProblem})`)
-        const result = segment.recover()
+        // Epochs first met in records past the recovery point may not have reached the checkpoint.
+        const result = segment.recover(unflushed ? epochs : undefined)
         if (result.warning !== null) warnings.push(result.warning)
         if (result.truncatedBytes > 0 && unflushed) {
           // Later segments were written after the corrupt point and cannot be trusted.
@@ -441,9 +443,10 @@ export class PartitionLog {
     const first = segments[0]!
     const logEnd = segments[segments.length - 1]!.nextOffset
     const logStartOffset = Math.min(Math.max(options.logStartOffset ?? first.baseOffset, first.baseOffset), logEnd)
-    const epochs = LeaderEpochCache.load(dir, io)
     epochs.truncateFromEnd(logEnd)
     epochs.truncateFromStart(logStartOffset)
+    // Recovery fsynced what it replayed: the epochs it found are written before the log is used.
+    epochs.persistPending(logEnd)
     const producerState = new ProducerStateManager(dir, path.basename(dir), options.producerIdExpirationMs ?? DEFAULT_PRODUCER_ID_EXPIRATION_MS, io, names)
     try {
       loadProducerState(producerState, segments, logStartOffset, logEnd, options.now, warnings)
@@ -533,19 +536,22 @@ export class PartitionLog {
     return total
   }
 
-  /** Registers a callback run after each append (and truncation); returns the unregister function. */
-  onAppend(listener: () => void): () => void {
+  /**
+   * Registers a callback run after each append, with the bytes appended, and after any other
+   * change to what a read returns (truncation, deletion, close), with 0; returns the unregister function.
+   */
+  onAppend(listener: (appendedBytes: number) => void): () => void {
     this.listeners.add(listener)
     return () => {
       this.listeners.delete(listener)
     }
   }
 
-  private notify(): void {
+  private notify(appendedBytes = 0): void {
     this.version++
     for (const listener of this.listeners) {
       try {
-        listener()
+        listener(appendedBytes)
       } catch {
         // A waiter's failure must not fail the append that woke it.
       }
@@ -618,7 +624,62 @@ export class PartitionLog {
     }
   }
 
-  private appendUnguarded(bytes: Uint8Array, options: AppendOptions): AppendResult {
+  /**
+   * Appends several payloads exactly as that many `append` calls in a row would (each one is
+   * checked against the producer state the previous ones left), except that their bytes
+   * reach the segment in one write at the end instead of one write each, and listeners and
+   * the flush policy run once, after that write. Each entry gets its result or the error
+   * `append` would have thrown for it. An I/O error fails every entry not yet written
+   * (memory is then ahead of the file: the log goes offline, as after any I/O error).
+   */
+  appendMany(entries: ReadonlyArray<{ readonly bytes: Uint8Array; readonly options: AppendOptions }>): Array<AppendResult | unknown> {
+    const results: Array<AppendResult | unknown> = new Array(entries.length)
+    // Entries appended in memory whose bytes are not yet written.
+    let unwritten: Array<number> = []
+    let appended = false
+    let appendedBytes = 0
+    let current = -1
+    try {
+      for (let i = 0; i < entries.length; i++) {
+        const entry = entries[i]!
+        const segment = this.segments[this.segments.length - 1]
+        current = i
+        try {
+          const result = this.appendUnguarded(entry.bytes, entry.options, true)
+          results[i] = result
+          // A roll wrote and flushed everything appended before it.
+          if (this.segments[this.segments.length - 1] !== segment) unwritten = []
+          if (result.duplicate !== true) {
+            unwritten.push(i)
+            appended = true
+            appendedBytes += entry.bytes.length
+          }
+        } catch (e) {
+          if (isIoError(e)) throw e
+          results[i] = e
+        }
+      }
+      current = -1
+      if (appended) {
+        this.activeSegment.writePending()
+        this.maybeFlush(entries[entries.length - 1]!.options.now)
+      }
+    } catch (e) {
+      const error = this.ioFailure("appending to", e)
+      // Without a failure channel nothing takes the log offline for us, and it cannot go on.
+      if (this.failures === undefined) this.markOffline()
+      for (const i of unwritten) results[i] = error
+      if (current >= 0) {
+        results[current] = error
+        for (let i = current + 1; i < entries.length; i++) results[i] = error
+      }
+      return results
+    }
+    if (appended) this.notify(appendedBytes)
+    return results
+  }
+
+  private appendUnguarded(bytes: Uint8Array, options: AppendOptions, deferWrite = false): AppendResult {
     this.ensureOpen()
     const validated = options.validated ?? validateBatches(bytes, { fromClient: false })
     if (!validated.ok) throw new InvalidBatchError(validated)
@@ -649,13 +710,13 @@ export class PartitionLog {
     this.maybeRoll(bytes.length, assigned.lastOffset, assigned.maxTimestamp, now)
 
     const view = viewOf(bytes)
-    this.leaderEpochCache.persistPending()
-    this.activeSegment.append(bytes, view, validated.positions)
+    this.activeSegment.append(bytes, view, validated.positions, deferWrite)
     let latestEpoch = this.leaderEpochCache.latestEpoch()
     for (const pos of validated.positions) {
       const epoch = view.getInt32(pos + PARTITION_LEADER_EPOCH_OFFSET)
       if (epoch > latestEpoch) {
-        this.leaderEpochCache.assign(epoch, baseOffsetAt(view, pos))
+        // Written when the log is flushed (LeaderEpochCache: recovery re-assigns epochs of unflushed records).
+        this.leaderEpochCache.assign(epoch, baseOffsetAt(view, pos), "deferred")
         latestEpoch = epoch
       }
     }
@@ -663,8 +724,10 @@ export class PartitionLog {
     this.producerState.mapEndOffset = this.logEndOffset
     this._highWatermark = this.logEndOffset
     this.unflushedMessages += assigned.lastOffset - firstOffset + 1
-    this.maybeFlush(now)
-    this.notify()
+    if (!deferWrite) {
+      this.maybeFlush(now)
+      this.notify(bytes.length)
+    }
     return {
       baseOffset: firstOffset,
       lastOffset: assigned.lastOffset,
@@ -809,6 +872,7 @@ export class PartitionLog {
     if (old.size === 0) return old
     old.sealTimeIndex()
     old.flush()
+    this.leaderEpochCache.persistPending(old.nextOffset)
     this._recoveryPoint = old.nextOffset
     this.unflushedMessages = 0
     this.lastFlushTime = now
@@ -831,7 +895,13 @@ export class PartitionLog {
     }
   }
 
-  /** fsyncs the active segment and its indexes; everything before it was flushed on roll. */
+  /**
+   * fsyncs the active segment's log file; everything before it was flushed (indexes too) on
+   * roll. The active segment's index files are not forced here: recovery after a crash
+   * always rebuilds the indexes of the segment holding the recovery point, so forcing them
+   * would make a flush three fsyncs (and a file open and close per index) for nothing. They
+   * are written and forced at roll and close.
+   */
   flush(now: number): void {
     try {
       this.flushUnguarded(now)
@@ -842,8 +912,9 @@ export class PartitionLog {
 
   private flushUnguarded(now: number): void {
     this.ensureOpen()
-    this.activeSegment.flush()
+    this.activeSegment.syncLogFile()
     this.flushDirectoryIfDirty()
+    this.leaderEpochCache.persistPending(this.logEndOffset)
     this._recoveryPoint = this.logEndOffset
     this.unflushedMessages = 0
     this.lastFlushTime = now
@@ -1133,6 +1204,13 @@ export class PartitionLog {
       // created since the last flush must survive a power loss with the bytes just forced.
       try {
         this.flushDirectoryIfDirty()
+      } catch (e) {
+        firstError = e
+      }
+    }
+    if (firstError === null) {
+      try {
+        this.leaderEpochCache.persistPending(this.logEndOffset)
       } catch (e) {
         firstError = e
       }

@@ -151,10 +151,6 @@ describe.skipIf(python === undefined && kcat === undefined)("leader epochs acros
         expect((await probe(port, before.leaderEpoch, before.leaderEpoch)).answer.errorCode).toBe(ErrorCode.FENCED_LEADER_EPOCH)
 
         await produce(port, 10, 10)
-        // The new epoch reaches the checkpoint with its first records (an entry at the log end
-        // with no records is written then, not at start-up: see LeaderEpochCache.assign).
-        expect(fs.readFileSync(path.join(logDir, `${TOPIC}-0`, "leader-epoch-checkpoint"), "utf8"))
-          .toBe(`0\n2\n${before.leaderEpoch} 0\n${after.leaderEpoch} 10\n`)
         expect((await probe(port, after.leaderEpoch)).answer).toEqual({ errorCode: ErrorCode.NONE, leaderEpoch: after.leaderEpoch, endOffset: 20 })
         for (const c of consumers) {
           await c.consumed.waitFor(20)
@@ -170,6 +166,10 @@ describe.skipIf(python === undefined && kcat === undefined)("leader epochs acros
       } finally {
         await stop(second)
       }
+      // The new epoch reached the checkpoint once its first records were flushed (at the
+      // latest at shutdown; not at start-up, when it had no records: see LeaderEpochCache).
+      expect(fs.readFileSync(path.join(logDir, `${TOPIC}-0`, "leader-epoch-checkpoint"), "utf8"))
+        .toBe(`0\n2\n${before.leaderEpoch} 0\n${before.leaderEpoch + 1} 10\n`)
     } finally {
       for (const c of consumers) c.child.kill("SIGKILL")
       await stop(first)

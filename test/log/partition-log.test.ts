@@ -587,6 +587,7 @@ describe("partition files", () => {
     log.append(batchOf(2, 0), { now: 0, leaderEpoch: 0 })
     log.append(batchOf(3, 0), { now: 0, leaderEpoch: 3 })
     expect(readBatchHeader(log.read(4, 1, true).records).partitionLeaderEpoch).toBe(3)
+    log.flush(0)
     expect(fs.readFileSync(path.join(log.dir, LEADER_EPOCH_CHECKPOINT_FILE), "utf8")).toBe("0\n2\n0 0\n3 4\n")
     expect(fs.readFileSync(path.join(log.dir, PARTITION_METADATA_FILE), "utf8")).toBe(`version: 0\ntopic_id: ${TOPIC_ID}\n`)
     log.deleteRecords(5)

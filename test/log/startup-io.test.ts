@@ -1,8 +1,9 @@
 /**
  * What opening and closing a partition costs in file-system calls, counted through the FileIo
  * seam: an untouched partition is opened with one directory listing and closed without fsync
- * (Kafka flushes only past the recovery point at shutdown), and the leader epoch a start-up
- * assigns at the log end is written with the epoch's first records, not at start-up.
+ * (Kafka flushes only past the recovery point at shutdown), and a new leader epoch is
+ * written when the log is flushed past the epoch's first records, not at start-up nor on
+ * the append (recovery after a crash assigns it again from the batches).
  */
 import * as fs from "node:fs"
 import * as path from "node:path"
@@ -73,16 +74,50 @@ describe("opening and closing a partition at start-up and shutdown", () => {
     expect(calls.fsync).toBeGreaterThan(0)
   })
 
-  it("a deferred leader epoch reaches the checkpoint with the epoch's first records, and only then", () => {
+  it("a deferred leader epoch reaches the checkpoint when the epoch's first records are flushed, not before", () => {
     const dir = written()
     const file = path.join(dir, LEADER_EPOCH_CHECKPOINT_FILE)
-    const log = PartitionLog.open(dir, defaultLogConfig, { now: 0, cleanShutdown: true })
+    const { io, calls } = countingIo()
+    const log = PartitionLog.open(dir, defaultLogConfig, { now: 0, cleanShutdown: true, io })
     log.leaderEpochCache.assign(1, log.logEndOffset, "deferred")
     expect(log.leaderEpochCache.latestEpoch()).toBe(1)
     expect(readLeaderEpochCheckpoint(file)).toEqual([{ epoch: 0, startOffset: 0 }])
+    // The first append of the epoch writes no file and forces nothing to disk.
     log.append(withEpoch(batchOf(2, 0), 1), { now: 0 })
+    expect(calls).toEqual({ fsync: 0, readdir: 1, rename: 0 })
+    expect(readLeaderEpochCheckpoint(file)).toEqual([{ epoch: 0, startOffset: 0 }])
+    log.flush(0)
     expect(readLeaderEpochCheckpoint(file)).toEqual([{ epoch: 0, startOffset: 0 }, { epoch: 1, startOffset: 3 }])
     log.close()
+  })
+
+  it("an epoch first met in appended records is written by the flush that moves the recovery point past them", () => {
+    const dir = written()
+    const file = path.join(dir, LEADER_EPOCH_CHECKPOINT_FILE)
+    const log = PartitionLog.open(dir, defaultLogConfig, { now: 0, cleanShutdown: true })
+    log.append(withEpoch(batchOf(2, 0), 4), { now: 0 })
+    expect(log.leaderEpochCache.all()).toEqual([{ epoch: 0, startOffset: 0 }, { epoch: 4, startOffset: 3 }])
+    expect(readLeaderEpochCheckpoint(file)).toEqual([{ epoch: 0, startOffset: 0 }])
+    log.close()
+    expect(readLeaderEpochCheckpoint(file)).toEqual([{ epoch: 0, startOffset: 0 }, { epoch: 4, startOffset: 3 }])
+  })
+
+  it("after a crash, recovery assigns the epochs of records past the recovery point again and writes them", () => {
+    const dir = written()
+    const file = path.join(dir, LEADER_EPOCH_CHECKPOINT_FILE)
+    const log = PartitionLog.open(dir, defaultLogConfig, { now: 0, cleanShutdown: true })
+    log.append(withEpoch(batchOf(2, 0), 2), { now: 0 })
+    log.append(withEpoch(batchOf(1, 0), 5), { now: 0 })
+    // A kill -9 now: the records are in the file, the new epochs only in memory.
+    expect(readLeaderEpochCheckpoint(file)).toEqual([{ epoch: 0, startOffset: 0 }])
+    const again = PartitionLog.open(dir, defaultLogConfig, { now: 0, cleanShutdown: false, recoveryPoint: 3 })
+    const expected = [{ epoch: 0, startOffset: 0 }, { epoch: 2, startOffset: 3 }, { epoch: 5, startOffset: 5 }]
+    expect(again.logEndOffset).toBe(6)
+    expect(again.leaderEpochCache.all()).toEqual(expected)
+    expect(readLeaderEpochCheckpoint(file)).toEqual(expected)
+    expect(again.leaderEpochCache.endOffsetFor(2, again.logEndOffset)).toEqual({ epoch: 2, endOffset: 5 })
+    again.close()
+    log.markOffline()
   })
 
   it("creating a partition waits for no fsync; its first flush makes partition.metadata and both directories durable", () => {
