@@ -5,15 +5,14 @@
  */
 import { type ChildProcess, spawn } from "node:child_process"
 import * as fs from "node:fs"
-import * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
 import { apiVersionsAnswered, type BrokerProcess, killLiveChildren, processCpuMs, processRssMb, startBrokerProcess, trackChild } from "./broker-process.ts"
-import { FrameCounter } from "./frames.ts"
 import {
   AdminClient, type BatchShape, encodeBatch, fetchRequest, KIB_RECORDS_64KIB_BATCHES, partsPayload, type ProduceParts, produceParts,
   withSequence
 } from "./kafka.ts"
+import { describeRound, type E2eRound, endToEnd } from "./e2e.ts"
 import { runPipeline, type Payload, type PipelineResult } from "./load.ts"
 import { median, percentileSorted } from "./stats.ts"
 
@@ -33,6 +32,8 @@ export interface Profile {
   /** A fetch round ends when every consumer has read everything, or after this long. */
   readonly fetchMaxMs: number
   readonly e2eMs: number
+  /** The bare relay's in-memory log (MiB): it must hold a round's batches. */
+  readonly relayRingMiB: number
   readonly topics10k: number
   readonly partitionsPerTopic10k: number
   /** Wait after ready before reading idle RSS. */
@@ -48,17 +49,17 @@ export interface Profile {
 export const PROFILES: Record<Profile["name"], Profile> = {
   full: {
     name: "full", rounds: 5, warmupMs: 500, durationMs: 2000, connections: 4, window: 8,
-    fetchBytes: 1 << 30, fetchBatchesPerResponse: 16, fetchWindow: 4, fetchMaxMs: 4000, e2eMs: 3000,
+    fetchBytes: 1 << 30, fetchBatchesPerResponse: 16, fetchWindow: 4, fetchMaxMs: 4000, e2eMs: 3000, relayRingMiB: 1024,
     topics10k: 100, partitionsPerTopic10k: 100, idleSettleMs: 1000, shareBrokers: false
   },
   quick: {
     name: "quick", rounds: 1, warmupMs: 200, durationMs: 1000, connections: 4, window: 8,
-    fetchBytes: 64 << 20, fetchBatchesPerResponse: 16, fetchWindow: 4, fetchMaxMs: 2000, e2eMs: 1000,
+    fetchBytes: 64 << 20, fetchBatchesPerResponse: 16, fetchWindow: 4, fetchMaxMs: 2000, e2eMs: 1000, relayRingMiB: 512,
     topics10k: 10, partitionsPerTopic10k: 100, idleSettleMs: 300, shareBrokers: false
   },
   tiny: {
     name: "tiny", rounds: 1, warmupMs: 0, durationMs: 150, connections: 2, window: 2,
-    fetchBytes: 2 << 20, fetchBatchesPerResponse: 4, fetchWindow: 2, fetchMaxMs: 1000, e2eMs: 200,
+    fetchBytes: 2 << 20, fetchBatchesPerResponse: 4, fetchWindow: 2, fetchMaxMs: 1000, e2eMs: 200, relayRingMiB: 128,
     topics10k: 4, partitionsPerTopic10k: 5, idleSettleMs: 0, shareBrokers: true
   }
 }
@@ -95,7 +96,7 @@ const MB = 1e6
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
 const f1 = (n: number) => (Number.isFinite(n) ? (Math.abs(n) >= 100 ? n.toFixed(0) : n.toFixed(1)) : String(n))
 
-interface BareServer {
+export interface BareServer {
   readonly child: ChildProcess
   readonly pid: number
   readonly port: number
@@ -103,10 +104,12 @@ interface BareServer {
   stop: () => Promise<void>
 }
 
-const startBare = (args: ReadonlyArray<string>): Promise<BareServer> =>
+export const startBare = (args: ReadonlyArray<string>): Promise<BareServer> =>
   new Promise((resolve, reject) => {
     const spawnedAt = performance.now()
-    const child = spawn(process.execPath, [bareServerPath, ...args], { stdio: ["ignore", "pipe", "inherit"] })
+    // BENCH_BARE_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the bare servers as BENCH_BROKER_NODE_ARGS does the broker.
+    const nodeArgs = (process.env["BENCH_BARE_NODE_ARGS"] ?? "").split(/\s+/).filter((a) => a.length > 0)
+    const child = spawn(process.execPath, [...nodeArgs, bareServerPath, ...args], { stdio: ["ignore", "pipe", "inherit"] })
     trackChild(child)
     const exited = new Promise<void>((r) => child.once("close", () => r()))
     const stop = async () => {
@@ -443,26 +446,29 @@ export const runBench = async (profile: Profile, options: BenchOptions = {}): Pr
       const ratePerSec = Math.max(1, (0.5 * median(peak.broker.map((m) => m.mbps)) * MB) / requestSize)
       const rateText = `${f1((ratePerSec * requestSize) / MB)} MB/s (${f1(ratePerSec)} batches/s)`
       log(`end-to-end latency: producer at ${rateText}, half the 1-partition peak; long-polling consumer; ${R} rounds of ${profile.e2eMs} ms`)
-      inFlight["e2e"] = "open-loop producer (paced by time, one connection, acks=1); consumer: one long-poll Fetch in flight (max.wait 500 ms, min.bytes 1)"
-      const p50: Array<number> = []
-      const p99: Array<number> = []
-      const p999: Array<number> = []
+      inFlight["e2e"] = `open-loop producer process (paced by time, ${profile.connections} connections in turn, acks=1); consumer: one long-poll Fetch in flight (max.wait 500 ms, min.bytes 1)`
+      // The floor: the same harness against a bare relay (bench/lib/bare-server.ts), rounds alternating.
+      const relay = track(await startBare(["relay", path.join(root, "relay.bin"), String(profile.relayRingMiB)]))
+      const rounds = { broker: [] as Array<E2eRound>, relay: [] as Array<E2eRound> }
       for (let r = 0; r < R; r++) {
         const topic = `e2e-${r}`
         await admin.createTopics([{ name: topic, partitions: 1 }])
-        const sample = await endToEnd(broker.port, topic, batch, shape, ratePerSec, profile.e2eMs)
+        const options = { topic, batchesPerSec: ratePerSec, durationMs: profile.e2eMs, connections: profile.connections, warmupMs: Math.min(300, profile.e2eMs / 5) }
+        const round = await endToEnd({ ...options, port: broker.port, serverPid: broker.pid })
         await admin.deleteTopics([topic])
-        if (sample.length === 0) throw new Error("end-to-end: no batch measured")
-        sample.sort((a, b) => a - b)
-        p50.push(percentileSorted(sample, 0.5))
-        p99.push(percentileSorted(sample, 0.99))
-        p999.push(percentileSorted(sample, 0.999))
-        log(`  round ${r + 1}/${R}: ${sample.length} batches, p50 ${p50[r]!.toFixed(2)} ms, p99 ${p99[r]!.toFixed(2)} ms, p999 ${p999[r]!.toFixed(2)} ms`)
+        const bare = await endToEnd({ ...options, port: relay.port, serverPid: relay.pid })
+        for (const x of [round, bare]) if (x.latencies.length === 0) throw new Error("end-to-end: no batch measured")
+        rounds.broker.push(round)
+        rounds.relay.push(bare)
+        log(`  round ${r + 1}/${R}, broker: ${describeRound(round)}; load average ${os.loadavg()[0]!.toFixed(1)}`)
+        log(`  round ${r + 1}/${R}, bare relay: ${describeRound(bare)}; load average ${os.loadavg()[0]!.toFixed(1)}`)
       }
+      await stopped(relay)
+      const at = (xs: ReadonlyArray<E2eRound>, q: number) => xs.map((x) => percentileSorted(x.latencies, q))
       const note = `producer to consumer at ${rateText}`
-      add({ key: "e2e_p50_ms", name: "end-to-end latency p50 at half peak", unit: "ms", value: median(p50), rounds: p50, note })
-      add({ key: "e2e_p99_ms", name: "end-to-end latency p99 at half peak", unit: "ms", value: median(p99), rounds: p99, note })
-      add({ key: "e2e_p999_ms", name: "end-to-end latency p999 at half peak", unit: "ms", value: median(p999), rounds: p999, note })
+      for (const [key, label, q] of [["e2e_p50_ms", "p50", 0.5], ["e2e_p99_ms", "p99", 0.99], ["e2e_p999_ms", "p999", 0.999]] as const) {
+        pair(key, `end-to-end latency ${label} at half peak`, "ms", at(rounds.broker, q), "bare relay", at(rounds.relay, q), note)
+      }
     }
 
     // ---- many partitions: Metadata, produce spread over them ----
@@ -537,71 +543,4 @@ export const runBench = async (profile: Profile, options: BenchOptions = {}): Pr
     fs.rmSync(root, { recursive: true, force: true })
     liveRoots.delete(root)
   }
-}
-
-/**
- * End-to-end latency: a producer sends batch i at time i/rate (open loop: a slow broker does
- * not slow the producer down), a consumer long-polls the partition; for each batch it
- * receives, latency = receive time - send time (batch i has base offset i x records).
- */
-const endToEnd = async (port: number, topic: string, batch: Buffer, shape: BatchShape, ratePerSec: number, durationMs: number): Promise<Array<number>> => {
-  const parts = partsPayload(produceParts(topic, 0, batch, 1))
-  const consumer = await AdminClient.connect(port)
-  const producer = await new Promise<net.Socket>((resolve, reject) => {
-    const s = net.connect({ port, host: "127.0.0.1" }, () => resolve(s))
-    s.once("error", reject)
-  })
-  producer.setNoDelay(true)
-  let producerError: Error | undefined
-  producer.on("error", (e) => (producerError = e))
-  const frames = new FrameCounter(8)
-  const done: Array<number> = []
-  let acked = 0
-  producer.on("data", (chunk: Buffer) => {
-    done.length = 0
-    frames.feed(chunk, done)
-    acked += done.length
-  })
-  const sentAt: Array<number> = []
-  const latencies: Array<number> = []
-  const warmupMs = Math.min(300, durationMs / 5)
-  const start = performance.now()
-  let producing = true
-  const pace = () => {
-    if (!producing) return
-    const now = performance.now()
-    const due = Math.min(Math.floor(((now - start) / 1000) * ratePerSec) + 1, Math.floor((durationMs / 1000) * ratePerSec) + 1)
-    if (sentAt.length < due) {
-      producer.cork()
-      while (sentAt.length < due) {
-        for (const p of parts) producer.write(p)
-        sentAt.push(performance.now())
-      }
-      producer.uncork()
-    }
-    if (now - start >= durationMs) producing = false
-    else setTimeout(pace, 1)
-  }
-  pace()
-  let offset = 0
-  const deadline = start + durationMs + 10_000
-  while ((producing || offset < sentAt.length * shape.records) && performance.now() < deadline) {
-    const records = Buffer.from(await consumer.fetchRecords(fetchRequest({ topic, partition: 0, offset, partitionMaxBytes: 8 << 20, maxWaitMs: 500, minBytes: 1 })))
-    const receivedAt = performance.now()
-    let pos = 0
-    while (pos + 12 <= records.length) {
-      const size = 12 + records.readInt32BE(pos + 8)
-      if (pos + size > records.length) break
-      const baseOffset = Number(records.readBigInt64BE(pos))
-      const i = Math.floor(baseOffset / shape.records)
-      if (sentAt[i] !== undefined && sentAt[i]! - start >= warmupMs) latencies.push(receivedAt - sentAt[i]!)
-      offset = baseOffset + records.readInt32BE(pos + 23) + 1
-      pos += size
-    }
-  }
-  consumer.close()
-  producer.destroy()
-  if (producerError !== undefined) throw producerError
-  if (acked === 0) throw new Error("end-to-end: no produce request was answered")
-  return latencies
 }

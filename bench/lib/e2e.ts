@@ -1,0 +1,286 @@
+/**
+ * End-to-end latency, producer to consumer, as the bench measures it.
+ *
+ * The producer is a process of its own (bench/lib/e2e-producer.ts): open loop, paced by
+ * time over as many connections as the peak was measured with, acks=1. The consumer runs
+ * here (the bench's process does nothing else meanwhile): one long-poll Fetch in flight
+ * (max.wait.ms 500, min.bytes 1, as a Kafka consumer's defaults), the next one sent as soon
+ * as the previous response is parsed. A batch's latency is the time its Fetch response frame
+ * was complete here minus the time the producer handed its request to the socket; the two
+ * are joined on the base offset the produce ack names, and both clocks are CLOCK_MONOTONIC.
+ *
+ * Each round also says which side would saturate: the producer's pacing lag (sent - due), the
+ * ack round trip (the broker's produce path alone), and the CPU time of the server, the
+ * producer and the consumer over the round, as a fraction of one core.
+ */
+import { spawn } from "node:child_process"
+import * as fs from "node:fs"
+import * as net from "node:net"
+import * as path from "node:path"
+import { BATCH_LENGTH_OFFSET, LAST_OFFSET_DELTA_OFFSET, LOG_OVERHEAD, RECORD_BATCH_OVERHEAD } from "../../src/log/record-batch.ts"
+import { Fetch } from "../../src/protocol/generated/apis.ts"
+import { decodeResponse } from "../../test/support/wire-client.ts"
+import { processCpuMs, trackChild } from "./broker-process.ts"
+import { FETCH_VERSION, fetchRequest, KIB_RECORDS_64KIB_BATCHES } from "./kafka.ts"
+import { percentileSorted } from "./stats.ts"
+
+/** One clock for every process on the machine (CLOCK_MONOTONIC), in ms. */
+export const monotonicMs = (): number => Number(process.hrtime.bigint()) / 1e6
+
+/** What the producer process reports (times in monotonicMs). */
+export interface ProducerReport {
+  readonly dueMs: ReadonlyArray<number>
+  readonly sentMs: ReadonlyArray<number>
+  readonly ackedMs: ReadonlyArray<number>
+  readonly baseOffsets: ReadonlyArray<number>
+  /** The producer's own CPU time (user+sys) over the run. */
+  readonly cpuMs: number
+  readonly wallMs: number
+}
+
+export interface E2eOptions {
+  readonly port: number
+  /** The server's pid, for its CPU time over the round. */
+  readonly serverPid: number
+  readonly topic: string
+  readonly batchesPerSec: number
+  readonly durationMs: number
+  readonly connections: number
+  /** Batches due before this are not counted. */
+  readonly warmupMs: number
+}
+
+export interface E2eRound {
+  /** Per counted batch, sorted ascending: producer's write to consumer's complete response (ms). */
+  readonly latencies: ReadonlyArray<number>
+  /** Producer's pacing lag (sent - due) and the produce ack round trip (acked - sent), sorted. */
+  readonly lag: ReadonlyArray<number>
+  readonly ack: ReadonlyArray<number>
+  /** CPU time over the round as a fraction of one core. */
+  readonly serverCpu: number
+  readonly producerCpu: number
+  readonly consumerCpu: number
+  /** Fetch responses the consumer received; their sizes and transfer times (first chunk to last), sorted. */
+  readonly fetches: number
+  readonly responseBytes: ReadonlyArray<number>
+  readonly transferMs: ReadonlyArray<number>
+}
+
+const producerPath = path.join(import.meta.dirname, "e2e-producer.ts")
+const FETCH_MAX_WAIT_MS = 500
+const PARTITION_MAX_BYTES = 8 << 20
+
+/** The long-polling consumer: records when each batch (by base offset) arrived. */
+class Consumer {
+  readonly received = new Map<number, number>()
+  fetches = 0
+  /** Per response: bytes, and ms from its first chunk to its last (transfer time seen here). */
+  readonly responseBytes: Array<number> = []
+  readonly transferMs: Array<number> = []
+  private firstChunkAt = 0
+  private offset = 0
+  private correlationId = 0
+  // The response being received, in one buffer reused for every response: fresh memory per
+  // response costs a page fault per 4 KiB, which would make the consumer its own bottleneck.
+  private input = Buffer.alloc(16 << 20)
+  private have = 0
+  private stopped = false
+  private error: Error | undefined
+  private waiter: (() => void) | undefined
+  private waitFor = Infinity
+
+  private readonly socket: net.Socket
+  private readonly topic: string
+
+  private constructor(socket: net.Socket, topic: string) {
+    this.socket = socket
+    this.topic = topic
+    socket.on("data", (chunk: Buffer) => this.onData(chunk))
+    socket.on("error", (e) => this.fail(e))
+    socket.on("close", () => this.fail(new Error("consumer connection closed by the server")))
+  }
+
+  static connect(port: number, topic: string): Promise<Consumer> {
+    return new Promise((resolve, reject) => {
+      const socket = net.connect({ port, host: "127.0.0.1" }, () => {
+        socket.setNoDelay(true)
+        const c = new Consumer(socket, topic)
+        c.fetch()
+        resolve(c)
+      })
+      socket.once("error", reject)
+    })
+  }
+
+  private fetch(): void {
+    const request = fetchRequest({ topic: this.topic, partition: 0, offset: this.offset, partitionMaxBytes: PARTITION_MAX_BYTES, maxWaitMs: FETCH_MAX_WAIT_MS, minBytes: 1 })
+    request.writeInt32BE(++this.correlationId, 8)
+    this.socket.write(request)
+  }
+
+  private onData(chunk: Buffer): void {
+    const now = monotonicMs()
+    if (this.have === 0) this.firstChunkAt = now
+    if (this.have + chunk.length > this.input.length) {
+      const grown = Buffer.alloc(Math.max(2 * this.input.length, this.have + chunk.length))
+      this.input.copy(grown, 0, 0, this.have)
+      this.input = grown
+    }
+    chunk.copy(this.input, this.have)
+    this.have += chunk.length
+    if (this.have < 4) return
+    const size = this.input.readInt32BE(0)
+    if (this.have < 4 + size) return
+    if (this.have > 4 + size) return this.fail(new Error("the server answered a Fetch that was not asked"))
+    this.have = 0
+    this.responseBytes.push(4 + size)
+    this.transferMs.push(now - this.firstChunkAt)
+    this.onResponse(this.input.subarray(4, 4 + size), now)
+  }
+
+  private onResponse(payload: Buffer, now: number): void {
+    this.fetches++
+    const { correlationId, body } = decodeResponse(Fetch, FETCH_VERSION, payload)
+    if (correlationId !== this.correlationId) return this.fail(new Error(`fetch response ${correlationId}, expected ${this.correlationId}`))
+    if (body.errorCode !== 0) return this.fail(new Error(`Fetch: error ${body.errorCode}`))
+    const p = body.responses[0].partitions[0]
+    if (p.errorCode !== 0) return this.fail(new Error(`Fetch partition: error ${p.errorCode}`))
+    const records: Uint8Array = p.records ?? new Uint8Array(0)
+    const view = new DataView(records.buffer, records.byteOffset, records.byteLength)
+    let pos = 0
+    while (pos + RECORD_BATCH_OVERHEAD <= records.length) {
+      const size = view.getInt32(pos + BATCH_LENGTH_OFFSET) + LOG_OVERHEAD
+      if (pos + size > records.length) break
+      const baseOffset = view.getInt32(pos) * 4294967296 + view.getUint32(pos + 4)
+      if (!this.received.has(baseOffset)) this.received.set(baseOffset, now)
+      this.offset = baseOffset + view.getInt32(pos + LAST_OFFSET_DELTA_OFFSET) + 1
+      pos += size
+    }
+    if (this.stopped) return
+    this.fetch()
+    if (this.offset >= this.waitFor) this.wake()
+  }
+
+  private fail(e: Error): void {
+    if (this.stopped) return
+    this.error ??= e
+    this.wake()
+  }
+
+  private wake(): void {
+    const w = this.waiter
+    this.waiter = undefined
+    w?.()
+  }
+
+  /** Resolves once everything before `offset` was received (or the deadline passed, or the connection failed). */
+  async until(offset: number, deadline: number): Promise<void> {
+    this.waitFor = offset
+    while (this.error === undefined && this.offset < offset && monotonicMs() < deadline) {
+      await new Promise<void>((resolve) => {
+        this.waiter = resolve
+        setTimeout(resolve, Math.max(0, Math.min(100, deadline - monotonicMs())))
+      })
+    }
+    if (this.error !== undefined) throw this.error
+  }
+
+  close(): void {
+    this.stopped = true
+    this.socket.destroy()
+  }
+}
+
+/** Runs the producer process; resolves when it has connected, with how to start it and its report. */
+const startProducer = (o: E2eOptions): Promise<{ go: () => void; report: Promise<ProducerReport> }> =>
+  new Promise((resolveReady, rejectReady) => {
+    const child = spawn(process.execPath, [producerPath, String(o.port), o.topic, String(o.batchesPerSec), String(o.durationMs), String(o.connections)], {
+      stdio: ["pipe", "pipe", "inherit"]
+    })
+    trackChild(child)
+    let out = ""
+    let ready = false
+    let resolveReport: (r: ProducerReport) => void = () => {}
+    let rejectReport: (e: Error) => void = () => {}
+    const report = new Promise<ProducerReport>((res, rej) => {
+      resolveReport = res
+      rejectReport = rej
+    })
+    report.catch(() => {})
+    child.stdout!.setEncoding("utf8")
+    child.stdout!.on("data", (d: string) => {
+      out += d
+      let nl: number
+      while ((nl = out.indexOf("\n")) >= 0) {
+        const line = out.slice(0, nl)
+        out = out.slice(nl + 1)
+        if (!ready && line === "ready") {
+          ready = true
+          resolveReady({ go: () => child.stdin!.write("go\n"), report })
+        } else if (ready) {
+          resolveReport(JSON.parse(line) as ProducerReport)
+        }
+      }
+    })
+    child.once("exit", (code, signal) => {
+      const e = new Error(`e2e producer exited with ${code ?? signal} before reporting`)
+      if (!ready) rejectReady(e)
+      rejectReport(e)
+    })
+  })
+
+export const endToEnd = async (o: E2eOptions): Promise<E2eRound> => {
+  const consumer = await Consumer.connect(o.port, o.topic)
+  try {
+    const producer = await startProducer(o)
+    const server0 = processCpuMs(o.serverPid)
+    const consumer0 = process.cpuUsage()
+    const t0 = monotonicMs()
+    producer.go()
+    const report = await producer.report
+    let end = 0
+    for (const b of report.baseOffsets) end = Math.max(end, b + KIB_RECORDS_64KIB_BATCHES.records)
+    await consumer.until(end, monotonicMs() + 10_000)
+    const wallMs = monotonicMs() - t0
+    const serverCpuMs = processCpuMs(o.serverPid) - server0
+    const consumerCpu = process.cpuUsage(consumer0)
+    const from = report.dueMs[0]! + o.warmupMs
+    const latencies: Array<number> = []
+    const lag: Array<number> = []
+    const ack: Array<number> = []
+    let missing = 0
+    for (let i = 0; i < report.sentMs.length; i++) {
+      if (report.dueMs[i]! < from) continue
+      lag.push(report.sentMs[i]! - report.dueMs[i]!)
+      ack.push(report.ackedMs[i]! - report.sentMs[i]!)
+      const at = consumer.received.get(report.baseOffsets[i]!)
+      if (at === undefined) missing++
+      else latencies.push(at - report.sentMs[i]!)
+    }
+    const trace = process.env["E2E_TRACE"]
+    if (trace !== undefined) {
+      const lines = report.sentMs.map((sent, i) =>
+        `${(report.dueMs[i]! - report.dueMs[0]!).toFixed(2)} ${(sent - report.dueMs[i]!).toFixed(2)} ${(report.ackedMs[i]! - sent).toFixed(2)} ${((consumer.received.get(report.baseOffsets[i]!) ?? NaN) - sent).toFixed(2)}`)
+      fs.writeFileSync(trace, "due lag ack e2e\n" + lines.join("\n") + "\n")
+    }
+    if (missing > 0) throw new Error(`end-to-end: ${missing} acknowledged batches never reached the consumer`)
+    const sort = (xs: Array<number>) => xs.sort((a, b) => a - b)
+    return {
+      latencies: sort(latencies), lag: sort(lag), ack: sort(ack),
+      serverCpu: serverCpuMs / wallMs, producerCpu: report.cpuMs / report.wallMs, consumerCpu: (consumerCpu.user + consumerCpu.system) / 1000 / wallMs,
+      fetches: consumer.fetches, responseBytes: sort(consumer.responseBytes), transferMs: sort(consumer.transferMs)
+    }
+  } finally {
+    consumer.close()
+  }
+}
+
+/** One line for a round: latency percentiles, and what each side spent. */
+export const describeRound = (r: E2eRound): string => {
+  const p = (xs: ReadonlyArray<number>, q: number) => percentileSorted(xs, q).toFixed(2)
+  return `${r.latencies.length} batches, p50 ${p(r.latencies, 0.5)} ms, p99 ${p(r.latencies, 0.99)} ms, p999 ${p(r.latencies, 0.999)} ms; ` +
+    `produce ack p50/p99 ${p(r.ack, 0.5)}/${p(r.ack, 0.99)} ms, producer lag p99 ${p(r.lag, 0.99)} ms; ` +
+    `CPU (of one core) server ${(r.serverCpu * 100).toFixed(0)}%, producer ${(r.producerCpu * 100).toFixed(0)}%, consumer ${(r.consumerCpu * 100).toFixed(0)}%; ` +
+    `${r.fetches} fetch responses, p50/max ${(percentileSorted(r.responseBytes, 0.5) / 1e6).toFixed(2)}/${(r.responseBytes.at(-1)! / 1e6).toFixed(2)} MB, ` +
+    `transfer p50/max ${p(r.transferMs, 0.5)}/${r.transferMs.at(-1)!.toFixed(2)} ms`
+}
