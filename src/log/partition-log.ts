@@ -1115,21 +1115,21 @@ export class PartitionLog {
     }
     if (firstError === null) {
       try {
-        this.leaderEpochCache.persistPending(this.logEndOffset)
+        // One directory fsync makes the new files' names durable together: the epoch
+        // checkpoint, the producer snapshot and a segment created since the last flush.
+        let renamed = this.leaderEpochCache.persistPending(this.logEndOffset, false)
+        // A clean shutdown leaves a snapshot at the log end: the next start replays nothing.
+        this.producerState.mapEndOffset = this.logEndOffset
+        if (this.producerState.takeSnapshot(false)) renamed = true
+        if (renamed || (unflushed && this.directoryDirty)) {
+          fsyncDirectory(this.dir, this.io)
+          this.directoryDirty = false
+        }
       } catch (e) {
         firstError = e
       }
     }
     this._recoveryPoint = this.logEndOffset
-    if (firstError === null) {
-      try {
-        // A clean shutdown leaves a snapshot at the log end: the next start replays nothing.
-        this.producerState.mapEndOffset = this.logEndOffset
-        this.producerState.takeSnapshot()
-      } catch (e) {
-        firstError = e
-      }
-    }
     this.notify()
     if (firstError !== null) throw firstError
   }
