@@ -3,7 +3,10 @@
  * alone, at the given producer rates, against a fresh broker process (or, with --bare, the
  * bare relay of bench/lib/bare-server.ts: the harness's own floor). One line per rate: latency
  * percentiles, the produce ack round trip, the producer's pacing lag and each side's CPU.
- * BENCH_BROKER_NODE_ARGS passes node flags to the broker (e.g. --cpu-prof).
+ * --entry=<bundle> runs that file instead of `pnpm start` (A/B against another build);
+ * BENCH_BROKER_NODE_ARGS passes node flags to the broker (e.g. --cpu-prof); E2E_MS sets the
+ * round's length, E2E_CONNECTIONS the producer's connections, E2E_TRACE=<file> writes every
+ * batch's due time, lag, ack and latency.
  */
 import * as fs from "node:fs"
 import * as os from "node:os"
@@ -19,7 +22,8 @@ const durationMs = Number(process.env["E2E_MS"] ?? 3000)
 const connections = Number(process.env["E2E_CONNECTIONS"] ?? 4)
 const root = fs.mkdtempSync(path.join(os.tmpdir(), "kafka-e2e-probe-"))
 const bare = args.includes("--bare")
-const broker = bare ? await startBare(["relay", path.join(root, "relay.bin"), "1024"]) : await startBrokerProcess({ dataDir: root })
+const entry = args.find((a) => a.startsWith("--entry="))?.slice("--entry=".length)
+const broker = bare ? await startBare(["relay", path.join(root, "relay.bin"), "1024"]) : await startBrokerProcess({ dataDir: root, ...(entry === undefined ? {} : { command: [entry] }) })
 try {
   const admin = bare ? undefined : await AdminClient.connect(broker.port)
   const requestSize = partsPayload(produceParts("e2e", 0, encodeBatch(KIB_RECORDS_64KIB_BATCHES), 1)).reduce((n, b) => n + b.length, 0)
@@ -29,7 +33,7 @@ try {
     const round = await endToEnd({
       port: broker.port, serverPid: broker.pid, topic, batchesPerSec: (mbps * 1e6) / requestSize, durationMs, connections, warmupMs: 300
     })
-    console.log(`${bare ? "bare relay" : "broker"} ${mbps} MB/s: ${describeRound(round)}; load average ${os.loadavg()[0]!.toFixed(1)}`)
+    console.log(`${bare ? "bare relay" : entry ?? "broker"} ${mbps} MB/s: ${describeRound(round)}; load average ${os.loadavg()[0]!.toFixed(1)}`)
     await admin?.deleteTopics([topic])
   }
   admin?.close()

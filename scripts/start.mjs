@@ -2,19 +2,25 @@
  * `pnpm start`: runs the broker from its prebuilt bundle (dist/broker.mjs, see scripts/build.mjs),
  * rebuilding it first when any source file changed since it was built, with V8's compile cache
  * so that later starts skip compiling it too. Arguments are the broker's (src/main.ts reads
- * process.argv). Plain JavaScript: nothing here needs type-stripping.
+ * process.argv). Plain JavaScript: nothing here needs type-stripping, and the build script
+ * (and esbuild) is only loaded when a rebuild is due.
  */
 import * as module from "node:module"
-import { pathToFileURL } from "node:url"
-import { buildIfStale, bundlePath, compileCacheDir } from "./build.mjs"
+import { staleReason } from "./bundle-stamp.mjs"
 
-let entry = pathToFileURL(bundlePath).href
-try {
-  await buildIfStale()
-} catch (e) {
-  // A production install without devDependencies has no esbuild: the source still runs.
-  process.stderr.write(`cannot build dist/broker.mjs (${e instanceof Error ? e.message : String(e)}); running src/main.ts\n`)
-  entry = new URL("../src/main.ts", import.meta.url).href
+const root = new URL("../", import.meta.url)
+let entry = new URL("dist/broker.mjs", root).href
+const reason = staleReason(decodeURIComponent(root.pathname))
+if (reason !== undefined) {
+  try {
+    const { build } = await import("./build.mjs")
+    process.stderr.write(`building dist/broker.mjs (${reason})\n`)
+    await build()
+  } catch (e) {
+    // A production install without devDependencies has no esbuild: the source still runs.
+    process.stderr.write(`cannot build dist/broker.mjs (${e instanceof Error ? e.message : String(e)}); running src/main.ts\n`)
+    entry = new URL("src/main.ts", root).href
+  }
 }
-module.enableCompileCache?.(compileCacheDir)
+module.enableCompileCache?.(decodeURIComponent(new URL("dist/compile-cache", root).pathname))
 await import(entry)

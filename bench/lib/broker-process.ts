@@ -65,7 +65,13 @@ export const apiVersionsAnswered = (port: number): Promise<void> =>
     socket.once("error", reject)
   })
 
-export const startBrokerProcess = (options: { dataDir: string; overrides?: Record<string, string>; readyTimeoutMs?: number }): Promise<BrokerProcess> => {
+export const startBrokerProcess = (options: {
+  dataDir: string
+  overrides?: Record<string, string>
+  readyTimeoutMs?: number
+  /** node's arguments instead of `pnpm start`'s (e.g. another build's bundle, for an A/B run). */
+  command?: ReadonlyArray<string>
+}): Promise<BrokerProcess> => {
   const overrides: Record<string, string> = {
     "listeners": "PLAINTEXT://127.0.0.1:0",
     "http.listener": "http://127.0.0.1:0",
@@ -74,7 +80,7 @@ export const startBrokerProcess = (options: { dataDir: string; overrides?: Recor
   }
   // BENCH_BROKER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the broker under bench load.
   const nodeArgs = (process.env["BENCH_BROKER_NODE_ARGS"] ?? "").split(/\s+/).filter((a) => a.length > 0)
-  const args = [...nodeArgs, ...startCommand(), ...Object.entries(overrides).flatMap(([k, v]) => ["--override", `${k}=${v}`])]
+  const args = [...nodeArgs, ...(options.command ?? startCommand()), ...Object.entries(overrides).flatMap(([k, v]) => ["--override", `${k}=${v}`])]
   const spawnedAt = performance.now()
   const child = spawn(process.execPath, args, { cwd: projectRoot, stdio: ["ignore", "pipe", "pipe"] })
   trackChild(child)

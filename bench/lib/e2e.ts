@@ -24,6 +24,14 @@ import { processCpuMs, trackChild } from "./broker-process.ts"
 import { FETCH_VERSION, fetchRequest, KIB_RECORDS_64KIB_BATCHES } from "./kafka.ts"
 import { percentileSorted } from "./stats.ts"
 
+/** The machine's CPU time so far (jiffies), busy and in all, from /proc/stat's first line. */
+const machineCpu = (): { busy: number; total: number } => {
+  const fields = fs.readFileSync("/proc/stat", "utf8").split("\n", 1)[0]!.trim().split(/\s+/).slice(1).map(Number)
+  const total = fields.reduce((a, b) => a + b, 0)
+  // idle and iowait are fields 4 and 5 (indices 3 and 4).
+  return { busy: total - fields[3]! - fields[4]!, total }
+}
+
 /** One clock for every process on the machine (CLOCK_MONOTONIC), in ms. */
 export const monotonicMs = (): number => Number(process.hrtime.bigint()) / 1e6
 
@@ -60,6 +68,8 @@ export interface E2eRound {
   readonly serverCpu: number
   readonly producerCpu: number
   readonly consumerCpu: number
+  /** The share of the machine's CPUs busy over the round (every process, this bench's and others'). */
+  readonly machineBusy: number
   /** Fetch responses the consumer received; their sizes and transfer times (first chunk to last), sorted. */
   readonly fetches: number
   readonly responseBytes: ReadonlyArray<number>
@@ -235,6 +245,7 @@ export const endToEnd = async (o: E2eOptions): Promise<E2eRound> => {
     const producer = await startProducer(o)
     const server0 = processCpuMs(o.serverPid)
     const consumer0 = process.cpuUsage()
+    const machine0 = machineCpu()
     const t0 = monotonicMs()
     producer.go()
     const report = await producer.report
@@ -244,6 +255,7 @@ export const endToEnd = async (o: E2eOptions): Promise<E2eRound> => {
     const wallMs = monotonicMs() - t0
     const serverCpuMs = processCpuMs(o.serverPid) - server0
     const consumerCpu = process.cpuUsage(consumer0)
+    const machine1 = machineCpu()
     const from = report.dueMs[0]! + o.warmupMs
     const latencies: Array<number> = []
     const lag: Array<number> = []
@@ -268,6 +280,7 @@ export const endToEnd = async (o: E2eOptions): Promise<E2eRound> => {
     return {
       latencies: sort(latencies), lag: sort(lag), ack: sort(ack),
       serverCpu: serverCpuMs / wallMs, producerCpu: report.cpuMs / report.wallMs, consumerCpu: (consumerCpu.user + consumerCpu.system) / 1000 / wallMs,
+      machineBusy: (machine1.busy - machine0.busy) / Math.max(1, machine1.total - machine0.total),
       fetches: consumer.fetches, responseBytes: sort(consumer.responseBytes), transferMs: sort(consumer.transferMs)
     }
   } finally {
@@ -280,7 +293,8 @@ export const describeRound = (r: E2eRound): string => {
   const p = (xs: ReadonlyArray<number>, q: number) => percentileSorted(xs, q).toFixed(2)
   return `${r.latencies.length} batches, p50 ${p(r.latencies, 0.5)} ms, p99 ${p(r.latencies, 0.99)} ms, p999 ${p(r.latencies, 0.999)} ms; ` +
     `produce ack p50/p99 ${p(r.ack, 0.5)}/${p(r.ack, 0.99)} ms, producer lag p99 ${p(r.lag, 0.99)} ms; ` +
-    `CPU (of one core) server ${(r.serverCpu * 100).toFixed(0)}%, producer ${(r.producerCpu * 100).toFixed(0)}%, consumer ${(r.consumerCpu * 100).toFixed(0)}%; ` +
+    `CPU (of one core) server ${(r.serverCpu * 100).toFixed(0)}%, producer ${(r.producerCpu * 100).toFixed(0)}%, consumer ${(r.consumerCpu * 100).toFixed(0)}%, ` +
+    `machine ${(r.machineBusy * 100).toFixed(0)}% busy; ` +
     `${r.fetches} fetch responses, p50/max ${(percentileSorted(r.responseBytes, 0.5) / 1e6).toFixed(2)}/${(r.responseBytes.at(-1)! / 1e6).toFixed(2)} MB, ` +
     `transfer p50/max ${p(r.transferMs, 0.5)}/${r.transferMs.at(-1)!.toFixed(2)} ms`
 }

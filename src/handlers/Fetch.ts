@@ -18,9 +18,10 @@
  * aborted records; read_uncommitted gets null there.
  *
  * Long polling: with fewer than min_bytes available (and no partition error), the fetch
- * waits until an append to one of its partitions (PartitionLog.onAppend: no polling loop)
- * or max_wait_ms, reading again after each wake-up; at the deadline it answers with
- * whatever there is. Timers come from Effect's Clock.
+ * waits until appends to its partitions (PartitionLog.onAppend: no polling loop) add up to
+ * the bytes missing, or max_wait_ms, reading again after each wake-up; at the deadline it
+ * answers with whatever there is. Timers come from Effect's Clock (one per wait, cleared
+ * when an append answers it).
  *
  * Topics are named by name before v13 and by topic id from v13 (UNKNOWN_TOPIC_ID for an
  * id this broker does not know; the response echoes the requested id). Follower fields
@@ -236,22 +237,29 @@ const respond = (round: ReadRound, context: FetchContext, plan: FetchPlan): Fetc
 }
 
 /**
- * Resolves after the next append (or truncation) to any of `logs`, at once if one changed
- * since it was read. Unsubscribes on wake-up and on interruption (timeout).
+ * Resolves once `logs` may hold `needed` bytes more than when they were read: appends count
+ * by their size, as Kafka's DelayedFetch compares log positions, so that a fetch waiting for
+ * min_bytes reads again when a read can satisfy it, not after every append. Any other change
+ * (truncation, deletion, close) resolves it at the next one, and a change since the read at
+ * once. Unsubscribes on wake-up and on interruption (timeout). Appended bytes may be more
+ * than a read returns (past the last stable offset, beyond a partition's max bytes): the
+ * caller reads again and waits again if so; never fewer.
  */
-const changed = (logs: ReadonlyArray<PartitionLog>, versions: ReadonlyArray<number>): Effect.Effect<void> =>
+const changed = (logs: ReadonlyArray<PartitionLog>, versions: ReadonlyArray<number>, needed: number): Effect.Effect<void> =>
   Effect.callback<void>((resume) => {
     for (let i = 0; i < logs.length; i++) {
       if (logs[i]!.version !== versions[i]) return resume(Effect.void)
     }
     const unsubscribes: Array<() => void> = []
     let done = false
+    let appended = 0
     const stop = () => {
       done = true
       for (const u of unsubscribes) u()
     }
-    const wake = () => {
+    const wake = (appendedBytes: number) => {
       if (done) return
+      if (appendedBytes > 0 && (appended += appendedBytes) < needed) return
       stop()
       // Resuming runs the fiber synchronously, inside the appender's notification: yield
       // first, so the append completes and the fetch re-reads (and re-subscribes) after it.
@@ -379,12 +387,15 @@ export const fetch = (
     return logUnexpected(round, { throttleTimeMs, errorCode: ErrorCode.NONE, sessionId: context.incremental === true ? context.sessionId : 0, responses: [] })
   }
   const done = (round: ReadRound) => round.anyError || round.bytes >= plan.minBytes || context.partitions.length === 0
+  // read_committed: a small commit marker can make many bytes readable (the last stable
+  // offset moves past them), so every append is worth a read.
+  const bytesMissing = (round: ReadRound) => (plan.readCommitted ? 1 : plan.minBytes - round.bytes)
   const first = read()
   const deadline = start + request.maxWaitMs
   if (request.maxWaitMs <= 0 || done(first)) return answer(first)
 
   const poll = (round: ReadRound): Effect.Effect<FetchResponseInit> =>
-    Effect.flatMap(Effect.timeoutOption(Effect.raceFirst(Effect.as(changed(round.watched, round.versions), false), Effect.as(shuttingDown, true)), Math.max(0, deadline - clock.currentTimeMillisUnsafe())), (woken) => {
+    Effect.flatMap(Effect.timeoutOption(Effect.raceFirst(Effect.as(changed(round.watched, round.versions, bytesMissing(round)), false), Effect.as(shuttingDown, true)), Math.max(0, deadline - clock.currentTimeMillisUnsafe())), (woken) => {
       const next = read()
       const stopping = woken._tag === "Some" && woken.value
       if (stopping || done(next) || clock.currentTimeMillisUnsafe() >= deadline) return answer(next)

@@ -34,7 +34,7 @@ import { Clock, Context, Effect } from "effect"
 import { Config } from "../config/Config.ts"
 import { DEFAULT_MAX_DECOMPRESSED_BYTES } from "../log/compression.ts"
 import { LogStore, type LogStoreShape } from "../log/LogStore.ts"
-import type { PartitionLog } from "../log/partition-log.ts"
+import type { AppendOptions, AppendResult, PartitionLog } from "../log/partition-log.ts"
 import { type InflateBudget, keylessRecordIndexes, keylessRecordMessage, recordErrorsSummary } from "../log/record-keys.ts"
 import {
   ATTRIBUTES_OFFSET,
@@ -182,8 +182,15 @@ const verifyTransactional = (v: TxnVerification, batch: BatchInfo, topic: string
   }
 }
 
-/** Validates and appends one partition's payload; plain code. Bugs are pushed to `unexpected`. */
-const appendPartition = (
+/** A partition's payload that passed every check: what to append, and to which log. */
+interface ReadyAppend {
+  readonly log: PartitionLog
+  readonly records: Uint8Array
+  readonly options: AppendOptions
+}
+
+/** Checks one partition's payload (everything Kafka checks before the append); plain code. */
+const checkPartition = (
   log: PartitionLog,
   settings: TopicSettings,
   leaderEpoch: number,
@@ -192,10 +199,9 @@ const appendPartition = (
   version: number,
   now: number,
   topicName: string,
-  unexpected: Array<UnexpectedFailure>,
   txn: TxnVerification | undefined,
   inflateBudget: InflateBudget
-): PartitionResponse => {
+): PartitionResponse | ReadyAppend => {
   if (records === null || records.length === 0) {
     return partitionError(index, ErrorCode.INVALID_RECORD, "Produce request contains no record batch")
   }
@@ -246,22 +252,40 @@ const appendPartition = (
   }
   // The topic's message.timestamp.type is authoritative; the log applies what its config says.
   if (log.config.messageTimestampType !== timestampType) log.config = { ...log.config, messageTimestampType: timestampType }
-  try {
-    const result = log.append(records, { now, validated, leaderEpoch })
-    return {
-      index,
-      errorCode: ErrorCode.NONE,
-      baseOffset: BigInt(result.baseOffset),
-      logAppendTimeMs: BigInt(result.logAppendTime),
-      logStartOffset: BigInt(result.logStartOffset),
-      recordErrors: NO_RECORD_ERRORS,
-      errorMessage: null
-    }
-  } catch (e) {
-    if (isUnexpected(e)) unexpected.push({ topic: topicName, partition: index, error: e })
-    const error = kafkaErrorOf(e)
+  return { log, records, options: { now, validated, leaderEpoch } }
+}
+
+/** The answer for an append: its offsets, or its error (bugs are pushed to `unexpected`). */
+const appendedResponse = (
+  index: number,
+  outcome: AppendResult | unknown,
+  topicName: string,
+  unexpected: Array<UnexpectedFailure>
+): PartitionResponse => {
+  if (outcome instanceof Error || !isAppendResult(outcome)) {
+    if (isUnexpected(outcome)) unexpected.push({ topic: topicName, partition: index, error: outcome })
+    const error = kafkaErrorOf(outcome)
     return partitionError(index, error.errorCode, error.message)
   }
+  return {
+    index,
+    errorCode: ErrorCode.NONE,
+    baseOffset: BigInt(outcome.baseOffset),
+    logAppendTimeMs: BigInt(outcome.logAppendTime),
+    logStartOffset: BigInt(outcome.logStartOffset),
+    recordErrors: NO_RECORD_ERRORS,
+    errorMessage: null
+  }
+}
+
+const isAppendResult = (u: unknown): u is AppendResult =>
+  typeof u === "object" && u !== null && typeof (u as AppendResult).baseOffset === "number"
+
+/** One Produce request, as `produceMany` takes it. */
+export interface ProduceInput {
+  readonly request: ProduceRequest
+  readonly version: number
+  readonly clientId: string | null
 }
 
 /** The whole request as plain code: what to answer, given the services and the time. */
@@ -274,54 +298,104 @@ export const produce = (
   clientId: string | null = null,
   transactions?: TransactionCoordinatorShape,
   maxDecompressedBytes: number = DEFAULT_MAX_DECOMPRESSED_BYTES
-): ProduceOutcome => {
-  const acks = request.acks
-  if (acks !== 0 && acks !== 1 && acks !== -1) {
-    return { response: produceErrorResponse(request, ErrorCode.INVALID_REQUIRED_ACKS, defaultMessageOf(ErrorCode.INVALID_REQUIRED_ACKS)), unexpected: [] }
-  }
-  // Kafka's KafkaApis: transactional records need a transactional id (the authorization of
-  // which is the check); the transaction coordinator's KIP-890 verification follows.
-  if (request.transactionalId === null && hasTransactionalRecords(request)) {
-    const early = produceErrorResponse(request, ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED, defaultMessageOf(ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED))
-    return { response: acks === 0 ? NO_RESPONSE : early, unexpected: [] }
-  }
-  const txn: TxnVerification | undefined = request.transactionalId !== null && transactions !== undefined && transactions.verificationEnabled
-    ? { transactionalId: request.transactionalId, coordinator: transactions }
-    : undefined
+): ProduceOutcome => produceMany(logs, topics, [{ request, version, clientId }], now, transactions, maxDecompressedBytes)[0]!
 
+/**
+ * Requests read one after the other on a connection, answered exactly as `produce` would
+ * answer them in turn, except that the batches they append to one partition are written to
+ * it in one system call (PartitionLog.appendMany): each request is checked in full first,
+ * then every partition's appends run in request order.
+ */
+export const produceMany = (
+  logs: LogStoreShape,
+  topics: TopicsShape,
+  inputs: ReadonlyArray<ProduceInput>,
+  now: number,
+  transactions?: TransactionCoordinatorShape,
+  maxDecompressedBytes: number = DEFAULT_MAX_DECOMPRESSED_BYTES
+): Array<ProduceOutcome> => {
   const image: MetadataImage = topics.image()
-  const inflateBudget: InflateBudget = { limit: maxDecompressedBytes, remaining: maxDecompressedBytes }
-  const unexpected: Array<UnexpectedFailure> = []
-  const responses: Array<ProduceResponseTopicProduceResponseInit> = []
-  for (const t of request.topicData) {
-    const topic: TopicImage | undefined = image.topicsByName.get(t.name)
-    let settings: TopicSettings | undefined
-    const partitionResponses: Array<PartitionResponse> = []
-    if (isInternalTopic(t.name) && clientId !== ADMIN_CLIENT_ID) {
-      for (const p of t.partitionData) {
-        partitionResponses.push(partitionError(p.index, ErrorCode.INVALID_TOPIC_EXCEPTION, `Cannot append to internal topic ${t.name}`))
-      }
-      responses.push({ name: t.name, partitionResponses })
+  const outcomes: Array<ProduceOutcome> = new Array(inputs.length)
+  // Per log, in request order: the appends and where their answers go.
+  const appends = new Map<PartitionLog, Array<{ ready: ReadyAppend; fill: (outcome: AppendResult | unknown) => void }>>()
+  for (let r = 0; r < inputs.length; r++) {
+    const { request, version, clientId } = inputs[r]!
+    const acks = request.acks
+    if (acks !== 0 && acks !== 1 && acks !== -1) {
+      outcomes[r] = { response: produceErrorResponse(request, ErrorCode.INVALID_REQUIRED_ACKS, defaultMessageOf(ErrorCode.INVALID_REQUIRED_ACKS)), unexpected: [] }
       continue
     }
-    for (const p of t.partitionData) {
-      const partition = topic?.partitions.get(p.index)
-      const log = partition === undefined ? undefined : logs.findPartition(t.name, p.index)
-      if (log?.isOffline === true) {
-        // Kafka's HostedPartition.Offline: the partition's log dir failed.
-        partitionResponses.push(partitionError(p.index, ErrorCode.KAFKA_STORAGE_ERROR, `Partition ${t.name}-${p.index} is in an offline log directory`))
-        continue
-      }
-      if (partition === undefined || log === undefined || log.isClosed) {
-        partitionResponses.push(partitionError(p.index, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, defaultMessageOf(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)))
-        continue
-      }
-      settings ??= settingsOf(topics, t.name)
-      partitionResponses.push(appendPartition(log, settings, partition.leaderEpoch, p.index, p.records, version, now, t.name, unexpected, txn, inflateBudget))
+    // Kafka's KafkaApis: transactional records need a transactional id (the authorization of
+    // which is the check); the transaction coordinator's KIP-890 verification follows.
+    if (request.transactionalId === null && hasTransactionalRecords(request)) {
+      const early = produceErrorResponse(request, ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED, defaultMessageOf(ErrorCode.TRANSACTIONAL_ID_AUTHORIZATION_FAILED))
+      outcomes[r] = { response: acks === 0 ? NO_RESPONSE : early, unexpected: [] }
+      continue
     }
-    responses.push({ name: t.name, partitionResponses })
+    const txn: TxnVerification | undefined = request.transactionalId !== null && transactions !== undefined && transactions.verificationEnabled
+      ? { transactionalId: request.transactionalId, coordinator: transactions }
+      : undefined
+    const inflateBudget: InflateBudget = { limit: maxDecompressedBytes, remaining: maxDecompressedBytes }
+    const unexpected: Array<UnexpectedFailure> = []
+    const responses: Array<ProduceResponseTopicProduceResponseInit> = []
+    for (const t of request.topicData) {
+      const topic: TopicImage | undefined = image.topicsByName.get(t.name)
+      let settings: TopicSettings | undefined
+      const partitionResponses: Array<PartitionResponse> = []
+      if (isInternalTopic(t.name) && clientId !== ADMIN_CLIENT_ID) {
+        for (const p of t.partitionData) {
+          partitionResponses.push(partitionError(p.index, ErrorCode.INVALID_TOPIC_EXCEPTION, `Cannot append to internal topic ${t.name}`))
+        }
+        responses.push({ name: t.name, partitionResponses })
+        continue
+      }
+      for (const p of t.partitionData) {
+        const partition = topic?.partitions.get(p.index)
+        const log = partition === undefined ? undefined : logs.findPartition(t.name, p.index)
+        if (log?.isOffline === true) {
+          // Kafka's HostedPartition.Offline: the partition's log dir failed.
+          partitionResponses.push(partitionError(p.index, ErrorCode.KAFKA_STORAGE_ERROR, `Partition ${t.name}-${p.index} is in an offline log directory`))
+          continue
+        }
+        if (partition === undefined || log === undefined || log.isClosed) {
+          partitionResponses.push(partitionError(p.index, ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, defaultMessageOf(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION)))
+          continue
+        }
+        settings ??= settingsOf(topics, t.name)
+        const checked = checkPartition(log, settings, partition.leaderEpoch, p.index, p.records, version, now, t.name, txn, inflateBudget)
+        if (!("log" in checked)) {
+          partitionResponses.push(checked)
+          continue
+        }
+        // Answered once the append ran: its place is kept.
+        const at = partitionResponses.length
+        partitionResponses.push(undefined as unknown as PartitionResponse)
+        const index = p.index
+        const name = t.name
+        let queue = appends.get(log)
+        if (queue === undefined) appends.set(log, (queue = []))
+        queue.push({ ready: checked, fill: (outcome) => (partitionResponses[at] = appendedResponse(index, outcome, name, unexpected)) })
+      }
+      responses.push({ name: t.name, partitionResponses })
+    }
+    outcomes[r] = { response: acks === 0 ? NO_RESPONSE : { responses, throttleTimeMs: 0 }, unexpected }
   }
-  return { response: acks === 0 ? NO_RESPONSE : { responses, throttleTimeMs: 0 }, unexpected }
+  for (const [log, queue] of appends) {
+    if (queue.length === 1) {
+      const only = queue[0]!
+      let outcome: AppendResult | unknown
+      try {
+        outcome = log.append(only.ready.records, only.ready.options)
+      } catch (e) {
+        outcome = e
+      }
+      only.fill(outcome)
+      continue
+    }
+    const results = log.appendMany(queue.map((q) => ({ bytes: q.ready.records, options: q.ready.options })))
+    for (let i = 0; i < queue.length; i++) queue[i]!.fill(results[i])
+  }
+  return outcomes
 }
 
 /**
@@ -349,30 +423,66 @@ const throttled = (
   return response === NO_RESPONSE ? response : { ...response, throttleTimeMs }
 }
 
+/** What the handler needs from its services, looked up once per request or group of requests. */
+const servicesOf = (services: Context.Context<LogStore | Topics>) => {
+  const available = Context.getOrUndefined(services, ClientQuotas)
+  return {
+    clock: Context.getUnsafe(services, Clock.Clock),
+    logs: Context.get(services, LogStore),
+    topics: Context.get(services, Topics),
+    // Until a produce or request quota is set, nothing is measured (as Kafka records nothing).
+    quotas: available !== undefined && produceQuotasEnabled(available) ? available : undefined,
+    // The broker always has a coordinator; handler tests without one produce unverified.
+    transactions: Context.getOrUndefined(services, TransactionCoordinator),
+    // Compressed batches are inflated (compacted topics' key check) to at most one frame's worth per request.
+    maxDecompressedBytes: Context.getOrUndefined(services, Config)?.socketRequestMaxBytes ?? DEFAULT_MAX_DECOMPRESSED_BYTES
+  }
+}
+
+/** The answer, with the unexpected failures logged first (the rare case that needs an Effect). */
+const answer = (outcome: ProduceOutcome, response: ProduceResponseInit | NoResponse): Effect.Effect<ProduceResponseInit | NoResponse> => {
+  if (outcome.unexpected.length === 0) return Effect.succeed(response)
+  return Effect.as(
+    Effect.forEach(outcome.unexpected, (u) => Effect.logError(`produce to ${u.topic}-${u.partition} failed unexpectedly`, u.error), { discard: true }),
+    response
+  )
+}
+
+/** The handler against given services: an Exit unless an unexpected failure is to be logged. */
+const handleWith = (request: ProduceRequest, ctx: RequestContext, services: Context.Context<LogStore | Topics>): Effect.Effect<ProduceResponseInit | NoResponse> => {
+  const s = servicesOf(services)
+  const startedAt = s.quotas === undefined ? 0 : performance.now()
+  const transactions = request.transactionalId === null ? undefined : s.transactions
+  const outcome = produce(s.logs, s.topics, request, ctx.apiVersion, s.clock.currentTimeMillisUnsafe(), ctx.header.clientId, transactions, s.maxDecompressedBytes)
+  const response = s.quotas === undefined ? outcome.response : throttled(s.quotas, request.acks, outcome.response, ctx, startedAt, s.clock.currentTimeMillisUnsafe())
+  return answer(outcome, response)
+}
+
+/**
+ * Consecutive requests of one connection at once (see produceMany), when no produce quota
+ * is set: a throttled response mutes the connection before its next request is handled,
+ * so with quotas every request is handled on its own.
+ */
+const handleManyWith = (
+  items: ReadonlyArray<{ readonly request: ProduceRequest; readonly ctx: RequestContext }>,
+  services: Context.Context<LogStore | Topics>
+): ReadonlyArray<Effect.Effect<ProduceResponseInit | NoResponse>> | undefined => {
+  const s = servicesOf(services)
+  if (s.quotas !== undefined) return undefined
+  const inputs = items.map((i) => ({ request: i.request, version: i.ctx.apiVersion, clientId: i.ctx.header.clientId }))
+  const outcomes = produceMany(s.logs, s.topics, inputs, s.clock.currentTimeMillisUnsafe(), s.transactions, s.maxDecompressedBytes)
+  return outcomes.map((o) => answer(o, o.response))
+}
+
 export const ProduceHandler = defineHandler(Produce, {
   minVersion: PRODUCE_MIN_VERSION,
   maxVersion: PRODUCE_MAX_VERSION,
   // Appends are synchronous: nothing to wait for.
   blocking: false,
-  handle: (request, ctx) =>
-    Effect.contextWith((services: Context.Context<LogStore | Topics>) => {
-      const clock = Context.getUnsafe(services, Clock.Clock)
-      const now = clock.currentTimeMillisUnsafe()
-      const available = Context.getOrUndefined(services, ClientQuotas)
-      // Until a produce or request quota is set, nothing is measured (as Kafka records nothing).
-      const quotas = available !== undefined && produceQuotasEnabled(available) ? available : undefined
-      const startedAt = quotas === undefined ? 0 : performance.now()
-      // The broker always has a coordinator; handler tests without one produce unverified.
-      const transactions = request.transactionalId === null ? undefined : Context.getOrUndefined(services, TransactionCoordinator)
-      // Compressed batches are inflated (compacted topics' key check) to at most one frame's worth per request.
-      const maxDecompressedBytes = Context.getOrUndefined(services, Config)?.socketRequestMaxBytes ?? DEFAULT_MAX_DECOMPRESSED_BYTES
-      const outcome = produce(Context.get(services, LogStore), Context.get(services, Topics), request, ctx.apiVersion, now, ctx.header.clientId, transactions, maxDecompressedBytes)
-      const response = quotas === undefined ? outcome.response : throttled(quotas, request.acks, outcome.response, ctx, startedAt, clock.currentTimeMillisUnsafe())
-      if (outcome.unexpected.length === 0) return Effect.succeed(response)
-      return Effect.as(
-        Effect.forEach(outcome.unexpected, (u) => Effect.logError(`produce to ${u.topic}-${u.partition} failed unexpectedly`, u.error), { discard: true }),
-        response
-      )
-    }),
+  handle: (request, ctx) => Effect.contextWith((services: Context.Context<LogStore | Topics>) => handleWith(request, ctx, services)),
+  // Plain code all the way: the connection answers it in its frame loop, no fiber per request,
+  // and the requests it has read together are appended together.
+  handleWith,
+  handleManyWith,
   errorResponse: (request, errorCode) => produceErrorResponse(request, errorCode, defaultMessageOf(errorCode) || null)
 })

@@ -3,7 +3,7 @@
  * range of versions of one API. Each handler file declares its API and versions; the
  * registry collects them and ApiVersions advertises exactly what it holds.
  */
-import type { Effect } from "effect"
+import type { Context, Effect } from "effect"
 import type { ApiDefinition } from "../protocol/api.ts"
 import type { RequestHeader } from "../protocol/generated/message/RequestHeader.ts"
 
@@ -59,6 +59,23 @@ export interface Handler<Req, ResInit, R> {
    */
   readonly advertised?: boolean
   readonly handle: (request: Req, ctx: RequestContext) => Effect.Effect<ResInit | NoResponse | PreEncoded, never, R>
+  /**
+   * `handle` run against services already at hand (the connection's), for handlers whose
+   * work is plain code: it then returns an Exit, which the connection's frame loop answers
+   * in the same turn without running an Effect (Produce, per request on the hot path).
+   * Must mean exactly what `handle` means.
+   */
+  readonly handleWith?: (request: Req, ctx: RequestContext, services: Context.Context<R>) => Effect.Effect<ResInit | NoResponse | PreEncoded, never, R>
+  /**
+   * Several consecutive requests of one connection handled at once (their answers in order),
+   * meaning exactly what handling them one after the other with `handleWith` means; Produce
+   * writes a partition's batches of them in one system call. Undefined when they must be
+   * handled one by one after all.
+   */
+  readonly handleManyWith?: (
+    items: ReadonlyArray<{ readonly request: Req; readonly ctx: RequestContext }>,
+    services: Context.Context<R>
+  ) => ReadonlyArray<Effect.Effect<ResInit | NoResponse | PreEncoded, never, R>> | undefined
   /**
    * The response for a request this handler will not serve (its version is outside the
    * range, or it failed): the given error code in whatever error fields the API has.

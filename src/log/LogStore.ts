@@ -8,7 +8,8 @@
  * recovery-point / log-start-offset / replication-offset checkpoints.
  */
 import * as path from "node:path"
-import { Clock, Context, Effect, Layer } from "effect"
+import { Clock, Context, Duration, Effect, Layer } from "effect"
+import { yieldToEventLoop } from "../lifecycle/yield-to-event-loop.ts"
 import { FatalFault } from "../lifecycle/FatalFault.ts"
 import { FileIo, type FileIoShape } from "../storage/FileIo.ts"
 import {
@@ -121,6 +122,11 @@ export interface LogStoreShape {
   /** Plain lookup for hot paths that already run inside an Effect. */
   readonly findPartition: (topic: string, partition: number) => PartitionLog | undefined
   readonly partitions: () => ReadonlyArray<PartitionLog>
+  /**
+   * The logs whose settings satisfy `wanted` (the cleaner's compacted ones), opening only
+   * those: a log not opened yet is judged by the settings it will open with.
+   */
+  readonly partitionsWhere: (wanted: (config: LogConfig) => boolean) => ReadonlyArray<PartitionLog>
   /** Changes the topic-level configs of one log (segment.bytes, retention.ms, ...). */
   readonly reconfigure: (topic: string, partition: number, overrides: Partial<LogConfig>) => Effect.Effect<void, PartitionNotFound>
   /** Appends a payload of batches (modified in place: offsets are assigned). */
@@ -162,8 +168,29 @@ export interface LogStoreShape {
     partition: number,
     offset: number
   ) => Effect.Effect<number, PartitionNotFound | OffsetOutOfRange | LogIoError>
-  /** Opens every partition directory not yet open; done once when the layer starts. */
+  /**
+   * Finds every partition directory not yet known; done once when the layer starts. A log
+   * found this way opens (reads its files, recovers after a crash) on first use, or when
+   * `openPending` gets to it.
+   */
   readonly loadAll: () => Effect.Effect<LoadResult, LogIoError>
+  /**
+   * Start-up reconciliation of a partition the metadata image names: a log found on disk is
+   * checked against `topicId` and given `overrides` when it opens (now, if it already is); a
+   * missing one is created.
+   */
+  readonly adoptPartition: (
+    topic: string,
+    partition: number,
+    topicId: string,
+    overrides?: Partial<LogConfig>
+  ) => Effect.Effect<void, InconsistentTopicId | LogCorrupted | LogIoError>
+  /** Runs `f` on the log once it is open: at once if it is, else when it opens; never for an unknown partition. */
+  readonly whenOpen: (topic: string, partition: number, f: (log: PartitionLog) => void) => void
+  /** Every partition this store holds, open or not yet opened (offline ones included). */
+  readonly hosted: () => ReadonlyArray<{ readonly topic: string; readonly partition: number }>
+  /** Opens up to `max` of the logs not opened yet; returns how many are still closed. */
+  readonly openPending: (max: number) => number
   /** Runs retention over all logs; returns the number of segments deleted. */
   readonly enforceRetention: (now: number) => Effect.Effect<number, LogIoError>
   /** Applies flush.ms to idle logs (appends check it themselves). */
@@ -181,9 +208,13 @@ export interface LogStoreShape {
 interface DirState {
   readonly path: string
   cleanShutdown: boolean
+  /** Whether the dir had the clean-shutdown marker at start-up: logs opened later skip recovery then. */
+  readonly cleanAtStart: boolean
   /** Checkpoint entries read at start-up, kept for partitions that failed to open. */
   readonly recoveryPoints: Map<string, number>
   readonly logStartOffsets: Map<string, number>
+  /** replication-offset-checkpoint as read at start-up: written back for logs not opened yet. */
+  readonly highWatermarks: Map<string, number>
   /** Partitions found here that could not be opened: the dir must not be marked clean. */
   readonly failed: Set<string>
   /** Whether every partition directory here has been looked at (else no clean marker). */
@@ -191,10 +222,22 @@ interface DirState {
 }
 
 interface Entry {
-  readonly log: PartitionLog
+  readonly topic: string
+  readonly partition: number
   readonly dir: DirState
-  readonly unsubscribe: () => void
+  /**
+   * Undefined until the log is first used: a 10 000-partition directory starts without
+   * reading 10 000 partitions' files (Kafka's own start reads them all before serving).
+   */
+  log: PartitionLog | undefined
+  unsubscribe: () => void
+  /** Start-up reconciliation for a log not opened yet: checked and applied when it opens. */
+  expectedTopicId?: string
+  overrides?: Partial<LogConfig>
+  onOpen?: Array<(log: PartitionLog) => void>
 }
+
+type OpenEntry = Entry & { log: PartitionLog }
 
 const errnoPath = (e: unknown): string => {
   const p = (e as NodeJS.ErrnoException | null)?.path
@@ -248,6 +291,10 @@ const attempt = <A, const T extends LogStoreError["_tag"]>(
 
 const IO: ReadonlyArray<"LogIoError"> = ["LogIoError"]
 
+/** How long after start-up the logs not yet used start being opened in the background, and how many per turn. */
+const BACKGROUND_OPEN_DELAY = Duration.seconds(1)
+const BACKGROUND_OPEN_CHUNK = 50
+
 const readCheckpointLenient = (file: string, warnings: Array<string>, io: FileIoShape): Map<string, number> => {
   try {
     return readOffsetCheckpoint(file, io)
@@ -280,11 +327,14 @@ const make = (options: LogStoreOptions) =>
       for (const logDir of options.logDirs) {
         const dirPath = path.resolve(logDir)
         io.mkdirSync(dirPath, { recursive: true })
+        const cleanShutdown = io.existsSync(path.join(dirPath, CLEAN_SHUTDOWN_FILE))
         dirs.push({
           path: dirPath,
-          cleanShutdown: io.existsSync(path.join(dirPath, CLEAN_SHUTDOWN_FILE)),
+          cleanShutdown,
+          cleanAtStart: cleanShutdown,
           recoveryPoints: readCheckpointLenient(path.join(dirPath, RECOVERY_POINT_CHECKPOINT_FILE), warnings, io),
           logStartOffsets: readCheckpointLenient(path.join(dirPath, LOG_START_OFFSET_CHECKPOINT_FILE), warnings, io),
+          highWatermarks: readCheckpointLenient(path.join(dirPath, REPLICATION_OFFSET_CHECKPOINT_FILE), warnings, io),
           failed: new Set(),
           loaded: false
         })
@@ -299,7 +349,8 @@ const make = (options: LogStoreOptions) =>
       const offline: Array<string> = []
       for (const [key, entry] of logs) {
         if (entry.dir.path !== dirPath) continue
-        entry.log.markOffline()
+        // A log not opened yet stays closed: opening it checks the dir first.
+        entry.log?.markOffline()
         offline.push(key)
       }
       runLog(Effect.logError(`${message}: ${cause instanceof Error ? cause.message : String(cause)}`))
@@ -337,11 +388,71 @@ const make = (options: LogStoreOptions) =>
       }
     }
 
-    const register = (log: PartitionLog, dir: DirState): void => {
-      const unsubscribe = log.onAppend(() => {
+    const register = (log: PartitionLog, dir: DirState): OpenEntry => {
+      const entry: OpenEntry = { topic: log.topic, partition: log.partition, dir, log, unsubscribe: () => {} }
+      subscribe(entry)
+      logs.set(partitionKey(log.topic, log.partition), entry)
+      return entry
+    }
+
+    const subscribe = (entry: OpenEntry): void => {
+      const log = entry.log
+      entry.unsubscribe = log.onAppend(() => {
         for (const listener of listeners) listener(log)
       })
-      logs.set(partitionKey(log.topic, log.partition), { log, dir, unsubscribe })
+    }
+
+    /** Logs opened later than start-up say what opening found through the broker's log. */
+    const logWarnings = (warnings: ReadonlyArray<string>): void => {
+      for (const w of warnings) runLog(Effect.logWarning(w))
+    }
+
+    /**
+     * Opens a log found at start-up, as loadAll used to for every one of them: with the dir's
+     * start-up clean-shutdown state and checkpoints (nothing has touched its files since).
+     * A log that cannot be opened leaves the store and is left offline, as at start-up.
+     */
+    const openEntry = (key: string, entry: Entry, now: number): PartitionLog | undefined => {
+      if (entry.log !== undefined) return entry.log
+      const dir = entry.dir
+      const full = path.join(dir.path, key)
+      if (failures.hasOfflineLogDir(dir.path)) return undefined
+      let log: PartitionLog
+      try {
+        log = PartitionLog.open(full, entry.overrides === undefined ? config : { ...config, ...entry.overrides }, {
+          now,
+          io,
+          failures,
+          cleanShutdown: dir.cleanAtStart,
+          ...(entry.expectedTopicId !== undefined ? { topicId: entry.expectedTopicId } : {}),
+          ...(options.producerIdExpirationMs !== undefined ? { producerIdExpirationMs: options.producerIdExpirationMs } : {}),
+          ...(dir.recoveryPoints.has(key) ? { recoveryPoint: dir.recoveryPoints.get(key)! } : {}),
+          ...(dir.logStartOffsets.has(key) ? { logStartOffset: dir.logStartOffsets.get(key)! } : {})
+        })
+      } catch (e) {
+        if (toLogStoreError(entry.topic, entry.partition, "open", e) === null) throw e
+        logs.delete(key)
+        dir.failed.add(key)
+        logWarnings([`${full}: cannot be opened, partition left offline: ${(e as Error).message}`])
+        return undefined
+      }
+      entry.log = log
+      subscribe(entry as OpenEntry)
+      logWarnings(log.openWarnings)
+      const pending = entry.onOpen
+      delete entry.expectedTopicId
+      delete entry.overrides
+      delete entry.onOpen
+      if (pending !== undefined) for (const f of pending) f(log)
+      return log
+    }
+
+    const nowUnsafe = (): number => runLog(Clock.currentTimeMillis)
+    const logOf = (key: string, entry: Entry): PartitionLog | undefined => entry.log ?? openEntry(key, entry, nowUnsafe())
+    /** Opens every log not opened yet (for callers that walk all of them). */
+    const openAll = (): void => {
+      let now: number | undefined
+      for (const [key, entry] of logs) if (entry.log === undefined) openEntry(key, entry, now ??= nowUnsafe())
     }
 
     const writeCheckpoints = (dir: DirState): void => inDir(dir, "writing checkpoints", () => {
@@ -350,15 +461,24 @@ const make = (options: LogStoreOptions) =>
       const replication = new Map<string, number>()
       for (const [key, entry] of logs) {
         if (entry.dir !== dir) continue
+        if (entry.log === undefined) {
+          // Not opened since start-up: its files, and so its checkpoint entries, are as they were.
+          const hw = dir.highWatermarks.get(key)
+          if (hw !== undefined) replication.set(key, hw)
+          continue
+        }
         recovery.set(key, entry.log.recoveryPoint)
         starts.set(key, entry.log.logStartOffset)
         replication.set(key, entry.log.highWatermark)
       }
       // Only partitions that still exist in this dir keep an entry.
       const live = (m: Map<string, number>) =>
-        [...m].filter(([key]) => logs.get(key)?.dir === dir || dir.failed.has(key)).map(([key, offset]) => {
+        [...m].flatMap(([key, offset]) => {
+          const entry = logs.get(key)
+          if (entry?.dir === dir) return [{ topic: entry.topic, partition: entry.partition, offset }]
+          if (!dir.failed.has(key)) return []
           const parsed = parsePartitionDirName(key)!
-          return { topic: parsed.topic, partition: parsed.partition, offset }
+          return [{ topic: parsed.topic, partition: parsed.partition, offset }]
         })
       writeOffsetCheckpoint(path.join(dir.path, RECOVERY_POINT_CHECKPOINT_FILE), live(recovery), io)
       writeOffsetCheckpoint(path.join(dir.path, LOG_START_OFFSET_CHECKPOINT_FILE), live(starts), io)
@@ -366,9 +486,8 @@ const make = (options: LogStoreOptions) =>
     })
 
     const loadAll = (): Effect.Effect<LoadResult, LogIoError> =>
-      Clock.clockWith((clock) =>
+      Effect.suspend(() =>
         attempt("", -1, "load logs", IO, () => {
-          const now = clock.currentTimeMillisUnsafe()
           const warnings: Array<string> = []
           let loaded = 0
           for (const dir of dirs) {
@@ -392,28 +511,19 @@ const make = (options: LogStoreOptions) =>
               const key = partitionKey(parsed.topic, parsed.partition)
               const existing = logs.get(key)
               if (existing !== undefined) {
-                if (existing.dir !== dir) warnings.push(`${full}: duplicate of ${existing.log.dir}, skipped`)
+                if (existing.dir !== dir) warnings.push(`${full}: duplicate of ${path.join(existing.dir.path, key)}, skipped`)
                 continue
               }
-              try {
-                const log = PartitionLog.open(full, config, {
-                  now,
-                  io,
-                  failures,
-                  cleanShutdown: dir.cleanShutdown,
-                  ...(options.producerIdExpirationMs !== undefined ? { producerIdExpirationMs: options.producerIdExpirationMs } : {}),
-                  ...(dir.recoveryPoints.has(key) ? { recoveryPoint: dir.recoveryPoints.get(key)! } : {}),
-                  ...(dir.logStartOffsets.has(key) ? { logStartOffset: dir.logStartOffsets.get(key)! } : {})
-                })
-                for (const w of log.openWarnings) warnings.push(w)
-                register(log, dir)
-                dir.failed.delete(key)
-                loaded++
-              } catch (e) {
-                if (toLogStoreError(parsed.topic, parsed.partition, "open", e) === null) throw e
-                dir.failed.add(key)
-                warnings.push(`${full}: cannot be opened, partition left offline: ${(e as Error).message}`)
-              }
+              logs.set(key, { topic: parsed.topic, partition: parsed.partition, dir, log: undefined, unsubscribe: () => {} })
+              dir.failed.delete(key)
+              loaded++
+            }
+            // After an unclean stop every log is recovered now, as Kafka's start does: what a crash
+            // left (torn tails, indexes) is repaired before anything is served or read from disk.
+            // After a clean one the files are consistent and each log opens when first used.
+            if (!dir.cleanAtStart) {
+              const now = nowUnsafe()
+              for (const [key, entry] of logs) if (entry.dir === dir && entry.log === undefined) openEntry(key, entry, now)
             }
             dir.loaded = true
             if (dir.cleanShutdown) {
@@ -421,7 +531,9 @@ const make = (options: LogStoreOptions) =>
               io.rmSync(path.join(dir.path, CLEAN_SHUTDOWN_FILE), { force: true })
               dir.cleanShutdown = false
             }
-            writeCheckpoints(dir)
+            // After a clean stop nothing has been opened or recovered: the checkpoint files hold
+            // what they would be rewritten with (10 000 partitions make that ~0.2 s of a start).
+            if (!dir.cleanAtStart) writeCheckpoints(dir)
           }
           return { loaded, warnings }
         })
@@ -431,6 +543,12 @@ const make = (options: LogStoreOptions) =>
       const problems: Array<string> = []
       for (const [key, entry] of logs) {
         entry.unsubscribe()
+        if (entry.log === undefined) {
+          // Untouched since start-up; after an unclean stop it was never recovered, so the dir
+          // must not be marked clean.
+          if (!entry.dir.cleanAtStart) entry.dir.failed.add(key)
+          continue
+        }
         try {
           entry.log.close()
         } catch (e) {
@@ -459,10 +577,13 @@ const make = (options: LogStoreOptions) =>
 
     // Looked up when the effect runs, not when it is built: an effect made before the
     // partition exists (e.g. sequenced after its creation) must find it.
-    const entryOf = (topic: string, partition: number): Effect.Effect<Entry, PartitionNotFound> =>
+    const entryOf = (topic: string, partition: number): Effect.Effect<OpenEntry, PartitionNotFound> =>
       Effect.suspend(() => {
-        const entry = logs.get(partitionKey(topic, partition))
-        return entry === undefined ? Effect.fail(new PartitionNotFound({ topic, partition })) : Effect.succeed(entry)
+        const key = partitionKey(topic, partition)
+        const entry = logs.get(key)
+        return entry === undefined || logOf(key, entry) === undefined
+          ? Effect.fail(new PartitionNotFound({ topic, partition }))
+          : Effect.succeed(entry as OpenEntry)
       })
 
     const createPartition = (topic: string, partition: number, topicId: string, overrides?: Partial<LogConfig>) =>
@@ -475,12 +596,15 @@ const make = (options: LogStoreOptions) =>
           }
           const existing = logs.get(key)
           if (existing !== undefined) {
-            if (existing.log.isOffline) throw LogDirFailureChannel.offlineError(existing.log.logDir)
-            if (existing.log.topicId !== null && existing.log.topicId !== topicId) {
-              throw new InconsistentTopicIdError(`${existing.log.dir} belongs to topic id ${existing.log.topicId}, not ${topicId}`)
+            if (existing.log === undefined && failures.hasOfflineLogDir(existing.dir.path)) throw LogDirFailureChannel.offlineError(existing.dir.path)
+            const log = logOf(key, existing)
+            if (log === undefined) throw new UnreadableSegmentError(`${path.join(existing.dir.path, key)} exists but could not be opened`)
+            if (log.isOffline) throw LogDirFailureChannel.offlineError(log.logDir)
+            if (log.topicId !== null && log.topicId !== topicId) {
+              throw new InconsistentTopicIdError(`${log.dir} belongs to topic id ${log.topicId}, not ${topicId}`)
             }
-            if (overrides !== undefined) existing.log.config = { ...existing.log.config, ...overrides }
-            return existing.log
+            if (overrides !== undefined) log.config = { ...log.config, ...overrides }
+            return log
           }
           // Kafka places a new partition in the log dir holding the fewest partitions.
           const live = dirs.filter((d) => !failures.hasOfflineLogDir(d.path))
@@ -495,11 +619,43 @@ const make = (options: LogStoreOptions) =>
         })
       ).pipe(Effect.tap((log) => Effect.forEach(log.openWarnings, (w) => Effect.logWarning(w), { discard: true })))
 
+    const adoptPartition = (topic: string, partition: number, topicId: string, overrides?: Partial<LogConfig>) =>
+      Effect.suspend(() => {
+        const entry = logs.get(partitionKey(topic, partition))
+        if (entry === undefined || entry.log !== undefined) return Effect.asVoid(createPartition(topic, partition, topicId, overrides))
+        entry.expectedTopicId = topicId
+        if (overrides !== undefined) entry.overrides = { ...entry.overrides, ...overrides }
+        return Effect.void
+      })
+
+    const whenOpen = (topic: string, partition: number, f: (log: PartitionLog) => void): void => {
+      const entry = logs.get(partitionKey(topic, partition))
+      if (entry === undefined) return
+      if (entry.log !== undefined) f(entry.log)
+      else (entry.onOpen ??= []).push(f)
+    }
+
+    const openPending = (max: number): number => {
+      let opened = 0
+      let remaining = 0
+      let now: number | undefined
+      for (const [key, entry] of logs) {
+        if (entry.log !== undefined || failures.hasOfflineLogDir(entry.dir.path)) continue
+        if (opened < max) {
+          openEntry(key, entry, now ??= nowUnsafe())
+          opened++
+        } else remaining++
+      }
+      return remaining
+    }
+
     const deletePartition = (topic: string, partition: number) =>
       attempt(topic, partition, "delete partition", IO, () => {
         const key = partitionKey(topic, partition)
-        const entry = logs.get(key)
-        if (entry === undefined) return
+        const found = logs.get(key)
+        // A log not opened yet is opened to be deleted: its files go the same way as any log's.
+        if (found === undefined || logOf(key, found) === undefined) return
+        const entry = found as OpenEntry
         logs.delete(key)
         entry.unsubscribe()
         // Files in a failed dir are left alone (Kafka cannot delete them either).
@@ -560,7 +716,7 @@ const make = (options: LogStoreOptions) =>
     const removeExpiredProducers = (now: number) =>
       Effect.sync(() => {
         let removed = 0
-        for (const entry of logs.values()) if (!entry.log.isClosed) removed += entry.log.removeExpiredProducers(now)
+        for (const entry of logs.values()) if (entry.log !== undefined && !entry.log.isClosed) removed += entry.log.removeExpiredProducers(now)
         return removed
       })
 
@@ -579,14 +735,16 @@ const make = (options: LogStoreOptions) =>
       attempt("", -1, "retention", IO, () => {
         let deleted = 0
         const touched = new Set<DirState>()
+        openAll()
         for (const entry of logs.values()) {
+          const log = entry.log
           // A compact-only log keeps its segments: the cleaner bounds it, not retention
           // (Kafka's UnifiedLog.deleteOldSegments without the delete policy).
-          if (entry.log.isOffline) continue
+          if (log === undefined || log.isOffline) continue
           unlessOffline(() => {
-            const n = entry.log.config.cleanupPolicy.includes("delete")
-              ? entry.log.deleteOldSegments(now)
-              : entry.log.deleteOldSegments(now, -1, -1)
+            const n = log.config.cleanupPolicy.includes("delete")
+              ? log.deleteOldSegments(now)
+              : log.deleteOldSegments(now, -1, -1)
             if (n > 0) {
               deleted += n
               touched.add(entry.dir)
@@ -599,7 +757,11 @@ const make = (options: LogStoreOptions) =>
 
     const flushDue = (now: number) =>
       attempt("", -1, "flush", IO, () => {
-        for (const entry of logs.values()) if (!entry.log.isOffline) unlessOffline(() => entry.log.maybeFlush(now))
+        for (const entry of logs.values()) {
+          const log = entry.log
+          // A log not opened yet has nothing unflushed.
+          if (log !== undefined && !log.isOffline) unlessOffline(() => log.maybeFlush(now))
+        }
       })
 
     const checkpoint = () =>
@@ -607,18 +769,59 @@ const make = (options: LogStoreOptions) =>
         for (const dir of dirs) if (!failures.hasOfflineLogDir(dir.path)) unlessOffline(() => writeCheckpoints(dir))
       })
 
+    // The logs nobody has asked for yet are opened in the background once start-up is over,
+    // a chunk per event-loop turn, so that retention, the cleaner and metrics find them open
+    // and no later request pays for a long run of them.
+    if (logs.size > 0) {
+      yield* Effect.forkScoped(Effect.gen(function*() {
+        yield* Effect.sleep(BACKGROUND_OPEN_DELAY)
+        while (openPending(BACKGROUND_OPEN_CHUNK) > 0) yield* yieldToEventLoop
+      }))
+    }
+
     return LogStore.of({
       createPartition,
       deletePartition,
       getPartition: (topic, partition) => Effect.map(entryOf(topic, partition), (e) => e.log),
-      findPartition: (topic, partition) => logs.get(partitionKey(topic, partition))?.log,
+      findPartition: (topic, partition) => {
+        const key = partitionKey(topic, partition)
+        const entry = logs.get(key)
+        return entry === undefined ? undefined : logOf(key, entry)
+      },
       // Logs of an offline dir are out of service (Kafka removes them); findPartition still knows them.
-      partitions: () => [...logs.values()].filter((e) => !e.log.isOffline).map((e) => e.log),
+      partitions: () => {
+        openAll()
+        const out: Array<PartitionLog> = []
+        for (const e of logs.values()) if (e.log !== undefined && !e.log.isOffline) out.push(e.log)
+        return out
+      },
+      partitionsWhere: (wanted) => {
+        const out: Array<PartitionLog> = []
+        let now: number | undefined
+        for (const [key, e] of logs) {
+          const log = e.log !== undefined
+            ? e.log
+            : wanted(e.overrides === undefined ? config : { ...config, ...e.overrides })
+            ? openEntry(key, e, now ??= nowUnsafe())
+            : undefined
+          if (log !== undefined && !log.isOffline && wanted(log.config)) out.push(log)
+        }
+        return out
+      },
+      hosted: () => [...logs.values()].map((e) => ({ topic: e.topic, partition: e.partition })),
+      adoptPartition,
+      whenOpen,
+      openPending,
       offlineLogDirs: () => failures.offlineLogDirs(),
       failLogDir: (logDir, message, cause) => failures.maybeAddOfflineLogDir(path.resolve(logDir), message, cause),
       reconfigure: (topic, partition, overrides) =>
-        Effect.map(entryOf(topic, partition), (e) => {
-          e.log.config = { ...e.log.config, ...overrides }
+        Effect.suspend(() => {
+          const entry = logs.get(partitionKey(topic, partition))
+          if (entry === undefined) return Effect.fail(new PartitionNotFound({ topic, partition }))
+          // Not opened yet: it opens with these settings.
+          if (entry.log === undefined) entry.overrides = { ...entry.overrides, ...overrides }
+          else entry.log.config = { ...entry.log.config, ...overrides }
+          return Effect.void
         }),
       append,
       read,

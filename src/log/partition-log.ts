@@ -17,7 +17,9 @@ import {
   fsyncDirectory,
   LeaderEpochCache,
   readPartitionMetadata,
-  writePartitionMetadata
+  writePartitionMetadata,
+  syncFileIfExists,
+  PARTITION_METADATA_FILE
 } from "./checkpoint.ts"
 import {
   ATTRIBUTES_OFFSET,
@@ -274,6 +276,10 @@ export class PartitionLog {
   private offline = false
   /** A segment file was created since the directory was last fsynced (its entry is not yet durable). */
   private directoryDirty = true
+  /** The directory itself was created and its entry in the log dir not yet fsynced. */
+  private parentDirectoryDirty = false
+  /** partition.metadata was written (at creation) and not yet fsynced. */
+  private metadataFileUnsynced = false
   private segments: Array<LogSegment>
   private _logStartOffset: number
   private _highWatermark: number
@@ -283,7 +289,7 @@ export class PartitionLog {
   private closed = false
   /** Bumped on every append or truncation; lets waiters detect change without a listener. */
   version = 0
-  private readonly listeners = new Set<() => void>()
+  private readonly listeners = new Set<(appendedBytes: number) => void>()
 
   private constructor(
     dir: string,
@@ -334,15 +340,15 @@ export class PartitionLog {
     const parsed = parsePartitionDirName(path.basename(dir))
     if (parsed === null) throw new Error(`${dir} is not a <topic>-<partition> directory`)
     const io = options.io ?? nodeFileIo
-    if (!io.existsSync(dir)) {
-      io.mkdirSync(dir, { recursive: true })
-      // Kafka's LogManager.createLog flushes the parent: else a power loss can drop the whole
-      // partition directory, with records fsynced into it and acknowledged.
-      fsyncDirectory(path.dirname(dir), io)
-    }
+    // A new directory's entry in the log dir is made durable with the log's first flush, not
+    // here (Kafka's createLogDirectory does not fsync the parent at all): until then nothing in
+    // it is on disk either, and creating 10 000 partitions does not wait for 10 000 fsyncs.
+    const createdDirectory = !io.existsSync(dir)
+    if (createdDirectory) io.mkdirSync(dir, { recursive: true })
     const warnings: Array<string> = []
 
     let topicId: string | null = null
+    let metadataFileUnsynced = false
     const metadata = readPartitionMetadata(dir, io)
     if (metadata !== null) {
       topicId = metadata.topicId
@@ -350,7 +356,9 @@ export class PartitionLog {
         throw new InconsistentTopicIdError(`${dir} belongs to topic id ${metadata.topicId}, not ${options.topicId}`)
       }
     } else if (options.topicId !== undefined) {
-      writePartitionMetadata(dir, options.topicId, io)
+      // Made durable with the log's first flush (with the directory's entries), not here.
+      writePartitionMetadata(dir, options.topicId, io, false)
+      metadataFileUnsynced = true
       topicId = options.topicId
     }
 
@@ -446,7 +454,10 @@ export class PartitionLog {
       for (const s of segments) s.closeQuietly()
       throw e
     }
-    return new PartitionLog(dir, parsed.topic, parsed.partition, config, topicId, segments, epochs, logStartOffset, options.now, warnings, producerState, io, options.failures)
+    const log = new PartitionLog(dir, parsed.topic, parsed.partition, config, topicId, segments, epochs, logStartOffset, options.now, warnings, producerState, io, options.failures)
+    log.parentDirectoryDirty = createdDirectory
+    log.metadataFileUnsynced = metadataFileUnsynced
+    return log
   }
 
   // -------------------------------------------------------------------------------------
@@ -525,19 +536,22 @@ export class PartitionLog {
     return total
   }
 
-  /** Registers a callback run after each append (and truncation); returns the unregister function. */
-  onAppend(listener: () => void): () => void {
+  /**
+   * Registers a callback run after each append, with the bytes appended, and after any other
+   * change to what a read returns (truncation, deletion, close), with 0; returns the unregister function.
+   */
+  onAppend(listener: (appendedBytes: number) => void): () => void {
     this.listeners.add(listener)
     return () => {
       this.listeners.delete(listener)
     }
   }
 
-  private notify(): void {
+  private notify(appendedBytes = 0): void {
     this.version++
     for (const listener of this.listeners) {
       try {
-        listener()
+        listener(appendedBytes)
       } catch {
         // A waiter's failure must not fail the append that woke it.
       }
@@ -610,7 +624,62 @@ export class PartitionLog {
     }
   }
 
-  private appendUnguarded(bytes: Uint8Array, options: AppendOptions): AppendResult {
+  /**
+   * Appends several payloads exactly as that many `append` calls in a row would (each one is
+   * checked against the producer state the previous ones left), except that their bytes
+   * reach the segment in one write at the end instead of one write each, and listeners and
+   * the flush policy run once, after that write. Each entry gets its result or the error
+   * `append` would have thrown for it. An I/O error fails every entry not yet written
+   * (memory is then ahead of the file: the log goes offline, as after any I/O error).
+   */
+  appendMany(entries: ReadonlyArray<{ readonly bytes: Uint8Array; readonly options: AppendOptions }>): Array<AppendResult | unknown> {
+    const results: Array<AppendResult | unknown> = new Array(entries.length)
+    // Entries appended in memory whose bytes are not yet written.
+    let unwritten: Array<number> = []
+    let appended = false
+    let appendedBytes = 0
+    let current = -1
+    try {
+      for (let i = 0; i < entries.length; i++) {
+        const entry = entries[i]!
+        const segment = this.segments[this.segments.length - 1]
+        current = i
+        try {
+          const result = this.appendUnguarded(entry.bytes, entry.options, true)
+          results[i] = result
+          // A roll wrote and flushed everything appended before it.
+          if (this.segments[this.segments.length - 1] !== segment) unwritten = []
+          if (result.duplicate !== true) {
+            unwritten.push(i)
+            appended = true
+            appendedBytes += entry.bytes.length
+          }
+        } catch (e) {
+          if (isIoError(e)) throw e
+          results[i] = e
+        }
+      }
+      current = -1
+      if (appended) {
+        this.activeSegment.writePending()
+        this.maybeFlush(entries[entries.length - 1]!.options.now)
+      }
+    } catch (e) {
+      const error = this.ioFailure("appending to", e)
+      // Without a failure channel nothing takes the log offline for us, and it cannot go on.
+      if (this.failures === undefined) this.markOffline()
+      for (const i of unwritten) results[i] = error
+      if (current >= 0) {
+        results[current] = error
+        for (let i = current + 1; i < entries.length; i++) results[i] = error
+      }
+      return results
+    }
+    if (appended) this.notify(appendedBytes)
+    return results
+  }
+
+  private appendUnguarded(bytes: Uint8Array, options: AppendOptions, deferWrite = false): AppendResult {
     this.ensureOpen()
     const validated = options.validated ?? validateBatches(bytes, { fromClient: false })
     if (!validated.ok) throw new InvalidBatchError(validated)
@@ -641,7 +710,7 @@ export class PartitionLog {
     this.maybeRoll(bytes.length, assigned.lastOffset, assigned.maxTimestamp, now)
 
     const view = viewOf(bytes)
-    this.activeSegment.append(bytes, view, validated.positions)
+    this.activeSegment.append(bytes, view, validated.positions, deferWrite)
     let latestEpoch = this.leaderEpochCache.latestEpoch()
     for (const pos of validated.positions) {
       const epoch = view.getInt32(pos + PARTITION_LEADER_EPOCH_OFFSET)
@@ -655,8 +724,10 @@ export class PartitionLog {
     this.producerState.mapEndOffset = this.logEndOffset
     this._highWatermark = this.logEndOffset
     this.unflushedMessages += assigned.lastOffset - firstOffset + 1
-    this.maybeFlush(now)
-    this.notify()
+    if (!deferWrite) {
+      this.maybeFlush(now)
+      this.notify(bytes.length)
+    }
     return {
       baseOffset: firstOffset,
       lastOffset: assigned.lastOffset,
@@ -824,7 +895,13 @@ export class PartitionLog {
     }
   }
 
-  /** fsyncs the active segment and its indexes; everything before it was flushed on roll. */
+  /**
+   * fsyncs the active segment's log file; everything before it was flushed (indexes too) on
+   * roll. The active segment's index files are not forced here: recovery after a crash
+   * always rebuilds the indexes of the segment holding the recovery point, so forcing them
+   * would make a flush three fsyncs (and a file open and close per index) for nothing. They
+   * are written and forced at roll and close.
+   */
   flush(now: number): void {
     try {
       this.flushUnguarded(now)
@@ -835,7 +912,7 @@ export class PartitionLog {
 
   private flushUnguarded(now: number): void {
     this.ensureOpen()
-    this.activeSegment.flush()
+    this.activeSegment.syncLogFile()
     this.flushDirectoryIfDirty()
     this.leaderEpochCache.persistPending(this.logEndOffset)
     this._recoveryPoint = this.logEndOffset
@@ -849,7 +926,16 @@ export class PartitionLog {
    */
   private flushDirectoryIfDirty(): void {
     if (!this.directoryDirty) return
+    if (this.metadataFileUnsynced) {
+      syncFileIfExists(path.join(this.dir, PARTITION_METADATA_FILE), this.io)
+      this.metadataFileUnsynced = false
+    }
     fsyncDirectory(this.dir, this.io)
+    if (this.parentDirectoryDirty) {
+      // Else a power loss could drop the whole partition directory with the records just fsynced into it.
+      fsyncDirectory(this.logDir, this.io)
+      this.parentDirectoryDirty = false
+    }
     this.directoryDirty = false
   }
 
@@ -1111,6 +1197,15 @@ export class PartitionLog {
       } catch (e) {
         firstError ??= e
         segment.closeQuietly()
+      }
+    }
+    if (unflushed && firstError === null) {
+      // As Kafka's LocalLog.flush: the names of segments (and of the partition's own directory)
+      // created since the last flush must survive a power loss with the bytes just forced.
+      try {
+        this.flushDirectoryIfDirty()
+      } catch (e) {
+        firstError = e
       }
     }
     if (firstError === null) {

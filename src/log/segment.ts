@@ -20,6 +20,7 @@ import {
   PARTITION_LEADER_EPOCH_OFFSET,
   RECORD_BATCH_OVERHEAD
 } from "./record-batch.ts"
+import { acquireReadBuffer } from "./read-buffers.ts"
 import type { LeaderEpochCache } from "./checkpoint.ts"
 import { deleteIfExists } from "./index-file.ts"
 import { TimeIndex } from "./time-index.ts"
@@ -146,6 +147,33 @@ export const scanBatches = (
 // Segment
 // ---------------------------------------------------------------------------------------
 
+/**
+ * Writes `buffers` back to back at `position`, in one writev when the disk takes it all.
+ * On failure the file is cut back to `position` and the error rethrown.
+ */
+const writeAt = (io: FileIoShape, fd: number, buffers: ReadonlyArray<Uint8Array>, position: number): void => {
+  let rest = buffers
+  let at = position
+  try {
+    while (rest.length > 0) {
+      let n = rest.length === 1 ? io.writeSync(fd, rest[0]!, 0, rest[0]!.length, at) : io.writevSync(fd, rest, at)
+      at += n
+      let done = 0
+      while (done < rest.length && n >= rest[done]!.length) n -= rest[done++]!.length
+      if (done === 0 && n === 0) throw Object.assign(new Error(`write at ${at} stored nothing`), { code: "EIO" })
+      rest = rest.slice(done)
+      if (n > 0) rest = [rest[0]!.subarray(n), ...rest.slice(1)]
+    }
+  } catch (e) {
+    try {
+      io.ftruncateSync(fd, position)
+    } catch {
+      // the original error is the one worth reporting
+    }
+    throw e
+  }
+}
+
 export interface FoundBatch {
   readonly position: number
   readonly size: number
@@ -182,6 +210,12 @@ export class LogSegment {
   /** Injected-clock time this segment object was created or opened. */
   readonly created: number
   private bytesSinceLastIndexEntry = 0
+  /**
+   * Batches appended with `deferWrite` and not yet written: their bytes lie in memory at the
+   * end of the segment (`size` counts them) until `writePending` writes them in one call.
+   */
+  private pending: Array<Uint8Array> | null = null
+  private pendingBytes = 0
   /** Why the index files could not be trusted at open, if so. */
   indexProblem: string | null = null
   /** The file system this segment's files live on. */
@@ -380,21 +414,19 @@ export class LogSegment {
    * Appends batches whose offsets are already assigned. `positions` are the batch starts
    * within `bytes`. The write happens before any in-memory state changes, so a failed
    * write leaves the segment as it was (the file is cut back to the old size).
+   *
+   * With `deferWrite` the bytes are kept (by reference: they must not change) and written
+   * by `writePending`, together with the other deferred appends, in one system call; the
+   * in-memory state moves on at once. Any read, flush or close writes them first.
    */
-  append(bytes: Uint8Array, view: DataView, positions: ReadonlyArray<number>): void {
+  append(bytes: Uint8Array, view: DataView, positions: ReadonlyArray<number>, deferWrite = false): void {
     const start = this.size
-    try {
-      let written = 0
-      while (written < bytes.length) {
-        written += this.io.writeSync(this.fd, bytes, written, bytes.length - written, start + written)
-      }
-    } catch (e) {
-      try {
-        this.io.ftruncateSync(this.fd, start)
-      } catch {
-        // the original error is the one worth reporting
-      }
-      throw e
+    if (deferWrite) {
+      ;(this.pending ??= []).push(bytes)
+      this.pendingBytes += bytes.length
+    } else {
+      this.writePending()
+      writeAt(this.io, this.fd, [bytes], start)
     }
     const interval = this.config.indexIntervalBytes
     for (let i = 0; i < positions.length; i++) {
@@ -420,6 +452,20 @@ export class LogSegment {
     this.size = start + bytes.length
   }
 
+  /**
+   * Writes the deferred appends (one writev). On failure the file is cut back to what was
+   * written before them and the error is thrown; the in-memory state then runs ahead of the
+   * file, and the segment's log must not be used any more (it goes offline).
+   */
+  writePending(): void {
+    const pending = this.pending
+    if (pending === null) return
+    const start = this.size - this.pendingBytes
+    this.pending = null
+    this.pendingBytes = 0
+    writeAt(this.io, this.fd, pending, start)
+  }
+
   /** Whether appending one more index entry could overflow an index (forces a roll). */
   indexesFull(): boolean {
     return this.offsetIndex.isFull() || this.timeIndex.isFull()
@@ -430,6 +476,7 @@ export class LogSegment {
    * the first `limit` bytes of the segment. Null when there is none.
    */
   findBatch(offset: number, startPosition = this.offsetIndex.lookup(offset), limit = this.size): FoundBatch | null {
+    this.writePending()
     let found: FoundBatch | null = null
     const outcome = scanBatches(this.fd, startPosition, limit, false, (_buf, view, at, filePos, size) => {
       const last = baseOffsetAt(view, at) + view.getInt32(at + LAST_OFFSET_DELTA_OFFSET)
@@ -445,13 +492,16 @@ export class LogSegment {
 
   /** Walks batch headers from `startPosition`; the visitor returns true to stop. */
   walk(startPosition: number, visit: BatchVisitor, wholeBatch = false): ScanOutcome {
+    this.writePending()
     return scanBatches(this.fd, startPosition, this.size, wholeBatch, visit, this.io)
   }
 
   /** Reads `length` bytes at `position` (clamped to the segment size). */
   read(position: number, length: number): Uint8Array {
+    this.writePending()
     const n = Math.max(0, Math.min(length, this.size - position))
-    const buf = Buffer.allocUnsafe(n)
+    // Reused once a fetch response carrying it is written (read-buffers.ts).
+    const buf = acquireReadBuffer(n)
     let got = 0
     while (got < n) {
       const r = this.io.readSync(this.fd, buf, got, n - got, position + got)
@@ -469,6 +519,7 @@ export class LogSegment {
 
   /** Persists the log bytes and indexes. */
   flush(): void {
+    this.writePending()
     this.io.fsyncSync(this.fd)
     this.offsetIndex.flush(true)
     this.timeIndex.flush(true)
@@ -481,6 +532,7 @@ export class LogSegment {
    * close or roll, not per append.
    */
   syncLogFile(): void {
+    this.writePending()
     this.io.fsyncSync(this.fd)
   }
 
@@ -510,6 +562,8 @@ export class LogSegment {
 
   /** Closes without flushing (used when the segment is about to be deleted). */
   closeQuietly(): void {
+    this.pending = null
+    this.pendingBytes = 0
     if (this.fd >= 0) {
       try {
         this.io.closeSync(this.fd)

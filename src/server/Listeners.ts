@@ -48,7 +48,8 @@ export interface ConnectionEnds {
  * socket at once and says whether it can take more; `drained` waits until it can.
  */
 export interface DirectWriter {
-  readonly write: (chunks: ReadonlyArray<Uint8Array>) => boolean
+  /** `onWritten` runs once the socket has taken every chunk (not after a failed write). */
+  readonly write: (chunks: ReadonlyArray<Uint8Array>, onWritten?: () => void) => boolean
   readonly drained: Effect.Effect<void>
   /**
    * Takes reading over from the Effect socket's reader (acquired first: it owns opening and
@@ -123,12 +124,17 @@ const takeOverReading = (socket: NodeSocket.NetSocket["Service"]): Effect.Effect
 }
 
 const directWriter = (socket: NodeSocket.NetSocket["Service"]): DirectWriter => ({
-  write: (chunks) => {
+  write: (chunks, onWritten) => {
     if (socket.destroyed) return true
-    if (chunks.length === 1) return socket.write(chunks[0]!)
+    const done = onWritten === undefined ? undefined : (error?: Error | null) => {
+      if (error == null) onWritten()
+    }
+    if (chunks.length === 1) return socket.write(chunks[0]!, done)
     socket.cork()
     let ok = true
-    for (const c of chunks) ok = socket.write(c) && ok
+    const last = chunks.length - 1
+    // Corked: one writev, whose completion runs the last chunk's callback.
+    for (let i = 0; i <= last; i++) ok = socket.write(chunks[i]!, i === last ? done : undefined) && ok
     socket.uncork()
     return ok
   },

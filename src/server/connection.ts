@@ -5,15 +5,17 @@
  * connection can end and logs it: client disconnect, rejected request, handler defect,
  * broker shutdown (stop reading, let in-flight requests finish, bounded, then close).
  */
-import { Cause, Clock, Deferred, type Duration, Effect, Exit, Fiber, FiberSet, type Scope } from "effect"
+import { Cause, Clock, type Context, Deferred, type Duration, Effect, Exit, Fiber, FiberSet, type Scope } from "effect"
 import type * as Socket from "effect/socket/Socket"
 import type { HandlerRegistry } from "../handlers/registry.ts"
-import { FrameReader, isFrameError } from "../protocol/framing.ts"
+import { type FrameError, FrameReader, isFrameError } from "../protocol/framing.ts"
+import { peekRequestPrefix } from "../protocol/header.ts"
 import type { Writer } from "../protocol/primitives.ts"
-import { type ConnectionInfo, dispatch } from "./dispatch.ts"
+import { type ConnectionInfo, type Decision, dispatch } from "./dispatch.ts"
 import type { DirectWriter } from "./Listeners.ts"
 import { HandlerDefect, RequestRejected } from "./errors.ts"
 import { noObserver, type RequestObservation, type RequestObserver } from "./observer.ts"
+import { holdsReadBuffers, releaseReadBuffers } from "../log/read-buffers.ts"
 import { ResponseBuffer } from "./response-buffer.ts"
 
 export interface ConnectionOptions extends ConnectionInfo {
@@ -45,6 +47,9 @@ interface Slot {
   chunks: Array<Uint8Array> | null
   obs: RequestObservation | undefined
 }
+
+/** Most requests handled together (see handleGroup): what was read at once, bounded. */
+const MAX_GROUP = 32
 
 /** Output buffers start at this size; a connection's next buffer is as large as its last batch. */
 const MIN_OUT_CAPACITY = 4096
@@ -113,8 +118,10 @@ export const serveConnection = <R>(
       // handled (nor, once the ones buffered are held, read) until `mutedUntil` (Clock ms).
       let mutedUntil = 0
       let heldFrames = false
+      const services = yield* Effect.context<R>()
       const connection = {
         ...options,
+        services: services as Context.Context<never>,
         throttleChannel: (throttleTimeMs: number): void => {
           const until = clock.currentTimeMillisUnsafe() + throttleTimeMs
           if (until > mutedUntil) mutedUntil = until
@@ -227,7 +234,8 @@ export const serveConnection = <R>(
         const sending = outObs
         const sendStartedAt = sending.length > 0 ? performance.now() : 0
         if (sending.length > 0) outObs = []
-        const drained = d.write(chunks)
+        // Segment read buffers spliced into the responses go back to their pool once written.
+        const drained = holdsReadBuffers(chunks) ? d.write(chunks, () => releaseReadBuffers(chunks)) : d.write(chunks)
         lastActivity = clock.currentTimeMillisUnsafe()
         signalProgress()
         return { drained, done: sending.length > 0 ? finishObservations(sending, sendStartedAt) : Effect.void }
@@ -289,6 +297,42 @@ export const serveConnection = <R>(
       const defect = (apiName: string, correlationId: number, cause: unknown) =>
         Effect.fail(new HandlerDefect({ apiName, correlationId, cause }))
 
+      // Requests handled together with the one before them, waiting for their turn to be
+      // answered; and a frame read while looking for them that was not one of them.
+      const grouped: Array<{ readonly decision: Extract<Decision<R>, { _tag: "Handle" }>; readonly result: Effect.Effect<unknown, never, R> }> = []
+      let carried: Uint8Array | FrameError | undefined
+      /**
+       * The requests of `first`'s API that directly follow it in what was read are handled
+       * with it in one call (Produce: one write per partition for all of them). Their
+       * results wait in `grouped`; `first`'s is returned. Not across a mute (client quotas).
+       */
+      const handleGroup = (first: Extract<Decision<R>, { _tag: "Handle" }>): Effect.Effect<unknown, never, R> => {
+        const many = first.many!
+        const group = [first]
+        while (group.length < MAX_GROUP && mutedUntil === 0) {
+          const next = frames.next()
+          if (next === undefined) break
+          if (isFrameError(next) || peekRequestPrefix(next)?.apiKey !== first.apiKey) {
+            carried = next
+            break
+          }
+          const d = dispatch(registry, next, connection, true)
+          if (d._tag !== "Handle" || d.many === undefined) {
+            // Answered (or rejected) on its own turn: dispatched again then.
+            carried = next
+            break
+          }
+          group.push(d)
+        }
+        const results = group.length === 1 ? undefined : many.handler.handleManyWith!(group.map((d) => d.many!.item), services)
+        if (results === undefined) {
+          for (let i = 1; i < group.length; i++) grouped.push({ decision: group[i]!, result: group[i]!.result })
+          return first.result
+        }
+        for (let i = 1; i < group.length; i++) grouped.push({ decision: group[i]!, result: results[i]! })
+        return results[0]!
+      }
+
       // Handles every complete frame buffered so far, then flushes. Plain code as long as
       // handlers answer with an already-computed Exit (most do); a handler that needs to
       // run is run, and the loop resumes after it. Blocking handlers get their own fiber.
@@ -298,20 +342,30 @@ export const serveConnection = <R>(
             heldFrames = true
             return flush
           }
-          const next = frames.next()
-          if (next === undefined) return flush
-          if (isFrameError(next)) {
-            return rejectAfterFlush(
-              next._tag === "FrameTooLarge"
-                ? `request size ${next.size} exceeds socket.request.max.bytes ${next.max}`
-                : `negative request size ${next.size}`
-            )
+          let decision: Decision<R>
+          let result: Effect.Effect<unknown, never, R>
+          const ready = grouped.shift()
+          if (ready !== undefined) {
+            decision = ready.decision
+            result = ready.result
+          } else {
+            const next = carried ?? frames.next()
+            carried = undefined
+            if (next === undefined) return flush
+            if (isFrameError(next)) {
+              return rejectAfterFlush(
+                next._tag === "FrameTooLarge"
+                  ? `request size ${next.size} exceeds socket.request.max.bytes ${next.max}`
+                  : `negative request size ${next.size}`
+              )
+            }
+            decision = dispatch(registry, next, connection, true)
+            if (decision._tag === "Reject") return rejectAfterFlush(decision.reason)
+            result = decision.many === undefined ? decision.result : handleGroup(decision)
           }
-          const decision = dispatch(registry, next, connection)
-          if (decision._tag === "Reject") return rejectAfterFlush(decision.reason)
           unanswered++
           requestsRead++
-          const { apiName, correlationId, result, respond } = decision
+          const { apiName, correlationId, respond } = decision
           // Only a response behind an unfinished one needs a slot to wait in.
           const slot: Slot | undefined = queue.length > 0 || decision.blocking ? { done: false, chunks: null, obs: undefined } : undefined
           if (slot !== undefined) queue.push(slot)

@@ -4,9 +4,9 @@
  * prefix, then one generated decode of header and body. A request that cannot be served is
  * a `Reject`: the connection logs it and closes, as Kafka does.
  */
-import { Effect } from "effect"
+import { type Context, Effect } from "effect"
 import { apiVersionsResponse } from "../handlers/ApiVersions.ts"
-import { isPreEncoded, NO_RESPONSE, type RequestContext } from "../handlers/handler.ts"
+import { type AnyHandler, isPreEncoded, NO_RESPONSE, type RequestContext } from "../handlers/handler.ts"
 import type { HandlerRegistry } from "../handlers/registry.ts"
 import type { AnyApi } from "../protocol/api.ts"
 import { ErrorCode } from "../protocol/error-codes.ts"
@@ -22,6 +22,8 @@ export interface ConnectionInfo {
   readonly advertisedPort: number
   /** Mutes the connection after a throttled response (client quotas, KIP-219). */
   readonly throttleChannel?: ((throttleTimeMs: number) => void) | undefined
+  /** The connection's services: handlers with a `handleWith` answer from them without a fiber. */
+  readonly services?: Context.Context<never> | undefined
 }
 
 export type Decision<R> =
@@ -42,8 +44,19 @@ export type Decision<R> =
      * appends nothing when Kafka sends no response.
      */
     readonly respond: (body: unknown, w: Writer) => void
+    /**
+     * Set when the handler can take this request together with the next ones of its API
+     * (`handleManyWith`): the request decoded and not yet handled (`result` then only
+     * defers to `handleWith`).
+     */
+    readonly many?: Groupable<R>
   }
   | { readonly _tag: "Reject"; readonly reason: string }
+
+export interface Groupable<R> {
+  readonly handler: AnyHandler<R>
+  readonly item: { readonly request: unknown; readonly ctx: RequestContext }
+}
 
 const reject = (reason: string): Decision<never> => ({ _tag: "Reject", reason })
 
@@ -65,7 +78,8 @@ export const encodeResponseFrame = (api: AnyApi, version: number, correlationId:
   return w.toBytes()
 }
 
-export const dispatch = <R>(registry: HandlerRegistry<R>, frame: Uint8Array, conn: ConnectionInfo): Decision<R> => {
+/** With `group`, a request whose handler takes several at once is decoded only (see `many`). */
+export const dispatch = <R>(registry: HandlerRegistry<R>, frame: Uint8Array, conn: ConnectionInfo, group = false): Decision<R> => {
   const prefix = peekRequestPrefix(frame)
   if (prefix === undefined) return reject(`truncated request header (${frame.length} bytes)`)
   const { apiKey, apiVersion, correlationId } = prefix
@@ -126,6 +140,24 @@ export const dispatch = <R>(registry: HandlerRegistry<R>, frame: Uint8Array, con
     return { _tag: "Handle", apiName: api.name, apiKey, apiVersion, correlationId, request, clientId: ctx.header.clientId, blocking: false, result: Effect.succeed(body), respond }
   }
 
+  const services = conn.services as Context.Context<R> | undefined
+  const handleWith = handler.handleWith
+  if (group && services !== undefined && handleWith !== undefined && handler.handleManyWith !== undefined) {
+    const item = { request, ctx }
+    return {
+      _tag: "Handle",
+      apiName: api.name,
+      apiKey,
+      apiVersion,
+      correlationId,
+      request,
+      clientId: ctx.header.clientId,
+      blocking: handler.blocking === true,
+      result: Effect.suspend(() => handleWith(request, item.ctx, services)),
+      respond,
+      many: { handler, item }
+    }
+  }
   return {
     _tag: "Handle",
     apiName: api.name,
@@ -135,7 +167,9 @@ export const dispatch = <R>(registry: HandlerRegistry<R>, frame: Uint8Array, con
     request,
     clientId: ctx.header.clientId,
     blocking: handler.blocking === true,
-    result: handler.handle(request, ctx),
+    result: handler.handleWith !== undefined && conn.services !== undefined
+      ? handler.handleWith(request, ctx, conn.services as Context.Context<R>)
+      : handler.handle(request, ctx),
     respond
   }
 }

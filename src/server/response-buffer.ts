@@ -7,7 +7,8 @@
  * and no growth of the output buffer; the copies showed as the top of a fetch profile.
  *
  * Spliced bytes must not change until the write carrying them is done: record batches
- * read from a segment are fresh buffers, and request frames are never reused.
+ * read from a segment are buffers of their own, given back to their pool only after that
+ * write (src/log/read-buffers.ts), and request frames are never reused.
  */
 import { Writer } from "../protocol/primitives.ts"
 

@@ -35,6 +35,7 @@ export type FileIoShape = Pick<
   | "utimesSync"
   | "writeFileSync"
   | "writeSync"
+  | "writevSync"
 >
 
 /** The real disk. */

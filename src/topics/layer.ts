@@ -81,21 +81,25 @@ export const TopicsLayer: Layer.Layer<Topics, never, Config | MetadataLog | LogS
     // As Kafka's Partition.makeLeader: the leader's epoch starts at its log end offset in the
     // leader-epoch cache, so OffsetForLeaderEpoch for an older epoch ends there even before
     // anything is written in the new one.
+    // A log not opened yet gets its epoch when it opens: its end offset is the same then.
     const startLeaderEpochs = (topic: TopicImage) => {
       for (const p of topic.partitions.values()) {
         if (p.leader !== metadata.nodeId) continue
-        const log = logs.findPartition(topic.name, p.partition)
-        if (log !== undefined && !log.isClosed) log.leaderEpochCache.assign(p.leaderEpoch, log.logEndOffset, "deferred")
+        const epoch = p.leaderEpoch
+        logs.whenOpen(topic.name, p.partition, (log) => {
+          if (!log.isClosed) log.leaderEpochCache.assign(epoch, log.logEndOffset, "deferred")
+        })
       }
     }
 
-    // Opens (or creates) the partition logs with the topic's settings. createPartition also
-    // applies them to a log found on disk at start-up, which was opened with the broker defaults.
-    const openLogs = (topic: TopicImage, from = 0) => {
+    // Opens (or creates) the partition logs with the topic's settings. At start-up a log found
+    // on disk is adopted instead: checked against the topic id and given the topic's settings
+    // when it is first used, not opened now.
+    const openLogs = (topic: TopicImage, from = 0, atStartUp = false) => {
       const overrides = logConfigOf(topicConfig(topic.name))
       return Effect.forEach(
         [...topic.partitions.keys()].filter((p) => p >= from),
-        (p) => logs.createPartition(topic.name, p, topic.topicId, overrides),
+        (p) => atStartUp ? logs.adoptPartition(topic.name, p, topic.topicId, overrides) : logs.createPartition(topic.name, p, topic.topicId, overrides),
         { discard: true }
       ).pipe(Effect.mapError(asAdminError))
     }
@@ -103,11 +107,11 @@ export const TopicsLayer: Layer.Layer<Topics, never, Config | MetadataLog | LogS
     // Start-up reconciliation between the replayed image and the partition logs on disk.
     const image = metadata.current()
     for (const topic of image.topicsByName.values()) {
-      yield* openLogs(topic).pipe(
+      yield* openLogs(topic, 0, true).pipe(
         Effect.catch((e) => Effect.logError(`cannot open the logs of topic ${topic.name}: ${e.message}`))
       )
     }
-    for (const log of logs.partitions()) {
+    for (const log of logs.hosted()) {
       const topic = image.topicsByName.get(log.topic)
       if (topic === undefined || !topic.partitions.has(log.partition)) {
         yield* Effect.logWarning(`removing log ${log.topic}-${log.partition}: its topic or partition is not in the metadata log`)

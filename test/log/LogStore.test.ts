@@ -14,6 +14,7 @@ import {
 import { LogMaintenance } from "../../src/log/maintenance.ts"
 import { encodeTxnMarkerBatch } from "../../src/log/control-records.ts"
 import { buildRecordBatch, readBatchHeader, readRecords } from "../../src/log/record-batch.ts"
+import { FileIo, type FileIoShape, nodeFileIo } from "../../src/storage/FileIo.ts"
 import { batchOf, makeTempDir, removeTempDirs } from "./helpers.ts"
 
 afterEach(removeTempDirs)
@@ -144,6 +145,84 @@ describe("LogStore", () => {
           assert.strictEqual(log.logEndOffset, 4)
         }))
       assert.strictEqual(fs.readFileSync(path.join(logDir, "__cluster_metadata-0", "00000000000000000000.log"), "utf8"), "not a batch")
+    })
+  })
+
+  it.effect("after a clean shutdown a log is opened on first use, with the topic's id and settings checked then", () => {
+    const logDir = makeTempDir()
+    const opened: Array<string> = []
+    // Counts what start-up reads inside partition directories.
+    const watching = Layer.succeed(FileIo, {
+      ...nodeFileIo,
+      readdirSync: ((dir: fs.PathLike, options?: unknown) => {
+        if (path.dirname(String(dir)) === logDir) opened.push(path.basename(String(dir)))
+        return (nodeFileIo.readdirSync as (d: fs.PathLike, o?: unknown) => unknown)(dir, options)
+      }) as FileIoShape["readdirSync"]
+    })
+    return Effect.gen(function*() {
+      yield* withStore({ logDirs: [logDir] }, (store) =>
+        Effect.gen(function*() {
+          for (let p = 0; p < 3; p++) {
+            yield* store.createPartition("orders", p, TOPIC_ID)
+            yield* store.append("orders", p, batchOf(p + 1, 0))
+          }
+          yield* store.createPartition("other", 0, TOPIC_ID)
+        }))
+      yield* Effect.gen(function*() {
+        const store = yield* LogStore
+        assert.deepStrictEqual(opened, [])
+        assert.deepStrictEqual(store.hosted().map((p) => `${p.topic}/${p.partition}`).sort(), ["orders/0", "orders/1", "orders/2", "other/0"])
+        yield* store.adoptPartition("orders", 1, TOPIC_ID, { segmentBytes: 4096 })
+        yield* store.adoptPartition("other", 0, "AAAAAAAAAAAAAAAAAAAAAg")
+        let epochAt = -1
+        store.whenOpen("orders", 1, (log) => {
+          epochAt = log.logEndOffset
+        })
+        assert.deepStrictEqual(opened, [])
+        assert.strictEqual(epochAt, -1)
+        // First use: the log opens with what it holds, its topic's settings and pending work.
+        const log = store.findPartition("orders", 1)!
+        assert.deepStrictEqual(opened, ["orders-1"])
+        assert.strictEqual(log.logEndOffset, 2)
+        assert.strictEqual(log.config.segmentBytes, 4096)
+        assert.strictEqual(epochAt, 2)
+        assert.strictEqual((yield* store.append("orders", 2, batchOf(1, 0))).baseOffset, 3)
+        // A log that turns out to belong to another topic id is left offline, as at a start-up open.
+        assert.isUndefined(store.findPartition("other", 0))
+        assert.strictEqual(yield* failureTag(store.getPartition("other", 0)), "PartitionNotFound")
+        // The rest are opened in the background once start-up is over.
+        yield* TestClock.adjust("2 seconds")
+        for (let i = 0; i < 100 && !opened.includes("orders-0"); i++) yield* Effect.promise(() => new Promise((r) => setImmediate(r)))
+        assert.includeMembers(opened, ["orders-0"])
+      }).pipe(Effect.provide(LogStore.layer({ logDirs: [logDir] }).pipe(Layer.provide(watching))))
+      // Untouched logs keep their checkpoint entries; the failed one keeps the dir from being marked clean.
+      const rp = fs.readFileSync(path.join(logDir, "recovery-point-offset-checkpoint"), "utf8")
+      assert.include(rp, "orders 0 1")
+      assert.include(rp, "orders 2 4")
+      assert.isFalse(fs.existsSync(path.join(logDir, ".kafka_cleanshutdown")))
+    })
+  })
+
+  it.effect("after an unclean shutdown every log is recovered at start-up", () => {
+    const logDir = makeTempDir()
+    const opened: Array<string> = []
+    const watching = Layer.succeed(FileIo, {
+      ...nodeFileIo,
+      readdirSync: ((dir: fs.PathLike, options?: unknown) => {
+        if (path.dirname(String(dir)) === logDir) opened.push(path.basename(String(dir)))
+        return (nodeFileIo.readdirSync as (d: fs.PathLike, o?: unknown) => unknown)(dir, options)
+      }) as FileIoShape["readdirSync"]
+    })
+    return Effect.gen(function*() {
+      yield* withStore({ logDirs: [logDir] }, (store) =>
+        Effect.gen(function*() {
+          for (let p = 0; p < 2; p++) yield* store.createPartition("orders", p, TOPIC_ID)
+        }))
+      fs.rmSync(path.join(logDir, ".kafka_cleanshutdown"))
+      yield* Effect.gen(function*() {
+        yield* LogStore
+        assert.deepStrictEqual(opened.sort(), ["orders-0", "orders-1"])
+      }).pipe(Effect.provide(LogStore.layer({ logDirs: [logDir] }).pipe(Layer.provide(watching))))
     })
   })
 

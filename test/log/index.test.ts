@@ -114,6 +114,9 @@ describe("checkpoint files", () => {
     expect(readPartitionMetadata(dir)).toEqual({ version: 0, topicId: "q1w2e3r4t5y6u7i8o9p0aA" })
     fs.writeFileSync(path.join(dir, "partition.metadata"), "version: 1\n")
     expect(() => readPartitionMetadata(dir)).toThrow(CheckpointFormatError)
+    // What a power loss can leave of a file written without fsync: as if it had not been written.
+    fs.writeFileSync(path.join(dir, "partition.metadata"), "")
+    expect(readPartitionMetadata(dir)).toBeNull()
   })
 
   it("keeps leader epochs the way Kafka's LeaderEpochFileCache does", () => {

@@ -12,6 +12,7 @@ import {
 } from "../../src/log/producer-state.ts"
 import { buildRecordBatch, readBatchHeader } from "../../src/log/record-batch.ts"
 import { ABORTED_TXN_ENTRY_SIZE, decodeAbortedTxns } from "../../src/log/transaction-index.ts"
+import { type FileIoShape, nodeFileIo } from "../../src/storage/FileIo.ts"
 import { batchOf, makeTempDir, referenceCrc32c, removeTempDirs } from "./helpers.ts"
 
 afterEach(removeTempDirs)
@@ -252,5 +253,84 @@ describe("transactions in the log", () => {
     expect(recovered.collectAbortedTransactions(0, recovered.logEndOffset)).toEqual(aborted)
     expect(fs.readdirSync(dir).filter((n) => n.endsWith(".txnindex"))).toHaveLength(1)
     recovered.close()
+  })
+})
+
+describe("appendMany (a connection's requests appended together)", () => {
+  /** node:fs with the write calls counted, and a write failure to switch on. */
+  const countingIo = () => {
+    const calls = { write: 0, writev: 0, fsync: 0 }
+    let failWrites = false
+    const eio = () => Object.assign(new Error("EIO: i/o error, write"), { code: "EIO" })
+    const io: FileIoShape = {
+      ...nodeFileIo,
+      writeSync: ((...args: Parameters<typeof fs.writeSync>) => {
+        calls.write++
+        if (failWrites) throw eio()
+        return (fs.writeSync as (...a: Parameters<typeof fs.writeSync>) => number)(...args)
+      }) as typeof fs.writeSync,
+      writevSync: ((...args: Parameters<typeof fs.writevSync>) => {
+        calls.writev++
+        if (failWrites) throw eio()
+        return fs.writevSync(...args)
+      }) as typeof fs.writevSync,
+      fsyncSync: (fd) => {
+        calls.fsync++
+        fs.fsyncSync(fd)
+      }
+    }
+    return { io, calls, failWrites: () => (failWrites = true) }
+  }
+  const logWith = (io: FileIoShape, over: Partial<LogConfig> = {}) =>
+    PartitionLog.create(makeTempDir(), "orders", 0, TOPIC_ID, config(over), 0, undefined, io)
+  const entry = (bytes: Uint8Array) => ({ bytes, options: { now: 0 } })
+
+  it("answers each batch as appends one after the other would, and writes them in one call", () => {
+    const { io, calls } = countingIo()
+    const log = logWith(io)
+    log.append(idempotent(7, 0, 0, 2), { now: 0 })
+    const before = { ...calls }
+    const results = log.appendMany([
+      entry(idempotent(7, 0, 2, 3)),
+      entry(idempotent(7, 0, 0, 2)), // a retry of the batch already written: its first offsets, nothing written
+      entry(idempotent(7, 0, 9, 1)), // a gap: refused, the others stand
+      entry(idempotent(7, 0, 5, 1)),
+      entry(batchOf(2, 1000))
+    ])
+    expect(results[0]).toMatchObject({ baseOffset: 2, lastOffset: 4 })
+    expect(results[1]).toMatchObject({ baseOffset: 0, duplicate: true })
+    expect((results[2] as ProducerStateError).errorName).toBe("OUT_OF_ORDER_SEQUENCE_NUMBER")
+    expect(results[3]).toMatchObject({ baseOffset: 5, lastOffset: 5 })
+    expect(results[4]).toMatchObject({ baseOffset: 6, lastOffset: 7 })
+    expect(calls.writev - before.writev + calls.write - before.write).toBe(1)
+    expect(log.logEndOffset).toBe(8)
+    // On disk exactly what sequential appends leave: a crash-reopen finds every batch.
+    const reopened = reopen(log, false)
+    expect(reopened.logEndOffset).toBe(8)
+    expect(reopened.append(idempotent(7, 0, 2, 3), { now: 0 })).toMatchObject({ baseOffset: 2, duplicate: true })
+    reopened.close()
+  })
+
+  it("flushes once for the group under flush.messages=1, after the write", () => {
+    const { io, calls } = countingIo()
+    const log = logWith(io, { flushIntervalMessages: 1 })
+    log.append(batchOf(1, 999), { now: 0 })
+    const fsyncs = calls.fsync
+    log.appendMany([entry(batchOf(1, 1000)), entry(batchOf(1, 1001)), entry(batchOf(1, 1002))])
+    // The log file only: recovery rebuilds the active segment's indexes.
+    expect(calls.fsync - fsyncs).toBe(1)
+    expect(log.recoveryPoint).toBe(4)
+    log.close()
+  })
+
+  it("fails every batch not yet written when the write fails, and takes the log offline", () => {
+    const { io, failWrites } = countingIo()
+    const log = logWith(io)
+    log.append(batchOf(1, 1000), { now: 0 })
+    failWrites()
+    const results = log.appendMany([entry(batchOf(1, 1001)), entry(batchOf(2, 1002))])
+    for (const r of results) expect((r as NodeJS.ErrnoException).code).toBe("EIO")
+    expect(log.isOffline).toBe(true)
+    expect(fs.statSync(path.join(log.dir, "00000000000000000000.log")).size).toBe(batchOf(1, 1000).length)
   })
 })

@@ -142,6 +142,38 @@ describe("opening and closing a partition at start-up and shutdown", () => {
     log.markOffline()
   })
 
+  it("creating a partition waits for no fsync; its first flush makes partition.metadata and both directories durable", () => {
+    const logDir = makeTempDir()
+    const { io, calls } = countingIo()
+    const synced: Array<string> = []
+    const watching: FileIoShape = {
+      ...io,
+      openSync: ((file: fs.PathLike, ...rest: Array<unknown>) => {
+        const fd = (nodeFileIo.openSync as (f: fs.PathLike, ...r: Array<unknown>) => number)(file, ...rest)
+        names.set(fd, String(file))
+        return fd
+      }) as FileIoShape["openSync"],
+      fsyncSync: (fd) => {
+        synced.push(path.relative(logDir, names.get(fd) ?? "?"))
+        io.fsyncSync(fd)
+      }
+    }
+    const names = new Map<number, string>()
+    const log = PartitionLog.create(logDir, "orders", 0, TOPIC_ID, defaultLogConfig, 0, undefined, watching)
+    expect(calls.fsync).toBe(0)
+    expect(fs.readFileSync(path.join(log.dir, "partition.metadata"), "utf8")).toBe(`version: 0\ntopic_id: ${TOPIC_ID}\n`)
+    log.append(batchOf(2, 0), { now: 0 })
+    log.flush(0)
+    expect(synced).toEqual(expect.arrayContaining(["orders-0/00000000000000000000.log", "orders-0/partition.metadata", "orders-0", ""]))
+    // ...once: later flushes force the segment only.
+    synced.length = 0
+    log.append(batchOf(1, 0), { now: 0 })
+    log.flush(0)
+    expect(synced).not.toContain("orders-0/partition.metadata")
+    expect(synced).not.toContain("")
+    log.close()
+  })
+
   it("a deferred epoch with no records is not written at close (the next open would drop an entry at the log end)", () => {
     const dir = written()
     const file = path.join(dir, LEADER_EPOCH_CHECKPOINT_FILE)

@@ -273,6 +273,17 @@ export class FaultyFileIo {
       return n
     }) as typeof fs.writeSync
 
+    // As several writes, one per buffer: every fault a write can meet applies to each.
+    const writevSync = ((fd: number, buffers: ReadonlyArray<NodeJS.ArrayBufferView>, position?: number | null): number => {
+      let total = 0
+      for (const b of buffers) {
+        const n = writeSync(fd, b as Uint8Array, 0, b.byteLength, position === undefined || position === null ? null : position + total)
+        total += n
+        if (n < b.byteLength) break
+      }
+      return total
+    }) as typeof fs.writevSync
+
     const io: FileIoShape = {
       constants: fs.constants,
       openSync: ((file: fs.PathLike, flags?: fs.OpenMode, mode?: fs.Mode | null) => {
@@ -290,6 +301,7 @@ export class FaultyFileIo {
         return (fs.readSync as any)(fd, ...rest)
       }) as typeof fs.readSync,
       writeSync,
+      writevSync,
       fsyncSync: (fd: number) => {
         guardFd("fsync", "fsync", fd)
         fs.fsyncSync(fd)

@@ -17,18 +17,17 @@ import { Clock, Context, Effect, Layer } from "effect"
 import { CheckpointFormatError, partitionKey, readOffsetCheckpoint, writeOffsetCheckpoint } from "../checkpoint.ts"
 import { FileIo } from "../../storage/FileIo.ts"
 import { isIoError, KafkaStorageError } from "../log-dir-failure.ts"
+import { yieldToEventLoop } from "../../lifecycle/yield-to-event-loop.ts"
 import { LogStore } from "../LogStore.ts"
-import { parsePartitionDirName, type PartitionLog } from "../partition-log.ts"
+import { type LogConfig, parsePartitionDirName, type PartitionLog } from "../partition-log.ts"
 import { type CleanStats, cleanRound, filthiest, LogCleaningAbortedError, logToClean } from "./cleaner.ts"
 import { OffsetMap } from "./offset-map.ts"
 import { Throttler } from "./throttler.ts"
 
 export const CLEANER_OFFSET_CHECKPOINT_FILE = "cleaner-offset-checkpoint"
 
-const yieldToEventLoop: Effect.Effect<void> = Effect.callback<void>((resume) => {
-  const handle = setImmediate(() => resume(Effect.void))
-  return Effect.sync(() => clearImmediate(handle))
-})
+/** The logs the cleaner works on and keeps checkpoint entries for; the others need not even be opened. */
+const isCompacted = (config: LogConfig): boolean => config.cleanupPolicy.includes("compact")
 
 export interface LogCleanerOptions {
   /** log.cleaner.enable: without it no fiber runs (cleanFilthiest still works on demand). */
@@ -111,7 +110,7 @@ const make = (options: LogCleanerOptions) =>
 
     const writeCheckpoint = (logDir: string, entries: Map<string, number>): void => {
       const live: Array<{ topic: string; partition: number; offset: number }> = []
-      for (const log of logs.partitions()) {
+      for (const log of logs.partitionsWhere(isCompacted)) {
         if (logDirOf(log) !== logDir) continue
         const offset = entries.get(partitionKey(log.topic, log.partition))
         if (offset !== undefined) live.push({ topic: log.topic, partition: log.partition, offset })
@@ -122,7 +121,7 @@ const make = (options: LogCleanerOptions) =>
     /** Picks and reserves the filthiest log, synchronously (no other fiber can pick it too). */
     const grab = (now: number, allCheckpoints: (log: PartitionLog) => number | undefined) => {
       const candidates = []
-      for (const log of logs.partitions()) {
+      for (const log of logs.partitionsWhere(isCompacted)) {
         if (!log.config.cleanupPolicy.includes("compact") || log.isClosed || inProgress.has(log) || uncleanable.has(log)) continue
         candidates.push(logToClean(log, allCheckpoints(log), now))
       }
@@ -145,7 +144,7 @@ const make = (options: LogCleanerOptions) =>
 
     const cleanFilthiest: Effect.Effect<CleanResult | null> = Effect.gen(function*() {
       const now = yield* Clock.currentTimeMillis
-      const dirs = new Set(logs.partitions().map(logDirOf))
+      const dirs = new Set(logs.partitionsWhere(isCompacted).map(logDirOf))
       for (const dir of dirs) yield* checkpointsOf(dir)
       // A deleted partition's entry must not apply to a partition later created with its
       // name: an entry belongs to the log object that first used it.

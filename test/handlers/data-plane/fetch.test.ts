@@ -248,6 +248,28 @@ describe("Fetch long polling", () => {
       assert.strictEqual(recordsOf(p.records).length, 2)
     }).pipe(Effect.provide(dataPlaneLayer([{ name: "t", partitions: 1 }]))))
 
+  it.effect("reads the log again only once the bytes appended can make min_bytes, not after every append", () =>
+    Effect.gen(function*() {
+      const small = batch(1)
+      const log = (yield* LogStore).findPartition("t", 0)!
+      let reads = 0
+      const read = log.read.bind(log)
+      log.read = (...args) => {
+        reads++
+        return read(...args)
+      }
+      const fiber = yield* Effect.forkChild(fetch(12, [{ topic: "t", partition: 0 }], { maxWaitMs: 30_000, minBytes: small.length * 4 }))
+      assert.isFalse(yield* settles(fiber))
+      for (let i = 0; i < 3; i++) yield* produce("t", 0, batch(1))
+      assert.isFalse(yield* settles(fiber), "three batches are not min_bytes yet")
+      assert.strictEqual(reads, 1, "no read while the appended bytes cannot make min_bytes")
+      yield* produce("t", 0, batch(1))
+      assert.isTrue(yield* settles(fiber))
+      assert.strictEqual(reads, 2)
+      const [p] = partitionsOf(yield* Fiber.join(fiber))
+      assert.strictEqual(recordsOf(p.records).length, 4)
+    }).pipe(Effect.provide(dataPlaneLayer([{ name: "t", partitions: 1 }]))))
+
   it.effect("answers at max_wait_ms with whatever there is", () =>
     Effect.gen(function*() {
       yield* produce("t", 0, batch(1))

@@ -1,5 +1,5 @@
 import { afterEach, assert, describe, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { Effect, Fiber } from "effect"
 import { FetchHandler } from "../../../src/handlers/Fetch.ts"
 import { ListOffsetsHandler } from "../../../src/handlers/ListOffsets.ts"
 import { encodeTxnMarkerBatch } from "../../../src/log/control-records.ts"
@@ -64,5 +64,24 @@ describe("read_committed", () => {
       const past = yield* fetchAt(1, 5)
       assert.deepStrictEqual(aborted(past.abortedTransactions), [])
       assert.strictEqual(yield* latest(1), 6n)
+    }).pipe(Effect.provide(dataPlaneLayer([{ name: "t", partitions: 1 }]))))
+
+  it.effect("a long-polling read_committed fetch is answered when a commit marker makes the bytes it waits for readable", () =>
+    Effect.gen(function*() {
+      const logs = yield* LogStore
+      const open = txn(1, 0, 20)
+      const fiber = yield* Effect.forkChild(
+        call(FetchHandler, 12, fetchRequest([{ topic: "t", partition: 0 }], { isolationLevel: 1, maxWaitMs: 30_000, minBytes: open.length }))
+      )
+      yield* logs.append("t", 0, open)
+      for (let i = 0; i < 200 && fiber.pollUnsafe() === undefined; i++) yield* Effect.yieldNow
+      assert.isUndefined(fiber.pollUnsafe(), "an open transaction is not readable: the fetch waits")
+      // The commit marker is far smaller than min_bytes, but it makes the whole transaction readable.
+      yield* logs.append("t", 0, marker(1, true), { origin: "coordinator" })
+      // No clock advance: only the marker's append can answer it.
+      for (let i = 0; i < 200 && fiber.pollUnsafe() === undefined; i++) yield* Effect.yieldNow
+      assert.isDefined(fiber.pollUnsafe(), "answered without waiting for max_wait_ms")
+      const p = (yield* Fiber.join(fiber)).responses[0].partitions[0]
+      assert.deepStrictEqual(baseOffsets(p.records), [0, 20])
     }).pipe(Effect.provide(dataPlaneLayer([{ name: "t", partitions: 1 }]))))
 })

@@ -1,0 +1,84 @@
+/**
+ * Segment read buffers are reused once the socket write carrying them is done
+ * (src/log/read-buffers.ts). A client that stops reading while its fetch responses pile up
+ * in the broker, then reads them all, must get every batch's own bytes: a buffer given back
+ * before its write finished would show up as another batch's records.
+ */
+import * as net from "node:net"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { startBroker, type EmbeddedBroker } from "../../src/broker.ts"
+import { readBufferCounts } from "../../src/log/read-buffers.ts"
+import { Fetch } from "../../src/protocol/generated/apis.ts"
+import { AdminClient, FETCH_VERSION, fetchRequest, partsPayload, produceParts } from "../../bench/lib/kafka.ts"
+import { batch, recordsOf } from "../handlers/data-plane/helpers.ts"
+import { decodeResponse } from "../support/wire-client.ts"
+
+const BATCHES = 48
+const RECORDS = 16
+/** About 32 KiB per batch: pooled reads (>= 16 KiB). */
+const VALUE_BYTES = 2000
+
+let broker: EmbeddedBroker
+beforeAll(async () => {
+  broker = await startBroker({ logLevel: "None" })
+})
+afterAll(() => broker.stop())
+
+/** Reads `count` response frames from `socket` (resumed), with a bound on the bytes it waits for. */
+const readFrames = (socket: net.Socket, count: number): Promise<Array<Buffer>> =>
+  new Promise((resolve, reject) => {
+    const frames: Array<Buffer> = []
+    let pending = Buffer.alloc(0)
+    socket.on("data", (chunk: Buffer) => {
+      pending = Buffer.concat([pending, chunk])
+      while (pending.length >= 4 && pending.length >= 4 + pending.readInt32BE(0)) {
+        frames.push(pending.subarray(4, 4 + pending.readInt32BE(0)))
+        pending = pending.subarray(4 + pending.readInt32BE(0))
+      }
+      if (frames.length === count) resolve(frames)
+    })
+    socket.once("error", reject)
+    socket.once("close", () => reject(new Error(`connection closed after ${frames.length} of ${count} responses`)))
+    socket.resume()
+  })
+
+describe("fetch read buffers", () => {
+  it("every response carries its own batch when the client reads late and buffers are reused", async () => {
+    const admin = await AdminClient.connect(broker.port)
+    await admin.createTopics([{ name: "reuse", partitions: 1 }])
+    for (let i = 0; i < BATCHES; i++) {
+      await admin.produceChecked(partsPayload(produceParts("reuse", 0, Buffer.from(batch(RECORDS, { prefix: `b${i}-`, valueSize: VALUE_BYTES })), 1)))
+    }
+    admin.close()
+
+    const socket = await new Promise<net.Socket>((resolve, reject) => {
+      const s = net.connect({ port: broker.port, host: "127.0.0.1" }, () => resolve(s))
+      s.once("error", reject)
+    })
+    socket.pause()
+    // Three passes over the log, so that reads after the first responses' writes reuse their buffers.
+    const expected: Array<number> = []
+    for (let pass = 0; pass < 3; pass++) {
+      for (let i = 0; i < BATCHES; i++) {
+        const request = fetchRequest({ topic: "reuse", partition: 0, offset: i * RECORDS, partitionMaxBytes: 1 })
+        request.writeInt32BE(expected.length, 8)
+        expected.push(i)
+        socket.write(request)
+      }
+    }
+    const before = readBufferCounts()
+    const frames = await readFrames(socket, expected.length)
+    socket.destroy()
+    // The broker runs in this process: its reads did take buffers given back after earlier writes.
+    const after = readBufferCounts()
+    expect(after.reused).toBeGreaterThan(before.reused)
+    frames.forEach((frame, n) => {
+      const { correlationId, body } = decodeResponse(Fetch, FETCH_VERSION, frame)
+      expect(correlationId).toBe(n)
+      const i = expected[n]!
+      const records = recordsOf(body.responses[0].partitions[0].records)
+      expect(records.map((r) => r.offset)).toEqual(Array.from({ length: RECORDS }, (_, k) => i * RECORDS + k))
+      expect(records.map((r) => r.value)).toEqual(Array.from({ length: RECORDS }, (_, k) => `b${i}-${k}`.padEnd(VALUE_BYTES, ".")))
+    })
+  }, 60_000)
+})
