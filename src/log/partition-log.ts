@@ -872,12 +872,13 @@ export class PartitionLog {
     if (old.size === 0) return old
     old.sealTimeIndex()
     old.flush()
-    this.leaderEpochCache.persistPending(old.nextOffset)
+    // The epoch checkpoint's rename shares the directory fsync below.
+    if (this.leaderEpochCache.persistPending(old.nextOffset, false)) this.directoryDirty = true
+    this.flushDirectoryIfDirty()
     this._recoveryPoint = old.nextOffset
     this.unflushedMessages = 0
     this.lastFlushTime = now
     const segmentConfig = { indexIntervalBytes: this.config.indexIntervalBytes, segmentIndexBytes: this.config.segmentIndexBytes }
-    this.flushDirectoryIfDirty()
     const next = LogSegment.create(this.dir, old.nextOffset, segmentConfig, now, this.io)
     this.segments.push(next)
     this.directoryDirty = true
@@ -913,8 +914,9 @@ export class PartitionLog {
   private flushUnguarded(now: number): void {
     this.ensureOpen()
     this.activeSegment.syncLogFile()
+    // The epoch checkpoint's rename shares the directory fsync of a new segment.
+    if (this.leaderEpochCache.persistPending(this.logEndOffset, false)) this.directoryDirty = true
     this.flushDirectoryIfDirty()
-    this.leaderEpochCache.persistPending(this.logEndOffset)
     this._recoveryPoint = this.logEndOffset
     this.unflushedMessages = 0
     this.lastFlushTime = now
@@ -1199,27 +1201,17 @@ export class PartitionLog {
         segment.closeQuietly()
       }
     }
-    if (unflushed && firstError === null) {
-      // As Kafka's LocalLog.flush: the names of segments (and of the partition's own directory)
-      // created since the last flush must survive a power loss with the bytes just forced.
-      try {
-        this.flushDirectoryIfDirty()
-      } catch (e) {
-        firstError = e
-      }
-    }
     if (firstError === null) {
       try {
-        // One directory fsync makes the new files' names durable together: the epoch
-        // checkpoint, the producer snapshot and a segment created since the last flush.
         let renamed = this.leaderEpochCache.persistPending(this.logEndOffset, false)
         // A clean shutdown leaves a snapshot at the log end: the next start replays nothing.
         this.producerState.mapEndOffset = this.logEndOffset
         if (this.producerState.takeSnapshot(false)) renamed = true
-        if (renamed || (unflushed && this.directoryDirty)) {
-          fsyncDirectory(this.dir, this.io)
-          this.directoryDirty = false
-        }
+        // One directory fsync makes the new names durable together: the epoch checkpoint, the
+        // producer snapshot and, as Kafka's LocalLog.flush, segments (and the partition's own
+        // directory) created since the last flush, with the bytes just forced.
+        if (renamed) this.directoryDirty = true
+        if (unflushed || renamed) this.flushDirectoryIfDirty()
       } catch (e) {
         firstError = e
       }

@@ -96,7 +96,7 @@ describe("opening and closing a partition at start-up and shutdown", () => {
     const dirOpens: Array<string> = []
     const io: FileIoShape = {
       ...nodeFileIo,
-      openSync: ((p: fs.PathLike, flags?: fs.OpenMode, mode?: fs.Mode) => {
+      openSync: ((p: fs.PathLike, flags: fs.OpenMode, mode?: fs.Mode) => {
         if (path.resolve(String(p)) === path.resolve(dir)) dirOpens.push(String(p))
         return nodeFileIo.openSync(p, flags, mode)
       }) as FileIoShape["openSync"]
