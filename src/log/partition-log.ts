@@ -884,11 +884,12 @@ export class PartitionLog {
     old.sealTimeIndex()
     if (this.flushesOnPolicy()) {
       old.flush()
-      this.leaderEpochCache.persistPending(old.nextOffset)
+      // The epoch checkpoint's rename shares the directory fsync below.
+      if (this.leaderEpochCache.persistPending(old.nextOffset, false)) this.directoryDirty = true
+      this.flushDirectoryIfDirty()
       this._recoveryPoint = old.nextOffset
       this.unflushedMessages = 0
       this.lastFlushTime = now
-      this.flushDirectoryIfDirty()
     } else {
       // Kafka flushes a rolled segment in the background ("flush-log"); here a synchronous
       // fsync of a whole segment would stall every connection for as long as the disk takes
@@ -922,11 +923,11 @@ export class PartitionLog {
       // Deleted meanwhile (retention, truncation): nothing left to force.
       if (!segment.isClosed) {
         segment.flush()
+        const moves = segment.nextOffset > this._recoveryPoint
+        // The epoch checkpoint's rename shares the directory fsync.
+        if (moves && this.leaderEpochCache.persistPending(segment.nextOffset, false)) this.directoryDirty = true
         this.flushDirectoryIfDirty()
-        if (segment.nextOffset > this._recoveryPoint) {
-          this.leaderEpochCache.persistPending(segment.nextOffset)
-          this._recoveryPoint = segment.nextOffset
-        }
+        if (moves) this._recoveryPoint = segment.nextOffset
       }
       this.rolledUnflushed.shift()
     }
@@ -966,8 +967,9 @@ export class PartitionLog {
     this.ensureOpen()
     this.flushRolled()
     this.activeSegment.syncLogFile()
+    // The epoch checkpoint's rename shares the directory fsync of a new segment.
+    if (this.leaderEpochCache.persistPending(this.logEndOffset, false)) this.directoryDirty = true
     this.flushDirectoryIfDirty()
-    this.leaderEpochCache.persistPending(this.logEndOffset)
     this._recoveryPoint = this.logEndOffset
     this.unflushedMessages = 0
     this.lastFlushTime = now
@@ -1254,32 +1256,23 @@ export class PartitionLog {
         segment.closeQuietly()
       }
     }
-    if (unflushed && firstError === null) {
-      // As Kafka's LocalLog.flush: the names of segments (and of the partition's own directory)
-      // created since the last flush must survive a power loss with the bytes just forced.
-      try {
-        this.flushDirectoryIfDirty()
-      } catch (e) {
-        firstError = e
-      }
-    }
     if (firstError === null) {
       try {
-        this.leaderEpochCache.persistPending(this.logEndOffset)
+        const renamed = this.leaderEpochCache.persistPending(this.logEndOffset, false)
+        // A clean shutdown leaves a snapshot at the log end: the next start replays nothing.
+        // Its name alone is not worth a directory fsync (see takeSnapshot).
+        this.producerState.mapEndOffset = this.logEndOffset
+        this.producerState.takeSnapshot(false)
+        // One directory fsync makes the new names durable together: the epoch checkpoint and,
+        // as Kafka's LocalLog.flush, segments (and the partition's own directory) created since
+        // the last flush, with the bytes just forced (and the snapshot's, riding along).
+        if (renamed) this.directoryDirty = true
+        if (unflushed || renamed) this.flushDirectoryIfDirty()
       } catch (e) {
         firstError = e
       }
     }
     this._recoveryPoint = this.logEndOffset
-    if (firstError === null) {
-      try {
-        // A clean shutdown leaves a snapshot at the log end: the next start replays nothing.
-        this.producerState.mapEndOffset = this.logEndOffset
-        this.producerState.takeSnapshot()
-      } catch (e) {
-        firstError = e
-      }
-    }
     this.notify()
     if (firstError !== null) throw firstError
   }
