@@ -49,7 +49,10 @@ const started = performance.now()
 const log = (line: string) => console.log(`[${((performance.now() - started) / 1000).toFixed(0).padStart(4)} s] ${line}`)
 const m = machine()
 log(`pnpm bench${quick ? " --quick" : ""}: ${profile.rounds} round(s) per scenario; ${m.nproc} CPUs (${m.cpu}), ${m.disk}; load average ${m.load_average}`)
-const result = await runBench(profile, { log, ...(only === undefined ? {} : { only }) })
+// --entry=<bundle>: the broker scenarios run that build instead of `pnpm start` (A/B against another build).
+const entry = process.argv.find((a) => a.startsWith("--entry="))?.slice("--entry=".length)
+if (entry !== undefined) log(`broker: node ${entry}`)
+const result = await runBench(profile, { log, entry, ...(only === undefined ? {} : { only }) })
 
 console.log("")
 console.log(`median of ${profile.rounds} round(s)${profile.rounds > 1 ? ", min-max in brackets" : ""}; in flight: ${Object.entries(result.inFlight).map(([k, v]) => `${k}: ${v}`).join("; ")}`)

@@ -177,6 +177,8 @@ export interface BenchOptions {
   readonly log?: Log
   /** Run only these groups (default: all). */
   readonly only?: ReadonlySet<Group>
+  /** A bundle the shared broker runs instead of `pnpm start` (an A/B run against another build). */
+  readonly entry?: string | undefined
 }
 
 export const runBench = async (profile: Profile, options: BenchOptions = {}): Promise<BenchResult> => {
@@ -288,7 +290,7 @@ export const runBench = async (profile: Profile, options: BenchOptions = {}): Pr
     }
 
     const brokerDir = newDir("broker")
-    const broker = track(await startBrokerProcess({ dataDir: brokerDir }))
+    const broker = track(await startBrokerProcess({ dataDir: brokerDir, ...(options.entry === undefined ? {} : { command: [options.entry] }) }))
     if (want("startup") && profile.shareBrokers) {
       log("start-up: the broker just started (shared-broker profile: one round)")
       await startupRound(0, broker)

@@ -412,23 +412,52 @@ const fetchQuotaOf = (quotas: ClientQuotasShape | undefined, request: FetchReque
   return { quotas, clientId: quotaClientId(ctx.header.clientId), throttleChannel: ctx.throttleChannel }
 }
 
+/** What the handler needs from a connection's services, looked up once per connection (the services never change under it). */
+interface FetchServices {
+  readonly logs: LogStoreShape
+  readonly topics: TopicsShape
+  readonly sessions: FetchSessionsShape
+  readonly clock: Clock.Clock
+  readonly shuttingDown: Effect.Effect<void>
+  readonly quotas: ClientQuotasShape | undefined
+}
+
+const servicesCache = new WeakMap<Context.Context<never>, FetchServices>()
+
+const servicesOf = (services: Context.Context<LogStore | Topics | FetchSessions>): FetchServices => {
+  let s = servicesCache.get(services as Context.Context<never>)
+  if (s === undefined) {
+    s = {
+      logs: Context.get(services, LogStore),
+      topics: Context.get(services, Topics),
+      sessions: Context.get(services, FetchSessions),
+      clock: Context.getUnsafe(services, Clock.Clock),
+      shuttingDown: Option.match(Context.getOption(services, BrokerLifecycle), { onNone: () => Effect.never, onSome: (l) => l.shuttingDown }),
+      quotas: Context.getOrUndefined(services, ClientQuotas)
+    }
+    servicesCache.set(services as Context.Context<never>, s)
+  }
+  return s
+}
+
+/**
+ * The handler against given services. A fetch its first read answers (min_bytes met,
+ * max_wait_ms 0, an error, a session error, a throttle) comes back as an Exit, which the
+ * connection's frame loop answers in the same turn: no fiber, no Effect run per request.
+ * Only a fetch that must wait for appends is an Effect to run (in its own fiber, as
+ * `blocking` says).
+ */
+const handleWith = (request: FetchRequest, ctx: RequestContext, services: Context.Context<LogStore | Topics | FetchSessions>): Effect.Effect<FetchResponseInit> => {
+  const s = servicesOf(services)
+  return fetch(s.logs, s.topics, s.sessions, s.clock, request, ctx.apiVersion, s.shuttingDown, fetchQuotaOf(s.quotas, request, ctx))
+}
+
 export const FetchHandler = defineHandler(Fetch, {
   minVersion: FETCH_MIN_VERSION,
   maxVersion: FETCH_MAX_VERSION,
-  // Long polling: the fetch may wait up to max_wait_ms, in its own fiber.
+  // Long polling: a fetch that waits up to max_wait_ms runs in its own fiber.
   blocking: true,
-  handle: (request, ctx) =>
-    Effect.contextWith((services: Context.Context<LogStore | Topics | FetchSessions>) =>
-      fetch(
-        Context.get(services, LogStore),
-        Context.get(services, Topics),
-        Context.get(services, FetchSessions),
-        Context.getUnsafe(services, Clock.Clock),
-        request,
-        ctx.apiVersion,
-        Option.match(Context.getOption(services, BrokerLifecycle), { onNone: () => Effect.never, onSome: (l) => l.shuttingDown }),
-        fetchQuotaOf(Context.getOrUndefined(services, ClientQuotas), request, ctx)
-      )
-    ),
+  handle: (request, ctx) => Effect.contextWith((services: Context.Context<LogStore | Topics | FetchSessions>) => handleWith(request, ctx, services)),
+  handleWith,
   errorResponse: (request, errorCode, ctx) => fetchErrorResponseFor(request, ctx.apiVersion, errorCode)
 })

@@ -366,8 +366,9 @@ export const serveConnection = <R>(
           unanswered++
           requestsRead++
           const { apiName, correlationId, respond } = decision
-          // Only a response behind an unfinished one needs a slot to wait in.
-          const slot: Slot | undefined = queue.length > 0 || decision.blocking ? { done: false, chunks: null, obs: undefined } : undefined
+          // Only a response behind an unfinished one, or one that will wait (a blocking handler
+          // that did not answer at once), needs a slot to wait in.
+          const slot: Slot | undefined = queue.length > 0 || (decision.blocking && !Exit.isExit(result)) ? { done: false, chunks: null, obs: undefined } : undefined
           if (slot !== undefined) queue.push(slot)
           const obs = observe(decision)
           if (Exit.isExit(result)) {
