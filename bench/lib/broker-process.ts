@@ -44,8 +44,8 @@ export interface BrokerProcess {
   /** Milliseconds from spawn until the first ApiVersions response. */
   readonly readyMs: number
   output: () => string
-  /** SIGTERM, wait for the exit (SIGKILL after 20 s). */
-  stop: () => Promise<void>
+  /** SIGTERM, wait for the exit (SIGKILL after `killAfterMs`, default 20 s). */
+  stop: (killAfterMs?: number) => Promise<void>
 }
 
 /** Ask ApiVersions once on a fresh connection; resolves when any response frame arrives. */
@@ -86,10 +86,10 @@ export const startBrokerProcess = (options: {
   trackChild(child)
   let out = ""
   const exited = new Promise<number | null>((resolve) => child.once("close", (code) => resolve(code)))
-  const stop = async () => {
+  const stop = async (killAfterMs = 20_000) => {
     if (child.exitCode !== null || child.signalCode !== null) return
     child.kill("SIGTERM")
-    const timer = setTimeout(() => child.kill("SIGKILL"), 20_000)
+    const timer = setTimeout(() => child.kill("SIGKILL"), killAfterMs)
     await exited
     clearTimeout(timer)
   }

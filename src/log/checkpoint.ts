@@ -56,8 +56,9 @@ export const fsyncDirectory = (dir: string, io: FileIoShape = nodeFileIo): void 
 }
 
 /**
- * Replaces `file` so that a crash leaves the old or the new content, never a mix. With
- * `syncDirectory` false the rename is not forced to disk (a power loss may keep the old file).
+ * Replaces `file` so that a crash leaves the old or the new content, never a mix. Without
+ * `syncDirectory` the rename is durable only once the caller fsyncs the directory (one
+ * directory fsync for several files).
  */
 export const writeFileAtomically = (file: string, content: string | Uint8Array, io: FileIoShape = nodeFileIo, syncDirectory = true): void => {
   const tmp = file + ".tmp"
@@ -155,8 +156,8 @@ export const readLeaderEpochCheckpoint = (file: string, io: FileIoShape = nodeFi
   }))
 }
 
-export const writeLeaderEpochCheckpoint = (file: string, entries: ReadonlyArray<EpochEntry>, io: FileIoShape = nodeFileIo): void => {
-  writeFileAtomically(file, formatCheckpoint(entries.map((e) => `${e.epoch} ${e.startOffset}`)), io)
+export const writeLeaderEpochCheckpoint = (file: string, entries: ReadonlyArray<EpochEntry>, io: FileIoShape = nodeFileIo, syncDirectory = true): void => {
+  writeFileAtomically(file, formatCheckpoint(entries.map((e) => `${e.epoch} ${e.startOffset}`)), io, syncDirectory)
 }
 
 /**
@@ -198,8 +199,8 @@ export class LeaderEpochCache {
   /** Smallest start offset among entries not yet in the file (Infinity when there are none). */
   private pendingFrom = Number.POSITIVE_INFINITY
 
-  private persist(): void {
-    writeLeaderEpochCheckpoint(this.file, this.entries, this.io)
+  private persist(syncDirectory = true): void {
+    writeLeaderEpochCheckpoint(this.file, this.entries, this.io, syncDirectory)
     this.pendingFrom = Number.POSITIVE_INFINITY
   }
 
@@ -223,10 +224,13 @@ export class LeaderEpochCache {
    * Writes deferred entries that records below `endOffset` belong to (called before a flush
    * moves the recovery point to `endOffset`). An entry at or past `endOffset` has no
    * records yet and waits: a log opened again drops an entry at its end anyway (Kafka's
-   * loader truncates the cache to the log end). Cheap when nothing is pending.
+   * loader truncates the cache to the log end). Cheap when nothing is pending. Returns
+   * whether the file was written; without `syncDirectory` the caller fsyncs the directory.
    */
-  persistPending(endOffset: number): void {
-    if (this.pendingFrom < endOffset) this.persist()
+  persistPending(endOffset: number, syncDirectory = true): boolean {
+    if (this.pendingFrom >= endOffset) return false
+    this.persist(syncDirectory)
+    return true
   }
 
   /** Drops epochs that start at or after `endOffset` (the log was cut back to it). */

@@ -257,6 +257,13 @@ export interface TimestampAndOffset {
 
 const EMPTY = new Uint8Array(0)
 
+/**
+ * How long a segment rolled under the default flush policy waits before it is forced to
+ * disk: the kernel's own writeback (dirty_expire_centisecs, 30 s by default) has written its
+ * pages by then, so the fsync that moves the recovery point costs next to nothing.
+ */
+export const ROLLED_SEGMENT_FLUSH_DELAY_MS = 30_000
+
 export class PartitionLog {
   readonly dir: string
   readonly topic: string
@@ -285,6 +292,8 @@ export class PartitionLog {
   private _highWatermark: number
   private _recoveryPoint: number
   private unflushedMessages = 0
+  /** Segments rolled under the default flush policy and not yet forced to disk, oldest first. */
+  private readonly rolledUnflushed: Array<{ readonly segment: LogSegment; readonly flushAt: number }> = []
   private lastFlushTime: number
   private closed = false
   /** Bumped on every append or truncation; lets waiters detect change without a listener. */
@@ -647,7 +656,7 @@ export class PartitionLog {
         try {
           const result = this.appendUnguarded(entry.bytes, entry.options, true)
           results[i] = result
-          // A roll wrote and flushed everything appended before it.
+          // A roll wrote everything appended before it (and forced it, under a flush policy).
           if (this.segments[this.segments.length - 1] !== segment) unwritten = []
           if (result.duplicate !== true) {
             unwritten.push(i)
@@ -870,14 +879,25 @@ export class PartitionLog {
     this.ensureOpen()
     const old = this.activeSegment
     if (old.size === 0) return old
+    // Batches of an append group not yet written go to the segment they were appended to.
+    old.writePending()
     old.sealTimeIndex()
-    old.flush()
-    this.leaderEpochCache.persistPending(old.nextOffset)
-    this._recoveryPoint = old.nextOffset
-    this.unflushedMessages = 0
-    this.lastFlushTime = now
+    if (this.flushesOnPolicy()) {
+      old.flush()
+      // The epoch checkpoint's rename shares the directory fsync below.
+      if (this.leaderEpochCache.persistPending(old.nextOffset, false)) this.directoryDirty = true
+      this.flushDirectoryIfDirty()
+      this._recoveryPoint = old.nextOffset
+      this.unflushedMessages = 0
+      this.lastFlushTime = now
+    } else {
+      // Kafka flushes a rolled segment in the background ("flush-log"); here a synchronous
+      // fsync of a whole segment would stall every connection for as long as the disk takes
+      // (0.9 s for 1 GiB measured). It is forced once the kernel has written it back itself.
+      old.flushIndexes()
+      this.rolledUnflushed.push({ segment: old, flushAt: now + ROLLED_SEGMENT_FLUSH_DELAY_MS })
+    }
     const segmentConfig = { indexIntervalBytes: this.config.indexIntervalBytes, segmentIndexBytes: this.config.segmentIndexBytes }
-    this.flushDirectoryIfDirty()
     const next = LogSegment.create(this.dir, old.nextOffset, segmentConfig, now, this.io)
     this.segments.push(next)
     this.directoryDirty = true
@@ -887,8 +907,41 @@ export class PartitionLog {
     return next
   }
 
-  /** Applies flush.messages and flush.ms; cheap to call periodically. */
+  /** Whether flush.messages or flush.ms is set: the policy then forces rolled segments at once too. */
+  private flushesOnPolicy(): boolean {
+    return this.config.flushIntervalMessages < Number.MAX_SAFE_INTEGER || this.config.flushIntervalMs < Number.MAX_SAFE_INTEGER
+  }
+
+  /**
+   * Forces the rolled segments still waiting for it (all of them, or those due by `now`) and
+   * the directory, and moves the recovery point past them.
+   */
+  private flushRolled(now?: number): void {
+    while (this.rolledUnflushed.length > 0) {
+      const { segment, flushAt } = this.rolledUnflushed[0]!
+      if (now !== undefined && flushAt > now) return
+      // Deleted meanwhile (retention, truncation): nothing left to force.
+      if (!segment.isClosed) {
+        segment.flush()
+        this.flushDirectoryIfDirty()
+        if (segment.nextOffset > this._recoveryPoint) {
+          this.leaderEpochCache.persistPending(segment.nextOffset)
+          this._recoveryPoint = segment.nextOffset
+        }
+      }
+      this.rolledUnflushed.shift()
+    }
+  }
+
+  /** Applies flush.messages and flush.ms, and forces rolled segments that are due; cheap to call periodically. */
   maybeFlush(now: number): void {
+    if (this.rolledUnflushed.length > 0 && this.rolledUnflushed[0]!.flushAt <= now) {
+      try {
+        this.flushRolled(now)
+      } catch (e) {
+        throw this.ioFailure("flushing", e)
+      }
+    }
     if (this.unflushedMessages === 0) return
     if (this.unflushedMessages >= this.config.flushIntervalMessages || now - this.lastFlushTime >= this.config.flushIntervalMs) {
       this.flush(now)
@@ -912,9 +965,11 @@ export class PartitionLog {
 
   private flushUnguarded(now: number): void {
     this.ensureOpen()
+    this.flushRolled()
     this.activeSegment.syncLogFile()
+    // The epoch checkpoint's rename shares the directory fsync of a new segment.
+    if (this.leaderEpochCache.persistPending(this.logEndOffset, false)) this.directoryDirty = true
     this.flushDirectoryIfDirty()
-    this.leaderEpochCache.persistPending(this.logEndOffset)
     this._recoveryPoint = this.logEndOffset
     this.unflushedMessages = 0
     this.lastFlushTime = now
@@ -1183,9 +1238,11 @@ export class PartitionLog {
     // As Kafka's flush at shutdown: only what lies beyond the recovery point is forced to
     // disk; a partition untouched since it was opened (or last flushed) costs no fsync.
     const unflushed = this.logEndOffset > this._recoveryPoint || this.unflushedMessages > 0
+    const rolled = new Set(this.rolledUnflushed.map((r) => r.segment))
+    this.rolledUnflushed.length = 0
     for (const segment of this.segments) {
       try {
-        if (segment === active && unflushed) segment.close()
+        if ((segment === active && unflushed) || rolled.has(segment)) segment.close()
         else if (segment === active) {
           segment.sealTimeIndex()
           segment.flushIndexes()
@@ -1199,32 +1256,23 @@ export class PartitionLog {
         segment.closeQuietly()
       }
     }
-    if (unflushed && firstError === null) {
-      // As Kafka's LocalLog.flush: the names of segments (and of the partition's own directory)
-      // created since the last flush must survive a power loss with the bytes just forced.
-      try {
-        this.flushDirectoryIfDirty()
-      } catch (e) {
-        firstError = e
-      }
-    }
     if (firstError === null) {
       try {
-        this.leaderEpochCache.persistPending(this.logEndOffset)
+        const renamed = this.leaderEpochCache.persistPending(this.logEndOffset, false)
+        // A clean shutdown leaves a snapshot at the log end: the next start replays nothing.
+        // Its name alone is not worth a directory fsync (see takeSnapshot).
+        this.producerState.mapEndOffset = this.logEndOffset
+        this.producerState.takeSnapshot(false)
+        // One directory fsync makes the new names durable together: the epoch checkpoint and,
+        // as Kafka's LocalLog.flush, segments (and the partition's own directory) created since
+        // the last flush, with the bytes just forced (and the snapshot's, riding along).
+        if (renamed) this.directoryDirty = true
+        if (unflushed || renamed) this.flushDirectoryIfDirty()
       } catch (e) {
         firstError = e
       }
     }
     this._recoveryPoint = this.logEndOffset
-    if (firstError === null) {
-      try {
-        // A clean shutdown leaves a snapshot at the log end: the next start replays nothing.
-        this.producerState.mapEndOffset = this.logEndOffset
-        this.producerState.takeSnapshot(false)
-      } catch (e) {
-        firstError = e
-      }
-    }
     this.notify()
     if (firstError !== null) throw firstError
   }

@@ -430,17 +430,19 @@ export class ProducerStateManager {
   }
 
   /**
-   * Writes `<mapEndOffset>.snapshot` unless it exists (Kafka's takeSnapshot). `syncDirectory`
-   * false (at close, as Kafka's, which forces only the file): a snapshot lost with its name to a
-   * power loss costs a longer replay of the log at the next open, never wrong state.
+   * Writes `<mapEndOffset>.snapshot` unless it exists (Kafka's takeSnapshot); returns whether
+   * it wrote one. Without `syncDirectory` the caller fsyncs the directory, or (at close, as
+   * Kafka's, which forces only the file) nobody does: a snapshot lost with its name to a power
+   * loss costs a longer replay of the log at the next open, never wrong state.
    */
-  takeSnapshot(syncDirectory = true): void {
+  takeSnapshot(syncDirectory = true): boolean {
     const offset = this.mapEndOffset
-    if (this.snapshots.at(-1) === offset) return
+    if (this.snapshots.at(-1) === offset) return false
     writeFileAtomically(path.join(this.dir, snapshotFileName(offset)), encodeProducerSnapshot(this.producers.values()), this.io, syncDirectory)
     this.snapshots = this.snapshots.filter((o) => o !== offset)
     this.snapshots.push(offset)
     this.snapshots.sort((a, b) => a - b)
+    return true
   }
 
   private deleteSnapshot(offset: number): void {

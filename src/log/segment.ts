@@ -538,6 +538,7 @@ export class LogSegment {
 
   /** Writes pending index entries without forcing anything to disk. */
   flushIndexes(): void {
+    this.writePending()
     this.offsetIndex.flush(false)
     this.timeIndex.flush(false)
   }
@@ -558,6 +559,11 @@ export class LogSegment {
       this.io.closeSync(this.fd)
       this.fd = -1
     }
+  }
+
+  /** Whether the file is closed (the segment was deleted or its log closed). */
+  get isClosed(): boolean {
+    return this.fd < 0
   }
 
   /** Closes without flushing (used when the segment is about to be deleted). */

@@ -9,7 +9,8 @@ import {
   type LogConfig,
   OffsetOutOfRangeError,
   PartitionLog,
-  RecordBatchTooLargeError
+  RecordBatchTooLargeError,
+  ROLLED_SEGMENT_FLUSH_DELAY_MS
 } from "../../src/log/partition-log.ts"
 import {
   ATTRIBUTES_OFFSET,
@@ -576,6 +577,33 @@ describe("flush policy", () => {
     expect(log.recoveryPoint).toBe(2)
     log.maybeFlush(2000)
     expect(log.recoveryPoint).toBe(3)
+    log.close()
+  })
+})
+
+describe("rolled segments under the default flush policy", () => {
+  it("are forced to disk after the kernel's writeback delay, not at the roll, and at close", () => {
+    const one = batchOf(1, 1000)
+    const log = newLog({ segmentBytes: 2 * one.length })
+    for (let i = 0; i < 5; i++) log.append(batchOf(1, 1000 + i), { now: 0 })
+    expect(log.segmentList().length).toBe(3)
+    expect(log.recoveryPoint).toBe(0)
+    log.maybeFlush(ROLLED_SEGMENT_FLUSH_DELAY_MS - 1)
+    expect(log.recoveryPoint).toBe(0)
+    log.maybeFlush(ROLLED_SEGMENT_FLUSH_DELAY_MS)
+    expect(log.recoveryPoint).toBe(4)
+    log.append(batchOf(1, 2000), { now: ROLLED_SEGMENT_FLUSH_DELAY_MS })
+    log.append(batchOf(1, 2001), { now: ROLLED_SEGMENT_FLUSH_DELAY_MS })
+    expect(log.recoveryPoint).toBe(4)
+    log.close()
+    expect(log.recoveryPoint).toBe(7)
+  })
+
+  it("are forced at the roll when flush.messages or flush.ms is set", () => {
+    const one = batchOf(1, 1000)
+    const log = newLog({ segmentBytes: 2 * one.length, flushIntervalMs: 60_000 })
+    for (let i = 0; i < 3; i++) log.append(batchOf(1, 1000 + i), { now: 0 })
+    expect(log.recoveryPoint).toBe(2)
     log.close()
   })
 })

@@ -311,6 +311,18 @@ describe("appendMany (a connection's requests appended together)", () => {
     reopened.close()
   })
 
+  it("keeps every batch when the group rolls a segment midway", () => {
+    const { io } = countingIo()
+    const one = batchOf(1, 1000)
+    const log = logWith(io, { segmentBytes: 3 * one.length })
+    const results = log.appendMany(Array.from({ length: 7 }, (_, i) => entry(batchOf(1, 1000 + i))))
+    expect(results.map((r) => (r as { baseOffset: number }).baseOffset)).toEqual([0, 1, 2, 3, 4, 5, 6])
+    const reopened = reopen(log, false)
+    expect(reopened.logEndOffset).toBe(7)
+    for (let offset = 0; offset < 7; offset++) expect(reopened.read(offset, 1 << 20, true).records.length).toBeGreaterThan(0)
+    reopened.close()
+  })
+
   it("flushes once for the group under flush.messages=1, after the write", () => {
     const { io, calls } = countingIo()
     const log = logWith(io, { flushIntervalMessages: 1 })

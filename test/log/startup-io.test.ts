@@ -91,6 +91,28 @@ describe("opening and closing a partition at start-up and shutdown", () => {
     log.close()
   })
 
+  it("a close after appends fsyncs the partition directory once, for the epoch checkpoint, the producer snapshot and a new segment together", () => {
+    const dir = written()
+    const dirOpens: Array<string> = []
+    const io: FileIoShape = {
+      ...nodeFileIo,
+      openSync: ((p: fs.PathLike, flags: fs.OpenMode, mode?: fs.Mode) => {
+        if (path.resolve(String(p)) === path.resolve(dir)) dirOpens.push(String(p))
+        return nodeFileIo.openSync(p, flags, mode)
+      }) as FileIoShape["openSync"]
+    }
+    const log = PartitionLog.open(dir, defaultLogConfig, { now: 0, cleanShutdown: true, io })
+    log.append(withEpoch(batchOf(2, 0), 0), { now: 0 })
+    log.roll(0)
+    dirOpens.length = 0
+    log.append(withEpoch(batchOf(2, 0), 3), { now: 0 })
+    log.close()
+    expect(dirOpens.length).toBe(1)
+    const file = path.join(dir, LEADER_EPOCH_CHECKPOINT_FILE)
+    expect(readLeaderEpochCheckpoint(file)).toEqual([{ epoch: 0, startOffset: 0 }, { epoch: 3, startOffset: 5 }])
+    expect(fs.readdirSync(dir).filter((f) => f.endsWith(".snapshot")).sort().at(-1)).toBe("00000000000000000007.snapshot")
+  })
+
   it("an epoch first met in appended records is written by the flush that moves the recovery point past them", () => {
     const dir = written()
     const file = path.join(dir, LEADER_EPOCH_CHECKPOINT_FILE)
