@@ -923,11 +923,11 @@ export class PartitionLog {
       // Deleted meanwhile (retention, truncation): nothing left to force.
       if (!segment.isClosed) {
         segment.flush()
+        const moves = segment.nextOffset > this._recoveryPoint
+        // The epoch checkpoint's rename shares the directory fsync.
+        if (moves && this.leaderEpochCache.persistPending(segment.nextOffset, false)) this.directoryDirty = true
         this.flushDirectoryIfDirty()
-        if (segment.nextOffset > this._recoveryPoint) {
-          this.leaderEpochCache.persistPending(segment.nextOffset)
-          this._recoveryPoint = segment.nextOffset
-        }
+        if (moves) this._recoveryPoint = segment.nextOffset
       }
       this.rolledUnflushed.shift()
     }
