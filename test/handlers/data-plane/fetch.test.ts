@@ -1,5 +1,5 @@
 import { afterEach, assert, describe, it } from "@effect/vitest"
-import { Effect, Fiber } from "effect"
+import { Effect, Exit, Fiber } from "effect"
 import { TestClock } from "effect/testing"
 import { FetchSessions } from "../../../src/fetch/FetchSessions.ts"
 import { fetch as fetchProgram, FetchHandler } from "../../../src/handlers/Fetch.ts"
@@ -22,6 +22,7 @@ import {
   produceRequest,
   recordsOf,
   removeTempDirs,
+  requestContext,
   topicIdOf
 } from "./helpers.ts"
 
@@ -411,4 +412,29 @@ describe("Fetch sessions (KIP-227)", () => {
       const [p] = partitionsOf(yield* fetch(12, [{ topic: "t", partition: 0 }], { maxBytes: 1 << 20 }))
       assert.strictEqual(p.records.length, b.length + 10)
     }).pipe(Effect.provide(dataPlaneLayer([{ name: "t", partitions: 1 }], { sessions: { fetchMaxBytes: batch(2, { valueSize: 30 }).length + 10 } }))))
+})
+
+describe("Fetch in the connection's frame loop (handleWith)", () => {
+  const withServices = (version: number, partitions: ReadonlyArray<FetchPartitionSpec>, options?: FetchOptions) =>
+    Effect.map(Effect.context<LogStore | Topics | FetchSessions>(), (services) =>
+      FetchHandler.handleWith!(decodedRequest<FetchRequest>(Fetch, version, fetchRequest(partitions, options)), requestContext(Fetch, version), services))
+
+  it.effect("is an Exit (answered without a fiber) when its first read answers it, an Effect to run only when it must wait", () =>
+    Effect.gen(function*() {
+      yield* produce("t", 0, batch(2))
+      const enough = yield* withServices(12, [{ topic: "t", partition: 0 }], { maxWaitMs: 30_000, minBytes: 1 })
+      assert.isTrue(Exit.isExit(enough))
+      assert.strictEqual(recordsOf(partitionsOf(roundTripResponse(Fetch, 12, yield* enough))[0].records).length, 2)
+      assert.isTrue(Exit.isExit(yield* withServices(12, [{ topic: "t", partition: 1 }], { maxWaitMs: 0, minBytes: 1 })))
+      assert.isTrue(Exit.isExit(yield* withServices(12, [{ topic: "nope", partition: 0 }], { maxWaitMs: 30_000, minBytes: 1 })))
+      assert.isTrue(Exit.isExit(yield* withServices(12, [], { sessionId: 12345, sessionEpoch: 1 })))
+      const waiting = yield* withServices(12, [{ topic: "t", partition: 1 }], { maxWaitMs: 30_000, minBytes: 1 })
+      assert.isFalse(Exit.isExit(waiting))
+      // The waiting fetch is the long poll: answered once an append lands.
+      const fiber = yield* Effect.forkChild(waiting)
+      yield* produce("t", 1, batch(3))
+      assert.isTrue(yield* settles(fiber))
+      const response = roundTripResponse(Fetch, 12, yield* Fiber.join(fiber))
+      assert.strictEqual(recordsOf(partitionsOf(response)[0].records).length, 3)
+    }).pipe(Effect.provide(dataPlaneLayer([{ name: "t", partitions: 2 }]))))
 })
