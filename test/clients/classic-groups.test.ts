@@ -91,8 +91,12 @@ describe.runIf(kcat !== undefined || python !== undefined)("classic consumer gro
     expect(aRevoked.sort()).toEqual(f["bAfter"])
     expect([...f["aAfter"], ...f["bAfter"]].sort()).toEqual([0, 1, 2, 3])
     expect(f["aAfter"].length).toBe(2)
-    // librdkafka's incremental protocol: b's first assignment is empty (a must revoke first), the second has the partitions.
-    expect(f["bEvents"]).toEqual([["assign", []], ["assign", f["bAfter"]]])
+    // librdkafka's incremental protocol: b's first assignment is empty (a must revoke first), later
+    // ones add partitions (one more round under a loaded machine may split them); b never revokes.
+    const bEvents = f["bEvents"] as Array<[string, Array<number>]>
+    expect(bEvents[0]).toEqual(["assign", []])
+    expect(bEvents.every(([e]) => e === "assign"), JSON.stringify(bEvents)).toBe(true)
+    expect(bEvents.flatMap(([, ps]) => ps).sort()).toEqual(f["bAfter"])
     expect(f["bRecords"]).toBeGreaterThan(0)
     expect(f).toMatchObject({ consumed: 800, distinct: 800, missing: [] })
   }, 60_000)
