@@ -262,7 +262,7 @@ const appendedResponse = (
   topicName: string,
   unexpected: Array<UnexpectedFailure>
 ): PartitionResponse => {
-  if (outcome instanceof Error || !isAppendResult(outcome)) {
+  if (!isAppendResult(outcome)) {
     if (isUnexpected(outcome)) unexpected.push({ topic: topicName, partition: index, error: outcome })
     const error = kafkaErrorOf(outcome)
     return partitionError(index, error.errorCode, error.message)
@@ -452,8 +452,7 @@ const answer = (outcome: ProduceOutcome, response: ProduceResponseInit | NoRespo
 const handleWith = (request: ProduceRequest, ctx: RequestContext, services: Context.Context<LogStore | Topics>): Effect.Effect<ProduceResponseInit | NoResponse> => {
   const s = servicesOf(services)
   const startedAt = s.quotas === undefined ? 0 : performance.now()
-  const transactions = request.transactionalId === null ? undefined : s.transactions
-  const outcome = produce(s.logs, s.topics, request, ctx.apiVersion, s.clock.currentTimeMillisUnsafe(), ctx.header.clientId, transactions, s.maxDecompressedBytes)
+  const outcome = produce(s.logs, s.topics, request, ctx.apiVersion, s.clock.currentTimeMillisUnsafe(), ctx.header.clientId, s.transactions, s.maxDecompressedBytes)
   const response = s.quotas === undefined ? outcome.response : throttled(s.quotas, request.acks, outcome.response, ctx, startedAt, s.clock.currentTimeMillisUnsafe())
   return answer(outcome, response)
 }

@@ -141,23 +141,11 @@ export const dispatch = <R>(registry: HandlerRegistry<R>, frame: Uint8Array, con
   }
 
   const services = conn.services as Context.Context<R> | undefined
-  const handleWith = handler.handleWith
-  if (group && services !== undefined && handleWith !== undefined && handler.handleManyWith !== undefined) {
-    const item = { request, ctx }
-    return {
-      _tag: "Handle",
-      apiName: api.name,
-      apiKey,
-      apiVersion,
-      correlationId,
-      request,
-      clientId: ctx.header.clientId,
-      blocking: handler.blocking === true,
-      result: Effect.suspend(() => handleWith(request, item.ctx, services)),
-      respond,
-      many: { handler, item }
-    }
-  }
+  const handleWith = services === undefined ? undefined : handler.handleWith
+  // Grouped: decoded only; `result` defers to handleWith in case the group falls apart.
+  const many: Groupable<R> | undefined = group && handleWith !== undefined && handler.handleManyWith !== undefined
+    ? { handler, item: { request, ctx } }
+    : undefined
   return {
     _tag: "Handle",
     apiName: api.name,
@@ -167,9 +155,12 @@ export const dispatch = <R>(registry: HandlerRegistry<R>, frame: Uint8Array, con
     request,
     clientId: ctx.header.clientId,
     blocking: handler.blocking === true,
-    result: handler.handleWith !== undefined && conn.services !== undefined
-      ? handler.handleWith(request, ctx, conn.services as Context.Context<R>)
-      : handler.handle(request, ctx),
-    respond
+    result: handleWith === undefined
+      ? handler.handle(request, ctx)
+      : many !== undefined
+      ? Effect.suspend(() => handleWith(request, ctx, services!))
+      : handleWith(request, ctx, services!),
+    respond,
+    many
   }
 }

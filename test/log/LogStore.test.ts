@@ -30,6 +30,19 @@ const withStore = <A, E>(options: LogStoreOptions, body: (store: LogStore["Servi
 const failureTag = <A, E extends { readonly _tag: string }>(effect: Effect.Effect<A, E>) =>
   Effect.match(effect, { onFailure: (e) => e._tag, onSuccess: () => "success" })
 
+/** A FileIo that records which partition directories of `logDir` are listed (opening a log lists its directory). */
+const watchPartitionReads = (logDir: string) => {
+  const opened: Array<string> = []
+  const watching = Layer.succeed(FileIo, {
+    ...nodeFileIo,
+    readdirSync: ((dir: fs.PathLike, options?: unknown) => {
+      if (path.dirname(String(dir)) === logDir) opened.push(path.basename(String(dir)))
+      return (nodeFileIo.readdirSync as (d: fs.PathLike, o?: unknown) => unknown)(dir, options)
+    }) as FileIoShape["readdirSync"]
+  })
+  return { opened, watching }
+}
+
 describe("LogStore", () => {
   it.effect("appends, reads and lists offsets", () => {
     const logDir = makeTempDir()
@@ -150,15 +163,7 @@ describe("LogStore", () => {
 
   it.effect("after a clean shutdown a log is opened on first use, with the topic's id and settings checked then", () => {
     const logDir = makeTempDir()
-    const opened: Array<string> = []
-    // Counts what start-up reads inside partition directories.
-    const watching = Layer.succeed(FileIo, {
-      ...nodeFileIo,
-      readdirSync: ((dir: fs.PathLike, options?: unknown) => {
-        if (path.dirname(String(dir)) === logDir) opened.push(path.basename(String(dir)))
-        return (nodeFileIo.readdirSync as (d: fs.PathLike, o?: unknown) => unknown)(dir, options)
-      }) as FileIoShape["readdirSync"]
-    })
+    const { opened, watching } = watchPartitionReads(logDir)
     return Effect.gen(function*() {
       yield* withStore({ logDirs: [logDir] }, (store) =>
         Effect.gen(function*() {
@@ -205,14 +210,7 @@ describe("LogStore", () => {
 
   it.effect("after an unclean shutdown every log is recovered at start-up", () => {
     const logDir = makeTempDir()
-    const opened: Array<string> = []
-    const watching = Layer.succeed(FileIo, {
-      ...nodeFileIo,
-      readdirSync: ((dir: fs.PathLike, options?: unknown) => {
-        if (path.dirname(String(dir)) === logDir) opened.push(path.basename(String(dir)))
-        return (nodeFileIo.readdirSync as (d: fs.PathLike, o?: unknown) => unknown)(dir, options)
-      }) as FileIoShape["readdirSync"]
-    })
+    const { opened, watching } = watchPartitionReads(logDir)
     return Effect.gen(function*() {
       yield* withStore({ logDirs: [logDir] }, (store) =>
         Effect.gen(function*() {
