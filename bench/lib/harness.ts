@@ -7,7 +7,9 @@ import { type ChildProcess, spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { apiVersionsAnswered, type BrokerProcess, killLiveChildren, processCpuMs, processRssMb, startBrokerProcess, trackChild } from "./broker-process.ts"
+import {
+  apiVersionsAnswered, type BrokerProcess, killLiveChildren, pageCacheOwedMb, processCpuMs, processCpuSplitMs, processRssMb, startBrokerProcess, trackChild
+} from "./broker-process.ts"
 import {
   AdminClient, type BatchShape, encodeBatch, fetchRequest, KIB_RECORDS_64KIB_BATCHES, partsPayload, type ProduceParts, produceParts,
   withSequence
@@ -132,6 +134,19 @@ export const startBare = (args: ReadonlyArray<string>): Promise<BareServer> =>
 interface Measured {
   readonly mbps: number
   readonly cpuMsPerGb: number
+  /** The sys (kernel) part of cpuMsPerGb (produce rounds). */
+  readonly sysMsPerGb?: number
+  /** Dirty + writeback page cache (MB) when the window opened and when it closed (produce rounds). */
+  readonly owedMb?: readonly [number, number]
+}
+
+/** A produce round's CPU per GB (of it sys) and the page cache the kernel still owed the disk, for the progress lines. */
+const cpuText = (m: Measured): string =>
+  `${f1(m.cpuMsPerGb)} CPU ms/GB, sys ${f1(m.sysMsPerGb ?? NaN)}; dirty+writeback ${f1(m.owedMb?.[0] ?? NaN)} -> ${f1(m.owedMb?.[1] ?? NaN)} MB`
+
+const owedNow = () => {
+  const o = pageCacheOwedMb()
+  return o.dirty + o.writeback
 }
 
 /** One timed pipeline against a server process, with that process's CPU time over the window. */
@@ -139,15 +154,22 @@ const measureTimed = async (
   port: number, pid: number, profile: Profile, window: number, next: (c: number) => Payload | undefined, bytes: (r: PipelineResult) => number,
   durationMs = profile.durationMs
 ): Promise<Measured> => {
-  let cpu0 = 0
-  let cpu1 = 0
+  let cpu0 = { user: 0, sys: 0 }
+  let cpu1 = { user: 0, sys: 0 }
+  const owed = [0, 0] as [number, number]
   const r = await runPipeline({
     port, connections: profile.connections, window, next, warmupMs: profile.warmupMs, durationMs,
-    onWindowStart: () => (cpu0 = processCpuMs(pid)),
-    onWindowEnd: () => (cpu1 = processCpuMs(pid))
+    onWindowStart: () => {
+      cpu0 = processCpuSplitMs(pid)
+      owed[0] = owedNow()
+    },
+    onWindowEnd: () => {
+      cpu1 = processCpuSplitMs(pid)
+      owed[1] = owedNow()
+    }
   })
-  const b = bytes(r)
-  return { mbps: b / MB / (r.elapsedMs / 1000), cpuMsPerGb: (cpu1 - cpu0) / (b / 1e9) }
+  const gb = bytes(r) / 1e9
+  return { mbps: (gb * 1e3) / (r.elapsedMs / 1000), cpuMsPerGb: (cpu1.user + cpu1.sys - cpu0.user - cpu0.sys) / gb, sysMsPerGb: (cpu1.sys - cpu0.sys) / gb, owedMb: owed }
 }
 
 const dirBytes = (dir: string): number => {
@@ -346,7 +368,7 @@ export const runBench = async (profile: Profile, options: BenchOptions = {}): Pr
         const bareParts = partsPayload(produceParts("bare", 0, batch, o.acks))
         const bm = await measureTimed(o.sink.port, o.sink.pid, profile, window, () => bareParts, requestBytes)
         out.bare.push(bm)
-        log(`  round ${r + 1}/${rounds}: broker ${f1(m.mbps)} MB/s (${f1(m.cpuMsPerGb)} CPU ms/GB) | bare sink ${f1(bm.mbps)} MB/s (${f1(bm.cpuMsPerGb)} CPU ms/GB)`)
+        log(`  round ${r + 1}/${rounds}: broker ${f1(m.mbps)} MB/s (${cpuText(m)}) | bare sink ${f1(bm.mbps)} MB/s (${cpuText(bm)})`)
       }
       if (a !== admin) a.close()
       return out
@@ -520,7 +542,7 @@ export const runBench = async (profile: Profile, options: BenchOptions = {}): Pr
         let i = 0
         const m = await measureTimed(many.port, many.pid, profile, profile.window, () => payloads[i++ % payloads.length]!, requestBytes)
         spread.push(m.mbps)
-        log(`  round ${r + 1}/${R}: ${f1(m.mbps)} MB/s (${f1(m.cpuMsPerGb)} CPU ms/GB)`)
+        log(`  round ${r + 1}/${R}: ${f1(m.mbps)} MB/s (${cpuText(m)})`)
       }
       pair("partitions_10k_produce_mb_s", `produce spread over ${total} partitions, acks=1`, "MB/s", spread, "produce to 1 partition", peak.broker.map((m) => m.mbps))
       pair("partitions_10k_loaded_rss_mb", `RSS after creating and producing to ${total} partitions`, "MB", [processRssMb(many.pid)], "idle, empty data dir", rss)
