@@ -20,6 +20,12 @@ import { formatStorage } from "./metadata/format.ts"
 import { DEFAULT_BOOTSTRAP_METADATA_VERSION } from "./metadata/MetadataLog.ts"
 import type { LogDirUnavailable, MetaPropertiesError } from "./metadata/errors.ts"
 
+// A clean shutdown forces every partition's files at once on libuv's thread pool
+// (src/log/sync-batch.ts), as Kafka's flushes its logs over several threads; the default 4
+// threads leave a disk with a deep queue mostly waiting. Read when the pool first starts,
+// which is after this line: nothing above runs asynchronous file system calls.
+process.env["UV_THREADPOOL_SIZE"] ??= "16"
+
 const argv = process.argv.slice(2)
 
 /** What a new user needs once the broker listens: where it keeps data and how to try it. */

@@ -544,6 +544,7 @@ const make = (options: LogStoreOptions) =>
     // forced together, many at a time) before checkpoints and the clean-shutdown marker.
     const closeAll = Effect.suspend(() => {
       const problems: Array<string> = []
+      const started = performance.now()
       const syncs = new SyncBatch()
       const closing = new Map<string, OpenEntry>()
       for (const [key, entry] of logs) {
@@ -562,6 +563,7 @@ const make = (options: LogStoreOptions) =>
           problems.push(`${entry.log.dir}: close failed: ${(e as Error).message}`)
         }
       }
+      const closed = performance.now()
       return Effect.promise(() => syncs.run(io)).pipe(
         Effect.flatMap((failedSyncs) => {
           for (const [key, e] of failedSyncs) {
@@ -570,7 +572,12 @@ const make = (options: LogStoreOptions) =>
             entry.dir.failed.add(key)
             problems.push(`${entry.log.dir}: close failed: ${e.message}`)
           }
-          return writeShutdownCheckpoints(problems)
+          const synced = performance.now()
+          return writeShutdownCheckpoints(problems).pipe(
+            Effect.andThen(Effect.logInfo(
+              `Closed ${closing.size} logs in ${Math.round(closed - started)} ms, then forced ${syncs.describe()} in ${Math.round(synced - closed)} ms`
+            ))
+          )
         })
       )
     })

@@ -51,8 +51,9 @@ export class SyncBatch {
     add(this.dirs, path, owner)
   }
 
-  get isEmpty(): boolean {
-    return this.files.size === 0 && this.renames.length === 0 && this.dirs.size === 0
+  /** What the batch forces, for a log line. */
+  describe(): string {
+    return `${this.files.size} files and ${this.dirs.size} directories (${this.renames.length} renames)`
   }
 
   /** Runs the batch with synchronous calls, in order; throws the first failure. */
