@@ -23,7 +23,7 @@ const connections = Number(process.env["E2E_CONNECTIONS"] ?? 4)
 const root = fs.mkdtempSync(path.join(os.tmpdir(), "kafka-e2e-probe-"))
 const bare = args.includes("--bare")
 const entry = args.find((a) => a.startsWith("--entry="))?.slice("--entry=".length)
-const broker = bare ? await startBare(["relay", path.join(root, "relay.bin"), "1024"]) : await startBrokerProcess({ dataDir: root, ...(entry === undefined ? {} : { command: [entry] }) })
+const broker = bare ? await startBare(["relay", path.join(root, "relay.bin")]) : await startBrokerProcess({ dataDir: root, ...(entry === undefined ? {} : { command: [entry] }) })
 try {
   const admin = bare ? undefined : await AdminClient.connect(broker.port)
   const requestSize = partsPayload(produceParts("e2e", 0, encodeBatch(KIB_RECORDS_64KIB_BATCHES), 1)).reduce((n, b) => n + b.length, 0)

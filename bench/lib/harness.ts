@@ -32,7 +32,7 @@ export interface Profile {
   /** A fetch round ends when every consumer has read everything, or after this long. */
   readonly fetchMaxMs: number
   readonly e2eMs: number
-  /** The bare relay's in-memory log (MiB): it must hold a round's batches. */
+  /** The bare relay's in-memory log (MiB); a consumer further behind is served from its file. */
   readonly relayRingMiB: number
   readonly topics10k: number
   readonly partitionsPerTopic10k: number
@@ -49,17 +49,17 @@ export interface Profile {
 export const PROFILES: Record<Profile["name"], Profile> = {
   full: {
     name: "full", rounds: 5, warmupMs: 500, durationMs: 2000, connections: 4, window: 8,
-    fetchBytes: 1 << 30, fetchBatchesPerResponse: 16, fetchWindow: 4, fetchMaxMs: 4000, e2eMs: 3000, relayRingMiB: 1024,
+    fetchBytes: 1 << 30, fetchBatchesPerResponse: 16, fetchWindow: 4, fetchMaxMs: 4000, e2eMs: 3000, relayRingMiB: 64,
     topics10k: 100, partitionsPerTopic10k: 100, idleSettleMs: 1000, shareBrokers: false
   },
   quick: {
     name: "quick", rounds: 1, warmupMs: 200, durationMs: 1000, connections: 4, window: 8,
-    fetchBytes: 64 << 20, fetchBatchesPerResponse: 16, fetchWindow: 4, fetchMaxMs: 2000, e2eMs: 1000, relayRingMiB: 512,
+    fetchBytes: 64 << 20, fetchBatchesPerResponse: 16, fetchWindow: 4, fetchMaxMs: 2000, e2eMs: 1000, relayRingMiB: 64,
     topics10k: 10, partitionsPerTopic10k: 100, idleSettleMs: 300, shareBrokers: false
   },
   tiny: {
     name: "tiny", rounds: 1, warmupMs: 0, durationMs: 150, connections: 2, window: 2,
-    fetchBytes: 2 << 20, fetchBatchesPerResponse: 4, fetchWindow: 2, fetchMaxMs: 1000, e2eMs: 200, relayRingMiB: 128,
+    fetchBytes: 2 << 20, fetchBatchesPerResponse: 4, fetchWindow: 2, fetchMaxMs: 1000, e2eMs: 200, relayRingMiB: 16,
     topics10k: 4, partitionsPerTopic10k: 5, idleSettleMs: 0, shareBrokers: true
   }
 }
