@@ -2,11 +2,13 @@
  * The end-to-end scenario's producer, a process of its own so that neither its pacing nor
  * the consumer's decoding waits on the other's event loop (bench/lib/e2e.ts starts it).
  *
- *   node bench/lib/e2e-producer.ts <port> <topic> <batchesPerSec> <durationMs> <connections>
+ *   node bench/lib/e2e-producer.ts <port> <topic> <batchesPerSec> <durationMs> <connections> [window]
  *
  * Prints "ready" once connected, starts on a line on stdin, then sends batch i at
  * t0 + i / rate (open loop: a slow server does not slow it down) over the connections in
- * turn, as the peak was measured. Per request it records when it was due, when it was
+ * turn, as the peak was measured. With a rate of 0 it floods instead, for the scenario's
+ * capacity: <window> requests in flight per connection (8 by default), the next sent as
+ * soon as an ack comes back, until <durationMs> is over. Per request it records when it was due, when it was
  * handed to the socket and when its ack (acks=1) came back, and the base offset the ack
  * names, which is how the consumer's receive times are joined to it. Times are
  * process.hrtime (CLOCK_MONOTONIC: one clock for every process on the machine), in ms.
@@ -16,23 +18,28 @@ import * as net from "node:net"
 import { monotonicMs, type ProducerReport } from "./e2e.ts"
 import { encodeBatch, KIB_RECORDS_64KIB_BATCHES, produceParts } from "./kafka.ts"
 
-const [portArg, topic, rateArg, durationArg, connectionsArg] = process.argv.slice(2)
+const [portArg, topic, rateArg, durationArg, connectionsArg, windowArg] = process.argv.slice(2)
 const port = Number(portArg)
 const rate = Number(rateArg)
 const durationMs = Number(durationArg)
 const connections = Number(connectionsArg)
-if (!topic || !(port > 0) || !(rate > 0) || !(durationMs > 0) || !(connections > 0)) {
-  console.error("usage: node bench/lib/e2e-producer.ts <port> <topic> <batchesPerSec> <durationMs> <connections>")
+const window = Number(windowArg ?? 8)
+if (!topic || !(port > 0) || !(rate >= 0) || !(durationMs > 0) || !(connections > 0) || !(window > 0)) {
+  console.error("usage: node bench/lib/e2e-producer.ts <port> <topic> <batchesPerSec> <durationMs> <connections> [window]")
   process.exit(2)
 }
 
-const total = Math.max(1, Math.floor((durationMs / 1000) * rate))
+const flood = rate === 0
+/** Requests to send (paced); flooding sends until the time is up. */
+const total = flood ? Infinity : Math.max(1, Math.floor((durationMs / 1000) * rate))
 const parts = produceParts(topic, 0, encodeBatch(KIB_RECORDS_64KIB_BATCHES), 1)
-const dueMs = new Array<number>(total).fill(0)
-const sentMs = new Array<number>(total).fill(0)
-const ackedMs = new Array<number>(total).fill(0)
-const baseOffsets = new Array<number>(total).fill(-1)
+const dueMs: Array<number> = []
+const sentMs: Array<number> = []
+const ackedMs: Array<number> = []
+const baseOffsets: Array<number> = []
 let acked = 0
+/** Flooding: whether the time is up (no more sends). */
+let stopped = false
 
 interface Conn {
   readonly socket: net.Socket
@@ -73,7 +80,14 @@ const onFrame = (conn: Conn, b: Buffer, at: number, now: number) => {
   if (errorCode !== 0) throw new Error(`produce: error ${errorCode}`)
   baseOffsets[i] = b.readInt32BE(pos + 6) * 4294967296 + b.readUInt32BE(pos + 10)
   ackedMs[i] = now
-  if (++acked === total) finish()
+  acked++
+  if (flood) {
+    if (!stopped && now - t0 >= durationMs) stopped = true
+    if (!stopped) {
+      dueMs[next] = now
+      send(next++)
+    } else if (acked === next) finish()
+  } else if (acked === total) finish()
 }
 
 const onRead = (conn: Conn, n: number) => {
@@ -110,16 +124,17 @@ const cpu0 = process.cpuUsage()
 let t0 = 0
 let next = 0
 
-// Every request's prefix (its correlation id differs), built before the clock starts.
-const prefixes = Array.from({ length: total }, (_, i) => {
+// Every request's prefix (its correlation id differs), built before the clock starts when paced.
+const prefixOf = (i: number) => {
   const prefix = Buffer.from(parts.prefix)
   prefix.writeInt32BE(i, 8)
   return prefix
-})
+}
+const prefixes = flood ? [] : Array.from({ length: total }, (_, i) => prefixOf(i))
 
-const send = (i: number) => {
+function send(i: number) {
   const conn = conns[i % connections]!
-  const prefix = prefixes[i]!
+  const prefix = flood ? prefixOf(i) : prefixes[i]!
   conn.waiting.push(i)
   conn.socket.cork()
   conn.socket.write(prefix)
@@ -149,6 +164,10 @@ function finish() {
 
 process.stdin.once("data", () => {
   t0 = monotonicMs()
-  pace()
+  if (!flood) return pace()
+  for (let w = 0; w < window * connections; w++) {
+    dueMs[next] = t0
+    send(next++)
+  }
 })
 process.stdout.write("ready\n")

@@ -49,7 +49,9 @@ export interface E2eOptions {
   /** The server's pid, for its CPU time over the round. */
   readonly serverPid: number
   readonly topic: string
+  /** The producer's pace; 0 floods instead (`window` requests in flight per connection), for the capacity. */
   readonly batchesPerSec: number
+  readonly window?: number
   readonly durationMs: number
   readonly connections: number
   /** Batches due before this are not counted. */
@@ -72,6 +74,8 @@ export interface E2eRound {
   readonly fetches: number
   readonly responseBytes: ReadonlyArray<number>
   readonly transferMs: ReadonlyArray<number>
+  /** Batches per second the consumer received from the warm-up's end to the producer's last send. */
+  readonly deliveredPerSec: number
 }
 
 const producerPath = path.join(import.meta.dirname, "e2e-producer.ts")
@@ -196,7 +200,9 @@ class Consumer {
 /** Runs the producer process; resolves when it has connected, with how to start it and its report. */
 const startProducer = (o: E2eOptions): Promise<{ go: () => void; report: Promise<ProducerReport> }> =>
   new Promise((resolveReady, rejectReady) => {
-    const child = spawn(process.execPath, [producerPath, String(o.port), o.topic, String(o.batchesPerSec), String(o.durationMs), String(o.connections)], {
+    // E2E_PRODUCER_NODE_ARGS passes node flags to the producer (e.g. --cpu-prof, --import a probe).
+    const nodeArgs = (process.env["E2E_PRODUCER_NODE_ARGS"] ?? "").split(/\s+/).filter((x) => x.length > 0)
+    const child = spawn(process.execPath, [...nodeArgs, producerPath, String(o.port), o.topic, String(o.batchesPerSec), String(o.durationMs), String(o.connections), String(o.window ?? 8)], {
       stdio: ["pipe", "pipe", "inherit"]
     })
     trackChild(child)
@@ -243,12 +249,16 @@ export const endToEnd = async (o: E2eOptions): Promise<E2eRound> => {
     const report = await producer.report
     let end = 0
     for (const b of report.baseOffsets) end = Math.max(end, b + KIB_RECORDS_64KIB_BATCHES.records)
-    await consumer.until(end, monotonicMs() + 10_000)
+    // A flood may leave the consumer far behind: it gets longer to catch up.
+    await consumer.until(end, monotonicMs() + 10_000 + (o.batchesPerSec === 0 ? 3 * o.durationMs : 0))
     const wallMs = monotonicMs() - t0
     const serverCpuMs = processCpuMs(o.serverPid) - server0
     const consumerCpu = process.cpuUsage(consumer0)
     const machine1 = machineCpu()
     const from = report.dueMs[0]! + o.warmupMs
+    const to = report.dueMs[0]! + o.durationMs
+    let delivered = 0
+    for (const at of consumer.received.values()) if (at >= from && at < to) delivered++
     const latencies: Array<number> = []
     const lag: Array<number> = []
     const ack: Array<number> = []
@@ -264,8 +274,8 @@ export const endToEnd = async (o: E2eOptions): Promise<E2eRound> => {
     const trace = process.env["E2E_TRACE"]
     if (trace !== undefined) {
       const lines = report.sentMs.map((sent, i) =>
-        `${(report.dueMs[i]! - report.dueMs[0]!).toFixed(2)} ${(sent - report.dueMs[i]!).toFixed(2)} ${(report.ackedMs[i]! - sent).toFixed(2)} ${((consumer.received.get(report.baseOffsets[i]!) ?? NaN) - sent).toFixed(2)}`)
-      fs.writeFileSync(trace, "due lag ack e2e\n" + lines.join("\n") + "\n")
+        `${(report.dueMs[i]! - report.dueMs[0]!).toFixed(2)} ${(sent - report.dueMs[i]!).toFixed(2)} ${(report.ackedMs[i]! - sent).toFixed(2)} ${((consumer.received.get(report.baseOffsets[i]!) ?? NaN) - sent).toFixed(2)} ${sent.toFixed(2)}`)
+      fs.writeFileSync(trace, "due lag ack e2e sent_monotonic\n" + lines.join("\n") + "\n")
     }
     if (missing > 0) throw new Error(`end-to-end: ${missing} acknowledged batches never reached the consumer`)
     const sort = (xs: Array<number>) => xs.sort((a, b) => a - b)
@@ -273,7 +283,8 @@ export const endToEnd = async (o: E2eOptions): Promise<E2eRound> => {
       latencies: sort(latencies), lag: sort(lag), ack: sort(ack),
       serverCpu: serverCpuMs / wallMs, producerCpu: report.cpuMs / report.wallMs, consumerCpu: (consumerCpu.user + consumerCpu.system) / 1000 / wallMs,
       machineBusy: (machine1.busy - machine0.busy) / Math.max(1, machine1.total - machine0.total),
-      fetches: consumer.fetches, responseBytes: sort(consumer.responseBytes), transferMs: sort(consumer.transferMs)
+      fetches: consumer.fetches, responseBytes: sort(consumer.responseBytes), transferMs: sort(consumer.transferMs),
+      deliveredPerSec: delivered / ((to - from) / 1000)
     }
   } finally {
     consumer.close()
@@ -281,9 +292,9 @@ export const endToEnd = async (o: E2eOptions): Promise<E2eRound> => {
 }
 
 /** One line for a round: latency percentiles, and what each side spent. */
-export const describeRound = (r: E2eRound): string => {
+export const describeRound = (r: E2eRound, requestBytes: number): string => {
   const p = (xs: ReadonlyArray<number>, q: number) => percentileSorted(xs, q).toFixed(2)
-  return `${r.latencies.length} batches, p50 ${p(r.latencies, 0.5)} ms, p99 ${p(r.latencies, 0.99)} ms, p999 ${p(r.latencies, 0.999)} ms; ` +
+  return `delivered ${((r.deliveredPerSec * requestBytes) / 1e6).toFixed(0)} MB/s; ${r.latencies.length} batches, p50 ${p(r.latencies, 0.5)} ms, p99 ${p(r.latencies, 0.99)} ms, p999 ${p(r.latencies, 0.999)} ms; ` +
     `produce ack p50/p99 ${p(r.ack, 0.5)}/${p(r.ack, 0.99)} ms, producer lag p99 ${p(r.lag, 0.99)} ms; ` +
     `CPU (of one core) server ${(r.serverCpu * 100).toFixed(0)}%, producer ${(r.producerCpu * 100).toFixed(0)}%, consumer ${(r.consumerCpu * 100).toFixed(0)}%, ` +
     `machine ${(r.machineBusy * 100).toFixed(0)}% busy; ` +
