@@ -1031,7 +1031,14 @@ export class PartitionLog {
   }
 
   private readRange(fetchOffset: number, maxBytes: number, minOneBatch: boolean, limit: number): Uint8Array {
-    for (let i = this.floorSegmentIndex(fetchOffset); i < this.segments.length; i++) {
+    const first = this.floorSegmentIndex(fetchOffset)
+    const current = this.segments[first]
+    // A consumer reading on from where its last read ended, with the whole segment below the limit.
+    if (current !== undefined && limit >= current.nextOffset) {
+      const records = current.readOn(fetchOffset, maxBytes, minOneBatch)
+      if (records !== null) return records
+    }
+    for (let i = first; i < this.segments.length; i++) {
       const segment = this.segments[i]!
       const found = segment.findBatch(fetchOffset)
       if (found === null) continue
@@ -1044,7 +1051,7 @@ export class PartitionLog {
       if (!minOneBatch && found.size > maxBytes) return EMPTY
       const budget = minOneBatch ? Math.max(maxBytes, found.size) : maxBytes
       const length = Math.min(maxPosition - found.position, budget)
-      return length <= 0 ? EMPTY : segment.read(found.position, length)
+      return length <= 0 ? EMPTY : segment.readBatches(found.position, length)
     }
     return EMPTY
   }
