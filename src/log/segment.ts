@@ -255,11 +255,11 @@ export class LogSegment {
   }
 
   /** Creates a new, empty segment (replacing any leftover files with that base offset). */
-  static create(dir: string, baseOffset: number, config: SegmentConfig, now: number, io: FileIoShape = nodeFileIo): LogSegment {
+  static create(dir: string, baseOffset: number, config: SegmentConfig, now: number, io: FileIoShape = nodeFileIo, inNewDirectory = false): LogSegment {
     const logPath = path.join(dir, filenamePrefixFromOffset(baseOffset) + LOG_FILE_SUFFIX)
     const fd = io.openSync(logPath, io.constants.O_RDWR | io.constants.O_CREAT | io.constants.O_TRUNC, 0o644)
     const segment = new LogSegment(dir, baseOffset, config, fd, 0, now, io)
-    deleteIfExists(segment.txnIndex.file, io)
+    if (!inNewDirectory) deleteIfExists(segment.txnIndex.file, io)
     // Empty index files exist from the start so that Kafka, opening this directory, finds
     // the complete set of files for every segment.
     segment.offsetIndex.flush(false)
