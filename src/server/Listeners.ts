@@ -45,12 +45,15 @@ export interface ConnectionEnds {
 
 /**
  * The connection's socket written without a fiber per write: `write` hands the bytes to the
- * socket at once and says whether it can take more; `drained` waits until it can.
+ * socket at once and says whether it can take more; `onDrained` calls back once it can (a
+ * plain callback: a large fetch response often fills the socket's buffer, and a fiber per
+ * such wait showed in fetch profiles).
  */
 export interface DirectWriter {
   /** `onWritten` runs once the socket has taken every chunk (not after a failed write). */
   readonly write: (chunks: ReadonlyArray<Uint8Array>, onWritten?: () => void) => boolean
-  readonly drained: Effect.Effect<void>
+  /** Calls `f` once, when the socket can take more or is closed (at once if it already can). */
+  readonly onDrained: (f: () => void) => void
   /**
    * Takes reading over from the Effect socket's reader (acquired first: it owns opening and
    * closing the socket) and returns a pull that hands out every chunk received since the
@@ -138,20 +141,16 @@ const directWriter = (socket: NodeSocket.NetSocket["Service"]): DirectWriter => 
     socket.uncork()
     return ok
   },
-  drained: Effect.callback<void>((resume) => {
-    if (socket.destroyed || !socket.writableNeedDrain) return resume(Effect.void)
+  onDrained: (f) => {
+    if (socket.destroyed || !socket.writableNeedDrain) return f()
     const done = () => {
       socket.off("drain", done)
       socket.off("close", done)
-      resume(Effect.void)
+      f()
     }
     socket.on("drain", done)
     socket.on("close", done)
-    return Effect.sync(() => {
-      socket.off("drain", done)
-      socket.off("close", done)
-    })
-  }),
+  },
   takeOverReading: () => takeOverReading(socket)
 })
 
