@@ -30,7 +30,11 @@ const root = fs.mkdtempSync(path.join(os.tmpdir(), "kafka-e2e-probe-"))
 const bare = args.includes("--bare")
 const capacity = args.includes("--capacity")
 const entry = args.find((a) => a.startsWith("--entry="))?.slice("--entry=".length)
-const broker = bare ? await startBare(["relay", path.join(root, "relay.bin")]) : await startBrokerProcess({ dataDir: root, ...(entry === undefined ? {} : { command: [entry] }) })
+const broker = await (bare ? startBare(["relay", path.join(root, "relay.bin")]) : startBrokerProcess({ dataDir: root, ...(entry === undefined ? {} : { command: [entry] }) }))
+  .catch((e: unknown) => {
+    fs.rmSync(root, { recursive: true, force: true })
+    throw e
+  })
 try {
   const admin = bare ? undefined : await AdminClient.connect(broker.port)
   const requestSize = partsPayload(produceParts("e2e", 0, encodeBatch(KIB_RECORDS_64KIB_BATCHES), 1)).reduce((n, b) => n + b.length, 0)
