@@ -399,16 +399,22 @@ export const runBench = async (profile: Profile, options: BenchOptions = {}): Pr
       return out
     }
     const theSink = async () => (sink ??= track(await startBare(["sink", sinkFile])))
+    /** Not counted: a broker's first scenario would otherwise also measure its JIT warming up. */
+    const warmUp = async (server: BrokerProcess, a: AdminClient) => {
+      if (profile.warmupMs === 0) return
+      await a.createTopics([{ name: "warm-up", partitions: 1 }])
+      const warm = partsPayload(produceParts("warm-up", 0, batch, 1))
+      await runPipeline({ port: server.port, connections: profile.connections, window: profile.window, next: () => warm, durationMs: 4 * profile.warmupMs })
+      await a.deleteTopics(["warm-up"])
+    }
 
     // ---- produce ----
     if (profile.warmupMs > 0 && (want("produce") || want("fetch") || want("e2e") || want("partitions"))) {
       // Not counted: the first scenario would otherwise also measure the JIT warming up.
       log(`warm-up: ${(4 * profile.warmupMs) / 1000} s of produce to the broker and the sink (not counted)`)
-      await admin.createTopics([{ name: "warm-up", partitions: 1 }])
-      const warm = partsPayload(produceParts("warm-up", 0, batch, 1))
-      await runPipeline({ port: broker.port, connections: profile.connections, window: profile.window, next: () => warm, durationMs: 4 * profile.warmupMs })
-      await admin.deleteTopics(["warm-up"])
+      await warmUp(broker, admin)
       const s = await theSink()
+      const warm = partsPayload(produceParts("warm-up", 0, batch, 1))
       await runPipeline({ port: s.port, connections: profile.connections, window: profile.window, next: () => warm, durationMs: 4 * profile.warmupMs })
       fs.truncateSync(sinkFile, 0)
     }
@@ -575,6 +581,12 @@ export const runBench = async (profile: Profile, options: BenchOptions = {}): Pr
       settleDisk(profile, log, "the partitions group")
       const many = profile.shareBrokers ? broker : track(await startBrokerProcess({ dataDir: manyDir }))
       const a = await AdminClient.connect(many.port)
+      if (many !== broker) {
+        // As the main broker was before its first scenario: the 1-partition rounds compared
+        // with this broker's run on a warm JIT, so these must too.
+        log(`  warm-up: ${(4 * profile.warmupMs) / 1000} s of produce to 1 partition of this broker (not counted)`)
+        await warmUp(many, a)
+      }
       log(`${total} partitions over ${topicsN} topics: creating`)
       const created0 = performance.now()
       const names = Array.from({ length: topicsN }, (_, t) => `many-${String(t).padStart(3, "0")}`)
