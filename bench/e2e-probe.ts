@@ -1,12 +1,15 @@
 /**
- * `node bench/e2e-probe.ts [--bare] [MB/s ...]`: the end-to-end scenario (bench/lib/e2e.ts)
- * alone, at the given producer rates, against a fresh broker process (or, with --bare, the
- * bare relay of bench/lib/bare-server.ts: the harness's own floor). One line per rate: latency
- * percentiles, the produce ack round trip, the producer's pacing lag and each side's CPU.
+ * `node bench/e2e-probe.ts [--bare] [--capacity] [MB/s ...]`: the end-to-end scenario
+ * (bench/lib/e2e.ts) alone, at the given producer rates, against a fresh broker process (or,
+ * with --bare, the bare relay of bench/lib/bare-server.ts: the harness's own floor). One line
+ * per rate: latency percentiles, the produce ack round trip, the producer's pacing lag and
+ * each side's CPU. --capacity first floods (the rate the consumer then receives is the
+ * machine's end-to-end capacity with all three processes running), then runs at half of it.
  * --entry=<bundle> runs that file instead of `pnpm start` (A/B against another build);
  * BENCH_BROKER_NODE_ARGS passes node flags to the broker (e.g. --cpu-prof); E2E_MS sets the
  * round's length, E2E_CONNECTIONS the producer's connections, E2E_TRACE=<file> writes every
- * batch's due time, lag, ack and latency.
+ * batch's due time, lag, ack and latency (and its send time on CLOCK_MONOTONIC, to line up
+ * with other processes' timestamps); E2E_PRODUCER_NODE_ARGS passes node flags to the producer.
  */
 import * as fs from "node:fs"
 import * as os from "node:os"
@@ -22,19 +25,31 @@ const durationMs = Number(process.env["E2E_MS"] ?? 3000)
 const connections = Number(process.env["E2E_CONNECTIONS"] ?? 4)
 const root = fs.mkdtempSync(path.join(os.tmpdir(), "kafka-e2e-probe-"))
 const bare = args.includes("--bare")
+const capacity = args.includes("--capacity")
 const entry = args.find((a) => a.startsWith("--entry="))?.slice("--entry=".length)
-const broker = bare ? await startBare(["relay", path.join(root, "relay.bin"), "1024"]) : await startBrokerProcess({ dataDir: root, ...(entry === undefined ? {} : { command: [entry] }) })
+const broker = bare ? await startBare(["relay", path.join(root, "relay.bin")]) : await startBrokerProcess({ dataDir: root, ...(entry === undefined ? {} : { command: [entry] }) })
 try {
   const admin = bare ? undefined : await AdminClient.connect(broker.port)
   const requestSize = partsPayload(produceParts("e2e", 0, encodeBatch(KIB_RECORDS_64KIB_BATCHES), 1)).reduce((n, b) => n + b.length, 0)
-  for (const [i, mbps] of (rates.length > 0 ? rates : [10, 100, 200]).entries()) {
-    const topic = `probe-${i}`
+  const label = bare ? "bare relay" : entry ?? "broker"
+  let round = 0
+  const run = async (batchesPerSec: number) => {
+    const topic = `probe-${round++}`
     await admin?.createTopics([{ name: topic, partitions: 1 }])
-    const round = await endToEnd({
-      port: broker.port, serverPid: broker.pid, topic, batchesPerSec: (mbps * 1e6) / requestSize, durationMs, connections, warmupMs: 300
-    })
-    console.log(`${bare ? "bare relay" : entry ?? "broker"} ${mbps} MB/s: ${describeRound(round)}; load average ${os.loadavg()[0]!.toFixed(1)}`)
+    const r = await endToEnd({ port: broker.port, serverPid: broker.pid, topic, batchesPerSec, durationMs, connections, warmupMs: 300 })
     await admin?.deleteTopics([topic])
+    return r
+  }
+  const mbps = [...rates]
+  if (capacity) {
+    const r = await run(0)
+    const cap = (r.deliveredPerSec * requestSize) / 1e6
+    console.log(`${label} capacity (producer flooding, ${connections} x 8 in flight): ${describeRound(r, requestSize)}; load average ${os.loadavg()[0]!.toFixed(1)}`)
+    mbps.unshift(Math.round(cap / 2))
+  }
+  for (const rate of mbps.length > 0 || capacity ? mbps : [10, 100, 200]) {
+    const r = await run((rate * 1e6) / requestSize)
+    console.log(`${label} ${rate} MB/s: ${describeRound(r, requestSize)}; load average ${os.loadavg()[0]!.toFixed(1)}`)
   }
   admin?.close()
 } finally {

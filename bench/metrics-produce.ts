@@ -7,12 +7,12 @@
  * (best round), and the broker's CPU time per request (best round), which the other
  * processes on a shared machine disturb much less than throughput.
  */
-import { type ChildProcess, spawn } from "node:child_process"
-import * as net from "node:net"
-import * as path from "node:path"
 import { buildRecordBatch } from "../src/log/record-batch.ts"
 import { Produce } from "../src/protocol/generated/apis/Produce.ts"
 import { encodeRequest } from "../test/support/wire-client.ts"
+import { processCpuMs } from "./lib/broker-process.ts"
+import { runPipeline } from "./lib/load.ts"
+import { type ServerProcess, startServer } from "./lib/servers-process.ts"
 
 const CONNECTIONS = 4
 const WINDOW = 16
@@ -20,15 +20,6 @@ const WARMUP_MS = 1000
 const MEASURE_MS = 3000
 const ROUNDS = Number(process.env["BENCH_ROUNDS"] ?? 4)
 const TOPIC = "bench-metrics"
-
-const here = path.dirname(new URL(import.meta.url).pathname)
-
-const startServer = (mode: "broker" | "broker-no-metrics"): Promise<{ port: number; child: ChildProcess }> =>
-  new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [path.join(here, "servers.ts"), mode], { stdio: ["pipe", "pipe", "inherit"] })
-    child.stdout!.once("data", (d) => resolve({ port: Number(String(d).trim()), child }))
-    child.once("exit", (code) => reject(new Error(`${mode} server exited with ${code}`)))
-  })
 
 const now = Date.now()
 const records = buildRecordBatch({ records: Array.from({ length: 10 }, (_, i) => ({ key: `k${i}`, value: "x".repeat(100), timestamp: now + i })) })
@@ -39,62 +30,20 @@ const request = Buffer.from(encodeRequest(Produce, 9, 0, {
   topicData: [{ name: TOPIC, partitionData: [{ index: 0, records }] }]
 }))
 
-const driveConnection = (port: number, state: { counting: boolean; stopped: boolean; count: number }) =>
-  new Promise<void>((resolve, reject) => {
-    const socket = net.connect({ port, host: "127.0.0.1" }, () => {
-      socket.setNoDelay(true)
-      socket.write(Buffer.concat(Array.from({ length: WINDOW }, () => request)))
-    })
-    let pending = Buffer.alloc(0)
-    socket.on("data", (chunk) => {
-      pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk])
-      let pos = 0
-      let responses = 0
-      while (pending.length - pos >= 4) {
-        const size = pending.readInt32BE(pos)
-        if (pending.length - pos < 4 + size) break
-        pos += 4 + size
-        responses++
-      }
-      pending = pending.subarray(pos)
-      if (state.counting) state.count += responses
-      if (state.stopped) {
-        socket.destroy()
-        resolve()
-        return
-      }
-      if (responses > 0) socket.write(Buffer.concat(Array.from({ length: responses }, () => request)))
-    })
-    socket.on("error", reject)
-  })
-
-/** The child's CPU time so far, in microseconds. */
-const cpuOf = (child: ChildProcess): Promise<number> =>
-  new Promise((resolve) => {
-    child.stdout!.once("data", (d) => resolve(Number(String(d).trim())))
-    child.stdin!.write("cpu\n")
-  })
-
 interface Round {
   readonly rate: number
   readonly cpuMicrosPerRequest: number
 }
 
-const measure = async (server: { port: number; child: ChildProcess }): Promise<Round> => {
-  const state = { counting: false, stopped: false, count: 0 }
-  const done = Promise.all(Array.from({ length: CONNECTIONS }, () => driveConnection(server.port, state)))
-  await new Promise((r) => setTimeout(r, WARMUP_MS))
-  const cpuStart = await cpuOf(server.child)
-  state.counting = true
-  const start = performance.now()
-  await new Promise((r) => setTimeout(r, MEASURE_MS))
-  const elapsed = performance.now() - start
-  const count = state.count
-  state.counting = false
-  const cpuEnd = await cpuOf(server.child)
-  state.stopped = true
-  await done
-  return { rate: (count / elapsed) * 1000, cpuMicrosPerRequest: (cpuEnd - cpuStart) / Math.max(1, count) }
+const measure = async (server: ServerProcess): Promise<Round> => {
+  let cpuStart = 0
+  let cpuEnd = 0
+  const r = await runPipeline({
+    port: server.port, connections: CONNECTIONS, window: WINDOW, next: () => request, warmupMs: WARMUP_MS, durationMs: MEASURE_MS,
+    onWindowStart: () => (cpuStart = processCpuMs(server.pid)),
+    onWindowEnd: () => (cpuEnd = processCpuMs(server.pid))
+  })
+  return { rate: (r.responses / r.elapsedMs) * 1000, cpuMicrosPerRequest: ((cpuEnd - cpuStart) * 1000) / Math.max(1, r.responses) }
 }
 
 const on = await startServer("broker")
@@ -122,6 +71,6 @@ try {
   console.log(`  throughput ratio with/without : ${(bestRate(withMetrics) / bestRate(without)).toFixed(3)}`)
   console.log(`  CPU per request with/without  : ${(bestCpu(withMetrics) / bestCpu(without)).toFixed(3)}`)
 } finally {
-  on.child.kill("SIGKILL")
-  off.child.kill("SIGKILL")
+  await on.stop()
+  await off.stop()
 }

@@ -1,5 +1,5 @@
 /**
- * The two servers the ApiVersions benchmark compares, each run in its own process:
+ * The servers bench/api-versions.ts and bench/metrics-produce.ts compare, each run in its own process:
  *   node bench/servers.ts broker   the real broker (embedded, ephemeral port)
  *   node bench/servers.ts broker-no-metrics   the same without request metrics
  *   node bench/servers.ts bare     a bare node:net server answering every frame with a
@@ -19,12 +19,6 @@ const mode = process.argv[2]
 if (mode === "broker" || mode === "broker-no-metrics") {
   const broker = await startBroker({ logLevel: "None", requestMetrics: mode === "broker" })
   console.log(broker.port)
-  // A line on stdin asks for the CPU time used so far (microseconds), for per-request CPU cost.
-  process.stdin.on("data", () => {
-    const cpu = process.cpuUsage()
-    console.log(cpu.user + cpu.system)
-  })
-  process.stdin.on("error", () => {})
 } else if (mode === "bare") {
   // Same bytes the broker sends for ApiVersions v3 (header v0 + body), built once.
   const template = encodeResponseFrame(ApiVersions, 3, 0, apiVersionsResponse(makeRegistry(handlers).supported))

@@ -14,14 +14,18 @@
  *     buffer (no intermediate copy, buffers reused once written); a turn's responses go out
  *     corked, in one writev.
  *   node bench/lib/bare-server.ts relay <file> [ringMiB]
- *     End-to-end relay, the floor of the end-to-end scenario: one partition kept in memory
- *     per topic (in a ring of [ringMiB], 256 by default, allocated up front), and appended to
- *     <file> as the sink does. A Produce request's batch gets the next
- *     offsets and is answered at once (Produce v9); a Fetch (v12) at the log end waits,
+ *     End-to-end relay, the floor of the end-to-end scenario: one partition per topic, its
+ *     batches kept in memory (a ring of [ringMiB], 64 by default, allocated and touched up
+ *     front) and appended to <file> with one write per batch of frames read, as the sink
+ *     does. A Produce request's batch gets the next offsets and is answered at once
+ *     (Produce v9; a read's acks in one socket write); a Fetch (v12) at the log end waits,
  *     without a timer per wake-up, until the next append or its max wait, and is answered
- *     with the batches from its offset (up to its partition max bytes). Only the request
- *     shapes the bench sends (one topic, one partition) are understood; anything else gets
- *     the sink's minimal response.
+ *     with the batches from its offset (up to its partition max bytes), corked: a head, the
+ *     batches straight from the ring (from the file for a consumer a ring behind), a tail.
+ *     Requests are parsed in place, responses patched into templates encoded once per
+ *     topic: nothing allocated per record or per field. Only the request shapes the bench
+ *     sends (one topic, one partition) are understood; anything else gets the sink's
+ *     minimal response.
  *
  * Prints its port on stdout and runs until killed. Imports only node: modules, so it starts
  * in milliseconds and its CPU time is the server's own.
@@ -98,61 +102,95 @@ const reader = (chunkBytes: number, files: ReadonlyArray<string>) => {
   })
 }
 
-/** The relay's in-memory log: batches older than this many bytes are forgotten. */
-const RELAY_RING_BYTES = 256 << 20
+/** The relay's in-memory log (a ring): older batches are read back from its file. */
+const RELAY_RING_BYTES = 64 << 20
+/** A connection's receive buffer: frames are handled in place; a partial one moves to the front when a chunk would not fit after it. */
+const RELAY_INPUT_BYTES = 4 << 20
 
-/** Unsigned varint at `pos`: [value, next position]. */
-const uvarint = (b: Buffer, pos: number): [number, number] => {
+/** Unsigned varint at `pos`; sets `varintEnd` to the position after it. */
+let varintEnd = 0
+const uvarint = (b: Buffer, pos: number): number => {
   let v = 0
   let shift = 0
   while (true) {
     const x = b[pos++]!
     v += (x & 0x7f) * 2 ** shift
-    if (x < 0x80) return [v, pos]
+    if (x < 0x80) {
+      varintEnd = pos
+      return v
+    }
     shift += 7
   }
 }
 
-const writeUvarint = (out: Array<number>, v: number) => {
+/** Writes an unsigned varint at `pos`; returns the position after it. */
+const writeUvarint = (b: Buffer, pos: number, v: number): number => {
   while (v >= 0x80) {
-    out.push((v & 0x7f) | 0x80)
+    b[pos++] = (v & 0x7f) | 0x80
     v = Math.floor(v / 128)
   }
-  out.push(v)
-}
-
-/** Skips the request header v2 (api key, version, correlation id, client id, tagged fields); returns the body's position. */
-const bodyAt = (frame: Buffer): number => {
-  const clientIdLength = frame.readInt16BE(8)
-  const [tagged, pos] = uvarint(frame, 10 + Math.max(0, clientIdLength))
-  if (tagged !== 0) throw new Error("tagged fields in a request header")
+  b[pos++] = v
   return pos
 }
 
+/** Skips the request header v2 (api key, version, correlation id, client id, tagged fields); returns the body's position. */
+const bodyAt = (b: Buffer, at: number): number => {
+  const clientIdLength = b.readInt16BE(at + 8)
+  if (uvarint(b, at + 10 + Math.max(0, clientIdLength)) !== 0) throw new Error("tagged fields in a request header")
+  return varintEnd
+}
+
 const relay = (file: string, ringBytes: number) => {
-  const fd = fs.openSync(file, "a")
+  const fd = fs.openSync(file, "a+")
   // Batches live in one ring allocated and touched up front: fresh memory per batch costs a
   // page fault per 4 KiB (tens of microseconds per batch on a VM), which a floor must not pay.
-  const ring = Buffer.alloc(ringBytes)
-  let ringAt = 0
-  let appended = 0
+  // Buffer.alloc alone does not touch it (the zeroed pages come from calloc, lazily): fill does.
+  const ring = Buffer.allocUnsafeSlow(ringBytes).fill(0)
+  const L = ring.length
+  /**
+   * Bytes put in the ring since the start, counting the tail skipped at each wrap, so a
+   * batch's ring position is its start in these coordinates modulo the ring's length, and
+   * the batch is intact while fewer than L bytes came after its start.
+   */
+  let ringAppended = 0
+  /** Bytes in the file (every batch is appended to it in order). */
+  let fileAt = fs.fstatSync(fd).size
+  /**
+   * Ring bytes a response still holds (the socket has not taken them yet), by where they
+   * start: a batch that would overwrite them goes to the file only (a consumer that slow is
+   * served from the file), so no response ever sends bytes the ring reused.
+   */
+  const pins = new Set<{ readonly from: number }>()
+  const pinnedFrom = (): number => {
+    let min = Infinity
+    for (const p of pins) min = Math.min(min, p.from)
+    return min
+  }
+  const inRing = (ringStart: number) => ringStart >= 0 && ringAppended - ringStart <= L
+  /** The file write pending for this read: ring bytes [runFrom, runTo) (one write per run of batches). */
+  let runFrom = 0
+  let runTo = 0
+  const flushRun = () => {
+    if (runTo > runFrom) fs.writeSync(fd, ring, runFrom % L, runTo - runFrom)
+    runFrom = runTo = 0
+  }
+
   /** A topic's partition 0 (the bench's scenarios use one partition per topic). */
   interface Log {
     readonly name: Buffer
-    readonly batches: Array<{ baseOffset: number; bytes: Buffer; appendedAt: number }>
+    /** Its batches, by base offset: start in ring coordinates (-1: in the file only), position in the file, size. */
+    readonly baseOffsets: Array<number>
+    readonly ringStarts: Array<number>
+    readonly filePositions: Array<number>
+    readonly sizes: Array<number>
     logEnd: number
     parked: Array<Parked>
+    /** The produce response and fetch response head for this topic, encoded once (ids and offsets patched per use). */
+    readonly produceResponse: Buffer
+    readonly fetchHead: Buffer
+    /** Where the fetch head's high watermark, last stable offset and records length go. */
+    readonly fetchOffsetsAt: number
   }
-  const logs = new Map<string, Log>()
-  const logOf = (name: Buffer): Log => {
-    const key = name.toString("latin1")
-    let log = logs.get(key)
-    if (log === undefined) logs.set(key, log = { name: Buffer.from(name), batches: [], logEnd: 0, parked: [] })
-    return log
-  }
-  // Ring bytes older than this may be overwritten while a response still holds them.
-  const servable = (appendedAt: number) => appended - appendedAt <= ring.length - (8 << 20)
-  const parked = new Set<Log>()
   interface Parked {
     readonly socket: net.Socket
     readonly correlationId: number
@@ -160,58 +198,110 @@ const relay = (file: string, ringBytes: number) => {
     readonly maxBytes: number
     readonly deadline: number
   }
+
+  const logs = new Map<string, Log>()
+  const logOf = (b: Buffer, at: number, length: number): Log => {
+    const key = b.toString("latin1", at, at + length)
+    let log = logs.get(key)
+    if (log !== undefined) return log
+    const name = Buffer.from(key, "latin1")
+    // Produce v9 response: size, correlation id, header tags; one topic (name), one partition:
+    // index, error, base offset, log append time -1, log start offset 0, record errors [],
+    // error message null, tags; topic tags; throttle 0; response tags.
+    const produceResponse = Buffer.alloc(4 + 4 + 1 + 1 + 5 + name.length + 1 + 4 + 2 + 8 + 8 + 8 + 3 + 1 + 4 + 1)
+    let p = 9
+    p = writeUvarint(produceResponse, p, 2)
+    p = writeUvarint(produceResponse, p, name.length + 1)
+    p += name.copy(produceResponse, p)
+    p = writeUvarint(produceResponse, p, 2)
+    p += 4 + 2 + 8 // index 0, error 0, base offset (patched)
+    produceResponse.writeBigInt64BE(-1n, p)
+    p += 8 + 8 // log append time, log start offset 0
+    produceResponse[p++] = 1 // record errors: empty
+    produceResponse[p++] = 0 // error message: null
+    produceResponse[p++] = 0 // partition tags
+    produceResponse[p++] = 0 // topic tags
+    p += 4 // throttle
+    produceResponse[p++] = 0 // response tags
+    const sized = produceResponse.subarray(0, p)
+    sized.writeInt32BE(p - 4, 0)
+    // Fetch v12 response head, up to the records' length: size, correlation id, header tags,
+    // throttle, error, session id; one topic (name), one partition: index, error, high
+    // watermark, last stable offset, log start offset, aborted null, preferred replica -1.
+    const fetchHead = Buffer.alloc(4 + 4 + 1 + 4 + 2 + 4 + 5 + name.length + 1 + 4 + 2 + 8 + 8 + 8 + 1 + 4 + 5)
+    let f = 4 + 4 + 1 + 4 + 2 + 4
+    f = writeUvarint(fetchHead, f, 2)
+    f = writeUvarint(fetchHead, f, name.length + 1)
+    f += name.copy(fetchHead, f)
+    f = writeUvarint(fetchHead, f, 2)
+    f += 4 + 2
+    const fetchOffsetsAt = f
+    log = {
+      name, baseOffsets: [], ringStarts: [], filePositions: [], sizes: [], logEnd: 0, parked: [],
+      produceResponse: sized, fetchHead, fetchOffsetsAt
+    }
+    logs.set(key, log)
+    return log
+  }
+
+  const parked = new Set<Log>()
   // One timer for every parked fetch (the earliest deadline), re-armed only when it fires.
   let timer: NodeJS.Timeout | undefined
+  /** A fetch response's last bytes: partition, topic and response tags. */
+  const fetchTail = Buffer.from([0, 0, 0])
 
   const fetchResponse = (log: Log, p: Omit<Parked, "deadline">): void => {
-    const { batches, name: topicName, logEnd } = log
-    const chosen: Array<Buffer> = []
-    let bytes = 0
+    const { baseOffsets, logEnd } = log
     // Binary search for the first batch at or after the offset.
     let lo = 0
-    let hi = batches.length
+    let hi = baseOffsets.length
     while (lo < hi) {
       const mid = (lo + hi) >>> 1
-      if (batches[mid]!.baseOffset < p.offset) lo = mid + 1
+      if (baseOffsets[mid]! < p.offset) lo = mid + 1
       else hi = mid
     }
-    for (let i = lo; i < batches.length; i++) {
-      if (!servable(batches[i]!.appendedAt)) continue
-      const b = batches[i]!.bytes
-      if (chosen.length > 0 && bytes + b.length > p.maxBytes) break
-      chosen.push(b)
-      bytes += b.length
-    }
-    const head: Array<number> = []
-    const int = (v: number, n: number) => {
-      for (let i = n - 1; i >= 0; i--) head.push(Math.floor(v / 2 ** (8 * i)) & 0xff)
-    }
-    int(p.correlationId, 4)
-    head.push(0) // header tagged fields
-    int(0, 4) // throttle
-    int(0, 2) // error
-    int(0, 4) // session id
-    writeUvarint(head, 2) // one topic
-    writeUvarint(head, topicName.length + 1)
-    head.push(...topicName)
-    writeUvarint(head, 2) // one partition
-    int(0, 4) // index
-    int(0, 2) // error
-    int(logEnd, 8) // high watermark
-    int(logEnd, 8) // last stable offset
-    int(0, 8) // log start offset
-    head.push(0) // aborted transactions: null
-    int(0xffffffff, 4) // preferred read replica -1
-    writeUvarint(head, bytes + 1)
-    const tail = Buffer.from([0, 0, 0]) // partition, topic and response tagged fields
-    const size = head.length + bytes + tail.length
-    const frame = Buffer.allocUnsafe(4 + head.length)
-    frame.writeInt32BE(size, 0)
-    Buffer.from(head).copy(frame, 4)
+    let bytes = 0
+    let to = lo
+    while (to < baseOffsets.length && (to === lo || bytes + log.sizes[to]! <= p.maxBytes)) bytes += log.sizes[to++]!
+    const h = log.fetchHead
+    h.writeInt32BE(p.correlationId, 4)
+    let at = log.fetchOffsetsAt
+    h.writeBigInt64BE(BigInt(logEnd), at)
+    h.writeBigInt64BE(BigInt(logEnd), at + 8)
+    at += 8 + 8 + 8 // log start offset 0
+    h[at++] = 0 // aborted transactions: null
+    h.writeInt32BE(-1, at)
+    at = writeUvarint(h, at + 4, bytes + 1)
+    h.writeInt32BE(at - 4 + bytes + fetchTail.length, 0)
     p.socket.cork()
-    p.socket.write(frame)
-    for (const c of chosen) p.socket.write(c)
-    p.socket.write(tail)
+    // The head is rewritten by the next response: it goes to the socket as a copy.
+    p.socket.write(Buffer.from(h.subarray(0, at)))
+    // Batches appended back to back sit next to each other in the ring: one write per run.
+    // A consumer that fell a ring behind is served from the file (one read per run).
+    let pinFrom = Infinity
+    let i = lo
+    while (i < to) {
+      const fromRing = inRing(log.ringStarts[i]!)
+      const starts = fromRing ? log.ringStarts : log.filePositions
+      let end = starts[i]! + log.sizes[i]!
+      let j = i + 1
+      while (j < to && starts[j] === end && inRing(log.ringStarts[j]!) === fromRing) end += log.sizes[j++]!
+      if (fromRing) {
+        pinFrom = Math.min(pinFrom, starts[i]!)
+        p.socket.write(ring.subarray(starts[i]! % L, starts[i]! % L + end - starts[i]!))
+      } else {
+        const old = Buffer.allocUnsafe(end - starts[i]!)
+        fs.readSync(fd, old, 0, old.length, starts[i]!)
+        p.socket.write(old)
+      }
+      i = j
+    }
+    if (pinFrom === Infinity) p.socket.write(fetchTail)
+    else {
+      const pin = { from: pinFrom }
+      pins.add(pin)
+      p.socket.write(fetchTail, () => pins.delete(pin))
+    }
     p.socket.uncork()
   }
 
@@ -236,72 +326,59 @@ const relay = (file: string, ringBytes: number) => {
     timer = setTimeout(expire, Math.max(0, earliest - performance.now()))
   }
 
-  /** Appends the request's batch and queues its response; returns the log appended to. */
-  const produce = (frame: Buffer, correlationId: number, out: Array<Buffer>): Log => {
-    let pos = bodyAt(frame)
-    const [txn, afterTxn] = uvarint(frame, pos)
-    pos = afterTxn + Math.max(0, txn - 1) + 2 + 4 // transactional id, acks, timeout
-    ;[, pos] = uvarint(frame, pos) // topics
-    const [nameLength, afterName] = uvarint(frame, pos)
-    const log = logOf(frame.subarray(afterName, afterName + nameLength - 1))
-    const { batches, name: topicName } = log
-    pos = afterName + nameLength - 1
-    ;[, pos] = uvarint(frame, pos) // partitions
-    pos += 4 // index
-    const [recordsLength, recordsAt] = uvarint(frame, pos)
-    const received = frame.subarray(recordsAt, recordsAt + recordsLength - 1)
-    if (ringAt + received.length > ring.length) ringAt = 0
-    const batch = ring.subarray(ringAt, ringAt + received.length)
-    received.copy(batch)
-    ringAt += batch.length
-    appended += batch.length
-    // Batches the ring has since overwritten (or is about to) are no longer served.
-    let drop = 0
-    while (drop < batches.length && !servable(batches[drop]!.appendedAt)) drop++
-    if (drop > 0) batches.splice(0, drop)
-    const baseOffset = log.logEnd
-    batch.writeBigInt64BE(BigInt(baseOffset), 0)
-    log.logEnd += batch.readInt32BE(23) + 1
-    fs.writeSync(fd, batch)
-    batches.push({ baseOffset, bytes: batch, appendedAt: appended })
-    const r: Array<number> = []
-    const int = (v: number, n: number) => {
-      for (let i = n - 1; i >= 0; i--) r.push(Math.floor(v / 2 ** (8 * i)) & 0xff)
+  /** Appends the request's batch to the ring; returns the log appended to. Its response is `log.produceResponse` with `baseOffset`. */
+  let baseOffset = 0
+  const produce = (b: Buffer, at: number): Log => {
+    let pos = bodyAt(b, at)
+    const txn = uvarint(b, pos)
+    pos = varintEnd + Math.max(0, txn - 1) + 2 + 4 // transactional id, acks, timeout
+    uvarint(b, pos) // topics (one)
+    const nameLength = uvarint(b, varintEnd) - 1
+    const log = logOf(b, varintEnd, nameLength)
+    uvarint(b, varintEnd + nameLength) // partitions (one)
+    const n = uvarint(b, varintEnd + 4) - 1
+    const recordsAt = varintEnd
+    baseOffset = log.logEnd
+    b.writeBigInt64BE(BigInt(baseOffset), recordsAt)
+    log.logEnd += b.readInt32BE(recordsAt + 23) + 1
+    log.baseOffsets.push(baseOffset)
+    log.sizes.push(n)
+    log.filePositions.push(fileAt)
+    fileAt += n
+    let slot = ringAppended % L
+    if (slot + n > L) {
+      ringAppended += L - slot
+      slot = 0
     }
-    int(correlationId, 4)
-    r.push(0)
-    writeUvarint(r, 2)
-    writeUvarint(r, topicName.length + 1)
-    r.push(...topicName)
-    writeUvarint(r, 2)
-    int(0, 4) // index
-    int(0, 2) // error
-    int(baseOffset, 8)
-    int(0xffffffff, 4)
-    int(0xffffffff, 4) // log append time -1
-    int(0, 8) // log start offset
-    r.push(1, 0, 0) // record errors: empty; error message: null; partition tagged fields
-    r.push(0) // topic tagged fields
-    int(0, 4) // throttle
-    r.push(0)
-    const response = Buffer.allocUnsafe(4 + r.length)
-    response.writeInt32BE(r.length, 0)
-    Buffer.from(r).copy(response, 4)
-    out.push(response)
+    if (n > L || pinnedFrom() < ringAppended + n - L) {
+      // The ring's next bytes are still on their way to a slow consumer: file only.
+      log.ringStarts.push(-1)
+      flushRun()
+      fs.writeSync(fd, b, recordsAt, n)
+      return log
+    }
+    b.copy(ring, slot, recordsAt, recordsAt + n)
+    log.ringStarts.push(ringAppended)
+    if (runTo !== ringAppended) {
+      flushRun()
+      runFrom = ringAppended
+    }
+    ringAppended += n
+    runTo = ringAppended
     return log
   }
 
-  const fetch = (socket: net.Socket, frame: Buffer, correlationId: number) => {
-    let pos = bodyAt(frame)
-    const maxWait = frame.readInt32BE(pos + 4)
+  const fetch = (socket: net.Socket, b: Buffer, at: number, correlationId: number) => {
+    let pos = bodyAt(b, at)
+    const maxWait = b.readInt32BE(pos + 4)
     pos += 4 + 4 + 4 + 4 + 1 + 4 + 4 // replica, max wait, min bytes, max bytes, isolation, session id, epoch
-    ;[, pos] = uvarint(frame, pos) // topics
-    const [nameLength, afterName] = uvarint(frame, pos)
-    const log = logOf(frame.subarray(afterName, afterName + nameLength - 1))
-    pos = afterName + nameLength - 1
-    ;[, pos] = uvarint(frame, pos) // partitions
-    const offset = Number(frame.readBigInt64BE(pos + 8))
-    const maxBytes = frame.readInt32BE(pos + 8 + 8 + 4 + 8)
+    uvarint(b, pos) // topics (one)
+    const nameLength = uvarint(b, varintEnd) - 1
+    const log = logOf(b, varintEnd, nameLength)
+    uvarint(b, varintEnd + nameLength) // partitions (one)
+    pos = varintEnd
+    const offset = Number(b.readBigInt64BE(pos + 4 + 4))
+    const maxBytes = b.readInt32BE(pos + 4 + 4 + 8 + 4 + 8)
     const p = { socket, correlationId, offset, maxBytes }
     if (offset < log.logEnd || maxWait <= 0) return fetchResponse(log, p)
     log.parked.push({ ...p, deadline: performance.now() + maxWait })
@@ -309,41 +386,58 @@ const relay = (file: string, ringBytes: number) => {
     arm()
   }
 
+  /** Responses of one read, written at once: produce acks, and the minimal answer to anything else. */
+  const minimal = Buffer.alloc(8)
+  minimal.writeInt32BE(4, 0)
+
   return net.createServer((socket) => {
     socket.setNoDelay(true)
     // Received bytes not yet handled, in one buffer reused for the connection's life (no
-    // fresh memory per frame; frames are handled before the next read overwrites them).
-    let input = Buffer.alloc(1 << 20)
-    let have = 0
-    socket.on("data", (chunk: Buffer) => {
-      if (have + chunk.length > input.length) {
-        const grown = Buffer.alloc(Math.max(2 * input.length, have + chunk.length))
-        input.copy(grown, 0, 0, have)
-        input = grown
+    // fresh memory per frame; a partial frame moves to the front only when space runs short).
+    // net.Server's sockets cannot read into it directly (no onread option for accepted
+    // sockets), so each chunk is copied once, as the broker's frame reader does.
+    const input = Buffer.alloc(RELAY_INPUT_BYTES)
+    let start = 0
+    let end = 0
+    const out: Array<Buffer> = []
+    const onRead = (chunk: Buffer) => {
+      if (input.length - end < chunk.length) {
+        if (end - start + chunk.length > input.length) throw new Error(`a frame longer than ${input.length} bytes`)
+        input.copy(input, 0, start, end)
+        end -= start
+        start = 0
       }
-      chunk.copy(input, have)
-      have += chunk.length
-      let buffered = input.subarray(0, have)
-      const out: Array<Buffer> = []
+      end += chunk.copy(input, end)
       let appendedTo: Log | undefined
-      while (buffered.length >= 4 && buffered.length >= 4 + buffered.readInt32BE(0)) {
-        const frame = buffered.subarray(4, 4 + buffered.readInt32BE(0))
-        buffered = buffered.subarray(4 + frame.length)
-        const apiKey = frame.readInt16BE(0)
-        const correlationId = frame.readInt32BE(4)
+      let outBytes = 0
+      while (end - start >= 4 && end - start >= 4 + input.readInt32BE(start)) {
+        const size = input.readInt32BE(start)
+        const at = start + 4
+        start = at + size
+        const apiKey = input.readInt16BE(at)
+        const correlationId = input.readInt32BE(at + 4)
         if (apiKey === 0) {
-          appendedTo = produce(frame, correlationId, out)
-        } else if (apiKey === 1) fetch(socket, frame, correlationId)
-        else {
-          const r = Buffer.allocUnsafe(8)
-          r.writeInt32BE(4, 0)
+          const log = produce(input, at)
+          appendedTo = log
+          const r = log.produceResponse
           r.writeInt32BE(correlationId, 4)
-          out.push(r)
+          r.writeBigInt64BE(BigInt(baseOffset), r.length - 4 - 1 - 1 - 3 - 8 - 8 - 8)
+          out.push(Buffer.from(r))
+          outBytes += r.length
+        } else if (apiKey === 1) fetch(socket, input, at, correlationId)
+        else {
+          minimal.writeInt32BE(correlationId, 4)
+          out.push(Buffer.from(minimal))
+          outBytes += 8
         }
       }
-      buffered.copy(input, 0)
-      have = buffered.length
-      if (out.length > 0) socket.write(out.length === 1 ? out[0]! : Buffer.concat(out))
+      // One file write per run of batches this read appended (a wrap starts a new run).
+      flushRun()
+      if (start === end) start = end = 0
+      if (out.length > 0) {
+        socket.write(out.length === 1 ? out[0]! : Buffer.concat(out, outBytes))
+        out.length = 0
+      }
       // A fetch waiting on the log answers in the turn its data arrived (one topic per connection here).
       if (appendedTo !== undefined && appendedTo.parked.length > 0) {
         const woken = appendedTo.parked
@@ -351,7 +445,8 @@ const relay = (file: string, ringBytes: number) => {
         parked.delete(appendedTo)
         for (const p of woken) fetchResponse(appendedTo, p)
       }
-    })
+    }
+    socket.on("data", onRead)
     socket.on("error", () => socket.destroy())
   })
 }

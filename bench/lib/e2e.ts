@@ -17,11 +17,9 @@ import { spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as net from "node:net"
 import * as path from "node:path"
-import { BATCH_LENGTH_OFFSET, LAST_OFFSET_DELTA_OFFSET, LOG_OVERHEAD, RECORD_BATCH_OVERHEAD } from "../../src/log/record-batch.ts"
-import { Fetch } from "../../src/protocol/generated/apis.ts"
-import { decodeResponse } from "../../test/support/wire-client.ts"
 import { processCpuMs, trackChild } from "./broker-process.ts"
-import { FETCH_VERSION, fetchRequest, KIB_RECORDS_64KIB_BATCHES } from "./kafka.ts"
+import { type FetchedBatches, FetchResponseStream } from "./fetch-stream.ts"
+import { fetchRequest, KIB_RECORDS_64KIB_BATCHES } from "./kafka.ts"
 import { percentileSorted } from "./stats.ts"
 
 /** The machine's CPU time so far (jiffies), busy and in all, from /proc/stat's first line. */
@@ -51,7 +49,9 @@ export interface E2eOptions {
   /** The server's pid, for its CPU time over the round. */
   readonly serverPid: number
   readonly topic: string
+  /** The producer's pace; 0 floods instead (`window` requests in flight per connection), for the capacity. */
   readonly batchesPerSec: number
+  readonly window?: number
   readonly durationMs: number
   readonly connections: number
   /** Batches due before this are not counted. */
@@ -74,6 +74,8 @@ export interface E2eRound {
   readonly fetches: number
   readonly responseBytes: ReadonlyArray<number>
   readonly transferMs: ReadonlyArray<number>
+  /** Batches per second the consumer received from the warm-up's end to the producer's last send. */
+  readonly deliveredPerSec: number
 }
 
 const producerPath = path.join(import.meta.dirname, "e2e-producer.ts")
@@ -87,84 +89,78 @@ class Consumer {
   /** Per response: bytes, and ms from its first chunk to its last (transfer time seen here). */
   readonly responseBytes: Array<number> = []
   readonly transferMs: Array<number> = []
-  private firstChunkAt = 0
+  private firstChunkAt = -1
+  private bytes = 0
   private offset = 0
   private correlationId = 0
-  // The response being received, in one buffer reused for every response: fresh memory per
-  // response costs a page fault per 4 KiB, which would make the consumer its own bottleneck.
-  private input = Buffer.alloc(16 << 20)
-  private have = 0
   private stopped = false
   private error: Error | undefined
   private waiter: (() => void) | undefined
   private waitFor = Infinity
+  /** The Fetch request, encoded once: each fetch patches its correlation id and offset in place. */
+  private readonly request: Buffer
+  private readonly offsetAt: number
+  private readonly stream: FetchResponseStream
+  private socket!: net.Socket
+  private receivedAt = 0
 
-  private readonly socket: net.Socket
-  private readonly topic: string
-
-  private constructor(socket: net.Socket, topic: string) {
-    this.socket = socket
-    this.topic = topic
-    socket.on("data", (chunk: Buffer) => this.onData(chunk))
-    socket.on("error", (e) => this.fail(e))
-    socket.on("close", () => this.fail(new Error("consumer connection closed by the server")))
+  private constructor(topic: string) {
+    const probe = 0x0102030405
+    this.request = fetchRequest({ topic, partition: 0, offset: probe, partitionMaxBytes: PARTITION_MAX_BYTES, maxWaitMs: FETCH_MAX_WAIT_MS, minBytes: 1 })
+    this.offsetAt = this.request.indexOf(Buffer.from([0, 0, 0, 1, 2, 3, 4, 5]))
+    if (this.offsetAt < 0) throw new Error("fetch offset not found in the encoded request")
+    this.stream = new FetchResponseStream((r) => this.onResponse(r), (e) => this.fail(e))
   }
 
   static connect(port: number, topic: string): Promise<Consumer> {
+    const c = new Consumer(topic)
     return new Promise((resolve, reject) => {
-      const socket = net.connect({ port, host: "127.0.0.1" }, () => {
+      // Node reads straight into this one buffer (no allocation, no copy per chunk); the
+      // stream parser reads the few header bytes it needs from it.
+      const input = Buffer.alloc(1 << 20)
+      const socket = net.connect({
+        port, host: "127.0.0.1",
+        onread: { buffer: input, callback: (n: number, buf: Uint8Array) => c.onRead(buf as Buffer, n) }
+      }, () => {
         socket.setNoDelay(true)
-        const c = new Consumer(socket, topic)
         c.fetch()
         resolve(c)
       })
+      c.socket = socket
+      socket.on("error", (e) => c.fail(e))
       socket.once("error", reject)
+      socket.on("close", () => c.fail(new Error("consumer connection closed by the server")))
     })
   }
 
   private fetch(): void {
-    const request = fetchRequest({ topic: this.topic, partition: 0, offset: this.offset, partitionMaxBytes: PARTITION_MAX_BYTES, maxWaitMs: FETCH_MAX_WAIT_MS, minBytes: 1 })
-    request.writeInt32BE(++this.correlationId, 8)
-    this.socket.write(request)
+    this.request.writeInt32BE(++this.correlationId, 8)
+    this.request.writeBigInt64BE(BigInt(this.offset), this.offsetAt)
+    this.socket.write(this.request)
   }
 
-  private onData(chunk: Buffer): void {
+  private onRead(buf: Buffer, n: number): boolean {
     const now = monotonicMs()
-    if (this.have === 0) this.firstChunkAt = now
-    if (this.have + chunk.length > this.input.length) {
-      const grown = Buffer.alloc(Math.max(2 * this.input.length, this.have + chunk.length))
-      this.input.copy(grown, 0, 0, this.have)
-      this.input = grown
-    }
-    chunk.copy(this.input, this.have)
-    this.have += chunk.length
-    if (this.have < 4) return
-    const size = this.input.readInt32BE(0)
-    if (this.have < 4 + size) return
-    if (this.have > 4 + size) return this.fail(new Error("the server answered a Fetch that was not asked"))
-    this.have = 0
-    this.responseBytes.push(4 + size)
-    this.transferMs.push(now - this.firstChunkAt)
-    this.onResponse(this.input.subarray(4, 4 + size), now)
+    if (this.firstChunkAt < 0) this.firstChunkAt = now
+    this.receivedAt = now
+    this.bytes += n
+    this.stream.feed(buf, 0, n)
+    return true
   }
 
-  private onResponse(payload: Buffer, now: number): void {
+  private onResponse(r: FetchedBatches): void {
+    const now = this.receivedAt
     this.fetches++
-    const { correlationId, body } = decodeResponse(Fetch, FETCH_VERSION, payload)
-    if (correlationId !== this.correlationId) return this.fail(new Error(`fetch response ${correlationId}, expected ${this.correlationId}`))
-    if (body.errorCode !== 0) return this.fail(new Error(`Fetch: error ${body.errorCode}`))
-    const p = body.responses[0].partitions[0]
-    if (p.errorCode !== 0) return this.fail(new Error(`Fetch partition: error ${p.errorCode}`))
-    const records: Uint8Array = p.records ?? new Uint8Array(0)
-    const view = new DataView(records.buffer, records.byteOffset, records.byteLength)
-    let pos = 0
-    while (pos + RECORD_BATCH_OVERHEAD <= records.length) {
-      const size = view.getInt32(pos + BATCH_LENGTH_OFFSET) + LOG_OVERHEAD
-      if (pos + size > records.length) break
-      const baseOffset = view.getInt32(pos) * 4294967296 + view.getUint32(pos + 4)
+    this.responseBytes.push(this.bytes)
+    this.transferMs.push(now - this.firstChunkAt)
+    // A response's last chunk may carry nothing of the next (one fetch in flight).
+    this.firstChunkAt = -1
+    this.bytes = 0
+    if (r.correlationId !== this.correlationId) return this.fail(new Error(`fetch response ${r.correlationId}, expected ${this.correlationId}`))
+    for (let i = 0; i < r.baseOffsets.length; i++) {
+      const baseOffset = r.baseOffsets[i]!
       if (!this.received.has(baseOffset)) this.received.set(baseOffset, now)
-      this.offset = baseOffset + view.getInt32(pos + LAST_OFFSET_DELTA_OFFSET) + 1
-      pos += size
+      this.offset = r.nextOffsets[i]!
     }
     if (this.stopped) return
     this.fetch()
@@ -204,7 +200,9 @@ class Consumer {
 /** Runs the producer process; resolves when it has connected, with how to start it and its report. */
 const startProducer = (o: E2eOptions): Promise<{ go: () => void; report: Promise<ProducerReport> }> =>
   new Promise((resolveReady, rejectReady) => {
-    const child = spawn(process.execPath, [producerPath, String(o.port), o.topic, String(o.batchesPerSec), String(o.durationMs), String(o.connections)], {
+    // E2E_PRODUCER_NODE_ARGS passes node flags to the producer (e.g. --cpu-prof, --import a probe).
+    const nodeArgs = (process.env["E2E_PRODUCER_NODE_ARGS"] ?? "").split(/\s+/).filter((x) => x.length > 0)
+    const child = spawn(process.execPath, [...nodeArgs, producerPath, String(o.port), o.topic, String(o.batchesPerSec), String(o.durationMs), String(o.connections), String(o.window ?? 8)], {
       stdio: ["pipe", "pipe", "inherit"]
     })
     trackChild(child)
@@ -251,12 +249,16 @@ export const endToEnd = async (o: E2eOptions): Promise<E2eRound> => {
     const report = await producer.report
     let end = 0
     for (const b of report.baseOffsets) end = Math.max(end, b + KIB_RECORDS_64KIB_BATCHES.records)
-    await consumer.until(end, monotonicMs() + 10_000)
+    // A flood may leave the consumer far behind: it gets longer to catch up.
+    await consumer.until(end, monotonicMs() + 10_000 + (o.batchesPerSec === 0 ? 3 * o.durationMs : 0))
     const wallMs = monotonicMs() - t0
     const serverCpuMs = processCpuMs(o.serverPid) - server0
     const consumerCpu = process.cpuUsage(consumer0)
     const machine1 = machineCpu()
     const from = report.dueMs[0]! + o.warmupMs
+    const to = report.dueMs[0]! + o.durationMs
+    let delivered = 0
+    for (const at of consumer.received.values()) if (at >= from && at < to) delivered++
     const latencies: Array<number> = []
     const lag: Array<number> = []
     const ack: Array<number> = []
@@ -272,8 +274,8 @@ export const endToEnd = async (o: E2eOptions): Promise<E2eRound> => {
     const trace = process.env["E2E_TRACE"]
     if (trace !== undefined) {
       const lines = report.sentMs.map((sent, i) =>
-        `${(report.dueMs[i]! - report.dueMs[0]!).toFixed(2)} ${(sent - report.dueMs[i]!).toFixed(2)} ${(report.ackedMs[i]! - sent).toFixed(2)} ${((consumer.received.get(report.baseOffsets[i]!) ?? NaN) - sent).toFixed(2)}`)
-      fs.writeFileSync(trace, "due lag ack e2e\n" + lines.join("\n") + "\n")
+        `${(report.dueMs[i]! - report.dueMs[0]!).toFixed(2)} ${(sent - report.dueMs[i]!).toFixed(2)} ${(report.ackedMs[i]! - sent).toFixed(2)} ${((consumer.received.get(report.baseOffsets[i]!) ?? NaN) - sent).toFixed(2)} ${sent.toFixed(2)}`)
+      fs.writeFileSync(trace, "due lag ack e2e sent_monotonic\n" + lines.join("\n") + "\n")
     }
     if (missing > 0) throw new Error(`end-to-end: ${missing} acknowledged batches never reached the consumer`)
     const sort = (xs: Array<number>) => xs.sort((a, b) => a - b)
@@ -281,7 +283,8 @@ export const endToEnd = async (o: E2eOptions): Promise<E2eRound> => {
       latencies: sort(latencies), lag: sort(lag), ack: sort(ack),
       serverCpu: serverCpuMs / wallMs, producerCpu: report.cpuMs / report.wallMs, consumerCpu: (consumerCpu.user + consumerCpu.system) / 1000 / wallMs,
       machineBusy: (machine1.busy - machine0.busy) / Math.max(1, machine1.total - machine0.total),
-      fetches: consumer.fetches, responseBytes: sort(consumer.responseBytes), transferMs: sort(consumer.transferMs)
+      fetches: consumer.fetches, responseBytes: sort(consumer.responseBytes), transferMs: sort(consumer.transferMs),
+      deliveredPerSec: delivered / ((to - from) / 1000)
     }
   } finally {
     consumer.close()
@@ -289,9 +292,9 @@ export const endToEnd = async (o: E2eOptions): Promise<E2eRound> => {
 }
 
 /** One line for a round: latency percentiles, and what each side spent. */
-export const describeRound = (r: E2eRound): string => {
+export const describeRound = (r: E2eRound, requestBytes: number): string => {
   const p = (xs: ReadonlyArray<number>, q: number) => percentileSorted(xs, q).toFixed(2)
-  return `${r.latencies.length} batches, p50 ${p(r.latencies, 0.5)} ms, p99 ${p(r.latencies, 0.99)} ms, p999 ${p(r.latencies, 0.999)} ms; ` +
+  return `delivered ${((r.deliveredPerSec * requestBytes) / 1e6).toFixed(0)} MB/s; ${r.latencies.length} batches, p50 ${p(r.latencies, 0.5)} ms, p99 ${p(r.latencies, 0.99)} ms, p999 ${p(r.latencies, 0.999)} ms; ` +
     `produce ack p50/p99 ${p(r.ack, 0.5)}/${p(r.ack, 0.99)} ms, producer lag p99 ${p(r.lag, 0.99)} ms; ` +
     `CPU (of one core) server ${(r.serverCpu * 100).toFixed(0)}%, producer ${(r.producerCpu * 100).toFixed(0)}%, consumer ${(r.consumerCpu * 100).toFixed(0)}%, ` +
     `machine ${(r.machineBusy * 100).toFixed(0)}% busy; ` +

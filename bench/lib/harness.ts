@@ -32,7 +32,7 @@ export interface Profile {
   /** A fetch round ends when every consumer has read everything, or after this long. */
   readonly fetchMaxMs: number
   readonly e2eMs: number
-  /** The bare relay's in-memory log (MiB): it must hold a round's batches. */
+  /** The bare relay's in-memory log (MiB); a consumer further behind is served from its file. */
   readonly relayRingMiB: number
   readonly topics10k: number
   readonly partitionsPerTopic10k: number
@@ -49,17 +49,17 @@ export interface Profile {
 export const PROFILES: Record<Profile["name"], Profile> = {
   full: {
     name: "full", rounds: 5, warmupMs: 500, durationMs: 2000, connections: 4, window: 8,
-    fetchBytes: 1 << 30, fetchBatchesPerResponse: 16, fetchWindow: 4, fetchMaxMs: 4000, e2eMs: 3000, relayRingMiB: 1024,
+    fetchBytes: 1 << 30, fetchBatchesPerResponse: 16, fetchWindow: 4, fetchMaxMs: 4000, e2eMs: 3000, relayRingMiB: 64,
     topics10k: 100, partitionsPerTopic10k: 100, idleSettleMs: 1000, shareBrokers: false
   },
   quick: {
     name: "quick", rounds: 1, warmupMs: 200, durationMs: 1000, connections: 4, window: 8,
-    fetchBytes: 64 << 20, fetchBatchesPerResponse: 16, fetchWindow: 4, fetchMaxMs: 2000, e2eMs: 1000, relayRingMiB: 512,
+    fetchBytes: 64 << 20, fetchBatchesPerResponse: 16, fetchWindow: 4, fetchMaxMs: 2000, e2eMs: 1000, relayRingMiB: 64,
     topics10k: 10, partitionsPerTopic10k: 100, idleSettleMs: 300, shareBrokers: false
   },
   tiny: {
     name: "tiny", rounds: 1, warmupMs: 0, durationMs: 150, connections: 2, window: 2,
-    fetchBytes: 2 << 20, fetchBatchesPerResponse: 4, fetchWindow: 2, fetchMaxMs: 1000, e2eMs: 200, relayRingMiB: 128,
+    fetchBytes: 2 << 20, fetchBatchesPerResponse: 4, fetchWindow: 2, fetchMaxMs: 1000, e2eMs: 200, relayRingMiB: 16,
     topics10k: 4, partitionsPerTopic10k: 5, idleSettleMs: 0, shareBrokers: true
   }
 }
@@ -459,32 +459,55 @@ export const runBench = async (profile: Profile, options: BenchOptions = {}): Pr
     if (want("e2e")) {
       const peak = await onePartitionPeak()
       const requestSize = partsPayload(produceParts("e2e-0", 0, batch, 1)).reduce((n, b) => n + b.length, 0)
-      const ratePerSec = Math.max(1, (0.5 * median(peak.broker.map((m) => m.mbps)) * MB) / requestSize)
-      const rateText = `${f1((ratePerSec * requestSize) / MB)} MB/s (${f1(ratePerSec)} batches/s)`
-      log(`end-to-end latency: producer at ${rateText}, half the 1-partition peak; long-polling consumer; ${R} rounds of ${profile.e2eMs} ms`)
+      const rateText = (perSec: number) => `${f1((perSec * requestSize) / MB)} MB/s (${f1(perSec)} batches/s)`
       inFlight["e2e"] = `open-loop producer process (paced by time, ${profile.connections} connections in turn, acks=1); consumer: one long-poll Fetch in flight (max.wait 500 ms, min.bytes 1)`
+      inFlight["e2e_capacity"] = `producer process flooding: ${profile.connections} connections x ${profile.window} requests in flight (acks=1); consumer: one long-poll Fetch in flight`
       // The floor: the same harness against a bare relay (bench/lib/bare-server.ts), rounds alternating.
       const relay = track(await startBare(["relay", path.join(root, "relay.bin"), String(profile.relayRingMiB)]))
-      const rounds = { broker: [] as Array<E2eRound>, relay: [] as Array<E2eRound> }
-      for (let r = 0; r < R; r++) {
-        const topic = `e2e-${r}`
-        await admin.createTopics([{ name: topic, partitions: 1 }])
-        const options = { topic, batchesPerSec: ratePerSec, durationMs: profile.e2eMs, connections: profile.connections, warmupMs: Math.min(300, profile.e2eMs / 5) }
-        const round = await endToEnd({ ...options, port: broker.port, serverPid: broker.pid })
-        await admin.deleteTopics([topic])
-        const bare = await endToEnd({ ...options, port: relay.port, serverPid: relay.pid })
-        for (const x of [round, bare]) if (x.latencies.length === 0) throw new Error("end-to-end: no batch measured")
-        rounds.broker.push(round)
-        rounds.relay.push(bare)
-        log(`  round ${r + 1}/${R}, broker: ${describeRound(round)}; load average ${os.loadavg()[0]!.toFixed(1)}`)
-        log(`  round ${r + 1}/${R}, bare relay: ${describeRound(bare)}; load average ${os.loadavg()[0]!.toFixed(1)}`)
+      let topicN = 0
+      const alternate = async (what: string, batchesPerSec: number) => {
+        const rounds = { broker: [] as Array<E2eRound>, relay: [] as Array<E2eRound> }
+        for (let r = 0; r < R; r++) {
+          const topic = `e2e-${topicN++}`
+          await admin.createTopics([{ name: topic, partitions: 1 }])
+          const options = { topic, batchesPerSec, window: profile.window, durationMs: profile.e2eMs, connections: profile.connections, warmupMs: Math.min(300, profile.e2eMs / 5) }
+          const round = await endToEnd({ ...options, port: broker.port, serverPid: broker.pid })
+          await admin.deleteTopics([topic])
+          const bare = await endToEnd({ ...options, port: relay.port, serverPid: relay.pid })
+          for (const x of [round, bare]) if (x.latencies.length === 0) throw new Error("end-to-end: no batch measured")
+          rounds.broker.push(round)
+          rounds.relay.push(bare)
+          log(`  ${what} round ${r + 1}/${R}, broker: ${describeRound(round, requestSize)}; load average ${os.loadavg()[0]!.toFixed(1)}`)
+          log(`  ${what} round ${r + 1}/${R}, bare relay: ${describeRound(bare, requestSize)}; load average ${os.loadavg()[0]!.toFixed(1)}`)
+        }
+        return rounds
+      }
+      const at = (xs: ReadonlyArray<E2eRound>, q: number) => xs.map((x) => percentileSorted(x.latencies, q))
+      const percentiles = [["p50", 0.5], ["p99", 0.99], ["p999", 0.999]] as const
+
+      // Issue 11's figure: half the 1-partition produce peak (measured with no consumer running).
+      const halfPeak = Math.max(1, (0.5 * median(peak.broker.map((m) => m.mbps)) * MB) / requestSize)
+      log(`end-to-end latency: producer at ${rateText(halfPeak)}, half the 1-partition peak; long-polling consumer; ${R} rounds of ${profile.e2eMs} ms`)
+      const atHalfPeak = await alternate("half peak", halfPeak)
+      for (const [label, q] of percentiles) {
+        pair(`e2e_${label}_ms`, `end-to-end latency ${label} at half peak`, "ms", at(atHalfPeak.broker, q), "bare relay", at(atHalfPeak.relay, q), `producer to consumer at ${rateText(halfPeak)}`)
+      }
+
+      // What the machine can carry end to end with producer, server and consumer all running
+      // on its 2 cores (the produce peak runs no consumer), and the latency at half of that.
+      log(`end-to-end capacity: the producer floods, the consumer long-polls; ${R} rounds of ${profile.e2eMs} ms`)
+      const flooded = await alternate("capacity", 0)
+      const delivered = (xs: ReadonlyArray<E2eRound>) => xs.map((x) => (x.deliveredPerSec * requestSize) / MB)
+      pair("e2e_capacity_mb_s", "end-to-end capacity (producer flooding, consumer long-polling, both on this machine)", "MB/s", delivered(flooded.broker), "bare relay", delivered(flooded.relay),
+        "rate the consumer receives while the producer floods")
+      const halfCapacity = Math.max(1, (0.5 * median(delivered(flooded.broker)) * MB) / requestSize)
+      log(`end-to-end latency at half the broker's end-to-end capacity: producer at ${rateText(halfCapacity)}; ${R} rounds of ${profile.e2eMs} ms`)
+      const atHalfCapacity = await alternate("half capacity", halfCapacity)
+      for (const [label, q] of percentiles) {
+        pair(`e2e_half_capacity_${label}_ms`, `end-to-end latency ${label} at half the end-to-end capacity`, "ms", at(atHalfCapacity.broker, q), "bare relay", at(atHalfCapacity.relay, q),
+          `producer to consumer at ${rateText(halfCapacity)}, half the broker's e2e_capacity_mb_s`)
       }
       await stopped(relay)
-      const at = (xs: ReadonlyArray<E2eRound>, q: number) => xs.map((x) => percentileSorted(x.latencies, q))
-      const note = `producer to consumer at ${rateText}`
-      for (const [key, label, q] of [["e2e_p50_ms", "p50", 0.5], ["e2e_p99_ms", "p99", 0.99], ["e2e_p999_ms", "p999", 0.999]] as const) {
-        pair(key, `end-to-end latency ${label} at half peak`, "ms", at(rounds.broker, q), "bare relay", at(rounds.relay, q), note)
-      }
     }
 
     // ---- many partitions: Metadata, produce spread over them ----

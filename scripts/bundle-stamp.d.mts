@@ -1,0 +1,3 @@
+export declare const runtimeId: () => string
+export declare const fingerprint: (root: string, rel: string) => string
+export declare const staleReason: (root: string) => string | undefined
