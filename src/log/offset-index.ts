@@ -10,6 +10,7 @@
  * every batch at or after that position either contains the target or precedes it.
  */
 import { type FileIoShape, nodeFileIo } from "../storage/FileIo.ts"
+import type { Deferred } from "./checkpoint.ts"
 import { countNonZeroEntries, deleteIfExists, readIndexFile, writeIndexTail } from "./index-file.ts"
 
 export const OFFSET_INDEX_ENTRY_SIZE = 8
@@ -40,6 +41,8 @@ export class OffsetIndex {
   private persisted = 0
   /** Current size of the file in bytes (may include stale or padding entries). */
   private fileBytes = 0
+  /** Written since our last fsync of it (or never forced by us: what a load found is not assumed durable). */
+  private unsynced = true
 
   private readonly io: FileIoShape
 
@@ -198,7 +201,8 @@ export class OffsetIndex {
   flush(fsync: boolean): void {
     const keepBytes = this.persisted * OFFSET_INDEX_ENTRY_SIZE
     const wanted = this.count * OFFSET_INDEX_ENTRY_SIZE
-    if (this.fileBytes === wanted && this.persisted === this.count && !fsync) return
+    // Nothing written since the last fsync: nothing to force either.
+    if (this.fileBytes === wanted && this.persisted === this.count && (!fsync || !this.unsynced)) return
     const tail = new Uint8Array(wanted - keepBytes)
     const view = new DataView(tail.buffer)
     for (let i = this.persisted; i < this.count; i++) {
@@ -209,6 +213,15 @@ export class OffsetIndex {
     writeIndexTail(this.path, this.fileBytes, keepBytes, tail, fsync, this.io)
     this.persisted = this.count
     this.fileBytes = wanted
+    this.unsynced = !fsync
+  }
+
+  /** Writes unpersisted entries and leaves the fsync, if the file needs one, to `later`. */
+  flushLater(later: Deferred): void {
+    this.flush(false)
+    if (!this.unsynced) return
+    later.batch.file(this.path, later.owner)
+    this.unsynced = false
   }
 
   deleteFile(): void {

@@ -21,7 +21,7 @@ import {
   RECORD_BATCH_OVERHEAD
 } from "./record-batch.ts"
 import { acquireReadBuffer, releaseReadBuffers } from "./read-buffers.ts"
-import type { LeaderEpochCache } from "./checkpoint.ts"
+import type { Deferred, LeaderEpochCache } from "./checkpoint.ts"
 import { deleteIfExists } from "./index-file.ts"
 import { TimeIndex } from "./time-index.ts"
 import { TransactionIndex } from "./transaction-index.ts"
@@ -637,6 +637,21 @@ export class LogSegment {
     this.sealTimeIndex()
     try {
       this.flush()
+    } finally {
+      this.io.closeSync(this.fd)
+      this.fd = -1
+    }
+  }
+
+  /** close() with its fsyncs left to `later` (a shutdown forcing many logs together). */
+  closeLater(later: Deferred): void {
+    this.sealTimeIndex()
+    try {
+      this.writePending()
+      later.batch.file(this.logPath, later.owner)
+      this.offsetIndex.flushLater(later)
+      this.timeIndex.flushLater(later)
+      this.txnIndex.flushLater(later)
     } finally {
       this.io.closeSync(this.fd)
       this.fd = -1

@@ -11,6 +11,7 @@
  */
 import { getInt64, setInt64 } from "./record-batch.ts"
 import { type FileIoShape, nodeFileIo } from "../storage/FileIo.ts"
+import type { Deferred } from "./checkpoint.ts"
 import { countNonZeroEntries, deleteIfExists, readIndexFile, writeIndexTail } from "./index-file.ts"
 
 export const TIME_INDEX_ENTRY_SIZE = 12
@@ -39,6 +40,8 @@ export class TimeIndex {
   private count = 0
   private persisted = 0
   private fileBytes = 0
+  /** Written since our last fsync of it (or never forced by us: what a load found is not assumed durable). */
+  private unsynced = true
 
   private readonly io: FileIoShape
 
@@ -171,7 +174,8 @@ export class TimeIndex {
   flush(fsync: boolean): void {
     const keepBytes = this.persisted * TIME_INDEX_ENTRY_SIZE
     const wanted = this.count * TIME_INDEX_ENTRY_SIZE
-    if (this.fileBytes === wanted && this.persisted === this.count && !fsync) return
+    // Nothing written since the last fsync: nothing to force either.
+    if (this.fileBytes === wanted && this.persisted === this.count && (!fsync || !this.unsynced)) return
     const tail = new Uint8Array(wanted - keepBytes)
     const view = new DataView(tail.buffer)
     for (let i = this.persisted; i < this.count; i++) {
@@ -182,6 +186,15 @@ export class TimeIndex {
     writeIndexTail(this.path, this.fileBytes, keepBytes, tail, fsync, this.io)
     this.persisted = this.count
     this.fileBytes = wanted
+    this.unsynced = !fsync
+  }
+
+  /** Writes unpersisted entries and leaves the fsync, if the file needs one, to `later`. */
+  flushLater(later: Deferred): void {
+    this.flush(false)
+    if (!this.unsynced) return
+    later.batch.file(this.path, later.owner)
+    this.unsynced = false
   }
 
   deleteFile(): void {

@@ -6,7 +6,8 @@
  *
  * The calls stay synchronous and the object is handed down once (to a PartitionLog, a
  * LogSegment, an index) rather than looked up per call, so the hot path remains plain
- * functions on Buffers.
+ * functions on Buffers. The one asynchronous call, `fsync`, serves a shutdown that forces
+ * many logs' files at once on libuv's thread pool (src/log/sync-batch.ts).
  */
 import * as fs from "node:fs"
 import { Context, Effect, Layer, Option } from "effect"
@@ -19,6 +20,7 @@ export type FileIoShape = Pick<
   | "constants"
   | "existsSync"
   | "fstatSync"
+  | "fsync"
   | "fsyncSync"
   | "ftruncateSync"
   | "linkSync"

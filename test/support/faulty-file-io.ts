@@ -239,6 +239,13 @@ export class FaultyFileIo {
       const p = self.fdPaths.get(fd)
       if (p !== undefined) self.check(op, syscall, p)
     }
+    const markDurable = (fd: number): void => {
+      const file = self.fdPaths.get(fd)
+      if (file === undefined) return
+      const st = fs.fstatSync(fd)
+      if (st.isDirectory()) self.captureDir(file)
+      else self.durableData.set(st.ino, fs.readFileSync(file))
+    }
     const writeSync = ((fd: number, buffer: any, ...rest: Array<any>): number => {
       guardFd("write", "write", fd)
       const file = self.pathOf(fd)
@@ -305,12 +312,28 @@ export class FaultyFileIo {
       fsyncSync: (fd: number) => {
         guardFd("fsync", "fsync", fd)
         fs.fsyncSync(fd)
-        const file = self.fdPaths.get(fd)
-        if (file === undefined) return
-        const st = fs.fstatSync(fd)
-        if (st.isDirectory()) self.captureDir(file)
-        else self.durableData.set(st.ino, fs.readFileSync(file))
+        markDurable(fd)
       },
+      // What is durable is captured when the fsync completes, as the kernel's would be.
+      fsync: ((fd: number, callback: fs.NoParamCallback) => {
+        try {
+          guardFd("fsync", "fsync", fd)
+        } catch (e) {
+          process.nextTick(callback, e as NodeJS.ErrnoException)
+          return
+        }
+        fs.fsync(fd, (e) => {
+          if (e === null) {
+            try {
+              markDurable(fd)
+            } catch (captureError) {
+              callback(captureError as NodeJS.ErrnoException)
+              return
+            }
+          }
+          callback(e)
+        })
+      }) as typeof fs.fsync,
       ftruncateSync: (fd: number, len?: number) => {
         guardFd("truncate", "ftruncate", fd)
         fs.ftruncateSync(fd, len)
