@@ -16,7 +16,7 @@
 import * as fs from "node:fs"
 import * as path from "node:path"
 import * as v8 from "node:v8"
-import { runMain } from "../src/run-main.ts"
+import { runMain, warmUp } from "../src/run-main.ts"
 import { staleReason } from "./bundle-stamp.mjs"
 
 /** The project the snapshot was built in (dist/broker.cjs is in its dist/). */
@@ -66,5 +66,9 @@ const startFromSnapshot = () => {
   process.exitCode = 1
 }
 
-if (v8.startupSnapshot.isBuildingSnapshot()) v8.startupSnapshot.setDeserializeMainFunction(startFromSnapshot)
-else runMain(process.argv.slice(2))
+if (v8.startupSnapshot.isBuildingSnapshot()) {
+  warmUp()
+  v8.startupSnapshot.setDeserializeMainFunction(startFromSnapshot)
+} else {
+  runMain(process.argv.slice(2))
+}

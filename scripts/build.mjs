@@ -186,7 +186,7 @@ export const build = async () => {
     // import.meta.url of the bundled ES modules (require of lazily loaded packages, the console's
     // files): the bundle's own location, dist/broker.cjs.
     define: { "import.meta.url": "__brokerModuleUrl" },
-    banner: { js: `"use strict";const __brokerModuleUrl = require("node:url").pathToFileURL(__filename.replace(/\\.[0-9]+\\.tmp\\.cjs$/, "")).href;` },
+    banner: { js: `"use strict";const __brokerModuleUrl = require("node:url").pathToFileURL(__filename).href;` },
     // Identifiers stay (error and class names appear in logs); whitespace and syntax shrink, which
     // makes the script faster to read and compile.
     minifyWhitespace: true,
@@ -196,22 +196,24 @@ export const build = async () => {
     metafile: true,
     logLevel: "warning"
   })
+  // In place before the snapshot is built from it: the snapshot's code keeps the path it was
+  // evaluated at (stack traces, the bundle's own location). Until the stamp below is written, a
+  // start finds the build stale whatever the bundle and the blob are.
+  fs.renameSync(tmp, bundlePath)
   const blobTmp = `${blobPath}.${process.pid}.tmp`
   try {
     // Evaluates the bundle (scripts/broker-entry.mjs registers the run as the snapshot's main
     // function) and writes the heap.
-    execFileSync(process.execPath, ["--snapshot-blob", blobTmp, "--build-snapshot", tmp], {
+    execFileSync(process.execPath, ["--snapshot-blob", blobTmp, "--build-snapshot", bundlePath], {
       cwd: projectRoot,
       stdio: ["ignore", "inherit", "pipe"]
     })
   } catch (e) {
-    fs.rmSync(tmp, { force: true })
     fs.rmSync(blobTmp, { force: true })
     // Node quotes the failing source line, which is a line of the minified bundle: left out.
     const stderr = String(e?.stderr ?? "").split("\n").filter((l) => l.length < 400).join("\n")
     throw new Error(`building the start-up snapshot failed:\n${stderr}`)
   }
-  fs.renameSync(tmp, bundlePath)
   fs.renameSync(blobTmp, blobPath)
   // Entries are keyed by the source's hash; the old bundle's are of no further use.
   fs.rmSync(compileCacheDir, { recursive: true, force: true })

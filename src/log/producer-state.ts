@@ -15,7 +15,7 @@
  */
 import { type FileIoShape, nodeFileIo } from "../storage/FileIo.ts"
 import * as path from "node:path"
-import { crc32c } from "@node-rs/crc32"
+import { crc32c } from "./crc32c.ts"
 import { type Deferred, writeFileAtomically } from "./checkpoint.ts"
 import { getInt64, NO_PRODUCER_EPOCH, NO_SEQUENCE, NO_TIMESTAMP, setInt64 } from "./record-batch.ts"
 

@@ -7,7 +7,7 @@
  * Offsets and timestamps are JavaScript numbers (exact up to 2^53, far beyond what a
  * partition or a millisecond clock reaches).
  */
-import { crc32c } from "@node-rs/crc32"
+import { crc32c } from "./crc32c.ts"
 
 // ---------------------------------------------------------------------------------------
 // Layout of the v2 batch header (byte offsets from the start of the batch)

@@ -4,6 +4,7 @@
  * themselves. Decoding failures throw `ProtocolDecodeError`; the Effect boundary
  * (Schema wrapper, connection) turns that into a typed failure.
  */
+import { randomFillSync } from "node:crypto"
 
 /** Thrown by `Reader` when the input is truncated or malformed. */
 export class ProtocolDecodeError extends Error {
@@ -62,7 +63,9 @@ export const uuidFromBytes = (bytes: Uint8Array): string =>
   Buffer.from(bytes.buffer, bytes.byteOffset, 16).toString("base64url")
 
 export const randomUuid = (): string => {
-  const bytes = crypto.getRandomValues(new Uint8Array(16))
+  // node:crypto's randomFillSync, not the global (Web Crypto) getRandomValues: the first use of
+  // the global loads Node's webcrypto module, ~5 ms of a start that formats a data directory.
+  const bytes = randomFillSync(new Uint8Array(16))
   // Kafka never hands out the zero UUID or the sentinel 1 (METADATA_TOPIC_ID); a random one
   // hitting either is astronomically unlikely, but the check is free.
   const id = uuidFromBytes(bytes)

@@ -124,6 +124,16 @@ describe("LogStore", () => {
         assert.strictEqual(log.version, version + 2)
       })))
 
+  it.effect("writes no empty checkpoint files when a fresh directory opens, and the three at the stop", () => {
+    const logDir = makeTempDir()
+    const checkpoints = ["recovery-point-offset-checkpoint", "log-start-offset-checkpoint", "replication-offset-checkpoint"]
+    return Effect.gen(function*() {
+      yield* withStore({ logDirs: [logDir] }, () =>
+        Effect.sync(() => assert.deepStrictEqual(checkpoints.filter((f) => fs.existsSync(path.join(logDir, f))), [])))
+      for (const f of checkpoints) assert.strictEqual(fs.readFileSync(path.join(logDir, f), "utf8"), "0\n0\n")
+    })
+  })
+
   it.effect("shuts down cleanly and loads everything back", () => {
     const logDir = makeTempDir()
     return Effect.gen(function*() {
