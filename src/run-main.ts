@@ -109,15 +109,22 @@ export const warmUp = (): void => {
 }
 
 /** Runs the broker for `argv` (the arguments after the script) and exits the process when it ends. */
-export const runMain = (argv: ReadonlyArray<string>): void => NodeRuntime.runMain(program(argv), {
-  disableErrorReporting: true,
-  // A signal-driven stop is the normal way to end a broker: exit 0 after the drain.
-  teardown: (exit, onExit) => {
-    if (Exit.isSuccess(exit) || Cause.hasInterruptsOnly(exit.cause)) return onExit(0)
-    if (!Cause.hasFails(exit.cause)) console.error(Cause.pretty(exit.cause))
-    // Not onExit(1): that calls process.exit at once, which drops log lines still queued
-    // for a piped stdout. Setting the code and letting the loop empty keeps them.
-    process.exitCode = 1
-    return onExit(0)
-  }
-})
+export const runMain = (argv: ReadonlyArray<string>): void => {
+  // A clean shutdown forces every partition's files at once on libuv's thread pool
+  // (src/log/sync-batch.ts), as Kafka flushes its logs over several threads; the default 4
+  // threads leave a disk with a deep queue mostly waiting. libuv reads this when the pool first
+  // starts, which is after this line: nothing before a run makes an asynchronous file system call.
+  process.env["UV_THREADPOOL_SIZE"] ??= "16"
+  NodeRuntime.runMain(program(argv), {
+    disableErrorReporting: true,
+    // A signal-driven stop is the normal way to end a broker: exit 0 after the drain.
+    teardown: (exit, onExit) => {
+      if (Exit.isSuccess(exit) || Cause.hasInterruptsOnly(exit.cause)) return onExit(0)
+      if (!Cause.hasFails(exit.cause)) console.error(Cause.pretty(exit.cause))
+      // Not onExit(1): that calls process.exit at once, which drops log lines still queued
+      // for a piped stdout. Setting the code and letting the loop empty keeps them.
+      process.exitCode = 1
+      return onExit(0)
+    }
+  })
+}

@@ -16,8 +16,9 @@
  *   node bench/lib/bare-server.ts relay <file> [ringMiB]
  *     End-to-end relay, the floor of the end-to-end scenario: one partition per topic, its
  *     batches kept in memory (a ring of [ringMiB], 64 by default, allocated and touched up
- *     front) and appended to <file> with one write per batch of frames read, as the sink
- *     does. A Produce request's batch gets the next offsets and is answered at once
+ *     front) and appended to its file (<file>.<n>, the n-th topic's) with one write per batch
+ *     of frames read, as the sink does; a new topic replaces the ones before it (the bench
+ *     deletes each round's topic), their files removed off the event loop. A Produce request's batch gets the next offsets and is answered at once
  *     (Produce v9; a read's acks in one socket write); a Fetch (v12) at the log end waits,
  *     without a timer per wake-up, until the next append or its max wait, and is answered
  *     with the batches from its offset (up to its partition max bytes), corked: a head, the
@@ -141,7 +142,6 @@ const bodyAt = (b: Buffer, at: number): number => {
 }
 
 const relay = (file: string, ringBytes: number) => {
-  const fd = fs.openSync(file, "a+")
   // Batches live in one ring allocated and touched up front: fresh memory per batch costs a
   // page fault per 4 KiB (tens of microseconds per batch on a VM), which a floor must not pay.
   // Buffer.alloc alone does not touch it (the zeroed pages come from calloc, lazily): fill does.
@@ -153,8 +153,8 @@ const relay = (file: string, ringBytes: number) => {
    * the batch is intact while fewer than L bytes came after its start.
    */
   let ringAppended = 0
-  /** Bytes in the file (every batch is appended to it in order). */
-  let fileAt = fs.fstatSync(fd).size
+  /** Topics seen so far (each has its file, `<file>.<n>`). */
+  let topicsSeen = 0
   /**
    * Ring bytes a response still holds (the socket has not taken them yet), by where they
    * start: a batch that would overwrite them goes to the file only (a consumer that slow is
@@ -167,17 +167,23 @@ const relay = (file: string, ringBytes: number) => {
     return min
   }
   const inRing = (ringStart: number) => ringStart >= 0 && ringAppended - ringStart <= L
-  /** The file write pending for this read: ring bytes [runFrom, runTo) (one write per run of batches). */
+  /** The file write pending for this read: ring bytes [runFrom, runTo) of `runLog` (one write per run of batches). */
   let runFrom = 0
   let runTo = 0
+  let runLog: Log | undefined
   const flushRun = () => {
-    if (runTo > runFrom) fs.writeSync(fd, ring, runFrom % L, runTo - runFrom)
+    if (runLog !== undefined && runTo > runFrom) fs.writeSync(runLog.fd, ring, runFrom % L, runTo - runFrom)
     runFrom = runTo = 0
+    runLog = undefined
   }
 
   /** A topic's partition 0 (the bench's scenarios use one partition per topic). */
   interface Log {
     readonly name: Buffer
+    /** Its file (every batch appended in order) and the bytes in it. */
+    readonly path: string
+    readonly fd: number
+    fileAt: number
     /** Its batches, by base offset: start in ring coordinates (-1: in the file only), position in the file, size. */
     readonly baseOffsets: Array<number>
     readonly ringStarts: Array<number>
@@ -236,8 +242,21 @@ const relay = (file: string, ringBytes: number) => {
     f = writeUvarint(fetchHead, f, 2)
     f += 4 + 2
     const fetchOffsetsAt = f
+    // The bench deletes each round's topic before the next round's: the relay forgets the
+    // topics before a new one, and removes their files off the event loop (as a broker's
+    // deleted partition leaves no data behind to hold disk and page cache).
+    flushRun()
+    for (const old of logs.values()) {
+      for (const p of old.parked) fetchResponse(old, p)
+      parked.delete(old)
+      fs.closeSync(old.fd)
+      fs.rm(old.path, { force: true }, () => {})
+    }
+    logs.clear()
+    const logPath = `${file}.${topicsSeen++}`
+    const fd = fs.openSync(logPath, "w+")
     log = {
-      name, baseOffsets: [], ringStarts: [], filePositions: [], sizes: [], logEnd: 0, parked: [],
+      name, path: logPath, fd, fileAt: 0, baseOffsets: [], ringStarts: [], filePositions: [], sizes: [], logEnd: 0, parked: [],
       produceResponse: sized, fetchHead, fetchOffsetsAt
     }
     logs.set(key, log)
@@ -291,7 +310,7 @@ const relay = (file: string, ringBytes: number) => {
         p.socket.write(ring.subarray(starts[i]! % L, starts[i]! % L + end - starts[i]!))
       } else {
         const old = Buffer.allocUnsafe(end - starts[i]!)
-        fs.readSync(fd, old, 0, old.length, starts[i]!)
+        fs.readSync(log.fd, old, 0, old.length, starts[i]!)
         p.socket.write(old)
       }
       i = j
@@ -343,8 +362,8 @@ const relay = (file: string, ringBytes: number) => {
     log.logEnd += b.readInt32BE(recordsAt + 23) + 1
     log.baseOffsets.push(baseOffset)
     log.sizes.push(n)
-    log.filePositions.push(fileAt)
-    fileAt += n
+    log.filePositions.push(log.fileAt)
+    log.fileAt += n
     let slot = ringAppended % L
     if (slot + n > L) {
       ringAppended += L - slot
@@ -354,14 +373,15 @@ const relay = (file: string, ringBytes: number) => {
       // The ring's next bytes are still on their way to a slow consumer: file only.
       log.ringStarts.push(-1)
       flushRun()
-      fs.writeSync(fd, b, recordsAt, n)
+      fs.writeSync(log.fd, b, recordsAt, n)
       return log
     }
     b.copy(ring, slot, recordsAt, recordsAt + n)
     log.ringStarts.push(ringAppended)
-    if (runTo !== ringAppended) {
+    if (runTo !== ringAppended || runLog !== log) {
       flushRun()
       runFrom = ringAppended
+      runLog = log
     }
     ringAppended += n
     runTo = ringAppended

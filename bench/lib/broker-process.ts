@@ -129,12 +129,25 @@ export const startBrokerProcess = (options: {
 
 const CLOCK_TICKS_PER_SECOND = 100 // USER_HZ: 100 on every Linux build Node runs on
 
-/** The process's user+sys CPU time so far, in milliseconds, from /proc/<pid>/stat. */
-export const processCpuMs = (pid: number): number => {
+/** The process's user and sys CPU time so far, in milliseconds, from /proc/<pid>/stat. */
+export const processCpuSplitMs = (pid: number): { readonly user: number; readonly sys: number } => {
   const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8")
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
   // fields[0] is field 3 (state); utime and stime are fields 14 and 15.
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS_PER_SECOND
+  return { user: (Number(fields[11]) * 1000) / CLOCK_TICKS_PER_SECOND, sys: (Number(fields[12]) * 1000) / CLOCK_TICKS_PER_SECOND }
+}
+
+/** The process's user+sys CPU time so far, in milliseconds. */
+export const processCpuMs = (pid: number): number => {
+  const { user, sys } = processCpuSplitMs(pid)
+  return user + sys
+}
+
+/** The machine's dirty and under-writeback page cache, in MB (/proc/meminfo): what the kernel still owes the disk. */
+export const pageCacheOwedMb = (): { readonly dirty: number; readonly writeback: number } => {
+  const meminfo = fs.readFileSync("/proc/meminfo", "utf8")
+  const kb = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+) kB`, "m").exec(meminfo)?.[1] ?? NaN)
+  return { dirty: kb("Dirty") / 1024, writeback: kb("Writeback") / 1024 }
 }
 
 /** Resident set size in MiB, from /proc/<pid>/status. */

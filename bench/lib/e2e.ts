@@ -17,6 +17,8 @@ import { spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as net from "node:net"
 import * as path from "node:path"
+import * as v8 from "node:v8"
+import * as vm from "node:vm"
 import { processCpuMs, trackChild } from "./broker-process.ts"
 import { type FetchedBatches, FetchResponseStream } from "./fetch-stream.ts"
 import { fetchRequest, KIB_RECORDS_64KIB_BATCHES } from "./kafka.ts"
@@ -28,6 +30,16 @@ const machineCpu = (): { busy: number; total: number } => {
   const total = fields.reduce((a, b) => a + b, 0)
   // idle and iowait are fields 4 and 5 (indices 3 and 4).
   return { busy: total - fields[3]! - fields[4]!, total }
+}
+
+/** A full collection of this process's heap (gc() made reachable at run time; undefined behaviour is V8's caveat, not seen). */
+let gcFunction: (() => void) | undefined
+const collectGarbage = (): void => {
+  if (gcFunction === undefined) {
+    v8.setFlagsFromString("--expose-gc")
+    gcFunction = vm.runInNewContext("gc") as () => void
+  }
+  gcFunction()
 }
 
 /** One clock for every process on the machine (CLOCK_MONOTONIC), in ms. */
@@ -79,12 +91,52 @@ export interface E2eRound {
 }
 
 const producerPath = path.join(import.meta.dirname, "e2e-producer.ts")
+/**
+ * The producer collects its start-up garbage before the round (gc()), and its young
+ * generation starts large enough for a round's few MB of allocation: its one scavenge per
+ * round otherwise took 17-35 ms here (the new space's fresh pages fault in on this VM at
+ * ~6 us per 4 KiB), a pause as long as every other latency in the round together.
+ */
+const PRODUCER_NODE_ARGS = ["--expose-gc", "--min-semi-space-size=32"]
 const FETCH_MAX_WAIT_MS = 500
 const PARTITION_MAX_BYTES = 8 << 20
 
+/**
+ * When each batch arrived, by base offset: the bench's batches are all KIB_RECORDS_64KIB_BATCHES
+ * (so a base offset is a multiple of its record count), kept in a typed array allocated up
+ * front — nothing on the consumer's heap grows while the clock runs.
+ */
+class ArrivalTimes {
+  private readonly byBatch: Float64Array
+  private readonly others = new Map<number, number>()
+  constructor(batches: number) {
+    this.byBatch = new Float64Array(batches).fill(NaN)
+  }
+  private slot(baseOffset: number): number {
+    const i = baseOffset / KIB_RECORDS_64KIB_BATCHES.records
+    return Number.isInteger(i) && i < this.byBatch.length ? i : -1
+  }
+  get(baseOffset: number): number | undefined {
+    const i = this.slot(baseOffset)
+    const t = i >= 0 ? this.byBatch[i]! : this.others.get(baseOffset)
+    return t === undefined || Number.isNaN(t) ? undefined : t
+  }
+  /** Records the first arrival only. */
+  set(baseOffset: number, at: number): void {
+    const i = this.slot(baseOffset)
+    if (i >= 0) {
+      if (Number.isNaN(this.byBatch[i]!)) this.byBatch[i] = at
+    } else if (!this.others.has(baseOffset)) this.others.set(baseOffset, at)
+  }
+  *values(): Iterable<number> {
+    for (const t of this.byBatch) if (!Number.isNaN(t)) yield t
+    yield* this.others.values()
+  }
+}
+
 /** The long-polling consumer: records when each batch (by base offset) arrived. */
 class Consumer {
-  readonly received = new Map<number, number>()
+  readonly received: ArrivalTimes
   fetches = 0
   /** Per response: bytes, and ms from its first chunk to its last (transfer time seen here). */
   readonly responseBytes: Array<number> = []
@@ -104,7 +156,8 @@ class Consumer {
   private socket!: net.Socket
   private receivedAt = 0
 
-  private constructor(topic: string) {
+  private constructor(topic: string, batches: number) {
+    this.received = new ArrivalTimes(batches)
     const probe = 0x0102030405
     this.request = fetchRequest({ topic, partition: 0, offset: probe, partitionMaxBytes: PARTITION_MAX_BYTES, maxWaitMs: FETCH_MAX_WAIT_MS, minBytes: 1 })
     this.offsetAt = this.request.indexOf(Buffer.from([0, 0, 0, 1, 2, 3, 4, 5]))
@@ -112,8 +165,9 @@ class Consumer {
     this.stream = new FetchResponseStream((r) => this.onResponse(r), (e) => this.fail(e))
   }
 
-  static connect(port: number, topic: string): Promise<Consumer> {
-    const c = new Consumer(topic)
+  /** `batches`: how many the round may send (more are kept too, less cheaply). */
+  static connect(port: number, topic: string, batches: number): Promise<Consumer> {
+    const c = new Consumer(topic, batches)
     return new Promise((resolve, reject) => {
       // Node reads straight into this one buffer (no allocation, no copy per chunk); the
       // stream parser reads the few header bytes it needs from it.
@@ -159,7 +213,7 @@ class Consumer {
     if (r.correlationId !== this.correlationId) return this.fail(new Error(`fetch response ${r.correlationId}, expected ${this.correlationId}`))
     for (let i = 0; i < r.baseOffsets.length; i++) {
       const baseOffset = r.baseOffsets[i]!
-      if (!this.received.has(baseOffset)) this.received.set(baseOffset, now)
+      this.received.set(baseOffset, now)
       this.offset = r.nextOffsets[i]!
     }
     if (this.stopped) return
@@ -201,7 +255,7 @@ class Consumer {
 const startProducer = (o: E2eOptions): Promise<{ go: () => void; report: Promise<ProducerReport> }> =>
   new Promise((resolveReady, rejectReady) => {
     // E2E_PRODUCER_NODE_ARGS passes node flags to the producer (e.g. --cpu-prof, --import a probe).
-    const nodeArgs = (process.env["E2E_PRODUCER_NODE_ARGS"] ?? "").split(/\s+/).filter((x) => x.length > 0)
+    const nodeArgs = [...PRODUCER_NODE_ARGS, ...(process.env["E2E_PRODUCER_NODE_ARGS"] ?? "").split(/\s+/).filter((x) => x.length > 0)]
     const child = spawn(process.execPath, [...nodeArgs, producerPath, String(o.port), o.topic, String(o.batchesPerSec), String(o.durationMs), String(o.connections), String(o.window ?? 8)], {
       stdio: ["pipe", "pipe", "inherit"]
     })
@@ -238,12 +292,15 @@ const startProducer = (o: E2eOptions): Promise<{ go: () => void; report: Promise
   })
 
 export const endToEnd = async (o: E2eOptions): Promise<E2eRound> => {
-  const consumer = await Consumer.connect(o.port, o.topic)
+  const batches = Math.ceil((o.durationMs / 1000) * (o.batchesPerSec === 0 ? 50_000 : o.batchesPerSec)) + 16
+  const consumer = await Consumer.connect(o.port, o.topic, batches)
   try {
     const producer = await startProducer(o)
     const server0 = processCpuMs(o.serverPid)
     const consumer0 = process.cpuUsage()
     const machine0 = machineCpu()
+    // The consumer too starts the round with its young generation empty.
+    collectGarbage()
     const t0 = monotonicMs()
     producer.go()
     const report = await producer.report

@@ -17,11 +17,12 @@ const NEED_MORE = Symbol("need more")
 const BATCH_HEAD = 27
 const LAST_OFFSET_DELTA_AT = 23
 
+/** A complete response, as the stream's callback sees it: valid only during the call (reused for the next). */
 export interface FetchedBatches {
-  readonly correlationId: number
+  correlationId: number
   /** Base offset and next offset (last offset + 1) of each complete batch, in order. */
-  readonly baseOffsets: ReadonlyArray<number>
-  readonly nextOffsets: ReadonlyArray<number>
+  readonly baseOffsets: Array<number>
+  readonly nextOffsets: Array<number>
 }
 
 class Cursor {
@@ -88,9 +89,7 @@ export class FetchResponseStream {
   private batchLeft = 0
   private batchBase = 0
   private batchNext = 0
-  private correlationId = 0
-  private baseOffsets: Array<number> = []
-  private nextOffsets: Array<number> = []
+  private readonly response: FetchedBatches = { correlationId: 0, baseOffsets: [], nextOffsets: [] }
   private failed = false
   private readonly onResponse: (r: FetchedBatches) => void
   private readonly onError: (e: Error) => void
@@ -133,7 +132,7 @@ export class FetchResponseStream {
     const c = new Cursor(this.head, have)
     try {
       const size = c.int32()
-      this.correlationId = c.int32()
+      this.response.correlationId = c.int32()
       c.taggedFields()
       c.skip(4) // throttle
       const error = c.int16()
@@ -178,8 +177,8 @@ export class FetchResponseStream {
         this.batchLeft -= skip
         this.recordsLeft -= skip
         if (this.batchLeft === 0) {
-          this.baseOffsets.push(this.batchBase)
-          this.nextOffsets.push(this.batchNext)
+          this.response.baseOffsets.push(this.batchBase)
+          this.response.nextOffsets.push(this.batchNext)
         }
         continue
       }
@@ -200,12 +199,12 @@ export class FetchResponseStream {
 
   private complete(): void {
     if (this.failed) return
-    const r = { correlationId: this.correlationId, baseOffsets: this.baseOffsets, nextOffsets: this.nextOffsets }
-    this.baseOffsets = []
-    this.nextOffsets = []
     this.inHead = true
     this.headHave = 0
+    const r = this.response
     this.onResponse(r)
+    r.baseOffsets.length = 0
+    r.nextOffsets.length = 0
   }
 
   private fail(e: Error): void {

@@ -3,11 +3,13 @@
  * medians. `runBench(profile)` returns the figures; bench/main.ts prints them and writes
  * bench-results.json; test/bench/quick.test.ts runs it with the tiny profile.
  */
-import { type ChildProcess, spawn } from "node:child_process"
+import { type ChildProcess, execFileSync, spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { apiVersionsAnswered, type BrokerProcess, killLiveChildren, processCpuMs, processRssMb, startBrokerProcess, trackChild } from "./broker-process.ts"
+import {
+  apiVersionsAnswered, type BrokerProcess, killLiveChildren, pageCacheOwedMb, processCpuMs, processCpuSplitMs, processRssMb, startBrokerProcess, trackChild
+} from "./broker-process.ts"
 import {
   AdminClient, type BatchShape, encodeBatch, fetchRequest, KIB_RECORDS_64KIB_BATCHES, partsPayload, type ProduceParts, produceParts,
   withSequence
@@ -44,23 +46,28 @@ export interface Profile {
    * in the main directory and the retained-data restart is also the many-partition one.
    */
   readonly shareBrokers: boolean
+  /**
+   * Wait for the kernel's writeback (`sync`) before each scenario group and before each
+   * round of the many-partitions comparison (see settleDisk). Off in the test's profile.
+   */
+  readonly settleDisk: boolean
 }
 
 export const PROFILES: Record<Profile["name"], Profile> = {
   full: {
     name: "full", rounds: 5, warmupMs: 500, durationMs: 2000, connections: 4, window: 8,
     fetchBytes: 1 << 30, fetchBatchesPerResponse: 16, fetchWindow: 4, fetchMaxMs: 4000, e2eMs: 3000, relayRingMiB: 64,
-    topics10k: 100, partitionsPerTopic10k: 100, idleSettleMs: 1000, shareBrokers: false
+    topics10k: 100, partitionsPerTopic10k: 100, idleSettleMs: 1000, shareBrokers: false, settleDisk: true
   },
   quick: {
     name: "quick", rounds: 1, warmupMs: 200, durationMs: 1000, connections: 4, window: 8,
     fetchBytes: 64 << 20, fetchBatchesPerResponse: 16, fetchWindow: 4, fetchMaxMs: 2000, e2eMs: 1000, relayRingMiB: 64,
-    topics10k: 10, partitionsPerTopic10k: 100, idleSettleMs: 300, shareBrokers: false
+    topics10k: 10, partitionsPerTopic10k: 100, idleSettleMs: 300, shareBrokers: false, settleDisk: true
   },
   tiny: {
     name: "tiny", rounds: 1, warmupMs: 0, durationMs: 150, connections: 2, window: 2,
     fetchBytes: 2 << 20, fetchBatchesPerResponse: 4, fetchWindow: 2, fetchMaxMs: 1000, e2eMs: 200, relayRingMiB: 16,
-    topics10k: 4, partitionsPerTopic10k: 5, idleSettleMs: 0, shareBrokers: true
+    topics10k: 4, partitionsPerTopic10k: 5, idleSettleMs: 0, shareBrokers: true, settleDisk: false
   }
 }
 
@@ -132,6 +139,36 @@ export const startBare = (args: ReadonlyArray<string>): Promise<BareServer> =>
 interface Measured {
   readonly mbps: number
   readonly cpuMsPerGb: number
+  /** The sys (kernel) part of cpuMsPerGb (produce rounds). */
+  readonly sysMsPerGb?: number
+  /** Dirty + writeback page cache (MB) when the window opened and when it closed (produce rounds). */
+  readonly owedMb?: readonly [number, number]
+}
+
+/** A produce round's CPU per GB (of it sys) and the page cache the kernel still owed the disk, for the progress lines. */
+const cpuText = (m: Measured): string =>
+  `${f1(m.cpuMsPerGb)} CPU ms/GB, sys ${f1(m.sysMsPerGb ?? NaN)}; dirty+writeback ${f1(m.owedMb?.[0] ?? NaN)} -> ${f1(m.owedMb?.[1] ?? NaN)} MB`
+
+const owedNow = () => {
+  const o = pageCacheOwedMb()
+  return o.dirty + o.writeback
+}
+
+/**
+ * Waits until the kernel has written back what earlier work left dirty in the page cache
+ * (`sync`). Without it a scenario inherits the writeback of everything written before it:
+ * the produce spread over 10 000 partitions keeps all it writes (about 1.5 GB a round) and
+ * ran while the kernel was still writing back GBs of earlier scenarios, while the
+ * one-partition figure it is compared to deletes its topic after every round, and with it
+ * the dirty pages not yet written. Every group, and every round of that comparison on both
+ * sides, starts from a written-back disk; the time `sync` took is printed, not counted.
+ */
+const settleDisk = (profile: Profile, log: Log, what: string): void => {
+  if (!profile.settleDisk) return
+  const owed = owedNow()
+  const t0 = performance.now()
+  execFileSync("sync")
+  log(`  (disk settled before ${what}: sync wrote back ${f1(owed)} MB of dirty+writeback page cache in ${f1(performance.now() - t0)} ms; not counted)`)
 }
 
 /** One timed pipeline against a server process, with that process's CPU time over the window. */
@@ -139,15 +176,22 @@ const measureTimed = async (
   port: number, pid: number, profile: Profile, window: number, next: (c: number) => Payload | undefined, bytes: (r: PipelineResult) => number,
   durationMs = profile.durationMs
 ): Promise<Measured> => {
-  let cpu0 = 0
-  let cpu1 = 0
+  let cpu0 = { user: 0, sys: 0 }
+  let cpu1 = { user: 0, sys: 0 }
+  const owed = [0, 0] as [number, number]
   const r = await runPipeline({
     port, connections: profile.connections, window, next, warmupMs: profile.warmupMs, durationMs,
-    onWindowStart: () => (cpu0 = processCpuMs(pid)),
-    onWindowEnd: () => (cpu1 = processCpuMs(pid))
+    onWindowStart: () => {
+      cpu0 = processCpuSplitMs(pid)
+      owed[0] = owedNow()
+    },
+    onWindowEnd: () => {
+      cpu1 = processCpuSplitMs(pid)
+      owed[1] = owedNow()
+    }
   })
-  const b = bytes(r)
-  return { mbps: b / MB / (r.elapsedMs / 1000), cpuMsPerGb: (cpu1 - cpu0) / (b / 1e9) }
+  const gb = bytes(r) / 1e9
+  return { mbps: (gb * 1e3) / (r.elapsedMs / 1000), cpuMsPerGb: (cpu1.user + cpu1.sys - cpu0.user - cpu0.sys) / gb, sysMsPerGb: (cpu1.sys - cpu0.sys) / gb, owedMb: owed }
 }
 
 const dirBytes = (dir: string): number => {
@@ -251,6 +295,9 @@ export const runBench = async (profile: Profile, options: BenchOptions = {}): Pr
     running.splice(running.indexOf(b), 1)
     const shutdownMs = performance.now() - stop0
     if (b.child.signalCode === "SIGKILL") throw new Error(`the broker did not stop within ${SLOW_START_LIMIT_MS / 1000} s`)
+    // The broker's own account: closing (writes) and forcing (the gathered fsyncs).
+    const account = /Closed \d+ logs in [^\n"]*/.exec(b.output())
+    if (account !== null) log(`  broker: ${account[0]}`)
     add({ key: "partitions_10k_shutdown_ms", name: `clean shutdown after producing to ${partitions} partitions`, unit: "ms", value: shutdownMs, rounds: [shutdownMs] })
   }
   try {
@@ -346,22 +393,28 @@ export const runBench = async (profile: Profile, options: BenchOptions = {}): Pr
         const bareParts = partsPayload(produceParts("bare", 0, batch, o.acks))
         const bm = await measureTimed(o.sink.port, o.sink.pid, profile, window, () => bareParts, requestBytes)
         out.bare.push(bm)
-        log(`  round ${r + 1}/${rounds}: broker ${f1(m.mbps)} MB/s (${f1(m.cpuMsPerGb)} CPU ms/GB) | bare sink ${f1(bm.mbps)} MB/s (${f1(bm.cpuMsPerGb)} CPU ms/GB)`)
+        log(`  round ${r + 1}/${rounds}: broker ${f1(m.mbps)} MB/s (${cpuText(m)}) | bare sink ${f1(bm.mbps)} MB/s (${cpuText(bm)})`)
       }
       if (a !== admin) a.close()
       return out
     }
     const theSink = async () => (sink ??= track(await startBare(["sink", sinkFile])))
+    /** Not counted: a broker's first scenario would otherwise also measure its JIT warming up. */
+    const warmUp = async (server: BrokerProcess, a: AdminClient) => {
+      if (profile.warmupMs === 0) return
+      await a.createTopics([{ name: "warm-up", partitions: 1 }])
+      const warm = partsPayload(produceParts("warm-up", 0, batch, 1))
+      await runPipeline({ port: server.port, connections: profile.connections, window: profile.window, next: () => warm, durationMs: 4 * profile.warmupMs })
+      await a.deleteTopics(["warm-up"])
+    }
 
     // ---- produce ----
     if (profile.warmupMs > 0 && (want("produce") || want("fetch") || want("e2e") || want("partitions"))) {
       // Not counted: the first scenario would otherwise also measure the JIT warming up.
       log(`warm-up: ${(4 * profile.warmupMs) / 1000} s of produce to the broker and the sink (not counted)`)
-      await admin.createTopics([{ name: "warm-up", partitions: 1 }])
-      const warm = partsPayload(produceParts("warm-up", 0, batch, 1))
-      await runPipeline({ port: broker.port, connections: profile.connections, window: profile.window, next: () => warm, durationMs: 4 * profile.warmupMs })
-      await admin.deleteTopics(["warm-up"])
+      await warmUp(broker, admin)
       const s = await theSink()
+      const warm = partsPayload(produceParts("warm-up", 0, batch, 1))
       await runPipeline({ port: s.port, connections: profile.connections, window: profile.window, next: () => warm, durationMs: 4 * profile.warmupMs })
       fs.truncateSync(sinkFile, 0)
     }
@@ -369,6 +422,7 @@ export const runBench = async (profile: Profile, options: BenchOptions = {}): Pr
     const onePartitionPeak = async () =>
       (p1 ??= await produceScenario({ label: "produce acks=1 1 partition", server: broker, sink: await theSink(), sinkFile, partitions: 1, acks: 1, rounds: 1 }))
     if (want("produce")) {
+      settleDisk(profile, log, "the produce group")
       const s = await theSink()
       p1 = await produceScenario({ label: "produce acks=1 1 partition", server: broker, sink: s, sinkFile, partitions: 1, acks: 1 })
       pair("produce_mb_s", "produce 1 KiB records in 64 KiB batches, acks=1, 1 partition", "MB/s", p1.broker.map((m) => m.mbps), "bare produce sink", p1.bare.map((m) => m.mbps))
@@ -383,6 +437,7 @@ export const runBench = async (profile: Profile, options: BenchOptions = {}): Pr
       inFlight["produce_idempotent"] = `${profile.connections} producers (one per connection) x ${idemWindow} in flight`
     }
     if (want("flush")) {
+      settleDisk(profile, log, "the flush group")
       // The broker-wide setting on a broker of its own; the shared-broker profile uses the
       // topic-level form (flush.messages), which Kafka gives the same meaning.
       const flushBroker = profile.shareBrokers
@@ -394,12 +449,17 @@ export const runBench = async (profile: Profile, options: BenchOptions = {}): Pr
         ...(profile.shareBrokers ? { topicConfigs: { "flush.messages": "1" } } : {})
       })
       pair("produce_flush_each_mb_s", "produce acks=-1, log.flush.interval.messages=1, 1 partition", "MB/s", pFlush.broker.map((m) => m.mbps), "bare sink, fsync per write", pFlush.bare.map((m) => m.mbps))
-      if (flushBroker !== broker) await stopped(flushBroker)
+      if (flushBroker !== broker) {
+        await stopped(flushBroker)
+        fs.rmSync(flushBroker.dataDir, { recursive: true, force: true })
+      }
       await stopped(flushSink)
+      fs.rmSync(sinkFlushFile, { force: true })
     }
 
     // ---- fetch ----
     if (want("fetch")) {
+      settleDisk(profile, log, "the fetch group")
       const fetchTopic = "fetch-data"
       await admin.createTopics([{ name: fetchTopic, partitions: 1 }])
       const fetchParts = partsPayload(produceParts(fetchTopic, 0, batch, 1))
@@ -423,6 +483,18 @@ export const runBench = async (profile: Profile, options: BenchOptions = {}): Pr
       const segmentFiles = fs.readdirSync(partitionDir).filter((f) => f.endsWith(".log")).sort().map((f) => path.join(partitionDir, f))
       const reader = track(await startBare(["reader", String(chunkBytes), ...segmentFiles]))
       inFlight["fetch"] = `${profile.fetchWindow} pipelined Fetch requests per consumer connection, ${perResponse} batches (${chunkBytes} B) per response`
+      if (profile.warmupMs > 0) {
+        // Not counted, as the produce warm-up: V8 optimizes a function after thousands of
+        // calls, and a 1 MiB response is one call of each function on the fetch path, so the
+        // first GBs would also measure the broker's JIT (the bare reader's few functions warm
+        // up at once). One-batch fetches take the same path thousands of times a second.
+        const small = Array.from({ length: batchesOnDisk }, (_, i) => fetchRequest({ topic: fetchTopic, partition: 0, offset: i * shape.records, partitionMaxBytes: batch.length }))
+        log(`warm-up: ${(4 * profile.warmupMs) / 1000} s of one-batch fetches from the broker and the bare reader (not counted)`)
+        for (const port of [broker.port, reader.port]) {
+          let next = 0
+          await runPipeline({ port, connections: 1, window: profile.fetchWindow, durationMs: 4 * profile.warmupMs, next: () => small[next++ % small.length] })
+        }
+      }
       const fetchScenario = async (consumers: number) => {
         const out = { broker: [] as Array<Measured>, bare: [] as Array<Measured> }
         log(`fetch by ${consumers} consumer(s), each reading the ${f1((batchesOnDisk * batch.length) / MB)} MB from the start (at most ${profile.fetchMaxMs / 1000} s); ${R} rounds`)
@@ -458,6 +530,7 @@ export const runBench = async (profile: Profile, options: BenchOptions = {}): Pr
     // ---- end-to-end latency at half the peak produce rate ----
     if (want("e2e")) {
       const peak = await onePartitionPeak()
+      settleDisk(profile, log, "the end-to-end group")
       const requestSize = partsPayload(produceParts("e2e-0", 0, batch, 1)).reduce((n, b) => n + b.length, 0)
       const rateText = (perSec: number) => `${f1((perSec * requestSize) / MB)} MB/s (${f1(perSec)} batches/s)`
       inFlight["e2e"] = `open-loop producer process (paced by time, ${profile.connections} connections in turn, acks=1); consumer: one long-poll Fetch in flight (max.wait 500 ms, min.bytes 1)`
@@ -508,6 +581,7 @@ export const runBench = async (profile: Profile, options: BenchOptions = {}): Pr
           `producer to consumer at ${rateText(halfCapacity)}, half the broker's e2e_capacity_mb_s`)
       }
       await stopped(relay)
+      fs.rmSync(path.join(root, "relay.bin"), { force: true })
     }
 
     // ---- many partitions: Metadata, produce spread over them ----
@@ -516,8 +590,15 @@ export const runBench = async (profile: Profile, options: BenchOptions = {}): Pr
     const total = topicsN * perTopic
     const manyDir = profile.shareBrokers ? brokerDir : newDir("partitions")
     if (want("partitions")) {
+      settleDisk(profile, log, "the partitions group")
       const many = profile.shareBrokers ? broker : track(await startBrokerProcess({ dataDir: manyDir }))
       const a = await AdminClient.connect(many.port)
+      if (many !== broker) {
+        // As the main broker was before its first scenario: the 1-partition rounds compared
+        // with this broker's run on a warm JIT, so these must too.
+        log(`  warm-up: ${(4 * profile.warmupMs) / 1000} s of produce to 1 partition of this broker (not counted)`)
+        await warmUp(many, a)
+      }
       log(`${total} partitions over ${topicsN} topics: creating`)
       const created0 = performance.now()
       const names = Array.from({ length: topicsN }, (_, t) => `many-${String(t).padStart(3, "0")}`)
@@ -536,16 +617,27 @@ export const runBench = async (profile: Profile, options: BenchOptions = {}): Pr
       add({ key: "partitions_10k_metadata_ms", name: `Metadata for all ${total} partitions (${topicsN} topics)`, unit: "ms", value: median(metadata), rounds: metadata })
       const payloads = names.flatMap((name) => Array.from({ length: perTopic }, (_, p) => partsPayload(produceParts(name, p, batch, 1))))
       await a.produceChecked(payloads[payloads.length - 1]!)
-      const peak = await onePartitionPeak()
+      // Its baseline is measured here, in rounds alternating with its own: both sides see the
+      // same machine (other load, page cache), and each round starts from a settled disk.
       const spread: Array<number> = []
-      log(`  produce spread over all ${total} partitions (one batch per request, round-robin), ${R} rounds`)
+      const single: Array<number> = []
+      log(`  produce spread over all ${total} partitions (one batch per request, round-robin), ${R} rounds, alternating with rounds of produce to 1 partition (a fresh topic each, deleted after, as in the produce group)`)
       for (let r = 0; r < R; r++) {
+        const topic = `spread-baseline-${r}`
+        await admin.createTopics([{ name: topic, partitions: 1 }])
+        const one = partsPayload(produceParts(topic, 0, batch, 1))
+        await admin.produceChecked(one)
+        settleDisk(profile, log, `round ${r + 1}, 1 partition`)
+        const m1 = await measureTimed(broker.port, broker.pid, profile, profile.window, () => one, requestBytes)
+        await admin.deleteTopics([topic])
+        single.push(m1.mbps)
+        settleDisk(profile, log, `round ${r + 1}, ${total} partitions`)
         let i = 0
         const m = await measureTimed(many.port, many.pid, profile, profile.window, () => payloads[i++ % payloads.length]!, requestBytes)
         spread.push(m.mbps)
-        log(`  round ${r + 1}/${R}: ${f1(m.mbps)} MB/s (${f1(m.cpuMsPerGb)} CPU ms/GB)`)
+        log(`  round ${r + 1}/${R}: ${total} partitions ${f1(m.mbps)} MB/s (${cpuText(m)}) | 1 partition ${f1(m1.mbps)} MB/s (${cpuText(m1)})`)
       }
-      pair("partitions_10k_produce_mb_s", `produce spread over ${total} partitions, acks=1`, "MB/s", spread, "produce to 1 partition", peak.broker.map((m) => m.mbps))
+      pair("partitions_10k_produce_mb_s", `produce spread over ${total} partitions, acks=1`, "MB/s", spread, "produce to 1 partition, rounds alternating", single)
       pair("partitions_10k_loaded_rss_mb", `RSS after creating and producing to ${total} partitions`, "MB", [processRssMb(many.pid)], "idle, empty data dir", rss)
       a.close()
       if (many !== broker) {
@@ -581,6 +673,12 @@ export const runBench = async (profile: Profile, options: BenchOptions = {}): Pr
       }
     }
     return { profile: profile.name, figures, inFlight }
+  } catch (e) {
+    // Whatever a broker said last (a crash, a closed connection's logged reason) belongs with the failure.
+    for (const x of running) {
+      if ("output" in x && typeof x.output === "function") log(`output of the broker on ${(x as BrokerProcess).dataDir} (last 3000 chars):\n${(x as BrokerProcess).output().slice(-3000)}`)
+    }
+    throw e
   } finally {
     for (const x of running.splice(0)) await x.stop().catch(() => {})
     fs.rmSync(root, { recursive: true, force: true })

@@ -52,6 +52,7 @@ import {
 import type { ValidatedBatches } from "./record-batch.ts"
 import type { ActiveProducerState } from "./producer-state.ts"
 import { UnreadableSegmentError } from "./segment.ts"
+import { SyncBatch } from "./sync-batch.ts"
 import { KafkaStorageError, LogDirFailureChannel } from "./log-dir-failure.ts"
 
 export {
@@ -547,8 +548,13 @@ const make = (options: LogStoreOptions) =>
         })
       ).pipe(Effect.tap((result) => Effect.forEach(result.warnings, (w) => Effect.logWarning(w), { discard: true })))
 
+    // As Kafka's shutdown: every log is flushed (here: closed with its fsyncs gathered, then
+    // forced together, many at a time) before checkpoints and the clean-shutdown marker.
     const closeAll = Effect.suspend(() => {
       const problems: Array<string> = []
+      const started = performance.now()
+      const syncs = new SyncBatch()
+      const closing = new Map<string, OpenEntry>()
       for (const [key, entry] of logs) {
         entry.unsubscribe()
         if (entry.log === undefined) {
@@ -558,12 +564,33 @@ const make = (options: LogStoreOptions) =>
           continue
         }
         try {
-          entry.log.close()
+          entry.log.close({ batch: syncs, owner: key })
+          closing.set(key, entry as OpenEntry)
         } catch (e) {
           entry.dir.failed.add(key)
           problems.push(`${entry.log.dir}: close failed: ${(e as Error).message}`)
         }
       }
+      const closed = performance.now()
+      return Effect.promise(() => syncs.run(io)).pipe(
+        Effect.flatMap((failedSyncs) => {
+          for (const [key, e] of failedSyncs) {
+            const entry = closing.get(key)
+            if (entry === undefined) continue
+            entry.dir.failed.add(key)
+            problems.push(`${entry.log.dir}: close failed: ${e.message}`)
+          }
+          const synced = performance.now()
+          return writeShutdownCheckpoints(problems).pipe(
+            Effect.andThen(Effect.logInfo(
+              `Closed ${closing.size} logs in ${Math.round(closed - started)} ms, then forced ${syncs.describe()} in ${Math.round(synced - closed)} ms`
+            ))
+          )
+        })
+      )
+    })
+
+    const writeShutdownCheckpoints = (problems: Array<string>) => Effect.suspend(() => {
       for (const dir of dirs) {
         // An offline dir is left as the failure found it: no checkpoints, no clean-shutdown marker.
         if (failures.hasOfflineLogDir(dir.path)) continue
@@ -617,10 +644,14 @@ const make = (options: LogStoreOptions) =>
           // Kafka places a new partition in the log dir holding the fewest partitions.
           const live = dirs.filter((d) => !failures.hasOfflineLogDir(d.path))
           if (live.length === 0) throw new KafkaStorageError("No log directory is online")
-          const counts = new Map<DirState, number>(live.map((d) => [d, 0]))
-          for (const entry of logs.values()) if (counts.has(entry.dir)) counts.set(entry.dir, counts.get(entry.dir)! + 1)
           let target = live[0]!
-          for (const d of live) if (counts.get(d)! < counts.get(target)!) target = d
+          // With one dir there is nothing to count: a walk over every log per partition made
+          // creating 10 000 partitions quadratic (3 s of a CreateTopics profile).
+          if (live.length > 1) {
+            const counts = new Map<DirState, number>(live.map((d) => [d, 0]))
+            for (const entry of logs.values()) if (counts.has(entry.dir)) counts.set(entry.dir, counts.get(entry.dir)! + 1)
+            for (const d of live) if (counts.get(d)! < counts.get(target)!) target = d
+          }
           const log = PartitionLog.create(target.path, topic, partition, topicId, { ...config, ...overrides }, clock.currentTimeMillisUnsafe(), options.producerIdExpirationMs, io, failures)
           register(log, target)
           return log

@@ -13,6 +13,7 @@
 import { type FileIoShape, nodeFileIo } from "../storage/FileIo.ts"
 import * as path from "node:path"
 import { uuidFromString } from "../protocol/primitives.ts"
+import type { SyncBatch } from "./sync-batch.ts"
 
 export const LEADER_EPOCH_CHECKPOINT_FILE = "leader-epoch-checkpoint"
 export const PARTITION_METADATA_FILE = "partition.metadata"
@@ -28,7 +29,7 @@ export class CheckpointFormatError extends Error {
 }
 
 /** Error codes of a platform or file system that cannot fsync a directory at all (nothing failed). */
-const DIRECTORY_FSYNC_UNSUPPORTED = new Set(["EINVAL", "ENOTSUP", "EISDIR", "EPERM", "EACCES"])
+export const DIRECTORY_FSYNC_UNSUPPORTED: ReadonlySet<string> = new Set(["EINVAL", "ENOTSUP", "EISDIR", "EPERM", "EACCES"])
 
 /**
  * Makes a rename or file creation in `dir` durable (Kafka's Utils.flushDirIfExists). A
@@ -60,8 +61,18 @@ export const fsyncDirectory = (dir: string, io: FileIoShape = nodeFileIo): void 
  * `syncDirectory` the rename is durable only once the caller fsyncs the directory (one
  * directory fsync for several files).
  */
-export const writeFileAtomically = (file: string, content: string | Uint8Array, io: FileIoShape = nodeFileIo, syncDirectory = true): void => {
+export const writeFileAtomically = (
+  file: string, content: string | Uint8Array, io: FileIoShape = nodeFileIo, syncDirectory = true, later?: Deferred
+): void => {
   const tmp = file + ".tmp"
+  if (later !== undefined) {
+    // The batch writes and forces the temporary, then renames it, then (if asked) forces the directory.
+    const bytes = typeof content === "string" ? Buffer.from(content) : content
+    later.batch.write(tmp, { content: bytes, position: 0, truncateTo: 0 }, later.owner)
+    later.batch.rename(tmp, file, later.owner)
+    if (syncDirectory) later.batch.directory(path.dirname(file), later.owner)
+    return
+  }
   const fd = io.openSync(tmp, "w", 0o644)
   try {
     if (typeof content === "string") io.writeSync(fd, content)
@@ -72,6 +83,13 @@ export const writeFileAtomically = (file: string, content: string | Uint8Array, 
   }
   io.renameSync(tmp, file)
   if (syncDirectory) fsyncDirectory(path.dirname(file), io)
+}
+
+/** Where a write leaves its fsyncs (and the renames behind them) instead of making them itself. */
+export interface Deferred {
+  readonly batch: SyncBatch
+  /** Who the steps belong to (a partition key): a failure is charged to it. */
+  readonly owner: string
 }
 
 const readTextIfExists = (file: string, io: FileIoShape = nodeFileIo): string | null => {
@@ -156,8 +174,10 @@ export const readLeaderEpochCheckpoint = (file: string, io: FileIoShape = nodeFi
   }))
 }
 
-export const writeLeaderEpochCheckpoint = (file: string, entries: ReadonlyArray<EpochEntry>, io: FileIoShape = nodeFileIo, syncDirectory = true): void => {
-  writeFileAtomically(file, formatCheckpoint(entries.map((e) => `${e.epoch} ${e.startOffset}`)), io, syncDirectory)
+export const writeLeaderEpochCheckpoint = (
+  file: string, entries: ReadonlyArray<EpochEntry>, io: FileIoShape = nodeFileIo, syncDirectory = true, later?: Deferred
+): void => {
+  writeFileAtomically(file, formatCheckpoint(entries.map((e) => `${e.epoch} ${e.startOffset}`)), io, syncDirectory, later)
 }
 
 /**
@@ -199,8 +219,8 @@ export class LeaderEpochCache {
   /** Smallest start offset among entries not yet in the file (Infinity when there are none). */
   private pendingFrom = Number.POSITIVE_INFINITY
 
-  private persist(syncDirectory = true): void {
-    writeLeaderEpochCheckpoint(this.file, this.entries, this.io, syncDirectory)
+  private persist(syncDirectory = true, later?: Deferred): void {
+    writeLeaderEpochCheckpoint(this.file, this.entries, this.io, syncDirectory, later)
     this.pendingFrom = Number.POSITIVE_INFINITY
   }
 
@@ -226,10 +246,11 @@ export class LeaderEpochCache {
    * records yet and waits: a log opened again drops an entry at its end anyway (Kafka's
    * loader truncates the cache to the log end). Cheap when nothing is pending. Returns
    * whether the file was written; without `syncDirectory` the caller fsyncs the directory.
+   * With `later` its fsync and rename are left to that batch.
    */
-  persistPending(endOffset: number, syncDirectory = true): boolean {
+  persistPending(endOffset: number, syncDirectory = true, later?: Deferred): boolean {
     if (this.pendingFrom >= endOffset) return false
-    this.persist(syncDirectory)
+    this.persist(syncDirectory, later)
     return true
   }
 

@@ -10,6 +10,7 @@
  * every batch at or after that position either contains the target or precedes it.
  */
 import { type FileIoShape, nodeFileIo } from "../storage/FileIo.ts"
+import type { Deferred } from "./checkpoint.ts"
 import { countNonZeroEntries, deleteIfExists, readIndexFile, writeIndexTail } from "./index-file.ts"
 
 export const OFFSET_INDEX_ENTRY_SIZE = 8
@@ -40,6 +41,8 @@ export class OffsetIndex {
   private persisted = 0
   /** Current size of the file in bytes (may include stale or padding entries). */
   private fileBytes = 0
+  /** Written since our last fsync of it (or never forced by us: what a load found is not assumed durable). */
+  private unsynced = true
 
   private readonly io: FileIoShape
 
@@ -198,17 +201,39 @@ export class OffsetIndex {
   flush(fsync: boolean): void {
     const keepBytes = this.persisted * OFFSET_INDEX_ENTRY_SIZE
     const wanted = this.count * OFFSET_INDEX_ENTRY_SIZE
-    if (this.fileBytes === wanted && this.persisted === this.count && !fsync) return
-    const tail = new Uint8Array(wanted - keepBytes)
+    // Nothing written since the last fsync: nothing to force either.
+    if (this.fileBytes === wanted && this.persisted === this.count && (!fsync || !this.unsynced)) return
+    writeIndexTail(this.path, this.fileBytes, keepBytes, this.unpersistedTail(), fsync, this.io)
+    this.persisted = this.count
+    this.fileBytes = wanted
+    this.unsynced = !fsync
+  }
+
+  /** flush(true) with its write and fsync left to `later` (a shutdown forcing many logs together). */
+  flushLater(later: Deferred): void {
+    const keepBytes = this.persisted * OFFSET_INDEX_ENTRY_SIZE
+    const wanted = this.count * OFFSET_INDEX_ENTRY_SIZE
+    if (this.fileBytes !== wanted || this.persisted !== this.count) {
+      const truncateTo = this.fileBytes === keepBytes ? null : keepBytes
+      later.batch.write(this.path, { content: this.unpersistedTail(), position: keepBytes, truncateTo }, later.owner)
+      this.persisted = this.count
+      this.fileBytes = wanted
+    } else if (this.unsynced) {
+      later.batch.file(this.path, later.owner)
+    }
+    this.unsynced = false
+  }
+
+  /** The entries not yet in the file, encoded. */
+  private unpersistedTail(): Uint8Array {
+    const tail = new Uint8Array((this.count - this.persisted) * OFFSET_INDEX_ENTRY_SIZE)
     const view = new DataView(tail.buffer)
     for (let i = this.persisted; i < this.count; i++) {
       const p = (i - this.persisted) * OFFSET_INDEX_ENTRY_SIZE
       view.setInt32(p, this.data[2 * i]!)
       view.setInt32(p + 4, this.data[2 * i + 1]!)
     }
-    writeIndexTail(this.path, this.fileBytes, keepBytes, tail, fsync, this.io)
-    this.persisted = this.count
-    this.fileBytes = wanted
+    return tail
   }
 
   deleteFile(): void {

@@ -14,6 +14,7 @@ import { type FileIoShape, nodeFileIo } from "../storage/FileIo.ts"
 import { isIoError, KafkaStorageError, LogDirFailureChannel } from "./log-dir-failure.ts"
 import * as path from "node:path"
 import {
+  type Deferred,
   fsyncDirectory,
   LeaderEpochCache,
   readPartitionMetadata,
@@ -21,6 +22,7 @@ import {
   syncFileIfExists,
   PARTITION_METADATA_FILE
 } from "./checkpoint.ts"
+import { SyncBatch } from "./sync-batch.ts"
 import {
   ATTRIBUTES_OFFSET,
   baseOffsetAt,
@@ -979,16 +981,20 @@ export class PartitionLog {
    * Kafka's LocalLog.flush: when a flushed segment is new, the directory is fsynced too, so
    * that the new file's name survives a power loss along with its fsynced bytes.
    */
-  private flushDirectoryIfDirty(): void {
+  private flushDirectoryIfDirty(later?: Deferred): void {
     if (!this.directoryDirty) return
     if (this.metadataFileUnsynced) {
-      syncFileIfExists(path.join(this.dir, PARTITION_METADATA_FILE), this.io)
+      const metadataFile = path.join(this.dir, PARTITION_METADATA_FILE)
+      if (later === undefined) syncFileIfExists(metadataFile, this.io)
+      else later.batch.file(metadataFile, later.owner)
       this.metadataFileUnsynced = false
     }
-    fsyncDirectory(this.dir, this.io)
+    if (later === undefined) fsyncDirectory(this.dir, this.io)
+    else later.batch.directory(this.dir, later.owner)
     if (this.parentDirectoryDirty) {
       // Else a power loss could drop the whole partition directory with the records just fsynced into it.
-      fsyncDirectory(this.logDir, this.io)
+      if (later === undefined) fsyncDirectory(this.logDir, this.io)
+      else later.batch.directory(this.logDir, later.owner)
       this.parentDirectoryDirty = false
     }
     this.directoryDirty = false
@@ -1025,7 +1031,14 @@ export class PartitionLog {
   }
 
   private readRange(fetchOffset: number, maxBytes: number, minOneBatch: boolean, limit: number): Uint8Array {
-    for (let i = this.floorSegmentIndex(fetchOffset); i < this.segments.length; i++) {
+    const first = this.floorSegmentIndex(fetchOffset)
+    const current = this.segments[first]
+    // A consumer reading on from where its last read ended, with the whole segment below the limit.
+    if (current !== undefined && limit >= current.nextOffset) {
+      const records = current.readOn(fetchOffset, maxBytes, minOneBatch)
+      if (records !== null) return records
+    }
+    for (let i = first; i < this.segments.length; i++) {
       const segment = this.segments[i]!
       const found = segment.findBatch(fetchOffset)
       if (found === null) continue
@@ -1038,7 +1051,7 @@ export class PartitionLog {
       if (!minOneBatch && found.size > maxBytes) return EMPTY
       const budget = minOneBatch ? Math.max(maxBytes, found.size) : maxBytes
       const length = Math.min(maxPosition - found.position, budget)
-      return length <= 0 ? EMPTY : segment.read(found.position, length)
+      return length <= 0 ? EMPTY : segment.readBatches(found.position, length)
     }
     return EMPTY
   }
@@ -1229,10 +1242,15 @@ export class PartitionLog {
   // Lifecycle
   // -------------------------------------------------------------------------------------
 
-  /** Flushes and closes every segment; index files end up exactly entries × entry size. */
-  close(): void {
+  /**
+   * Flushes and closes every segment; index files end up exactly entries × entry size. With
+   * `later` every fsync (and the renames and directory fsyncs behind them) is left to that
+   * batch, which a shutdown runs for all logs at once; without, they happen here.
+   */
+  close(later?: Deferred): void {
     if (this.closed) return
     this.closed = true
+    const syncs: Deferred = later ?? { batch: new SyncBatch(), owner: this.dir }
     let firstError: unknown = null
     const active = this.activeSegment
     // As Kafka's flush at shutdown: only what lies beyond the recovery point is forced to
@@ -1242,7 +1260,7 @@ export class PartitionLog {
     this.rolledUnflushed.length = 0
     for (const segment of this.segments) {
       try {
-        if ((segment === active && unflushed) || rolled.has(segment)) segment.close()
+        if ((segment === active && unflushed) || rolled.has(segment)) segment.closeLater(syncs)
         else if (segment === active) {
           segment.sealTimeIndex()
           segment.flushIndexes()
@@ -1258,16 +1276,23 @@ export class PartitionLog {
     }
     if (firstError === null) {
       try {
-        const renamed = this.leaderEpochCache.persistPending(this.logEndOffset, false)
+        const renamed = this.leaderEpochCache.persistPending(this.logEndOffset, false, syncs)
         // A clean shutdown leaves a snapshot at the log end: the next start replays nothing.
         // Its name alone is not worth a directory fsync (see takeSnapshot).
         this.producerState.mapEndOffset = this.logEndOffset
-        this.producerState.takeSnapshot(false)
+        this.producerState.takeSnapshot(false, syncs)
         // One directory fsync makes the new names durable together: the epoch checkpoint and,
         // as Kafka's LocalLog.flush, segments (and the partition's own directory) created since
         // the last flush, with the bytes just forced (and the snapshot's, riding along).
         if (renamed) this.directoryDirty = true
-        if (unflushed || renamed) this.flushDirectoryIfDirty()
+        if (unflushed || renamed) this.flushDirectoryIfDirty(syncs)
+      } catch (e) {
+        firstError = e
+      }
+    }
+    if (later === undefined && firstError === null) {
+      try {
+        syncs.batch.runSync(this.io)
       } catch (e) {
         firstError = e
       }

@@ -16,7 +16,7 @@
 import { type FileIoShape, nodeFileIo } from "../storage/FileIo.ts"
 import * as path from "node:path"
 import { crc32c } from "./crc32c.ts"
-import { writeFileAtomically } from "./checkpoint.ts"
+import { type Deferred, writeFileAtomically } from "./checkpoint.ts"
 import { getInt64, NO_PRODUCER_EPOCH, NO_SEQUENCE, NO_TIMESTAMP, setInt64 } from "./record-batch.ts"
 
 /** Kafka's ProducerStateEntry.NUM_BATCHES_TO_RETAIN. */
@@ -433,12 +433,13 @@ export class ProducerStateManager {
    * Writes `<mapEndOffset>.snapshot` unless it exists (Kafka's takeSnapshot); returns whether
    * it wrote one. Without `syncDirectory` the caller fsyncs the directory, or (at close, as
    * Kafka's, which forces only the file) nobody does: a snapshot lost with its name to a power
-   * loss costs a longer replay of the log at the next open, never wrong state.
+   * loss costs a longer replay of the log at the next open, never wrong state. With `later`
+   * its fsync and rename are left to that batch.
    */
-  takeSnapshot(syncDirectory = true): boolean {
+  takeSnapshot(syncDirectory = true, later?: Deferred): boolean {
     const offset = this.mapEndOffset
     if (this.snapshots.at(-1) === offset) return false
-    writeFileAtomically(path.join(this.dir, snapshotFileName(offset)), encodeProducerSnapshot(this.producers.values()), this.io, syncDirectory)
+    writeFileAtomically(path.join(this.dir, snapshotFileName(offset)), encodeProducerSnapshot(this.producers.values()), this.io, syncDirectory, later)
     this.snapshots = this.snapshots.filter((o) => o !== offset)
     this.snapshots.push(offset)
     this.snapshots.sort((a, b) => a - b)

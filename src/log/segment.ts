@@ -20,8 +20,8 @@ import {
   PARTITION_LEADER_EPOCH_OFFSET,
   RECORD_BATCH_OVERHEAD
 } from "./record-batch.ts"
-import { acquireReadBuffer } from "./read-buffers.ts"
-import type { LeaderEpochCache } from "./checkpoint.ts"
+import { acquireReadBuffer, releaseReadBuffers } from "./read-buffers.ts"
+import type { Deferred, LeaderEpochCache } from "./checkpoint.ts"
 import { deleteIfExists } from "./index-file.ts"
 import { TimeIndex } from "./time-index.ts"
 import { TransactionIndex } from "./transaction-index.ts"
@@ -32,6 +32,9 @@ export const TIME_INDEX_FILE_SUFFIX = ".timeindex"
 export const TXN_INDEX_FILE_SUFFIX = ".txnindex"
 
 const INT32_MAX = 0x7fffffff
+
+/** Where consumers' reads ended, remembered per segment (a few consumers reading on). */
+const READ_CURSORS = 4
 
 /** Kafka's file name stem: the base offset zero-padded to 20 digits. */
 export const filenamePrefixFromOffset = (offset: number): string => String(offset).padStart(20, "0")
@@ -174,6 +177,8 @@ const writeAt = (io: FileIoShape, fd: number, buffers: ReadonlyArray<Uint8Array>
   }
 }
 
+const EMPTY_READ = new Uint8Array(0)
+
 export interface FoundBatch {
   readonly position: number
   readonly size: number
@@ -216,6 +221,14 @@ export class LogSegment {
    */
   private pending: Array<Uint8Array> | null = null
   private pendingBytes = 0
+  /**
+   * Where recent reads of whole batches ended: the offset a consumer asks for next and the
+   * position of the batch starting there, so that reading on needs no index lookup and no
+   * header scan (`readOn`): one positioned read per fetch, as a plain file reader does.
+   */
+  private readonly cursorOffsets: Array<number> = new Array<number>(READ_CURSORS).fill(-1)
+  private readonly cursorPositions: Array<number> = new Array<number>(READ_CURSORS).fill(-1)
+  private nextCursor = 0
   /** Why the index files could not be trusted at open, if so. */
   indexProblem: string | null = null
   /** The file system this segment's files live on. */
@@ -394,6 +407,7 @@ export class LogSegment {
     }
     this.size = validBytes
     this.nextOffset = next
+    this.cursorOffsets.fill(-1)
     this.bytesSinceLastIndexEntry = validBytes - lastIndexEntry
     this.timeIndex.maybeAppend(this.maxTimestamp, this.offsetOfMaxTimestamp, true)
     // What was just validated may so far live only in the page cache; it must be durable
@@ -499,7 +513,10 @@ export class LogSegment {
   /** Reads `length` bytes at `position` (clamped to the segment size). */
   read(position: number, length: number): Uint8Array {
     this.writePending()
-    const n = Math.max(0, Math.min(length, this.size - position))
+    return this.readExactly(position, Math.max(0, Math.min(length, this.size - position)))
+  }
+
+  private readExactly(position: number, n: number): Buffer {
     // Reused once a fetch response carrying it is written (read-buffers.ts).
     const buf = acquireReadBuffer(n)
     let got = 0
@@ -509,6 +526,71 @@ export class LogSegment {
       got += r
     }
     return buf
+  }
+
+  /**
+   * Reads the batches from `position` (a batch start found by `findBatch`), `length` bytes
+   * at most, and remembers where the last whole batch read ends for the next `readOn`.
+   */
+  readBatches(position: number, length: number): Uint8Array {
+    const records = this.read(position, length)
+    this.rememberEnd(position, records)
+    return records
+  }
+
+  /**
+   * Reads on from where an earlier `readBatches`/`readOn` ended, when `offset` is the
+   * offset that read stopped at, in one system call: up to `maxBytes` from the batch
+   * starting at `offset` to the end of the segment (the caller makes sure every batch of
+   * the segment may be returned). A first batch larger than `maxBytes` is returned whole
+   * with `minOneBatch` (read again, whole), else nothing. Null when no earlier read ended
+   * at `offset` or the bytes there are not that batch: `findBatch` and `readBatches`
+   * answer then.
+   */
+  readOn(offset: number, maxBytes: number, minOneBatch: boolean): Uint8Array | null {
+    const cursor = this.cursorOffsets.indexOf(offset)
+    if (cursor < 0) return null
+    this.writePending()
+    const position = this.cursorPositions[cursor]!
+    const want = Math.min(this.size - position, maxBytes)
+    const n = Math.min(this.size - position, Math.max(want, RECORD_BATCH_OVERHEAD))
+    if (n < RECORD_BATCH_OVERHEAD) return null
+    let buf = this.readExactly(position, n)
+    let view = new DataView(buf.buffer, buf.byteOffset, n)
+    const size = batchSizeAt(view, 0)
+    if (view.getInt8(MAGIC_OFFSET) !== MAGIC_V2 || baseOffsetAt(view, 0) !== offset || size < RECORD_BATCH_OVERHEAD || position + size > this.size) {
+      this.cursorOffsets[cursor] = -1
+      releaseReadBuffers([buf])
+      return null
+    }
+    if (size > want) {
+      releaseReadBuffers([buf])
+      if (!minOneBatch) return EMPTY_READ
+      buf = this.readExactly(position, size)
+      view = new DataView(buf.buffer, buf.byteOffset, size)
+    }
+    this.rememberEnd(position, buf, view, cursor)
+    return buf
+  }
+
+  /** Remembers where the last whole batch of `records` (read at `position`) ends. */
+  private rememberEnd(position: number, records: Uint8Array, view = new DataView(records.buffer, records.byteOffset, records.byteLength), cursor = -1): void {
+    let pos = 0
+    let next = -1
+    while (pos + RECORD_BATCH_OVERHEAD <= records.length) {
+      const size = batchSizeAt(view, pos)
+      if (size < RECORD_BATCH_OVERHEAD || pos + size > records.length) break
+      next = baseOffsetAt(view, pos) + view.getInt32(pos + LAST_OFFSET_DELTA_OFFSET) + 1
+      pos += size
+    }
+    if (next < 0) return
+    let slot = cursor >= 0 ? cursor : this.cursorOffsets.indexOf(next)
+    if (slot < 0) {
+      slot = this.nextCursor
+      this.nextCursor = (slot + 1) % READ_CURSORS
+    }
+    this.cursorOffsets[slot] = next
+    this.cursorPositions[slot] = position + pos
   }
 
   /** Largest timestamp for retention: max batch timestamp, else the file's modification time. */
@@ -555,6 +637,21 @@ export class LogSegment {
     this.sealTimeIndex()
     try {
       this.flush()
+    } finally {
+      this.io.closeSync(this.fd)
+      this.fd = -1
+    }
+  }
+
+  /** close() with its fsyncs left to `later` (a shutdown forcing many logs together). */
+  closeLater(later: Deferred): void {
+    this.sealTimeIndex()
+    try {
+      this.writePending()
+      later.batch.file(this.logPath, later.owner)
+      this.offsetIndex.flushLater(later)
+      this.timeIndex.flushLater(later)
+      this.txnIndex.flushLater(later)
     } finally {
       this.io.closeSync(this.fd)
       this.fd = -1

@@ -11,6 +11,7 @@
  */
 import { getInt64, setInt64 } from "./record-batch.ts"
 import { type FileIoShape, nodeFileIo } from "../storage/FileIo.ts"
+import type { Deferred } from "./checkpoint.ts"
 import { countNonZeroEntries, deleteIfExists, readIndexFile, writeIndexTail } from "./index-file.ts"
 
 export const TIME_INDEX_ENTRY_SIZE = 12
@@ -39,6 +40,8 @@ export class TimeIndex {
   private count = 0
   private persisted = 0
   private fileBytes = 0
+  /** Written since our last fsync of it (or never forced by us: what a load found is not assumed durable). */
+  private unsynced = true
 
   private readonly io: FileIoShape
 
@@ -171,17 +174,39 @@ export class TimeIndex {
   flush(fsync: boolean): void {
     const keepBytes = this.persisted * TIME_INDEX_ENTRY_SIZE
     const wanted = this.count * TIME_INDEX_ENTRY_SIZE
-    if (this.fileBytes === wanted && this.persisted === this.count && !fsync) return
-    const tail = new Uint8Array(wanted - keepBytes)
+    // Nothing written since the last fsync: nothing to force either.
+    if (this.fileBytes === wanted && this.persisted === this.count && (!fsync || !this.unsynced)) return
+    writeIndexTail(this.path, this.fileBytes, keepBytes, this.unpersistedTail(), fsync, this.io)
+    this.persisted = this.count
+    this.fileBytes = wanted
+    this.unsynced = !fsync
+  }
+
+  /** flush(true) with its write and fsync left to `later` (a shutdown forcing many logs together). */
+  flushLater(later: Deferred): void {
+    const keepBytes = this.persisted * TIME_INDEX_ENTRY_SIZE
+    const wanted = this.count * TIME_INDEX_ENTRY_SIZE
+    if (this.fileBytes !== wanted || this.persisted !== this.count) {
+      const truncateTo = this.fileBytes === keepBytes ? null : keepBytes
+      later.batch.write(this.path, { content: this.unpersistedTail(), position: keepBytes, truncateTo }, later.owner)
+      this.persisted = this.count
+      this.fileBytes = wanted
+    } else if (this.unsynced) {
+      later.batch.file(this.path, later.owner)
+    }
+    this.unsynced = false
+  }
+
+  /** The entries not yet in the file, encoded. */
+  private unpersistedTail(): Uint8Array {
+    const tail = new Uint8Array((this.count - this.persisted) * TIME_INDEX_ENTRY_SIZE)
     const view = new DataView(tail.buffer)
     for (let i = this.persisted; i < this.count; i++) {
       const p = (i - this.persisted) * TIME_INDEX_ENTRY_SIZE
       setInt64(view, p, this.timestamps[i]!)
       view.setInt32(p + 8, this.relOffsets[i]!)
     }
-    writeIndexTail(this.path, this.fileBytes, keepBytes, tail, fsync, this.io)
-    this.persisted = this.count
-    this.fileBytes = wanted
+    return tail
   }
 
   deleteFile(): void {

@@ -11,6 +11,7 @@
  */
 import { type FileIoShape, nodeFileIo } from "../storage/FileIo.ts"
 import { getInt64, setInt64 } from "./record-batch.ts"
+import type { Deferred } from "./checkpoint.ts"
 
 export const ABORTED_TXN_ENTRY_SIZE = 34
 const ABORTED_TXN_VERSION = 0
@@ -110,6 +111,12 @@ export class TransactionIndex {
       if (txn.lastStableOffset >= upperBoundOffset) return { abortedTransactions: out, isComplete: true }
     }
     return { abortedTransactions: out, isComplete: false }
+  }
+
+  /** Leaves the fsync flush() would make to `later`. */
+  flushLater(later: Deferred): void {
+    if (this.entries === null || this.entries.length === 0) return
+    later.batch.file(this.file, later.owner)
   }
 
   flush(): void {

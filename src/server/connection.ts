@@ -87,6 +87,8 @@ export const serveConnection = <R>(
       // Writes run in their own fiber: the frame loop never waits on the network, so a client
       // that stops reading can still be closed (the loop runs uninterruptibly).
       const writeFibers = yield* FiberSet.make<void, Socket.SocketError>()
+      // Runs, from a plain callback (a drained socket), what a finished observation asks for (a log line).
+      const runWriteFiber = yield* FiberSet.runtime(writeFibers)()
       let lastActivity = clock.currentTimeMillisUnsafe()
       // Requests read and not yet answered; requests read in all.
       let unanswered = 0
@@ -230,25 +232,49 @@ export const serveConnection = <R>(
       // Hands what `out` holds to the socket now; whether the socket can take more at once.
       const writeDirect = (d: DirectWriter): { readonly drained: boolean; readonly done: Effect.Effect<void> } => {
         const chunks = out.chunks()
-        out = new ResponseBuffer(Math.max(MIN_OUT_CAPACITY, out.pos))
         const sending = outObs
         const sendStartedAt = sending.length > 0 ? performance.now() : 0
         if (sending.length > 0) outObs = []
         // Segment read buffers spliced into the responses go back to their pool once written.
         const drained = holdsReadBuffers(chunks) ? d.write(chunks, () => releaseReadBuffers(chunks)) : d.write(chunks)
+        // The kernel took it all: `out` is free again. Else the socket still holds its bytes.
+        if (d.flushed()) out.reset()
+        else out = new ResponseBuffer(Math.max(MIN_OUT_CAPACITY, out.pos))
         lastActivity = clock.currentTimeMillisUnsafe()
         signalProgress()
         return { drained, done: sending.length > 0 ? finishObservations(sending, sendStartedAt) : Effect.void }
       }
-      // The socket's buffer is full: wait for it to drain, then write what was finished meanwhile.
-      const drainDirect = (d: DirectWriter): Effect.Effect<void> =>
-        Effect.andThen(d.drained, Effect.suspend(() => {
+      // Called when no write is in progress any more; wakes whoever waits for that (shutdown, a rejection).
+      let writeWaiters: Array<() => void> = []
+      const writeSettled = (): void => {
+        writing = false
+        signalProgress()
+        if (writeWaiters.length === 0) return
+        const waiters = writeWaiters
+        writeWaiters = []
+        for (const f of waiters) f()
+      }
+      /** Completes once no write is in progress (the direct writes' drain waits are not fibers). */
+      const writesSettled: Effect.Effect<void> = Effect.callback<void>((resume) => {
+        if (!writing) return resume(Effect.void)
+        const f = () => resume(Effect.void)
+        writeWaiters.push(f)
+        return Effect.sync(() => {
+          writeWaiters = writeWaiters.filter((w) => w !== f)
+        })
+      })
+      // The socket's buffer is full: once it drains, write what was finished meanwhile. Plain
+      // callbacks: a large fetch response fills the socket's buffer more often than not.
+      const awaitDrain = (d: DirectWriter): void =>
+        d.onDrained(() => {
           lastActivity = clock.currentTimeMillisUnsafe()
-          signalProgress()
-          if (out.byteLength === 0) return Effect.void
-          const w = writeDirect(d)
-          return w.drained ? w.done : Effect.andThen(w.done, drainDirect(d))
-        }))
+          if (out.byteLength > 0) {
+            const w = writeDirect(d)
+            if (w.done !== Effect.void) runWriteFiber(w.done)
+            if (!w.drained) return awaitDrain(d)
+          }
+          writeSettled()
+        })
       const flush: Effect.Effect<void> = Effect.suspend(() => {
         if (writing) {
           writeAgain = true
@@ -265,22 +291,15 @@ export const serveConnection = <R>(
         }
         if (direct !== undefined) {
           const w = writeDirect(direct)
-          if (w.drained) return w.done
-          writing = true
-          return Effect.andThen(
-            w.done,
-            Effect.asVoid(FiberSet.run(writeFibers, Effect.ensuring(drainDirect(direct), Effect.sync(() => {
-              writing = false
-              signalProgress()
-            }))))
-          )
+          if (!w.drained) {
+            writing = true
+            awaitDrain(direct)
+          }
+          return w.done
         }
         writing = true
         writeAgain = false
-        return Effect.asVoid(FiberSet.run(writeFibers, Effect.ensuring(writeOut, Effect.sync(() => {
-          writing = false
-          signalProgress()
-        }))))
+        return Effect.asVoid(FiberSet.run(writeFibers, Effect.ensuring(writeOut, Effect.sync(writeSettled))))
       })
 
       // Backpressure: too many requests unanswered, or too many response bytes the client has not taken.
@@ -438,7 +457,10 @@ export const serveConnection = <R>(
               }))
             )
           }))
-        )
+        ),
+        // No scheduler hop (a setImmediate) per read: the loop waits on the socket between
+        // reads anyway, and the runtime still yields after its operation budget.
+        { disableYield: true }
       )
 
       const logEnd = (reason: RequestRejected | HandlerDefect | Socket.SocketError | "drained") => {
@@ -511,6 +533,7 @@ export const serveConnection = <R>(
         // Shutdown: everything already read gets its response, within the drain bound.
         yield* FiberSet.awaitEmpty(blockingFibers).pipe(
           Effect.andThen(flush),
+          Effect.andThen(writesSettled),
           Effect.andThen(FiberSet.awaitEmpty(writeFibers)),
           Effect.timeoutOption(options.drainTimeout),
           Effect.ignore
@@ -518,7 +541,7 @@ export const serveConnection = <R>(
         yield* logEnd("drained")
       } else if (Exit.isFailure(exit) && !Cause.hasInterruptsOnly(exit.cause)) {
         // Responses to the requests before a rejected one go out before the close, within the drain bound.
-        yield* FiberSet.awaitEmpty(writeFibers).pipe(Effect.timeoutOption(options.drainTimeout), Effect.ignore)
+        yield* Effect.andThen(writesSettled, FiberSet.awaitEmpty(writeFibers)).pipe(Effect.timeoutOption(options.drainTimeout), Effect.ignore)
       }
     })
   ).pipe(

@@ -15,6 +15,7 @@ import * as path from "node:path"
 import { Kafka, logLevel } from "kafkajs"
 import { afterAll, describe, expect, it } from "vitest"
 import { type EmbeddedBroker, startBroker } from "../../src/broker.ts"
+import { CLEAN_SHUTDOWN_FILE } from "../../src/log/checkpoint.ts"
 import { buildRecordBatch } from "../../src/log/record-batch.ts"
 import { ErrorCode } from "../../src/protocol/error-codes.ts"
 import { CreateTopics, DescribeLogDirs, DescribeTopicPartitions, Fetch, ListOffsets, Metadata, Produce } from "../../src/protocol/generated/apis.ts"
@@ -332,6 +333,52 @@ describe("simulated power loss with log.flush.interval.messages=1 and acks=-1", 
     faulty.powerLoss()
     h = await Harness.start(root, faulty)
     for (const t of topics) expectAcknowledged(await h.readAll(t), acked.get(t)!, t)
+    await h.stop()
+  })
+})
+
+describe("a clean shutdown (its fsyncs gathered from every log and issued together)", () => {
+  const marker = (root: string, dir: "a" | "b") => fs.existsSync(path.join(root, dir, CLEAN_SHUTDOWN_FILE))
+
+  it("makes every record acknowledged before it durable, under the default flush policy, before its clean-shutdown marker", async () => {
+    const root = newRoot()
+    const faulty = new FaultyFileIo(root)
+    let h = await Harness.start(root, faulty)
+    // Both dirs, small segments (rolled segments and new files too), nothing fsynced before the stop.
+    const topics = ["clean-1", "clean-2", "clean-3", "clean-4"]
+    for (const t of topics) await h.createTopic(t, [{ name: "segment.bytes", value: "1024" }])
+    expect(new Set(topics.map((t) => h.dirOf(t)))).toEqual(new Set(["a", "b"]))
+    const acked = new Map<string, Map<number, string>>(topics.map((t) => [t, new Map()]))
+    for (let i = 0; i < 24; i++) {
+      const topic = topics[i % topics.length]!
+      const batch = values(`${topic}-${i}`, 1 + (i % 3))
+      const r = await h.produce(topic, batch)
+      expect(r.errorCode).toBe(0)
+      batch.forEach((v, j) => acked.get(topic)!.set(r.baseOffset + j, v))
+    }
+    await h.stop()
+    // The power goes right after the stop: only what the shutdown forced is left.
+    faulty.powerLoss()
+    expect(marker(root, "a") && marker(root, "b"), "the clean-shutdown markers are durable").toBe(true)
+    h = await Harness.start(root, faulty)
+    for (const t of topics) expectAcknowledged(await h.readAll(t), acked.get(t)!, t)
+    await h.stop()
+  })
+
+  it("leaves the dir whose fsync failed without the clean-shutdown marker, and marks the other", async () => {
+    const root = newRoot()
+    const faulty = new FaultyFileIo(root)
+    let h = await Harness.start(root, faulty)
+    const { inA, inB } = await topicsInBothDirs(h, "unclean")
+    for (const t of [inA, inB]) expect((await h.produce(t, values(t, 3))).errorCode).toBe(0)
+    faulty.fail({ code: "EIO", ops: ["fsync"], path: /\/b\/.*\.log$/ })
+    await h.stop()
+    expect(faulty.injected.some((f) => f.op === "fsync"), "the shutdown's fsync met the fault").toBe(true)
+    expect(marker(root, "a")).toBe(true)
+    expect(marker(root, "b")).toBe(false)
+    faulty.heal()
+    h = await Harness.start(root, faulty)
+    for (const t of [inA, inB]) expect([...(await h.readAll(t)).values()]).toEqual(values(t, 3))
     await h.stop()
   })
 })
