@@ -150,9 +150,10 @@ export const readOffsetCheckpoint = (file: string, io: FileIoShape = nodeFileIo)
 export const writeOffsetCheckpoint = (
   file: string,
   entries: ReadonlyArray<{ readonly topic: string; readonly partition: number; readonly offset: number }>,
-  io: FileIoShape = nodeFileIo
+  io: FileIoShape = nodeFileIo,
+  later?: Deferred
 ): void => {
-  writeFileAtomically(file, formatCheckpoint(entries.map((e) => `${e.topic} ${e.partition} ${e.offset}`)), io)
+  writeFileAtomically(file, formatCheckpoint(entries.map((e) => `${e.topic} ${e.partition} ${e.offset}`)), io, true, later)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -251,6 +252,11 @@ export class LeaderEpochCache {
     if (this.pendingFrom >= endOffset) return false
     this.persist(syncDirectory, later)
     return true
+  }
+
+  /** Whether entries not yet in the file cover records below `endOffset` (persistPending would write). */
+  hasPendingBelow(endOffset: number): boolean {
+    return this.pendingFrom < endOffset
   }
 
   /** Drops epochs that start at or after `endOffset` (the log was cut back to it). */
