@@ -399,16 +399,22 @@ export const runBench = async (profile: Profile, options: BenchOptions = {}): Pr
       return out
     }
     const theSink = async () => (sink ??= track(await startBare(["sink", sinkFile])))
+    /** Not counted: a broker's first scenario would otherwise also measure its JIT warming up. */
+    const warmUp = async (server: BrokerProcess, a: AdminClient) => {
+      if (profile.warmupMs === 0) return
+      await a.createTopics([{ name: "warm-up", partitions: 1 }])
+      const warm = partsPayload(produceParts("warm-up", 0, batch, 1))
+      await runPipeline({ port: server.port, connections: profile.connections, window: profile.window, next: () => warm, durationMs: 4 * profile.warmupMs })
+      await a.deleteTopics(["warm-up"])
+    }
 
     // ---- produce ----
     if (profile.warmupMs > 0 && (want("produce") || want("fetch") || want("e2e") || want("partitions"))) {
       // Not counted: the first scenario would otherwise also measure the JIT warming up.
       log(`warm-up: ${(4 * profile.warmupMs) / 1000} s of produce to the broker and the sink (not counted)`)
-      await admin.createTopics([{ name: "warm-up", partitions: 1 }])
-      const warm = partsPayload(produceParts("warm-up", 0, batch, 1))
-      await runPipeline({ port: broker.port, connections: profile.connections, window: profile.window, next: () => warm, durationMs: 4 * profile.warmupMs })
-      await admin.deleteTopics(["warm-up"])
+      await warmUp(broker, admin)
       const s = await theSink()
+      const warm = partsPayload(produceParts("warm-up", 0, batch, 1))
       await runPipeline({ port: s.port, connections: profile.connections, window: profile.window, next: () => warm, durationMs: 4 * profile.warmupMs })
       fs.truncateSync(sinkFile, 0)
     }
@@ -477,6 +483,18 @@ export const runBench = async (profile: Profile, options: BenchOptions = {}): Pr
       const segmentFiles = fs.readdirSync(partitionDir).filter((f) => f.endsWith(".log")).sort().map((f) => path.join(partitionDir, f))
       const reader = track(await startBare(["reader", String(chunkBytes), ...segmentFiles]))
       inFlight["fetch"] = `${profile.fetchWindow} pipelined Fetch requests per consumer connection, ${perResponse} batches (${chunkBytes} B) per response`
+      if (profile.warmupMs > 0) {
+        // Not counted, as the produce warm-up: V8 optimizes a function after thousands of
+        // calls, and a 1 MiB response is one call of each function on the fetch path, so the
+        // first GBs would also measure the broker's JIT (the bare reader's few functions warm
+        // up at once). One-batch fetches take the same path thousands of times a second.
+        const small = Array.from({ length: batchesOnDisk }, (_, i) => fetchRequest({ topic: fetchTopic, partition: 0, offset: i * shape.records, partitionMaxBytes: batch.length }))
+        log(`warm-up: ${(4 * profile.warmupMs) / 1000} s of one-batch fetches from the broker and the bare reader (not counted)`)
+        for (const port of [broker.port, reader.port]) {
+          let next = 0
+          await runPipeline({ port, connections: 1, window: profile.fetchWindow, durationMs: 4 * profile.warmupMs, next: () => small[next++ % small.length] })
+        }
+      }
       const fetchScenario = async (consumers: number) => {
         const out = { broker: [] as Array<Measured>, bare: [] as Array<Measured> }
         log(`fetch by ${consumers} consumer(s), each reading the ${f1((batchesOnDisk * batch.length) / MB)} MB from the start (at most ${profile.fetchMaxMs / 1000} s); ${R} rounds`)
@@ -575,6 +593,12 @@ export const runBench = async (profile: Profile, options: BenchOptions = {}): Pr
       settleDisk(profile, log, "the partitions group")
       const many = profile.shareBrokers ? broker : track(await startBrokerProcess({ dataDir: manyDir }))
       const a = await AdminClient.connect(many.port)
+      if (many !== broker) {
+        // As the main broker was before its first scenario: the 1-partition rounds compared
+        // with this broker's run on a warm JIT, so these must too.
+        log(`  warm-up: ${(4 * profile.warmupMs) / 1000} s of produce to 1 partition of this broker (not counted)`)
+        await warmUp(many, a)
+      }
       log(`${total} partitions over ${topicsN} topics: creating`)
       const created0 = performance.now()
       const names = Array.from({ length: topicsN }, (_, t) => `many-${String(t).padStart(3, "0")}`)

@@ -693,10 +693,14 @@ const make = (options: LogStoreOptions) =>
           // Kafka places a new partition in the log dir holding the fewest partitions.
           const live = dirs.filter((d) => !failures.hasOfflineLogDir(d.path))
           if (live.length === 0) throw new KafkaStorageError("No log directory is online")
-          const counts = new Map<DirState, number>(live.map((d) => [d, 0]))
-          for (const entry of logs.values()) if (counts.has(entry.dir)) counts.set(entry.dir, counts.get(entry.dir)! + 1)
           let target = live[0]!
-          for (const d of live) if (counts.get(d)! < counts.get(target)!) target = d
+          // With one dir there is nothing to count: a walk over every log per partition made
+          // creating 10 000 partitions quadratic (3 s of a CreateTopics profile).
+          if (live.length > 1) {
+            const counts = new Map<DirState, number>(live.map((d) => [d, 0]))
+            for (const entry of logs.values()) if (counts.has(entry.dir)) counts.set(entry.dir, counts.get(entry.dir)! + 1)
+            for (const d of live) if (counts.get(d)! < counts.get(target)!) target = d
+          }
           const log = PartitionLog.create(target.path, topic, partition, topicId, { ...config, ...overrides }, clock.currentTimeMillisUnsafe(), options.producerIdExpirationMs, io, failures)
           register(log, target)
           return log

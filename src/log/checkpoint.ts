@@ -65,20 +65,21 @@ export const writeFileAtomically = (
   file: string, content: string | Uint8Array, io: FileIoShape = nodeFileIo, syncDirectory = true, later?: Deferred
 ): void => {
   const tmp = file + ".tmp"
+  if (later !== undefined) {
+    // The batch writes and forces the temporary, then renames it, then (if asked) forces the directory.
+    const bytes = typeof content === "string" ? Buffer.from(content) : content
+    later.batch.write(tmp, { content: bytes, position: 0, truncateTo: 0 }, later.owner)
+    later.batch.rename(tmp, file, later.owner)
+    if (syncDirectory) later.batch.directory(path.dirname(file), later.owner)
+    return
+  }
   const fd = io.openSync(tmp, "w", 0o644)
   try {
     if (typeof content === "string") io.writeSync(fd, content)
     else io.writeSync(fd, content, 0, content.length)
-    if (later === undefined) io.fsyncSync(fd)
+    io.fsyncSync(fd)
   } finally {
     io.closeSync(fd)
-  }
-  if (later !== undefined) {
-    // The batch forces the temporary, then renames it, then (if asked) forces the directory.
-    later.batch.file(tmp, later.owner)
-    later.batch.rename(tmp, file, later.owner)
-    if (syncDirectory) later.batch.directory(path.dirname(file), later.owner)
-    return
   }
   io.renameSync(tmp, file)
   if (syncDirectory) fsyncDirectory(path.dirname(file), io)

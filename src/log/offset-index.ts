@@ -203,25 +203,37 @@ export class OffsetIndex {
     const wanted = this.count * OFFSET_INDEX_ENTRY_SIZE
     // Nothing written since the last fsync: nothing to force either.
     if (this.fileBytes === wanted && this.persisted === this.count && (!fsync || !this.unsynced)) return
-    const tail = new Uint8Array(wanted - keepBytes)
+    writeIndexTail(this.path, this.fileBytes, keepBytes, this.unpersistedTail(), fsync, this.io)
+    this.persisted = this.count
+    this.fileBytes = wanted
+    this.unsynced = !fsync
+  }
+
+  /** flush(true) with its write and fsync left to `later` (a shutdown forcing many logs together). */
+  flushLater(later: Deferred): void {
+    const keepBytes = this.persisted * OFFSET_INDEX_ENTRY_SIZE
+    const wanted = this.count * OFFSET_INDEX_ENTRY_SIZE
+    if (this.fileBytes !== wanted || this.persisted !== this.count) {
+      const truncateTo = this.fileBytes === keepBytes ? null : keepBytes
+      later.batch.write(this.path, { content: this.unpersistedTail(), position: keepBytes, truncateTo }, later.owner)
+      this.persisted = this.count
+      this.fileBytes = wanted
+    } else if (this.unsynced) {
+      later.batch.file(this.path, later.owner)
+    }
+    this.unsynced = false
+  }
+
+  /** The entries not yet in the file, encoded. */
+  private unpersistedTail(): Uint8Array {
+    const tail = new Uint8Array((this.count - this.persisted) * OFFSET_INDEX_ENTRY_SIZE)
     const view = new DataView(tail.buffer)
     for (let i = this.persisted; i < this.count; i++) {
       const p = (i - this.persisted) * OFFSET_INDEX_ENTRY_SIZE
       view.setInt32(p, this.data[2 * i]!)
       view.setInt32(p + 4, this.data[2 * i + 1]!)
     }
-    writeIndexTail(this.path, this.fileBytes, keepBytes, tail, fsync, this.io)
-    this.persisted = this.count
-    this.fileBytes = wanted
-    this.unsynced = !fsync
-  }
-
-  /** Writes unpersisted entries and leaves the fsync, if the file needs one, to `later`. */
-  flushLater(later: Deferred): void {
-    this.flush(false)
-    if (!this.unsynced) return
-    later.batch.file(this.path, later.owner)
-    this.unsynced = false
+    return tail
   }
 
   deleteFile(): void {

@@ -16,6 +16,7 @@ import * as path from "node:path"
 import {
   type Deferred,
   fsyncDirectory,
+  LEADER_EPOCH_CHECKPOINT_FILE,
   LeaderEpochCache,
   readPartitionMetadata,
   writePartitionMetadata,
@@ -362,7 +363,9 @@ export class PartitionLog {
 
     let topicId: string | null = null
     let metadataFileUnsynced = false
-    const metadata = readPartitionMetadata(dir, io)
+    // A directory made just now holds nothing to read (no listing, metadata or checkpoint):
+    // creating 10 000 partitions skips ~4 system calls each that would find nothing.
+    const metadata = createdDirectory ? null : readPartitionMetadata(dir, io)
     if (metadata !== null) {
       topicId = metadata.topicId
       if (options.topicId !== undefined && options.topicId !== metadata.topicId) {
@@ -379,7 +382,7 @@ export class PartitionLog {
     // One listing serves the swap recovery, the segment scan and the producer snapshots (a
     // directory read is the dearest step of opening an untouched partition); it is read again
     // only when the swap recovery changed the directory.
-    let names = io.readdirSync(dir)
+    let names: Array<string> = createdDirectory ? [] : io.readdirSync(dir)
     if (holdsSwapLeftovers(names)) {
       for (const w of recoverSwaps(dir, io, names)) warnings.push(w)
       names = io.readdirSync(dir)
@@ -406,7 +409,7 @@ export class PartitionLog {
     const bases = [...logBases].sort((a, b) => a - b)
     const segmentConfig = { indexIntervalBytes: config.indexIntervalBytes, segmentIndexBytes: config.segmentIndexBytes }
     const segments: Array<LogSegment> = []
-    const epochs = LeaderEpochCache.load(dir, io)
+    const epochs = createdDirectory ? new LeaderEpochCache(path.join(dir, LEADER_EPOCH_CHECKPOINT_FILE), [], io) : LeaderEpochCache.load(dir, io)
     try {
       for (const base of bases) segments.push(LogSegment.open(dir, base, segmentConfig, options.now, io))
 
@@ -446,7 +449,7 @@ export class PartitionLog {
         }
       }
       if (segments.length === 0) {
-        segments.push(LogSegment.create(dir, Math.max(0, options.logStartOffset ?? 0), segmentConfig, options.now, io))
+        segments.push(LogSegment.create(dir, Math.max(0, options.logStartOffset ?? 0), segmentConfig, options.now, io, createdDirectory))
       }
     } catch (e) {
       for (const s of segments) s.closeQuietly()

@@ -255,11 +255,11 @@ export class LogSegment {
   }
 
   /** Creates a new, empty segment (replacing any leftover files with that base offset). */
-  static create(dir: string, baseOffset: number, config: SegmentConfig, now: number, io: FileIoShape = nodeFileIo): LogSegment {
+  static create(dir: string, baseOffset: number, config: SegmentConfig, now: number, io: FileIoShape = nodeFileIo, inNewDirectory = false): LogSegment {
     const logPath = path.join(dir, filenamePrefixFromOffset(baseOffset) + LOG_FILE_SUFFIX)
     const fd = io.openSync(logPath, io.constants.O_RDWR | io.constants.O_CREAT | io.constants.O_TRUNC, 0o644)
     const segment = new LogSegment(dir, baseOffset, config, fd, 0, now, io)
-    deleteIfExists(segment.txnIndex.file, io)
+    if (!inNewDirectory) deleteIfExists(segment.txnIndex.file, io)
     // Empty index files exist from the start so that Kafka, opening this directory, finds
     // the complete set of files for every segment.
     segment.offsetIndex.flush(false)
@@ -513,7 +513,10 @@ export class LogSegment {
   /** Reads `length` bytes at `position` (clamped to the segment size). */
   read(position: number, length: number): Uint8Array {
     this.writePending()
-    const n = Math.max(0, Math.min(length, this.size - position))
+    return this.readExactly(position, Math.max(0, Math.min(length, this.size - position)))
+  }
+
+  private readExactly(position: number, n: number): Buffer {
     // Reused once a fetch response carrying it is written (read-buffers.ts).
     const buf = acquireReadBuffer(n)
     let got = 0
@@ -539,35 +542,32 @@ export class LogSegment {
    * Reads on from where an earlier `readBatches`/`readOn` ended, when `offset` is the
    * offset that read stopped at, in one system call: up to `maxBytes` from the batch
    * starting at `offset` to the end of the segment (the caller makes sure every batch of
-   * the segment may be returned). Empty when that first batch is larger than `maxBytes`
-   * and `minOneBatch` is false. Null when no earlier read ended at `offset`, when the bytes
-   * there are not that batch, or when its first batch is larger than `maxBytes` and must
-   * be returned whole: `findBatch` and `readBatches` answer then.
+   * the segment may be returned). A first batch larger than `maxBytes` is returned whole
+   * with `minOneBatch` (read again, whole), else nothing. Null when no earlier read ended
+   * at `offset` or the bytes there are not that batch: `findBatch` and `readBatches`
+   * answer then.
    */
   readOn(offset: number, maxBytes: number, minOneBatch: boolean): Uint8Array | null {
     const cursor = this.cursorOffsets.indexOf(offset)
     if (cursor < 0) return null
     this.writePending()
     const position = this.cursorPositions[cursor]!
-    const n = Math.min(this.size - position, maxBytes)
+    const want = Math.min(this.size - position, maxBytes)
+    const n = Math.min(this.size - position, Math.max(want, RECORD_BATCH_OVERHEAD))
     if (n < RECORD_BATCH_OVERHEAD) return null
-    const buf = acquireReadBuffer(n)
-    let got = 0
-    while (got < n) {
-      const r = this.io.readSync(this.fd, buf, got, n - got, position + got)
-      if (r === 0) throw new UnreadableSegmentError(`${this.logPath}: unexpected end of file at ${position + got}`)
-      got += r
-    }
-    const view = new DataView(buf.buffer, buf.byteOffset, n)
+    let buf = this.readExactly(position, n)
+    let view = new DataView(buf.buffer, buf.byteOffset, n)
     const size = batchSizeAt(view, 0)
     if (view.getInt8(MAGIC_OFFSET) !== MAGIC_V2 || baseOffsetAt(view, 0) !== offset || size < RECORD_BATCH_OVERHEAD || position + size > this.size) {
       this.cursorOffsets[cursor] = -1
       releaseReadBuffers([buf])
       return null
     }
-    if (size > n) {
+    if (size > want) {
       releaseReadBuffers([buf])
-      return minOneBatch ? null : EMPTY_READ
+      if (!minOneBatch) return EMPTY_READ
+      buf = this.readExactly(position, size)
+      view = new DataView(buf.buffer, buf.byteOffset, size)
     }
     this.rememberEnd(position, buf, view, cursor)
     return buf

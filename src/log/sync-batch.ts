@@ -1,25 +1,35 @@
 /**
- * The fsyncs of closing many logs at once, gathered and then issued together. Kafka's clean
- * shutdown flushes its logs in parallel (num.recovery.threads.per.data.dir threads) before
- * it writes the clean-shutdown marker; here each log's close writes everything without
- * forcing it and names what must be forced, and the batch forces it many at a time through
- * libuv's thread pool, in the order durability needs:
+ * The writes and fsyncs of closing many logs at once, gathered and then issued together.
+ * Kafka's clean shutdown flushes its logs in parallel (num.recovery.threads.per.data.dir
+ * threads) before it writes the clean-shutdown marker; here each log's close only computes
+ * what its last writes are and names what must be forced, and the batch does it many files
+ * at a time through libuv's thread pool, in the order durability needs:
  *
- * 1. file contents (segments, indexes, checkpoint temporaries, partition.metadata);
+ * 1. file contents: the last writes (index tails, checkpoint temporaries), then the fsync of
+ *    each file written since its last one (segments, indexes, partition.metadata...);
  * 2. the renames that publish checkpoint temporaries (a name must never become durable
  *    before its content);
  * 3. the directories whose entries changed (a partition's, then the log dir's, each once).
  *
- * A single log's close runs the same batch serially (`runSync`), so both paths make the
- * same things durable in the same order. Every entry names its owner (a partition key): a
- * failure marks the owner, and an owner with a failure gets none of its later steps.
+ * A single log's close runs the same batch serially (`runSync`), so both paths write and
+ * make durable the same things in the same order. Every step names its owner (a partition
+ * key): a failure marks the owner, and an owner with a failure gets none of its later steps.
  */
 import type { FileIoShape } from "../storage/FileIo.ts"
 import { DIRECTORY_FSYNC_UNSUPPORTED } from "./checkpoint.ts"
 
+/** Bytes to write at `position`, after cutting the file to `truncateTo` (when not null). */
+export interface FileWrite {
+  readonly content: Uint8Array
+  readonly position: number
+  readonly truncateTo: number | null
+}
+
 interface Step {
   readonly path: string
   readonly owners: Set<string>
+  /** Written (the file created if missing) before the fsync, in order. */
+  readonly writes: Array<FileWrite>
 }
 
 interface Rename {
@@ -28,7 +38,7 @@ interface Rename {
   readonly owner: string
 }
 
-/** fsyncs in flight at once: the thread pool runs 4 by default; more queued keeps it busy. */
+/** Files in flight at once: the thread pool runs a handful of threads; more queued keeps them busy. */
 const DEFAULT_CONCURRENCY = 64
 
 export class SyncBatch {
@@ -41,6 +51,11 @@ export class SyncBatch {
   /** The content of `path` must be forced (a missing file by then is no error: it was deleted). */
   file(path: string, owner: string): void {
     add(this.files, path, owner)
+  }
+
+  /** `write` goes to `path` (created if missing), which is then forced. */
+  write(path: string, write: FileWrite, owner: string): void {
+    add(this.files, path, owner).writes.push(write)
   }
 
   /** `from` becomes `to` once its content is durable. */
@@ -69,13 +84,13 @@ export class SyncBatch {
 
   /** Runs the batch with synchronous calls, in order; throws the first failure. */
   runSync(io: FileIoShape): void {
-    for (const step of this.files.values()) forceSync(io, step.path, false)
+    for (const step of this.files.values()) forceSync(io, step, false)
     for (const r of this.renames) io.renameSync(r.from, r.to)
-    for (const step of this.dirs.values()) forceSync(io, step.path, true)
+    for (const step of this.dirs.values()) forceSync(io, step, true)
   }
 
   /**
-   * Runs the batch with up to `concurrency` fsyncs in flight. Resolves (never rejects) with
+   * Runs the batch with up to `concurrency` files in flight. Resolves (never rejects) with
    * each failed owner's first error; an owner's later steps are skipped once it failed.
    */
   async run(io: FileIoShape, concurrency = DEFAULT_CONCURRENCY): Promise<Map<string, Error>> {
@@ -98,34 +113,90 @@ export class SyncBatch {
   }
 }
 
-const add = (steps: Map<string, Step>, path: string, owner: string): void => {
-  const step = steps.get(path)
-  if (step === undefined) steps.set(path, { path, owners: new Set([owner]) })
-  else step.owners.add(owner)
+const add = (steps: Map<string, Step>, path: string, owner: string): Step => {
+  let step = steps.get(path)
+  if (step === undefined) steps.set(path, (step = { path, owners: new Set(), writes: [] }))
+  step.owners.add(owner)
+  return step
 }
 
-/** Opens `path` for an fsync; null when there is nothing to force (gone, or a directory the platform cannot fsync). */
-const openForSync = (io: FileIoShape, path: string, directory: boolean): number | null => {
+/** An fsync a directory may refuse on a platform that cannot force directories (nothing failed). */
+const ignorable = (e: unknown, directory: boolean): boolean => {
+  const code = (e as NodeJS.ErrnoException | null)?.code
+  return directory && code !== undefined && DIRECTORY_FSYNC_UNSUPPORTED.has(code)
+}
+
+/** A step with nothing to write skips a file that is gone (deleted since) or a directory it cannot open. */
+const skippable = (e: unknown, directory: boolean): boolean =>
+  (e as NodeJS.ErrnoException | null)?.code === "ENOENT" || ignorable(e, directory)
+
+const openFlags = (io: FileIoShape, step: Step): number =>
+  step.writes.length === 0 ? io.constants.O_RDONLY : io.constants.O_RDWR | io.constants.O_CREAT
+
+const forceSync = (io: FileIoShape, step: Step, directory: boolean): void => {
+  let fd: number
   try {
-    return io.openSync(path, "r")
+    fd = io.openSync(step.path, openFlags(io, step), 0o644)
   } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code
-    if (code === "ENOENT" || (directory && code !== undefined && DIRECTORY_FSYNC_UNSUPPORTED.has(code))) return null
+    if (step.writes.length === 0 && skippable(e, directory)) return
     throw e
   }
-}
-
-const forceSync = (io: FileIoShape, path: string, directory: boolean): void => {
-  const fd = openForSync(io, path, directory)
-  if (fd === null) return
   try {
-    io.fsyncSync(fd)
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code
-    if (!(directory && code !== undefined && DIRECTORY_FSYNC_UNSUPPORTED.has(code))) throw e
+    for (const w of step.writes) {
+      if (w.truncateTo !== null) io.ftruncateSync(fd, w.truncateTo)
+      let done = 0
+      while (done < w.content.length) done += io.writeSync(fd, w.content, done, w.content.length - done, w.position + done)
+    }
+    try {
+      io.fsyncSync(fd)
+    } catch (e) {
+      if (!ignorable(e, directory)) throw e
+    }
   } finally {
     io.closeSync(fd)
   }
+}
+
+/** One step on the thread pool: open, the writes, fsync, close; `done` gets the first error. */
+const forceAsync = (io: FileIoShape, step: Step, directory: boolean, done: (e: unknown) => void): void => {
+  io.open(step.path, openFlags(io, step), 0o644, (openError, fd) => {
+    if (openError !== null) return done(step.writes.length === 0 && skippable(openError, directory) ? null : openError)
+    const finish = (e: unknown) => io.close(fd, (closeError) => done(e ?? closeError))
+    let w = 0
+    let written = 0
+    const next = (): void => {
+      const write = step.writes[w]
+      if (write === undefined) {
+        io.fsync(fd, (e) => finish(e !== null && !ignorable(e, directory) ? e : null))
+        return
+      }
+      if (written === 0 && write.truncateTo !== null) {
+        const cut = write.truncateTo
+        io.ftruncate(fd, cut, (e) => {
+          if (e !== null) return finish(e)
+          writeFrom(write)
+        })
+        return
+      }
+      writeFrom(write)
+    }
+    const writeFrom = (write: FileWrite): void => {
+      if (written >= write.content.length) {
+        w++
+        written = 0
+        next()
+        return
+      }
+      io.write(fd, write.content, written, write.content.length - written, write.position + written, (e, n) => {
+        if (e !== null) return finish(e)
+        written += n
+        // A write that stored nothing would loop forever; write(2) reports a full disk instead.
+        if (n === 0) return finish(new Error(`write to ${step.path} stored no bytes`))
+        writeFrom(write)
+      })
+    }
+    next()
+  })
 }
 
 const forceAll = (
@@ -143,25 +214,10 @@ const forceAll = (
       while (inFlight < concurrency && next < steps.length) {
         const step = steps[next++]!
         if (!live(step)) continue
-        let fd: number | null
-        try {
-          fd = openForSync(io, step.path, directory)
-        } catch (e) {
-          fail(step.owners, e)
-          continue
-        }
-        if (fd === null) continue
         inFlight++
-        const opened = fd
-        io.fsync(opened, (e) => {
+        forceAsync(io, step, directory, (e) => {
           inFlight--
-          const code = e?.code
-          if (e !== null && !(directory && code !== undefined && DIRECTORY_FSYNC_UNSUPPORTED.has(code))) fail(step.owners, e)
-          try {
-            io.closeSync(opened)
-          } catch {
-            // closing a file we only read cannot lose anything
-          }
+          if (e !== null && e !== undefined) fail(step.owners, e)
           pump()
         })
       }

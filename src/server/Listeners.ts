@@ -55,6 +55,11 @@ export interface DirectWriter {
   /** Calls `f` once, when the socket can take more or is closed (at once if it already can). */
   readonly onDrained: (f: () => void) => void
   /**
+   * Whether everything written so far has gone to the kernel: the buffers written are then
+   * no longer read and may be reused (a write the kernel took whole completes synchronously).
+   */
+  readonly flushed: () => boolean
+  /**
    * Takes reading over from the Effect socket's reader (acquired first: it owns opening and
    * closing the socket) and returns a pull that hands out every chunk received since the
    * last one. The socket flows (Node delivers reads as they come, no read()/concat, no
@@ -126,33 +131,44 @@ const takeOverReading = (socket: NodeSocket.NetSocket["Service"]): Effect.Effect
   })
 }
 
-const directWriter = (socket: NodeSocket.NetSocket["Service"]): DirectWriter => ({
-  write: (chunks, onWritten) => {
-    if (socket.destroyed) return true
-    const done = onWritten === undefined ? undefined : (error?: Error | null) => {
-      if (error == null) onWritten()
-    }
-    if (chunks.length === 1) return socket.write(chunks[0]!, done)
-    socket.cork()
-    let ok = true
-    const last = chunks.length - 1
-    // Corked: one writev, whose completion runs the last chunk's callback.
-    for (let i = 0; i <= last; i++) ok = socket.write(chunks[i]!, i === last ? done : undefined) && ok
-    socket.uncork()
-    return ok
-  },
-  onDrained: (f) => {
-    if (socket.destroyed || !socket.writableNeedDrain) return f()
-    const done = () => {
-      socket.off("drain", done)
-      socket.off("close", done)
-      f()
-    }
-    socket.on("drain", done)
-    socket.on("close", done)
-  },
-  takeOverReading: () => takeOverReading(socket)
-})
+const directWriter = (socket: NodeSocket.NetSocket["Service"]): DirectWriter => {
+  // One drain wait at a time (the connection's write in progress), on listeners added once.
+  let waiting: (() => void) | undefined
+  const wake = () => {
+    const f = waiting
+    if (f === undefined) return
+    waiting = undefined
+    f()
+  }
+  socket.on("drain", wake)
+  socket.on("close", wake)
+  return {
+    write: (chunks, onWritten) => {
+      if (socket.destroyed) return true
+      const done = onWritten === undefined ? undefined : (error?: Error | null) => {
+        if (error == null) onWritten()
+      }
+      if (chunks.length === 1) return socket.write(chunks[0]!, done)
+      socket.cork()
+      let ok = true
+      const last = chunks.length - 1
+      // Corked: one writev, whose completion runs the last chunk's callback.
+      for (let i = 0; i <= last; i++) ok = socket.write(chunks[i]!, i === last ? done : undefined) && ok
+      socket.uncork()
+      return ok
+    },
+    onDrained: (f) => {
+      if (socket.destroyed || !socket.writableNeedDrain) return f()
+      const before = waiting
+      waiting = before === undefined ? f : () => {
+        before()
+        f()
+      }
+    },
+    flushed: () => socket.writableLength === 0,
+    takeOverReading: () => takeOverReading(socket)
+  }
+}
 
 /** Dual-stack sockets report IPv4 peers as "::ffff:a.b.c.d"; clients want the plain form. */
 const unmapIpv4 = (address: string): string => (address.startsWith("::ffff:") ? address.slice(7) : address)

@@ -232,12 +232,14 @@ export const serveConnection = <R>(
       // Hands what `out` holds to the socket now; whether the socket can take more at once.
       const writeDirect = (d: DirectWriter): { readonly drained: boolean; readonly done: Effect.Effect<void> } => {
         const chunks = out.chunks()
-        out = new ResponseBuffer(Math.max(MIN_OUT_CAPACITY, out.pos))
         const sending = outObs
         const sendStartedAt = sending.length > 0 ? performance.now() : 0
         if (sending.length > 0) outObs = []
         // Segment read buffers spliced into the responses go back to their pool once written.
         const drained = holdsReadBuffers(chunks) ? d.write(chunks, () => releaseReadBuffers(chunks)) : d.write(chunks)
+        // The kernel took it all: `out` is free again. Else the socket still holds its bytes.
+        if (d.flushed()) out.reset()
+        else out = new ResponseBuffer(Math.max(MIN_OUT_CAPACITY, out.pos))
         lastActivity = clock.currentTimeMillisUnsafe()
         signalProgress()
         return { drained, done: sending.length > 0 ? finishObservations(sending, sendStartedAt) : Effect.void }
@@ -455,7 +457,10 @@ export const serveConnection = <R>(
               }))
             )
           }))
-        )
+        ),
+        // No scheduler hop (a setImmediate) per read: the loop waits on the socket between
+        // reads anyway, and the runtime still yields after its operation budget.
+        { disableYield: true }
       )
 
       const logEnd = (reason: RequestRejected | HandlerDefect | Socket.SocketError | "drained") => {

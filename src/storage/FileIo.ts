@@ -6,8 +6,9 @@
  *
  * The calls stay synchronous and the object is handed down once (to a PartitionLog, a
  * LogSegment, an index) rather than looked up per call, so the hot path remains plain
- * functions on Buffers. The one asynchronous call, `fsync`, serves a shutdown that forces
- * many logs' files at once on libuv's thread pool (src/log/sync-batch.ts).
+ * functions on Buffers. The asynchronous calls (open, write, ftruncate, fsync, close) serve a
+ * shutdown that writes and forces many logs' files at once on libuv's thread pool
+ * (src/log/sync-batch.ts).
  */
 import * as fs from "node:fs"
 import { Context, Effect, Layer, Option } from "effect"
@@ -16,15 +17,18 @@ import { Context, Effect, Layer, Option } from "effect"
 export type FileIoShape = Pick<
   typeof fs,
   | "appendFileSync"
+  | "close"
   | "closeSync"
   | "constants"
   | "existsSync"
   | "fstatSync"
   | "fsync"
   | "fsyncSync"
+  | "ftruncate"
   | "ftruncateSync"
   | "linkSync"
   | "mkdirSync"
+  | "open"
   | "openSync"
   | "readdirSync"
   | "readFileSync"
@@ -35,6 +39,7 @@ export type FileIoShape = Pick<
   | "statSync"
   | "unlinkSync"
   | "utimesSync"
+  | "write"
   | "writeFileSync"
   | "writeSync"
   | "writevSync"

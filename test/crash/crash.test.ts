@@ -147,14 +147,34 @@ const BROKER_ARGS = [
   "--override", "offsets.topic.num.partitions=1"
 ]
 
-/** Resolves once the process is stopped (state T in /proc), so its files are what a kill would leave. */
-const stopped = async (pid: number): Promise<void> => {
-  for (let i = 0; i < 10_000; i++) {
-    const state = fs.readFileSync(`/proc/${pid}/stat`, "utf8").replace(/^.*\) /s, "")[0]
-    if (state === "T" || state === "t") return
-    await new Promise<void>((resolve) => setImmediate(resolve))
+/** Whether every thread of the process is stopped (state T in /proc; a thread may have exited meanwhile). */
+const allThreadsStopped = (pid: number): boolean => {
+  for (const tid of fs.readdirSync(`/proc/${pid}/task`)) {
+    let stat: string
+    try {
+      stat = fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8")
+    } catch {
+      continue
+    }
+    const state = stat.replace(/^.*\) /s, "")[0]
+    if (state !== "T" && state !== "t") return false
   }
-  throw new Error(`process ${pid} did not stop`)
+  return true
+}
+
+/**
+ * Resolves once every thread of the process is stopped, so its files are what a kill would
+ * leave (the thread pool's writes and fsyncs included). A thread in uninterruptible sleep (an
+ * fsync on a busy disk) stops only when its system call returns, so the bound is generous
+ * wall-clock time, polled without spinning the CPU.
+ */
+const stopped = async (pid: number): Promise<void> => {
+  const deadline = Date.now() + 60_000
+  for (let i = 0; Date.now() < deadline; i++) {
+    if (allThreadsStopped(pid)) return
+    await new Promise<void>((resolve) => (i < 1000 ? setImmediate(resolve) : setTimeout(resolve, 1)))
+  }
+  throw new Error(`process ${pid} did not stop within 60 s of SIGSTOP`)
 }
 
 /** CPU time of the broker processes, read just before each is killed. */

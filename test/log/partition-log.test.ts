@@ -25,6 +25,7 @@ import {
   writeBatchCrc
 } from "../../src/log/record-batch.ts"
 import { parseTimeIndex, TIME_INDEX_ENTRY_SIZE } from "../../src/log/time-index.ts"
+import { nodeFileIo } from "../../src/storage/FileIo.ts"
 import { batchOf, makeTempDir, referenceCrc32c, removeTempDirs } from "./helpers.ts"
 
 afterEach(removeTempDirs)
@@ -133,6 +134,66 @@ describe("PartitionLog append/read", () => {
     expect(log.read(0, 1 << 20, false).records.length).toBe(sizes[0]! + sizes[1]! + sizes[2]!)
     const partial = log.read(0, s + 10, true).records
     expect(batchesIn(partial.subarray(0, s))).toEqual([{ baseOffset: 0, lastOffset: 3, size: s }])
+    log.close()
+  })
+
+  it("reads on from where the last read ended as a fresh read would, in one positioned read", () => {
+    let reads = 0
+    const io = { ...nodeFileIo, readSync: ((...args: Parameters<typeof nodeFileIo.readSync>) => (reads++, nodeFileIo.readSync(...args))) as typeof nodeFileIo.readSync }
+    const log = PartitionLog.create(makeTempDir(), "orders", 0, TOPIC_ID, config({ indexIntervalBytes: 100 }), 0, undefined, io)
+    for (let i = 0; i < 24; i++) log.append(batchOf(1 + (i % 4), i * 10, 20 + 7 * i), { now: 0 })
+    const all = log.read(0, 1 << 30, true).records
+    const batches = batchesIn(all)
+    const positionOf = (offset: number) => {
+      let p = 0
+      for (const b of batches) {
+        if (b.lastOffset >= offset) return p
+        p += b.size
+      }
+      return p
+    }
+    const expected = (offset: number, maxBytes: number, minOneBatch: boolean, maxOffset = log.logEndOffset) => {
+      const first = batches.find((b) => b.lastOffset >= offset)!
+      if (first.lastOffset >= maxOffset || (!minOneBatch && first.size > maxBytes)) return all.subarray(0, 0)
+      const stop = batches.find((b) => b.lastOffset >= maxOffset)
+      const at = positionOf(offset)
+      const end = stop === undefined ? all.length : positionOf(stop.baseOffset)
+      return all.subarray(at, at + Math.min(end - at, minOneBatch ? Math.max(maxBytes, first.size) : maxBytes))
+    }
+    /** The offset a consumer asks for after reading `length` bytes from `offset`'s batch: after the last whole batch. */
+    const nextAfter = (offset: number, length: number) => {
+      const at = positionOf(offset)
+      let next = offset
+      for (const b of batches) {
+        const p = positionOf(b.baseOffset)
+        if (p >= at && p + b.size <= at + length) next = b.lastOffset + 1
+      }
+      return next
+    }
+    for (const maxBytes of [1, 150, 333, 1000, 1 << 20]) {
+      let next = 0
+      while (next < log.logEndOffset) {
+        reads = 0
+        const got = log.read(next, maxBytes, true).records
+        expect(Buffer.from(got).equals(Buffer.from(expected(next, maxBytes, true)))).toBe(true)
+        // Reading on from a whole batch needs no index lookup nor header scan.
+        // A first batch larger than maxBytes is read whole in a second read, or not at all.
+        if (next > 0) expect(reads).toBe(got.length > maxBytes ? 2 : 1)
+        expect(Buffer.from(log.read(next, maxBytes, false).records).equals(Buffer.from(expected(next, maxBytes, false)))).toBe(true)
+        next = nextAfter(next, got.length)
+      }
+    }
+    // Below a read limit inside the segment (read_committed, the high watermark) the batches are looked up as before.
+    const lso = batches[10]!.baseOffset
+    const onward = batches[5]!.baseOffset
+    log.read(batches[4]!.baseOffset, batches[4]!.size, true)
+    expect(Buffer.from(log.read(onward, 1 << 20, true, lso).records).equals(Buffer.from(expected(onward, 1 << 20, true, lso)))).toBe(true)
+    // A read that ended at the log end reads on once more is appended.
+    log.read(batches[20]!.baseOffset, 1 << 20, true)
+    const appended = log.append(batchOf(3, 999), { now: 0 })
+    reads = 0
+    expect(batchesIn(log.read(appended.baseOffset, 1 << 20, true).records).map((b) => b.baseOffset)).toEqual([appended.baseOffset])
+    expect(reads).toBe(1)
     log.close()
   })
 

@@ -239,6 +239,18 @@ export class FaultyFileIo {
       const p = self.fdPaths.get(fd)
       if (p !== undefined) self.check(op, syscall, p)
     }
+    const later = <A>(run: () => A, callback: (e: NodeJS.ErrnoException | null, a: A) => void): void => {
+      setImmediate(() => {
+        let result: A
+        try {
+          result = run()
+        } catch (e) {
+          callback(e as NodeJS.ErrnoException, undefined as A)
+          return
+        }
+        callback(null, result)
+      })
+    }
     const markDurable = (fd: number): void => {
       const file = self.fdPaths.get(fd)
       if (file === undefined) return
@@ -332,26 +344,15 @@ export class FaultyFileIo {
         fs.fsyncSync(fd)
         markDurable(fd)
       },
-      // What is durable is captured when the fsync completes, as the kernel's would be.
-      fsync: ((fd: number, callback: fs.NoParamCallback) => {
-        try {
-          guardFd("fsync", "fsync", fd)
-        } catch (e) {
-          process.nextTick(callback, e as NodeJS.ErrnoException)
-          return
-        }
-        fs.fsync(fd, (e) => {
-          if (e === null) {
-            try {
-              markDurable(fd)
-            } catch (captureError) {
-              callback(captureError as NodeJS.ErrnoException)
-              return
-            }
-          }
-          callback(e)
-        })
-      }) as typeof fs.fsync,
+      // The asynchronous calls run as their synchronous twins (with every fault those meet),
+      // answered on a later tick as the thread pool's would be.
+      fsync: ((fd: number, callback: fs.NoParamCallback) => later(() => io.fsyncSync(fd), callback)) as typeof fs.fsync,
+      open: ((file: fs.PathLike, flags: fs.OpenMode, mode: fs.Mode, callback: (e: NodeJS.ErrnoException | null, fd: number) => void) =>
+        later(() => io.openSync(file, flags, mode), callback)) as typeof fs.open,
+      write: ((fd: number, buffer: Uint8Array, offset: number, length: number, position: number | null, callback: (e: NodeJS.ErrnoException | null, n: number) => void) =>
+        later(() => io.writeSync(fd, buffer, offset, length, position), callback)) as typeof fs.write,
+      ftruncate: ((fd: number, len: number, callback: fs.NoParamCallback) => later(() => io.ftruncateSync(fd, len), callback)) as typeof fs.ftruncate,
+      close: ((fd: number, callback: fs.NoParamCallback) => later(() => io.closeSync(fd), callback)) as typeof fs.close,
       ftruncateSync: (fd: number, len?: number) => {
         guardFd("truncate", "ftruncate", fd)
         fs.ftruncateSync(fd, len)
