@@ -298,6 +298,9 @@ const attempt = <A, const T extends LogStoreError["_tag"]>(
 
 const IO: ReadonlyArray<"LogIoError"> = ["LogIoError"]
 
+/** Temporaries of the periodic (thread-pool) checkpoint write, distinct from the synchronous writers' ".tmp". */
+const PERIODIC_CHECKPOINT_TMP_SUFFIX = ".periodic.tmp"
+
 /** How long after start-up the logs not yet used start being opened in the background, and how many per turn. */
 const BACKGROUND_OPEN_DELAY = Duration.seconds(1)
 const BACKGROUND_OPEN_CHUNK = 50
@@ -498,9 +501,12 @@ const make = (options: LogStoreOptions) =>
           const parsed = parsePartitionDirName(key)!
           return [{ topic: parsed.topic, partition: parsed.partition, offset }]
         })
-      writeOffsetCheckpoint(path.join(dir.path, RECOVERY_POINT_CHECKPOINT_FILE), live(recovery), io, later)
-      writeOffsetCheckpoint(path.join(dir.path, LOG_START_OFFSET_CHECKPOINT_FILE), live(starts), io, later)
-      writeOffsetCheckpoint(path.join(dir.path, REPLICATION_OFFSET_CHECKPOINT_FILE), live(replication), io, later)
+      // The periodic write has its own temporaries: a thread-pool write still landing in one
+      // after a synchronous writer took over must never reach the inode that writer renames.
+      const tmp = later === undefined ? ".tmp" : PERIODIC_CHECKPOINT_TMP_SUFFIX
+      writeOffsetCheckpoint(path.join(dir.path, RECOVERY_POINT_CHECKPOINT_FILE), live(recovery), io, later, tmp)
+      writeOffsetCheckpoint(path.join(dir.path, LOG_START_OFFSET_CHECKPOINT_FILE), live(starts), io, later, tmp)
+      writeOffsetCheckpoint(path.join(dir.path, REPLICATION_OFFSET_CHECKPOINT_FILE), live(replication), io, later, tmp)
     })
 
     /**

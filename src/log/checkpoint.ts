@@ -62,9 +62,9 @@ export const fsyncDirectory = (dir: string, io: FileIoShape = nodeFileIo): void 
  * directory fsync for several files).
  */
 export const writeFileAtomically = (
-  file: string, content: string | Uint8Array, io: FileIoShape = nodeFileIo, syncDirectory = true, later?: Deferred
+  file: string, content: string | Uint8Array, io: FileIoShape = nodeFileIo, syncDirectory = true, later?: Deferred, tmpSuffix = ".tmp"
 ): void => {
-  const tmp = file + ".tmp"
+  const tmp = file + tmpSuffix
   if (later !== undefined) {
     // The batch writes and forces the temporary, then renames it, then (if asked) forces the directory.
     const bytes = typeof content === "string" ? Buffer.from(content) : content
@@ -152,9 +152,10 @@ export const writeOffsetCheckpoint = (
   file: string,
   entries: ReadonlyArray<{ readonly topic: string; readonly partition: number; readonly offset: number }>,
   io: FileIoShape = nodeFileIo,
-  later?: Deferred
+  later?: Deferred,
+  tmpSuffix = ".tmp"
 ): void => {
-  writeFileAtomically(file, formatCheckpoint(entries.map((e) => `${e.topic} ${e.partition} ${e.offset}`)), io, true, later)
+  writeFileAtomically(file, formatCheckpoint(entries.map((e) => `${e.topic} ${e.partition} ${e.offset}`)), io, true, later, tmpSuffix)
 }
 
 // ---------------------------------------------------------------------------------------

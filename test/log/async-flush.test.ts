@@ -50,16 +50,30 @@ const run = <A>(
 
 const read = (file: string): string | null => fs.existsSync(file) ? fs.readFileSync(file, "utf8") : null
 
-/** A FileIo whose thread-pool fsyncs wait until the test releases them. */
+/** A FileIo whose thread-pool truncates, writes and fsyncs (after the open) wait until the test releases them. */
 const gated = (io: FileIoShape) => {
   const held: Array<() => void> = []
-  const gatedIo: FileIoShape = { ...io, fsync: ((fd: number, cb: (e: NodeJS.ErrnoException | null) => void) => {
-    held.push(() => io.fsync(fd, cb))
-  }) as FileIoShape["fsync"] }
-  const releaseAll = () => {
+  const state = { open: false }
+  const hold = <F extends (...args: Array<any>) => void>(f: F): F => ((...args: Array<unknown>) => {
+    const call = () => (f as (...a: Array<unknown>) => void)(...args)
+    if (state.open) call()
+    else held.push(call)
+  }) as F
+  const gatedIo: FileIoShape = { ...io, fsync: hold(io.fsync), write: hold(io.write), ftruncate: hold(io.ftruncate) }
+    /** Lets everything through from now on (the store's own shutdown must not wait on the test). */
+  const openGate = () => {
+    state.open = true
     for (const f of held.splice(0)) f()
   }
-  return { io: gatedIo, held, releaseAll }
+  return { io: gatedIo, held, openGate }
+}
+
+/** Lets held calls run (and those their callbacks issue) until `done`, a bounded number of turns. */
+const releaseUntil = async (gate: { readonly held: Array<() => void> }, done: () => boolean): Promise<void> => {
+  for (let turn = 0; turn < 10_000 && !done(); turn++) {
+    for (const f of gate.held.splice(0)) f()
+    await new Promise((r) => setImmediate(r))
+  }
 }
 
 describe("checkpoints written on the thread pool", () => {
@@ -92,7 +106,8 @@ describe("checkpoints written on the thread pool", () => {
         // DeleteRecords persists the new log start offset synchronously, at once.
         expect(yield* store.deleteRecords("orders", 0, 3)).toBe(3)
         expect(read(path.join(logDir, "log-start-offset-checkpoint"))).toBe("0\n1\norders 0 3\n")
-        gate.releaseAll()
+        yield* Effect.promise(() => releaseUntil(gate, () => periodic.pollUnsafe() !== undefined))
+        gate.openGate()
         yield* Fiber.join(periodic)
         expect(read(path.join(logDir, "log-start-offset-checkpoint")), "not replaced by the older checkpoint").toBe("0\n1\norders 0 3\n")
         expect(store.offlineLogDirs()).toEqual([])
@@ -124,7 +139,8 @@ describe("checkpoints written on the thread pool", () => {
 
 describe("rolled segments forced on the thread pool", () => {
   const options = (logDir: string): LogStoreOptions => ({ logDirs: [logDir], segmentBytes: 2 * batchOf(1, 0).length })
-  const later = Date.now() + 31_000
+  /** Past the rolled segments' flush delay (their appends take the real clock). */
+  const later = () => Date.now() + 31_000
 
   it("move the recovery point only once forced, and what they forced survives a power loss", async () => {
     const { logDir, faulty } = setUp()
@@ -134,7 +150,7 @@ describe("rolled segments forced on the thread pool", () => {
         for (let i = 0; i < 5; i++) yield* store.append("orders", 0, batchOf(1, i))
         const log = yield* store.getPartition("orders", 0)
         expect(log.segmentList().length).toBe(3)
-        yield* store.flushDue(later)
+        yield* store.flushDue(later())
         expect(log.rolledFlushInFlight).not.toBe(null)
         expect(log.recoveryPoint).toBe(0)
         yield* Effect.promise(() => log.rolledFlushInFlight!)
@@ -160,7 +176,7 @@ describe("rolled segments forced on the thread pool", () => {
         for (let i = 0; i < 5; i++) yield* store.append("orders", 0, batchOf(1, i))
         const log = yield* store.getPartition("orders", 0)
         faulty.fail({ code: "EIO", ops: ["fsync"], path: /\.log$/ })
-        yield* store.flushDue(later)
+        yield* store.flushDue(later())
         yield* Effect.promise(() => log.rolledFlushInFlight ?? Promise.resolve())
         expect(faulty.injected.length, "the fault was hit").toBeGreaterThan(0)
         expect(log.recoveryPoint).toBe(0)
