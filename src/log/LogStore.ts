@@ -15,6 +15,7 @@ import { FileIo, type FileIoShape } from "../storage/FileIo.ts"
 import {
   CheckpointFormatError,
   CLEAN_SHUTDOWN_FILE,
+  type Deferred,
   LOG_START_OFFSET_CHECKPOINT_FILE,
   partitionKey,
   readOffsetCheckpoint,
@@ -220,6 +221,11 @@ interface DirState {
   readonly failed: Set<string>
   /** Whether every partition directory here has been looked at (else no clean marker). */
   loaded: boolean
+  /**
+   * The periodic checkpoint whose fsyncs are on the thread pool (one per dir at a time). A
+   * synchronous write of the same files abandons what it has not yet renamed.
+   */
+  checkpointing: { readonly batch: SyncBatch; readonly done: Promise<void> } | undefined
 }
 
 interface Entry {
@@ -292,6 +298,9 @@ const attempt = <A, const T extends LogStoreError["_tag"]>(
 
 const IO: ReadonlyArray<"LogIoError"> = ["LogIoError"]
 
+/** Temporaries of the periodic (thread-pool) checkpoint write, distinct from the synchronous writers' ".tmp". */
+const PERIODIC_CHECKPOINT_TMP_SUFFIX = ".periodic.tmp"
+
 /** How long after start-up the logs not yet used start being opened in the background, and how many per turn. */
 const BACKGROUND_OPEN_DELAY = Duration.seconds(1)
 const BACKGROUND_OPEN_CHUNK = 50
@@ -337,7 +346,8 @@ const make = (options: LogStoreOptions) =>
           logStartOffsets: readCheckpointLenient(path.join(dirPath, LOG_START_OFFSET_CHECKPOINT_FILE), warnings, io),
           highWatermarks: readCheckpointLenient(path.join(dirPath, REPLICATION_OFFSET_CHECKPOINT_FILE), warnings, io),
           failed: new Set(),
-          loaded: false
+          loaded: false,
+          checkpointing: undefined
         })
       }
       return warnings
@@ -456,7 +466,17 @@ const make = (options: LogStoreOptions) =>
       for (const [key, entry] of logs) if (entry.log === undefined) openEntry(key, entry, now ??= nowUnsafe())
     }
 
-    const writeCheckpoints = (dir: DirState): void => inDir(dir, "writing checkpoints", () => {
+    /**
+     * Writes the dir's three offset checkpoints. Synchronously (fsyncs included) unless `later`
+     * is given; a synchronous write supersedes a periodic one still in flight (its renames are
+     * dropped): the synchronous callers (DeleteRecords, retention, partition deletion,
+     * shutdown) persist newer state, which an older rename must not replace.
+     */
+    const writeCheckpoints = (dir: DirState, later?: Deferred): void => inDir(dir, "writing checkpoints", () => {
+      if (later === undefined && dir.checkpointing !== undefined) {
+        dir.checkpointing.batch.abandon(dir.path)
+        dir.checkpointing = undefined
+      }
       const recovery = new Map(dir.recoveryPoints)
       const starts = new Map(dir.logStartOffsets)
       const replication = new Map<string, number>()
@@ -481,10 +501,44 @@ const make = (options: LogStoreOptions) =>
           const parsed = parsePartitionDirName(key)!
           return [{ topic: parsed.topic, partition: parsed.partition, offset }]
         })
-      writeOffsetCheckpoint(path.join(dir.path, RECOVERY_POINT_CHECKPOINT_FILE), live(recovery), io)
-      writeOffsetCheckpoint(path.join(dir.path, LOG_START_OFFSET_CHECKPOINT_FILE), live(starts), io)
-      writeOffsetCheckpoint(path.join(dir.path, REPLICATION_OFFSET_CHECKPOINT_FILE), live(replication), io)
+      // The periodic write has its own temporaries: a thread-pool write still landing in one
+      // after a synchronous writer took over must never reach the inode that writer renames.
+      const tmp = later === undefined ? ".tmp" : PERIODIC_CHECKPOINT_TMP_SUFFIX
+      writeOffsetCheckpoint(path.join(dir.path, RECOVERY_POINT_CHECKPOINT_FILE), live(recovery), io, later, tmp)
+      writeOffsetCheckpoint(path.join(dir.path, LOG_START_OFFSET_CHECKPOINT_FILE), live(starts), io, later, tmp)
+      writeOffsetCheckpoint(path.join(dir.path, REPLICATION_OFFSET_CHECKPOINT_FILE), live(replication), io, later, tmp)
     })
+
+    /**
+     * The periodic checkpoint (Kafka's log.flush.offset.checkpoint.interval.ms): the files'
+     * content is taken and written now, their fsyncs, renames and the dir's fsync run on libuv's
+     * thread pool, so that a busy disk (tens of ms per fsync) stalls no connection. The
+     * recovery points it names are already forced (a log moves its recovery point only once
+     * its flush completed). One per dir at a time; an I/O error takes the dir offline, as the
+     * synchronous write does. Never rejects.
+     */
+    const checkpointLater = async (dir: DirState): Promise<void> => {
+      while (dir.checkpointing !== undefined) await dir.checkpointing.done
+      if (failures.hasOfflineLogDir(dir.path)) return
+      const batch = new SyncBatch()
+      try {
+        writeCheckpoints(dir, { batch, owner: dir.path })
+      } catch (e) {
+        // inDir has taken the dir offline (an I/O error) or it was offline already.
+        if (e instanceof KafkaStorageError) return
+        throw e
+      }
+      const done = batch.run(io).then((failed) => {
+        if (dir.checkpointing?.batch === batch) dir.checkpointing = undefined
+        const e = failed.get(dir.path)
+        if (e !== undefined) failures.maybeAddOfflineLogDir(dir.path, `Error while writing checkpoints in dir ${dir.path}`, e)
+      })
+      dir.checkpointing = { batch, done }
+      await done
+    }
+
+    /** Waits for the periodic checkpoints in flight (before a shutdown writes its own). */
+    const checkpointsSettled = (): Promise<unknown> => Promise.all(dirs.map((d) => d.checkpointing?.done))
 
     const nothingToCheckpoint = (dir: DirState): boolean => {
       if (dir.recoveryPoints.size > 0 || dir.logStartOffsets.size > 0 || dir.highWatermarks.size > 0) return false
@@ -572,7 +626,8 @@ const make = (options: LogStoreOptions) =>
         }
       }
       const closed = performance.now()
-      return Effect.promise(() => syncs.run(io)).pipe(
+      return Effect.promise(() => Promise.all([syncs.run(io), checkpointsSettled()])).pipe(
+        Effect.map(([failedSyncs]) => failedSyncs),
         Effect.flatMap((failedSyncs) => {
           for (const [key, e] of failedSyncs) {
             const entry = closing.get(key)
@@ -804,9 +859,9 @@ const make = (options: LogStoreOptions) =>
       })
 
     const checkpoint = () =>
-      attempt("", -1, "checkpoint", IO, () => {
-        for (const dir of dirs) if (!failures.hasOfflineLogDir(dir.path)) unlessOffline(() => writeCheckpoints(dir))
-      })
+      Effect.promise(() => Promise.all(dirs.map((dir) => failures.hasOfflineLogDir(dir.path) ? undefined : checkpointLater(dir)))).pipe(
+        Effect.asVoid
+      )
 
     // The logs nobody has asked for yet are opened in the background once start-up is over,
     // a chunk per event-loop turn, so that retention, the cleaner and metrics find them open

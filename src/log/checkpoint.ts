@@ -62,9 +62,9 @@ export const fsyncDirectory = (dir: string, io: FileIoShape = nodeFileIo): void 
  * directory fsync for several files).
  */
 export const writeFileAtomically = (
-  file: string, content: string | Uint8Array, io: FileIoShape = nodeFileIo, syncDirectory = true, later?: Deferred
+  file: string, content: string | Uint8Array, io: FileIoShape = nodeFileIo, syncDirectory = true, later?: Deferred, tmpSuffix = ".tmp"
 ): void => {
-  const tmp = file + ".tmp"
+  const tmp = file + tmpSuffix
   if (later !== undefined) {
     // The batch writes and forces the temporary, then renames it, then (if asked) forces the directory.
     const bytes = typeof content === "string" ? Buffer.from(content) : content
@@ -151,9 +151,11 @@ export const readOffsetCheckpoint = (file: string, io: FileIoShape = nodeFileIo)
 export const writeOffsetCheckpoint = (
   file: string,
   entries: ReadonlyArray<{ readonly topic: string; readonly partition: number; readonly offset: number }>,
-  io: FileIoShape = nodeFileIo
+  io: FileIoShape = nodeFileIo,
+  later?: Deferred,
+  tmpSuffix = ".tmp"
 ): void => {
-  writeFileAtomically(file, formatCheckpoint(entries.map((e) => `${e.topic} ${e.partition} ${e.offset}`)), io)
+  writeFileAtomically(file, formatCheckpoint(entries.map((e) => `${e.topic} ${e.partition} ${e.offset}`)), io, true, later, tmpSuffix)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -252,6 +254,11 @@ export class LeaderEpochCache {
     if (this.pendingFrom >= endOffset) return false
     this.persist(syncDirectory, later)
     return true
+  }
+
+  /** Whether entries not yet in the file cover records below `endOffset` (persistPending would write). */
+  hasPendingBelow(endOffset: number): boolean {
+    return this.pendingFrom < endOffset
   }
 
   /** Drops epochs that start at or after `endOffset` (the log was cut back to it). */

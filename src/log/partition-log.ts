@@ -297,6 +297,8 @@ export class PartitionLog {
   private unflushedMessages = 0
   /** Segments rolled under the default flush policy and not yet forced to disk, oldest first. */
   private readonly rolledUnflushed: Array<{ readonly segment: LogSegment; readonly flushAt: number }> = []
+  /** A force of rolled segments running on the thread pool (flushRolledLater), if any. */
+  private rolledFlushing: Promise<void> | null = null
   private lastFlushTime: number
   private closed = false
   /** Bumped on every append or truncation; lets waiters detect change without a listener. */
@@ -938,11 +940,56 @@ export class PartitionLog {
     }
   }
 
+  /**
+   * Forces the rolled segments due by `now` on libuv's thread pool (Kafka's background
+   * "flush-log" task): a 1 GiB segment's fsync takes milliseconds on an idle disk and far more
+   * on a busy one, which no connection should wait for. They stay in `rolledUnflushed` until
+   * it completes, so a synchronous flush or close meanwhile forces them again itself; the
+   * directory's dirty marks are left for the same reason. The recovery point moves only once
+   * the forced bytes are durable. An epoch entry still unwritten for these records takes the
+   * synchronous path (it must be written first; rare: leadership changes). An I/O error
+   * takes the dir offline, as a synchronous flush does.
+   */
+  private flushRolledLater(now: number): void {
+    if (this.rolledFlushing !== null) return
+    const due = this.rolledUnflushed.filter((r) => r.flushAt <= now)
+    let target = this._recoveryPoint
+    for (const r of due) if (!r.segment.isClosed) target = Math.max(target, r.segment.nextOffset)
+    if (this.leaderEpochCache.hasPendingBelow(target)) return this.flushRolled(now)
+    const later: Deferred = { batch: new SyncBatch(), owner: this.dir }
+    for (const r of due) if (!r.segment.isClosed) r.segment.forceLater(later)
+    if (this.directoryDirty) {
+      if (this.metadataFileUnsynced) later.batch.file(path.join(this.dir, PARTITION_METADATA_FILE), later.owner)
+      later.batch.directory(this.dir, later.owner)
+      if (this.parentDirectoryDirty) later.batch.directory(this.logDir, later.owner)
+    }
+    this.rolledFlushing = later.batch.run(this.io).then((failed) => {
+      this.rolledFlushing = null
+      if (this.closed) return
+      const e = failed.get(later.owner)
+      if (e !== undefined) {
+        this.ioFailure("flushing", e)
+        return
+      }
+      for (const r of due) {
+        const i = this.rolledUnflushed.indexOf(r)
+        if (i >= 0) this.rolledUnflushed.splice(i, 1)
+      }
+      const reached = Math.min(target, this.logEndOffset)
+      if (reached > this._recoveryPoint) this._recoveryPoint = reached
+    })
+  }
+
+  /** The thread-pool flush of rolled segments in flight, if any (tests and shutdown wait on it). */
+  get rolledFlushInFlight(): Promise<void> | null {
+    return this.rolledFlushing
+  }
+
   /** Applies flush.messages and flush.ms, and forces rolled segments that are due; cheap to call periodically. */
   maybeFlush(now: number): void {
     if (this.rolledUnflushed.length > 0 && this.rolledUnflushed[0]!.flushAt <= now) {
       try {
-        this.flushRolled(now)
+        this.flushRolledLater(now)
       } catch (e) {
         throw this.ioFailure("flushing", e)
       }

@@ -618,6 +618,20 @@ export class LogSegment {
     this.io.fsyncSync(this.fd)
   }
 
+  /**
+   * Names this sealed segment's files for `later` to force, leaving its own "unsynced" marks
+   * as they are: a force on the thread pool that a synchronous flush or close meanwhile
+   * repeats rather than skips. A missing file (no transaction index, or deleted since) is
+   * no error.
+   */
+  forceLater(later: Deferred): void {
+    this.writePending()
+    later.batch.file(this.logPath, later.owner)
+    later.batch.file(this.offsetIndex.path, later.owner)
+    later.batch.file(this.timeIndex.path, later.owner)
+    later.batch.file(this.txnIndex.file, later.owner)
+  }
+
   /** Writes pending index entries without forcing anything to disk. */
   flushIndexes(): void {
     this.writePending()

@@ -45,6 +45,8 @@ export class SyncBatch {
   private readonly files = new Map<string, Step>()
   private readonly renames: Array<Rename> = []
   private readonly dirs = new Map<string, Step>()
+  /** Owners whose remaining steps are dropped without a failure (a newer write replaced theirs). */
+  private readonly abandoned = new Set<string>()
 
   /** The content of `path` must be forced (a missing file by then is no error: it was deleted). */
   file(path: string, owner: string): void {
@@ -64,6 +66,15 @@ export class SyncBatch {
   /** The entries of directory `path` must be forced, after the files and renames. */
   directory(path: string, owner: string): void {
     add(this.dirs, path, owner)
+  }
+
+  /**
+   * Drops `owner`'s steps not yet started (an fsync already issued completes): a synchronous
+   * writer has replaced the files this batch was about to publish, and a rename now would put
+   * older content over theirs (or find its temporary gone).
+   */
+  abandon(owner: string): void {
+    this.abandoned.add(owner)
   }
 
   /** What the batch forces, for a log line. */
@@ -87,10 +98,10 @@ export class SyncBatch {
     const fail = (owners: Iterable<string>, e: unknown) => {
       for (const o of owners) if (!failed.has(o)) failed.set(o, e as Error)
     }
-    const live = (step: Step) => [...step.owners].some((o) => !failed.has(o))
+    const live = (step: Step) => [...step.owners].some((o) => !failed.has(o) && !this.abandoned.has(o))
     await forceAll(io, [...this.files.values()], false, concurrency, fail, live)
     for (const r of this.renames) {
-      if (failed.has(r.owner)) continue
+      if (failed.has(r.owner) || this.abandoned.has(r.owner)) continue
       try {
         io.renameSync(r.from, r.to)
       } catch (e) {

@@ -643,15 +643,19 @@ describe("flush policy", () => {
 })
 
 describe("rolled segments under the default flush policy", () => {
-  it("are forced to disk after the kernel's writeback delay, not at the roll, and at close", () => {
+  it("are forced to disk after the kernel's writeback delay (on the thread pool), not at the roll, and at close", async () => {
     const one = batchOf(1, 1000)
     const log = newLog({ segmentBytes: 2 * one.length })
     for (let i = 0; i < 5; i++) log.append(batchOf(1, 1000 + i), { now: 0 })
     expect(log.segmentList().length).toBe(3)
     expect(log.recoveryPoint).toBe(0)
     log.maybeFlush(ROLLED_SEGMENT_FLUSH_DELAY_MS - 1)
+    expect(log.rolledFlushInFlight).toBe(null)
     expect(log.recoveryPoint).toBe(0)
     log.maybeFlush(ROLLED_SEGMENT_FLUSH_DELAY_MS)
+    // The recovery point moves only once the fsyncs have completed.
+    expect(log.recoveryPoint).toBe(0)
+    await log.rolledFlushInFlight
     expect(log.recoveryPoint).toBe(4)
     log.append(batchOf(1, 2000), { now: ROLLED_SEGMENT_FLUSH_DELAY_MS })
     log.append(batchOf(1, 2001), { now: ROLLED_SEGMENT_FLUSH_DELAY_MS })

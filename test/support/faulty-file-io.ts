@@ -256,7 +256,25 @@ export class FaultyFileIo {
       if (file === undefined) return
       const st = fs.fstatSync(fd)
       if (st.isDirectory()) self.captureDir(file)
-      else self.durableData.set(st.ino, fs.readFileSync(file))
+      else self.durableData.set(st.ino, contentOf(fd, file, st.size))
+    }
+    // An fsync forces the inode, whatever its name has become since (renamed or replaced
+    // while a thread-pool fsync was in flight): read through the descriptor when it allows.
+    const contentOf = (fd: number, file: string, size: number): Buffer => {
+      const bytes = Buffer.alloc(size)
+      let n = 0
+      try {
+        while (n < size) {
+          const read = fs.readSync(fd, bytes, n, size - n, n)
+          if (read === 0) break
+          n += read
+        }
+      } catch (e) {
+        // A write-only descriptor: its path still names it (no rename races a synchronous fsync).
+        if ((e as NodeJS.ErrnoException).code === "EBADF") return fs.readFileSync(file)
+        throw e
+      }
+      return bytes.subarray(0, n)
     }
     const writeSync = ((fd: number, buffer: any, ...rest: Array<any>): number => {
       guardFd("write", "write", fd)

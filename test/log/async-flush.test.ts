@@ -1,0 +1,188 @@
+/**
+ * The periodic checkpoint and the flush of rolled segments run their fsyncs on libuv's
+ * thread pool (src/log/LogStore.ts checkpointLater, PartitionLog.flushRolledLater). Under
+ * FaultyFileIo's power-loss model: what they report done is durable, a synchronous write of
+ * the same files while one is in flight is never overwritten by its older content, and an
+ * I/O error on the thread pool takes the dir offline as the synchronous path does.
+ */
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { Effect, Fiber, Layer } from "effect"
+import { afterAll, describe, expect, it } from "vitest"
+import { FatalFault } from "../../src/lifecycle/FatalFault.ts"
+import { LogStore, type LogStoreOptions } from "../../src/log/LogStore.ts"
+import { FileIo, type FileIoShape } from "../../src/storage/FileIo.ts"
+import { FaultyFileIo } from "../support/faulty-file-io.ts"
+import { batchOf } from "./helpers.ts"
+
+const TOPIC_ID = "AAAAAAAAAAAAAAAAAAAAAQ"
+const roots: Array<string> = []
+afterAll(() => {
+  for (const r of roots) fs.rmSync(r, { recursive: true, force: true })
+})
+// Durability is modelled by FaultyFileIo, not the real disk.
+const scratch = fs.existsSync("/dev/shm") ? "/dev/shm" : os.tmpdir()
+
+const setUp = () => {
+  const root = fs.mkdtempSync(path.join(scratch, "async-flush-"))
+  roots.push(root)
+  const logDir = path.join(root, "logs")
+  fs.mkdirSync(logDir)
+  return { root, logDir, faulty: new FaultyFileIo(root) }
+}
+
+const run = <A>(
+  io: FileIoShape,
+  options: LogStoreOptions,
+  body: (store: LogStore["Service"]) => Effect.Effect<A, unknown>,
+  halts: Array<string> = []
+): Promise<A> =>
+  Effect.runPromise(
+    Effect.gen(function*() {
+      return yield* body(yield* LogStore)
+    }).pipe(
+      Effect.provide(LogStore.layer(options).pipe(
+        Layer.provide(Layer.mergeAll(Layer.succeed(FileIo, io), Layer.succeed(FatalFault, { halt: (reason) => halts.push(reason) })))
+      ))
+    ) as Effect.Effect<A>
+  )
+
+const read = (file: string): string | null => fs.existsSync(file) ? fs.readFileSync(file, "utf8") : null
+
+/** A FileIo whose thread-pool truncates, writes and fsyncs (after the open) wait until the test releases them. */
+const gated = (io: FileIoShape) => {
+  const held: Array<() => void> = []
+  const state = { open: false }
+  const hold = <F extends (...args: Array<any>) => void>(f: F): F => ((...args: Array<unknown>) => {
+    const call = () => (f as (...a: Array<unknown>) => void)(...args)
+    if (state.open) call()
+    else held.push(call)
+  }) as F
+  const gatedIo: FileIoShape = { ...io, fsync: hold(io.fsync), write: hold(io.write), ftruncate: hold(io.ftruncate) }
+    /** Lets everything through from now on (the store's own shutdown must not wait on the test). */
+  const openGate = () => {
+    state.open = true
+    for (const f of held.splice(0)) f()
+  }
+  return { io: gatedIo, held, openGate }
+}
+
+/** Lets held calls run (and those their callbacks issue) until `done`, a bounded number of turns. */
+const releaseUntil = async (gate: { readonly held: Array<() => void> }, done: () => boolean): Promise<void> => {
+  for (let turn = 0; turn < 10_000 && !done(); turn++) {
+    for (const f of gate.held.splice(0)) f()
+    await new Promise((r) => setImmediate(r))
+  }
+}
+
+describe("checkpoints written on the thread pool", () => {
+  it("are durable once the periodic checkpoint completes (a power loss right after keeps them)", async () => {
+    const { logDir, faulty } = setUp()
+    await run(faulty.io, { logDirs: [logDir], flushIntervalMessages: 1 }, (store) =>
+      Effect.gen(function*() {
+        yield* store.createPartition("orders", 0, TOPIC_ID)
+        for (let i = 0; i < 3; i++) yield* store.append("orders", 0, batchOf(1, i))
+        yield* store.checkpoint()
+        // The machine dies before the shutdown could write anything.
+        faulty.crash()
+      }))
+    faulty.powerLoss()
+    expect(read(path.join(logDir, "recovery-point-offset-checkpoint"))).toBe("0\n1\norders 0 3\n")
+    expect(read(path.join(logDir, "replication-offset-checkpoint"))).toBe("0\n1\norders 0 3\n")
+  })
+
+  it("never put older content over a synchronous write made while they were in flight", async () => {
+    const { logDir, faulty } = setUp()
+    const gate = gated(faulty.io)
+    const halts: Array<string> = []
+    await run(gate.io, { logDirs: [logDir], flushIntervalMessages: 1 }, (store) =>
+      Effect.gen(function*() {
+        yield* store.createPartition("orders", 0, TOPIC_ID)
+        for (let i = 0; i < 5; i++) yield* store.append("orders", 0, batchOf(1, i))
+        const periodic = yield* Effect.forkChild(store.checkpoint())
+        for (let i = 0; i < 1000 && gate.held.length === 0; i++) yield* Effect.yieldNow
+        expect(gate.held.length, "the periodic checkpoint's fsyncs are in flight").toBeGreaterThan(0)
+        // DeleteRecords persists the new log start offset synchronously, at once.
+        expect(yield* store.deleteRecords("orders", 0, 3)).toBe(3)
+        expect(read(path.join(logDir, "log-start-offset-checkpoint"))).toBe("0\n1\norders 0 3\n")
+        yield* Effect.promise(() => releaseUntil(gate, () => periodic.pollUnsafe() !== undefined))
+        gate.openGate()
+        yield* Fiber.join(periodic)
+        expect(read(path.join(logDir, "log-start-offset-checkpoint")), "not replaced by the older checkpoint").toBe("0\n1\norders 0 3\n")
+        expect(store.offlineLogDirs()).toEqual([])
+        expect(halts).toEqual([])
+        faulty.crash()
+      }), halts)
+    faulty.powerLoss()
+    expect(read(path.join(logDir, "log-start-offset-checkpoint"))).toBe("0\n1\norders 0 3\n")
+  })
+
+  it("take the dir offline on an fsync error, leaving the previous checkpoint in place", async () => {
+    const { logDir, faulty } = setUp()
+    const halts: Array<string> = []
+    await run(faulty.io, { logDirs: [logDir], flushIntervalMessages: 1 }, (store) =>
+      Effect.gen(function*() {
+        yield* store.createPartition("orders", 0, TOPIC_ID)
+        yield* store.append("orders", 0, batchOf(1, 0))
+        yield* store.checkpoint()
+        yield* store.append("orders", 0, batchOf(1, 1))
+        faulty.fail({ code: "EIO", ops: ["fsync"], path: "recovery-point-offset-checkpoint" })
+        yield* store.checkpoint()
+        expect(faulty.injected.length, "the fault was hit").toBeGreaterThan(0)
+        expect(store.offlineLogDirs()).toEqual([logDir])
+        expect(read(path.join(logDir, "recovery-point-offset-checkpoint"))).toBe("0\n1\norders 0 1\n")
+      }), halts)
+    expect(halts.length, "the only log dir failed: the broker halts").toBe(1)
+  })
+})
+
+describe("rolled segments forced on the thread pool", () => {
+  const options = (logDir: string): LogStoreOptions => ({ logDirs: [logDir], segmentBytes: 2 * batchOf(1, 0).length })
+  /** Past the rolled segments' flush delay (their appends take the real clock). */
+  const later = () => Date.now() + 31_000
+
+  it("move the recovery point only once forced, and what they forced survives a power loss", async () => {
+    const { logDir, faulty } = setUp()
+    await run(faulty.io, options(logDir), (store) =>
+      Effect.gen(function*() {
+        yield* store.createPartition("orders", 0, TOPIC_ID)
+        for (let i = 0; i < 5; i++) yield* store.append("orders", 0, batchOf(1, i))
+        const log = yield* store.getPartition("orders", 0)
+        expect(log.segmentList().length).toBe(3)
+        yield* store.flushDue(later())
+        expect(log.rolledFlushInFlight).not.toBe(null)
+        expect(log.recoveryPoint).toBe(0)
+        yield* Effect.promise(() => log.rolledFlushInFlight!)
+        expect(log.recoveryPoint).toBe(4)
+        faulty.crash()
+      }))
+    faulty.powerLoss()
+    const offsets = await run(faulty.io, options(logDir), (store) =>
+      Effect.gen(function*() {
+        const log = yield* store.getPartition("orders", 0)
+        return { start: log.logStartOffset, end: log.logEndOffset }
+      }))
+    expect(offsets.start).toBe(0)
+    expect(offsets.end, "the two rolled segments' records survived").toBeGreaterThanOrEqual(4)
+  })
+
+  it("take the dir offline on an fsync error and keep the recovery point", async () => {
+    const { logDir, faulty } = setUp()
+    const halts: Array<string> = []
+    await run(faulty.io, options(logDir), (store) =>
+      Effect.gen(function*() {
+        yield* store.createPartition("orders", 0, TOPIC_ID)
+        for (let i = 0; i < 5; i++) yield* store.append("orders", 0, batchOf(1, i))
+        const log = yield* store.getPartition("orders", 0)
+        faulty.fail({ code: "EIO", ops: ["fsync"], path: /\.log$/ })
+        yield* store.flushDue(later())
+        yield* Effect.promise(() => log.rolledFlushInFlight ?? Promise.resolve())
+        expect(faulty.injected.length, "the fault was hit").toBeGreaterThan(0)
+        expect(log.recoveryPoint).toBe(0)
+        expect(store.offlineLogDirs()).toEqual([logDir])
+        expect(log.isOffline).toBe(true)
+      }), halts)
+    expect(halts.length).toBe(1)
+  })
+})
