@@ -67,12 +67,21 @@ export interface DirectWriter {
    * wait unpulled, so a connection that stops pulling still stops the client.
    */
   readonly takeOverReading: () => Effect.Effect<ReadonlyArray<Uint8Array>, Socket.SocketError>
+  /** The read side's state, for a log line about a connection that stopped (bytes received, stream flags). */
+  readonly readState: () => string
 }
 
 /** Received bytes not yet pulled above which a directly read socket is paused. */
 export const DIRECT_READ_LIMIT = 256 * 1024
 
-const takeOverReading = (socket: NodeSocket.NetSocket["Service"]): Effect.Effect<ReadonlyArray<Uint8Array>, Socket.SocketError> => {
+interface ReadCounters {
+  received: number
+  pulled: number
+  pulls: number
+  waiting: boolean
+}
+
+const takeOverReading = (socket: NodeSocket.NetSocket["Service"], counters: ReadCounters): Effect.Effect<ReadonlyArray<Uint8Array>, Socket.SocketError> => {
   let chunks: Array<Uint8Array> = []
   let bytes = 0
   let error: Socket.SocketError | undefined
@@ -81,14 +90,17 @@ const takeOverReading = (socket: NodeSocket.NetSocket["Service"]): Effect.Effect
     if (waiter === undefined) return
     if (chunks.length > 0) {
       const got = chunks
+      counters.pulled += bytes
       chunks = []
       bytes = 0
       const resume = waiter
       waiter = undefined
+      counters.waiting = false
       resume(Effect.succeed(got))
     } else if (error !== undefined) {
       const resume = waiter
       waiter = undefined
+      counters.waiting = false
       resume(Effect.fail(error))
     }
   }
@@ -98,6 +110,7 @@ const takeOverReading = (socket: NodeSocket.NetSocket["Service"]): Effect.Effect
   socket.on("data", (chunk: Buffer) => {
     chunks.push(chunk)
     bytes += chunk.length
+    counters.received += chunk.length
     if (waiter !== undefined) deliver()
     else if (bytes >= DIRECT_READ_LIMIT) socket.pause()
   })
@@ -117,6 +130,8 @@ const takeOverReading = (socket: NodeSocket.NetSocket["Service"]): Effect.Effect
   })
   socket.resume()
   return Effect.callback((resume) => {
+    counters.pulls++
+    counters.waiting = true
     if (chunks.length > 0 || error !== undefined) {
       waiter = resume
       deliver()
@@ -126,12 +141,16 @@ const takeOverReading = (socket: NodeSocket.NetSocket["Service"]): Effect.Effect
     waiter = resume
     if (socket.isPaused()) socket.resume()
     return Effect.sync(() => {
-      if (waiter === resume) waiter = undefined
+      if (waiter === resume) {
+        waiter = undefined
+        counters.waiting = false
+      }
     })
   })
 }
 
 const directWriter = (socket: NodeSocket.NetSocket["Service"]): DirectWriter => {
+  const counters: ReadCounters = { received: 0, pulled: 0, pulls: 0, waiting: false }
   // One drain wait at a time (the connection's write in progress), on listeners added once.
   let waiting: (() => void) | undefined
   const wake = () => {
@@ -166,7 +185,11 @@ const directWriter = (socket: NodeSocket.NetSocket["Service"]): DirectWriter => 
       }
     },
     flushed: () => socket.writableLength === 0,
-    takeOverReading: () => takeOverReading(socket)
+    takeOverReading: () => takeOverReading(socket, counters),
+    readState: () =>
+      `read ${counters.received} bytes, pulled ${counters.pulled} in ${counters.pulls} pulls (${counters.waiting ? "a pull waits" : "no pull waits"}); ` +
+      `socket flowing ${socket.readableFlowing}, paused ${socket.isPaused()}, ${socket.readableLength} bytes buffered; ` +
+      `${socket.writableLength} bytes unsent, needs drain ${socket.writableNeedDrain}, destroyed ${socket.destroyed}`
   }
 }
 

@@ -96,10 +96,13 @@ export const serveConnection = <R>(
       // Completed when a write finishes or a response is ready: what a backpressured reader waits for.
       let progress: Deferred.Deferred<void> | undefined
       const signalProgress = (): void => {
-        if (progress !== undefined) {
-          Deferred.doneUnsafe(progress, Effect.void)
-          progress = undefined
-        }
+        const waited = progress
+        if (waited === undefined) return
+        // Cleared first: completing it resumes the frame loop synchronously (from a drained
+        // socket's callback), which may read, answer, and wait again on a new `progress` before
+        // doneUnsafe returns. Cleared after, that new one was lost and the connection stalled.
+        progress = undefined
+        Deferred.doneUnsafe(waited, Effect.void)
       }
       // Responses in request order: `out` holds every finished response not yet written, in
       // order; `queue` holds the responses from the first unfinished one on. A response with
@@ -265,10 +268,12 @@ export const serveConnection = <R>(
       })
       // The socket's buffer is full: once it drains, write what was finished meanwhile. Plain
       // callbacks: a large fetch response fills the socket's buffer more often than not.
+      // A loop: writing signals progress, which may run the frame loop right here and leave
+      // new responses in `out` (its own flush saw this write in progress and left them).
       const awaitDrain = (d: DirectWriter): void =>
         d.onDrained(() => {
           lastActivity = clock.currentTimeMillisUnsafe()
-          if (out.byteLength > 0) {
+          while (out.byteLength > 0) {
             const w = writeDirect(d)
             if (w.done !== Effect.void) runWriteFiber(w.done)
             if (!w.drained) return awaitDrain(d)
@@ -479,6 +484,13 @@ export const serveConnection = <R>(
         }
       }
 
+      // For the log line of a connection closed as idle, so that a stalled one explains itself:
+      // what was read, answered and written, and the socket's own state.
+      const connectionState = (): string =>
+        `${requestsRead} requests read, ${unanswered} unanswered, ${queue.length} queued, ${frames.pendingBytes} bytes of a frame pending, ` +
+        `${progress === undefined ? "no wait" : "a wait"} for progress; writing ${writing}, ${out.byteLength} response bytes unwritten` +
+        (direct === undefined ? "" : `; ${direct.readState()}`)
+
       yield* Effect.logDebug(`connection from ${options.clientAddress} on ${options.listenerName} opened`)
       observer.connectionOpened(options.listenerName)
       yield* Effect.addFinalizer(() => Effect.sync(() => observer.connectionClosed(options.listenerName)))
@@ -513,7 +525,7 @@ export const serveConnection = <R>(
             : frames.pendingBytes > 0
             ? `a request was not completed (${frames.pendingBytes} bytes of it received)`
             : "no requests"
-          return { idleMs: now - lastActivity, reason }
+          return { idleMs: now - lastActivity, reason: `${reason} [${connectionState()}]` }
         },
         // Does not wait for the read loop to stop (it may be finishing a request): the sweep
         // that calls this must not stall on one connection.
