@@ -53,6 +53,14 @@ describe("the broker started from its start-up snapshot", () => {
       const appendedAt = Number(meta!.logAppendTime)
       expect(appendedAt).toBeGreaterThanOrEqual(spawnedAt)
       expect(appendedAt).toBeLessThanOrEqual(Date.now())
+
+      // node:perf_hooks is evaluated into the snapshot (scripts/build.mjs); the event-loop-delay
+      // histogram made at start-up records this run's samples.
+      const httpUrl = /http listener on (http:\/\/[0-9.:]+)/.exec(a.output())?.[1]
+      expect(httpUrl, a.output()).toBeDefined()
+      const metrics = await (await fetch(`${httpUrl}/metrics`)).text()
+      const lag = Number(/^nodejs_eventloop_lag_max_seconds (\S+)$/m.exec(metrics)?.[1])
+      expect(lag).toBeGreaterThan(0)
     } finally {
       a.child.kill("SIGKILL")
       b.child.kill("SIGKILL")
