@@ -66,7 +66,7 @@ export const PROFILES: Record<Profile["name"], Profile> = {
   },
   tiny: {
     name: "tiny", rounds: 1, warmupMs: 0, durationMs: 150, connections: 2, window: 2,
-    fetchBytes: 2 << 20, fetchBatchesPerResponse: 4, fetchWindow: 2, fetchMaxMs: 1000, e2eMs: 200, relayRingMiB: 16,
+    fetchBytes: 2 << 20, fetchBatchesPerResponse: 4, fetchWindow: 2, fetchMaxMs: 1000, e2eMs: 600, relayRingMiB: 16,
     topics10k: 4, partitionsPerTopic10k: 5, idleSettleMs: 0, shareBrokers: true, settleDisk: false
   }
 }
@@ -538,16 +538,22 @@ export const runBench = async (profile: Profile, options: BenchOptions = {}): Pr
       // The floor: the same harness against a bare relay (bench/lib/bare-server.ts), rounds alternating.
       const relay = track(await startBare(["relay", path.join(root, "relay.bin"), String(profile.relayRingMiB)]))
       let topicN = 0
+      const e2eWarmupMs = Math.min(300, profile.e2eMs / 5)
+      // A paced round counts the batches due after its warm-up: at least 10 of them, however low
+      // a rate a loaded machine measured (a short profile's round is 200 ms).
+      const pacedRate = (batchesPerSec: number) => Math.max(batchesPerSec, 10 / ((profile.e2eMs - e2eWarmupMs) / 1000))
       const alternate = async (what: string, batchesPerSec: number) => {
         const rounds = { broker: [] as Array<E2eRound>, relay: [] as Array<E2eRound> }
         for (let r = 0; r < R; r++) {
           const topic = `e2e-${topicN++}`
           await admin.createTopics([{ name: topic, partitions: 1 }])
-          const options = { topic, batchesPerSec, window: profile.window, durationMs: profile.e2eMs, connections: profile.connections, warmupMs: Math.min(300, profile.e2eMs / 5) }
+          const options = { topic, batchesPerSec, window: profile.window, durationMs: profile.e2eMs, connections: profile.connections, warmupMs: e2eWarmupMs }
           const round = await endToEnd({ ...options, port: broker.port, serverPid: broker.pid })
           await admin.deleteTopics([topic])
           const bare = await endToEnd({ ...options, port: relay.port, serverPid: relay.pid })
-          for (const x of [round, bare]) if (x.latencies.length === 0) throw new Error("end-to-end: no batch measured")
+          for (const [side, x] of [["broker", round], ["bare relay", bare]] as const) {
+            if (x.latencies.length === 0) throw new Error(`end-to-end, ${what} round ${r + 1}: no batch measured against the ${side}`)
+          }
           rounds.broker.push(round)
           rounds.relay.push(bare)
           log(`  ${what} round ${r + 1}/${R}, broker: ${describeRound(round, requestSize)}; load average ${os.loadavg()[0]!.toFixed(1)}`)
@@ -559,7 +565,7 @@ export const runBench = async (profile: Profile, options: BenchOptions = {}): Pr
       const percentiles = [["p50", 0.5], ["p99", 0.99], ["p999", 0.999]] as const
 
       // Issue 11's figure: half the 1-partition produce peak (measured with no consumer running).
-      const halfPeak = Math.max(1, (0.5 * median(peak.broker.map((m) => m.mbps)) * MB) / requestSize)
+      const halfPeak = pacedRate((0.5 * median(peak.broker.map((m) => m.mbps)) * MB) / requestSize)
       log(`end-to-end latency: producer at ${rateText(halfPeak)}, half the 1-partition peak; long-polling consumer; ${R} rounds of ${profile.e2eMs} ms`)
       const atHalfPeak = await alternate("half peak", halfPeak)
       for (const [label, q] of percentiles) {
@@ -573,7 +579,7 @@ export const runBench = async (profile: Profile, options: BenchOptions = {}): Pr
       const delivered = (xs: ReadonlyArray<E2eRound>) => xs.map((x) => (x.deliveredPerSec * requestSize) / MB)
       pair("e2e_capacity_mb_s", "end-to-end capacity (producer flooding, consumer long-polling, both on this machine)", "MB/s", delivered(flooded.broker), "bare relay", delivered(flooded.relay),
         "rate the consumer receives while the producer floods")
-      const halfCapacity = Math.max(1, (0.5 * median(delivered(flooded.broker)) * MB) / requestSize)
+      const halfCapacity = pacedRate((0.5 * median(delivered(flooded.broker)) * MB) / requestSize)
       log(`end-to-end latency at half the broker's end-to-end capacity: producer at ${rateText(halfCapacity)}; ${R} rounds of ${profile.e2eMs} ms`)
       const atHalfCapacity = await alternate("half capacity", halfCapacity)
       for (const [label, q] of percentiles) {

@@ -86,6 +86,8 @@ const linesFrom = (child: ChildProcess) => {
     for (const f of w) f()
   })
   const exited = new Promise<never>((_, reject) => child.once("close", (code) => reject(new Error(`the consumer exited with ${code} after ${out.split("\n").length - 1} line(s): ${err}`))))
+  // Only a wait that is still running cares; the consumers are killed once they are done with.
+  exited.catch(() => {})
   return {
     lines: () => out.split("\n").filter((l) => l !== ""),
     /** Everything it wrote to stderr (kcat's debug log). */
