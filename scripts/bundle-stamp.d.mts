@@ -1,3 +1,2 @@
-export declare const runtimeId: () => string
 export declare const fingerprint: (root: string, rel: string) => string
 export declare const staleReason: (root: string) => string | undefined

@@ -392,6 +392,9 @@ export const runBench = async (profile: Profile, options: BenchOptions = {}): Pr
         fs.truncateSync(o.sinkFile, 0)
         const bareParts = partsPayload(produceParts("bare", 0, batch, o.acks))
         const bm = await measureTimed(o.sink.port, o.sink.pid, profile, window, () => bareParts, requestBytes)
+        // Each side's round leaves the next one its page cache as the broker's deleted topic
+        // does: without this the sink's GB of dirty pages throttle the broker's next round.
+        fs.truncateSync(o.sinkFile, 0)
         out.bare.push(bm)
         log(`  round ${r + 1}/${rounds}: broker ${f1(m.mbps)} MB/s (${cpuText(m)}) | bare sink ${f1(bm.mbps)} MB/s (${cpuText(bm)})`)
       }

@@ -25,7 +25,7 @@ import {
 
 // The codecs are loaded on first use: most brokers never see an LZ4 or snappy batch, and lz4js
 // alone allocates 5 MiB of buffers when it is loaded (5 MB of a ~80 MB idle broker). The require
-// function is made on first use too: the start-up snapshot evaluates this module ahead of the run.
+// function is made on first use too.
 const load = (id: string): unknown => createRequire(import.meta.url)(id)
 let zlibModule: typeof Zlib | undefined
 let lz4Module: typeof Lz4 | undefined

@@ -4,7 +4,7 @@
  * ones are computed here with a byte table: below a few hundred bytes the call into the addon
  * costs as much as the loop, and a broker that has only written its own metadata records (two
  * ~90-byte batches on a fresh data directory) never loads the addon before it answers — loading
- * it (resolution, dlopen) is ~10 ms of a start (the start-up snapshot loads it on first use).
+ * it (resolution, dlopen) is ~10 ms of a start (the bundle loads it on first use, scripts/build.mjs).
  */
 import { crc32c as nativeCrc32c } from "@node-rs/crc32"
 

@@ -299,6 +299,10 @@ export class PartitionLog {
   private readonly rolledUnflushed: Array<{ readonly segment: LogSegment; readonly flushAt: number }> = []
   /** A force of rolled segments running on the thread pool (flushRolledLater), if any. */
   private rolledFlushing: Promise<void> | null = null
+  /** A flush.ms flush of the active segment running on the thread pool (flushActiveLater), if any. */
+  private activeFlushing: Promise<void> | null = null
+  /** Synchronous flushes so far: a thread-pool flush completing after one leaves the message count to it. */
+  private syncFlushes = 0
   private lastFlushTime: number
   private closed = false
   /** Bumped on every append or truncation; lets waiters detect change without a listener. */
@@ -958,11 +962,7 @@ export class PartitionLog {
     if (this.leaderEpochCache.hasPendingBelow(target)) return this.flushRolled(now)
     const later: Deferred = { batch: new SyncBatch(), owner: this.dir }
     for (const r of due) if (!r.segment.isClosed) r.segment.forceLater(later)
-    if (this.directoryDirty) {
-      if (this.metadataFileUnsynced) later.batch.file(path.join(this.dir, PARTITION_METADATA_FILE), later.owner)
-      later.batch.directory(this.dir, later.owner)
-      if (this.parentDirectoryDirty) later.batch.directory(this.logDir, later.owner)
-    }
+    this.directoryLater(later)
     this.rolledFlushing = later.batch.run(this.io).then((failed) => {
       this.rolledFlushing = null
       if (this.closed) return
@@ -980,6 +980,57 @@ export class PartitionLog {
     })
   }
 
+  /**
+   * The directory fsyncs a thread-pool flush needs (see flushDirectoryIfDirty), leaving the
+   * dirty marks set: a synchronous flush meanwhile forces the directory again rather than
+   * trusting a force that has not completed.
+   */
+  private directoryLater(later: Deferred): void {
+    if (!this.directoryDirty) return
+    if (this.metadataFileUnsynced) later.batch.file(path.join(this.dir, PARTITION_METADATA_FILE), later.owner)
+    later.batch.directory(this.dir, later.owner)
+    if (this.parentDirectoryDirty) later.batch.directory(this.logDir, later.owner)
+  }
+
+  /**
+   * flush.ms: forces the active segment's log file on the thread pool (Kafka's log flusher is
+   * a background task too), so a time-based flush stalls no connection. flush.messages stays
+   * synchronous: the append that reaches it is acknowledged after its fsync. The recovery
+   * point moves to the log end taken at the start, once the fsync has completed; an epoch
+   * entry still unwritten for these records, or rolled segments still unforced, take the
+   * synchronous path. An I/O error takes the dir offline, as a synchronous flush does.
+   */
+  private flushActiveLater(now: number): void {
+    if (this.activeFlushing !== null) return
+    const target = this.logEndOffset
+    if (this.rolledUnflushed.length > 0 || this.leaderEpochCache.hasPendingBelow(target)) return this.flush(now)
+    const active = this.activeSegment
+    active.writePending()
+    const later: Deferred = { batch: new SyncBatch(), owner: this.dir }
+    later.batch.file(active.logPath, later.owner)
+    this.directoryLater(later)
+    const messages = this.unflushedMessages
+    const syncFlushes = this.syncFlushes
+    this.lastFlushTime = now
+    this.activeFlushing = later.batch.run(this.io).then((failed) => {
+      this.activeFlushing = null
+      if (this.closed) return
+      const e = failed.get(later.owner)
+      if (e !== undefined) {
+        this.ioFailure("flushing", e)
+        return
+      }
+      if (syncFlushes === this.syncFlushes) this.unflushedMessages = Math.max(0, this.unflushedMessages - messages)
+      const reached = Math.min(target, this.logEndOffset)
+      if (reached > this._recoveryPoint) this._recoveryPoint = reached
+    })
+  }
+
+  /** The thread-pool flush.ms flush in flight, if any (tests wait on it). */
+  get activeFlushInFlight(): Promise<void> | null {
+    return this.activeFlushing
+  }
+
   /** The thread-pool flush of rolled segments in flight, if any (tests and shutdown wait on it). */
   get rolledFlushInFlight(): Promise<void> | null {
     return this.rolledFlushing
@@ -995,8 +1046,13 @@ export class PartitionLog {
       }
     }
     if (this.unflushedMessages === 0) return
-    if (this.unflushedMessages >= this.config.flushIntervalMessages || now - this.lastFlushTime >= this.config.flushIntervalMs) {
-      this.flush(now)
+    if (this.unflushedMessages >= this.config.flushIntervalMessages) this.flush(now)
+    else if (now - this.lastFlushTime >= this.config.flushIntervalMs) {
+      try {
+        this.flushActiveLater(now)
+      } catch (e) {
+        throw this.ioFailure("flushing", e)
+      }
     }
   }
 
@@ -1025,6 +1081,7 @@ export class PartitionLog {
     this._recoveryPoint = this.logEndOffset
     this.unflushedMessages = 0
     this.lastFlushTime = now
+    this.syncFlushes++
   }
 
   /**

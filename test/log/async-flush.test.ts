@@ -186,3 +186,35 @@ describe("rolled segments forced on the thread pool", () => {
     expect(halts.length).toBe(1)
   })
 })
+
+describe("flush.ms flushes on the thread pool", () => {
+  it("make the records durable once done, and take the dir offline on an fsync error", async () => {
+    const { logDir, faulty } = setUp()
+    const halts: Array<string> = []
+    await run(faulty.io, { logDirs: [logDir], flushIntervalMs: 1000 }, (store) =>
+      Effect.gen(function*() {
+        yield* store.createPartition("orders", 0, TOPIC_ID)
+        yield* store.createPartition("failing", 0, TOPIC_ID)
+        const log = yield* store.getPartition("orders", 0)
+        for (let i = 0; i < 3; i++) yield* store.append("orders", 0, batchOf(1, i))
+        yield* store.flushDue(Date.now() + 2000)
+        expect(log.activeFlushInFlight).not.toBe(null)
+        yield* Effect.promise(() => log.activeFlushInFlight!)
+        expect(log.recoveryPoint).toBe(3)
+        // The same dir: the other partition's failing flush takes it offline (after the first is durable).
+        const failing = yield* store.getPartition("failing", 0)
+        yield* store.append("failing", 0, batchOf(1, 0))
+        faulty.fail({ code: "EIO", ops: ["fsync"], path: /failing-0\/.*\.log$/ })
+        yield* store.flushDue(Date.now() + 4000)
+        yield* Effect.promise(() => failing.activeFlushInFlight ?? Promise.resolve())
+        expect(faulty.injected.length, "the fault was hit").toBeGreaterThan(0)
+        expect(failing.recoveryPoint).toBe(0)
+        expect(store.offlineLogDirs()).toEqual([logDir])
+        faulty.crash()
+      }), halts)
+    expect(halts.length).toBe(1)
+    faulty.powerLoss()
+    const end = await run(faulty.io, { logDirs: [logDir] }, (store) => Effect.map(store.getPartition("orders", 0), (log) => log.logEndOffset))
+    expect(end, "the flushed records survived the power loss").toBe(3)
+  })
+})

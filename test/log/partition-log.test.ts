@@ -628,15 +628,22 @@ describe("flush policy", () => {
     log.close()
   })
 
-  it("flushes once flush.ms has passed since the last flush", () => {
+  it("flushes once flush.ms has passed since the last flush (on the thread pool)", async () => {
     const log = newLog({ flushIntervalMs: 1000 }, 0)
     log.append(batchOf(1, 0), { now: 500 })
     expect(log.recoveryPoint).toBe(0)
+    expect(log.activeFlushInFlight).toBe(null)
     log.append(batchOf(1, 0), { now: 1000 })
+    // The recovery point moves once the fsync has completed.
+    expect(log.recoveryPoint).toBe(0)
+    await log.activeFlushInFlight
     expect(log.recoveryPoint).toBe(2)
     log.append(batchOf(1, 0), { now: 1500 })
+    log.maybeFlush(1500)
+    expect(log.activeFlushInFlight).toBe(null)
     expect(log.recoveryPoint).toBe(2)
     log.maybeFlush(2000)
+    await log.activeFlushInFlight
     expect(log.recoveryPoint).toBe(3)
     log.close()
   })

@@ -1,6 +1,5 @@
 /**
- * Once per `pnpm test`: brings dist/broker.cjs and its start-up snapshot dist/broker.blob up to
- * date with src/ before any test spawns the
+ * Once per `pnpm test`: brings dist/broker.cjs up to date with src/ before any test spawns the
  * broker as a process (test/support/broker-process.ts runs it as `pnpm start` does), so the
  * processes always run the code under test and no two of them rebuild at once.
  */

@@ -1,0 +1,64 @@
+/**
+ * `pnpm start` runs the broker from its prebuilt bundle (dist/broker.cjs, scripts/build.mjs),
+ * which loads the built-in modules a start does not need (node:http…) on first use, and is
+ * rebuilt whenever it no longer matches its sources.
+ */
+import * as fs from "node:fs"
+import * as os from "node:os"
+import { afterAll, describe, expect, it } from "vitest"
+import { fingerprint, staleReason } from "../../scripts/bundle-stamp.mjs"
+import { projectRoot } from "../../bench/lib/broker-process.ts"
+import { startBrokerProcess, startCommand } from "../support/broker-process.ts"
+
+const dirs: Array<string> = []
+afterAll(() => {
+  for (const d of dirs) fs.rmSync(d, { recursive: true, force: true })
+})
+
+describe("the broker's start bundle", () => {
+  it("is what pnpm start runs, and the build is current", () => {
+    expect(startCommand()).toEqual(["scripts/start.mjs"])
+    expect(staleReason(`${projectRoot}/`)).toBeUndefined()
+  })
+
+  it("serves the HTTP listener through node:http loaded on first use", async () => {
+    const broker = await startBrokerProcess()
+    try {
+      // Logged after the Kafka listener's line, which is what startBrokerProcess waits for.
+      const httpUrl = await new Promise<string>((resolve, reject) => {
+        const found = () => /http listener on (http:\/\/[0-9.:]+)/.exec(broker.output())?.[1]
+        const check = () => {
+          const url = found()
+          if (url === undefined) return
+          broker.child.stdout!.off("data", check)
+          broker.child.stderr!.off("data", check)
+          resolve(url)
+        }
+        broker.child.stdout!.on("data", check)
+        broker.child.stderr!.on("data", check)
+        check()
+        void broker.exited.then(() => reject(new Error(`the broker exited before its HTTP listener:\n${broker.output()}`)))
+      })
+      const metrics = await (await fetch(`${httpUrl}/metrics`)).text()
+      expect(metrics).toMatch(/^nodejs_eventloop_lag_max_seconds \S+$/m)
+    } finally {
+      broker.child.kill("SIGKILL")
+      await broker.exited
+    }
+  })
+
+  it("finds a build stale when an input or the bundle changed", () => {
+    const root = `${fs.mkdtempSync(`${os.tmpdir()}/kafka-bundle-`)}/`
+    dirs.push(root)
+    fs.mkdirSync(`${root}dist`)
+    fs.mkdirSync(`${root}src`)
+    fs.writeFileSync(`${root}src/a.ts`, "export const a = 1\n")
+    fs.writeFileSync(`${root}dist/broker.cjs`, "")
+    fs.writeFileSync(`${root}dist/build-stamp.json`, JSON.stringify({ inputs: { "src/a.ts": fingerprint(root, "src/a.ts") } }))
+    expect(staleReason(root)).toBeUndefined()
+    fs.appendFileSync(`${root}src/a.ts`, "export const b = 2\n")
+    expect(staleReason(root)).toBe("src/a.ts changed")
+    fs.rmSync(`${root}dist/broker.cjs`)
+    expect(staleReason(root)).toBe("dist/broker.cjs is missing")
+  })
+})
