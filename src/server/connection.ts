@@ -309,10 +309,17 @@ export const serveConnection = <R>(
 
       // Backpressure: too many requests unanswered, or too many response bytes the client has not taken.
       const mustWait = (): boolean => unanswered >= options.maxQueuedRequests || (writing && out.byteLength >= OUTPUT_BACKLOG_LIMIT)
+      // Whether the frame loop waits for progress (for the idle-close line: a wait no signal can reach shows as such).
+      let loopAwaitsProgress = false
+      const resumedFromProgress: Effect.Effect<void> = Effect.suspend(() => {
+        loopAwaitsProgress = false
+        return awaitProgress
+      })
       const awaitProgress: Effect.Effect<void> = Effect.suspend(() => {
         if (!mustWait()) return Effect.void
         progress ??= Deferred.makeUnsafe<void>()
-        return Effect.andThen(Deferred.await(progress), awaitProgress)
+        loopAwaitsProgress = true
+        return Effect.andThen(Deferred.await(progress), resumedFromProgress)
       })
 
       // Requests before a rejected one are answered (Kafka handles them one by one), then the connection closes.
@@ -488,7 +495,7 @@ export const serveConnection = <R>(
       // what was read, answered and written, and the socket's own state.
       const connectionState = (): string =>
         `${requestsRead} requests read, ${unanswered} unanswered, ${queue.length} queued, ${frames.pendingBytes} bytes of a frame pending, ` +
-        `${progress === undefined ? "no wait" : "a wait"} for progress; writing ${writing}, ${out.byteLength} response bytes unwritten` +
+        `${!loopAwaitsProgress ? "frame loop not waiting for progress" : progress === undefined ? "frame loop waiting for progress that nothing will signal" : "frame loop waiting for progress"}; writing ${writing}, ${out.byteLength} response bytes unwritten` +
         (direct === undefined ? "" : `; ${direct.readState()}`)
 
       yield* Effect.logDebug(`connection from ${options.clientAddress} on ${options.listenerName} opened`)
