@@ -5,3 +5,5 @@ export declare const compileCacheDir: string
 export declare const staleReason: () => string | undefined
 export declare const build: () => Promise<void>
 export declare const buildIfStale: () => Promise<boolean>
+/** The function expression dist/broker.cjs's body sits in (see scripts/build.mjs). */
+export declare const bundleWrapper: { readonly open: string; readonly close: string }

@@ -2,7 +2,7 @@
  * Builds the broker `pnpm start` runs: src/main.ts bundled with its dependencies into one
  * CommonJS script, dist/broker.cjs (esbuild). Starting from it skips Node's type-stripping and
  * resolution of ~500 modules, which is most of a start from source; scripts/start.mjs runs it
- * with V8's compile cache.
+ * with a V8 code cache.
  *
  * `pnpm install` runs this (package.json `prepare`); scripts/start.mjs and the test suite's
  * global setup run it again whenever a source file differs from what the bundle was built from
@@ -20,7 +20,7 @@ export const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.u
 export const distDir = path.join(projectRoot, "dist")
 /** The broker as one CommonJS script (`node dist/broker.cjs [args]` runs it). */
 export const bundlePath = path.join(distDir, "broker.cjs")
-/** V8's compiled code for the bundle (module.enableCompileCache), kept from one start to the next. */
+/** V8's compiled code for the bundle (written by scripts/start.mjs), kept from one start to the next. */
 export const compileCacheDir = path.join(distDir, "compile-cache")
 const stampPath = path.join(distDir, "build-stamp.json")
 /** The web console's static files, read at run time next to the module that serves them. */
@@ -137,6 +137,18 @@ export const crc32 = (input, initialState) => load().crc32(input, initialState)`
   }
 }
 
+/**
+ * The bundle is a CommonJS module whose body sits in a function expression: run by Node
+ * (`node dist/broker.cjs`, require) it calls that function with its module's variables, and
+ * compiled as a script by scripts/start.mjs (vm.Script, where `module` is not defined) its value
+ * is the function, which the launcher calls. V8 then compiles the file's own string: a wrapper
+ * added at run time would make it copy the 2 MB first.
+ */
+export const bundleWrapper = {
+  open: "(typeof module === \"object\" && typeof require === \"function\" ? (f) => f.call(exports, exports, require, module, __filename, __dirname) : (f) => f)(function (exports, require, module, __filename, __dirname) {",
+  close: "\n})"
+}
+
 /** Bundles src/main.ts into dist/broker.cjs (written atomically) and records its inputs. */
 export const build = async () => {
   let esbuild
@@ -158,7 +170,10 @@ export const build = async () => {
     // import.meta.url of the bundled ES modules (require of lazily loaded packages, the console's
     // files): the bundle's own location, dist/broker.cjs.
     define: { "import.meta.url": "__brokerModuleUrl" },
-    banner: { js: `"use strict";const __brokerModuleUrl = require("node:url").pathToFileURL(__filename).href;` },
+    banner: { js: `${bundleWrapper.open}"use strict";const __brokerModuleUrl = require("node:url").pathToFileURL(__filename).href;` },
+    footer: { js: bundleWrapper.close },
+    // scripts/start.mjs reads the bundle as Latin-1, which is exact for ASCII.
+    charset: "ascii",
     // Identifiers stay (error and class names appear in logs); whitespace and syntax shrink, which
     // makes the script faster to read and compile.
     minifyWhitespace: true,
@@ -169,7 +184,7 @@ export const build = async () => {
     logLevel: "warning"
   })
   fs.renameSync(tmp, bundlePath)
-  // Entries are keyed by the source's hash; the old bundle's are of no further use.
+  // The launcher's code caches are for the bundle they were taken from.
   fs.rmSync(compileCacheDir, { recursive: true, force: true })
   fs.rmSync(path.join(distDir, "broker.mjs"), { force: true })
   fs.rmSync(path.join(distDir, "console"), { recursive: true, force: true })

@@ -1,11 +1,14 @@
 /**
  * `pnpm start` runs the broker from its prebuilt bundle (dist/broker.cjs, scripts/build.mjs),
  * which loads the built-in modules a start does not need (node:http…) on first use, and is
- * rebuilt whenever it no longer matches its sources.
+ * rebuilt whenever it no longer matches its sources; the launcher runs it with a code cache
+ * it writes after a first start (scripts/run-bundle.mjs).
  */
+import { execFileSync, spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import { afterAll, describe, expect, it } from "vitest"
+import { bundleWrapper } from "../../scripts/build.mjs"
 import { fingerprint, staleReason } from "../../scripts/bundle-stamp.mjs"
 import { projectRoot } from "../../bench/lib/broker-process.ts"
 import { startBrokerProcess, startCommand } from "../support/broker-process.ts"
@@ -45,6 +48,29 @@ describe("the broker's start bundle", () => {
       broker.child.kill("SIGKILL")
       await broker.exited
     }
+  })
+
+  it("runs as a CommonJS module and from the launcher, which writes a code cache once and then uses it", () => {
+    const dir = fs.mkdtempSync(`${os.tmpdir()}/kafka-bundle-`)
+    dirs.push(dir)
+    const bundle = `${dir}/bundle.cjs`
+    const body = "const seen = { self: this === exports, file: __filename, dir: __dirname, argv: process.argv.slice(2), run: typeof require(\"node:fs\").statSync }\n" +
+      "module.exports = seen\nconsole.log(JSON.stringify(seen))"
+    fs.writeFileSync(bundle, `${bundleWrapper.open}"use strict";${body}${bundleWrapper.close}`)
+    const expected = { self: true, file: bundle, dir, argv: ["--x"], run: "function" }
+    // As Node runs it (`node dist/broker.cjs`).
+    expect(JSON.parse(execFileSync(process.execPath, [bundle, "--x"], { encoding: "utf8" }))).toEqual(expected)
+    // As scripts/start.mjs runs it: the first run has no cache and writes it at exit, the next uses it.
+    fs.writeFileSync(`${dir}/launch.mjs`, `import { runBundle } from ${JSON.stringify(`${projectRoot}/scripts/run-bundle.mjs`)}\n` +
+      `process.stderr.write(runBundle(${JSON.stringify(bundle)}, ${JSON.stringify(`${dir}/cache`)}))`)
+    const outcome = () => {
+      const r = spawnSync(process.execPath, [`${dir}/launch.mjs`, "--x"], { encoding: "utf8" })
+      expect(JSON.parse(r.stdout)).toEqual(expected)
+      return r.stderr
+    }
+    expect(outcome()).toBe("absent")
+    expect(fs.readdirSync(`${dir}/cache`)).toHaveLength(1)
+    expect(outcome()).toBe("accepted")
   })
 
   it("finds a build stale when an input or the bundle changed", () => {

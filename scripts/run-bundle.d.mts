@@ -1,0 +1,1 @@
+export declare const runBundle: (bundlePath: string, cacheDir: string, options?: { cacheAfterMs?: number }) => "accepted" | "rejected" | "absent"

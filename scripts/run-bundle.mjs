@@ -1,0 +1,67 @@
+/**
+ * Runs the broker's bundle (dist/broker.cjs) in this process as Node would run a CommonJS module,
+ * with a V8 code cache of what a start compiles (scripts/start.mjs uses it).
+ *
+ * Why not require() with Node's compile cache (module.enableCompileCache): on this kind of VM a
+ * start is dominated by first touches of fresh memory (~20 µs per 4 KiB page fault), and
+ * require() copies the 2 MB source about five times (read, UTF-8 decoding, std::string growth,
+ * the compile cache's hashing copy) where this reads it once and keeps it as one Latin-1 string.
+ * Node's compile cache also holds only the functions compiled with the top level, so every start
+ * parsed and compiled again each function it ran; the cache written here is taken once the broker
+ * has started and served (script.createCachedData), so a start compiles almost nothing.
+ */
+import * as fs from "node:fs"
+import * as module from "node:module"
+import * as path from "node:path"
+import * as vm from "node:vm"
+
+/**
+ * Runs `bundlePath` (wrapped as scripts/build.mjs `bundleWrapper` wraps it) with the code cache
+ * kept in `cacheDir`. When there was no usable cache, one is written `cacheAfterMs` after the
+ * start (unref'd: it keeps nothing alive), or at exit if that comes first.
+ * Returns what became of the cache: "accepted", "rejected" (another V8 or other flags) or "absent".
+ */
+export const runBundle = (bundlePath, cacheDir, { cacheAfterMs = 1000 } = {}) => {
+  const stat = fs.statSync(bundlePath)
+  // V8 checks a cache only against the source's length, its own version and its flags: the name
+  // ties it to this build of the bundle, and the build removes the directory (scripts/build.mjs).
+  const cachePath = path.join(cacheDir, `broker-${stat.size}-${Math.trunc(stat.mtimeMs)}-${process.version}-${process.arch}.v8`)
+  let cachedData
+  try {
+    cachedData = fs.readFileSync(cachePath)
+  } catch {}
+  const outcome = cachedData === undefined ? "absent" : undefined
+  // esbuild writes ASCII only (charset: "ascii"), which Latin-1 decodes as it is, with no UTF-8
+  // validation and into a one-byte string. The build wraps the bundle so that the script's value
+  // is its module function: V8 compiles the file's own string, where a wrapper concatenated here
+  // would make it copy the whole source first.
+  const script = new vm.Script(fs.readFileSync(bundlePath, "latin1"), {
+    filename: bundlePath,
+    cachedData,
+    importModuleDynamically: vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER
+  })
+  cachedData = undefined
+  const moduleFunction = script.runInThisContext()
+  if (typeof moduleFunction !== "function") throw new Error(`${bundlePath} is not wrapped as scripts/build.mjs wraps it: rebuild it (pnpm build)`)
+  const bundleModule = { exports: {} }
+  moduleFunction.call(bundleModule.exports, bundleModule.exports, module.createRequire(bundlePath), bundleModule, bundlePath, path.dirname(bundlePath))
+  if (script.cachedDataRejected === false) return "accepted"
+  // A broker stopped by SIGKILL never reaches exit: written after a while, the cache survives it;
+  // one stopped sooner writes it as it exits.
+  let written = false
+  const write = () => {
+    if (written) return
+    written = true
+    try {
+      fs.mkdirSync(cacheDir, { recursive: true })
+      const tmp = `${cachePath}.${process.pid}.tmp`
+      fs.writeFileSync(tmp, script.createCachedData())
+      fs.renameSync(tmp, cachePath)
+    } catch (e) {
+      process.stderr.write(`cannot write the code cache ${cachePath}: ${e instanceof Error ? e.message : String(e)}\n`)
+    }
+  }
+  setTimeout(write, cacheAfterMs).unref()
+  process.once("exit", write)
+  return outcome ?? "rejected"
+}
