@@ -149,6 +149,40 @@ export const bundleWrapper = {
   close: "\n})"
 }
 
+/**
+ * `import { Effect, Schema } from "effect"` goes through effect's barrel, which re-exports every
+ * module as a namespace (`export * as Schema from "./Schema.js"`); esbuild then builds each such
+ * namespace as an object holding every export, so nothing of those modules is tree-shaken (the
+ * whole of Schema, its crypto keys and JSON Schema documents, Cron…, all evaluated at start). The
+ * broker's own files are compiled as if they imported each module directly
+ * (`import * as Schema from "effect/Schema"`), which esbuild resolves export by export. The
+ * mapping is read from effect's barrel itself; a name it does not export fails the build.
+ */
+const effectDirectImports = {
+  name: "effect-direct-imports",
+  setup(b) {
+    const barrelPath = module.createRequire(path.join(projectRoot, "package.json")).resolve("effect")
+    const barrel = fs.readFileSync(barrelPath, "utf8")
+    const namespaces = new Map([...barrel.matchAll(/export \* as (\w+) from "\.\/([\w/]+)\.js"/g)].map((m) => [m[1], `effect/${m[2]}`]))
+    const named = new Map()
+    for (const m of barrel.matchAll(/export \{([^}]*)\} from "\.\/([\w/]+)\.js"/g)) {
+      for (const n of m[1].split(",").map((x) => x.trim()).filter((x) => x !== "")) named.set(n, `effect/${m[2]}`)
+    }
+    const rewrite = (file, specifiers) =>
+      specifiers.split(",").map((x) => x.trim()).filter((x) => x !== "" && !x.startsWith("type ")).map((spec) => {
+        const [name, local = name] = spec.split(/\s+as\s+/)
+        if (namespaces.has(name)) return `import * as ${local} from "${namespaces.get(name)}";`
+        if (named.has(name)) return `import { ${name} as ${local} } from "${named.get(name)}";`
+        throw new Error(`${file}: "effect" exports no ${name} in ${barrelPath}`)
+      }).join(" ")
+    b.onLoad({ filter: /[\\/]src[\\/].*\.ts$/ }, (args) => {
+      const source = fs.readFileSync(args.path, "utf8")
+      const contents = source.replace(/import\s*\{([^}]*)\}\s*from\s*"effect"\s*;?/g, (_, specifiers) => rewrite(args.path, specifiers))
+      return { contents, loader: "ts" }
+    })
+  }
+}
+
 /** Bundles src/main.ts into dist/broker.cjs (written atomically) and records its inputs. */
 export const build = async () => {
   let esbuild
@@ -179,7 +213,7 @@ export const build = async () => {
     minifyWhitespace: true,
     minifySyntax: true,
     legalComments: "none",
-    plugins: [withoutWebSockets, platformNodeHttp, builtinsOnFirstUse, nativeAddonsAtRunTime],
+    plugins: [effectDirectImports, withoutWebSockets, platformNodeHttp, builtinsOnFirstUse, nativeAddonsAtRunTime],
     metafile: true,
     logLevel: "warning"
   })

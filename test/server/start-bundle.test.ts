@@ -73,6 +73,13 @@ describe("the broker's start bundle", () => {
     expect(outcome()).toBe("accepted")
   })
 
+  it("imports effect's modules directly, so that esbuild tree-shakes them", () => {
+    // Through effect's barrel each module would be an object of all its exports (esbuild's
+    // `__export(Schema_exports, {...})`), keeping and evaluating every one of them at start.
+    const bundle = fs.readFileSync(`${projectRoot}/dist/broker.cjs`, "latin1")
+    expect(bundle).not.toMatch(/__export\((Effect|Schema|Layer|Stream|Context)_exports\b/)
+  })
+
   it("finds a build stale when an input or the bundle changed", () => {
     const root = `${fs.mkdtempSync(`${os.tmpdir()}/kafka-bundle-`)}/`
     dirs.push(root)
