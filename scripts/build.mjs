@@ -61,13 +61,16 @@ const withoutWebSockets = {
 /**
  * The built-in modules a start uses before it answers its first request, loaded with the
  * bundle. Any other (http, tls, module, child_process, async_hooks…) is loaded on first use:
- * node:http alone is several ms of a start, and the HTTP listener comes up after the Kafka one.
+ * node:http alone is several ms of a start, and the HTTP listener comes up after the Kafka one;
+ * node:fs/promises brings ~10 more internal modules (file handles, streams, readline, watchers)
+ * that only reading a server.properties file needs; node:zlib is for compressed batches and HTTP
+ * responses.
  */
 const builtinsLoadedAtStart = new Set([
   "_stream_duplex", "_stream_passthrough", "_stream_readable", "_stream_transform", "_stream_wrap", "_stream_writable",
   "assert", "assert/strict", "buffer", "console", "constants", "crypto", "diagnostics_channel", "dns", "events", "fs",
-  "fs/promises", "net", "os", "path", "path/posix", "path/win32", "process", "punycode", "querystring", "stream",
-  "stream/promises", "string_decoder", "sys", "timers", "timers/promises", "url", "util", "util/types", "v8", "zlib",
+  "net", "os", "path", "path/posix", "path/win32", "process", "punycode", "querystring", "stream",
+  "stream/promises", "string_decoder", "sys", "timers", "timers/promises", "url", "util", "util/types", "v8",
   "perf_hooks"
 ])
 
@@ -76,7 +79,10 @@ const builtinsLoadedAtStart = new Set([
  * of node:http would build a facade reading every export (its lazy WebSocket getters load
  * undici). Those outside `builtinsLoadedAtStart` are loaded on first use instead: the bundle
  * gets a stand-in that lists the module's export names (taken from this Node at build time) and
- * loads the module when an export is read.
+ * loads the module when an export is read. A function export (lower-case name: classes stay as
+ * they are, for `new`, `extends` and instanceof) read before the module is loaded is a stand-in
+ * that loads it when called: module-level code such as @effect/platform-node's
+ * `layer(http.createServer, ...)` then loads nothing until a server is made.
  */
 const builtinsOnFirstUse = {
   name: "builtins-on-first-use",
@@ -90,13 +96,22 @@ const builtinsOnFirstUse = {
     b.onLoad({ filter: /.*/, namespace: "builtin" }, (args) => {
       const id = JSON.stringify(`node:${args.path}`)
       if (builtinsLoadedAtStart.has(args.path)) return { loader: "js", contents: `module.exports = process.getBuiltinModule(${id})` }
-      const names = Reflect.ownKeys(process.getBuiltinModule(`node:${args.path}`)).filter((k) => typeof k === "string")
+      const builtin = process.getBuiltinModule(`node:${args.path}`)
+      const names = Reflect.ownKeys(builtin).filter((k) => typeof k === "string")
+      const functions = names.filter((k) => /^[a-z]/.test(k) && typeof builtin[k] === "function")
       return {
         loader: "js",
         contents: `let loaded
 const load = () => (loaded ??= process.getBuiltinModule(${id}))
 const names = ${JSON.stringify(names)}
-const read = (name) => (typeof name === "string" && names.includes(name) ? load()[name] : undefined)
+const functions = new Set(${JSON.stringify(functions)})
+const deferred = new Map()
+const defer = (name) => {
+  let f = deferred.get(name)
+  if (f === undefined) deferred.set(name, f = function(...args) { return load()[name].apply(this, args) })
+  return f
+}
+const read = (name) => (typeof name !== "string" || !names.includes(name) ? undefined : loaded === undefined && functions.has(name) ? defer(name) : load()[name])
 module.exports = new Proxy({}, { get: (_, name) => read(name), has: (_, name) => names.includes(name), ownKeys: () => names })`
       }
     })
