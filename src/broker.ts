@@ -5,7 +5,7 @@
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { Clock, Effect, Layer, ManagedRuntime, References } from "effect"
+import { Clock, Duration, Effect, Layer, ManagedRuntime, References } from "effect"
 import type { LogLevel } from "effect/LogLevel"
 import { Config } from "./config/Config.ts"
 import { servedListeners } from "./config/listeners.ts"
@@ -267,20 +267,29 @@ export const ServerLayer: Layer.Layer<BrokerServer, ListenerBindError, Config | 
 export type BrokerStartupError = MetadataStartupError | LogIoError | ListenerBindError | ConfigError
 
 /** The operations HTTP listener and what it serves, given the broker. */
-export const HttpLayer = HttpListener.layer(Layer.mergeAll(HealthRoutes, MetricsRoutes, ApiRoutes, ConsoleRoutes)).pipe(
-  Layer.provide(Layer.mergeAll(ProcessSamplers.layer, Throughput.layer))
-)
+export const makeHttpLayer = (options: { readonly startAfter?: Duration.Input | undefined } = {}) =>
+  HttpListener.layer(Layer.mergeAll(HealthRoutes, MetricsRoutes, ApiRoutes, ConsoleRoutes), options).pipe(
+    Layer.provide(Layer.mergeAll(ProcessSamplers.layer, Throughput.layer))
+  )
+
+export const HttpLayer = makeHttpLayer()
 
 export interface BrokerLayerOptions {
   /** False leaves requests unobserved (no request metrics): the benchmark's baseline. */
   readonly requestMetrics?: boolean
+  /**
+   * How long after the Kafka listeners are up the HTTP listener starts (default: at once).
+   * Its start (node:http, the router) takes the event loop for several ms, and a client that
+   * connects as soon as the Kafka listener logs should not wait for it.
+   */
+  readonly httpListenerStartAfter?: Duration.Input
 }
 
 /** The whole broker, given a Config. */
 export const makeBrokerLayer = (
   options: BrokerLayerOptions = {}
 ): Layer.Layer<BrokerServer | HttpListener | StorageServices, BrokerStartupError, Config> =>
-  HttpLayer.pipe(
+  makeHttpLayer({ startAfter: options.httpListenerStartAfter }).pipe(
     Layer.provideMerge(ServerLayer),
     Layer.merge(BrokerMetrics.forgetDeletedTopics),
     Layer.provideMerge(RequestLog.layer),

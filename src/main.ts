@@ -12,7 +12,7 @@ import { Cause, Effect, Exit, Layer, References } from "effect"
 import { EFFECT_LOG_LEVEL, parseArgs } from "./config/args.ts"
 import { Config, loadBrokerConfig } from "./config/Config.ts"
 import { ConfigError } from "./config/errors.ts"
-import { BrokerLayer } from "./broker.ts"
+import { makeBrokerLayer } from "./broker.ts"
 import { BrokerServer } from "./server/BrokerServer.ts"
 import { jsonLoggerLayer } from "./logging/json-logger.ts"
 import { describeFailure } from "./startup-failure.ts"
@@ -30,6 +30,13 @@ const Welcome = Layer.effectDiscard(Effect.gen(function*() {
   yield* Effect.logInfo(`data directory ${config.logDirs.map((d) => path.resolve(d)).join(", ")}`)
   yield* Effect.logInfo(`try it: ${cli} topic create demo && echo hello | ${cli} produce demo && ${cli} consume demo --offset beginning --num 1`)
 }))
+
+/**
+ * The HTTP listener (metrics, health, console) starts this long after the Kafka listeners: its
+ * start (node:http, effect's HttpServer and router) holds the event loop for 10-30 ms on a
+ * small machine, and Kafka clients that connect as soon as the broker listens are answered first.
+ */
+const HTTP_LISTENER_START_AFTER = "100 millis"
 
 /** The broker's (or the formatter's) whole run for a command line, until a signal or a failure ends it. */
 const program = (argv: ReadonlyArray<string>) => Effect.gen(function*() {
@@ -61,7 +68,10 @@ const program = (argv: ReadonlyArray<string>) => Effect.gen(function*() {
     if (result.formatted.length === 0) yield* Effect.logInfo("All of the log directories are already formatted.")
     return
   }
-  const broker = Welcome.pipe(Layer.provideMerge(BrokerLayer), Layer.provide(Config.layerFromArgs(argv, process.env)))
+  const broker = Welcome.pipe(
+    Layer.provideMerge(makeBrokerLayer({ httpListenerStartAfter: HTTP_LISTENER_START_AFTER })),
+    Layer.provide(Config.layerFromArgs(argv, process.env))
+  )
   return yield* Layer.launch(broker).pipe(
     Effect.provideService(References.MinimumLogLevel, level)
   )
