@@ -11,7 +11,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { startBrokerProcess } from "./lib/broker-process.ts"
 import { startBare } from "./lib/harness.ts"
-import { AdminClient, encodeBatch, KIB_RECORDS_64KIB_BATCHES, partsPayload, produceParts } from "./lib/kafka.ts"
+import { AdminClient, encodeBatch, KIB_RECORDS_64KIB_BATCHES, partsPayload, produceParts, withSequence } from "./lib/kafka.ts"
 import { runPipeline } from "./lib/load.ts"
 
 const seconds = Number(process.argv.slice(2).find((a) => !a.startsWith("--")) ?? 4)
@@ -43,17 +43,29 @@ let brokerOutput: (() => string) | undefined
 // --perf-record=<file>: `perf record -g` of the broker's last window (JIT frames named with BENCH_BROKER_NODE_ARGS=--perf-basic-prof).
 const perfRecord = process.argv.find((a) => a.startsWith("--perf-record="))?.slice("--perf-record=".length)
 
-const run = async (name: string, port: number, pid: number, topic: string, record?: string) => {
+// --idempotent: one producer per connection (acks=-1, 5 in flight), each request a fresh copy with its sequence, as the bench's idempotent scenario.
+const idempotent = process.argv.includes("--idempotent")
+const CONNECTIONS = 4
+
+const run = async (name: string, port: number, pid: number, topic: string, record?: string, admin?: AdminClient) => {
   const outputBefore = name === "broker" ? (brokerOutput?.() ?? "").length : 0
   const request = partsPayload(produceParts(topic, 0, encodeBatch(KIB_RECORDS_64KIB_BATCHES), 1))
   const requestBytes = request.reduce((n, b) => n + b.length, 0)
+  let next: (c: number) => ReadonlyArray<Buffer> = () => request
+  if (idempotent) {
+    const producers = admin === undefined
+      ? Array.from({ length: CONNECTIONS }, (_, i) => ({ id: BigInt(i + 1), epoch: 0 }))
+      : await Promise.all(Array.from({ length: CONNECTIONS }, () => admin.initProducerId()))
+    const perConn = producers.map((pr) => ({ template: produceParts(topic, 0, encodeBatch(KIB_RECORDS_64KIB_BATCHES, pr), -1), seq: 0 }))
+    next = (c) => withSequence(perConn[c]!.template, perConn[c]!.seq++ * KIB_RECORDS_64KIB_BATCHES.records)
+  }
   execFileSync("sync")
   let c0: Counters | undefined
   let c1: Counters | undefined
   let perf: ReturnType<typeof spawn> | undefined
   let perfOut = ""
   const r = await runPipeline({
-    port, connections: 4, window: 8, next: () => request, warmupMs: 1000, durationMs: seconds * 1000,
+    port, connections: CONNECTIONS, window: idempotent ? 5 : 8, next, warmupMs: 1000, durationMs: seconds * 1000,
     onWindowStart: () => {
       c0 = counters(pid)
       if (record !== undefined) perf = spawn("perf", ["record", "-g", "-o", record, "-p", String(pid)], { stdio: "ignore" })
@@ -97,7 +109,7 @@ try {
     for (let round = 0; round < 2; round++) {
       const topic = `probe${round}`
       await admin.createTopics([{ name: topic, partitions: 1 }])
-      await run("broker", broker.port, broker.pid, topic, round === 1 ? perfRecord : undefined)
+      await run("broker", broker.port, broker.pid, topic, round === 1 ? perfRecord : undefined, admin)
       await admin.deleteTopics([topic])
       await run("sink  ", sink.port, sink.pid, topic)
       fs.truncateSync(path.join(root, "sink.bin"), 0)
