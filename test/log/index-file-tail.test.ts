@@ -24,7 +24,7 @@ const counting = (io: FileIoShape) => {
     ...io,
     writeSync: ((...args: Parameters<typeof io.writeSync>) => {
       calls.writes++
-      calls.bytes += args[3] as number
+      calls.bytes += (args as Array<unknown>)[3] as number
       return (io.writeSync as (...a: Array<unknown>) => number)(...args)
     }) as typeof io.writeSync,
     fsyncSync: (fd) => {
