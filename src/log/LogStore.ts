@@ -222,8 +222,9 @@ interface DirState {
   /** Whether every partition directory here has been looked at (else no clean marker). */
   loaded: boolean
   /**
-   * The periodic checkpoint whose fsyncs are on the thread pool (one per dir at a time). A
-   * synchronous write of the same files abandons what it has not yet renamed.
+   * The periodic checkpoint whose writes, fsyncs and renames are on the thread pool (one per
+   * dir at a time, until its last call is answered). A synchronous write of the same files
+   * abandons what it has not yet renamed.
    */
   checkpointing: { readonly batch: SyncBatch; readonly done: Promise<void> } | undefined
 }
@@ -469,14 +470,13 @@ const make = (options: LogStoreOptions) =>
     /**
      * Writes the dir's three offset checkpoints. Synchronously (fsyncs included) unless `later`
      * is given; a synchronous write supersedes a periodic one still in flight (its renames are
-     * dropped): the synchronous callers (DeleteRecords, retention, partition deletion,
-     * shutdown) persist newer state, which an older rename must not replace.
+     * dropped, one already on the thread pool loses its temporary): the synchronous callers
+     * (DeleteRecords, retention, partition deletion, shutdown) persist newer state, which an
+     * older rename must not replace. The superseded run stays `checkpointing` until its calls
+     * in flight are answered: the next periodic run must not write the temporaries they use.
      */
     const writeCheckpoints = (dir: DirState, later?: Deferred): void => inDir(dir, "writing checkpoints", () => {
-      if (later === undefined && dir.checkpointing !== undefined) {
-        dir.checkpointing.batch.abandon(dir.path)
-        dir.checkpointing = undefined
-      }
+      if (later === undefined && dir.checkpointing !== undefined) dir.checkpointing.batch.abandon(dir.path)
       const recovery = new Map(dir.recoveryPoints)
       const starts = new Map(dir.logStartOffsets)
       const replication = new Map<string, number>()
@@ -511,11 +511,11 @@ const make = (options: LogStoreOptions) =>
 
     /**
      * The periodic checkpoint (Kafka's log.flush.offset.checkpoint.interval.ms): the files'
-     * content is taken and written now, their fsyncs, renames and the dir's fsync run on libuv's
-     * thread pool, so that a busy disk (tens of ms per fsync) stalls no connection. The
-     * recovery points it names are already forced (a log moves its recovery point only once
-     * its flush completed). One per dir at a time; an I/O error takes the dir offline, as the
-     * synchronous write does. Never rejects.
+     * content is taken now; creating and writing the temporaries, their fsyncs, the renames and
+     * the dir's fsync run on libuv's thread pool, so that a busy disk (tens of ms per fsync,
+     * milliseconds per rename) stalls no connection. The recovery points it names are already
+     * forced (a log moves its recovery point only once its flush completed). One per dir at a
+     * time; an I/O error takes the dir offline, as the synchronous write does. Never rejects.
      */
     const checkpointLater = async (dir: DirState): Promise<void> => {
       while (dir.checkpointing !== undefined) await dir.checkpointing.done

@@ -7,6 +7,7 @@
  * keeps the append path to one write system call.
  */
 import { type FileIoShape, nodeFileIo } from "../storage/FileIo.ts"
+import type { Deferred } from "./checkpoint.ts"
 
 /** Reads a whole index file, or returns null when it does not exist. */
 export const readIndexFile = (path: string, io: FileIoShape = nodeFileIo): Uint8Array | null => {
@@ -65,5 +66,83 @@ export const deleteIfExists = (path: string, io: FileIoShape = nodeFileIo): void
     io.unlinkSync(path)
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e
+  }
+}
+
+/**
+ * The file side of an index: how much of the file is known to match the entries held in
+ * memory, and writing the rest. The one place that decides what a flush writes, truncates
+ * and forces, for both the offset and the time index.
+ */
+export abstract class IndexFileTail {
+  readonly path: string
+  private readonly entrySize: number
+  private readonly io: FileIoShape
+  /** Leading entries known to be identical on disk. */
+  private persisted = 0
+  /**
+   * Current size of the file in bytes (may include stale or padding entries); -1 when
+   * unknown (missing, or to be replaced): the next flush truncates or creates it.
+   */
+  private fileBytes = -1
+  /** Written since our last fsync of it (or never forced by us: what a load found is not assumed durable). */
+  private unsynced = true
+
+  protected constructor(path: string, entrySize: number, io: FileIoShape) {
+    this.path = path
+    this.entrySize = entrySize
+    this.io = io
+  }
+
+  /** Live entries. */
+  abstract get entries(): number
+
+  /** Entries `from` (inclusive) to `to` (exclusive), encoded as the file holds them. */
+  protected abstract encode(from: number, to: number): Uint8Array
+
+  /** The file read at load holds `fileBytes` bytes, of which the first `entries` entries are live. */
+  protected loadedFile(fileBytes: number, entries: number): void {
+    this.fileBytes = fileBytes
+    this.persisted = entries
+  }
+
+  /** The index now holds only its first `keep` entries. */
+  protected truncatedTo(keep: number): void {
+    if (this.persisted > keep) this.persisted = keep
+  }
+
+  /** Writes unpersisted entries and trims the file to exactly the live entries. */
+  flush(fsync: boolean): void {
+    const count = this.entries
+    const keepBytes = this.persisted * this.entrySize
+    const wanted = count * this.entrySize
+    // Nothing written since the last fsync: nothing to force either.
+    if (this.fileBytes === wanted && this.persisted === count && (!fsync || !this.unsynced)) return
+    writeIndexTail(this.path, this.fileBytes, keepBytes, this.encode(this.persisted, count), fsync, this.io)
+    this.persisted = count
+    this.fileBytes = wanted
+    this.unsynced = !fsync
+  }
+
+  /** flush(true) with its write and fsync left to `later` (a shutdown forcing many logs together). */
+  flushLater(later: Deferred): void {
+    const count = this.entries
+    const keepBytes = this.persisted * this.entrySize
+    const wanted = count * this.entrySize
+    if (this.fileBytes !== wanted || this.persisted !== count) {
+      const truncateTo = this.fileBytes === keepBytes ? null : keepBytes
+      later.batch.write(this.path, { content: this.encode(this.persisted, count), position: keepBytes, truncateTo }, later.owner)
+      this.persisted = count
+      this.fileBytes = wanted
+    } else if (this.unsynced) {
+      later.batch.file(this.path, later.owner)
+    }
+    this.unsynced = false
+  }
+
+  deleteFile(): void {
+    deleteIfExists(this.path, this.io)
+    this.fileBytes = -1
+    this.persisted = 0
   }
 }

@@ -10,8 +10,7 @@
  * every batch at or after that position either contains the target or precedes it.
  */
 import { type FileIoShape, nodeFileIo } from "../storage/FileIo.ts"
-import type { Deferred } from "./checkpoint.ts"
-import { countNonZeroEntries, deleteIfExists, readIndexFile, writeIndexTail } from "./index-file.ts"
+import { countNonZeroEntries, IndexFileTail, readIndexFile } from "./index-file.ts"
 
 export const OFFSET_INDEX_ENTRY_SIZE = 8
 
@@ -30,25 +29,15 @@ export const parseOffsetIndex = (bytes: Uint8Array, baseOffset: number): Array<O
   return out
 }
 
-export class OffsetIndex {
-  readonly path: string
+export class OffsetIndex extends IndexFileTail {
   readonly baseOffset: number
   readonly maxEntries: number
   /** Interleaved [relativeOffset, position] pairs. */
   private data: Int32Array
   private count = 0
-  /** Leading entries known to be identical on disk. */
-  private persisted = 0
-  /** Current size of the file in bytes (may include stale or padding entries). */
-  private fileBytes = 0
-  /** Written since our last fsync of it (or never forced by us: what a load found is not assumed durable). */
-  private unsynced = true
-
-  private readonly io: FileIoShape
 
   private constructor(path: string, baseOffset: number, maxIndexBytes: number, io: FileIoShape) {
-    this.path = path
-    this.io = io
+    super(path, OFFSET_INDEX_ENTRY_SIZE, io)
     this.baseOffset = baseOffset
     this.maxEntries = Math.max(1, Math.floor(maxIndexBytes / OFFSET_INDEX_ENTRY_SIZE))
     this.data = new Int32Array(64)
@@ -56,9 +45,7 @@ export class OffsetIndex {
 
   /** A new, empty index; any existing file is replaced on the next flush. */
   static empty(path: string, baseOffset: number, maxIndexBytes: number, io: FileIoShape = nodeFileIo): OffsetIndex {
-    const index = new OffsetIndex(path, baseOffset, maxIndexBytes, io)
-    index.fileBytes = -1 // unknown: force truncation/creation on flush
-    return index
+    return new OffsetIndex(path, baseOffset, maxIndexBytes, io)
   }
 
   /**
@@ -69,11 +56,7 @@ export class OffsetIndex {
   static load(path: string, baseOffset: number, maxIndexBytes: number, io: FileIoShape = nodeFileIo): { index: OffsetIndex; problem: string | null } {
     const index = new OffsetIndex(path, baseOffset, maxIndexBytes, io)
     const bytes = readIndexFile(path, io)
-    if (bytes === null) {
-      index.fileBytes = -1
-      return { index, problem: "missing" }
-    }
-    index.fileBytes = bytes.length
+    if (bytes === null) return { index, problem: "missing" }
     const entries = countNonZeroEntries(bytes, OFFSET_INDEX_ENTRY_SIZE)
     const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
     let problem: string | null = null
@@ -92,7 +75,7 @@ export class OffsetIndex {
       prevRel = rel
       prevPos = pos
     }
-    index.persisted = entries
+    index.loadedFile(bytes.length, entries)
     return { index, problem }
   }
 
@@ -189,56 +172,22 @@ export class OffsetIndex {
     let keep = this.count
     while (keep > 0 && this.positionAt(keep - 1) >= position) keep--
     this.count = keep
-    if (this.persisted > keep) this.persisted = keep
+    this.truncatedTo(keep)
   }
 
   reset(): void {
     this.count = 0
-    this.persisted = 0
+    this.truncatedTo(0)
   }
 
-  /** Writes unpersisted entries and trims the file to exactly the live entries. */
-  flush(fsync: boolean): void {
-    const keepBytes = this.persisted * OFFSET_INDEX_ENTRY_SIZE
-    const wanted = this.count * OFFSET_INDEX_ENTRY_SIZE
-    // Nothing written since the last fsync: nothing to force either.
-    if (this.fileBytes === wanted && this.persisted === this.count && (!fsync || !this.unsynced)) return
-    writeIndexTail(this.path, this.fileBytes, keepBytes, this.unpersistedTail(), fsync, this.io)
-    this.persisted = this.count
-    this.fileBytes = wanted
-    this.unsynced = !fsync
-  }
-
-  /** flush(true) with its write and fsync left to `later` (a shutdown forcing many logs together). */
-  flushLater(later: Deferred): void {
-    const keepBytes = this.persisted * OFFSET_INDEX_ENTRY_SIZE
-    const wanted = this.count * OFFSET_INDEX_ENTRY_SIZE
-    if (this.fileBytes !== wanted || this.persisted !== this.count) {
-      const truncateTo = this.fileBytes === keepBytes ? null : keepBytes
-      later.batch.write(this.path, { content: this.unpersistedTail(), position: keepBytes, truncateTo }, later.owner)
-      this.persisted = this.count
-      this.fileBytes = wanted
-    } else if (this.unsynced) {
-      later.batch.file(this.path, later.owner)
-    }
-    this.unsynced = false
-  }
-
-  /** The entries not yet in the file, encoded. */
-  private unpersistedTail(): Uint8Array {
-    const tail = new Uint8Array((this.count - this.persisted) * OFFSET_INDEX_ENTRY_SIZE)
+  protected encode(from: number, to: number): Uint8Array {
+    const tail = new Uint8Array((to - from) * OFFSET_INDEX_ENTRY_SIZE)
     const view = new DataView(tail.buffer)
-    for (let i = this.persisted; i < this.count; i++) {
-      const p = (i - this.persisted) * OFFSET_INDEX_ENTRY_SIZE
+    for (let i = from; i < to; i++) {
+      const p = (i - from) * OFFSET_INDEX_ENTRY_SIZE
       view.setInt32(p, this.data[2 * i]!)
       view.setInt32(p + 4, this.data[2 * i + 1]!)
     }
     return tail
-  }
-
-  deleteFile(): void {
-    deleteIfExists(this.path, this.io)
-    this.fileBytes = -1
-    this.persisted = 0
   }
 }

@@ -8,7 +8,7 @@
  * 1. file contents: the last writes (index tails, checkpoint temporaries), then the fsync of
  *    each file written since its last one (segments, indexes, partition.metadata...);
  * 2. the renames that publish checkpoint temporaries (a name must never become durable
- *    before its content);
+ *    before its content), each owner's in order, several owners at a time;
  * 3. the directories whose entries changed (a partition's, then the log dir's, each once).
  *
  * A single log's close runs the same batch serially (`runSync`), so both paths write and
@@ -17,6 +17,7 @@
  */
 import type { FileIoShape } from "../storage/FileIo.ts"
 import { DIRECTORY_FSYNC_UNSUPPORTED } from "./checkpoint.ts"
+import { deleteIfExists } from "./index-file.ts"
 
 /** Bytes to write at `position`, after cutting the file to `truncateTo` (when not null). */
 export interface FileWrite {
@@ -47,6 +48,8 @@ export class SyncBatch {
   private readonly dirs = new Map<string, Step>()
   /** Owners whose remaining steps are dropped without a failure (a newer write replaced theirs). */
   private readonly abandoned = new Set<string>()
+  /** Renames handed to the thread pool and not answered yet, with the FileIo they went through. */
+  private readonly renaming = new Map<Rename, FileIoShape>()
 
   /** The content of `path` must be forced (a missing file by then is no error: it was deleted). */
   file(path: string, owner: string): void {
@@ -70,11 +73,16 @@ export class SyncBatch {
 
   /**
    * Drops `owner`'s steps not yet started (an fsync already issued completes): a synchronous
-   * writer has replaced the files this batch was about to publish, and a rename now would put
-   * older content over theirs (or find its temporary gone).
+   * writer is replacing the files this batch was about to publish, and a rename now would put
+   * older content over theirs (or find its temporary gone). A rename already on the thread pool
+   * could land whenever a pool thread gets to it, after the caller's own rename of the same
+   * name; its temporary is taken away here, which settles the order: either it landed already
+   * (the caller's rename, made after this returns, replaces it) or it finds no source and
+   * fails with ENOENT, which is no failure for an abandoned owner.
    */
   abandon(owner: string): void {
     this.abandoned.add(owner)
+    for (const [r, io] of this.renaming) if (r.owner === owner) deleteIfExists(r.from, io)
   }
 
   /** What the batch forces, for a log line. */
@@ -100,16 +108,54 @@ export class SyncBatch {
     }
     const live = (step: Step) => [...step.owners].some((o) => !failed.has(o) && !this.abandoned.has(o))
     await forceAll(io, [...this.files.values()], false, concurrency, fail, live)
-    for (const r of this.renames) {
-      if (failed.has(r.owner) || this.abandoned.has(r.owner)) continue
-      try {
-        io.renameSync(r.from, r.to)
-      } catch (e) {
-        fail([r.owner], e)
-      }
-    }
+    await this.renameAll(io, concurrency, (r) => !failed.has(r.owner) && !this.abandoned.has(r.owner), fail)
     await forceAll(io, [...this.dirs.values()], true, concurrency, fail, live)
     return failed
+  }
+
+  /**
+   * The renames on the thread pool: each owner's in the order given, the next once the one
+   * before is answered, up to `concurrency` owners at a time. An owner's renames stop at its
+   * first failure, or when it is abandoned.
+   */
+  private renameAll(
+    io: FileIoShape,
+    concurrency: number,
+    live: (r: Rename) => boolean,
+    fail: (owners: Iterable<string>, e: unknown) => void
+  ): Promise<void> {
+    const chains = new Map<string, Array<Rename>>()
+    for (const r of this.renames) {
+      const chain = chains.get(r.owner)
+      if (chain === undefined) chains.set(r.owner, [r])
+      else chain.push(r)
+    }
+    const queue = [...chains.values()]
+    return new Promise((resolve) => {
+      let next = 0
+      let inFlight = 0
+      /** Issues `chain[i]`; false when the chain is over (ended, failed or abandoned). */
+      const issue = (chain: ReadonlyArray<Rename>, i: number): boolean => {
+        const r = chain[i]
+        if (r === undefined || !live(r)) return false
+        this.renaming.set(r, io)
+        io.rename(r.from, r.to, (e) => {
+          this.renaming.delete(r)
+          // An abandoned owner's temporary may have been taken away under it (see abandon).
+          if (e !== null && !(this.abandoned.has(r.owner) && e.code === "ENOENT")) fail([r.owner], e)
+          if (!issue(chain, i + 1)) {
+            inFlight--
+            pump()
+          }
+        })
+        return true
+      }
+      const pump = (): void => {
+        while (inFlight < concurrency && next < queue.length) if (issue(queue[next++]!, 0)) inFlight++
+        if (inFlight === 0 && next >= queue.length) resolve()
+      }
+      pump()
+    })
   }
 }
 

@@ -11,8 +11,7 @@
  */
 import { getInt64, setInt64 } from "./record-batch.ts"
 import { type FileIoShape, nodeFileIo } from "../storage/FileIo.ts"
-import type { Deferred } from "./checkpoint.ts"
-import { countNonZeroEntries, deleteIfExists, readIndexFile, writeIndexTail } from "./index-file.ts"
+import { countNonZeroEntries, IndexFileTail, readIndexFile } from "./index-file.ts"
 
 export const TIME_INDEX_ENTRY_SIZE = 12
 
@@ -31,23 +30,15 @@ export const parseTimeIndex = (bytes: Uint8Array, baseOffset: number): Array<Tim
   return out
 }
 
-export class TimeIndex {
-  readonly path: string
+export class TimeIndex extends IndexFileTail {
   readonly baseOffset: number
   readonly maxEntries: number
   private timestamps: Float64Array
   private relOffsets: Int32Array
   private count = 0
-  private persisted = 0
-  private fileBytes = 0
-  /** Written since our last fsync of it (or never forced by us: what a load found is not assumed durable). */
-  private unsynced = true
-
-  private readonly io: FileIoShape
 
   private constructor(path: string, baseOffset: number, maxIndexBytes: number, io: FileIoShape) {
-    this.path = path
-    this.io = io
+    super(path, TIME_INDEX_ENTRY_SIZE, io)
     this.baseOffset = baseOffset
     this.maxEntries = Math.max(1, Math.floor(maxIndexBytes / TIME_INDEX_ENTRY_SIZE))
     this.timestamps = new Float64Array(32)
@@ -55,20 +46,14 @@ export class TimeIndex {
   }
 
   static empty(path: string, baseOffset: number, maxIndexBytes: number, io: FileIoShape = nodeFileIo): TimeIndex {
-    const index = new TimeIndex(path, baseOffset, maxIndexBytes, io)
-    index.fileBytes = -1
-    return index
+    return new TimeIndex(path, baseOffset, maxIndexBytes, io)
   }
 
   /** Loads an existing file; `problem` is non-null when the file cannot be trusted. */
   static load(path: string, baseOffset: number, maxIndexBytes: number, io: FileIoShape = nodeFileIo): { index: TimeIndex; problem: string | null } {
     const index = new TimeIndex(path, baseOffset, maxIndexBytes, io)
     const bytes = readIndexFile(path, io)
-    if (bytes === null) {
-      index.fileBytes = -1
-      return { index, problem: "missing" }
-    }
-    index.fileBytes = bytes.length
+    if (bytes === null) return { index, problem: "missing" }
     const entries = countNonZeroEntries(bytes, TIME_INDEX_ENTRY_SIZE)
     const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
     let problem: string | null = bytes.length % TIME_INDEX_ENTRY_SIZE !== 0
@@ -84,7 +69,7 @@ export class TimeIndex {
       prevTs = ts
       prevRel = rel
     }
-    index.persisted = entries
+    index.loadedFile(bytes.length, entries)
     return { index, problem }
   }
 
@@ -163,55 +148,22 @@ export class TimeIndex {
     let keep = this.count
     while (keep > 0 && this.offsetAt(keep - 1) >= offset) keep--
     this.count = keep
-    if (this.persisted > keep) this.persisted = keep
+    this.truncatedTo(keep)
   }
 
   reset(): void {
     this.count = 0
-    this.persisted = 0
+    this.truncatedTo(0)
   }
 
-  flush(fsync: boolean): void {
-    const keepBytes = this.persisted * TIME_INDEX_ENTRY_SIZE
-    const wanted = this.count * TIME_INDEX_ENTRY_SIZE
-    // Nothing written since the last fsync: nothing to force either.
-    if (this.fileBytes === wanted && this.persisted === this.count && (!fsync || !this.unsynced)) return
-    writeIndexTail(this.path, this.fileBytes, keepBytes, this.unpersistedTail(), fsync, this.io)
-    this.persisted = this.count
-    this.fileBytes = wanted
-    this.unsynced = !fsync
-  }
-
-  /** flush(true) with its write and fsync left to `later` (a shutdown forcing many logs together). */
-  flushLater(later: Deferred): void {
-    const keepBytes = this.persisted * TIME_INDEX_ENTRY_SIZE
-    const wanted = this.count * TIME_INDEX_ENTRY_SIZE
-    if (this.fileBytes !== wanted || this.persisted !== this.count) {
-      const truncateTo = this.fileBytes === keepBytes ? null : keepBytes
-      later.batch.write(this.path, { content: this.unpersistedTail(), position: keepBytes, truncateTo }, later.owner)
-      this.persisted = this.count
-      this.fileBytes = wanted
-    } else if (this.unsynced) {
-      later.batch.file(this.path, later.owner)
-    }
-    this.unsynced = false
-  }
-
-  /** The entries not yet in the file, encoded. */
-  private unpersistedTail(): Uint8Array {
-    const tail = new Uint8Array((this.count - this.persisted) * TIME_INDEX_ENTRY_SIZE)
+  protected encode(from: number, to: number): Uint8Array {
+    const tail = new Uint8Array((to - from) * TIME_INDEX_ENTRY_SIZE)
     const view = new DataView(tail.buffer)
-    for (let i = this.persisted; i < this.count; i++) {
-      const p = (i - this.persisted) * TIME_INDEX_ENTRY_SIZE
+    for (let i = from; i < to; i++) {
+      const p = (i - from) * TIME_INDEX_ENTRY_SIZE
       setInt64(view, p, this.timestamps[i]!)
       view.setInt32(p + 8, this.relOffsets[i]!)
     }
     return tail
-  }
-
-  deleteFile(): void {
-    deleteIfExists(this.path, this.io)
-    this.fileBytes = -1
-    this.persisted = 0
   }
 }

@@ -6,9 +6,9 @@
  *
  * The calls stay synchronous and the object is handed down once (to a PartitionLog, a
  * LogSegment, an index) rather than looked up per call, so the hot path remains plain
- * functions on Buffers. The asynchronous calls (open, write, ftruncate, fsync, close) serve a
- * shutdown that writes and forces many logs' files at once on libuv's thread pool
- * (src/log/sync-batch.ts).
+ * functions on Buffers. The asynchronous calls (open, write, ftruncate, fsync, rename, close)
+ * serve the writes and forces left to libuv's thread pool (src/log/sync-batch.ts): a shutdown
+ * forcing many logs' files at once, the periodic checkpoints, rolled-segment flushes.
  */
 import * as fs from "node:fs"
 import { Context, Effect, Layer, Option } from "effect"
@@ -34,6 +34,7 @@ export type FileIoShape = Pick<
   | "readFileSync"
   | "readSync"
   | "realpathSync"
+  | "rename"
   | "renameSync"
   | "rmSync"
   | "statSync"

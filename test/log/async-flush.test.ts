@@ -118,7 +118,7 @@ describe("checkpoints written on the thread pool", () => {
     expect(read(path.join(logDir, "log-start-offset-checkpoint"))).toBe("0\n1\norders 0 3\n")
   })
 
-  it("take the dir offline on an fsync error, leaving the previous checkpoint in place", async () => {
+  it.each(["fsync", "rename"] as const)("take the dir offline on an %s error, leaving the previous checkpoints in place", async (op) => {
     const { logDir, faulty } = setUp()
     const halts: Array<string> = []
     await run(faulty.io, { logDirs: [logDir], flushIntervalMessages: 1 }, (store) =>
@@ -127,13 +127,102 @@ describe("checkpoints written on the thread pool", () => {
         yield* store.append("orders", 0, batchOf(1, 0))
         yield* store.checkpoint()
         yield* store.append("orders", 0, batchOf(1, 1))
-        faulty.fail({ code: "EIO", ops: ["fsync"], path: "recovery-point-offset-checkpoint" })
+        faulty.fail({ code: "EIO", ops: [op], path: "recovery-point-offset-checkpoint.periodic.tmp" })
         yield* store.checkpoint()
-        expect(faulty.injected.length, "the fault was hit").toBeGreaterThan(0)
+        expect(faulty.injected.map((f) => f.op), "the fault was hit").toContain(op)
         expect(store.offlineLogDirs()).toEqual([logDir])
         expect(read(path.join(logDir, "recovery-point-offset-checkpoint"))).toBe("0\n1\norders 0 1\n")
+        expect(read(path.join(logDir, "replication-offset-checkpoint")), "the run's later renames: never made").toBe("0\n1\norders 0 1\n")
       }), halts)
     expect(halts.length, "the only log dir failed: the broker halts").toBe(1)
+  })
+})
+
+/** Lets event-loop turns pass (setImmediate, as the thread pool's answers) until `done`, a bounded number of them. */
+const turnsUntil = (done: () => boolean, turns = 10_000): Effect.Effect<void> =>
+  Effect.promise(async () => {
+    for (let turn = 0; turn < turns && !done(); turn++) await new Promise((r) => setImmediate(r))
+  })
+
+/**
+ * A FileIo whose thread-pool renames of paths matching `pattern` wait for the test: "issue"
+ * holds the call itself (the rename has not happened yet), "answer" makes the rename at once
+ * and holds only its answer (it happened, the batch does not know yet).
+ */
+const heldRenames = (io: FileIoShape, pattern: RegExp, hold: "issue" | "answer") => {
+  const held: Array<() => void> = []
+  const renameIo: FileIoShape = {
+    ...io,
+    rename: ((from: fs.PathLike, to: fs.PathLike, callback: fs.NoParamCallback) => {
+      if (!pattern.test(String(to))) return io.rename(from, to, callback)
+      if (hold === "issue") held.push(() => io.rename(from, to, callback))
+      else io.rename(from, to, (e) => held.push(() => callback(e)))
+    }) as typeof fs.rename
+  }
+  return { io: renameIo, held }
+}
+
+describe("the periodic checkpoint's renames on the thread pool", () => {
+  const LOG_START = /log-start-offset-checkpoint$/
+
+  it.each(["issue", "answer"] as const)(
+    "a synchronous writer superseding a run whose rename is in flight (%s held) keeps the newer content",
+    async (hold) => {
+      const { logDir, faulty } = setUp()
+      const gate = heldRenames(faulty.io, LOG_START, hold)
+      const halts: Array<string> = []
+      const file = path.join(logDir, "log-start-offset-checkpoint")
+      await run(gate.io, { logDirs: [logDir], flushIntervalMessages: 1 }, (store) =>
+        Effect.gen(function*() {
+          yield* store.createPartition("orders", 0, TOPIC_ID)
+          for (let i = 0; i < 5; i++) yield* store.append("orders", 0, batchOf(1, i))
+          const periodic = yield* Effect.forkChild(store.checkpoint())
+          yield* turnsUntil(() => gate.held.length > 0)
+          expect(gate.held.length, "the periodic run's log-start-offset rename is in flight").toBe(1)
+          // DeleteRecords persists the new log start offset synchronously, at once.
+          expect(yield* store.deleteRecords("orders", 0, 3)).toBe(3)
+          expect(read(file)).toBe("0\n1\norders 0 3\n")
+          for (const f of gate.held.splice(0)) f()
+          yield* Fiber.join(periodic)
+          expect(read(file), "not replaced by the periodic run's older content").toBe("0\n1\norders 0 3\n")
+          expect(store.offlineLogDirs(), "the rename that lost its temporary is no failure").toEqual([])
+          expect(halts).toEqual([])
+          faulty.crash()
+        }).pipe(Effect.ensuring(Effect.sync(() => {
+          // A failed expectation must not leave the store's shutdown waiting on a held rename.
+          for (const f of gate.held.splice(0)) f()
+        }))), halts)
+      faulty.powerLoss()
+      expect(read(file)).toBe("0\n1\norders 0 3\n")
+    }
+  )
+
+  it("the next periodic run waits for a superseded one's calls in flight before writing its temporaries", async () => {
+    const { logDir, faulty } = setUp()
+    const gate = gated(faulty.io)
+    await run(gate.io, { logDirs: [logDir], flushIntervalMessages: 1 }, (store) =>
+      Effect.gen(function*() {
+        yield* store.createPartition("orders", 0, TOPIC_ID)
+        for (let i = 0; i < 5; i++) yield* store.append("orders", 0, batchOf(1, i))
+        const first = yield* Effect.forkChild(store.checkpoint())
+        yield* turnsUntil(() => gate.held.length > 0)
+        expect(gate.held.length, "the first run's writes are in flight").toBeGreaterThan(0)
+        expect(yield* store.deleteRecords("orders", 0, 3)).toBe(3)
+        const heldBefore = gate.held.length
+        const second = yield* Effect.forkChild(store.checkpoint())
+        // Turns enough for the second run to issue its writes, were it not waiting (it would truncate its temporaries first).
+        yield* turnsUntil(() => gate.held.length > heldBefore, 200)
+        expect(gate.held.length, "the second run issued nothing").toBe(heldBefore)
+        expect(second.pollUnsafe()).toBeUndefined()
+        gate.openGate()
+        yield* Fiber.join(first)
+        yield* Fiber.join(second)
+        expect(read(path.join(logDir, "log-start-offset-checkpoint"))).toBe("0\n1\norders 0 3\n")
+        expect(store.offlineLogDirs()).toEqual([])
+        faulty.crash()
+      }).pipe(Effect.ensuring(Effect.sync(gate.openGate))))
+    faulty.powerLoss()
+    expect(read(path.join(logDir, "log-start-offset-checkpoint"))).toBe("0\n1\norders 0 3\n")
   })
 })
 
@@ -165,6 +254,42 @@ describe("rolled segments forced on the thread pool", () => {
       }))
     expect(offsets.start).toBe(0)
     expect(offsets.end, "the two rolled segments' records survived").toBeGreaterThanOrEqual(4)
+  })
+
+  it("leave the producer snapshot written at each roll unforced until the rolled segment is forced (Kafka's roll), then durable", async () => {
+    const snapshotsIn = (dir: string) => fs.readdirSync(dir).filter((n) => n.endsWith(".snapshot")).sort()
+    const rolled = async (force: boolean) => {
+      const { logDir, faulty } = setUp()
+      const dir = await run(faulty.io, options(logDir), (store) =>
+        Effect.gen(function*() {
+          yield* store.createPartition("orders", 0, TOPIC_ID)
+          const log = yield* store.getPartition("orders", 0)
+          // The partition's directory and first segment made durable: what follows is the rolls' doing.
+          log.flush(Date.now())
+          for (let i = 0; i < 5; i++) yield* store.append("orders", 0, batchOf(1, i))
+          expect(snapshotsIn(log.dir)).toEqual(["00000000000000000002.snapshot", "00000000000000000004.snapshot"])
+          if (force) {
+            yield* store.flushDue(later())
+            yield* Effect.promise(() => log.rolledFlushInFlight!)
+          }
+          faulty.crash()
+          return log.dir
+        }))
+      faulty.powerLoss()
+      return { logDir, faulty, dir }
+    }
+    const unforced = await rolled(false)
+    expect(snapshotsIn(unforced.dir), "no fsync at the roll: a power loss takes them").toEqual([])
+    const forced = await rolled(true)
+    expect(snapshotsIn(forced.dir)).toEqual(["00000000000000000002.snapshot", "00000000000000000004.snapshot"])
+    // The next open loads the latest one (nothing warned about, nothing deleted).
+    const afterReopen = await run(forced.faulty.io, options(forced.logDir), (store) =>
+      Effect.gen(function*() {
+        const log = yield* store.getPartition("orders", 0)
+        expect(log.logEndOffset).toBeGreaterThanOrEqual(4)
+        return snapshotsIn(log.dir)
+      }))
+    expect(afterReopen).toContain("00000000000000000004.snapshot")
   })
 
   it("take the dir offline on an fsync error and keep the recovery point", async () => {

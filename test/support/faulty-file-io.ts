@@ -353,6 +353,7 @@ export class FaultyFileIo {
         later(() => io.writeSync(fd, buffer, offset, length, position), callback)) as typeof fs.write,
       ftruncate: ((fd: number, len: number, callback: fs.NoParamCallback) => later(() => io.ftruncateSync(fd, len), callback)) as typeof fs.ftruncate,
       close: ((fd: number, callback: fs.NoParamCallback) => later(() => io.closeSync(fd), callback)) as typeof fs.close,
+      rename: ((from: fs.PathLike, to: fs.PathLike, callback: fs.NoParamCallback) => later(() => io.renameSync(from, to), callback)) as typeof fs.rename,
       ftruncateSync: (fd: number, len?: number) => {
         guardFd("truncate", "ftruncate", fd)
         fs.ftruncateSync(fd, len)
