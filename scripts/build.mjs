@@ -64,14 +64,14 @@ const withoutWebSockets = {
  * node:http alone is several ms of a start, and the HTTP listener comes up after the Kafka one;
  * node:fs/promises brings ~10 more internal modules (file handles, streams, readline, watchers)
  * that only reading a server.properties file needs; node:zlib is for compressed batches and HTTP
- * responses; node:crypto (~15 internal modules) for ids made after the start (src/random-bytes.ts).
+ * responses; node:crypto (~15 internal modules) for ids made after the start (src/random-bytes.ts);
+ * node:perf_hooks (~8) for the process samplers, which start with the HTTP listener.
  */
 const builtinsLoadedAtStart = new Set([
   "_stream_duplex", "_stream_passthrough", "_stream_readable", "_stream_transform", "_stream_wrap", "_stream_writable",
   "assert", "assert/strict", "buffer", "console", "constants", "diagnostics_channel", "dns", "events", "fs",
   "net", "os", "path", "path/posix", "path/win32", "process", "punycode", "querystring", "stream",
-  "stream/promises", "string_decoder", "sys", "timers", "timers/promises", "url", "util", "util/types", "v8",
-  "perf_hooks"
+  "stream/promises", "string_decoder", "sys", "timers", "timers/promises", "url", "util", "util/types", "v8"
 ])
 
 /**

@@ -266,11 +266,16 @@ export const ServerLayer: Layer.Layer<BrokerServer, ListenerBindError, Config | 
 /** Every typed way the broker can fail to start; each carries a message naming what and why. */
 export type BrokerStartupError = MetadataStartupError | LogIoError | ListenerBindError | ConfigError
 
-/** The operations HTTP listener and what it serves, given the broker. */
-export const makeHttpLayer = (options: { readonly startAfter?: Duration.Input | undefined } = {}) =>
-  HttpListener.layer(Layer.mergeAll(HealthRoutes, MetricsRoutes, ApiRoutes, ConsoleRoutes), options).pipe(
+/**
+ * The operations HTTP listener and what it serves, given the broker; with `startAfter`, all of it
+ * (listener, process samplers, throughput) starts that long after it would otherwise.
+ */
+export const makeHttpLayer = (options: { readonly startAfter?: Duration.Input | undefined } = {}) => {
+  const layer = HttpListener.layer(Layer.mergeAll(HealthRoutes, MetricsRoutes, ApiRoutes, ConsoleRoutes)).pipe(
     Layer.provide(Layer.mergeAll(ProcessSamplers.layer, Throughput.layer))
   )
+  return options.startAfter === undefined ? layer : Layer.unwrap(Effect.as(Effect.sleep(options.startAfter), layer))
+}
 
 export const HttpLayer = makeHttpLayer()
 

@@ -6,7 +6,7 @@
 import * as http from "node:http"
 import type { AddressInfo } from "node:net"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
-import { Context, Duration, Effect, Layer } from "effect"
+import { Context, Effect, Layer } from "effect"
 import * as HttpRouter from "effect/http/HttpRouter"
 import * as HttpServer from "effect/http/HttpServer"
 import { Config } from "../config/Config.ts"
@@ -19,19 +19,12 @@ export interface HttpListenerShape {
 }
 
 export class HttpListener extends Context.Service<HttpListener, HttpListenerShape>()("kafka-broker/http/HttpListener") {
-  /**
-   * Serves `routes` (layers that add to the HttpRouter) on the configured address, `startAfter`
-   * (default: at once) after the layer is built.
-   */
-  static readonly layer = <E, R>(
-    routes: Layer.Layer<never, E, R>,
-    options: { readonly startAfter?: Duration.Input | undefined } = {}
-  ): Layer.Layer<HttpListener, E | ListenerBindError, Config | Exclude<R, HttpRouter.HttpRouter>> =>
+  /** Serves `routes` (layers that add to the HttpRouter) on the configured address. */
+  static readonly layer = <E, R>(routes: Layer.Layer<never, E, R>): Layer.Layer<HttpListener, E | ListenerBindError, Config | Exclude<R, HttpRouter.HttpRouter>> =>
     Layer.unwrap(Effect.gen(function*() {
       const config = yield* Config
       const address = observabilityConfig(config.raw).httpListener
       if (address === undefined) return Layer.succeed(HttpListener, HttpListener.of({ url: undefined }))
-      if (options.startAfter !== undefined) yield* Effect.sleep(options.startAfter)
       const nodeServer = http.createServer()
       const serve = Effect.gen(function*() {
         const server = yield* HttpServer.HttpServer
