@@ -1,10 +1,10 @@
 /**
  * Builds the broker `pnpm start` runs: src/main.ts bundled with its dependencies into one
  * CommonJS script, dist/broker.cjs (esbuild). Starting from it skips Node's type-stripping and
- * resolution of ~500 modules, which is most of a start from source; scripts/start.mjs runs it
+ * resolution of ~500 modules, which is most of a start from source; scripts/start.cjs runs it
  * with a V8 code cache.
  *
- * `pnpm install` runs this (package.json `prepare`); scripts/start.mjs and the test suite's
+ * `pnpm install` runs this (package.json `prepare`); scripts/start.cjs and the test suite's
  * global setup run it again whenever a source file differs from what the bundle was built from
  * (dist/build-stamp.json records each input's size and mtime), so a stale bundle never runs.
  *
@@ -14,13 +14,13 @@ import * as fs from "node:fs"
 import * as module from "node:module"
 import * as path from "node:path"
 import { fileURLToPath, pathToFileURL } from "node:url"
-import { fingerprint as stampOf, staleReason as staleReasonAt } from "./bundle-stamp.mjs"
+import { fingerprint as stampOf, staleReason as staleReasonAt } from "./bundle-stamp.cjs"
 
 export const projectRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..")
 export const distDir = path.join(projectRoot, "dist")
 /** The broker as one CommonJS script (`node dist/broker.cjs [args]` runs it). */
 export const bundlePath = path.join(distDir, "broker.cjs")
-/** V8's compiled code for the bundle (written by scripts/start.mjs), kept from one start to the next. */
+/** V8's compiled code for the bundle (written by scripts/run-bundle.cjs), kept from one start to the next. */
 export const compileCacheDir = path.join(distDir, "compile-cache")
 const stampPath = path.join(distDir, "build-stamp.json")
 /** The web console's static files, read at run time next to the module that serves them. */
@@ -155,7 +155,7 @@ export const crc32 = (input, initialState) => load().crc32(input, initialState)`
 /**
  * The bundle is a CommonJS module whose body sits in a function expression: run by Node
  * (`node dist/broker.cjs`, require) it calls that function with its module's variables, and
- * compiled as a script by scripts/start.mjs (vm.Script, where `module` is not defined) its value
+ * compiled as a script by scripts/run-bundle.cjs (vm.Script, where `module` is not defined) its value
  * is the function, which the launcher calls. V8 then compiles the file's own string: a wrapper
  * added at run time would make it copy the 2 MB first.
  */
@@ -221,7 +221,7 @@ export const build = async () => {
     define: { "import.meta.url": "__brokerModuleUrl" },
     banner: { js: `${bundleWrapper.open}"use strict";const __brokerModuleUrl = require("node:url").pathToFileURL(__filename).href;` },
     footer: { js: bundleWrapper.close },
-    // scripts/start.mjs reads the bundle as Latin-1, which is exact for ASCII.
+    // scripts/run-bundle.cjs reads the bundle as Latin-1, which is exact for ASCII.
     charset: "ascii",
     // Identifiers stay (error and class names appear in logs); whitespace and syntax shrink, which
     // makes the script faster to read and compile.

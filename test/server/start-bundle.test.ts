@@ -2,14 +2,14 @@
  * `pnpm start` runs the broker from its prebuilt bundle (dist/broker.cjs, scripts/build.mjs),
  * which loads the built-in modules a start does not need (node:http…) on first use, and is
  * rebuilt whenever it no longer matches its sources; the launcher runs it with a code cache
- * it writes after a first start (scripts/run-bundle.mjs).
+ * it writes after a first start (scripts/run-bundle.cjs).
  */
 import { execFileSync, spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import { afterAll, describe, expect, it } from "vitest"
 import { bundleWrapper } from "../../scripts/build.mjs"
-import { fingerprint, staleReason } from "../../scripts/bundle-stamp.mjs"
+import { fingerprint, staleReason } from "../../scripts/bundle-stamp.cjs"
 import { projectRoot } from "../../bench/lib/broker-process.ts"
 import { startBrokerProcess, startCommand } from "../support/broker-process.ts"
 
@@ -20,7 +20,7 @@ afterAll(() => {
 
 describe("the broker's start bundle", () => {
   it("is what pnpm start runs, and the build is current", () => {
-    expect(startCommand()).toEqual(["scripts/start.mjs"])
+    expect(startCommand()).toEqual(["scripts/start.cjs"])
     expect(staleReason(`${projectRoot}/`)).toBeUndefined()
   })
 
@@ -60,8 +60,8 @@ describe("the broker's start bundle", () => {
     const expected = { self: true, file: bundle, dir, argv: ["--x"], run: "function" }
     // As Node runs it (`node dist/broker.cjs`).
     expect(JSON.parse(execFileSync(process.execPath, [bundle, "--x"], { encoding: "utf8" }))).toEqual(expected)
-    // As scripts/start.mjs runs it: the first run has no cache and writes it at exit, the next uses it.
-    fs.writeFileSync(`${dir}/launch.mjs`, `import { runBundle } from ${JSON.stringify(`${projectRoot}/scripts/run-bundle.mjs`)}\n` +
+    // As scripts/start.cjs runs it: the first run has no cache and writes it at exit, the next uses it.
+    fs.writeFileSync(`${dir}/launch.mjs`, `import { runBundle } from ${JSON.stringify(`${projectRoot}/scripts/run-bundle.cjs`)}\n` +
       `process.stderr.write(runBundle(${JSON.stringify(bundle)}, ${JSON.stringify(`${dir}/cache`)}))`)
     const outcome = () => {
       const r = spawnSync(process.execPath, [`${dir}/launch.mjs`, "--x"], { encoding: "utf8" })

@@ -1,6 +1,6 @@
 /**
  * Runs the broker's bundle (dist/broker.cjs) in this process as Node would run a CommonJS module,
- * with a V8 code cache of what a start compiles (scripts/start.mjs uses it).
+ * with a V8 code cache of what a start compiles (scripts/start.cjs uses it).
  *
  * Why not require() with Node's compile cache (module.enableCompileCache): on this kind of VM a
  * start is dominated by first touches of fresh memory (~20 µs per 4 KiB page fault), and
@@ -10,12 +10,12 @@
  * parsed and compiled again each function it ran; the cache written here is taken once the broker
  * has started and served (script.createCachedData), so a start compiles almost nothing.
  */
-// Built-ins through process.getBuiltinModule, not ES imports: the facade an ES import builds reads
-// every export, and node:fs's promises getter alone loads ~10 internal modules.
-const fs = process.getBuiltinModule("node:fs")
-const module = process.getBuiltinModule("node:module")
-const path = process.getBuiltinModule("node:path")
-const vm = process.getBuiltinModule("node:vm")
+// CommonJS requires, not ES imports: the facade an ES import of a built-in builds reads every
+// export, and node:fs's promises getter alone loads ~10 internal modules.
+const fs = require("node:fs")
+const { createRequire } = require("node:module")
+const path = require("node:path")
+const vm = require("node:vm")
 
 /**
  * Runs `bundlePath` (wrapped as scripts/build.mjs `bundleWrapper` wraps it) with the code cache
@@ -23,7 +23,7 @@ const vm = process.getBuiltinModule("node:vm")
  * start (unref'd: it keeps nothing alive), or at exit if that comes first.
  * Returns what became of the cache: "accepted", "rejected" (another V8 or other flags) or "absent".
  */
-export const runBundle = (bundlePath, cacheDir, { cacheAfterMs = 1000 } = {}) => {
+const runBundle = (bundlePath, cacheDir, { cacheAfterMs = 1000 } = {}) => {
   const stat = fs.statSync(bundlePath)
   // V8 checks a cache only against the source's length, its own version and its flags: the name
   // ties it to this build of the bundle, and the build removes the directory (scripts/build.mjs).
@@ -46,7 +46,7 @@ export const runBundle = (bundlePath, cacheDir, { cacheAfterMs = 1000 } = {}) =>
   const moduleFunction = script.runInThisContext()
   if (typeof moduleFunction !== "function") throw new Error(`${bundlePath} is not wrapped as scripts/build.mjs wraps it: rebuild it (pnpm build)`)
   const bundleModule = { exports: {} }
-  moduleFunction.call(bundleModule.exports, bundleModule.exports, module.createRequire(bundlePath), bundleModule, bundlePath, path.dirname(bundlePath))
+  moduleFunction.call(bundleModule.exports, bundleModule.exports, createRequire(bundlePath), bundleModule, bundlePath, path.dirname(bundlePath))
   if (script.cachedDataRejected === false) return "accepted"
   // A broker stopped by SIGKILL never reaches exit: written after a while, the cache survives it;
   // one stopped sooner writes it as it exits.
@@ -67,3 +67,5 @@ export const runBundle = (bundlePath, cacheDir, { cacheAfterMs = 1000 } = {}) =>
   process.once("exit", write)
   return outcome ?? "rejected"
 }
+
+module.exports = { runBundle }

@@ -5,18 +5,18 @@
  * stat per input, paths joined as strings (a few ms for ~350 inputs, where importing the build
  * script and path.join cost 30-40 ms of a start).
  */
-// Not \`import * as fs from "node:fs"\`: an ES import of a built-in builds a facade that reads every
+// A CommonJS require, not an ES import: the facade an ES import of a built-in builds reads every
 // export, and fs.promises's getter loads ~10 internal modules (file handles, streams, readline…).
-const fs = process.getBuiltinModule("node:fs")
+const fs = require("node:fs")
 
 /** `size:mtime` of a file relative to `root` (with a trailing slash), or "missing". */
-export const fingerprint = (root, rel) => {
+const fingerprint = (root, rel) => {
   const st = fs.statSync(root + rel, { throwIfNoEntry: false })
   return st === undefined ? "missing" : `${st.size}:${st.mtimeMs}`
 }
 
 /** Why the bundle under `root` must be (re)built, or undefined when it matches every input it was built from. */
-export const staleReason = (root) => {
+const staleReason = (root) => {
   let stamp
   try {
     stamp = JSON.parse(fs.readFileSync(`${root}dist/build-stamp.json`, "utf8"))
@@ -29,3 +29,5 @@ export const staleReason = (root) => {
   }
   return undefined
 }
+
+module.exports = { fingerprint, staleReason }
