@@ -2,12 +2,14 @@
  * The baselines: what plain Node.js does with the same frames on the same disk, written as
  * well as Node allows so that a broker/baseline ratio does not flatter the broker.
  *
- *   node bench/lib/bare-server.ts sink <file> [fsync]
+ *   node bench/lib/bare-server.ts sink <file> [fsync] [per-read]
  *     Produce sink: reads request frames, appends every byte read to <file> with one write
- *     per batch of bytes read (O_APPEND, synchronous: page-cache writes are fastest so),
- *     fsyncs after that write when "fsync" is given (log.flush.interval.messages=1), then
- *     answers each complete frame with a minimal 8-byte response (size, correlation id),
- *     all of a turn's responses in one socket write.
+ *     per event-loop turn (what libuv read in one wake-up, up to 32 chunks: one writev;
+ *     O_APPEND, synchronous: page-cache writes are fastest so), fsyncs after that write when
+ *     "fsync" is given (log.flush.interval.messages=1), then answers each complete frame with
+ *     a minimal 8-byte response (size, correlation id), all of a turn's responses in one
+ *     socket write. "per-read" writes and answers per chunk read instead (one 'data' event),
+ *     as the sink did before the broker handled a turn's reads together.
  *   node bench/lib/bare-server.ts reader <chunkBytes> <file>...
  *     Fetch reader: answers each request frame with the next <chunkBytes> of the files
  *     (read in order, per connection, wrapping at the end), read straight into the response
@@ -38,16 +40,13 @@ import { FrameCounter } from "./frames.ts"
 const listen = (server: net.Server) =>
   server.listen(0, "127.0.0.1", () => console.log((server.address() as net.AddressInfo).port))
 
-const sink = (file: string, fsync: boolean) => {
+const sink = (file: string, fsync: boolean, perRead: boolean) => {
   const fd = fs.openSync(file, "a")
   return net.createServer((socket) => {
     socket.setNoDelay(true)
     const frames = new FrameCounter(12)
     const done: Array<number> = []
-    socket.on("data", (chunk: Buffer) => {
-      fs.writeSync(fd, chunk)
-      done.length = 0
-      frames.feed(chunk, done)
+    const answer = () => {
       if (done.length === 0) return
       if (fsync) fs.fsyncSync(fd)
       const out = Buffer.allocUnsafe(8 * done.length)
@@ -55,8 +54,31 @@ const sink = (file: string, fsync: boolean) => {
         out.writeInt32BE(4, i * 8)
         out.writeInt32BE(done[i]!, i * 8 + 4)
       }
+      done.length = 0
       socket.write(out)
-    })
+    }
+    if (perRead) {
+      socket.on("data", (chunk: Buffer) => {
+        fs.writeSync(fd, chunk)
+        frames.feed(chunk, done)
+        answer()
+      })
+    } else {
+      // What libuv read in one wake-up (up to 32 chunks, one 'data' event each) is written in
+      // the check phase that follows: one writev and one response write per turn.
+      let pending: Array<Buffer> = []
+      const writeTurn = () => {
+        const chunks = pending
+        pending = []
+        if (chunks.length === 1) fs.writeSync(fd, chunks[0]!)
+        else fs.writevSync(fd, chunks)
+        for (const c of chunks) frames.feed(c, done)
+        answer()
+      }
+      socket.on("data", (chunk: Buffer) => {
+        if (pending.push(chunk) === 1) setImmediate(writeTurn)
+      })
+    }
     socket.on("error", () => socket.destroy())
   })
 }
@@ -475,7 +497,7 @@ const relay = (file: string, ringBytes: number) => {
 process.once("SIGTERM", () => process.exit(0))
 
 const [mode, ...rest] = process.argv.slice(2)
-if (mode === "sink" && rest[0] !== undefined) listen(sink(rest[0], rest[1] === "fsync"))
+if (mode === "sink" && rest[0] !== undefined) listen(sink(rest[0], rest.includes("fsync"), rest.includes("per-read")))
 else if (mode === "reader" && rest.length >= 2) listen(reader(Number(rest[0]), rest.slice(1)))
 else if (mode === "relay" && rest[0] !== undefined) listen(relay(rest[0], rest[1] === undefined ? RELAY_RING_BYTES : Number(rest[1]) << 20))
 else {

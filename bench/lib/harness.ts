@@ -391,7 +391,12 @@ export const runBench = async (profile: Profile, options: BenchOptions = {}): Pr
         await a.deleteTopics([topic])
         fs.truncateSync(o.sinkFile, 0)
         const bareParts = partsPayload(produceParts("bare", 0, batch, o.acks))
-        const bm = await measureTimed(o.sink.port, o.sink.pid, profile, window, () => bareParts, requestBytes)
+        // Idempotent: the sink's requests are made as the broker's are (a fresh copy with its
+        // sequence and CRC per request), so that the load generator costs both sides the same.
+        const bareTemplate = o.idempotent ? produceParts("bare", 0, encodeBatch(shape, { id: 1n, epoch: 0 }), o.acks) : undefined
+        let bareSeq = 0
+        const bareNext = bareTemplate === undefined ? () => bareParts : () => withSequence(bareTemplate, bareSeq++ * shape.records)
+        const bm = await measureTimed(o.sink.port, o.sink.pid, profile, window, bareNext, requestBytes)
         // Each side's round leaves the next one its page cache as the broker's deleted topic
         // does: without this the sink's GB of dirty pages throttle the broker's next round.
         fs.truncateSync(o.sinkFile, 0)

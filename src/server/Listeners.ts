@@ -81,7 +81,8 @@ interface ReadCounters {
   waiting: boolean
 }
 
-const takeOverReading = (socket: NodeSocket.NetSocket["Service"], counters: ReadCounters): Effect.Effect<ReadonlyArray<Uint8Array>, Socket.SocketError> => {
+/** The pull of DirectWriter.takeOverReading, over `socket` (exported for its tests). */
+export const takeOverReading = (socket: NodeSocket.NetSocket["Service"], counters: ReadCounters = { received: 0, pulled: 0, pulls: 0, waiting: false }): Effect.Effect<ReadonlyArray<Uint8Array>, Socket.SocketError> => {
   let chunks: Array<Uint8Array> = []
   let bytes = 0
   let error: Socket.SocketError | undefined
@@ -107,12 +108,25 @@ const takeOverReading = (socket: NodeSocket.NetSocket["Service"], counters: Read
   const closeError = (code: number) => new Socket.SocketError({ reason: new Socket.SocketCloseError({ code }) })
   // The Effect reader's `readable` listener would keep the stream from flowing.
   socket.removeAllListeners("readable")
+  // A waiting pull gets what was read in the event loop's poll phase at once, in its check
+  // phase: libuv reads up to 32 chunks of 64 KiB from a socket per wake-up, each its own
+  // 'data' event, and handling them together writes their batches and responses in one
+  // write each instead of one per chunk.
+  let scheduled = false
+  const deliverScheduled = () => {
+    scheduled = false
+    deliver()
+  }
   socket.on("data", (chunk: Buffer) => {
     chunks.push(chunk)
     bytes += chunk.length
     counters.received += chunk.length
-    if (waiter !== undefined) deliver()
-    else if (bytes >= DIRECT_READ_LIMIT) socket.pause()
+    if (waiter !== undefined) {
+      if (!scheduled) {
+        scheduled = true
+        setImmediate(deliverScheduled)
+      }
+    } else if (bytes >= DIRECT_READ_LIMIT) socket.pause()
   })
   // End of stream: bytes already received are pulled before the error.
   socket.on("end", () => {

@@ -1,0 +1,124 @@
+/**
+ * `node bench/produce-probe.ts [seconds] [--entry=<bundle>]`: the produce scenario (1 partition,
+ * acks=1) against the broker and the bare sink in turn, with per-request counters for each
+ * server: CPU (user/sys), minor page faults, voluntary/involuntary context switches, and
+ * syscalls by kind (perf stat tracepoints, when perf is available). Where a CPU-per-GB gap
+ * between them comes from, before profiling it.
+ */
+import { execFileSync, spawn } from "node:child_process"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import { startBrokerProcess } from "./lib/broker-process.ts"
+import { startBare } from "./lib/harness.ts"
+import { AdminClient, encodeBatch, KIB_RECORDS_64KIB_BATCHES, partsPayload, produceParts, withSequence } from "./lib/kafka.ts"
+import { runPipeline } from "./lib/load.ts"
+
+const seconds = Number(process.argv.slice(2).find((a) => !a.startsWith("--")) ?? 4)
+const entry = process.argv.find((a) => a.startsWith("--entry="))?.slice("--entry=".length)
+const root = fs.mkdtempSync(path.join(os.tmpdir(), "kafka-produce-probe-"))
+
+interface Counters { user: number; sys: number; minflt: number; vcs: number; ivcs: number }
+const counters = (pid: number): Counters => {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8")
+  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
+  const status = fs.readFileSync(`/proc/${pid}/status`, "utf8")
+  const field = (name: string) => Number(new RegExp(`${name}:\\s+(\\d+)`).exec(status)?.[1] ?? NaN)
+  return { user: Number(f[11]) * 10, sys: Number(f[12]) * 10, minflt: Number(f[7]), vcs: field("voluntary_ctxt_switches"), ivcs: field("nonvoluntary_ctxt_switches") }
+}
+const EVENTS = ["syscalls:sys_enter_read", "syscalls:sys_enter_write", "syscalls:sys_enter_writev", "syscalls:sys_enter_pwrite64", "syscalls:sys_enter_epoll_wait", "syscalls:sys_enter_epoll_pwait", "raw_syscalls:sys_enter"]
+const hasPerf = (() => {
+  try {
+    execFileSync("perf", ["--version"], { stdio: "ignore" })
+    return true
+  } catch {
+    return false
+  }
+})()
+
+const traceGc = process.argv.includes("--trace-gc")
+if (traceGc) process.env["BENCH_BROKER_NODE_ARGS"] = `${process.env["BENCH_BROKER_NODE_ARGS"] ?? ""} --trace-gc`
+let brokerOutput: (() => string) | undefined
+
+// --perf-record=<file>: `perf record -g` of the broker's last window (JIT frames named with BENCH_BROKER_NODE_ARGS=--perf-basic-prof).
+const perfRecord = process.argv.find((a) => a.startsWith("--perf-record="))?.slice("--perf-record=".length)
+
+// --idempotent: one producer per connection (acks=-1, 5 in flight), each request a fresh copy with its sequence, as the bench's idempotent scenario.
+const idempotent = process.argv.includes("--idempotent")
+const CONNECTIONS = 4
+
+const run = async (name: string, port: number, pid: number, topic: string, record?: string, admin?: AdminClient) => {
+  const outputBefore = name === "broker" ? (brokerOutput?.() ?? "").length : 0
+  const request = partsPayload(produceParts(topic, 0, encodeBatch(KIB_RECORDS_64KIB_BATCHES), 1))
+  const requestBytes = request.reduce((n, b) => n + b.length, 0)
+  let next: (c: number) => ReadonlyArray<Buffer> = () => request
+  if (idempotent) {
+    const producers = admin === undefined
+      ? Array.from({ length: CONNECTIONS }, (_, i) => ({ id: BigInt(i + 1), epoch: 0 }))
+      : await Promise.all(Array.from({ length: CONNECTIONS }, () => admin.initProducerId()))
+    const perConn = producers.map((pr) => ({ template: produceParts(topic, 0, encodeBatch(KIB_RECORDS_64KIB_BATCHES, pr), -1), seq: 0 }))
+    next = (c) => withSequence(perConn[c]!.template, perConn[c]!.seq++ * KIB_RECORDS_64KIB_BATCHES.records)
+  }
+  execFileSync("sync")
+  let c0: Counters | undefined
+  let c1: Counters | undefined
+  let perf: ReturnType<typeof spawn> | undefined
+  let perfOut = ""
+  const r = await runPipeline({
+    port, connections: CONNECTIONS, window: idempotent ? 5 : 8, next, warmupMs: 1000, durationMs: seconds * 1000,
+    onWindowStart: () => {
+      c0 = counters(pid)
+      if (record !== undefined) perf = spawn("perf", ["record", "-g", "-o", record, "-p", String(pid)], { stdio: "ignore" })
+      else if (hasPerf) {
+        perf = spawn("perf", ["stat", "-x", ",", "-e", EVENTS.join(","), "-p", String(pid)], { stdio: ["ignore", "ignore", "pipe"] })
+        perf.stderr!.on("data", (d) => (perfOut += d))
+      }
+    },
+    onWindowEnd: () => {
+      c1 = counters(pid)
+      perf?.kill("SIGINT")
+    }
+  })
+  if (perf !== undefined) await new Promise((res) => perf!.once("close", res))
+  const n = r.responses
+  const gb = (n * requestBytes) / 1e9
+  const per = (x: number) => (x / n).toFixed(2)
+  const d = (k: keyof Counters) => c1![k] - c0![k]
+  const line = [`${name}: ${(gb * 1e3 / (r.elapsedMs / 1000)).toFixed(0)} MB/s, ${n} requests`,
+    `CPU ms/GB ${((d("user") + d("sys")) / gb).toFixed(0)} (user ${(d("user") / gb).toFixed(0)}, sys ${(d("sys") / gb).toFixed(0)})`,
+    `per request: CPU ${((d("user") + d("sys")) * 1000 / n).toFixed(1)} us, minflt ${per(d("minflt"))}, vcs ${per(d("vcs"))}, ivcs ${per(d("ivcs"))}`]
+  for (const l of perfOut.split("\n")) {
+    const [count, , event] = l.split(",")
+    if (event !== undefined && count !== undefined && EVENTS.includes(event)) line.push(`${event.replace(/^.*sys_enter_?/, "") || "all syscalls"} ${per(Number(count))}`)
+  }
+  if (name === "broker" && traceGc && brokerOutput !== undefined) {
+    const trace = brokerOutput().slice(outputBefore).split("\n")
+    const scavenges = trace.filter((l) => l.includes(": Scavenge")).length
+    const compacts = trace.filter((l) => l.includes(": Mark-Compact"))
+    line.push(`scavenges per 1000 requests ${(scavenges * 1000 / n).toFixed(1)}, mark-compacts ${(compacts.length * 1000 / n).toFixed(1)} (${[...new Set(compacts.map((l) => l.replace(/^.*\] /, "").replace(/^.*?ms: [^;]*; /, "")))].slice(0, 3).join(" | ")})`)
+  }
+  console.log(line.join("; "))
+}
+
+try {
+  const broker = await startBrokerProcess({ dataDir: path.join(root, "broker"), ...(entry === undefined ? {} : { command: [entry] }) })
+  brokerOutput = broker.output
+  const sink = await startBare(["sink", path.join(root, "sink.bin"), ...(process.argv.includes("--sink-per-read") ? ["per-read"] : [])])
+  try {
+    const admin = await AdminClient.connect(broker.port)
+    for (let round = 0; round < 2; round++) {
+      const topic = `probe${round}`
+      await admin.createTopics([{ name: topic, partitions: 1 }])
+      await run("broker", broker.port, broker.pid, topic, round === 1 ? perfRecord : undefined, admin)
+      await admin.deleteTopics([topic])
+      await run("sink  ", sink.port, sink.pid, topic)
+      fs.truncateSync(path.join(root, "sink.bin"), 0)
+    }
+    admin.close()
+  } finally {
+    await broker.stop()
+    await sink.stop()
+  }
+} finally {
+  fs.rmSync(root, { recursive: true, force: true })
+}
