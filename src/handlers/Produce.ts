@@ -478,6 +478,8 @@ export const ProduceHandler = defineHandler(Produce, {
   maxVersion: PRODUCE_MAX_VERSION,
   // Appends are synchronous: nothing to wait for.
   blocking: false,
+  // The batches are written before the result is ready, and the response holds no view of them.
+  releasesRequestBytes: true,
   handle: (request, ctx) => Effect.contextWith((services: Context.Context<LogStore | Topics>) => handleWith(request, ctx, services)),
   // Plain code all the way: the connection answers it in its frame loop, no fiber per request,
   // and the requests it has read together are appended together.

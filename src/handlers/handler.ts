@@ -54,6 +54,13 @@ export interface Handler<Req, ResInit, R> {
    */
   readonly blocking?: boolean
   /**
+   * True when nothing holds on to the request's bytes once the handler's result is ready
+   * (Produce: the batches are written by then, and the response holds none of them). The
+   * connection may then reuse the buffer it copied a large request frame into for a later
+   * frame instead of allocating one per request.
+   */
+  readonly releasesRequestBytes?: boolean
+  /**
    * False for an API that is served but not listed in ApiVersions, as Kafka hides the
    * telemetry APIs when no client telemetry receiver is configured. Default true.
    */

@@ -296,7 +296,8 @@ export class PartitionLog {
   private _recoveryPoint: number
   private unflushedMessages = 0
   /** Segments rolled under the default flush policy and not yet forced to disk, oldest first. */
-  private readonly rolledUnflushed: Array<{ readonly segment: LogSegment; readonly flushAt: number }> = []
+  /** Rolled segments not yet forced, with the producer snapshot written unforced at their roll. */
+  private readonly rolledUnflushed: Array<{ readonly segment: LogSegment; readonly flushAt: number; readonly snapshot: string | undefined }> = []
   /** A force of rolled segments running on the thread pool (flushRolledLater), if any. */
   private rolledFlushing: Promise<void> | null = null
   /** A flush.ms flush of the active segment running on the thread pool (flushActiveLater), if any. */
@@ -906,7 +907,6 @@ export class PartitionLog {
       // fsync of a whole segment would stall every connection for as long as the disk takes
       // (0.9 s for 1 GiB measured). It is forced once the kernel has written it back itself.
       old.flushIndexes()
-      this.rolledUnflushed.push({ segment: old, flushAt: now + ROLLED_SEGMENT_FLUSH_DELAY_MS })
     }
     const segmentConfig = { indexIntervalBytes: this.config.indexIntervalBytes, segmentIndexBytes: this.config.segmentIndexBytes }
     const next = LogSegment.create(this.dir, old.nextOffset, segmentConfig, now, this.io)
@@ -914,7 +914,12 @@ export class PartitionLog {
     this.directoryDirty = true
     // Recovery after a crash starts from the latest snapshot: at most the active segment is replayed.
     this.producerState.mapEndOffset = next.baseOffset
-    this.producerState.takeSnapshot()
+    if (this.flushesOnPolicy()) this.producerState.takeSnapshot()
+    else {
+      // As Kafka's roll: the snapshot is forced with the rolled segment, in the background.
+      const snapshot = this.producerState.takeSnapshotUnsynced()
+      this.rolledUnflushed.push({ segment: old, flushAt: now + ROLLED_SEGMENT_FLUSH_DELAY_MS, snapshot })
+    }
     return next
   }
 
@@ -929,8 +934,9 @@ export class PartitionLog {
    */
   private flushRolled(now?: number): void {
     while (this.rolledUnflushed.length > 0) {
-      const { segment, flushAt } = this.rolledUnflushed[0]!
+      const { segment, flushAt, snapshot } = this.rolledUnflushed[0]!
       if (now !== undefined && flushAt > now) return
+      if (snapshot !== undefined) syncFileIfExists(snapshot, this.io)
       // Deleted meanwhile (retention, truncation): nothing left to force.
       if (!segment.isClosed) {
         segment.flush()
@@ -961,7 +967,10 @@ export class PartitionLog {
     for (const r of due) if (!r.segment.isClosed) target = Math.max(target, r.segment.nextOffset)
     if (this.leaderEpochCache.hasPendingBelow(target)) return this.flushRolled(now)
     const later: Deferred = { batch: new SyncBatch(), owner: this.dir }
-    for (const r of due) if (!r.segment.isClosed) r.segment.forceLater(later)
+    for (const r of due) {
+      if (!r.segment.isClosed) r.segment.forceLater(later)
+      if (r.snapshot !== undefined) later.batch.file(r.snapshot, later.owner)
+    }
     this.directoryLater(later)
     this.rolledFlushing = later.batch.run(this.io).then((failed) => {
       this.rolledFlushing = null
@@ -1364,6 +1373,7 @@ export class PartitionLog {
     // disk; a partition untouched since it was opened (or last flushed) costs no fsync.
     const unflushed = this.logEndOffset > this._recoveryPoint || this.unflushedMessages > 0
     const rolled = new Set(this.rolledUnflushed.map((r) => r.segment))
+    for (const r of this.rolledUnflushed) if (r.snapshot !== undefined) syncs.batch.file(r.snapshot, syncs.owner)
     this.rolledUnflushed.length = 0
     for (const segment of this.segments) {
       try {

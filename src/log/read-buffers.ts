@@ -10,6 +10,10 @@
  * write carrying it has completed; a buffer never given back (a read for any other
  * purpose, a response dropped) is simply garbage-collected. Only buffers lent here are
  * taken back, each once, and the free lists hold at most POOL_MAX_BYTES.
+ *
+ * The connection lends them for request frames too: a large produce request arrives over
+ * several 64 KiB socket chunks and is copied into one buffer, given back once its handler's
+ * result is ready (Handler.releasesRequestBytes) and its observation finished.
  */
 
 /** Smaller reads come from Node's allocator (its slab, or a young-generation buffer). */

@@ -2,7 +2,8 @@
  * Kafka's framing: every request and response is an int32 size followed by that many bytes.
  * `FrameReader` reassembles frames from arbitrary socket chunks. It rejects a size above the
  * limit (socket.request.max.bytes) from the 4-byte prefix alone, before allocating anything,
- * and hands out frames that lie within one chunk as views without copying.
+ * and hands out frames that lie within one chunk as views without copying. A frame spread
+ * over chunks is copied into a buffer from `allocate` (the connection lends reusable ones).
  */
 
 export type FrameError =
@@ -13,9 +14,12 @@ export class FrameReader {
   private chunks: Array<Uint8Array> = []
   private buffered = 0
   readonly maxFrameSize: number
+  private readonly allocate: (size: number) => Uint8Array
 
-  constructor(maxFrameSize: number) {
+  // Not zero-filled: copyOut writes every byte (a 64 KiB memset per produce otherwise).
+  constructor(maxFrameSize: number, allocate: (size: number) => Uint8Array = (size) => Buffer.allocUnsafe(size)) {
     this.maxFrameSize = maxFrameSize
+    this.allocate = allocate
   }
 
   /** Bytes received that do not yet form a whole frame. */
@@ -45,8 +49,7 @@ export class FrameReader {
       return frame
     }
     this.consume(4)
-    // Not zero-filled: copyOut writes every byte (a 64 KiB memset per produce otherwise).
-    const frame: Uint8Array = Buffer.allocUnsafe(size)
+    const frame = this.allocate(size)
     this.copyOut(frame)
     return frame
   }

@@ -15,7 +15,7 @@ import { type ConnectionInfo, type Decision, dispatch } from "./dispatch.ts"
 import type { DirectWriter } from "./Listeners.ts"
 import { HandlerDefect, RequestRejected } from "./errors.ts"
 import { noObserver, type RequestObservation, type RequestObserver } from "./observer.ts"
-import { holdsReadBuffers, releaseReadBuffers } from "../log/read-buffers.ts"
+import { acquireReadBuffer, holdsReadBuffers, releaseReadBuffers } from "../log/read-buffers.ts"
 import { ResponseBuffer } from "./response-buffer.ts"
 
 export interface ConnectionOptions extends ConnectionInfo {
@@ -81,7 +81,9 @@ export const serveConnection = <R>(
       // Acquiring the reader opens the socket (and closes it with this scope); reading itself is direct where the transport allows.
       const pull: Effect.Effect<ReadonlyArray<Uint8Array | string>, Socket.SocketError> = options.direct === undefined ? reader.pull : options.direct.takeOverReading()
       const writer = yield* socket.writer
-      const frames = new FrameReader(options.maxRequestSize)
+      // A large frame spread over socket chunks is copied into a lent buffer, given back once
+      // its request is done when its handler keeps none of its bytes (Produce; see releaseFrame).
+      const frames = new FrameReader(options.maxRequestSize, acquireReadBuffer)
       const clock = yield* Clock.Clock
       const blockingFibers = yield* FiberSet.make<void, never>()
       // Writes run in their own fiber: the frame loop never waits on the network, so a client
@@ -158,14 +160,32 @@ export const serveConnection = <R>(
           }
           : undefined
 
+      // Request frames that go back to the buffer pool once their observation is finished:
+      // observers read the decoded request (views into the frame) when told it is done.
+      const framesObserved = new Map<RequestObservation, Uint8Array>()
+      /** Gives back the frame of a request whose handler released it, now or after its observation. */
+      const releaseFrame = (frame: Uint8Array, obs: RequestObservation | undefined): void => {
+        if (!holdsReadBuffers([frame])) return
+        if (obs === undefined) releaseReadBuffers([frame])
+        else framesObserved.set(obs, frame)
+      }
+
       const finishObservations = (done: Array<RequestObservation>, sendStartedAt: number): Effect.Effect<void> => {
         const now = performance.now()
         let effects: Array<Effect.Effect<void>> | undefined
         for (const o of done) {
           o.sendStartedAt = sendStartedAt
           o.sentAt = now
+          // Observers read what they need now; the Effects they return (log lines) hold no request bytes.
           const e = observer.requestDone(o)
           if (e !== undefined) (effects ??= []).push(e)
+          if (framesObserved.size > 0) {
+            const frame = framesObserved.get(o)
+            if (frame !== undefined) {
+              framesObserved.delete(o)
+              releaseReadBuffers([frame])
+            }
+          }
         }
         return effects === undefined ? Effect.void : Effect.forEach(effects, (e) => e, { discard: true })
       }
@@ -355,7 +375,9 @@ export const serveConnection = <R>(
           }
           group.push(d)
         }
-        const results = group.length === 1 ? undefined : many.handler.handleManyWith!(group.map((d) => d.many!.item), services)
+        // Alone: answered as handleWith answers it (an Exit for Produce), without a deferred Effect.
+        if (group.length === 1) return many.handler.handleWith!(many.item.request, many.item.ctx, services)
+        const results = many.handler.handleManyWith!(group.map((d) => d.many!.item), services)
         if (results === undefined) {
           for (let i = 1; i < group.length; i++) grouped.push({ decision: group[i]!, result: group[i]!.result })
           return first.result
@@ -409,11 +431,17 @@ export const serveConnection = <R>(
             } catch (e) {
               return defect(apiName, correlationId, e)
             }
+            if (decision.releasesFrame) releaseFrame(decision.frame, obs)
             continue
           }
           if (decision.blocking) {
             const run = result.pipe(
-              Effect.flatMap((body) => Effect.sync(() => complete(slot, obs, body, (w) => respond(body, w)))),
+              Effect.flatMap((body) =>
+                Effect.sync(() => {
+                  complete(slot, obs, body, (w) => respond(body, w))
+                  if (decision.releasesFrame) releaseFrame(decision.frame, obs)
+                })
+              ),
               Effect.andThen(flush),
               Effect.catchCause((cause) =>
                 Cause.hasInterruptsOnly(cause)
@@ -435,6 +463,7 @@ export const serveConnection = <R>(
               } catch (e) {
                 return defect(apiName, correlationId, e)
               }
+              if (decision.releasesFrame) releaseFrame(decision.frame, obs)
               return handleFrames()
             }),
             Effect.catchDefect((cause) => defect(apiName, correlationId, cause))

@@ -280,6 +280,42 @@ describe("rolled segments forced on the thread pool", () => {
     expect(offsets.end, "the two rolled segments' records survived").toBeGreaterThanOrEqual(4)
   })
 
+  it("leave the producer snapshot written at each roll unforced until the rolled segment is forced (Kafka's roll), then durable", async () => {
+    const snapshotsIn = (dir: string) => fs.readdirSync(dir).filter((n) => n.endsWith(".snapshot")).sort()
+    const rolled = async (force: boolean) => {
+      const { logDir, faulty } = setUp()
+      const dir = await run(faulty.io, options(logDir), (store) =>
+        Effect.gen(function*() {
+          yield* store.createPartition("orders", 0, TOPIC_ID)
+          const log = yield* store.getPartition("orders", 0)
+          // The partition's directory and first segment made durable: what follows is the rolls' doing.
+          log.flush(Date.now())
+          for (let i = 0; i < 5; i++) yield* store.append("orders", 0, batchOf(1, i))
+          expect(snapshotsIn(log.dir)).toEqual(["00000000000000000002.snapshot", "00000000000000000004.snapshot"])
+          if (force) {
+            yield* store.flushDue(later())
+            yield* Effect.promise(() => log.rolledFlushInFlight!)
+          }
+          faulty.crash()
+          return log.dir
+        }))
+      faulty.powerLoss()
+      return { logDir, faulty, dir }
+    }
+    const unforced = await rolled(false)
+    expect(snapshotsIn(unforced.dir), "no fsync at the roll: a power loss takes them").toEqual([])
+    const forced = await rolled(true)
+    expect(snapshotsIn(forced.dir)).toEqual(["00000000000000000002.snapshot", "00000000000000000004.snapshot"])
+    // The next open loads the latest one (nothing warned about, nothing deleted).
+    const afterReopen = await run(forced.faulty.io, options(forced.logDir), (store) =>
+      Effect.gen(function*() {
+        const log = yield* store.getPartition("orders", 0)
+        expect(log.logEndOffset).toBeGreaterThanOrEqual(4)
+        return snapshotsIn(log.dir)
+      }))
+    expect(afterReopen).toContain("00000000000000000004.snapshot")
+  })
+
   it("take the dir offline on an fsync error and keep the recovery point", async () => {
     const { logDir, faulty } = setUp()
     const halts: Array<string> = []

@@ -81,4 +81,25 @@ describe("fetch read buffers", () => {
       expect(records.map((r) => r.value)).toEqual(Array.from({ length: RECORDS }, (_, k) => `b${i}-${k}`.padEnd(VALUE_BYTES, ".")))
     })
   }, 60_000)
+
+  it("a produce request copied from several socket chunks reuses a buffer given back by an earlier one, and every batch keeps its own bytes", async () => {
+    const admin = await AdminClient.connect(broker.port)
+    await admin.createTopics([{ name: "frames", partitions: 1 }])
+    const before = readBufferCounts()
+    // About 96 KiB per request: more than one 64 KiB socket read, so each is copied out.
+    const PRODUCES = 24
+    const PRODUCE_RECORDS = 48
+    for (let i = 0; i < PRODUCES; i++) {
+      await admin.produceChecked(partsPayload(produceParts("frames", 0, Buffer.from(batch(PRODUCE_RECORDS, { prefix: `p${i}-`, valueSize: VALUE_BYTES })), 1)))
+    }
+    const after = readBufferCounts()
+    // One request at a time: the second on reuse the first one's buffer.
+    expect(after.reused - before.reused).toBeGreaterThanOrEqual(PRODUCES - 2)
+    for (let i = 0; i < PRODUCES; i++) {
+      const records = recordsOf(await admin.fetchRecords(fetchRequest({ topic: "frames", partition: 0, offset: i * PRODUCE_RECORDS, partitionMaxBytes: 1 })))
+      expect(records.map((r) => r.offset)).toEqual(Array.from({ length: PRODUCE_RECORDS }, (_, k) => i * PRODUCE_RECORDS + k))
+      expect(records.map((r) => r.value)).toEqual(Array.from({ length: PRODUCE_RECORDS }, (_, k) => `p${i}-${k}`.padEnd(VALUE_BYTES, ".")))
+    }
+    admin.close()
+  }, 60_000)
 })
