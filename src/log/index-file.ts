@@ -100,10 +100,30 @@ export abstract class IndexFileTail {
   /** Entries `from` (inclusive) to `to` (exclusive), encoded as the file holds them. */
   protected abstract encode(from: number, to: number): Uint8Array
 
-  /** The file read at load holds `fileBytes` bytes, of which the first `entries` entries are live. */
-  protected loadedFile(fileBytes: number, entries: number): void {
-    this.fileBytes = fileBytes
+  /**
+   * Adds the entry the file holds at `position` (at load); returns the entry as text when it
+   * is out of order with the one before, else null.
+   */
+  protected abstract loadEntry(view: DataView, position: number): string | null
+
+  /**
+   * Reads the file's entries into the index. Returns why the file cannot be trusted (missing,
+   * misaligned, out of order), or null when it looks sane. Trailing zero entries (Kafka
+   * preallocation) are ignored and trimmed on the next flush.
+   */
+  protected loadFile(): string | null {
+    const bytes = readIndexFile(this.path, this.io)
+    if (bytes === null) return "missing"
+    const entries = countNonZeroEntries(bytes, this.entrySize)
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+    let problem = bytes.length % this.entrySize !== 0 ? `size ${bytes.length} is not a multiple of ${this.entrySize}` : null
+    for (let i = 0; i < entries; i++) {
+      const disorder = this.loadEntry(view, i * this.entrySize)
+      if (problem === null && disorder !== null) problem = `entry ${i} ${disorder} is out of order`
+    }
+    this.fileBytes = bytes.length
     this.persisted = entries
+    return problem
   }
 
   /** The index now holds only its first `keep` entries. */

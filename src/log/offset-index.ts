@@ -10,7 +10,7 @@
  * every batch at or after that position either contains the target or precedes it.
  */
 import { type FileIoShape, nodeFileIo } from "../storage/FileIo.ts"
-import { countNonZeroEntries, IndexFileTail, readIndexFile } from "./index-file.ts"
+import { IndexFileTail } from "./index-file.ts"
 
 export const OFFSET_INDEX_ENTRY_SIZE = 8
 
@@ -55,28 +55,16 @@ export class OffsetIndex extends IndexFileTail {
    */
   static load(path: string, baseOffset: number, maxIndexBytes: number, io: FileIoShape = nodeFileIo): { index: OffsetIndex; problem: string | null } {
     const index = new OffsetIndex(path, baseOffset, maxIndexBytes, io)
-    const bytes = readIndexFile(path, io)
-    if (bytes === null) return { index, problem: "missing" }
-    const entries = countNonZeroEntries(bytes, OFFSET_INDEX_ENTRY_SIZE)
-    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
-    let problem: string | null = null
-    if (bytes.length % OFFSET_INDEX_ENTRY_SIZE !== 0) {
-      problem = `size ${bytes.length} is not a multiple of ${OFFSET_INDEX_ENTRY_SIZE}`
-    }
-    let prevRel = -1
-    let prevPos = -1
-    for (let i = 0; i < entries; i++) {
-      const rel = view.getInt32(i * OFFSET_INDEX_ENTRY_SIZE)
-      const pos = view.getInt32(i * OFFSET_INDEX_ENTRY_SIZE + 4)
-      if (problem === null && (rel <= prevRel || pos <= prevPos || rel < 0)) {
-        problem = `entry ${i} (${rel}, ${pos}) is out of order`
-      }
-      index.push(rel, pos)
-      prevRel = rel
-      prevPos = pos
-    }
-    index.loadedFile(bytes.length, entries)
-    return { index, problem }
+    return { index, problem: index.loadFile() }
+  }
+
+  protected loadEntry(view: DataView, position: number): string | null {
+    const rel = view.getInt32(position)
+    const pos = view.getInt32(position + 4)
+    const last = this.count - 1
+    const inOrder = last < 0 ? rel >= 0 && pos >= 0 : rel > this.data[2 * last]! && pos > this.data[2 * last + 1]!
+    this.push(rel, pos)
+    return inOrder ? null : `(${rel}, ${pos})`
   }
 
   get entries(): number {

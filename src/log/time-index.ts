@@ -11,7 +11,7 @@
  */
 import { getInt64, setInt64 } from "./record-batch.ts"
 import { type FileIoShape, nodeFileIo } from "../storage/FileIo.ts"
-import { countNonZeroEntries, IndexFileTail, readIndexFile } from "./index-file.ts"
+import { IndexFileTail } from "./index-file.ts"
 
 export const TIME_INDEX_ENTRY_SIZE = 12
 
@@ -52,25 +52,16 @@ export class TimeIndex extends IndexFileTail {
   /** Loads an existing file; `problem` is non-null when the file cannot be trusted. */
   static load(path: string, baseOffset: number, maxIndexBytes: number, io: FileIoShape = nodeFileIo): { index: TimeIndex; problem: string | null } {
     const index = new TimeIndex(path, baseOffset, maxIndexBytes, io)
-    const bytes = readIndexFile(path, io)
-    if (bytes === null) return { index, problem: "missing" }
-    const entries = countNonZeroEntries(bytes, TIME_INDEX_ENTRY_SIZE)
-    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
-    let problem: string | null = bytes.length % TIME_INDEX_ENTRY_SIZE !== 0
-      ? `size ${bytes.length} is not a multiple of ${TIME_INDEX_ENTRY_SIZE}`
-      : null
-    let prevTs = Number.NEGATIVE_INFINITY
-    let prevRel = 0
-    for (let i = 0; i < entries; i++) {
-      const ts = getInt64(view, i * TIME_INDEX_ENTRY_SIZE)
-      const rel = view.getInt32(i * TIME_INDEX_ENTRY_SIZE + 8)
-      if (problem === null && (ts <= prevTs || rel < prevRel)) problem = `entry ${i} (${ts}, ${rel}) is out of order`
-      index.push(ts, rel)
-      prevTs = ts
-      prevRel = rel
-    }
-    index.loadedFile(bytes.length, entries)
-    return { index, problem }
+    return { index, problem: index.loadFile() }
+  }
+
+  protected loadEntry(view: DataView, position: number): string | null {
+    const ts = getInt64(view, position)
+    const rel = view.getInt32(position + 8)
+    const last = this.count - 1
+    const inOrder = last < 0 ? rel >= 0 : ts > this.timestamps[last]! && rel >= this.relOffsets[last]!
+    this.push(ts, rel)
+    return inOrder ? null : `(${ts}, ${rel})`
   }
 
   get entries(): number {

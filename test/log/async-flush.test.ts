@@ -197,6 +197,30 @@ describe("the periodic checkpoint's renames on the thread pool", () => {
     }
   )
 
+  it("make no synchronous file call: temporaries, writes, fsyncs and renames all go to the thread pool", async () => {
+    const { logDir, faulty } = setUp()
+    const syncCalls: Array<string> = []
+    const watching = { on: false }
+    const io: FileIoShape = { ...faulty.io }
+    for (const name of ["openSync", "writeSync", "writevSync", "ftruncateSync", "fsyncSync", "renameSync", "unlinkSync", "closeSync", "writeFileSync"] as const) {
+      const real = faulty.io[name] as (...args: Array<unknown>) => unknown
+      ;(io as Record<string, unknown>)[name] = (...args: Array<unknown>) => {
+        if (watching.on) syncCalls.push(`${name} ${String(args[0])}`)
+        return real(...args)
+      }
+    }
+    await run(io, { logDirs: [logDir], flushIntervalMessages: 1 }, (store) =>
+      Effect.gen(function*() {
+        yield* store.createPartition("orders", 0, TOPIC_ID)
+        for (let i = 0; i < 3; i++) yield* store.append("orders", 0, batchOf(1, i))
+        watching.on = true
+        yield* store.checkpoint()
+        watching.on = false
+        expect(read(path.join(logDir, "recovery-point-offset-checkpoint"))).toBe("0\n1\norders 0 3\n")
+        expect(syncCalls).toEqual([])
+      }))
+  })
+
   it("the next periodic run waits for a superseded one's calls in flight before writing its temporaries", async () => {
     const { logDir, faulty } = setUp()
     const gate = gated(faulty.io)

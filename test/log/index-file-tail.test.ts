@@ -13,6 +13,7 @@ import { SyncBatch } from "../../src/log/sync-batch.ts"
 import { TimeIndex } from "../../src/log/time-index.ts"
 import type { FileIoShape } from "../../src/storage/FileIo.ts"
 import { FaultyFileIo } from "../support/faulty-file-io.ts"
+import { hex } from "./helpers.ts"
 
 let root = ""
 afterEach(() => fs.rmSync(root, { recursive: true, force: true }))
@@ -53,6 +54,8 @@ interface Kind {
   readonly add: (index: OffsetIndex | TimeIndex, i: number) => void
   /** Keeps the first `keep` entries. */
   readonly truncate: (index: OffsetIndex | TimeIndex, keep: number) => void
+  /** Files a load must not trust, with the problem it reports. */
+  readonly untrusted: ReadonlyArray<readonly [string, string]>
 }
 
 const kinds: ReadonlyArray<Kind> = [
@@ -62,7 +65,14 @@ const kinds: ReadonlyArray<Kind> = [
     file: "00000000000000000000.index",
     open: (file, io) => OffsetIndex.load(file, 0, 1024, io).index,
     add: (index, i) => (index as OffsetIndex).append(10 * i, 100 * i),
-    truncate: (index, keep) => (index as OffsetIndex).truncateToPosition(100 * (keep + 1))
+    truncate: (index, keep) => (index as OffsetIndex).truncateToPosition(100 * (keep + 1)),
+    untrusted: [
+      ["00000000 ffffffff", "entry 0 (0, -1) is out of order"],
+      ["ffffffff 00000010", "entry 0 (-1, 16) is out of order"],
+      ["00000005 00000010 00000005 00000020 00000004 00000030", "entry 1 (5, 32) is out of order"],
+      ["00000005 00000010 00000006 00000010", "entry 1 (6, 16) is out of order"],
+      ["00000005 00000010 00000004 00000020 00", "size 17 is not a multiple of 8"]
+    ]
   },
   {
     name: "TimeIndex",
@@ -70,7 +80,14 @@ const kinds: ReadonlyArray<Kind> = [
     file: "00000000000000000000.timeindex",
     open: (file, io) => TimeIndex.load(file, 0, 1024, io).index,
     add: (index, i) => (index as TimeIndex).maybeAppend(1000 + i, 10 * i),
-    truncate: (index, keep) => (index as TimeIndex).truncateToOffset(10 * (keep + 1))
+    truncate: (index, keep) => (index as TimeIndex).truncateToOffset(10 * (keep + 1)),
+    untrusted: [
+      ["00000000000003e8 ffffffff", "entry 0 (1000, -1) is out of order"],
+      ["00000000000003e8 00000005 00000000000003e8 00000006", "entry 1 (1000, 6) is out of order"],
+      ["00000000000003e8 00000005 00000000000003e9 00000004", "entry 1 (1001, 4) is out of order"],
+      ["00000000000003e8 00000005 00000000000003e9 00000005 00000000000003e7 00000006", "entry 2 (999, 6) is out of order"],
+      ["00000000000003e8 00000005 00000000000003e7 00000006 00", "size 25 is not a multiple of 12"]
+    ]
   }
 ]
 
@@ -185,6 +202,25 @@ describe.each(kinds)("IndexFileTail under $name", (kind) => {
     expect(calls).toEqual({ writes: 2, bytes: 2 * kind.entrySize, fsyncs: 2 })
     faulty.powerLoss()
     expect(fs.readFileSync(file)).toEqual(bytesOf(kind, 4))
+  })
+
+  it("load reports what it cannot trust: a missing file, a misaligned size, the first entry out of order", () => {
+    const { file } = setUp(kind, 0)
+    fs.rmSync(file, { force: true })
+    const load = (f: string) => kind.name === "OffsetIndex" ? OffsetIndex.load(f, 0, 1024, fs) : TimeIndex.load(f, 0, 1024, fs)
+    expect(load(file).problem).toBe("missing")
+    for (const [bytes, problem] of kind.untrusted) {
+      fs.writeFileSync(file, hex(bytes))
+      expect(load(file).problem, bytes).toBe(problem)
+    }
+    // Sane, with Kafka's zero padding after the live entries: trusted, and the padding cut on flush.
+    const sane = bytesOf(kind, 2)
+    fs.writeFileSync(file, Buffer.concat([sane, Buffer.alloc(4 * kind.entrySize)]))
+    const loaded = load(file)
+    expect(loaded.problem).toBeNull()
+    expect(loaded.index.entries).toBe(2)
+    loaded.index.flush(false)
+    expect(fs.readFileSync(file)).toEqual(sane)
   })
 
   it("deleteFile forgets the file: the next flush creates it whole", () => {
