@@ -8,10 +8,11 @@
  * the compile cache's hashing copy) where this reads it once and keeps it as one Latin-1 string.
  * Node's compile cache also holds only the functions compiled with the top level, so every start
  * parsed and compiled again each function it ran; the cache written here is taken once the broker
- * has started and served (script.createCachedData), so a start compiles almost nothing.
+ * listens (script.createCachedData), so a start compiles almost nothing.
  */
 // CommonJS requires, not ES imports: the facade an ES import of a built-in builds reads every
 // export, and node:fs's promises getter alone loads ~10 internal modules.
+const diagnosticsChannel = require("node:diagnostics_channel")
 const fs = require("node:fs")
 const { createRequire } = require("node:module")
 const path = require("node:path")
@@ -20,10 +21,13 @@ const vm = require("node:vm")
 /**
  * Runs `bundlePath` (wrapped as scripts/build.mjs `bundleWrapper` wraps it) with the code cache
  * kept in `cacheDir`. When there was no usable cache, one is written `cacheAfterMs` after the
- * start (unref'd: it keeps nothing alive), or at exit if that comes first.
+ * first server of the process listens (the Kafka listener: the start is done, and a client that
+ * connects as soon as it is told so has had its first answers), or at exit if that comes first.
+ * Not later: what the broker runs afterwards (a test's produce and fetch, the HTTP listener) would
+ * make the cache, which every later start deserializes whole, larger than a start needs.
  * Returns what became of the cache: "accepted", "rejected" (another V8 or other flags) or "absent".
  */
-const runBundle = (bundlePath, cacheDir, { cacheAfterMs = 1000 } = {}) => {
+const runBundle = (bundlePath, cacheDir, { cacheAfterMs = 50 } = {}) => {
   const stat = fs.statSync(bundlePath)
   // V8 checks a cache only against the source's length, its own version and its flags: the name
   // ties it to this build of the bundle, and the build removes the directory (scripts/build.mjs).
@@ -48,8 +52,8 @@ const runBundle = (bundlePath, cacheDir, { cacheAfterMs = 1000 } = {}) => {
   const bundleModule = { exports: {} }
   moduleFunction.call(bundleModule.exports, bundleModule.exports, createRequire(bundlePath), bundleModule, bundlePath, path.dirname(bundlePath))
   if (script.cachedDataRejected === false) return "accepted"
-  // A broker stopped by SIGKILL never reaches exit: written after a while, the cache survives it;
-  // one stopped sooner writes it as it exits.
+  // A broker stopped by SIGKILL never reaches exit: written once it listens, the cache survives it;
+  // one that stops before (a bad config) writes it as it exits.
   let written = false
   const write = () => {
     if (written) return
@@ -63,7 +67,12 @@ const runBundle = (bundlePath, cacheDir, { cacheAfterMs = 1000 } = {}) => {
       process.stderr.write(`cannot write the code cache ${cachePath}: ${e instanceof Error ? e.message : String(e)}\n`)
     }
   }
-  setTimeout(write, cacheAfterMs).unref()
+  const listened = "tracing:net.server.listen:asyncEnd"
+  const onListening = () => {
+    diagnosticsChannel.unsubscribe(listened, onListening)
+    setTimeout(write, cacheAfterMs).unref()
+  }
+  diagnosticsChannel.subscribe(listened, onListening)
   process.once("exit", write)
   return outcome ?? "rejected"
 }

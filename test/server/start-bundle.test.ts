@@ -73,6 +73,29 @@ describe("the broker's start bundle", () => {
     expect(outcome()).toBe("accepted")
   })
 
+  it("has the launcher write the code cache once the process listens, while it runs", () => {
+    const dir = fs.mkdtempSync(`${os.tmpdir()}/kafka-bundle-`)
+    dirs.push(dir)
+    const bundle = `${dir}/bundle.cjs`
+    // Listens, then waits (a bounded loop of event-loop turns) for the cache to appear, and says
+    // whether it did before the process began to exit.
+    const body = `const fs = require("node:fs"); const server = require("node:net").createServer()
+server.listen(0, "127.0.0.1", () => {
+  const until = Date.now() + 10000
+  const poll = () => {
+    const seen = fs.existsSync(${JSON.stringify(`${dir}/cache`)}) && fs.readdirSync(${JSON.stringify(`${dir}/cache`)}).some((f) => f.endsWith(".v8"))
+    if (seen || Date.now() > until) { console.log(seen ? "cached while running" : "not cached"); server.close() } else setImmediate(poll)
+  }
+  poll()
+})`
+    fs.writeFileSync(bundle, `${bundleWrapper.open}"use strict";${body}${bundleWrapper.close}`)
+    fs.writeFileSync(`${dir}/launch.mjs`, `import { runBundle } from ${JSON.stringify(`${projectRoot}/scripts/run-bundle.cjs`)}\n` +
+      `process.stderr.write(runBundle(${JSON.stringify(bundle)}, ${JSON.stringify(`${dir}/cache`)}))`)
+    const r = spawnSync(process.execPath, [`${dir}/launch.mjs`], { encoding: "utf8" })
+    expect(r.stderr).toBe("absent")
+    expect(r.stdout.trim()).toBe("cached while running")
+  })
+
   it("imports effect's modules directly, so that esbuild tree-shakes them", () => {
     // Through effect's barrel each module would be an object of all its exports (esbuild's
     // `__export(Schema_exports, {...})`), keeping and evaluating every one of them at start.
