@@ -22,7 +22,8 @@ const vm = require("node:vm")
  * Runs `bundlePath` (wrapped as scripts/build.mjs `bundleWrapper` wraps it) with the code cache
  * kept in `cacheDir`. When there was no usable cache, one is written `cacheAfterMs` after the
  * first server of the process listens (the Kafka listener: the start is done, and a client that
- * connects as soon as it is told so has had its first answers), or at exit if that comes first.
+ * connects as soon as it is told so has had its first answers), or at exit if that comes first;
+ * a process that never listens writes none.
  * Not later: what the broker runs afterwards (a test's produce and fetch, the HTTP listener) would
  * make the cache, which every later start deserializes whole, larger than a start needs.
  * Returns what became of the cache: "accepted", "rejected" (another V8 or other flags) or "absent".
@@ -52,11 +53,14 @@ const runBundle = (bundlePath, cacheDir, { cacheAfterMs = 50 } = {}) => {
   const bundleModule = { exports: {} }
   moduleFunction.call(bundleModule.exports, bundleModule.exports, createRequire(bundlePath), bundleModule, bundlePath, path.dirname(bundlePath))
   if (script.cachedDataRejected === false) return "accepted"
-  // A broker stopped by SIGKILL never reaches exit: written once it listens, the cache survives it;
-  // one that stops before (a bad config) writes it as it exits.
+  // Only a process that listened (a broker that started) writes it: `--format`, or a start refused
+  // for a bad setting, runs a sliver of the bundle, and its cache would then be every later start's.
+  // Written once it listens, it survives a SIGKILL; a broker stopped within cacheAfterMs of
+  // listening writes it as it exits.
+  let listened = false
   let written = false
   const write = () => {
-    if (written) return
+    if (written || !listened) return
     written = true
     try {
       fs.mkdirSync(cacheDir, { recursive: true })
@@ -67,12 +71,13 @@ const runBundle = (bundlePath, cacheDir, { cacheAfterMs = 50 } = {}) => {
       process.stderr.write(`cannot write the code cache ${cachePath}: ${e instanceof Error ? e.message : String(e)}\n`)
     }
   }
-  const listened = "tracing:net.server.listen:asyncEnd"
+  const listenChannel = "tracing:net.server.listen:asyncEnd"
   const onListening = () => {
-    diagnosticsChannel.unsubscribe(listened, onListening)
+    diagnosticsChannel.unsubscribe(listenChannel, onListening)
+    listened = true
     setTimeout(write, cacheAfterMs).unref()
   }
-  diagnosticsChannel.subscribe(listened, onListening)
+  diagnosticsChannel.subscribe(listenChannel, onListening)
   process.once("exit", write)
   return outcome ?? "rejected"
 }

@@ -50,27 +50,35 @@ describe("the broker's start bundle", () => {
     }
   })
 
-  it("runs as a CommonJS module and from the launcher, which writes a code cache once and then uses it", () => {
+  it("runs as a CommonJS module and from the launcher, which writes a code cache once a process listened, then uses it", () => {
     const dir = fs.mkdtempSync(`${os.tmpdir()}/kafka-bundle-`)
     dirs.push(dir)
-    const bundle = `${dir}/bundle.cjs`
-    const body = "const seen = { self: this === exports, file: __filename, dir: __dirname, argv: process.argv.slice(2), run: typeof require(\"node:fs\").statSync }\n" +
-      "module.exports = seen\nconsole.log(JSON.stringify(seen))"
-    fs.writeFileSync(bundle, `${bundleWrapper.open}"use strict";${body}${bundleWrapper.close}`)
-    const expected = { self: true, file: bundle, dir, argv: ["--x"], run: "function" }
-    // As Node runs it (`node dist/broker.cjs`).
-    expect(JSON.parse(execFileSync(process.execPath, [bundle, "--x"], { encoding: "utf8" }))).toEqual(expected)
-    // As scripts/start.cjs runs it: the first run has no cache and writes it at exit, the next uses it.
-    fs.writeFileSync(`${dir}/launch.mjs`, `import { runBundle } from ${JSON.stringify(`${projectRoot}/scripts/run-bundle.cjs`)}\n` +
-      `process.stderr.write(runBundle(${JSON.stringify(bundle)}, ${JSON.stringify(`${dir}/cache`)}))`)
-    const outcome = () => {
-      const r = spawnSync(process.execPath, [`${dir}/launch.mjs`, "--x"], { encoding: "utf8" })
-      expect(JSON.parse(r.stdout)).toEqual(expected)
+    const bundleOf = (name: string, listen: boolean) => {
+      const bundle = `${dir}/${name}.cjs`
+      const body = "const seen = { self: this === exports, file: __filename, dir: __dirname, argv: process.argv.slice(2), run: typeof require(\"node:fs\").statSync }\n" +
+        "module.exports = seen\nconsole.log(JSON.stringify(seen))\n" +
+        (listen ? "const server = require(\"node:net\").createServer(); server.listen(0, \"127.0.0.1\", () => server.close())\n" : "")
+      fs.writeFileSync(bundle, `${bundleWrapper.open}"use strict";${body}${bundleWrapper.close}`)
+      fs.writeFileSync(`${dir}/launch-${name}.mjs`, `import { runBundle } from ${JSON.stringify(`${projectRoot}/scripts/run-bundle.cjs`)}\n` +
+        `process.stderr.write(runBundle(${JSON.stringify(bundle)}, ${JSON.stringify(`${dir}/cache-${name}`)}))`)
+      return bundle
+    }
+    const outcome = (name: string) => {
+      const r = spawnSync(process.execPath, [`${dir}/launch-${name}.mjs`, "--x"], { encoding: "utf8" })
+      expect(JSON.parse(r.stdout)).toEqual({ self: true, file: `${dir}/${name}.cjs`, dir, argv: ["--x"], run: "function" })
       return r.stderr
     }
-    expect(outcome()).toBe("absent")
-    expect(fs.readdirSync(`${dir}/cache`)).toHaveLength(1)
-    expect(outcome()).toBe("accepted")
+    // As Node runs it (`node dist/broker.cjs`).
+    const quiet = bundleOf("quiet", false)
+    expect(JSON.parse(execFileSync(process.execPath, [quiet, "--x"], { encoding: "utf8" }))).toEqual({ self: true, file: quiet, dir, argv: ["--x"], run: "function" })
+    // As scripts/start.cjs runs it. A process that never listens (`--format`, a refused start) leaves no cache.
+    expect(outcome("quiet")).toBe("absent")
+    expect(fs.existsSync(`${dir}/cache-quiet`)).toBe(false)
+    // One that listened and stopped at once writes it as it exits; the next run uses it.
+    bundleOf("server", true)
+    expect(outcome("server")).toBe("absent")
+    expect(fs.readdirSync(`${dir}/cache-server`)).toHaveLength(1)
+    expect(outcome("server")).toBe("accepted")
   })
 
   it("has the launcher write the code cache once the process listens, while it runs", () => {
