@@ -95,6 +95,9 @@ const run = async (name: string, port: number, pid: number, topic: string, recor
     const trace = brokerOutput().slice(outputBefore).split("\n")
     const scavenges = trace.filter((l) => l.includes(": Scavenge")).length
     const compacts = trace.filter((l) => l.includes(": Mark-Compact"))
+    // PROBE_GC_LINES=n prints the last n collections of the window as V8 traced them.
+    const show = Number(process.env["PROBE_GC_LINES"] ?? 0)
+    if (show > 0) for (const l of trace.filter((l) => l.includes("Scavenge") || l.includes("Mark-Compact")).slice(-show)) console.log(`  ${l.trim()}`)
     line.push(`scavenges per 1000 requests ${(scavenges * 1000 / n).toFixed(1)}, mark-compacts ${(compacts.length * 1000 / n).toFixed(1)} (${[...new Set(compacts.map((l) => l.replace(/^.*\] /, "").replace(/^.*?ms: [^;]*; /, "")))].slice(0, 3).join(" | ")})`)
   }
   console.log(line.join("; "))
