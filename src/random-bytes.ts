@@ -6,6 +6,7 @@
  * start needs). Elsewhere, node:crypto.
  */
 import * as fs from "node:fs"
+import { uuidFromBytes, ZERO_UUID } from "./protocol/primitives.ts"
 
 let urandomMissing = false
 
@@ -29,4 +30,15 @@ export const fillRandom = (bytes: Uint8Array): Uint8Array => {
     }
   }
   return process.getBuiltinModule("node:crypto").randomFillSync(bytes)
+}
+
+/**
+ * A random Kafka UUID (base64url, as Kafka prints them). Not the global (Web Crypto)
+ * getRandomValues: its first use loads Node's webcrypto module (see fillRandom).
+ */
+export const randomUuid = (): string => {
+  // Kafka never hands out the zero UUID or the sentinel 1 (METADATA_TOPIC_ID); a random one
+  // hitting either is astronomically unlikely, but the check is free.
+  const id = uuidFromBytes(fillRandom(new Uint8Array(16)))
+  return id === ZERO_UUID ? randomUuid() : id
 }

@@ -8,7 +8,8 @@ import { Effect } from "effect"
 import { ErrorCode } from "../protocol/error-codes.ts"
 import { GetTelemetrySubscriptions } from "../protocol/generated/apis/GetTelemetrySubscriptions.ts"
 import type { GetTelemetrySubscriptionsResponseInit } from "../protocol/generated/message/GetTelemetrySubscriptionsResponse.ts"
-import { randomUuid, ZERO_UUID } from "../protocol/primitives.ts"
+import { ZERO_UUID } from "../protocol/primitives.ts"
+import { randomUuid } from "../random-bytes.ts"
 import { defineHandler } from "./handler.ts"
 
 /** Kafka's ClientMetricsManager defaults: compression types it accepts (zstd, lz4, gzip, snappy), push interval, max bytes. */

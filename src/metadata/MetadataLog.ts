@@ -19,7 +19,8 @@ import { Context, Effect, Layer, PubSub, Semaphore, type Scope, Stream } from "e
 import { DirLockError, lockDir } from "../log/dir-lock.ts"
 import { readBatchHeader, readRecords } from "../log/record-batch.ts"
 import type { MetadataRecord, MetadataRecordInit } from "../protocol/generated/metadata-records.ts"
-import { ZERO_UUID, randomUuid } from "../protocol/primitives.ts"
+import { ZERO_UUID } from "../protocol/primitives.ts"
+import { randomUuid } from "../random-bytes.ts"
 import { ClusterMetadataLog, METADATA_PARTITION_DIR } from "./cluster-metadata-log.ts"
 import {
   InvalidPartitions,

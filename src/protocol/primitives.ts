@@ -4,7 +4,6 @@
  * themselves. Decoding failures throw `ProtocolDecodeError`; the Effect boundary
  * (Schema wrapper, connection) turns that into a typed failure.
  */
-import { fillRandom } from "../random-bytes.ts"
 
 /** Thrown by `Reader` when the input is truncated or malformed. */
 export class ProtocolDecodeError extends Error {
@@ -61,17 +60,6 @@ export const uuidFromString = (str: string): string => {
 
 export const uuidFromBytes = (bytes: Uint8Array): string =>
   Buffer.from(bytes.buffer, bytes.byteOffset, 16).toString("base64url")
-
-export const randomUuid = (): string => {
-  // Not the global (Web Crypto) getRandomValues: its first use loads Node's webcrypto module, and
-  // node:crypto's randomFillSync loads node:crypto, several ms of a start that formats a data
-  // directory each (src/random-bytes.ts).
-  const bytes = fillRandom(new Uint8Array(16))
-  // Kafka never hands out the zero UUID or the sentinel 1 (METADATA_TOPIC_ID); a random one
-  // hitting either is astronomically unlikely, but the check is free.
-  const id = uuidFromBytes(bytes)
-  return id === ZERO_UUID ? randomUuid() : id
-}
 
 export class Reader {
   readonly buf: Uint8Array

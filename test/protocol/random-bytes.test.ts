@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest"
-import { randomUuid, uuidToBytes, ZERO_UUID } from "../../src/protocol/primitives.ts"
-import { fillRandom } from "../../src/random-bytes.ts"
+import { uuidToBytes, ZERO_UUID } from "../../src/protocol/primitives.ts"
+import { fillRandom, randomUuid } from "../../src/random-bytes.ts"
 
 describe("random bytes for identifiers", () => {
   it("fills every byte asked for, differently each time", () => {
