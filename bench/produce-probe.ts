@@ -48,7 +48,7 @@ const idempotent = process.argv.includes("--idempotent")
 const CONNECTIONS = 4
 
 const run = async (name: string, port: number, pid: number, topic: string, record?: string, admin?: AdminClient) => {
-  const outputBefore = name === "broker" ? (brokerOutput?.() ?? "").length : 0
+  const outputBefore = name.startsWith("broker") ? (brokerOutput?.() ?? "").length : 0
   const request = partsPayload(produceParts(topic, 0, encodeBatch(KIB_RECORDS_64KIB_BATCHES), 1))
   const requestBytes = request.reduce((n, b) => n + b.length, 0)
   let next: (c: number) => ReadonlyArray<Buffer> = () => request
@@ -101,25 +101,48 @@ const run = async (name: string, port: number, pid: number, topic: string, recor
     line.push(`scavenges per 1000 requests ${(scavenges * 1000 / n).toFixed(1)}, mark-compacts ${(compacts.length * 1000 / n).toFixed(1)} (${[...new Set(compacts.map((l) => l.replace(/^.*\] /, "").replace(/^.*?ms: [^;]*; /, "")))].slice(0, 3).join(" | ")})`)
   }
   console.log(line.join("; "))
+  return (d("user") + d("sys")) / gb
 }
 
+// --ab=<entryA>,<entryB>[,...]: one broker per entry ("start" = `pnpm start`), rounds alternating
+// over them and the sink (ROUNDS, default 4), and each one's median CPU per GB at the end: an
+// A/B on a machine whose speed drifts between runs.
+const ab = process.argv.find((a) => a.startsWith("--ab="))?.slice("--ab=".length).split(",")
+const rounds = Number(process.env["ROUNDS"] ?? (ab === undefined ? 2 : 4))
+
 try {
-  const broker = await startBrokerProcess({ dataDir: path.join(root, "broker"), ...(entry === undefined ? {} : { command: [entry] }) })
-  brokerOutput = broker.output
+  const entries = ab ?? [entry ?? "start"]
+  const brokers = []
+  for (const [i, e] of entries.entries()) {
+    brokers.push(await startBrokerProcess({ dataDir: path.join(root, `broker${i}`), ...(e === "start" ? {} : { command: [e] }) }))
+  }
+  brokerOutput = brokers[0]!.output
   const sink = await startBare(["sink", path.join(root, "sink.bin"), ...(process.argv.includes("--sink-per-read") ? ["per-read"] : [])])
+  const cpu: Array<Array<number>> = entries.map(() => [])
   try {
-    const admin = await AdminClient.connect(broker.port)
-    for (let round = 0; round < 2; round++) {
-      const topic = `probe${round}`
-      await admin.createTopics([{ name: topic, partitions: 1 }])
-      await run("broker", broker.port, broker.pid, topic, round === 1 ? perfRecord : undefined, admin)
-      await admin.deleteTopics([topic])
-      await run("sink  ", sink.port, sink.pid, topic)
+    const admins = await Promise.all(brokers.map((b) => AdminClient.connect(b.port)))
+    for (let round = 0; round < rounds; round++) {
+      // Every other round in reverse order: no entry always runs right after the sink.
+      const order = [...brokers.entries()]
+      if (round % 2 === 1) order.reverse()
+      for (const [i, broker] of order) {
+        const topic = `probe${round}`
+        await admins[i]!.createTopics([{ name: topic, partitions: 1 }])
+        const name = ab === undefined ? "broker" : `broker ${entries[i]}`
+        cpu[i]!.push(await run(name, broker.port, broker.pid, topic, round === rounds - 1 ? perfRecord : undefined, admins[i]))
+        await admins[i]!.deleteTopics([topic])
+      }
+      await run("sink  ", sink.port, sink.pid, "probe")
       fs.truncateSync(path.join(root, "sink.bin"), 0)
     }
-    admin.close()
+    for (const a of admins) a.close()
+    if (ab !== undefined) {
+      const median = (xs: Array<number>) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
+      // The first round is the brokers' warm-up.
+      for (const [i, e] of entries.entries()) console.log(`${e}: median CPU ms/GB ${median(cpu[i]!.slice(1)).toFixed(0)} over rounds 2-${rounds} (${cpu[i]!.map((c) => c.toFixed(0)).join(", ")})`)
+    }
   } finally {
-    await broker.stop()
+    for (const b of brokers) await b.stop()
     await sink.stop()
   }
 } finally {
