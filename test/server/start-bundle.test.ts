@@ -20,7 +20,7 @@ afterAll(() => {
 
 describe("the broker's start bundle", () => {
   it("is what pnpm start runs, and the build is current", () => {
-    expect(startCommand()).toEqual(["scripts/start.cjs"])
+    expect(startCommand()).toEqual(["--initial-old-space-size=64", "scripts/start.cjs"])
     expect(staleReason(`${projectRoot}/`)).toBeUndefined()
   })
 
