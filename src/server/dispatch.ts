@@ -37,7 +37,7 @@ export type Decision<R> =
     readonly request: unknown
     readonly clientId: string | null
     readonly blocking: boolean
-    /** The request frame, and whether it is free once an already-computed result is answered (Handler.releasesRequestBytes). */
+    /** The request frame, and whether it is free once the handler's result is ready and answered (Handler.releasesRequestBytes). */
     readonly frame: Uint8Array
     readonly releasesFrame: boolean
     /** The handler's program. Often already an Exit (a computed answer), which needs no fiber to run. */
