@@ -431,7 +431,7 @@ export const serveConnection = <R>(
             } catch (e) {
               return defect(apiName, correlationId, e)
             }
-            if (decision.releasesFrame) releaseFrame(decision.frame, obs)
+            if (decision.releasableFrame !== undefined) releaseFrame(decision.releasableFrame, obs)
             continue
           }
           if (decision.blocking) {
@@ -439,7 +439,7 @@ export const serveConnection = <R>(
               Effect.flatMap((body) =>
                 Effect.sync(() => {
                   complete(slot, obs, body, (w) => respond(body, w))
-                  if (decision.releasesFrame) releaseFrame(decision.frame, obs)
+                  if (decision.releasableFrame !== undefined) releaseFrame(decision.releasableFrame, obs)
                 })
               ),
               Effect.andThen(flush),
@@ -463,7 +463,7 @@ export const serveConnection = <R>(
               } catch (e) {
                 return defect(apiName, correlationId, e)
               }
-              if (decision.releasesFrame) releaseFrame(decision.frame, obs)
+              if (decision.releasableFrame !== undefined) releaseFrame(decision.releasableFrame, obs)
               return handleFrames()
             }),
             Effect.catchDefect((cause) => defect(apiName, correlationId, cause))

@@ -37,9 +37,8 @@ export type Decision<R> =
     readonly request: unknown
     readonly clientId: string | null
     readonly blocking: boolean
-    /** The request frame, and whether it is free once the handler's result is ready and answered (Handler.releasesRequestBytes). */
-    readonly frame: Uint8Array
-    readonly releasesFrame: boolean
+    /** The request frame when it is free once the handler's result is ready and answered (Handler.releasesRequestBytes). */
+    readonly releasableFrame?: Uint8Array
     /** The handler's program. Often already an Exit (a computed answer), which needs no fiber to run. */
     readonly result: Effect.Effect<unknown, never, R>
     /**
@@ -103,8 +102,6 @@ export const dispatch = <R>(registry: HandlerRegistry<R>, frame: Uint8Array, con
       request: undefined,
       clientId: null,
       blocking: false,
-      frame,
-      releasesFrame: false,
       result: Effect.succeed(body),
       respond: (b, w) => writeResponseFrame(ApiVersions, 0, correlationId, b, w)
     }
@@ -142,20 +139,7 @@ export const dispatch = <R>(registry: HandlerRegistry<R>, frame: Uint8Array, con
       return reject(`unsupported ${api.name} version ${apiVersion} (supported ${handler.minVersion}-${handler.maxVersion})`)
     }
     const body = handler.errorResponse(request, ErrorCode.UNSUPPORTED_VERSION, ctx)
-    return {
-      _tag: "Handle",
-      apiName: api.name,
-      apiKey,
-      apiVersion,
-      correlationId,
-      request,
-      clientId: ctx.header.clientId,
-      blocking: false,
-      frame,
-      releasesFrame: false,
-      result: Effect.succeed(body),
-      respond
-    }
+    return { _tag: "Handle", apiName: api.name, apiKey, apiVersion, correlationId, request, clientId: ctx.header.clientId, blocking: false, result: Effect.succeed(body), respond }
   }
 
   const services = conn.services as Context.Context<R> | undefined
@@ -173,8 +157,7 @@ export const dispatch = <R>(registry: HandlerRegistry<R>, frame: Uint8Array, con
     request,
     clientId: ctx.header.clientId,
     blocking: handler.blocking === true,
-    frame,
-    releasesFrame: handler.releasesRequestBytes === true,
+    releasableFrame: handler.releasesRequestBytes === true ? frame : undefined,
     result: handleWith === undefined
       ? handler.handle(request, ctx)
       : many !== undefined
