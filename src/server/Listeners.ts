@@ -111,7 +111,9 @@ export const takeOverReading = (socket: NodeSocket.NetSocket["Service"], counter
   // A waiting pull gets what was read in the event loop's poll phase at once, in its check
   // phase: libuv reads up to 32 chunks of 64 KiB from a socket per wake-up, each its own
   // 'data' event, and handling them together writes their batches and responses in one
-  // write each instead of one per chunk.
+  // write each instead of one per chunk. Reading pauses at DIRECT_READ_LIMIT, so one pull
+  // takes at most that and a chunk: a client's burst of small requests answered with large
+  // responses (Metadata for many topics) grew the broker's memory by twice as much unbounded.
   let scheduled = false
   const deliverScheduled = () => {
     scheduled = false
@@ -121,12 +123,12 @@ export const takeOverReading = (socket: NodeSocket.NetSocket["Service"], counter
     chunks.push(chunk)
     bytes += chunk.length
     counters.received += chunk.length
-    if (waiter !== undefined) {
-      if (!scheduled) {
-        scheduled = true
-        setImmediate(deliverScheduled)
-      }
-    } else if (bytes >= DIRECT_READ_LIMIT) socket.pause()
+    if (waiter !== undefined && !scheduled) {
+      scheduled = true
+      setImmediate(deliverScheduled)
+    }
+    // Bounds what one pull takes (a burst of requests handled in one go) as well as what waits unpulled.
+    if (bytes >= DIRECT_READ_LIMIT) socket.pause()
   })
   // End of stream: bytes already received are pulled before the error.
   socket.on("end", () => {

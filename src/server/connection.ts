@@ -124,6 +124,7 @@ export const serveConnection = <R>(
       // Client quotas (KIP-219): a throttled response is sent at once, then no request is
       // handled (nor, once the ones buffered are held, read) until `mutedUntil` (Clock ms).
       let mutedUntil = 0
+      // Frames read and left unhandled (muted, or backpressured: see handleFrames), handled before reading more.
       let heldFrames = false
       const services = yield* Effect.context<R>()
       const connection = {
@@ -391,7 +392,10 @@ export const serveConnection = <R>(
       // run is run, and the loop resumes after it. Blocking handlers get their own fiber.
       const handleFrames = (): Effect.Effect<void, RequestRejected | HandlerDefect | Socket.SocketError, R> => {
         while (true) {
-          if (mutedUntil !== 0 && muted()) {
+          // Backpressure per request, not per read: one pull may deliver a wake-up's worth of
+          // requests, whose responses must not pile up past the limits.
+          // A full output buffer is written first; the rest waits if the socket does not take it.
+          if ((mutedUntil !== 0 && muted()) || unanswered >= options.maxQueuedRequests || out.byteLength >= OUTPUT_BACKLOG_LIMIT) {
             heldFrames = true
             return flush
           }
@@ -477,7 +481,7 @@ export const serveConnection = <R>(
         const wait = mutedUntil - clock.currentTimeMillisUnsafe()
         return wait > 0 ? Effect.andThen(Effect.sleep(wait), awaitUnmuted) : Effect.void
       })
-      // Requests read before the connection was muted are handled once it is unmuted, before reading more.
+      // Requests read before the connection was muted or backpressured are handled once it no longer is, before reading more.
       const handleHeld = Effect.suspend(() => {
         heldFrames = false
         lastActivity = clock.currentTimeMillisUnsafe()

@@ -106,7 +106,7 @@ const settle = Effect.gen(function*() {
 })
 
 /** A connection served over `directSocket`, in a fiber of its own. */
-const serveDirect = Effect.gen(function*() {
+const startDirect = Effect.gen(function*() {
   const s = directSocket()
   const socket = Socket.make({
     reader: Effect.succeed({ pull: Effect.never, upgrade: () => Effect.void }),
@@ -124,6 +124,12 @@ const serveDirect = Effect.gen(function*() {
     direct: s.direct
   }, () => Effect.void))
   yield* settle
+  return { s, fiber }
+})
+
+/** A connection waiting for progress: 1 written (filling the socket), 2 behind it over the limit, 3 unread. */
+const serveDirect = Effect.gen(function*() {
+  const { s, fiber } = yield* startDirect
   // 1 is written and fills the socket; 2 is answered behind it, over the backlog limit:
   // the loop stops reading and waits for progress.
   yield* s.setNeedsDrain(true)
@@ -140,6 +146,22 @@ const serveDirect = Effect.gen(function*() {
 })
 
 describe("direct writes under output backpressure", () => {
+  it.effect("requests read together stop being handled once their responses reach the backlog limit", () =>
+    Effect.gen(function*() {
+      const { s, fiber } = yield* startDirect
+      // One read holds three requests (a wake-up's worth of socket chunks): 1's response alone
+      // reaches the limit, so it is written, and 2 and 3 wait for the socket to take it.
+      yield* s.setNeedsDrain(true)
+      yield* s.receive(Buffer.concat([listGroups(1), listGroups(2), listGroups(3)]))
+      yield* settle
+      assert.deepStrictEqual(s.answered(), [1])
+      yield* s.setNeedsDrain(false)
+      yield* s.drain
+      yield* settle
+      assert.deepStrictEqual(s.answered(), [1, 2, 3])
+      yield* Fiber.interrupt(fiber)
+    }))
+
   it.effect("a request read while a drained write resumes the loop is answered, and so is the next one", () =>
     Effect.gen(function*() {
       const { s, fiber } = yield* serveDirect
