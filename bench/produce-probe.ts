@@ -68,7 +68,7 @@ const run = async (name: string, port: number, pid: number, topic: string, recor
     port, connections: CONNECTIONS, window: idempotent ? 5 : 8, next, warmupMs: 1000, durationMs: seconds * 1000,
     onWindowStart: () => {
       c0 = counters(pid)
-      if (record !== undefined) perf = spawn("perf", ["record", "-g", "-o", record, "-p", String(pid)], { stdio: "ignore" })
+      if (record !== undefined) perf = spawn("perf", ["record", ...(process.env["PROBE_PERF_EVENT"] ? ["-e", process.env["PROBE_PERF_EVENT"]] : []), "-g", "-o", record, "-p", String(pid)], { stdio: "ignore" })
       else if (hasPerf) {
         perf = spawn("perf", ["stat", "-x", ",", "-e", EVENTS.join(","), "-p", String(pid)], { stdio: ["ignore", "ignore", "pipe"] })
         perf.stderr!.on("data", (d) => (perfOut += d))
@@ -114,7 +114,10 @@ try {
   const entries = ab ?? [entry ?? "start"]
   const brokers = []
   for (const [i, e] of entries.entries()) {
-    brokers.push(await startBrokerProcess({ dataDir: path.join(root, `broker${i}`), ...(e === "start" ? {} : { command: [e] }) }))
+    // "<entry>@KEY=VALUE@...": that entry's broker runs with these environment variables added.
+    const [command, ...vars] = e.split("@")
+    const env = Object.fromEntries(vars.map((v) => [v.slice(0, v.indexOf("=")), v.slice(v.indexOf("=") + 1)]))
+    brokers.push(await startBrokerProcess({ dataDir: path.join(root, `broker${i}`), env, ...(command === "start" ? {} : { command: [command!] }) }))
   }
   brokerOutput = brokers[0]!.output
   const sink = await startBare(["sink", path.join(root, "sink.bin"), ...(process.argv.includes("--sink-per-read") ? ["per-read"] : [])])

@@ -71,6 +71,8 @@ export const startBrokerProcess = (options: {
   readyTimeoutMs?: number
   /** node's arguments instead of `pnpm start`'s (e.g. another build's bundle, for an A/B run). */
   command?: ReadonlyArray<string>
+  /** Environment variables added to the bench's own (e.g. a malloc tunable, for an A/B run). */
+  env?: Record<string, string>
 }): Promise<BrokerProcess> => {
   const overrides: Record<string, string> = {
     "listeners": "PLAINTEXT://127.0.0.1:0",
@@ -82,7 +84,7 @@ export const startBrokerProcess = (options: {
   const nodeArgs = (process.env["BENCH_BROKER_NODE_ARGS"] ?? "").split(/\s+/).filter((a) => a.length > 0)
   const args = [...nodeArgs, ...(options.command ?? startCommand()), ...Object.entries(overrides).flatMap(([k, v]) => ["--override", `${k}=${v}`])]
   const spawnedAt = performance.now()
-  const child = spawn(process.execPath, args, { cwd: projectRoot, stdio: ["ignore", "pipe", "pipe"] })
+  const child = spawn(process.execPath, args, { cwd: projectRoot, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...options.env } })
   trackChild(child)
   let out = ""
   const exited = new Promise<number | null>((resolve) => child.once("close", (code) => resolve(code)))

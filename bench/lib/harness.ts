@@ -99,6 +99,8 @@ const SLOW_START_ROUND_MS = 20_000
 const SLOW_START_LIMIT_MS = 15 * 60_000
 
 const bareServerPath = path.join(import.meta.dirname, "bare-server.ts")
+/** The start-up floor (bench/lib/bare-listener.cjs): plain CommonJS, nothing but node:net. */
+const bareListenerPath = path.join(import.meta.dirname, "bare-listener.cjs")
 const MB = 1e6
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
 const f1 = (n: number) => (Number.isFinite(n) ? (Math.abs(n) >= 100 ? n.toFixed(0) : n.toFixed(1)) : String(n))
@@ -111,12 +113,13 @@ export interface BareServer {
   stop: () => Promise<void>
 }
 
+/** A baseline server: bench/lib/bare-server.ts with `args`, or with none, the start-up floor (bare-listener.cjs). */
 export const startBare = (args: ReadonlyArray<string>): Promise<BareServer> =>
   new Promise((resolve, reject) => {
     const spawnedAt = performance.now()
     // BENCH_BARE_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles the bare servers as BENCH_BROKER_NODE_ARGS does the broker.
     const nodeArgs = (process.env["BENCH_BARE_NODE_ARGS"] ?? "").split(/\s+/).filter((a) => a.length > 0)
-    const child = spawn(process.execPath, [...nodeArgs, bareServerPath, ...args], { stdio: ["ignore", "pipe", "inherit"] })
+    const child = spawn(process.execPath, [...nodeArgs, ...(args.length === 0 ? [bareListenerPath] : [bareServerPath, ...args])], { stdio: ["ignore", "pipe", "inherit"] })
     trackChild(child)
     const exited = new Promise<void>((r) => child.once("close", () => r()))
     const stop = async () => {
@@ -301,7 +304,7 @@ export const runBench = async (profile: Profile, options: BenchOptions = {}): Pr
     add({ key: "partitions_10k_shutdown_ms", name: `clean shutdown after producing to ${partitions} partitions`, unit: "ms", value: shutdownMs, rounds: [shutdownMs] })
   }
   try {
-    // ---- start-to-ready and idle RSS on a fresh directory, against a bare node:net server ----
+    // ---- start-to-ready and idle RSS on a fresh directory, against the least a Node.js process does to answer ----
     const startup: Array<number> = []
     const rss: Array<number> = []
     const bareStartup: Array<number> = []
@@ -310,7 +313,7 @@ export const runBench = async (profile: Profile, options: BenchOptions = {}): Pr
       await sleep(profile.idleSettleMs)
       startup.push(b.readyMs)
       rss.push(processRssMb(b.pid))
-      const bare = track(await startBare(["sink", path.join(root, `startup-sink-${r}.bin`)]))
+      const bare = track(await startBare([]))
       await sleep(profile.idleSettleMs)
       bareStartup.push(bare.readyMs)
       bareRss.push(processRssMb(bare.pid))
@@ -318,8 +321,8 @@ export const runBench = async (profile: Profile, options: BenchOptions = {}): Pr
       log(`  round ${r + 1}/${R}: broker ready in ${f1(b.readyMs)} ms, RSS ${f1(rss[r]!)} MB | bare node ${f1(bare.readyMs)} ms, ${f1(bareRss[r]!)} MB`)
     }
     const startupFigures = () => {
-      pair("startup_ms", "start-to-ready (spawn until ApiVersions answers), empty data dir", "ms", startup, "bare node:net server", bareStartup)
-      pair("idle_rss_mb", "idle RSS after start-up", "MB", rss, "bare node:net server", bareRss)
+      pair("startup_ms", "start-to-ready (spawn until ApiVersions answers), empty data dir", "ms", startup, "bare node:net listener", bareStartup)
+      pair("idle_rss_mb", "idle RSS after start-up", "MB", rss, "bare node:net listener", bareRss)
     }
     if (!profile.shareBrokers) {
       // Not counted: `pnpm start` may build its bundle or fill a compile cache on a first start.
