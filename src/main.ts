@@ -15,6 +15,7 @@ import { ConfigError } from "./config/errors.ts"
 import { makeBrokerLayer } from "./broker.ts"
 import { BrokerServer } from "./server/BrokerServer.ts"
 import { jsonLoggerLayer } from "./logging/json-logger.ts"
+import { raiseMallocTrimThreshold } from "./malloc-trim.ts"
 import { describeFailure } from "./startup-failure.ts"
 import { formatStorage } from "./metadata/format.ts"
 import { DEFAULT_BOOTSTRAP_METADATA_VERSION } from "./metadata/MetadataLog.ts"
@@ -88,6 +89,9 @@ const runMain = (argv: ReadonlyArray<string>): void => {
   // threads leave a disk with a deep queue mostly waiting. libuv reads this when the pool first
   // starts, which is after this line: nothing before a run makes an asynchronous file system call.
   process.env["UV_THREADPOOL_SIZE"] ??= "16"
+  // Not before the broker answers: V8 counts the block as external memory and may mark-compact
+  // the heap for it (~10 ms). Under load within the first second, a few reads fault as before.
+  setTimeout(raiseMallocTrimThreshold, 1_000).unref()
   NodeRuntime.runMain(program(argv), {
     disableErrorReporting: true,
     // A signal-driven stop is the normal way to end a broker: exit 0 after the drain.
