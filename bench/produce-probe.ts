@@ -104,9 +104,10 @@ const run = async (name: string, port: number, pid: number, topic: string, recor
   return (d("user") + d("sys")) / gb
 }
 
-// --ab=<entryA>,<entryB>[,...]: one broker per entry ("start" = `pnpm start`), rounds alternating
-// over them and the sink (ROUNDS, default 4), and each one's median CPU per GB at the end: an
-// A/B on a machine whose speed drifts between runs.
+// --ab=<entryA>,<entryB>[,...]: one broker per entry ("start" = `pnpm start`; "<entry>@KEY=VALUE"
+// adds an environment variable to that broker's), rounds alternating over them and the sink
+// (ROUNDS, default 4), and each one's median CPU per GB at the end: an A/B on a machine whose
+// speed drifts between runs.
 const ab = process.argv.find((a) => a.startsWith("--ab="))?.slice("--ab=".length).split(",")
 const rounds = Number(process.env["ROUNDS"] ?? (ab === undefined ? 2 : 4))
 
