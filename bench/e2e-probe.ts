@@ -20,6 +20,10 @@ import { describeRound, endToEnd } from "./lib/e2e.ts"
 import { percentileSorted } from "./lib/stats.ts"
 import { startBare } from "./lib/harness.ts"
 import { AdminClient, encodeBatch, KIB_RECORDS_64KIB_BATCHES, partsPayload, produceParts } from "./lib/kafka.ts"
+import { raiseMallocTrimThreshold } from "../src/malloc-trim.ts"
+
+// As the broker does (src/malloc-trim.ts): this process's reads must not fault in freed heap.
+raiseMallocTrimThreshold()
 
 const args = process.argv.slice(2)
 const rates = args.filter((a) => !a.startsWith("--")).map(Number)

@@ -12,6 +12,10 @@ import { startBrokerProcess } from "./lib/broker-process.ts"
 import { startBare } from "./lib/harness.ts"
 import { AdminClient, encodeBatch, fetchRequest, KIB_RECORDS_64KIB_BATCHES, partsPayload, produceParts } from "./lib/kafka.ts"
 import { runPipeline } from "./lib/load.ts"
+import { raiseMallocTrimThreshold } from "../src/malloc-trim.ts"
+
+// As the broker does (src/malloc-trim.ts): this process's reads must not fault in freed heap.
+raiseMallocTrimThreshold()
 
 const [entryA, entryB, roundsArg, mibArg] = process.argv.slice(2)
 if (entryA === undefined || entryB === undefined) {

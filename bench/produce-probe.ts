@@ -13,6 +13,10 @@ import { startBrokerProcess } from "./lib/broker-process.ts"
 import { startBare } from "./lib/harness.ts"
 import { AdminClient, encodeBatch, KIB_RECORDS_64KIB_BATCHES, partsPayload, produceParts, withSequence } from "./lib/kafka.ts"
 import { runPipeline } from "./lib/load.ts"
+import { raiseMallocTrimThreshold } from "../src/malloc-trim.ts"
+
+// As the broker does (src/malloc-trim.ts): this process's reads must not fault in freed heap.
+raiseMallocTrimThreshold()
 
 const seconds = Number(process.argv.slice(2).find((a) => !a.startsWith("--")) ?? 4)
 const entry = process.argv.find((a) => a.startsWith("--entry="))?.slice("--entry=".length)

@@ -30,12 +30,17 @@
  *     sends (one topic, one partition) are understood; anything else gets the sink's
  *     minimal response.
  *
- * Prints its port on stdout and runs until killed. Imports only node: modules, so it starts
- * in milliseconds and its CPU time is the server's own.
+ * Prints its port on stdout and runs until killed. Imports only node: modules and two small
+ * files with no imports of their own, so it starts in milliseconds and its CPU time is the
+ * server's own.
  */
 import * as fs from "node:fs"
 import * as net from "node:net"
 import { FrameCounter } from "./frames.ts"
+import { raiseMallocTrimThreshold } from "../../src/malloc-trim.ts"
+
+// As the broker does (src/malloc-trim.ts), so that the baselines keep the same allocator setting.
+raiseMallocTrimThreshold()
 
 const listen = (server: net.Server) =>
   server.listen(0, "127.0.0.1", () => console.log((server.address() as net.AddressInfo).port))

@@ -17,6 +17,10 @@
 import * as net from "node:net"
 import { monotonicMs, type ProducerReport } from "./e2e.ts"
 import { encodeBatch, KIB_RECORDS_64KIB_BATCHES, produceParts } from "./kafka.ts"
+import { raiseMallocTrimThreshold } from "../../src/malloc-trim.ts"
+
+// As the broker does (src/malloc-trim.ts): this process's reads must not fault in freed heap.
+raiseMallocTrimThreshold()
 
 const [portArg, topic, rateArg, durationArg, connectionsArg, windowArg] = process.argv.slice(2)
 const port = Number(portArg)
