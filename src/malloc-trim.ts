@@ -15,8 +15,9 @@
  * broker runs (never touched, so it costs no resident memory), sets them to 30 and 60 MiB: up
  * to 60 MiB freed at the top of the heap stays mapped, and blocks below 30 MiB come from the
  * heap rather than their own mappings. A user's MALLOC_TRIM_THRESHOLD_ or MALLOC_MMAP_THRESHOLD_
- * turns this adjustment off in glibc, and it does nothing under another C library. For the
- * standalone broker only (src/main.ts): an embedding process keeps its own allocator's behaviour.
+ * turns this adjustment off in glibc, and it does nothing under another C library. Called by the
+ * standalone broker (src/main.ts), not by an embedded one (the host process keeps its allocator's
+ * behaviour), and by the bench's load generators and baselines.
  */
 const BLOCK_BYTES = 30 * 1024 * 1024
 
