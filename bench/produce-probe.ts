@@ -44,7 +44,8 @@ const traceGc = process.argv.includes("--trace-gc")
 if (traceGc) process.env["BENCH_BROKER_NODE_ARGS"] = `${process.env["BENCH_BROKER_NODE_ARGS"] ?? ""} --trace-gc`
 let brokerOutput: (() => string) | undefined
 
-// --perf-record=<file>: `perf record -g` of the broker's last window (JIT frames named with BENCH_BROKER_NODE_ARGS=--perf-basic-prof).
+// --perf-record=<file>: `perf record -g` of the broker's last window (JIT frames named with
+// BENCH_BROKER_NODE_ARGS=--perf-basic-prof), and of the sink's into <file>.sink.
 const perfRecord = process.argv.find((a) => a.startsWith("--perf-record="))?.slice("--perf-record=".length)
 
 // --idempotent: one producer per connection (acks=-1, 5 in flight), each request a fresh copy with its sequence, as the bench's idempotent scenario.
@@ -140,7 +141,7 @@ try {
         cpu[i]!.push(await run(name, broker.port, broker.pid, topic, round === rounds - 1 ? perfRecord : undefined, admins[i]))
         await admins[i]!.deleteTopics([topic])
       }
-      await run("sink  ", sink.port, sink.pid, "probe")
+      await run("sink  ", sink.port, sink.pid, "probe", round === rounds - 1 && perfRecord !== undefined ? `${perfRecord}.sink` : undefined)
       fs.truncateSync(path.join(root, "sink.bin"), 0)
     }
     for (const a of admins) a.close()

@@ -54,6 +54,7 @@ import type { ValidatedBatches } from "./record-batch.ts"
 import type { ActiveProducerState } from "./producer-state.ts"
 import { UnreadableSegmentError } from "./segment.ts"
 import { SyncBatch } from "./sync-batch.ts"
+import { removeInBackground } from "./background-removal.ts"
 import { KafkaStorageError, LogDirFailureChannel } from "./log-dir-failure.ts"
 
 export {
@@ -557,8 +558,9 @@ const make = (options: LogStoreOptions) =>
               const name = entry.name
               const full = path.join(dir.path, name)
               if (name.endsWith("-delete")) {
-                // A partition deletion interrupted by a crash: finish it.
-                io.rmSync(full, { recursive: true, force: true })
+                // A partition deletion interrupted by a crash (or still running when the broker
+                // stopped): finish it.
+                removeInBackground(io, full)
                 warnings.push(`${full}: removed a partition directory pending deletion`)
                 continue
               }

@@ -62,6 +62,7 @@ import {
 } from "./producer-state.ts"
 import type { AbortedTxn } from "./transaction-index.ts"
 import { holdsSwapLeftovers, recoverSwaps } from "./cleaner/swap.ts"
+import { removeInBackground } from "./background-removal.ts"
 import {
   INDEX_FILE_SUFFIX,
   LOG_FILE_SUFFIX,
@@ -401,7 +402,7 @@ export class PartitionLog {
       const full = path.join(dir, name)
       if (name.endsWith(".deleted") || name.endsWith(".cleaned") || name.endsWith(".tmp")) {
         // Leftovers of an interrupted delete, clean or checkpoint write; Kafka removes them too.
-        io.rmSync(full, { force: true })
+        removeInBackground(io, full)
         continue
       }
       const base = offsetFromFilename(name)
@@ -1419,7 +1420,11 @@ export class PartitionLog {
     if (firstError !== null) throw firstError
   }
 
-  /** Closes without flushing and removes the partition directory. */
+  /**
+   * Closes without flushing and renames the partition directory to Kafka's
+   * `<topic>-<partition>.<id>-delete`, which start-up removes; its files are removed on the
+   * thread pool (src/log/background-removal.ts).
+   */
   deleteFromDisk(): void {
     this.closed = true
     for (const segment of this.segments) segment.closeQuietly()
@@ -1427,7 +1432,7 @@ export class PartitionLog {
     // skips and removes, never a half-deleted live partition.
     const renamed = `${this.dir}.${crypto.randomUUID().replaceAll("-", "")}-delete`
     this.io.renameSync(this.dir, renamed)
-    this.io.rmSync(renamed, { recursive: true, force: true })
+    removeInBackground(this.io, renamed)
     this.notify()
   }
 

@@ -22,6 +22,7 @@ import {
 } from "./record-batch.ts"
 import { acquireReadBuffer, releaseReadBuffers } from "./read-buffers.ts"
 import type { Deferred, LeaderEpochCache } from "./checkpoint.ts"
+import { removeInBackground } from "./background-removal.ts"
 import { deleteIfExists } from "./index-file.ts"
 import { TimeIndex } from "./time-index.ts"
 import { TransactionIndex } from "./transaction-index.ts"
@@ -30,6 +31,8 @@ export const LOG_FILE_SUFFIX = ".log"
 export const INDEX_FILE_SUFFIX = ".index"
 export const TIME_INDEX_FILE_SUFFIX = ".timeindex"
 export const TXN_INDEX_FILE_SUFFIX = ".txnindex"
+/** What a deleted segment's files are renamed to until they are removed (Kafka's suffix). */
+export const DELETED_FILE_SUFFIX = ".deleted"
 
 const INT32_MAX = 0x7fffffff
 
@@ -618,6 +621,12 @@ export class LogSegment {
     this.io.fsyncSync(this.fd)
   }
 
+  /** syncLogFile with the fsync on the thread pool; `done` runs on the event loop when it returns. */
+  syncLogFileLater(done: (error: NodeJS.ErrnoException | null) => void): void {
+    this.writePending()
+    this.io.fsync(this.fd, done)
+  }
+
   /**
    * Names this sealed segment's files for `later` to force, leaving its own "unsynced" marks
    * as they are: a force on the thread pool that a synchronous flush or close meanwhile
@@ -691,9 +700,21 @@ export class LogSegment {
     }
   }
 
+  /**
+   * Deletes the segment: its log file is renamed to `.log.deleted` (as Kafka names a segment
+   * it deletes; the directory's next open removes one a crash left) and removed on the thread
+   * pool, since freeing a large file's blocks can take hundreds of milliseconds; the indexes,
+   * a few MB at most, are unlinked here.
+   */
   deleteFiles(): void {
     this.closeQuietly()
-    deleteIfExists(this.logPath, this.io)
+    const deleted = `${this.logPath}${DELETED_FILE_SUFFIX}`
+    try {
+      this.io.renameSync(this.logPath, deleted)
+      removeInBackground(this.io, deleted)
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e
+    }
     this.offsetIndex.deleteFile()
     this.timeIndex.deleteFile()
     deleteIfExists(this.filePath(TXN_INDEX_FILE_SUFFIX), this.io)

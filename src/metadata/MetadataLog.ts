@@ -300,20 +300,33 @@ export const make = Effect.fnUntraced(function*(options: MetadataLogOptions) {
     return { image: builder.build(), records }
   }
 
-  /** Appends + fsyncs one batch, then swaps the image and tells listeners. Caller holds the lock. */
+  /** A failed append or force: the log goes offline, and the broker halts. */
+  const appendFailed = (e: unknown): MetadataIoError => {
+    const error = e instanceof MetadataIoError
+      ? e
+      : new MetadataIoError({ path: log.dir, message: `metadata log append failed: ${(e as Error).message ?? String(e)}` })
+    failed = new MetadataIoError({ path: log.dir, message: `the metadata log is offline after an earlier failure: ${error.message}` })
+    return error
+  }
+
+  /**
+   * Appends one batch and forces it (the fsync on the thread pool: the event loop keeps
+   * serving while the disk takes its time), then swaps the image and tells listeners.
+   * Caller holds the lock, so nothing is appended while a force is in flight.
+   */
   const commit = (records: ReadonlyArray<MetadataRecordInit>): Effect.Effect<MetadataChange, MetadataIoError> =>
     Effect.gen(function*() {
       if (failed !== null) return yield* failed
-      const appended = yield* Effect.try({
-        try: () => log.appendRecords(records),
-        catch: (e) => {
-          const error = e instanceof MetadataIoError
-            ? e
-            : new MetadataIoError({ path: log.dir, message: `metadata log append failed: ${(e as Error).message ?? String(e)}` })
-          failed = new MetadataIoError({ path: log.dir, message: `the metadata log is offline after an earlier failure: ${error.message}` })
-          return error
-        }
-      }).pipe(
+      const appended = yield* Effect.andThen(
+        Effect.try({ try: () => log.appendRecords(records), catch: appendFailed }),
+        (appended) =>
+          Effect.as(
+            Effect.callback<void, MetadataIoError>((resume) => {
+              log.forceAppended((e) => resume(e === null ? Effect.void : Effect.fail(appendFailed(e))))
+            }),
+            appended
+          )
+      ).pipe(
         // KRaft cannot run on a metadata log that failed a write: Kafka's fatal fault handler halts.
         Effect.tapError((error) => {
           const reason = `Shutdown broker because the metadata log in ${log.dir} failed: ${error.message}`

@@ -640,13 +640,38 @@ export class ClusterMetadataLog {
     return this.appendBatch([{ key: encodeControlRecordKey(ControlRecordType.LEADER_CHANGE), value: w.toBytes() }], true)
   }
 
-  /** Appends the records as one batch and fsyncs it. */
+  /**
+   * Appends the records as one batch, written to the file but not yet durable: the caller
+   * commits it once `forceAppended` reports the force done, and appends nothing meanwhile.
+   */
   appendRecords(records: ReadonlyArray<MetadataRecordInit>): AppendResult {
     if (records.length === 0) throw new RangeError("a metadata batch needs at least one record")
-    return this.appendBatch(records.map((r) => ({ key: null, value: encodeMetadataRecord(r) })), false)
+    return this.appendBatch(records.map((r) => ({ key: null, value: encodeMetadataRecord(r) })), false, false)
   }
 
-  private appendBatch(records: ReadonlyArray<RecordInput>, control: boolean): AppendResult {
+  /**
+   * Forces what was appended: the log file's fsync on the thread pool, so that the event loop
+   * serves the broker's connections while the disk, busy with their writes, takes tens or
+   * hundreds of milliseconds (Kafka's Raft log is forced on its own I/O thread too). After a
+   * roll, the directory is fsynced first, here (once per metadata.log.segment.bytes).
+   */
+  forceAppended(done: (error: MetadataIoError | MetadataLogCorrupted | null) => void): void {
+    try {
+      ioStep(this.dir, () => this.forceDirectory())
+      this.segment.syncLogFileLater((e) => done(e === null ? null : ioFailure(this.dir, e)))
+    } catch (e) {
+      done(e as MetadataIoError | MetadataLogCorrupted)
+    }
+  }
+
+  /** A new segment's name is durable only once its directory is fsynced (Kafka's LocalLog.flush). */
+  private forceDirectory(): void {
+    if (!this.directoryDirty) return
+    fsyncDirectory(this.dir, this.io)
+    this.directoryDirty = false
+  }
+
+  private appendBatch(records: ReadonlyArray<RecordInput>, control: boolean, force = true): AppendResult {
     if (this.closed) throw new MetadataIoError({ path: this.dir, message: "the metadata log is closed" })
     const baseOffset = this.nextOffset
     const timestamp = this.now()
@@ -660,14 +685,11 @@ export class ClusterMetadataLog {
     ioStep(this.dir, () => {
       this.maybeRoll(batch.length, timestamp)
       this.segment.append(batch, viewOf(batch), [0])
+      if (!force) return
       // Only the records need to be durable: every segment is recovered (its indexes rebuilt)
       // when the metadata log opens.
       this.segment.syncLogFile()
-      // A new segment's name is durable only once its directory is fsynced (Kafka's LocalLog.flush).
-      if (this.directoryDirty) {
-        fsyncDirectory(this.dir, this.io)
-        this.directoryDirty = false
-      }
+      this.forceDirectory()
     })
     return { baseOffset, lastOffset: baseOffset + records.length - 1, batch }
   }
@@ -701,8 +723,12 @@ const ioStep = <A>(where: string, f: () => A): A => {
   try {
     return f()
   } catch (e) {
-    if (e instanceof MetadataLogCorrupted || e instanceof MetadataIoError) throw e
-    if (e instanceof UnreadableSegmentError) throw new MetadataLogCorrupted({ path: where, message: e.message })
-    throw new MetadataIoError({ path: where, message: `metadata log I/O failed in ${where}: ${(e as Error).message ?? String(e)}` })
+    throw ioFailure(where, e)
   }
+}
+
+const ioFailure = (where: string, e: unknown): MetadataIoError | MetadataLogCorrupted => {
+  if (e instanceof MetadataLogCorrupted || e instanceof MetadataIoError) return e
+  if (e instanceof UnreadableSegmentError) return new MetadataLogCorrupted({ path: where, message: e.message })
+  return new MetadataIoError({ path: where, message: `metadata log I/O failed in ${where}: ${(e as Error).message ?? String(e)}` })
 }

@@ -6,9 +6,11 @@
  *
  * The calls stay synchronous and the object is handed down once (to a PartitionLog, a
  * LogSegment, an index) rather than looked up per call, so the hot path remains plain
- * functions on Buffers. The asynchronous calls (open, write, ftruncate, fsync, rename, close)
- * serve the writes and forces left to libuv's thread pool (src/log/sync-batch.ts): a shutdown
- * forcing many logs' files at once, the periodic checkpoints, rolled-segment flushes.
+ * functions on Buffers. The asynchronous calls (open, write, ftruncate, fsync, rename, close, rm)
+ * serve the work left to libuv's thread pool: the writes and forces of src/log/sync-batch.ts (a
+ * shutdown forcing many logs' files at once, the periodic checkpoints, rolled-segment flushes),
+ * the metadata log's fsyncs, and removing deleted segments and partitions
+ * (src/log/background-removal.ts).
  */
 import * as fs from "node:fs"
 import { Context, Effect, Layer, Option } from "effect"
@@ -36,6 +38,7 @@ export type FileIoShape = Pick<
   | "realpathSync"
   | "rename"
   | "renameSync"
+  | "rm"
   | "rmSync"
   | "statSync"
   | "unlinkSync"

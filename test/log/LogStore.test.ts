@@ -11,6 +11,7 @@ import {
   MAX_TIMESTAMP,
   READ_COMMITTED
 } from "../../src/log/LogStore.ts"
+import { backgroundRemovalsSettled } from "../../src/log/background-removal.ts"
 import { LogMaintenance } from "../../src/log/maintenance.ts"
 import { encodeTxnMarkerBatch } from "../../src/log/control-records.ts"
 import { buildRecordBatch, readBatchHeader, readRecords } from "../../src/log/record-batch.ts"
@@ -161,6 +162,7 @@ describe("LogStore", () => {
           assert.isFalse(fs.existsSync(path.join(logDir, ".kafka_cleanshutdown")))
           assert.deepStrictEqual(store.partitions().map((l) => `${l.topic}/${l.partition}`).sort(), ["my-topic-x/12", "orders/0"])
           assert.isUndefined(store.findPartition("__cluster_metadata", 0))
+          yield* Effect.promise(backgroundRemovalsSettled)
           assert.isFalse(fs.existsSync(path.join(logDir, "gone-0.0123456789abcdef0123456789abcdef-delete")))
           assert.strictEqual((yield* store.append("orders", 0, batchOf(1, 0))).baseOffset, 3)
           const log = yield* store.getPartition("my-topic-x", 12)
@@ -273,6 +275,9 @@ describe("LogStore", () => {
 
         yield* store.deletePartition("orders", 0)
         assert.isFalse(fs.existsSync(path.join(logDir, "orders-0")))
+        // Renamed as Kafka renames a deleted partition; its files go on the thread pool.
+        assert.match(fs.readdirSync(logDir).filter((n) => n.startsWith("orders")).join(), /^orders-0\.[0-9a-f]{32}-delete$/)
+        yield* Effect.promise(backgroundRemovalsSettled)
         assert.deepStrictEqual(fs.readdirSync(logDir).filter((n) => n.startsWith("orders")), [])
         assert.strictEqual(yield* failureTag(store.getPartition("orders", 0)), "PartitionNotFound")
         yield* store.deletePartition("orders", 0) // idempotent

@@ -1,7 +1,8 @@
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { afterAll, describe, expect, it } from "@effect/vitest"
-import { Effect, Exit, PubSub } from "effect"
+import { Effect, Exit, Fiber, PubSub } from "effect"
+import { FileIo, type FileIoShape, nodeFileIo } from "../../src/storage/FileIo.ts"
 import type { MetadataImage } from "../../src/metadata/image.ts"
 import type { MetadataChange } from "../../src/metadata/MetadataLog.ts"
 import { ZERO_UUID } from "../../src/protocol/primitives.ts"
@@ -303,6 +304,42 @@ describe("MetadataLog changes", () => {
         expect(types[0]).toBe(2)
         expect(types.slice(1).every((t) => t === 3)).toBe(true)
       }
+    }))
+
+  it.effect("forces each change on the thread pool and commits it only once the force returns", () =>
+    Effect.gen(function*() {
+      const dir = tempDir()
+      // Once started, holds every asynchronous fsync until the test lets it go; counts the synchronous ones.
+      let holding = false
+      const held: Array<() => void> = []
+      let syncForces = 0
+      const io: FileIoShape = {
+        ...nodeFileIo,
+        fsync: ((fd: number, callback: (e: NodeJS.ErrnoException | null) => void) => {
+          if (holding) held.push(() => fs.fsync(fd, callback))
+          else fs.fsync(fd, callback)
+        }) as typeof fs.fsync,
+        fsyncSync: (fd: number) => {
+          syncForces++
+          fs.fsyncSync(fd)
+        }
+      }
+      yield* withMetadataLog({ logDirs: [dir], nodeId: 1 }, (m) =>
+        Effect.gen(function*() {
+          const forcesAtStart = syncForces
+          holding = true
+          const create = yield* Effect.forkChild(m.createTopic({ name: "forced", numPartitions: 1, replicationFactor: 1 }))
+          for (let i = 0; i < 100 && held.length === 0; i++) yield* Effect.yieldNow
+          // Written, being forced: not committed, and nothing forced on the event loop.
+          expect(held).toHaveLength(1)
+          expect(readLog(dir).some((b) => b.records.some((r) => r.value !== null && r.value[1] === 2))).toBe(true)
+          expect(m.current().topicsByName.has("forced")).toBe(false)
+          expect(create.pollUnsafe()).toBeUndefined()
+          expect(syncForces).toBe(forcesAtStart)
+          held.shift()!()
+          const topic = yield* Fiber.join(create)
+          expect(m.current().topicsByName.get("forced")?.topicId).toBe(topic.topicId)
+        })).pipe(Effect.provideService(FileIo, io))
     }))
 
   it.effect("tells listeners and subscribers about committed changes before the call returns", () =>

@@ -354,6 +354,7 @@ export class FaultyFileIo {
       ftruncate: ((fd: number, len: number, callback: fs.NoParamCallback) => later(() => io.ftruncateSync(fd, len), callback)) as typeof fs.ftruncate,
       close: ((fd: number, callback: fs.NoParamCallback) => later(() => io.closeSync(fd), callback)) as typeof fs.close,
       rename: ((from: fs.PathLike, to: fs.PathLike, callback: fs.NoParamCallback) => later(() => io.renameSync(from, to), callback)) as typeof fs.rename,
+      rm: ((file: fs.PathLike, options: fs.RmOptions, callback: fs.NoParamCallback) => later(() => io.rmSync(file, options), callback)) as typeof fs.rm,
       ftruncateSync: (fd: number, len?: number) => {
         guardFd("truncate", "ftruncate", fd)
         fs.ftruncateSync(fd, len)

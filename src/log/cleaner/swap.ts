@@ -28,10 +28,12 @@
  */
 import { type FileIoShape, nodeFileIo } from "../../storage/FileIo.ts"
 import * as path from "node:path"
+import { removeInBackground } from "../background-removal.ts"
 import { fsyncDirectory } from "../checkpoint.ts"
 import { OffsetIndex } from "../offset-index.ts"
 import { lastOffsetAt, maxTimestampAt, NO_TIMESTAMP, viewOf } from "../record-batch.ts"
 import {
+  DELETED_FILE_SUFFIX,
   filenamePrefixFromOffset,
   INDEX_FILE_SUFFIX,
   LOG_FILE_SUFFIX,
@@ -46,7 +48,6 @@ import { TimeIndex } from "../time-index.ts"
 
 export const CLEANED_FILE_SUFFIX = ".cleaned"
 export const SWAP_FILE_SUFFIX = ".swap"
-export const DELETED_FILE_SUFFIX = ".deleted"
 
 /**
  * The files of one segment, log file last: every rename moves the indexes before the log,
@@ -203,11 +204,11 @@ export const commitSwap = (dir: string, base: number, replaced: ReadonlyArray<Lo
   hook?.("renamed")
 }
 
-/** Step 5: closes the replaced segments and removes their `.deleted` files. */
+/** Step 5: closes the replaced segments and removes their `.deleted` files (on the thread pool: src/log/background-removal.ts). */
 export const removeDeleted = (dir: string, replaced: ReadonlyArray<LogSegment>, hook?: SwapHook, io: FileIoShape = nodeFileIo): void => {
   for (const segment of replaced) {
     segment.closeQuietly()
-    for (const suffix of SEGMENT_SUFFIXES) removeIfExists(segmentFile(dir, segment.baseOffset, suffix) + DELETED_FILE_SUFFIX, io)
+    for (const suffix of SEGMENT_SUFFIXES) removeInBackground(io, segmentFile(dir, segment.baseOffset, suffix) + DELETED_FILE_SUFFIX)
   }
   hook?.("removed")
 }

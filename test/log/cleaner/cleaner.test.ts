@@ -10,6 +10,7 @@ import {
   groupSegmentsBySize,
   logToClean
 } from "../../../src/log/cleaner/cleaner.ts"
+import { backgroundRemovalsSettled } from "../../../src/log/background-removal.ts"
 import { OffsetMap } from "../../../src/log/cleaner/offset-map.ts"
 import { encodeTxnMarkerBatch } from "../../../src/log/control-records.ts"
 import { PartitionLog } from "../../../src/log/partition-log.ts"
@@ -238,7 +239,7 @@ describe("log cleaner round", () => {
 })
 
 describe("a log that changes under the cleaner", () => {
-  it("aborts the round when retention or DeleteRecords removes a segment being cleaned, leaving no temporary file", () => {
+  it("aborts the round when retention or DeleteRecords removes a segment being cleaned, leaving no temporary file", async () => {
     const log = newLog({ segmentBytes: 2048 })
     writeUpdates(log, 10, 200)
     const ltc = logToClean(log, undefined, 10_000)
@@ -254,6 +255,7 @@ describe("a log that changes under the cleaner", () => {
     expect(() => {
       for (let i = 0; i < 10_000; i++) if (steps.next().done === true) break
     }).toThrow(LogCleaningAbortedError)
+    await backgroundRemovalsSettled()
     expect(fs.readdirSync(log.dir).filter((f) => /\.(cleaned|swap|deleted)$/.test(f))).toEqual([])
     // the next round goes through
     const after = readAll(log)
