@@ -222,12 +222,10 @@ interface DirState {
   readonly failed: Set<string>
   /** Whether every partition directory here has been looked at (else no clean marker). */
   loaded: boolean
-  /**
-   * The periodic checkpoint whose writes, fsyncs and renames are on the thread pool (one per
-   * dir at a time, until its last call is answered). A synchronous write of the same files
-   * abandons what it has not yet renamed.
-   */
+  /** The checkpoint whose writes, fsyncs and renames are on the thread pool (one per dir at a time, until its last call is answered). */
   checkpointing: { readonly batch: SyncBatch; readonly done: Promise<void> } | undefined
+  /** A thread-pool checkpoint asked for and not yet started (checkpointSoon): later askers share it. */
+  nextCheckpoint: Promise<void> | undefined
 }
 
 interface Entry {
@@ -300,7 +298,7 @@ const attempt = <A, const T extends LogStoreError["_tag"]>(
 
 const IO: ReadonlyArray<"LogIoError"> = ["LogIoError"]
 
-/** Temporaries of the periodic (thread-pool) checkpoint write, distinct from the synchronous writers' ".tmp". */
+/** Temporaries of the thread-pool checkpoint write, distinct from the synchronous (start-up and shutdown) writers' ".tmp". */
 const PERIODIC_CHECKPOINT_TMP_SUFFIX = ".periodic.tmp"
 
 /** How long after start-up the logs not yet used start being opened in the background, and how many per turn. */
@@ -349,7 +347,8 @@ const make = (options: LogStoreOptions) =>
           highWatermarks: readCheckpointLenient(path.join(dirPath, REPLICATION_OFFSET_CHECKPOINT_FILE), warnings, io),
           failed: new Set(),
           loaded: false,
-          checkpointing: undefined
+          checkpointing: undefined,
+          nextCheckpoint: undefined
         })
       }
       return warnings
@@ -470,14 +469,12 @@ const make = (options: LogStoreOptions) =>
 
     /**
      * Writes the dir's three offset checkpoints. Synchronously (fsyncs included) unless `later`
-     * is given; a synchronous write supersedes a periodic one still in flight (its renames are
-     * dropped, one already on the thread pool loses its temporary): the synchronous callers
-     * (DeleteRecords, retention, partition deletion, shutdown) persist newer state, which an
-     * older rename must not replace. The superseded run stays `checkpointing` until its calls
-     * in flight are answered: the next periodic run must not write the temporaries they use.
+     * is given. The synchronous writes are start-up's, before any run on the thread pool, and
+     * shutdown's, after every such run settled (checkpointsSettled); every other writer goes
+     * through checkpointLater, one run per dir at a time, so an older rename never lands over
+     * newer content.
      */
     const writeCheckpoints = (dir: DirState, later?: Deferred): void => inDir(dir, "writing checkpoints", () => {
-      if (later === undefined && dir.checkpointing !== undefined) dir.checkpointing.batch.abandon(dir.path)
       const recovery = new Map(dir.recoveryPoints)
       const starts = new Map(dir.logStartOffsets)
       const replication = new Map<string, number>()
@@ -746,21 +743,21 @@ const make = (options: LogStoreOptions) =>
     }
 
     const deletePartition = (topic: string, partition: number) =>
-      attempt(topic, partition, "delete partition", IO, () => {
+      attempt(topic, partition, "delete partition", IO, (): DirState | undefined => {
         const key = partitionKey(topic, partition)
         const found = logs.get(key)
         // A log not opened yet is opened to be deleted: its files go the same way as any log's.
-        if (found === undefined || logOf(key, found) === undefined) return
+        if (found === undefined || logOf(key, found) === undefined) return undefined
         const entry = found as OpenEntry
         logs.delete(key)
         entry.unsubscribe()
         // Files in a failed dir are left alone (Kafka cannot delete them either).
-        if (entry.log.isOffline) return
+        if (entry.log.isOffline) return undefined
         entry.dir.recoveryPoints.delete(key)
         entry.dir.logStartOffsets.delete(key)
         entry.log.deleteFromDisk()
-        writeCheckpoints(entry.dir)
-      })
+        return entry.dir
+      }).pipe(Effect.andThen((dir) => dir === undefined ? Effect.void : checkpointSoon(dir, topic, partition, "delete partition")))
 
     const append = (topic: string, partition: number, bytes: Uint8Array, input?: AppendInput) =>
       Effect.flatMap(entryOf(topic, partition), (entry) =>
@@ -820,11 +817,11 @@ const make = (options: LogStoreOptions) =>
       Effect.flatMap(entryOf(topic, partition), (entry) =>
         attempt(topic, partition, "delete records", ["OffsetOutOfRange", "LogIoError"], () => {
           const before = entry.log.logStartOffset
-          const low = entry.log.deleteRecords(offset)
-          // Persist at once: after a crash the old start offset would expose deleted records.
-          if (low !== before) writeCheckpoints(entry.dir)
-          return low
-        })
+          return { low: entry.log.deleteRecords(offset), moved: entry.log.logStartOffset !== before }
+        }).pipe(
+          // Durable before it is answered: after a crash the old start offset would expose deleted records.
+          Effect.andThen(({ low, moved }) => moved ? Effect.as(checkpointSoon(entry.dir, topic, partition, "delete records"), low) : Effect.succeed(low))
+        )
       )
 
     const enforceRetention = (now: number) =>
@@ -847,9 +844,12 @@ const make = (options: LogStoreOptions) =>
             }
           })
         }
-        for (const dir of touched) unlessOffline(() => writeCheckpoints(dir))
-        return deleted
-      })
+        return { deleted, touched }
+      }).pipe(
+        Effect.andThen(({ deleted, touched }) =>
+          Effect.as(Effect.forEach(touched, (dir) => Effect.ignore(checkpointSoon(dir, "", -1, "retention")), { discard: true, concurrency: "unbounded" }), deleted)
+        )
+      )
 
     const flushDue = (now: number) =>
       attempt("", -1, "flush", IO, () => {
@@ -859,6 +859,35 @@ const make = (options: LogStoreOptions) =>
           if (log !== undefined && !log.isOffline) unlessOffline(() => log.maybeFlush(now))
         }
       })
+
+    /**
+     * The dir's offset checkpoints, written with every change made before this call, for the
+     * changes that must be durable before they are answered (partition deletion, DeleteRecords,
+     * retention). On the thread pool (checkpointLater): a busy disk takes tens to hundreds of
+     * ms per fsync, and the event loop serves every other connection meanwhile. Callers asking
+     * while such a run waits for the one in flight share it (a topic's partitions deleted
+     * together write the files once or twice, not once each). Fails as the synchronous write
+     * did when the dir is or went offline.
+     */
+    const checkpointSoon = (dir: DirState, topic: string, partition: number, operation: string): Effect.Effect<void, LogIoError> =>
+      Effect.andThen(
+        Effect.promise(() => {
+          if (dir.nextCheckpoint !== undefined) return dir.nextCheckpoint
+          let next: Promise<void> | undefined = undefined
+          next = (async () => {
+            await undefined // after `dir.nextCheckpoint = next` below
+            while (dir.checkpointing !== undefined) await dir.checkpointing.done
+            // From here on the files' content is taken: a later change needs a later run.
+            if (dir.nextCheckpoint === next) dir.nextCheckpoint = undefined
+            await checkpointLater(dir)
+          })()
+          dir.nextCheckpoint = next
+          return next
+        }),
+        attempt(topic, partition, operation, IO, () => {
+          if (failures.hasOfflineLogDir(dir.path)) throw LogDirFailureChannel.offlineError(dir.path)
+        })
+      )
 
     const checkpoint = () =>
       Effect.promise(() => Promise.all(dirs.map((dir) => failures.hasOfflineLogDir(dir.path) ? undefined : checkpointLater(dir)))).pipe(

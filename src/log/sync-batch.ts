@@ -17,7 +17,6 @@
  */
 import type { FileIoShape } from "../storage/FileIo.ts"
 import { DIRECTORY_FSYNC_UNSUPPORTED } from "./checkpoint.ts"
-import { deleteIfExists } from "./index-file.ts"
 
 /** Bytes to write at `position`, after cutting the file to `truncateTo` (when not null). */
 export interface FileWrite {
@@ -46,10 +45,6 @@ export class SyncBatch {
   private readonly files = new Map<string, Step>()
   private readonly renames: Array<Rename> = []
   private readonly dirs = new Map<string, Step>()
-  /** Owners whose remaining steps are dropped without a failure (a newer write replaced theirs). */
-  private readonly abandoned = new Set<string>()
-  /** Renames handed to the thread pool and not answered yet, with the FileIo they went through. */
-  private readonly renaming = new Map<Rename, FileIoShape>()
 
   /** The content of `path` must be forced (a missing file by then is no error: it was deleted). */
   file(path: string, owner: string): void {
@@ -69,20 +64,6 @@ export class SyncBatch {
   /** The entries of directory `path` must be forced, after the files and renames. */
   directory(path: string, owner: string): void {
     add(this.dirs, path, owner)
-  }
-
-  /**
-   * Drops `owner`'s steps not yet started (an fsync already issued completes): a synchronous
-   * writer is replacing the files this batch was about to publish, and a rename now would put
-   * older content over theirs (or find its temporary gone). A rename already on the thread pool
-   * could land whenever a pool thread gets to it, after the caller's own rename of the same
-   * name; its temporary is taken away here, which settles the order: either it landed already
-   * (the caller's rename, made after this returns, replaces it) or it finds no source and
-   * fails with ENOENT, which is no failure for an abandoned owner.
-   */
-  abandon(owner: string): void {
-    this.abandoned.add(owner)
-    for (const [r, io] of this.renaming) if (r.owner === owner) deleteIfExists(r.from, io)
   }
 
   /** What the batch forces, for a log line. */
@@ -106,9 +87,9 @@ export class SyncBatch {
     const fail = (owners: Iterable<string>, e: unknown) => {
       for (const o of owners) if (!failed.has(o)) failed.set(o, e as Error)
     }
-    const live = (step: Step) => [...step.owners].some((o) => !failed.has(o) && !this.abandoned.has(o))
+    const live = (step: Step) => [...step.owners].some((o) => !failed.has(o))
     await forceAll(io, [...this.files.values()], false, concurrency, fail, live)
-    await this.renameAll(io, concurrency, (r) => !failed.has(r.owner) && !this.abandoned.has(r.owner), fail)
+    await this.renameAll(io, concurrency, (r) => !failed.has(r.owner), fail)
     await forceAll(io, [...this.dirs.values()], true, concurrency, fail, live)
     return failed
   }
@@ -116,7 +97,7 @@ export class SyncBatch {
   /**
    * The renames on the thread pool: each owner's in the order given, the next once the one
    * before is answered, up to `concurrency` owners at a time. An owner's renames stop at its
-   * first failure, or when it is abandoned.
+   * first failure.
    */
   private renameAll(
     io: FileIoShape,
@@ -134,15 +115,12 @@ export class SyncBatch {
     return new Promise((resolve) => {
       let next = 0
       let inFlight = 0
-      /** Issues `chain[i]`; false when the chain is over (ended, failed or abandoned). */
+      /** Issues `chain[i]`; false when the chain is over (ended or failed). */
       const issue = (chain: ReadonlyArray<Rename>, i: number): boolean => {
         const r = chain[i]
         if (r === undefined || !live(r)) return false
-        this.renaming.set(r, io)
         io.rename(r.from, r.to, (e) => {
-          this.renaming.delete(r)
-          // An abandoned owner's temporary may have been taken away under it (see abandon).
-          if (e !== null && !(this.abandoned.has(r.owner) && e.code === "ENOENT")) fail([r.owner], e)
+          if (e !== null) fail([r.owner], e)
           if (!issue(chain, i + 1)) {
             inFlight--
             pump()

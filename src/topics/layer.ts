@@ -189,7 +189,9 @@ export const TopicsLayer: Layer.Layer<Topics, never, Config | MetadataLog | LogS
         if (topic === undefined) return yield* adminError(ErrorCode.UNKNOWN_TOPIC_OR_PARTITION, "This server does not host this topic-partition.")
         if (!config.deleteTopicEnable) return yield* adminError(ErrorCode.TOPIC_DELETION_DISABLED, "Topic deletion is disabled.")
         yield* metadata.deleteTopic(name).pipe(Effect.mapError(asAdminError))
-        yield* Effect.forEach(topic.partitions.keys(), (p) => logs.deletePartition(name, p), { discard: true }).pipe(Effect.mapError(asAdminError))
+        // Together: their checkpoint writes on the thread pool are shared (LogStore.checkpointSoon).
+        yield* Effect.forEach(topic.partitions.keys(), (p) => logs.deletePartition(name, p), { discard: true, concurrency: "unbounded" })
+          .pipe(Effect.mapError(asAdminError))
         yield* Effect.logInfo(`deleted topic ${name}`)
       })
 

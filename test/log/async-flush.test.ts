@@ -68,14 +68,6 @@ const gated = (io: FileIoShape) => {
   return { io: gatedIo, held, openGate }
 }
 
-/** Lets held calls run (and those their callbacks issue) until `done`, a bounded number of turns. */
-const releaseUntil = async (gate: { readonly held: Array<() => void> }, done: () => boolean): Promise<void> => {
-  for (let turn = 0; turn < 10_000 && !done(); turn++) {
-    for (const f of gate.held.splice(0)) f()
-    await new Promise((r) => setImmediate(r))
-  }
-}
-
 describe("checkpoints written on the thread pool", () => {
   it("are durable once the periodic checkpoint completes (a power loss right after keeps them)", async () => {
     const { logDir, faulty } = setUp()
@@ -92,30 +84,32 @@ describe("checkpoints written on the thread pool", () => {
     expect(read(path.join(logDir, "replication-offset-checkpoint"))).toBe("0\n1\norders 0 3\n")
   })
 
-  it("never put older content over a synchronous write made while they were in flight", async () => {
+  it("make a DeleteRecords asked while one is in flight wait for it, then write its newer content before answering", async () => {
     const { logDir, faulty } = setUp()
     const gate = gated(faulty.io)
     const halts: Array<string> = []
+    const file = path.join(logDir, "log-start-offset-checkpoint")
     await run(gate.io, { logDirs: [logDir], flushIntervalMessages: 1 }, (store) =>
       Effect.gen(function*() {
         yield* store.createPartition("orders", 0, TOPIC_ID)
         for (let i = 0; i < 5; i++) yield* store.append("orders", 0, batchOf(1, i))
         const periodic = yield* Effect.forkChild(store.checkpoint())
-        for (let i = 0; i < 1000 && gate.held.length === 0; i++) yield* Effect.yieldNow
-        expect(gate.held.length, "the periodic checkpoint's fsyncs are in flight").toBeGreaterThan(0)
-        // DeleteRecords persists the new log start offset synchronously, at once.
-        expect(yield* store.deleteRecords("orders", 0, 3)).toBe(3)
-        expect(read(path.join(logDir, "log-start-offset-checkpoint"))).toBe("0\n1\norders 0 3\n")
-        yield* Effect.promise(() => releaseUntil(gate, () => periodic.pollUnsafe() !== undefined))
+        yield* turnsUntil(() => gate.held.length > 0)
+        expect(gate.held.length, "the periodic checkpoint's writes are in flight").toBeGreaterThan(0)
+        const deleting = yield* Effect.forkChild(store.deleteRecords("orders", 0, 3))
+        // Turns enough for it to answer, were it not waiting for a durable checkpoint after the run in flight.
+        yield* turnsUntil(() => deleting.pollUnsafe() !== undefined, 200)
+        expect(deleting.pollUnsafe(), "not answered before its log start offset is durable").toBeUndefined()
         gate.openGate()
         yield* Fiber.join(periodic)
-        expect(read(path.join(logDir, "log-start-offset-checkpoint")), "not replaced by the older checkpoint").toBe("0\n1\norders 0 3\n")
+        expect(yield* Fiber.join(deleting)).toBe(3)
+        expect(read(file), "the newer content, not the run's older one").toBe("0\n1\norders 0 3\n")
         expect(store.offlineLogDirs()).toEqual([])
         expect(halts).toEqual([])
         faulty.crash()
-      }), halts)
+      }).pipe(Effect.ensuring(Effect.sync(gate.openGate))), halts)
     faulty.powerLoss()
-    expect(read(path.join(logDir, "log-start-offset-checkpoint"))).toBe("0\n1\norders 0 3\n")
+    expect(read(file)).toBe("0\n1\norders 0 3\n")
   })
 
   it.each(["fsync", "rename"] as const)("take the dir offline on an %s error, leaving the previous checkpoints in place", async (op) => {
@@ -144,58 +138,43 @@ const turnsUntil = (done: () => boolean, turns = 10_000): Effect.Effect<void> =>
     for (let turn = 0; turn < turns && !done(); turn++) await new Promise((r) => setImmediate(r))
   })
 
-/**
- * A FileIo whose thread-pool renames of paths matching `pattern` wait for the test: "issue"
- * holds the call itself (the rename has not happened yet), "answer" makes the rename at once
- * and holds only its answer (it happened, the batch does not know yet).
- */
-const heldRenames = (io: FileIoShape, pattern: RegExp, hold: "issue" | "answer") => {
-  const held: Array<() => void> = []
-  const renameIo: FileIoShape = {
-    ...io,
-    rename: ((from: fs.PathLike, to: fs.PathLike, callback: fs.NoParamCallback) => {
-      if (!pattern.test(String(to))) return io.rename(from, to, callback)
-      if (hold === "issue") held.push(() => io.rename(from, to, callback))
-      else io.rename(from, to, (e) => held.push(() => callback(e)))
-    }) as typeof fs.rename
-  }
-  return { io: renameIo, held }
-}
-
-describe("the periodic checkpoint's renames on the thread pool", () => {
+describe("checkpoints on the thread pool asked for by changes", () => {
   const LOG_START = /log-start-offset-checkpoint$/
 
-  it.each(["issue", "answer"] as const)(
-    "a synchronous writer superseding a run whose rename is in flight (%s held) keeps the newer content",
-    async (hold) => {
-      const { logDir, faulty } = setUp()
-      const gate = heldRenames(faulty.io, LOG_START, hold)
-      const halts: Array<string> = []
-      const file = path.join(logDir, "log-start-offset-checkpoint")
-      await run(gate.io, { logDirs: [logDir], flushIntervalMessages: 1 }, (store) =>
-        Effect.gen(function*() {
-          yield* store.createPartition("orders", 0, TOPIC_ID)
-          for (let i = 0; i < 5; i++) yield* store.append("orders", 0, batchOf(1, i))
-          const periodic = yield* Effect.forkChild(store.checkpoint())
-          yield* turnsUntil(() => gate.held.length > 0)
-          expect(gate.held.length, "the periodic run's log-start-offset rename is in flight").toBe(1)
-          // DeleteRecords persists the new log start offset synchronously, at once.
-          expect(yield* store.deleteRecords("orders", 0, 3)).toBe(3)
-          expect(read(file)).toBe("0\n1\norders 0 3\n")
-          for (const f of gate.held.splice(0)) f()
-          yield* Fiber.join(periodic)
-          expect(read(file), "not replaced by the periodic run's older content").toBe("0\n1\norders 0 3\n")
-          expect(store.offlineLogDirs(), "the rename that lost its temporary is no failure").toEqual([])
-          expect(halts).toEqual([])
-          faulty.crash()
-        }).pipe(Effect.ensuring(Effect.sync(() => {
-          // A failed expectation must not leave the store's shutdown waiting on a held rename.
-          for (const f of gate.held.splice(0)) f()
-        }))), halts)
-      faulty.powerLoss()
-      expect(read(file)).toBe("0\n1\norders 0 3\n")
+  it("are shared by the changes asked for while one waits: partitions deleted together write the files once after the run in flight", async () => {
+    const { logDir, faulty } = setUp()
+    const gate = gated(faulty.io)
+    let logStartRenames = 0
+    const io: FileIoShape = {
+      ...gate.io,
+      rename: ((from: fs.PathLike, to: fs.PathLike, callback: fs.NoParamCallback) => {
+        if (LOG_START.test(String(to))) logStartRenames++
+        gate.io.rename(from, to, callback)
+      }) as typeof fs.rename
     }
-  )
+    await run(io, { logDirs: [logDir], flushIntervalMessages: 1 }, (store) =>
+      Effect.gen(function*() {
+        for (let p = 0; p < 3; p++) {
+          yield* store.createPartition("orders", p, TOPIC_ID)
+          for (let i = 0; i < 5; i++) yield* store.append("orders", p, batchOf(1, i))
+        }
+        const periodic = yield* Effect.forkChild(store.checkpoint())
+        yield* turnsUntil(() => gate.held.length > 0)
+        const changes = yield* Effect.forkChild(Effect.all([
+          store.deletePartition("orders", 1),
+          store.deletePartition("orders", 2),
+          store.deleteRecords("orders", 0, 3)
+        ], { concurrency: "unbounded" }))
+        yield* turnsUntil(() => changes.pollUnsafe() !== undefined, 200)
+        expect(changes.pollUnsafe()).toBeUndefined()
+        gate.openGate()
+        yield* Fiber.join(periodic)
+        yield* Fiber.join(changes)
+        expect(logStartRenames, "the periodic run's and one shared run's").toBe(2)
+        expect(read(path.join(logDir, "log-start-offset-checkpoint"))).toBe("0\n1\norders 0 3\n")
+        expect(store.offlineLogDirs()).toEqual([])
+      }).pipe(Effect.ensuring(Effect.sync(gate.openGate))))
+  })
 
   it("make no synchronous file call: temporaries, writes, fsyncs and renames all go to the thread pool", async () => {
     const { logDir, faulty } = setUp()
@@ -219,34 +198,6 @@ describe("the periodic checkpoint's renames on the thread pool", () => {
         expect(read(path.join(logDir, "recovery-point-offset-checkpoint"))).toBe("0\n1\norders 0 3\n")
         expect(syncCalls).toEqual([])
       }))
-  })
-
-  it("the next periodic run waits for a superseded one's calls in flight before writing its temporaries", async () => {
-    const { logDir, faulty } = setUp()
-    const gate = gated(faulty.io)
-    await run(gate.io, { logDirs: [logDir], flushIntervalMessages: 1 }, (store) =>
-      Effect.gen(function*() {
-        yield* store.createPartition("orders", 0, TOPIC_ID)
-        for (let i = 0; i < 5; i++) yield* store.append("orders", 0, batchOf(1, i))
-        const first = yield* Effect.forkChild(store.checkpoint())
-        yield* turnsUntil(() => gate.held.length > 0)
-        expect(gate.held.length, "the first run's writes are in flight").toBeGreaterThan(0)
-        expect(yield* store.deleteRecords("orders", 0, 3)).toBe(3)
-        const heldBefore = gate.held.length
-        const second = yield* Effect.forkChild(store.checkpoint())
-        // Turns enough for the second run to issue its writes, were it not waiting (it would truncate its temporaries first).
-        yield* turnsUntil(() => gate.held.length > heldBefore, 200)
-        expect(gate.held.length, "the second run issued nothing").toBe(heldBefore)
-        expect(second.pollUnsafe()).toBeUndefined()
-        gate.openGate()
-        yield* Fiber.join(first)
-        yield* Fiber.join(second)
-        expect(read(path.join(logDir, "log-start-offset-checkpoint"))).toBe("0\n1\norders 0 3\n")
-        expect(store.offlineLogDirs()).toEqual([])
-        faulty.crash()
-      }).pipe(Effect.ensuring(Effect.sync(gate.openGate))))
-    faulty.powerLoss()
-    expect(read(path.join(logDir, "log-start-offset-checkpoint"))).toBe("0\n1\norders 0 3\n")
   })
 })
 

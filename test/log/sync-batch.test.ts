@@ -90,23 +90,4 @@ describe("SyncBatch", () => {
     // p1: contents forced, but no rename after the failed one, and its directory never forced.
     expect(contents("p1")).toEqual({ checkpoint: "old", index: "0123ab" })
   })
-
-  it("abandon takes the temporary of a rename in flight away: it fails to find it, which is no failure", async () => {
-    const f = setup()
-    const batch = new SyncBatch()
-    fill(f, batch)
-    const held: Array<() => void> = []
-    const io = { ...f.io, rename: ((from: fs.PathLike, to: fs.PathLike, cb: fs.NoParamCallback) => {
-      held.push(() => f.io.rename(from, to, cb))
-    }) as typeof fs.rename }
-    const running = batch.run(io)
-    for (let turn = 0; turn < 10_000 && held.length < 2; turn++) await new Promise((r) => setImmediate(r))
-    expect(held.length, "both owners' renames are in flight").toBe(2)
-    batch.abandon("p1")
-    expect(fs.existsSync(path.join(root, "p1", "checkpoint.tmp"))).toBe(false)
-    for (const r of held.splice(0)) r()
-    expect(await running).toEqual(new Map())
-    expect(contents("p0").checkpoint).toBe("new p0")
-    expect(contents("p1").checkpoint).toBe("old")
-  })
 })
