@@ -119,7 +119,10 @@ export interface LogStoreShape {
     topicId: string,
     overrides?: Partial<LogConfig>
   ) => Effect.Effect<PartitionLog, InconsistentTopicId | LogCorrupted | LogIoError>
-  /** Closes the log and removes its directory; a missing partition is not an error. */
+  /**
+   * Closes the log and renames its directory for removal on the thread pool; completes once the
+   * dir's checkpoints no longer name it (written on the thread pool). A missing partition is not an error.
+   */
   readonly deletePartition: (topic: string, partition: number) => Effect.Effect<void, LogIoError>
   readonly getPartition: (topic: string, partition: number) => Effect.Effect<PartitionLog, PartitionNotFound>
   /** Plain lookup for hot paths that already run inside an Effect. */
@@ -165,7 +168,7 @@ export interface LogStoreShape {
   readonly activeProducers: (topic: string, partition: number) => Effect.Effect<Array<ActiveProducerState>, PartitionNotFound>
   /** Forgets producers idle longer than producer.id.expiration.ms, in every log; returns how many. */
   readonly removeExpiredProducers: (now: number) => Effect.Effect<number>
-  /** DeleteRecords: returns the new log start offset (low watermark). */
+  /** DeleteRecords: returns the new log start offset (low watermark), once the dir's checkpoints hold it. */
   readonly deleteRecords: (
     topic: string,
     partition: number,
