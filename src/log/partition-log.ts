@@ -400,9 +400,16 @@ export class PartitionLog {
     }
     for (const name of names) {
       const full = path.join(dir, name)
-      if (name.endsWith(".deleted") || name.endsWith(".cleaned") || name.endsWith(".tmp")) {
-        // Leftovers of an interrupted delete, clean or checkpoint write; Kafka removes them too.
+      if (name.endsWith(".deleted")) {
+        // A deletion interrupted by a crash (or by a stop): finish it. Nothing writes a
+        // `.deleted` name, so the removal can run on the thread pool.
         removeInBackground(io, full)
+        continue
+      }
+      if (name.endsWith(".cleaned") || name.endsWith(".tmp")) {
+        // Leftovers of an interrupted clean or checkpoint write; Kafka removes them too. Here,
+        // not on the thread pool: this log writes such names itself once open.
+        io.rmSync(full, { force: true })
         continue
       }
       const base = offsetFromFilename(name)
