@@ -63,16 +63,27 @@ export interface DirectWriter {
    * Takes reading over from the Effect socket's reader (acquired first: it owns opening and
    * closing the socket) and returns a pull that hands out every chunk received since the
    * last one. The socket flows (Node delivers reads as they come, no read()/concat, no
-   * read stop and start per request) and is paused only while DIRECT_READ_LIMIT bytes
-   * wait unpulled, so a connection that stops pulling still stops the client.
+   * read stop and start per request) and is paused only while `readLimit()` bytes wait
+   * unpulled (DIRECT_READ_LIMIT by default), so a connection that stops pulling still stops
+   * the client.
    */
-  readonly takeOverReading: () => Effect.Effect<ReadonlyArray<Uint8Array>, Socket.SocketError>
+  readonly takeOverReading: (readLimit?: () => number) => Effect.Effect<ReadonlyArray<Uint8Array>, Socket.SocketError>
   /** The read side's state, for a log line about a connection that stopped (bytes received, stream flags). */
   readonly readState: () => string
 }
 
 /** Received bytes not yet pulled above which a directly read socket is paused. */
 export const DIRECT_READ_LIMIT = 256 * 1024
+
+/**
+ * The same bound for a connection whose requests are large (Produce batches; see
+ * connection.ts): what a pull holds in requests is what the turn allocates in responses, and
+ * the bound keeps a burst of small requests with large answers (Metadata, Fetch) small; a
+ * connection of 64 KiB produce requests gets 16 requests into 1 MiB and answers each with a
+ * few dozen bytes. For it the larger turn halves the response writes, and with them the wake-ups
+ * of its client: 875 against 1 004 ms of broker CPU per GB produced (README, "The turn size").
+ */
+export const DIRECT_READ_LIMIT_LARGE_REQUESTS = 1024 * 1024
 
 interface ReadCounters {
   received: number
@@ -82,7 +93,11 @@ interface ReadCounters {
 }
 
 /** The pull of DirectWriter.takeOverReading, over `socket` (exported for its tests). */
-export const takeOverReading = (socket: NodeSocket.NetSocket["Service"], counters: ReadCounters = { received: 0, pulled: 0, pulls: 0, waiting: false }): Effect.Effect<ReadonlyArray<Uint8Array>, Socket.SocketError> => {
+export const takeOverReading = (
+  socket: NodeSocket.NetSocket["Service"],
+  counters: ReadCounters = { received: 0, pulled: 0, pulls: 0, waiting: false },
+  readLimit: () => number = () => DIRECT_READ_LIMIT
+): Effect.Effect<ReadonlyArray<Uint8Array>, Socket.SocketError> => {
   let chunks: Array<Uint8Array> = []
   let bytes = 0
   let error: Socket.SocketError | undefined
@@ -111,7 +126,7 @@ export const takeOverReading = (socket: NodeSocket.NetSocket["Service"], counter
   // A waiting pull gets what was read in the event loop's poll phase at once, in its check
   // phase: libuv reads up to 32 chunks of 64 KiB from a socket per wake-up, each its own
   // 'data' event, and handling them together writes their batches and responses in one
-  // write each instead of one per chunk. Reading pauses at DIRECT_READ_LIMIT, so one pull
+  // write each instead of one per chunk. Reading pauses at the read limit, so one pull
   // takes at most that and a chunk: a client's burst of small requests answered with large
   // responses (Metadata for many topics) grew the broker's memory by twice as much unbounded.
   let scheduled = false
@@ -128,7 +143,7 @@ export const takeOverReading = (socket: NodeSocket.NetSocket["Service"], counter
       setImmediate(deliverScheduled)
     }
     // Bounds what one pull takes (a burst of requests handled in one go) as well as what waits unpulled.
-    if (bytes >= DIRECT_READ_LIMIT) socket.pause()
+    if (bytes >= readLimit()) socket.pause()
   })
   // End of stream: bytes already received are pulled before the error.
   socket.on("end", () => {
@@ -201,7 +216,7 @@ const directWriter = (socket: NodeSocket.NetSocket["Service"]): DirectWriter => 
       }
     },
     flushed: () => socket.writableLength === 0,
-    takeOverReading: () => takeOverReading(socket, counters),
+    takeOverReading: (readLimit) => takeOverReading(socket, counters, readLimit),
     readState: () =>
       `read ${counters.received} bytes, pulled ${counters.pulled} in ${counters.pulls} pulls (${counters.waiting ? "a pull waits" : "no pull waits"}); ` +
       `socket flowing ${socket.readableFlowing}, paused ${socket.isPaused()}, ${socket.readableLength} bytes buffered; ` +

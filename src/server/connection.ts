@@ -12,7 +12,7 @@ import { type FrameError, FrameReader, isFrameError } from "../protocol/framing.
 import { peekRequestPrefix } from "../protocol/header.ts"
 import type { Writer } from "../protocol/primitives.ts"
 import { type ConnectionInfo, type Decision, dispatch } from "./dispatch.ts"
-import type { DirectWriter } from "./Listeners.ts"
+import { DIRECT_READ_LIMIT, DIRECT_READ_LIMIT_LARGE_REQUESTS, type DirectWriter } from "./Listeners.ts"
 import { HandlerDefect, RequestRejected } from "./errors.ts"
 import { noObserver, type RequestObservation, type RequestObserver } from "./observer.ts"
 import { acquireReadBuffer, holdsReadBuffers, releaseReadBuffers } from "../log/read-buffers.ts"
@@ -54,6 +54,9 @@ const MAX_GROUP = 32
 /** Output buffers start at this size; a connection's next buffer is as large as its last batch. */
 const MIN_OUT_CAPACITY = 4096
 
+/** Bytes per request from which a connection's requests count as large (its turns read up to DIRECT_READ_LIMIT_LARGE_REQUESTS). */
+const LARGE_REQUEST_BYTES = 16 * 1024
+
 /** What the broker holds on to per connection, to stop it at shutdown or when it idles. */
 export interface ConnectionHandle {
   /** Stop reading requests; the connection finishes what it has and closes. */
@@ -79,7 +82,12 @@ export const serveConnection = <R>(
     Effect.gen(function*() {
       const reader = yield* socket.reader
       // Acquiring the reader opens the socket (and closes it with this scope); reading itself is direct where the transport allows.
-      const pull: Effect.Effect<ReadonlyArray<Uint8Array | string>, Socket.SocketError> = options.direct === undefined ? reader.pull : options.direct.takeOverReading()
+      // Whether this connection's requests are large (Produce batches): its turns may then read
+      // more (DIRECT_READ_LIMIT_LARGE_REQUESTS). Judged on each pull: its bytes per request read.
+      let largeRequests = false
+      const pull: Effect.Effect<ReadonlyArray<Uint8Array | string>, Socket.SocketError> = options.direct === undefined
+        ? reader.pull
+        : options.direct.takeOverReading(() => largeRequests ? DIRECT_READ_LIMIT_LARGE_REQUESTS : DIRECT_READ_LIMIT)
       const writer = yield* socket.writer
       // A large frame spread over socket chunks is copied into a lent buffer, given back once
       // its request is done when its handler keeps none of its bytes (Produce; see releaseFrame).
@@ -492,13 +500,19 @@ export const serveConnection = <R>(
           Effect.andThen(awaitProgress, awaitUnmuted),
           Effect.suspend(() => heldFrames ? handleHeld : Effect.flatMap(pull, (chunks) => {
             if (observer.enabled) receivedAt = lastClock = performance.now()
+            let pulled = 0
             for (const chunk of chunks) {
-              frames.push(typeof chunk === "string" ? new TextEncoder().encode(chunk) : chunk)
+              const bytes = typeof chunk === "string" ? new TextEncoder().encode(chunk) : chunk
+              pulled += bytes.length
+              frames.push(bytes)
             }
             const before = requestsRead
             return Effect.uninterruptible(handleFrames()).pipe(
               Effect.andThen(Effect.sync(() => {
-                if (requestsRead !== before) lastActivity = clock.currentTimeMillisUnsafe()
+                const read = requestsRead - before
+                // A pull that completed no request is part of a large one.
+                largeRequests = pulled >= LARGE_REQUEST_BYTES * Math.max(1, read)
+                if (read !== 0) lastActivity = clock.currentTimeMillisUnsafe()
               }))
             )
           }))

@@ -48,3 +48,31 @@ describe("direct reading", () => {
       assert.strictEqual(chunks.reduce((n, c) => n + c.length, 0), bytes.length)
     }).pipe(Effect.scoped))
 })
+
+describe("the read limit", () => {
+  it.effect("bounds each pull to the limit the connection gives at that moment, plus the chunk that crossed it", () =>
+    Effect.gen(function*() {
+      const { client, server, close } = yield* pausedPair()
+      yield* Effect.addFinalizer(() => Effect.sync(close))
+      const total = 4 * 1024 * 1024
+      const sent = new Promise<void>((resolve) => client.write(Buffer.alloc(total, 7), () => resolve()))
+      let limit = 64 * 1024
+      const pull = takeOverReading(server, undefined, () => limit)
+      const CHUNK = 64 * 1024
+      let received = 0
+      const sizes: Array<{ size: number; limit: number }> = []
+      // Bounded: every pull takes at least one chunk.
+      for (let i = 0; i < 10_000 && received < total; i++) {
+        // The connection's judgement changes between pulls (its requests turned out large).
+        if (received >= total / 2) limit = 1024 * 1024
+        const at = limit
+        const size = (yield* pull).reduce((n, c) => n + c.length, 0)
+        sizes.push({ size, limit: at })
+        received += size
+      }
+      yield* Effect.promise(() => sent)
+      assert.strictEqual(received, total)
+      for (const s of sizes) assert.isAtMost(s.size, s.limit + CHUNK, `a pull of ${s.size} bytes under a limit of ${s.limit}`)
+      assert.isTrue(sizes.some((s) => s.limit === 1024 * 1024), "pulls under the larger limit")
+    }).pipe(Effect.scoped))
+})
