@@ -657,8 +657,10 @@ export class ClusterMetadataLog {
    */
   forceAppended(done: (error: MetadataIoError | MetadataLogCorrupted | null) => void): void {
     try {
-      ioStep(this.dir, () => this.forceDirectory())
-      this.segment.syncLogFileLater((e) => done(e === null ? null : ioFailure(this.dir, e)))
+      ioStep(this.dir, () => {
+        this.forceDirectory()
+        this.segment.syncLogFileLater((e) => done(e === null ? null : ioFailure(this.dir, e)))
+      })
     } catch (e) {
       done(e as MetadataIoError | MetadataLogCorrupted)
     }
