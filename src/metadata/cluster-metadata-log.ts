@@ -15,7 +15,9 @@
  */
 import { type FileIoShape, nodeFileIo } from "../storage/FileIo.ts"
 import * as path from "node:path"
+import { removeInBackground } from "../log/background-removal.ts"
 import {
+  DELETED_FILE_SUFFIX,
   filenamePrefixFromOffset,
   INDEX_FILE_SUFFIX,
   LogSegment,
@@ -468,6 +470,11 @@ export class ClusterMetadataLog {
       if (name.endsWith(PARTIAL_SNAPSHOT_SUFFIX) || name.endsWith(DELETED_SNAPSHOT_SUFFIX)) {
         ioStep(dir, () => io.rmSync(path.join(dir, name), { force: true }))
         warnings.push(`deleted unfinished or discarded snapshot file ${path.join(dir, name)}`)
+        continue
+      }
+      // A segment deleted before a crash or a stop removed its file (LogSegment.deleteFiles).
+      if (name.endsWith(LOG_FILE_SUFFIX + DELETED_FILE_SUFFIX)) {
+        removeInBackground(io, path.join(dir, name))
         continue
       }
       names.push(name)

@@ -3,6 +3,7 @@ import * as path from "node:path"
 import { afterAll, describe, expect, it } from "@effect/vitest"
 import { Effect, Exit, Fiber, PubSub } from "effect"
 import { FileIo, type FileIoShape, nodeFileIo } from "../../src/storage/FileIo.ts"
+import { backgroundRemovalsSettled } from "../../src/log/background-removal.ts"
 import type { MetadataImage } from "../../src/metadata/image.ts"
 import type { MetadataChange } from "../../src/metadata/MetadataLog.ts"
 import { ZERO_UUID } from "../../src/protocol/primitives.ts"
@@ -340,6 +341,20 @@ describe("MetadataLog changes", () => {
           const topic = yield* Fiber.join(create)
           expect(m.current().topicsByName.get("forced")?.topicId).toBe(topic.topicId)
         })).pipe(Effect.provideService(FileIo, io))
+    }))
+
+  it.effect("removes a deleted segment's file that a crash left, and opens as before", () =>
+    Effect.gen(function*() {
+      const dir = tempDir()
+      const t = yield* withMetadataLog({ logDirs: [dir], nodeId: 1 }, (m) => m.createTopic({ name: "kept", numPartitions: 1, replicationFactor: 1 }))
+      const leftover = path.join(dir, PARTITION_DIR, "00000000000000000000.log.deleted")
+      fs.writeFileSync(leftover, "not a batch")
+      yield* withMetadataLog({ logDirs: [dir], nodeId: 1 }, (m) =>
+        Effect.gen(function*() {
+          expect(m.current().topicsByName.get("kept")?.topicId).toBe(t.topicId)
+          yield* Effect.promise(backgroundRemovalsSettled)
+          expect(fs.existsSync(leftover)).toBe(false)
+        }))
     }))
 
   it.effect("tells listeners and subscribers about committed changes before the call returns", () =>
