@@ -317,16 +317,13 @@ export const make = Effect.fnUntraced(function*(options: MetadataLogOptions) {
   const commit = (records: ReadonlyArray<MetadataRecordInit>): Effect.Effect<MetadataChange, MetadataIoError> =>
     Effect.gen(function*() {
       if (failed !== null) return yield* failed
-      const appended = yield* Effect.andThen(
-        Effect.try({ try: () => log.appendRecords(records), catch: appendFailed }),
-        (appended) =>
-          Effect.as(
-            Effect.callback<void, MetadataIoError>((resume) => {
-              log.forceAppended((e) => resume(e === null ? Effect.void : Effect.fail(appendFailed(e))))
-            }),
-            appended
-          )
-      ).pipe(
+      const appended = yield* Effect.gen(function*() {
+        const appended = yield* Effect.try({ try: () => log.appendRecords(records), catch: appendFailed })
+        yield* Effect.callback<void, MetadataIoError>((resume) => {
+          log.forceAppended((e) => resume(e === null ? Effect.void : Effect.fail(appendFailed(e))))
+        })
+        return appended
+      }).pipe(
         // KRaft cannot run on a metadata log that failed a write: Kafka's fatal fault handler halts.
         Effect.tapError((error) => {
           const reason = `Shutdown broker because the metadata log in ${log.dir} failed: ${error.message}`

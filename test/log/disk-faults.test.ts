@@ -234,29 +234,16 @@ describe("fatal disk faults (Kafka halts the broker)", () => {
     await h.stop()
   })
 
-  it("a failed metadata log write is fatal, with the reason logged", async () => {
+  it.each([
+    ["write", "never"],
+    ["fsync", "never-forced"] // the force on the thread pool
+  ] as const)("a failed metadata log %s is fatal, with the reason logged", async (op, name) => {
     const root = newRoot()
     const faulty = new FaultyFileIo(root)
     const h = await Harness.start(root, faulty)
-    faulty.fail({ code: "ENOSPC", ops: ["write"], path: "__cluster_metadata-0" })
+    faulty.fail({ code: "ENOSPC", ops: [op], path: "__cluster_metadata-0" })
     const body = await h.call(CreateTopics, 7, {
-      topics: [{ name: "never", numPartitions: 1, replicationFactor: 1, assignments: [], configs: [] }],
-      timeoutMs: 30_000,
-      validateOnly: false
-    })
-    expect(body.topics[0].errorCode).toBe(ErrorCode.KAFKA_STORAGE_ERROR)
-    expect(h.fatals).toHaveLength(1)
-    expect(h.fatals[0]).toMatch(/^Shutdown broker because the metadata log in .*__cluster_metadata-0 failed: .*ENOSPC/)
-    await h.stop()
-  })
-
-  it("a failed metadata log force (its fsync, on the thread pool) is fatal, with the reason logged", async () => {
-    const root = newRoot()
-    const faulty = new FaultyFileIo(root)
-    const h = await Harness.start(root, faulty)
-    faulty.fail({ code: "ENOSPC", ops: ["fsync"], path: "__cluster_metadata-0" })
-    const body = await h.call(CreateTopics, 7, {
-      topics: [{ name: "never-forced", numPartitions: 1, replicationFactor: 1, assignments: [], configs: [] }],
+      topics: [{ name, numPartitions: 1, replicationFactor: 1, assignments: [], configs: [] }],
       timeoutMs: 30_000,
       validateOnly: false
     })
