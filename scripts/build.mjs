@@ -133,26 +133,6 @@ const platformNodeHttp = {
 }
 
 /**
- * The native CRC-32C addon is required from node_modules when first called (resolution and
- * dlopen are ~10 ms of a start; src/log/crc32c.ts checksums a fresh directory's few small
- * batches in JavaScript, so a first start answers before it needs the addon).
- */
-const nativeAddonsAtRunTime = {
-  name: "native-addons-at-run-time",
-  setup(b) {
-    b.onResolve({ filter: /^@node-rs\/crc32$/ }, (args) => ({ path: args.path, namespace: "native-addon" }))
-    b.onLoad({ filter: /.*/, namespace: "native-addon" }, () => ({
-      loader: "js",
-      contents: `import { createRequire } from "node:module"
-let native
-const load = () => (native ??= createRequire(import.meta.url)("@node-rs/crc32"))
-export const crc32c = (input, initialState) => load().crc32c(input, initialState)
-export const crc32 = (input, initialState) => load().crc32(input, initialState)`
-    }))
-  }
-}
-
-/**
  * The bundle is a CommonJS module whose body sits in a function expression: run by Node
  * (`node dist/broker.cjs`, require) it calls that function with its module's variables, and
  * compiled as a script by scripts/run-bundle.cjs (vm.Script, where `module` is not defined) its value
@@ -228,7 +208,7 @@ export const build = async () => {
     minifyWhitespace: true,
     minifySyntax: true,
     legalComments: "none",
-    plugins: [effectDirectImports, withoutWebSockets, platformNodeHttp, builtinsOnFirstUse, nativeAddonsAtRunTime],
+    plugins: [effectDirectImports, withoutWebSockets, platformNodeHttp, builtinsOnFirstUse],
     metafile: true,
     logLevel: "warning"
   })

@@ -13,6 +13,14 @@ describe("crc32c", () => {
     )
   })
 
+  it("checksums a view at an odd offset of a larger buffer as a copy of its bytes", () => {
+    const backing = new Uint8Array(SMALL_INPUT_BYTES * 8)
+    for (let i = 0; i < backing.length; i++) backing[i] = (i * 31 + 7) & 0xff
+    const view = backing.subarray(3, backing.length - 5)
+    expect(crc32c(view)).toBe(crc32c(view.slice()))
+    expect(crc32c(view) >>> 0).toBe(nativeCrc32c(Buffer.from(view)) >>> 0)
+  })
+
   it("gives the standard check value (RFC 3720) for \"123456789\"", () => {
     expect(crc32c(new TextEncoder().encode("123456789")) >>> 0).toBe(0xe3069283)
   })
