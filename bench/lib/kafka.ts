@@ -3,7 +3,7 @@
  * batch encoder, plus the few admin round trips a scenario needs (create/delete topics,
  * Metadata, InitProducerId), decoded with the generated codecs.
  */
-import { crc32c } from "@node-rs/crc32"
+import { crc32c } from "../../src/log/crc32c.ts"
 import { buildRecordBatch, ATTRIBUTES_OFFSET, BASE_SEQUENCE_OFFSET, CRC_OFFSET } from "../../src/log/record-batch.ts"
 import type { AnyApi } from "../../src/protocol/api.ts"
 import { CreateTopics, DeleteTopics, Fetch, InitProducerId, Metadata, Produce } from "../../src/protocol/generated/apis.ts"
