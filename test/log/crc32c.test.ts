@@ -1,7 +1,8 @@
 import { crc32c as nativeCrc32c } from "@node-rs/crc32"
 import fc from "fast-check"
 import { describe, expect, it } from "vitest"
-import { crc32c, SMALL_INPUT_BYTES } from "../../src/log/crc32c.ts"
+import { createRequire } from "node:module"
+import { crc32c, loadNativeCrc32c, SMALL_INPUT_BYTES } from "../../src/log/crc32c.ts"
 
 describe("crc32c", () => {
   it("matches the native addon on both sides of the small-input bound", () => {
@@ -19,6 +20,20 @@ describe("crc32c", () => {
     const view = backing.subarray(3, backing.length - 5)
     expect(crc32c(view)).toBe(crc32c(view.slice()))
     expect(crc32c(view) >>> 0).toBe(nativeCrc32c(Buffer.from(view)) >>> 0)
+  })
+
+  it("falls back to @node-rs/crc32 where aws-crt has no binary", () => {
+    const requireHere = createRequire(import.meta.url)
+    const asked: Array<string> = []
+    const fallback = loadNativeCrc32c((id) => {
+      asked.push(id)
+      if (id.startsWith("aws-crt/")) throw new Error(`Cannot find module '${id}'`)
+      return requireHere(id)
+    })
+    expect(asked.at(-1)).toBe("@node-rs/crc32")
+    expect(asked.filter((id) => id.startsWith("aws-crt/")).length).toBeGreaterThan(0)
+    const bytes = new Uint8Array(4096).map((_, i) => (i * 13) & 0xff)
+    expect(fallback(bytes)).toBe(crc32c(bytes))
   })
 
   it("gives the standard check value (RFC 3720) for \"123456789\"", () => {
