@@ -8,7 +8,7 @@
  *
  * The addon is aws-crt's (the aws-checksums library): it folds with carry-less multiplication
  * (VPCLMULQDQ where the CPU has it) and checksums 64 KiB batches at 25 GB/s on the bench machine,
- * where @node-rs/crc32 (the SSE4.2 crc32 instruction, one stream) does 6.6 — 115 ms of CPU per
+ * where @node-rs/crc32 (the SSE4.2 crc32 instruction) does 6.6 — 115 ms of CPU per
  * produced GB. Its binary is opened directly: the package's entry module would load its whole
  * JavaScript API first (+30 ms). Opening it still costs ~50 ms once (the library initialises
  * itself and starts one idle event-loop thread) and ~8 MB, which the first large batch pays,

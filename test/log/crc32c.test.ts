@@ -22,6 +22,20 @@ describe("crc32c", () => {
     expect(crc32c(view) >>> 0).toBe(nativeCrc32c(Buffer.from(view)) >>> 0)
   })
 
+  it.runIf(["linux-x64", "linux-arm64", "darwin-x64", "darwin-arm64", "win32-x64"].includes(`${process.platform}-${process.arch}`))(
+    "opens aws-crt's CRC-32C where aws-crt ships a binary",
+    () => {
+      const requireHere = createRequire(import.meta.url)
+      const asked: Array<string> = []
+      const native = loadNativeCrc32c((id) => {
+        asked.push(id)
+        return requireHere(id)
+      })
+      expect(asked.at(-1)).toMatch(/^aws-crt\/dist\/bin\//)
+      expect(native(new TextEncoder().encode("123456789".repeat(40))) >>> 0).toBe(nativeCrc32c(Buffer.from("123456789".repeat(40))) >>> 0)
+    }
+  )
+
   it("falls back to @node-rs/crc32 where aws-crt has no binary", () => {
     const requireHere = createRequire(import.meta.url)
     const asked: Array<string> = []
