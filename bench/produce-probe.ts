@@ -1,5 +1,5 @@
 /**
- * `node bench/produce-probe.ts [seconds] [--entry=<bundle>]`: the produce scenario (1 partition,
+ * `node bench/produce-probe.ts [seconds] [--entry=<bundle>] [--partitions=<n>]`: the produce scenario (1 partition,
  * acks=1) against the broker and the bare sink in turn, with per-request counters for each
  * server: CPU (user/sys), minor page faults, voluntary/involuntary context switches, and
  * syscalls by kind (perf stat tracepoints, when perf is available). Where a CPU-per-GB gap
@@ -50,13 +50,19 @@ const perfRecord = process.argv.find((a) => a.startsWith("--perf-record="))?.sli
 
 // --idempotent: one producer per connection (acks=-1, 5 in flight), each request a fresh copy with its sequence, as the bench's idempotent scenario.
 const idempotent = process.argv.includes("--idempotent")
+// --partitions=<n>: the brokers' topic has n partitions, and each request goes to the next one.
+const partitions = Number(process.argv.find((a) => a.startsWith("--partitions="))?.slice("--partitions=".length) ?? 1)
 const CONNECTIONS = 4
 
 const run = async (name: string, port: number, pid: number, topic: string, record?: string, admin?: AdminClient) => {
   const outputBefore = name.startsWith("broker") ? (brokerOutput?.() ?? "").length : 0
-  const request = partsPayload(produceParts(topic, 0, encodeBatch(KIB_RECORDS_64KIB_BATCHES), 1))
+  const batch = encodeBatch(KIB_RECORDS_64KIB_BATCHES)
+  // As the bench's 8-partition scenario: each request to one partition, in turn.
+  const requests = Array.from({ length: name.startsWith("sink") ? 1 : partitions }, (_, p) => partsPayload(produceParts(topic, p, batch, 1)))
+  const request = requests[0]!
   const requestBytes = request.reduce((n, b) => n + b.length, 0)
-  let next: (c: number) => ReadonlyArray<Buffer> = () => request
+  let sent = 0
+  let next: (c: number) => ReadonlyArray<Buffer> = () => requests[sent++ % requests.length]!
   if (idempotent) {
     const producers = admin === undefined
       ? Array.from({ length: CONNECTIONS }, (_, i) => ({ id: BigInt(i + 1), epoch: 0 }))
@@ -136,7 +142,7 @@ try {
       if (round % 2 === 1) order.reverse()
       for (const [i, broker] of order) {
         const topic = `probe${round}`
-        await admins[i]!.createTopics([{ name: topic, partitions: 1 }])
+        await admins[i]!.createTopics([{ name: topic, partitions }])
         const name = ab === undefined ? "broker" : `broker ${entries[i]}`
         cpu[i]!.push(await run(name, broker.port, broker.pid, topic, round === rounds - 1 ? perfRecord : undefined, admins[i]))
         await admins[i]!.deleteTopics([topic])
