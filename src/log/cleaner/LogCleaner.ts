@@ -20,7 +20,7 @@ import { isIoError, KafkaStorageError } from "../log-dir-failure.ts"
 import { yieldToEventLoop } from "../../lifecycle/yield-to-event-loop.ts"
 import { LogStore } from "../LogStore.ts"
 import { type LogConfig, parsePartitionDirName, type PartitionLog } from "../partition-log.ts"
-import { type CleanStats, cleanRound, filthiest, LogCleaningAbortedError, logToClean } from "./cleaner.ts"
+import { type CleanStats, type CleanStep, cleanRound, filthiest, LogCleaningAbortedError, logToClean } from "./cleaner.ts"
 import { OffsetMap } from "./offset-map.ts"
 import { Throttler } from "./throttler.ts"
 
@@ -131,12 +131,17 @@ const make = (options: LogCleanerOptions) =>
     }
 
     /** Drives a round, throttling and yielding between chunks; interruption aborts it cleanly. */
-    const runRound = (round: Generator<number, CleanStats>): Effect.Effect<CleanStats, unknown> =>
+    const runRound = (round: Generator<CleanStep, CleanStats>): Effect.Effect<CleanStats, unknown> =>
       Effect.gen(function*() {
         for (;;) {
           const step = yield* Effect.try({ try: () => round.next(), catch: (e) => e })
           if (step.done === true) return step.value
-          yield* throttler.maybeThrottle(step.value)
+          const value = step.value
+          if (typeof value !== "number") {
+            yield* Effect.promise(() => value)
+            continue
+          }
+          yield* throttler.maybeThrottle(value)
           // A macrotask turn, not only a fiber switch: sockets must get their reads in.
           yield* yieldToEventLoop
         }

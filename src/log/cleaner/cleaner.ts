@@ -407,7 +407,15 @@ const lastBatchOfProducers = (segments: ReadonlyArray<LogSegment>, active: Reado
   return { data, any }
 }
 
-/** Cleans one group into one segment and swaps it in; yields bytes processed. */
+/**
+ * What a cleaning round yields between steps: the bytes it processed since the last one (for
+ * the throttle), or a force on the thread pool to wait for before it goes on. A round run
+ * without waiting (cleanRoundSync) is still durable: the cleaned segment's `finish` then
+ * forces the file itself.
+ */
+export type CleanStep = number | Promise<void>
+
+/** Cleans one group into one segment and swaps it in; yields bytes processed and the cleaned log's force. */
 function* cleanGroup(
   log: PartitionLog,
   group: ReadonlyArray<LogSegment>,
@@ -415,7 +423,7 @@ function* cleanGroup(
   endOffset: number,
   producerLast: ProducerLastBatches,
   stats: { bytesRead: number; bytesWritten: number; recordsRead: number; recordsRetained: number }
-): Generator<number, void> {
+): Generator<CleanStep, void> {
   const { map, now } = options
   const chunk = options.chunkBytes ?? DEFAULT_CHUNK_BYTES
   const segmentConfig = { indexIntervalBytes: log.config.indexIntervalBytes, segmentIndexBytes: log.config.segmentIndexBytes }
@@ -474,6 +482,9 @@ function* cleanGroup(
         if (slicer.due()) yield 0
       }
     }
+    // The round waits here for the cleaned log's fsync on the thread pool; what follows, from
+    // the check that the group is still in the log to the swap, runs in one go.
+    yield writer.forceLogLater()
     if (log.isClosed || !stillInLog(log, group)) {
       throw new LogCleaningAbortedError(`${log.dir}: segments changed while being cleaned`)
     }
@@ -498,7 +509,7 @@ function* cleanGroup(
 }
 
 /** One round over `log` (Kafka's doClean). Returns the statistics and the next dirty offset. */
-export function* cleanRound(log: PartitionLog, options: CleanRoundOptions): Generator<number, CleanStats> {
+export function* cleanRound(log: PartitionLog, options: CleanRoundOptions): Generator<CleanStep, CleanStats> {
   const chunk = options.chunkBytes ?? DEFAULT_CHUNK_BYTES
   const built = yield* buildOffsetMap(log, options.firstDirtyOffset, options.firstUncleanableOffset, options.map, chunk)
   const endOffset = options.map.latestOffset + 1

@@ -98,6 +98,10 @@ export class CleanedSegmentWriter {
   /** Offset after the last batch written. */
   nextOffset: number
   private readonly io: FileIoShape
+  /** Batches appended so far, and how many of them a force on the thread pool made durable (-1: none yet, not even the empty file). */
+  private appended = 0
+  private forcedThrough = -1
+  private forceError: NodeJS.ErrnoException | null = null
 
   constructor(dir: string, baseOffset: number, config: SegmentConfig, io: FileIoShape = nodeFileIo) {
     this.dir = dir
@@ -130,14 +134,35 @@ export class CleanedSegmentWriter {
     this.bytesSinceLastIndexEntry += batch.length
     this.size += batch.length
     this.nextOffset = last + 1
+    this.appended++
+  }
+
+  /**
+   * Forces the cleaned log file on the thread pool: a cleaned segment is up to segment.bytes,
+   * and its fsync on the event loop held every connection for as long as the disk took. The
+   * promise never rejects: `finish` reports the force's error (a later fsync of the same file
+   * may succeed without the lost pages), and forces again itself if batches were appended
+   * meanwhile or the force has not returned (a round run without waiting for it).
+   */
+  forceLogLater(): Promise<void> {
+    const through = this.appended
+    return new Promise((resolve) =>
+      this.io.fsync(this.fd, (e) => {
+        if (e !== null) this.forceError ??= e
+        else this.forcedThrough = Math.max(this.forcedThrough, through)
+        resolve()
+      })
+    )
   }
 
   /**
    * Seals the time index, writes the transaction index (the replaced segments' entries, in
    * order: they hold absolute offsets), fsyncs everything and gives the file the replaced
-   * segments' modification time, as Kafka does.
+   * segments' modification time, as Kafka does. The log file is forced here unless a
+   * `forceLogLater` covering every batch has returned.
    */
   finish(txnIndexParts: ReadonlyArray<Uint8Array>, lastModifiedMs: number): void {
+    if (this.forceError !== null) throw this.forceError
     if (this.maxTimestamp >= 0) this.timeIndex.maybeAppend(this.maxTimestamp, this.offsetOfMaxTimestamp, true)
     this.offsetIndex.flush(true)
     this.timeIndex.flush(true)
@@ -152,7 +177,7 @@ export class CleanedSegmentWriter {
         this.io.closeSync(fd)
       }
     }
-    this.io.fsyncSync(this.fd)
+    if (this.forcedThrough !== this.appended) this.io.fsyncSync(this.fd)
     this.io.closeSync(this.fd)
     this.fd = -1
     const seconds = lastModifiedMs / 1000

@@ -14,6 +14,7 @@ import { backgroundRemovalsSettled } from "../../../src/log/background-removal.t
 import { OffsetMap } from "../../../src/log/cleaner/offset-map.ts"
 import { encodeTxnMarkerBatch } from "../../../src/log/control-records.ts"
 import { PartitionLog } from "../../../src/log/partition-log.ts"
+import { type FileIoShape, nodeFileIo } from "../../../src/storage/FileIo.ts"
 import {
   buildRecordBatch,
   COMPRESSION_GZIP,
@@ -21,8 +22,8 @@ import {
   COMPRESSION_SNAPPY,
   COMPRESSION_ZSTD
 } from "../../../src/log/record-batch.ts"
-import { removeTempDirs } from "../helpers.ts"
-import { compactedConfig, compressedBatch, latestByKey, newLog, readAll, writeUpdates } from "./helpers.ts"
+import { makeTempDir, removeTempDirs } from "../helpers.ts"
+import { compactedConfig, compressedBatch, latestByKey, newLog, readAll, TOPIC_ID, writeUpdates } from "./helpers.ts"
 
 afterEach(removeTempDirs)
 
@@ -235,6 +236,65 @@ describe("log cleaner round", () => {
     cleanFully(log, 10_000, first.endOffset, tiny)
     const after = readAll(log)
     expect(latestByKey(after.records)).toEqual(latestByKey(before.records))
+  })
+})
+
+describe("forcing the cleaned segment", () => {
+  /** The real disk, recording which files' fsyncs ran on the event loop and which on the thread pool. */
+  const recordingIo = () => {
+    const paths = new Map<number, string>()
+    const synced: Array<string> = []
+    const forcedLater: Array<string> = []
+    const io: FileIoShape = {
+      ...nodeFileIo,
+      openSync: ((file: fs.PathLike, ...rest: Array<unknown>) => {
+        const fd = (nodeFileIo.openSync as (...a: Array<unknown>) => number)(file, ...rest)
+        paths.set(fd, String(file))
+        return fd
+      }) as FileIoShape["openSync"],
+      fsyncSync: (fd: number) => {
+        synced.push(paths.get(fd) ?? `fd ${fd}`)
+        nodeFileIo.fsyncSync(fd)
+      },
+      fsync: ((fd: number, done: (e: NodeJS.ErrnoException | null) => void) => {
+        forcedLater.push(paths.get(fd) ?? `fd ${fd}`)
+        nodeFileIo.fsync(fd, done)
+      }) as FileIoShape["fsync"]
+    }
+    return { io, synced, forcedLater }
+  }
+  const cleanedLog = (files: ReadonlyArray<string>) => files.filter((f) => f.endsWith(".log.cleaned"))
+
+  it("a round run as the LogCleaner runs it waits for the cleaned log's fsync on the thread pool, and forces none of it on the event loop", async () => {
+    const { io, synced, forcedLater } = recordingIo()
+    const log = PartitionLog.create(makeTempDir(), "compacted", 0, TOPIC_ID, compactedConfig(), 0, undefined, io)
+    writeUpdates(log, 10, 600)
+    const before = readAll(log)
+    const ltc = logToClean(log, undefined, 10_000)
+    const steps = cleanRound(log, { now: 10_000, map: new OffsetMap(1 << 20), firstDirtyOffset: 0, firstUncleanableOffset: ltc.firstUncleanableOffset })
+    let waits = 0
+    for (let i = 0; i < 100_000; i++) {
+      const step = steps.next()
+      if (step.done === true) break
+      if (typeof step.value !== "number") {
+        waits++
+        await step.value
+      }
+    }
+    expect(waits).toBeGreaterThan(0)
+    expect(cleanedLog(forcedLater).length).toBe(waits)
+    expect(cleanedLog(synced)).toEqual([])
+    expect(latestByKey(readAll(log).records)).toEqual(latestByKey(before.records))
+  })
+
+  it("a round run without waiting (cleanRoundSync) still forces the cleaned log before the swap", () => {
+    const { io, synced } = recordingIo()
+    const log = PartitionLog.create(makeTempDir(), "compacted", 0, TOPIC_ID, compactedConfig(), 0, undefined, io)
+    writeUpdates(log, 10, 600)
+    const ltc = logToClean(log, undefined, 10_000)
+    const stats = cleanRoundSync(log, { now: 10_000, map: new OffsetMap(1 << 20), firstDirtyOffset: 0, firstUncleanableOffset: ltc.firstUncleanableOffset })
+    expect(stats.groups).toBeGreaterThan(0)
+    expect(cleanedLog(synced).length).toBe(stats.groups)
   })
 })
 
