@@ -393,6 +393,9 @@ interface ProducerLastBatches {
 const lastBatchOfProducers = (segments: ReadonlyArray<LogSegment>, active: ReadonlySet<number>): ProducerLastBatches => {
   const data = new Map<number, number>()
   const any = new Map<number, number>()
+  // The walk reads every batch of the segments being cleaned in one step of the round (97 ms
+  // for 256 MiB in bench/cleaner-stall-probe.ts): not when no producer is active.
+  if (active.size === 0) return { data, any }
   for (const segment of segments) {
     segment.walk(0, (_buf, view, at) => {
       const pid = getInt64(view, at + PRODUCER_ID_OFFSET)
