@@ -42,6 +42,16 @@ describe("OffsetMap", () => {
     expect([map.size, map.latestOffset, map.get(key("a"))]).toEqual([0, -1, -1])
   })
 
+  it("counts and finds thousands of keys however they are held (a key inside a larger buffer is the same key)", () => {
+    const map = new OffsetMap(24 * 20_000)
+    for (let round = 0; round < 2; round++) for (let i = 0; i < 10_000; i++) map.put(key(`key-${i}`), round * 10_000 + i)
+    expect(map.size).toBe(10_000)
+    const backing = Buffer.from("xxkey-4242yy", "latin1")
+    expect(map.get(backing.subarray(2, 10))).toBe(14_242)
+    expect(map.canPut(backing.subarray(2, 10))).toBe(true)
+    for (let i = 0; i < 10_000; i += 997) expect(map.get(key(`key-${i}`))).toBe(10_000 + i)
+  })
+
   it("is bounded by the dedupe buffer: full at slots × load factor, but an existing key may still be updated", () => {
     const map = new OffsetMap(24 * 4, 0.75)
     for (let i = 0; i < 3; i++) map.put(key(`k${i}`), i)
