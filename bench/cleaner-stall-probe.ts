@@ -45,9 +45,17 @@ const fill = (dir: string): PartitionLog => {
 
 const turn = () => new Promise<void>((resolve) => setImmediate(resolve))
 
-const clean = async (log: PartitionLog, waitForForce: boolean): Promise<{ maxGapMs: number; ms: number; longestSteps: string }> => {
+const clean = async (log: PartitionLog, waitForForce: boolean): Promise<{ maxGapMs: number; ms: number; longestSteps: string; swapParts: string }> => {
   const ltc = logToClean(log, undefined, 10_000)
-  const steps = cleanRound(log, { now: 10_000, map: new OffsetMap(64 << 20), firstDirtyOffset: 0, firstUncleanableOffset: ltc.firstUncleanableOffset })
+  // The swap's parts, timed from the force's return: finish (indexes forced), each rename step with its directory fsync, the new segment opened.
+  const swapParts: Array<string> = []
+  let mark = 0
+  const hook = (step: string) => {
+    const now = performance.now()
+    swapParts.push(`${step} +${(now - mark).toFixed(1)}`)
+    mark = now
+  }
+  const steps = cleanRound(log, { now: 10_000, map: new OffsetMap(64 << 20), firstDirtyOffset: 0, firstUncleanableOffset: ltc.firstUncleanableOffset, hook })
   let last = performance.now()
   let maxGapMs = 0
   const timer = setInterval(() => {
@@ -61,6 +69,7 @@ const clean = async (log: PartitionLog, waitForForce: boolean): Promise<{ maxGap
   try {
     for (;;) {
       const before = performance.now()
+      mark = before
       const step = steps.next()
       stepMs.push([performance.now() - before, `${step.done === true ? "the swap" : forced ? "after the force" : "cleaning"}, step ${stepMs.length} of the round`])
       if (step.done === true) break
@@ -73,7 +82,7 @@ const clean = async (log: PartitionLog, waitForForce: boolean): Promise<{ maxGap
   }
   maxGapMs = Math.max(maxGapMs, performance.now() - last)
   const longestSteps = stepMs.sort((a, b) => b[0] - a[0]).slice(0, 2).map(([ms, what]) => `${ms.toFixed(1)} ms (${what})`).join(", ")
-  return { maxGapMs, ms: performance.now() - start, longestSteps }
+  return { maxGapMs, ms: performance.now() - start, longestSteps, swapParts: swapParts.join(", ") }
 }
 
 try {
@@ -82,8 +91,9 @@ try {
       const dir = fs.mkdtempSync(path.join(root, "dir-"))
       const log = fill(dir)
       execFileSync("sync")
-      const { maxGapMs, ms, longestSteps } = await clean(log, waitForForce)
+      const { maxGapMs, ms, longestSteps, swapParts } = await clean(log, waitForForce)
       console.log(`round ${r + 1} ${waitForForce ? "thread pool" : "event loop "}: longest event-loop gap ${maxGapMs.toFixed(1)} ms, round ${ms.toFixed(0)} ms; longest steps ${longestSteps}`)
+      console.log(`  swap steps, ms since the last: ${swapParts}`)
       log.close()
       fs.rmSync(dir, { recursive: true, force: true })
     }
