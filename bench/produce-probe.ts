@@ -74,6 +74,8 @@ const run = async (name: string, port: number, pid: number, topic: string, recor
   let c0: Counters | undefined
   let c1: Counters | undefined
   let perf: ReturnType<typeof spawn> | undefined
+  // Awaited after the pipeline drains: perf may exit before that, so the wait starts at its spawn.
+  let perfClosed: Promise<unknown> = Promise.resolve()
   let perfOut = ""
   const r = await runPipeline({
     port, connections: CONNECTIONS, window: idempotent ? 5 : 8, next, warmupMs: 1000, durationMs: seconds * 1000,
@@ -84,13 +86,17 @@ const run = async (name: string, port: number, pid: number, topic: string, recor
         perf = spawn("perf", ["stat", "-x", ",", "-e", EVENTS.join(","), "-p", String(pid)], { stdio: ["ignore", "ignore", "pipe"] })
         perf.stderr!.on("data", (d) => (perfOut += d))
       }
+      if (perf !== undefined) {
+        const spawned = perf
+        perfClosed = new Promise((res) => spawned.once("close", res))
+      }
     },
     onWindowEnd: () => {
       c1 = counters(pid)
       perf?.kill("SIGINT")
     }
   })
-  if (perf !== undefined) await new Promise((res) => perf!.once("close", res))
+  await perfClosed
   const n = r.responses
   const gb = (n * requestBytes) / 1e9
   const per = (x: number) => (x / n).toFixed(2)
