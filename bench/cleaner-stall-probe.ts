@@ -8,7 +8,8 @@
  * the thread pool ("thread pool", what the service does) or not waiting, so that the
  * cleaned segment's `finish` forces it on the event loop ("event loop", what every round did
  * before). The two alternate, each on a fresh partition. A 1 ms timer records the longest gap
- * of the event loop during the round.
+ * of the event loop during the round; the two longest steps of the round and the parts of each
+ * swap (through the round's swap hook) are printed too.
  */
 import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
@@ -65,15 +66,16 @@ const clean = async (log: PartitionLog, waitForForce: boolean): Promise<{ maxGap
   }, 1)
   const start = performance.now()
   const stepMs: Array<[number, string]> = []
-  let forced = false
+  // The step after a force finishes and swaps in that group (the round's last step, its last group).
+  let afterForce = false
   try {
     for (;;) {
       const before = performance.now()
       mark = before
       const step = steps.next()
-      stepMs.push([performance.now() - before, `${step.done === true ? "the swap" : forced ? "after the force" : "cleaning"}, step ${stepMs.length} of the round`])
+      stepMs.push([performance.now() - before, `${afterForce ? "a group's finish and swap" : "cleaning"}, step ${stepMs.length} of the round`])
       if (step.done === true) break
-      if (typeof step.value !== "number") forced = true
+      afterForce = typeof step.value !== "number"
       if (typeof step.value !== "number" && waitForForce) await step.value
       await turn()
     }
