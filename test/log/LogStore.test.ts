@@ -28,6 +28,20 @@ const withStore = <A, E>(options: LogStoreOptions, body: (store: LogStore["Servi
     return yield* body(store)
   }).pipe(Effect.provide(LogStore.layer(options)))
 
+/**
+ * "orders-0" with four segments of three records, timestamped 0, 1000, 2000 and 3000, of which
+ * retention at 2500 (retention.ms 1000) deletes the first two.
+ */
+const fourSegmentsTwoPastRetention = (store: LogStore["Service"]) =>
+  Effect.gen(function*() {
+    yield* store.createPartition("orders", 0, TOPIC_ID)
+    for (let i = 0; i < 4; i++) yield* store.append("orders", 0, batchOf(3, i * 1000))
+    const log = yield* store.getPartition("orders", 0)
+    assert.deepStrictEqual(log.segmentBaseOffsets(), [0, 3, 6, 9])
+    assert.strictEqual(yield* store.enforceRetention(2500), 2)
+    return log
+  })
+
 const failureTag = <A, E extends { readonly _tag: string }>(effect: Effect.Effect<A, E>) =>
   Effect.match(effect, { onFailure: (e) => e._tag, onSuccess: () => "success" })
 
@@ -273,11 +287,7 @@ describe("LogStore", () => {
       }
       yield* withStore({ logDirs: [logDir], segmentBytes: batchOf(3, 0).length, retentionMs: 1000 }, (store) =>
         Effect.gen(function*() {
-          yield* store.createPartition("orders", 0, TOPIC_ID)
-          for (let i = 0; i < 4; i++) yield* store.append("orders", 0, batchOf(3, i * 1000))
-          const log = yield* store.getPartition("orders", 0)
-          assert.deepStrictEqual(log.segmentBaseOffsets(), [0, 3, 6, 9])
-          assert.strictEqual(yield* store.enforceRetention(2500), 2)
+          yield* fourSegmentsTwoPastRetention(store)
           const partitionDir = path.join(logDir, "orders-0")
           assert.deepStrictEqual(held.map((h) => path.relative(logDir, h.target)), [
             "orders-0/00000000000000000000.log.deleted",
@@ -301,11 +311,7 @@ describe("LogStore", () => {
     const s = batchOf(3, 0).length
     return withStore({ logDirs: [logDir], segmentBytes: s, retentionMs: 1000 }, (store) =>
       Effect.gen(function*() {
-        yield* store.createPartition("orders", 0, TOPIC_ID)
-        for (let i = 0; i < 4; i++) yield* store.append("orders", 0, batchOf(3, i * 1000))
-        const log = yield* store.getPartition("orders", 0)
-        assert.deepStrictEqual(log.segmentBaseOffsets(), [0, 3, 6, 9])
-        assert.strictEqual(yield* store.enforceRetention(2500), 2)
+        const log = yield* fourSegmentsTwoPastRetention(store)
         assert.strictEqual(log.logStartOffset, 6)
         assert.strictEqual(fs.readFileSync(path.join(logDir, "log-start-offset-checkpoint"), "utf8"), "0\n1\norders 0 6\n")
 
