@@ -8,7 +8,8 @@
  *     O_APPEND, synchronous: page-cache writes are fastest so), fsyncs after that write when
  *     "fsync" is given (log.flush.interval.messages=1), then answers each complete frame with
  *     a minimal 8-byte response (size, correlation id), all of a turn's responses in one
- *     socket write. "per-read" writes and answers per chunk read instead (one 'data' event),
+ *     socket write. It reads into 1 MiB buffers of its own, as the broker reads a connection of
+ *     large requests. "per-read" writes and answers per chunk read instead (one 'data' event),
  *     as the sink did before the broker handled a turn's reads together.
  *   node bench/lib/bare-server.ts reader <chunkBytes> <file>...
  *     Fetch reader: answers each request frame with the next <chunkBytes> of the files
@@ -30,7 +31,7 @@
  *     sends (one topic, one partition) are understood; anything else gets the sink's
  *     minimal response.
  *
- * Prints its port on stdout and runs until killed. Imports only node: modules and two small
+ * Prints its port on stdout and runs until killed. Imports only node: modules and three small
  * files with no imports of their own, so it starts in milliseconds and its CPU time is the
  * server's own.
  */
@@ -38,12 +39,16 @@ import * as fs from "node:fs"
 import * as net from "node:net"
 import { FrameCounter } from "./frames.ts"
 import { raiseMallocTrimThreshold } from "../../src/malloc-trim.ts"
+import { readIntoOwnBuffers } from "../../src/server/own-read-buffers.ts"
 
 // As the broker does (src/malloc-trim.ts), so that the baselines keep the same allocator setting.
 raiseMallocTrimThreshold()
 
 const listen = (server: net.Server) =>
   server.listen(0, "127.0.0.1", () => console.log((server.address() as net.AddressInfo).port))
+
+const SLAB_BYTES = 1024 * 1024
+const MIN_READ_BYTES = 64 * 1024
 
 const sink = (file: string, fsync: boolean, perRead: boolean) => {
   const fd = fs.openSync(file, "a")
@@ -80,8 +85,24 @@ const sink = (file: string, fsync: boolean, perRead: boolean) => {
         for (const c of chunks) frames.feed(c, done)
         answer()
       }
-      socket.on("data", (chunk: Buffer) => {
+      const received = (chunk: Buffer) => {
         if (pending.push(chunk) === 1) setImmediate(writeTurn)
+      }
+      socket.on("data", received)
+      // Read as the broker reads a connection of large requests (src/server/Listeners.ts):
+      // into consecutive parts of 1 MiB slabs of its own, up to all that is left of one per
+      // read, instead of a fresh 64 KiB buffer from Node per read.
+      let slab = Buffer.allocUnsafeSlow(SLAB_BYTES)
+      let used = 0
+      readIntoOwnBuffers(socket, () => {
+        if (slab.length - used < MIN_READ_BYTES) {
+          slab = Buffer.allocUnsafeSlow(SLAB_BYTES)
+          used = 0
+        }
+        return slab.subarray(used)
+      }, (chunk) => {
+        used = chunk.byteOffset + chunk.length
+        received(chunk)
       })
     }
     socket.on("error", () => socket.destroy())

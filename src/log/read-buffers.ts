@@ -11,8 +11,9 @@
  * purpose, a response dropped) is simply garbage-collected. Only buffers lent here are
  * taken back, each once, and the free lists hold at most POOL_MAX_BYTES.
  *
- * The connection lends them for request frames too: a large produce request arrives over
- * several 64 KiB socket chunks and is copied into one buffer, given back once its handler's
+ * The connection lends them for request frames too: a produce request that arrives in two
+ * separate socket buffers (before its connection reads into slabs of its own, or across two
+ * of them: src/server/Listeners.ts) is copied into one buffer, given back once its handler's
  * result is ready (Handler.releasesRequestBytes) and its observation finished.
  */
 

@@ -2,8 +2,9 @@
  * Kafka's framing: every request and response is an int32 size followed by that many bytes.
  * `FrameReader` reassembles frames from arbitrary socket chunks. It rejects a size above the
  * limit (socket.request.max.bytes) from the 4-byte prefix alone, before allocating anything,
- * and hands out frames that lie within one chunk as views without copying. A frame spread
- * over chunks is copied into a buffer from `allocate` (the connection lends reusable ones).
+ * and hands out frames that lie within one chunk as views without copying; chunks that
+ * continue each other in one buffer count as one. A frame spread over separate buffers is
+ * copied into a buffer from `allocate` (the connection lends reusable ones).
  */
 
 export type FrameError =
@@ -29,8 +30,17 @@ export class FrameReader {
 
   push(chunk: Uint8Array): void {
     if (chunk.length === 0) return
-    this.chunks.push(chunk)
     this.buffered += chunk.length
+    const n = this.chunks.length
+    const last = n === 0 ? undefined : this.chunks[n - 1]!
+    // A read that continues the previous one in the same buffer extends it: a frame over both is then one view, not a copy.
+    if (last !== undefined && last.buffer === chunk.buffer && last.byteOffset + last.length === chunk.byteOffset) {
+      this.chunks[n - 1] = Buffer.isBuffer(last)
+        ? Buffer.from(last.buffer, last.byteOffset, last.length + chunk.length)
+        : new Uint8Array(last.buffer, last.byteOffset, last.length + chunk.length)
+      return
+    }
+    this.chunks.push(chunk)
   }
 
   /** The next whole frame (without its size prefix), undefined if none is complete yet, or an error. */

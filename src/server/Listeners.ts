@@ -8,6 +8,7 @@ import * as NodeSocketServer from "@effect/platform-node/NodeSocketServer"
 import { Context, Effect, Layer, type Scope } from "effect"
 import * as Socket from "effect/socket/Socket"
 import type * as SocketServer from "effect/socket/SocketServer"
+import { readIntoOwnBuffers } from "./own-read-buffers.ts"
 
 export interface ListenerSpec {
   readonly name: string
@@ -65,9 +66,10 @@ export interface DirectWriter {
    * last one. The socket flows (Node delivers reads as they come, no read()/concat, no
    * read stop and start per request) and is paused only while `readLimit()` bytes wait
    * unpulled (DIRECT_READ_LIMIT by default), so a connection that stops pulling still stops
-   * the client.
+   * the client. Once `largeRequests()` says so, it reads into slabs of its own (see
+   * own-read-buffers.ts), and a pull may then hold one read of up to a slab past the limit.
    */
-  readonly takeOverReading: (readLimit?: () => number) => Effect.Effect<ReadonlyArray<Uint8Array>, Socket.SocketError>
+  readonly takeOverReading: (readLimit?: () => number, largeRequests?: () => boolean) => Effect.Effect<ReadonlyArray<Uint8Array>, Socket.SocketError>
   /** The read side's state, for a log line about a connection that stopped (bytes received, stream flags). */
   readonly readState: () => string
 }
@@ -85,6 +87,11 @@ export const DIRECT_READ_LIMIT = 256 * 1024
  */
 export const DIRECT_READ_LIMIT_LARGE_REQUESTS = 1024 * 1024
 
+/** A connection of large requests reads into slabs of this size (see takeOverReading)... */
+const OWN_READ_SLAB_BYTES = 1024 * 1024
+/** ...each read into at least this much of one (Node reads 64 KiB at a time). */
+const MIN_OWN_READ_BYTES = 64 * 1024
+
 interface ReadCounters {
   received: number
   pulled: number
@@ -96,7 +103,8 @@ interface ReadCounters {
 export const takeOverReading = (
   socket: NodeSocket.NetSocket["Service"],
   counters: ReadCounters = { received: 0, pulled: 0, pulls: 0, waiting: false },
-  readLimit: () => number = () => DIRECT_READ_LIMIT
+  readLimit: () => number = () => DIRECT_READ_LIMIT,
+  largeRequests: () => boolean = () => false
 ): Effect.Effect<ReadonlyArray<Uint8Array>, Socket.SocketError> => {
   let chunks: Array<Uint8Array> = []
   let bytes = 0
@@ -134,7 +142,7 @@ export const takeOverReading = (
     scheduled = false
     deliver()
   }
-  socket.on("data", (chunk: Buffer) => {
+  const received = (chunk: Buffer): void => {
     chunks.push(chunk)
     bytes += chunk.length
     counters.received += chunk.length
@@ -144,7 +152,26 @@ export const takeOverReading = (
     }
     // Bounds what one pull takes (a burst of requests handled in one go) as well as what waits unpulled.
     if (bytes >= readLimit()) socket.pause()
-  })
+  }
+  socket.on("data", received)
+  // A connection of large requests reads into consecutive parts of a slab of its own (see
+  // own-read-buffers.ts): its requests then lie in one piece each, except the one that
+  // straddles two slabs. A slab is dropped when full (the frames read into it keep it alive
+  // until they are collected); an idle connection holds the rest of its slab.
+  let ownBuffers = false
+  let slab: Buffer | undefined
+  let slabUsed = 0
+  const nextReadBuffer = (): Buffer => {
+    if (slab === undefined || slab.length - slabUsed < MIN_OWN_READ_BYTES) {
+      slab = Buffer.allocUnsafeSlow(OWN_READ_SLAB_BYTES)
+      slabUsed = 0
+    }
+    return slab.subarray(slabUsed)
+  }
+  const receivedIntoSlab = (chunk: Buffer): void => {
+    slabUsed = chunk.byteOffset - slab!.byteOffset + chunk.length
+    received(chunk)
+  }
   // End of stream: bytes already received are pulled before the error.
   socket.on("end", () => {
     error ??= closeError(1000)
@@ -163,6 +190,7 @@ export const takeOverReading = (
   return Effect.callback((resume) => {
     counters.pulls++
     counters.waiting = true
+    if (!ownBuffers && largeRequests()) ownBuffers = readIntoOwnBuffers(socket, nextReadBuffer, receivedIntoSlab)
     if (chunks.length > 0 || error !== undefined) {
       waiter = resume
       deliver()
@@ -216,7 +244,7 @@ const directWriter = (socket: NodeSocket.NetSocket["Service"]): DirectWriter => 
       }
     },
     flushed: () => socket.writableLength === 0,
-    takeOverReading: (readLimit) => takeOverReading(socket, counters, readLimit),
+    takeOverReading: (readLimit, largeRequests) => takeOverReading(socket, counters, readLimit, largeRequests),
     readState: () =>
       `read ${counters.received} bytes, pulled ${counters.pulled} in ${counters.pulls} pulls (${counters.waiting ? "a pull waits" : "no pull waits"}); ` +
       `socket flowing ${socket.readableFlowing}, paused ${socket.isPaused()}, ${socket.readableLength} bytes buffered; ` +

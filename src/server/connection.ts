@@ -83,14 +83,17 @@ export const serveConnection = <R>(
       const reader = yield* socket.reader
       // Acquiring the reader opens the socket (and closes it with this scope); reading itself is direct where the transport allows.
       // Whether this connection's requests are large (Produce batches): its turns may then read
-      // more (DIRECT_READ_LIMIT_LARGE_REQUESTS). Judged on each pull: its bytes per request read.
+      // more (DIRECT_READ_LIMIT_LARGE_REQUESTS), into slabs of its own from then on. Judged on
+      // each pull: its bytes per request read.
       let largeRequests = false
       const pull: Effect.Effect<ReadonlyArray<Uint8Array | string>, Socket.SocketError> = options.direct === undefined
         ? reader.pull
-        : options.direct.takeOverReading(() => largeRequests ? DIRECT_READ_LIMIT_LARGE_REQUESTS : DIRECT_READ_LIMIT)
+        : options.direct.takeOverReading(() => largeRequests ? DIRECT_READ_LIMIT_LARGE_REQUESTS : DIRECT_READ_LIMIT, () => largeRequests)
       const writer = yield* socket.writer
-      // A large frame spread over socket chunks is copied into a lent buffer, given back once
+      // A frame spread over separate socket buffers is copied into a lent buffer, given back once
       // its request is done when its handler keeps none of its bytes (Produce; see releaseFrame).
+      // Once its requests count as large, the connection reads into slabs of its own, where
+      // frames lie in one piece (see Listeners.takeOverReading).
       const frames = new FrameReader(options.maxRequestSize, acquireReadBuffer)
       const clock = yield* Clock.Clock
       const blockingFibers = yield* FiberSet.make<void, never>()

@@ -82,19 +82,21 @@ describe("fetch read buffers", () => {
     })
   }, 60_000)
 
-  it("a produce request copied from several socket chunks reuses a buffer given back by an earlier one, and every batch keeps its own bytes", async () => {
+  it("produce requests larger than a socket read are read in place once the connection's requests count as large, and every batch keeps its own bytes", async () => {
     const admin = await AdminClient.connect(broker.port)
     await admin.createTopics([{ name: "frames", partitions: 1 }])
     const before = readBufferCounts()
-    // About 96 KiB per request: more than one 64 KiB socket read, so each is copied out.
+    // About 96 KiB per request: more than one of Node's 64 KiB socket reads.
     const PRODUCES = 24
     const PRODUCE_RECORDS = 48
     for (let i = 0; i < PRODUCES; i++) {
       await admin.produceChecked(partsPayload(produceParts("frames", 0, Buffer.from(batch(PRODUCE_RECORDS, { prefix: `p${i}-`, valueSize: VALUE_BYTES })), 1)))
     }
     const after = readBufferCounts()
-    // One request at a time: the second on reuse the first one's buffer.
-    expect(after.reused - before.reused).toBeGreaterThanOrEqual(PRODUCES - 2)
+    // Copied into a lent buffer: the first request (read before the connection's requests
+    // counted as large) and the ones that straddle two of its 1 MiB read slabs (2.3 MB in all).
+    const copies = after.allocated + after.reused - before.allocated - before.reused
+    expect(copies).toBeLessThanOrEqual(4)
     for (let i = 0; i < PRODUCES; i++) {
       const records = recordsOf(await admin.fetchRecords(fetchRequest({ topic: "frames", partition: 0, offset: i * PRODUCE_RECORDS, partitionMaxBytes: 1 })))
       expect(records.map((r) => r.offset)).toEqual(Array.from({ length: PRODUCE_RECORDS }, (_, k) => i * PRODUCE_RECORDS + k))
