@@ -91,6 +91,9 @@ export const DIRECT_READ_LIMIT_LARGE_REQUESTS = 1024 * 1024
 const OWN_READ_SLAB_BYTES = 1024 * 1024
 /** ...each read into at least this much of one (Node reads 64 KiB at a time). */
 const MIN_OWN_READ_BYTES = 64 * 1024
+/** A read of less than this (the client is between requests) is followed by one into a buffer of IDLE_READ_BYTES instead of a slab. */
+const SMALL_READ_BYTES = 2 * 1024
+const IDLE_READ_BYTES = 16 * 1024
 
 interface ReadCounters {
   received: number
@@ -157,19 +160,27 @@ export const takeOverReading = (
   // A connection of large requests reads into consecutive parts of a slab of its own (see
   // own-read-buffers.ts): its requests then lie in one piece each, except the one that
   // straddles two slabs. A slab is dropped when full (the frames read into it keep it alive
-  // until they are collected); an idle connection holds the rest of its slab.
+  // until they are collected). The socket holds the buffer of its next read while it waits,
+  // so a read that found little (the client is between requests, or idle) drops the slab
+  // and the next read goes into a small buffer: an idle connection holds that, not a slab.
   let ownBuffers = false
   let slab: Buffer | undefined
   let slabUsed = 0
+  let lastRead = 0
   const nextReadBuffer = (): Buffer => {
+    if (lastRead < SMALL_READ_BYTES) {
+      slab = undefined
+      return Buffer.allocUnsafeSlow(IDLE_READ_BYTES)
+    }
     if (slab === undefined || slab.length - slabUsed < MIN_OWN_READ_BYTES) {
       slab = Buffer.allocUnsafeSlow(OWN_READ_SLAB_BYTES)
       slabUsed = 0
     }
     return slab.subarray(slabUsed)
   }
-  const receivedIntoSlab = (chunk: Buffer): void => {
-    slabUsed = chunk.byteOffset - slab!.byteOffset + chunk.length
+  const receivedIntoOwnBuffer = (chunk: Buffer): void => {
+    lastRead = chunk.length
+    if (slab !== undefined && chunk.buffer === slab.buffer) slabUsed = chunk.byteOffset - slab.byteOffset + chunk.length
     received(chunk)
   }
   // End of stream: bytes already received are pulled before the error.
@@ -190,7 +201,7 @@ export const takeOverReading = (
   return Effect.callback((resume) => {
     counters.pulls++
     counters.waiting = true
-    if (!ownBuffers && largeRequests()) ownBuffers = readIntoOwnBuffers(socket, nextReadBuffer, receivedIntoSlab)
+    if (!ownBuffers && largeRequests()) ownBuffers = readIntoOwnBuffers(socket, nextReadBuffer, receivedIntoOwnBuffer)
     if (chunks.length > 0 || error !== undefined) {
       waiter = resume
       deliver()

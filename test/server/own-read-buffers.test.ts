@@ -103,4 +103,25 @@ describe("a connection of large requests", () => {
       // A pull holds the read limit and at most the read that crossed it (up to a slab).
       for (const p of pulls) assert.isAtMost(p, DIRECT_READ_LIMIT_LARGE_REQUESTS + SLAB)
     }).pipe(Effect.scoped))
+
+  it.effect("a connection between requests holds a small buffer for its next read, not a slab", () =>
+    Effect.gen(function*() {
+      const { client, server } = yield* pair()
+      const pull = takeOverReading(server, undefined, () => DIRECT_READ_LIMIT_LARGE_REQUESTS, () => true)
+      const pullBytes = (n: number) =>
+        Effect.gen(function*() {
+          let got = 0
+          // Bounded: every pull takes at least one read.
+          for (let i = 0; i < 10_000 && got < n; i++) got += (yield* pull).reduce((k, c) => k + c.length, 0)
+          return got
+        })
+      client.write(Buffer.alloc(4 * SLAB, 1))
+      assert.strictEqual(yield* pullBytes(4 * SLAB), 4 * SLAB)
+      // What the client sends between its large requests (a Metadata request, say).
+      client.write(Buffer.alloc(100, 2))
+      assert.strictEqual(yield* pullBytes(100), 100)
+      const kBuffer = Object.getOwnPropertySymbols(server).find((s) => s.description === "kBuffer")!
+      const next = (server as unknown as Record<symbol, Buffer>)[kBuffer]
+      assert.isAtMost(next.buffer.byteLength, 16 * 1024)
+    }).pipe(Effect.scoped))
 })
