@@ -29,10 +29,20 @@ const free = new Map<number, Array<ArrayBuffer>>()
 let freeBytes = 0
 /** Buffers lent and not yet given back. Weak: one never given back is collected as usual. */
 const lent = new WeakSet<ArrayBuffer>()
+/**
+ * How many holders a shared lent buffer has: a connection's read slab is held by its reader
+ * and by each request frame cut from it, and goes back to the free list when the last lets go.
+ */
+const holders = new WeakMap<ArrayBuffer, number>()
 
-/** Pooled reads served by a new buffer and by a reused one, since the process started. */
-const counts = { allocated: 0, reused: 0 }
-export const readBufferCounts = (): { readonly allocated: number; readonly reused: number } => ({ ...counts })
+/** Pooled reads served by a new buffer and by a reused one, since the process started; of them, shared ones. */
+const counts = { allocated: 0, reused: 0, sharedAllocated: 0, sharedReused: 0 }
+export const readBufferCounts = (): {
+  readonly allocated: number
+  readonly reused: number
+  readonly sharedAllocated: number
+  readonly sharedReused: number
+} => ({ ...counts })
 
 const classOf = (n: number): number => {
   let c = MIN_CLASS_BYTES
@@ -57,13 +67,40 @@ export const acquireReadBuffer = (n: number): Buffer => {
   return Buffer.from(ab, 0, n)
 }
 
+/** A lent buffer of `n` bytes with one holder, which `holdReadBuffer` adds to (a read slab). */
+export const acquireSharedReadBuffer = (n: number): Buffer => {
+  const reusedBefore = counts.reused
+  const b = acquireReadBuffer(n)
+  if (!lent.has(b.buffer as ArrayBuffer)) return b
+  holders.set(b.buffer as ArrayBuffer, 1)
+  if (counts.reused > reusedBefore) counts.sharedReused++
+  else counts.sharedAllocated++
+  return b
+}
+
+/** Adds a holder to the shared lent buffer `view` lies in (nothing for any other buffer). */
+export const holdReadBuffer = (view: Uint8Array): void => {
+  const ab = view.buffer as ArrayBuffer
+  const n = holders.get(ab)
+  if (n !== undefined) holders.set(ab, n + 1)
+}
+
 /**
  * Gives back the lent read buffers among `chunks` (views into them included): called once
- * the socket has taken the bytes, never while a write may still read them.
+ * the socket has taken the bytes, never while a write may still read them. A shared one
+ * loses a holder, and is given back with its last.
  */
 export const releaseReadBuffers = (chunks: ReadonlyArray<Uint8Array>): void => {
   for (const c of chunks) {
     const ab = c.buffer as ArrayBuffer
+    const n = holders.get(ab)
+    if (n !== undefined) {
+      if (n > 1) {
+        holders.set(ab, n - 1)
+        continue
+      }
+      holders.delete(ab)
+    }
     if (!lent.delete(ab)) continue
     if (freeBytes + ab.byteLength > POOL_MAX_BYTES) continue
     let list = free.get(ab.byteLength)

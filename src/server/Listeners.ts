@@ -8,6 +8,7 @@ import * as NodeSocketServer from "@effect/platform-node/NodeSocketServer"
 import { Context, Effect, Layer, type Scope } from "effect"
 import * as Socket from "effect/socket/Socket"
 import type * as SocketServer from "effect/socket/SocketServer"
+import { acquireSharedReadBuffer, releaseReadBuffers } from "../log/read-buffers.ts"
 import { readIntoOwnBuffers } from "./own-read-buffers.ts"
 
 export interface ListenerSpec {
@@ -68,8 +69,15 @@ export interface DirectWriter {
    * unpulled (DIRECT_READ_LIMIT by default), so a connection that stops pulling still stops
    * the client. Once `largeRequests()` says so, it reads into slabs of its own (see
    * own-read-buffers.ts), and a pull may then hold one read of up to a slab past the limit.
+   * Given `unframedBytes` (how many of the bytes pulled the caller has not yet cut into
+   * frames), a slab is reused once all its bytes are framed and every frame cut from it,
+   * each held with holdReadBuffer, is given back with releaseReadBuffers.
    */
-  readonly takeOverReading: (readLimit?: () => number, largeRequests?: () => boolean) => Effect.Effect<ReadonlyArray<Uint8Array>, Socket.SocketError>
+  readonly takeOverReading: (
+    readLimit?: () => number,
+    largeRequests?: () => boolean,
+    unframedBytes?: () => number
+  ) => Effect.Effect<ReadonlyArray<Uint8Array>, Socket.SocketError>
   /** The read side's state, for a log line about a connection that stopped (bytes received, stream flags). */
   readonly readState: () => string
 }
@@ -107,7 +115,8 @@ export const takeOverReading = (
   socket: NodeSocket.NetSocket["Service"],
   counters: ReadCounters = { received: 0, pulled: 0, pulls: 0, waiting: false },
   readLimit: () => number = () => DIRECT_READ_LIMIT,
-  largeRequests: () => boolean = () => false
+  largeRequests: () => boolean = () => false,
+  unframedBytes?: () => number
 ): Effect.Effect<ReadonlyArray<Uint8Array>, Socket.SocketError> => {
   let chunks: Array<Uint8Array> = []
   let bytes = 0
@@ -163,17 +172,32 @@ export const takeOverReading = (
   // until they are collected). The socket holds the buffer of its next read while it waits,
   // so a read that found little (the client is between requests, or idle) drops the slab
   // and the next read goes into a small buffer: an idle connection holds that, not a slab.
+  // Slabs are lent read buffers (src/log/read-buffers.ts), held by this reader until the
+  // connection has framed every byte read into them (`unframedBytes` left of what was pulled)
+  // and by each frame cut from them until its request lets it go: then they are reused.
   let ownBuffers = false
   let slab: Buffer | undefined
   let slabUsed = 0
   let lastRead = 0
+  // Slabs no longer read into, each with the stream offset its last read ended at, oldest first.
+  const dropped: Array<{ readonly slab: Buffer; readonly end: number }> = []
+  const dropSlab = (): void => {
+    // Without `unframedBytes` a slab is never reused: the caller may hold on to any chunk.
+    if (slab !== undefined && unframedBytes !== undefined) dropped.push({ slab, end: counters.received })
+    slab = undefined
+  }
+  const releaseFramedSlabs = (): void => {
+    const framed = counters.pulled - unframedBytes!()
+    while (dropped.length > 0 && dropped[0]!.end <= framed) releaseReadBuffers([dropped.shift()!.slab])
+  }
   const nextReadBuffer = (): Buffer => {
     if (lastRead < SMALL_READ_BYTES) {
-      slab = undefined
+      dropSlab()
       return Buffer.allocUnsafeSlow(IDLE_READ_BYTES)
     }
     if (slab === undefined || slab.length - slabUsed < MIN_OWN_READ_BYTES) {
-      slab = Buffer.allocUnsafeSlow(OWN_READ_SLAB_BYTES)
+      dropSlab()
+      slab = acquireSharedReadBuffer(OWN_READ_SLAB_BYTES)
       slabUsed = 0
     }
     return slab.subarray(slabUsed)
@@ -202,6 +226,7 @@ export const takeOverReading = (
     counters.pulls++
     counters.waiting = true
     if (!ownBuffers && largeRequests()) ownBuffers = readIntoOwnBuffers(socket, nextReadBuffer, receivedIntoOwnBuffer)
+    if (dropped.length > 0) releaseFramedSlabs()
     if (chunks.length > 0 || error !== undefined) {
       waiter = resume
       deliver()
@@ -255,7 +280,7 @@ const directWriter = (socket: NodeSocket.NetSocket["Service"]): DirectWriter => 
       }
     },
     flushed: () => socket.writableLength === 0,
-    takeOverReading: (readLimit, largeRequests) => takeOverReading(socket, counters, readLimit, largeRequests),
+    takeOverReading: (readLimit, largeRequests, unframedBytes) => takeOverReading(socket, counters, readLimit, largeRequests, unframedBytes),
     readState: () =>
       `read ${counters.received} bytes, pulled ${counters.pulled} in ${counters.pulls} pulls (${counters.waiting ? "a pull waits" : "no pull waits"}); ` +
       `socket flowing ${socket.readableFlowing}, paused ${socket.isPaused()}, ${socket.readableLength} bytes buffered; ` +

@@ -15,7 +15,7 @@ import { type ConnectionInfo, type Decision, dispatch } from "./dispatch.ts"
 import { DIRECT_READ_LIMIT, DIRECT_READ_LIMIT_LARGE_REQUESTS, type DirectWriter } from "./Listeners.ts"
 import { HandlerDefect, RequestRejected } from "./errors.ts"
 import { noObserver, type RequestObservation, type RequestObserver } from "./observer.ts"
-import { acquireReadBuffer, holdsReadBuffers, releaseReadBuffers } from "../log/read-buffers.ts"
+import { acquireReadBuffer, holdReadBuffer, holdsReadBuffers, releaseReadBuffers } from "../log/read-buffers.ts"
 import { ResponseBuffer } from "./response-buffer.ts"
 
 export interface ConnectionOptions extends ConnectionInfo {
@@ -88,13 +88,23 @@ export const serveConnection = <R>(
       let largeRequests = false
       const pull: Effect.Effect<ReadonlyArray<Uint8Array | string>, Socket.SocketError> = options.direct === undefined
         ? reader.pull
-        : options.direct.takeOverReading(() => largeRequests ? DIRECT_READ_LIMIT_LARGE_REQUESTS : DIRECT_READ_LIMIT, () => largeRequests)
+        : options.direct.takeOverReading(
+          () => largeRequests ? DIRECT_READ_LIMIT_LARGE_REQUESTS : DIRECT_READ_LIMIT,
+          () => largeRequests,
+          () => frames.pendingBytes
+        )
       const writer = yield* socket.writer
       // A frame spread over separate socket buffers is copied into a lent buffer, given back once
       // its request is done when its handler keeps none of its bytes (Produce; see releaseFrame).
       // Once its requests count as large, the connection reads into slabs of its own, where
       // frames lie in one piece (see Listeners.takeOverReading).
       const frames = new FrameReader(options.maxRequestSize, acquireReadBuffer)
+      /** The next frame; one cut from a read slab holds it until its request gives it back (releaseFrame). */
+      const nextFrame = (): ReturnType<FrameReader["next"]> => {
+        const frame = frames.next()
+        if (frame instanceof Uint8Array) holdReadBuffer(frame)
+        return frame
+      }
       const clock = yield* Clock.Clock
       const blockingFibers = yield* FiberSet.make<void, never>()
       // Writes run in their own fiber: the frame loop never waits on the network, so a client
@@ -373,7 +383,7 @@ export const serveConnection = <R>(
         const many = first.many!
         const group = [first]
         while (group.length < MAX_GROUP && mutedUntil === 0) {
-          const next = frames.next()
+          const next = nextFrame()
           if (next === undefined) break
           if (isFrameError(next) || peekRequestPrefix(next)?.apiKey !== first.apiKey) {
             carried = next
@@ -417,7 +427,7 @@ export const serveConnection = <R>(
             decision = ready.decision
             result = ready.result
           } else {
-            const next = carried ?? frames.next()
+            const next = carried ?? nextFrame()
             carried = undefined
             if (next === undefined) return flush
             if (isFrameError(next)) {

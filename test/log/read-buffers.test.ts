@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest"
-import { acquireReadBuffer, holdsReadBuffers, releaseReadBuffers } from "../../src/log/read-buffers.ts"
+import { acquireReadBuffer, acquireSharedReadBuffer, holdReadBuffer, holdsReadBuffers, releaseReadBuffers } from "../../src/log/read-buffers.ts"
 
 describe("segment read buffers", () => {
   it("reuses a buffer given back after its write, and only then", () => {
@@ -35,5 +35,24 @@ describe("segment read buffers", () => {
     const huge = acquireReadBuffer(20 * 1024 * 1024)
     expect(holdsReadBuffers([small, huge])).toBe(false)
     expect(huge.length).toBe(20 * 1024 * 1024)
+  })
+
+  it("a shared buffer (a read slab) is reused only once its last holder gives it back", () => {
+    const slab = acquireSharedReadBuffer(1024 * 1024)
+    const frameA = slab.subarray(0, 1000)
+    const frameB = slab.subarray(1000, 5000)
+    holdReadBuffer(frameA)
+    holdReadBuffer(frameB)
+    // The reader lets go first, then one frame: two of three holders gone.
+    releaseReadBuffers([slab])
+    releaseReadBuffers([frameA])
+    expect(holdsReadBuffers([frameB])).toBe(true)
+    const meanwhile = acquireReadBuffer(1024 * 1024)
+    expect(meanwhile.buffer).not.toBe(slab.buffer)
+    releaseReadBuffers([frameB])
+    expect(holdsReadBuffers([frameB])).toBe(false)
+    const next = acquireReadBuffer(1024 * 1024)
+    expect(next.buffer).toBe(slab.buffer)
+    releaseReadBuffers([meanwhile, next])
   })
 })

@@ -10,6 +10,7 @@ import { Effect, Exit } from "effect"
 import * as net from "node:net"
 import { DIRECT_READ_LIMIT_LARGE_REQUESTS, takeOverReading } from "../../src/server/Listeners.ts"
 import { readIntoOwnBuffers } from "../../src/server/own-read-buffers.ts"
+import { acquireReadBuffer, releaseReadBuffers } from "../../src/log/read-buffers.ts"
 
 const pair = () =>
   Effect.acquireRelease(
@@ -121,7 +122,42 @@ describe("a connection of large requests", () => {
       client.write(Buffer.alloc(100, 2))
       assert.strictEqual(yield* pullBytes(100), 100)
       const kBuffer = Object.getOwnPropertySymbols(server).find((s) => s.description === "kBuffer")!
-      const next = (server as unknown as Record<symbol, Buffer>)[kBuffer]
+      const next = (server as unknown as Record<symbol, Buffer>)[kBuffer]!
       assert.isAtMost(next.buffer.byteLength, 16 * 1024)
+    }).pipe(Effect.scoped))
+
+  it.effect("a slab is reused only once every byte read into it has been framed", () =>
+    Effect.gen(function*() {
+      const { client, server } = yield* pair()
+      let pulled = 0
+      let framed = 0
+      const pull = takeOverReading(server, undefined, () => DIRECT_READ_LIMIT_LARGE_REQUESTS, () => true, () => pulled - framed)
+      const pullAtLeast = (n: number) =>
+        Effect.gen(function*() {
+          const chunks: Array<Uint8Array> = []
+          // Bounded: every pull takes at least one read.
+          for (let i = 0; i < 10_000 && pulled < n; i++) {
+            const got = yield* pull
+            chunks.push(...got)
+            pulled += got.reduce((k, c) => k + c.length, 0)
+          }
+          return chunks
+        })
+      client.write(Buffer.alloc(4 * SLAB, 3))
+      const slabs = new Set((yield* pullAtLeast(4 * SLAB)).map((c) => c.buffer))
+      const taken = () => {
+        const bs = Array.from({ length: 8 }, () => acquireReadBuffer(SLAB))
+        releaseReadBuffers(bs)
+        return bs.filter((b) => slabs.has(b.buffer)).length
+      }
+      // Nothing framed yet: the slabs read into stay the reader's, however many pulls come.
+      client.write(Buffer.alloc(100, 4))
+      yield* pullAtLeast(4 * SLAB + 100)
+      assert.strictEqual(taken(), 0)
+      // All framed (and no frame held): the next pull gives the full ones back.
+      framed = pulled
+      client.write(Buffer.alloc(100, 5))
+      yield* pullAtLeast(4 * SLAB + 200)
+      assert.isAbove(taken(), 0)
     }).pipe(Effect.scoped))
 })

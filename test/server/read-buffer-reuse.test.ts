@@ -8,8 +8,8 @@ import * as net from "node:net"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { startBroker, type EmbeddedBroker } from "../../src/broker.ts"
 import { readBufferCounts } from "../../src/log/read-buffers.ts"
-import { Fetch } from "../../src/protocol/generated/apis.ts"
-import { AdminClient, FETCH_VERSION, fetchRequest, partsPayload, produceParts } from "../../bench/lib/kafka.ts"
+import { Fetch, Produce } from "../../src/protocol/generated/apis.ts"
+import { AdminClient, FETCH_VERSION, fetchRequest, partsPayload, PRODUCE_VERSION, produceParts } from "../../bench/lib/kafka.ts"
 import { batch, recordsOf } from "../handlers/data-plane/helpers.ts"
 import { decodeResponse } from "../support/wire-client.ts"
 
@@ -82,7 +82,7 @@ describe("fetch read buffers", () => {
     })
   }, 60_000)
 
-  it("produce requests larger than a socket read are read in place once the connection's requests count as large, and every batch keeps its own bytes", async () => {
+  it("produce requests larger than a socket read are read in place once the connection's requests count as large, their slabs are reused, and every batch keeps its own bytes", async () => {
     const admin = await AdminClient.connect(broker.port)
     await admin.createTopics([{ name: "frames", partitions: 1 }])
     const before = readBufferCounts()
@@ -93,15 +93,53 @@ describe("fetch read buffers", () => {
       await admin.produceChecked(partsPayload(produceParts("frames", 0, Buffer.from(batch(PRODUCE_RECORDS, { prefix: `p${i}-`, valueSize: VALUE_BYTES })), 1)))
     }
     const after = readBufferCounts()
+    const slabs = after.sharedAllocated + after.sharedReused - before.sharedAllocated - before.sharedReused
     // Copied into a lent buffer: the first request (read before the connection's requests
     // counted as large) and the ones that straddle two of its 1 MiB read slabs (2.3 MB in all).
-    const copies = after.allocated + after.reused - before.allocated - before.reused
+    const copies = after.allocated + after.reused - before.allocated - before.reused - slabs
     expect(copies).toBeLessThanOrEqual(4)
+    // One request at a time: a slab is given back once its requests are done, and read into again.
+    expect(after.sharedReused - before.sharedReused).toBeGreaterThanOrEqual(1)
     for (let i = 0; i < PRODUCES; i++) {
       const records = recordsOf(await admin.fetchRecords(fetchRequest({ topic: "frames", partition: 0, offset: i * PRODUCE_RECORDS, partitionMaxBytes: 1 })))
       expect(records.map((r) => r.offset)).toEqual(Array.from({ length: PRODUCE_RECORDS }, (_, k) => i * PRODUCE_RECORDS + k))
       expect(records.map((r) => r.value)).toEqual(Array.from({ length: PRODUCE_RECORDS }, (_, k) => `p${i}-${k}`.padEnd(VALUE_BYTES, ".")))
     }
     admin.close()
+  }, 60_000)
+
+  it("pipelined produce requests read into reused slabs each keep their own bytes", async () => {
+    const admin = await AdminClient.connect(broker.port)
+    await admin.createTopics([{ name: "pipelined", partitions: 1 }])
+    admin.close()
+    const socket = await new Promise<net.Socket>((resolve, reject) => {
+      const s = net.connect({ port: broker.port, host: "127.0.0.1" }, () => resolve(s))
+      s.once("error", reject)
+    })
+    // 64 requests of about 66 KB written at once: the broker reads them into slabs it reuses
+    // as their requests finish, while later requests are still being read.
+    const REQUESTS = 64
+    const RECORDS_EACH = 32
+    const before = readBufferCounts()
+    for (let i = 0; i < REQUESTS; i++) {
+      const request = Buffer.concat(partsPayload(produceParts("pipelined", 0, Buffer.from(batch(RECORDS_EACH, { prefix: `q${i}-`, valueSize: VALUE_BYTES })), 1)))
+      request.writeInt32BE(i, 8)
+      socket.write(request)
+    }
+    const responses = await readFrames(socket, REQUESTS)
+    socket.destroy()
+    const after = readBufferCounts()
+    expect(after.sharedReused - before.sharedReused).toBeGreaterThanOrEqual(1)
+    responses.forEach((frame, n) => {
+      const { correlationId, body } = decodeResponse(Produce, PRODUCE_VERSION, frame)
+      expect(correlationId).toBe(n)
+      expect(body.responses[0].partitionResponses[0].errorCode).toBe(0)
+    })
+    const reader = await AdminClient.connect(broker.port)
+    for (let i = 0; i < REQUESTS; i++) {
+      const records = recordsOf(await reader.fetchRecords(fetchRequest({ topic: "pipelined", partition: 0, offset: i * RECORDS_EACH, partitionMaxBytes: 1 })))
+      expect(records.map((r) => r.value)).toEqual(Array.from({ length: RECORDS_EACH }, (_, k) => `q${i}-${k}`.padEnd(VALUE_BYTES, ".")))
+    }
+    reader.close()
   }, 60_000)
 })
