@@ -168,13 +168,13 @@ export const takeOverReading = (
   socket.on("data", received)
   // A connection of large requests reads into consecutive parts of a slab of its own (see
   // own-read-buffers.ts): its requests then lie in one piece each, except the one that
-  // straddles two slabs. A slab is dropped when full (the frames read into it keep it alive
-  // until they are collected). The socket holds the buffer of its next read while it waits,
-  // so a read that found little (the client is between requests, or idle) drops the slab
-  // and the next read goes into a small buffer: an idle connection holds that, not a slab.
-  // Slabs are lent read buffers (src/log/read-buffers.ts), held by this reader until the
-  // connection has framed every byte read into them (`unframedBytes` left of what was pulled)
-  // and by each frame cut from them until its request lets it go: then they are reused.
+  // straddles two slabs. The socket holds the buffer of its next read while it waits, so a
+  // read that found little (the client is between requests, or idle) drops the slab and the
+  // next read goes into a small buffer: an idle connection holds that, not a slab. Slabs are
+  // lent read buffers (src/log/read-buffers.ts), held by this reader until the connection has
+  // framed every byte read into them (`unframedBytes` left of what was pulled) and by each
+  // frame cut from them until its request lets it go: then they are reused. A slab one of
+  // whose frames is never given back is collected once nothing refers to it.
   let ownBuffers = false
   let slab: Buffer | undefined
   let slabUsed = 0

@@ -58,7 +58,9 @@ export const readIntoOwnBuffers = (
     return true
   }
   h.useUserBuffer(first)
-  if (wasReading) {
+  // A flowing socket reads; a paused one starts again on `resume`.
+  if (wasReading || !socket.isPaused()) {
+    h.reading = true
     const err = h.readStart()
     if (err !== 0) socket.destroy(new Error(`restarting reads failed (libuv error ${err})`))
   }
