@@ -142,4 +142,19 @@ describe("fetch read buffers", () => {
     }
     reader.close()
   }, 60_000)
+
+  it("a produce request larger than a read slab arrives whole", async () => {
+    const admin = await AdminClient.connect(broker.port)
+    await admin.createTopics([{ name: "large-requests", partitions: 1, configs: { "max.message.bytes": String(8 * 1024 * 1024) } }])
+    // About 2.9 MB each: every one spans three or four 1 MiB slabs and is copied out of them.
+    const RECORDS_EACH = 1400
+    for (let i = 0; i < 3; i++) {
+      await admin.produceChecked(partsPayload(produceParts("large-requests", 0, Buffer.from(batch(RECORDS_EACH, { prefix: `L${i}-`, valueSize: VALUE_BYTES })), 1)))
+    }
+    for (let i = 0; i < 3; i++) {
+      const records = recordsOf(await admin.fetchRecords(fetchRequest({ topic: "large-requests", partition: 0, offset: i * RECORDS_EACH, partitionMaxBytes: 1 })))
+      expect(records.map((r) => r.value)).toEqual(Array.from({ length: RECORDS_EACH }, (_, k) => `L${i}-${k}`.padEnd(VALUE_BYTES, ".")))
+    }
+    admin.close()
+  }, 60_000)
 })
