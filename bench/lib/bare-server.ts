@@ -26,7 +26,8 @@
  *     without a timer per wake-up, until the next append or its max wait, and is answered
  *     with the batches from its offset (up to its partition max bytes), corked: a head, the
  *     batches straight from the ring (from the file for a consumer a ring behind), a tail.
- *     Requests are parsed in place, responses patched into templates encoded once per
+ *     It reads each connection straight into one input buffer of its own. Requests are
+ *     parsed in place, responses patched into templates encoded once per
  *     topic: nothing allocated per record or per field. Only the request shapes the bench
  *     sends (one topic, one partition) are understood; anything else gets the sink's
  *     minimal response.
@@ -462,20 +463,34 @@ const relay = (file: string, ringBytes: number) => {
     socket.setNoDelay(true)
     // Received bytes not yet handled, in one buffer reused for the connection's life (no
     // fresh memory per frame; a partial frame moves to the front only when space runs short).
-    // net.Server's sockets cannot read into it directly (no onread option for accepted
-    // sockets), so each chunk is copied once, as the broker's frame reader does.
+    // The socket reads straight into it (src/server/own-read-buffers.ts, as the broker reads a
+    // connection of large requests); where it cannot, each chunk is copied in once.
     const input = Buffer.alloc(RELAY_INPUT_BYTES)
     let start = 0
     let end = 0
     const out: Array<Buffer> = []
+    const compact = () => {
+      input.copy(input, 0, start, end)
+      end -= start
+      start = 0
+    }
     const onRead = (chunk: Buffer) => {
       if (input.length - end < chunk.length) {
         if (end - start + chunk.length > input.length) throw new Error(`a frame longer than ${input.length} bytes`)
-        input.copy(input, 0, start, end)
-        end -= start
-        start = 0
+        compact()
       }
       end += chunk.copy(input, end)
+      handleInput()
+    }
+    const readStraightIn = readIntoOwnBuffers(socket, () => {
+      if (input.length - end < MIN_READ_BYTES) compact()
+      if (end === input.length) throw new Error(`a frame longer than ${input.length} bytes`)
+      return input.subarray(end)
+    }, (chunk) => {
+      end += chunk.length
+      handleInput()
+    })
+    const handleInput = () => {
       let appendedTo: Log | undefined
       let outBytes = 0
       while (end - start >= 4 && end - start >= 4 + input.readInt32BE(start)) {
@@ -514,7 +529,7 @@ const relay = (file: string, ringBytes: number) => {
         for (const p of woken) fetchResponse(appendedTo, p)
       }
     }
-    socket.on("data", onRead)
+    if (!readStraightIn) socket.on("data", onRead)
     socket.on("error", () => socket.destroy())
   })
 }
