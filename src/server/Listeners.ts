@@ -101,7 +101,7 @@ const OWN_READ_SLAB_BYTES = 1024 * 1024
 const MIN_OWN_READ_BYTES = 64 * 1024
 /** A read of less than this (the client is between requests) is followed by one into a buffer of IDLE_READ_BYTES instead of a slab. */
 const SMALL_READ_BYTES = 2 * 1024
-const IDLE_READ_BYTES = 16 * 1024
+const IDLE_READ_BYTES = 4 * 1024
 
 interface ReadCounters {
   received: number
@@ -178,7 +178,8 @@ export const takeOverReading = (
   let ownBuffers = false
   let slab: Buffer | undefined
   let slabUsed = 0
-  let lastRead = 0
+  // The switch comes with a large request in flight: its first read goes into a slab.
+  let lastRead = SMALL_READ_BYTES
   // Slabs no longer read into, each with the stream offset its last read ended at, oldest first.
   const dropped: Array<{ readonly slab: Buffer; readonly end: number }> = []
   const dropSlab = (): void => {

@@ -123,7 +123,7 @@ describe("a connection of large requests", () => {
       assert.strictEqual(yield* pullBytes(100), 100)
       const kBuffer = Object.getOwnPropertySymbols(server).find((s) => s.description === "kBuffer")!
       const next = (server as unknown as Record<symbol, Buffer>)[kBuffer]!
-      assert.isAtMost(next.buffer.byteLength, 16 * 1024)
+      assert.isAtMost(next.buffer.byteLength, 4 * 1024)
     }).pipe(Effect.scoped))
 
   it.effect("a slab is reused only once every byte read into it has been framed", () =>

