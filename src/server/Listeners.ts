@@ -67,14 +67,14 @@ export interface DirectWriter {
    * last one. The socket flows (Node delivers reads as they come, no read()/concat, no
    * read stop and start per request) and is paused only while `readLimit()` bytes wait
    * unpulled (DIRECT_READ_LIMIT by default), so a connection that stops pulling still stops
-   * the client. Once `largeRequests()` says so, it reads into slabs of its own (see
-   * own-read-buffers.ts), and a pull may then hold one read of up to a slab past the limit.
-   * Given `unframedBytes` (how many of the bytes pulled the caller has not yet cut into
-   * frames), a slab is reused once all its bytes are framed and every frame cut from it,
-   * each held with holdReadBuffer, is given back with releaseReadBuffers.
+   * the client. Once `largeRequests()` says so, the limit is DIRECT_READ_LIMIT_LARGE_REQUESTS
+   * and it reads into slabs of its own (see own-read-buffers.ts); a pull may then hold one
+   * read of up to a slab past the limit. Given `unframedBytes` (how many of the bytes pulled
+   * the caller has not yet cut into frames), a slab is reused once all its bytes are framed
+   * and every frame cut from it, each held with holdReadBuffer, is given back with
+   * releaseReadBuffers.
    */
   readonly takeOverReading: (
-    readLimit?: () => number,
     largeRequests?: () => boolean,
     unframedBytes?: () => number
   ) => Effect.Effect<ReadonlyArray<Uint8Array>, Socket.SocketError>
@@ -281,7 +281,14 @@ const directWriter = (socket: NodeSocket.NetSocket["Service"]): DirectWriter => 
       }
     },
     flushed: () => socket.writableLength === 0,
-    takeOverReading: (readLimit, largeRequests, unframedBytes) => takeOverReading(socket, counters, readLimit, largeRequests, unframedBytes),
+    takeOverReading: (largeRequests = () => false, unframedBytes) =>
+      takeOverReading(
+        socket,
+        counters,
+        () => largeRequests() ? DIRECT_READ_LIMIT_LARGE_REQUESTS : DIRECT_READ_LIMIT,
+        largeRequests,
+        unframedBytes
+      ),
     readState: () =>
       `read ${counters.received} bytes, pulled ${counters.pulled} in ${counters.pulls} pulls (${counters.waiting ? "a pull waits" : "no pull waits"}); ` +
       `socket flowing ${socket.readableFlowing}, paused ${socket.isPaused()}, ${socket.readableLength} bytes buffered; ` +

@@ -12,7 +12,7 @@ import { type FrameError, FrameReader, isFrameError } from "../protocol/framing.
 import { peekRequestPrefix } from "../protocol/header.ts"
 import type { Writer } from "../protocol/primitives.ts"
 import { type ConnectionInfo, type Decision, dispatch } from "./dispatch.ts"
-import { DIRECT_READ_LIMIT, DIRECT_READ_LIMIT_LARGE_REQUESTS, type DirectWriter } from "./Listeners.ts"
+import type { DirectWriter } from "./Listeners.ts"
 import { HandlerDefect, RequestRejected } from "./errors.ts"
 import { noObserver, type RequestObservation, type RequestObserver } from "./observer.ts"
 import { acquireReadBuffer, holdReadBuffer, holdsReadBuffers, releaseReadBuffers } from "../log/read-buffers.ts"
@@ -88,11 +88,7 @@ export const serveConnection = <R>(
       let largeRequests = false
       const pull: Effect.Effect<ReadonlyArray<Uint8Array | string>, Socket.SocketError> = options.direct === undefined
         ? reader.pull
-        : options.direct.takeOverReading(
-          () => largeRequests ? DIRECT_READ_LIMIT_LARGE_REQUESTS : DIRECT_READ_LIMIT,
-          () => largeRequests,
-          () => frames.pendingBytes
-        )
+        : options.direct.takeOverReading(() => largeRequests, () => frames.pendingBytes)
       const writer = yield* socket.writer
       // A frame spread over separate socket buffers is copied into a lent buffer, given back once
       // its request is done when its handler keeps none of its bytes (Produce; see releaseFrame).
