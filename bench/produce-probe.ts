@@ -30,7 +30,7 @@ const counters = (pid: number): Counters => {
   const field = (name: string) => Number(new RegExp(`${name}:\\s+(\\d+)`).exec(status)?.[1] ?? NaN)
   return { user: Number(f[11]) * 10, sys: Number(f[12]) * 10, minflt: Number(f[7]), vcs: field("voluntary_ctxt_switches"), ivcs: field("nonvoluntary_ctxt_switches") }
 }
-const EVENTS = ["syscalls:sys_enter_read", "syscalls:sys_enter_write", "syscalls:sys_enter_writev", "syscalls:sys_enter_pwrite64", "syscalls:sys_enter_epoll_wait", "syscalls:sys_enter_epoll_pwait", "raw_syscalls:sys_enter"]
+const EVENTS = ["syscalls:sys_enter_read", "syscalls:sys_enter_write", "syscalls:sys_enter_writev", "syscalls:sys_enter_pwrite64", "syscalls:sys_enter_pwritev", "syscalls:sys_enter_epoll_wait", "syscalls:sys_enter_epoll_pwait", "raw_syscalls:sys_enter"]
 const hasPerf = (() => {
   try {
     execFileSync("perf", ["--version"], { stdio: "ignore" })

@@ -4,7 +4,7 @@
  * dashboards use for lag), fetch sessions, replica manager and the Node.js process. Each
  * scrape fills a fresh registry, so partitions and groups that went away disappear.
  */
-import { monitorEventLoopDelay, PerformanceObserver, type EntryType } from "node:perf_hooks"
+import { type IntervalHistogram, monitorEventLoopDelay, PerformanceObserver, type EntryType } from "node:perf_hooks"
 import { Clock, Context, Effect, Layer, Metric } from "effect"
 import { PrometheusMetrics } from "effect/observability"
 import { FetchSessions } from "../fetch/FetchSessions.ts"
@@ -32,29 +32,43 @@ class Scrape {
   }
 }
 
-/** Process-wide samplers: event-loop delay and GC pauses, started and stopped with the broker. */
+type EventLoopDelayMonitor = (options: { readonly resolution: number }) => IntervalHistogram
+
+/**
+ * Process-wide samplers: event-loop delay and GC pauses, started and stopped with the broker.
+ * The event-loop delay is sampled by a 10 ms timer, which wakes an idle process 100 times a
+ * second (half of an idle broker's CPU time), so it starts when the metrics are first read: a
+ * broker nobody watches, as one embedded in a test, does not pay for it.
+ */
 export class ProcessSamplers extends Context.Service<ProcessSamplers, {
-  readonly eventLoopDelay: ReturnType<typeof monitorEventLoopDelay>
+  /** The event-loop delay histogram, sampling from the first call on. */
+  readonly eventLoopDelay: () => IntervalHistogram
 }>()("kafka-broker/metrics/ProcessSamplers") {
-  static readonly layer: Layer.Layer<ProcessSamplers, never, BrokerMetrics> = Layer.effect(
-    ProcessSamplers,
-    Effect.gen(function*() {
-      const metrics = yield* BrokerMetrics
-      const eventLoopDelay = yield* Effect.acquireRelease(
-        Effect.sync(() => {
-          const h = monitorEventLoopDelay({ resolution: 10 })
-          h.enable()
-          return h
-        }),
-        (h) => Effect.sync(() => h.disable())
-      )
-      yield* Effect.acquireRelease(
-        Effect.sync(() => observeGc(metrics)),
-        (observer) => Effect.sync(() => observer?.disconnect())
-      )
-      return ProcessSamplers.of({ eventLoopDelay })
-    })
-  )
+  /** With `monitor` in place of node:perf_hooks' monitorEventLoopDelay (tests). */
+  static readonly make = (monitor: EventLoopDelayMonitor): Layer.Layer<ProcessSamplers, never, BrokerMetrics> =>
+    Layer.effect(
+      ProcessSamplers,
+      Effect.gen(function*() {
+        const metrics = yield* BrokerMetrics
+        let histogram: IntervalHistogram | undefined
+        yield* Effect.addFinalizer(() => Effect.sync(() => histogram?.disable()))
+        yield* Effect.acquireRelease(
+          Effect.sync(() => observeGc(metrics)),
+          (observer) => Effect.sync(() => observer?.disconnect())
+        )
+        return ProcessSamplers.of({
+          eventLoopDelay: () => {
+            if (histogram === undefined) {
+              histogram = monitor({ resolution: 10 })
+              histogram.enable()
+            }
+            return histogram
+          }
+        })
+      })
+    )
+
+  static readonly layer: Layer.Layer<ProcessSamplers, never, BrokerMetrics> = ProcessSamplers.make(monitorEventLoopDelay)
 }
 
 const GC_KINDS: Readonly<Record<number, string>> = { 1: "minor", 2: "major", 4: "incremental", 8: "weakcb" }
@@ -85,7 +99,7 @@ const observeGc = (metrics: BrokerMetricsShape): PerformanceObserver | undefined
   return observer
 }
 
-const processGauges = (s: Scrape, eventLoopDelay: ReturnType<typeof monitorEventLoopDelay>): void => {
+const processGauges = (s: Scrape, eventLoopDelay: IntervalHistogram): void => {
   const cpu = process.cpuUsage()
   s.counter("process_cpu_user_seconds_total", "User CPU time of the process", cpu.user / 1e6)
   s.counter("process_cpu_system_seconds_total", "System CPU time of the process", cpu.system / 1e6)
@@ -97,10 +111,10 @@ const processGauges = (s: Scrape, eventLoopDelay: ReturnType<typeof monitorEvent
   s.gauge("nodejs_external_memory_bytes", "Memory of C++ objects bound to JavaScript (buffers included)", memory.external)
   s.gauge("process_start_time_seconds", "Start time of the process, in seconds since the epoch", Math.round((Date.now() - process.uptime() * 1000) / 1000))
   const seconds = (ns: number) => (Number.isFinite(ns) ? ns / 1e9 : 0)
-  s.gauge("nodejs_eventloop_lag_mean_seconds", "Mean event-loop delay since start", seconds(eventLoopDelay.mean))
-  s.gauge("nodejs_eventloop_lag_p50_seconds", "Median event-loop delay since start", seconds(eventLoopDelay.percentile(50)))
-  s.gauge("nodejs_eventloop_lag_p99_seconds", "99th percentile event-loop delay since start", seconds(eventLoopDelay.percentile(99)))
-  s.gauge("nodejs_eventloop_lag_max_seconds", "Largest event-loop delay since start", seconds(eventLoopDelay.max))
+  s.gauge("nodejs_eventloop_lag_mean_seconds", "Mean event-loop delay since the metrics were first read", seconds(eventLoopDelay.mean))
+  s.gauge("nodejs_eventloop_lag_p50_seconds", "Median event-loop delay since the metrics were first read", seconds(eventLoopDelay.percentile(50)))
+  s.gauge("nodejs_eventloop_lag_p99_seconds", "99th percentile event-loop delay since the metrics were first read", seconds(eventLoopDelay.percentile(99)))
+  s.gauge("nodejs_eventloop_lag_max_seconds", "Largest event-loop delay since the metrics were first read", seconds(eventLoopDelay.max))
 }
 
 /**
@@ -166,7 +180,7 @@ export const scrapeMetrics: Effect.Effect<string, never, BrokerMetrics | Process
     const quotas = yield* Effect.serviceOption(ClientQuotas)
     if (quotas._tag === "Some") quotaGauges(s, quotas.value, yield* Clock.currentTimeMillis)
 
-    processGauges(s, samplers.eventLoopDelay)
+    processGauges(s, samplers.eventLoopDelay())
     return metrics.format() + s.format()
   }
 )
