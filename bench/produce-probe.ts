@@ -1,5 +1,5 @@
 /**
- * `node bench/produce-probe.ts [seconds] [--entry=<bundle>] [--partitions=<n>]`: the produce scenario (1 partition,
+ * `node bench/produce-probe.ts [seconds] [--entry=<bundle>] [--partitions=<n>] [--records=<n>]`: the produce scenario (1 partition,
  * acks=1) against the broker and the bare sink in turn, with per-request counters for each
  * server: CPU (user/sys), minor page faults, voluntary/involuntary context switches, and
  * syscalls by kind (perf stat tracepoints, when perf is available). Where a CPU-per-GB gap
@@ -52,11 +52,13 @@ const perfRecord = process.argv.find((a) => a.startsWith("--perf-record="))?.sli
 const idempotent = process.argv.includes("--idempotent")
 // --partitions=<n>: the brokers' topic has n partitions, and each request goes to the next one.
 const partitions = Number(process.argv.find((a) => a.startsWith("--partitions="))?.slice("--partitions=".length) ?? 1)
+// --records=<n>: batches of n 1 KiB records (64 by default, the bench's 64 KiB batches); 1 shows the cost per request.
+const shape = { ...KIB_RECORDS_64KIB_BATCHES, records: Number(process.argv.find((a) => a.startsWith("--records="))?.slice("--records=".length) ?? KIB_RECORDS_64KIB_BATCHES.records) }
 const CONNECTIONS = 4
 
 const run = async (name: string, port: number, pid: number, topic: string, record?: string, admin?: AdminClient) => {
   const outputBefore = name.startsWith("broker") ? (brokerOutput?.() ?? "").length : 0
-  const batch = encodeBatch(KIB_RECORDS_64KIB_BATCHES)
+  const batch = encodeBatch(shape)
   // As the bench's 8-partition scenario: each request to one partition, in turn.
   const requests = Array.from({ length: name.startsWith("sink") ? 1 : partitions }, (_, p) => partsPayload(produceParts(topic, p, batch, 1)))
   const request = requests[0]!
@@ -67,8 +69,8 @@ const run = async (name: string, port: number, pid: number, topic: string, recor
     const producers = admin === undefined
       ? Array.from({ length: CONNECTIONS }, (_, i) => ({ id: BigInt(i + 1), epoch: 0 }))
       : await Promise.all(Array.from({ length: CONNECTIONS }, () => admin.initProducerId()))
-    const perConn = producers.map((pr) => ({ template: produceParts(topic, 0, encodeBatch(KIB_RECORDS_64KIB_BATCHES, pr), -1), seq: 0 }))
-    next = (c) => withSequence(perConn[c]!.template, perConn[c]!.seq++ * KIB_RECORDS_64KIB_BATCHES.records)
+    const perConn = producers.map((pr) => ({ template: produceParts(topic, 0, encodeBatch(shape, pr), -1), seq: 0 }))
+    next = (c) => withSequence(perConn[c]!.template, perConn[c]!.seq++ * shape.records)
   }
   execFileSync("sync")
   let c0: Counters | undefined

@@ -249,6 +249,9 @@ interface Entry {
 
 type OpenEntry = Entry & { log: PartitionLog }
 
+/** findPartition remembers the keys of partitions below this index (a request's index is not bounded). */
+const MEMOIZED_PARTITIONS = 1 << 16
+
 const errnoPath = (e: unknown): string => {
   const p = (e as NodeJS.ErrnoException | null)?.path
   return typeof p === "string" ? p : ""
@@ -332,6 +335,12 @@ const make = (options: LogStoreOptions) =>
     const failures = new LogDirFailureChannel()
     const metadataLogDir = options.metadataLogDir === undefined ? undefined : path.resolve(options.metadataLogDir)
     const logs = new Map<string, Entry>()
+    /**
+     * The `logs` keys findPartition has looked up, by topic and partition: Produce and Fetch look
+     * partitions up on every request, where building and hashing "<topic>-<partition>" each time
+     * was a visible part of a small request's cost. Only keys of logs that exist are kept.
+     */
+    const lookupKeys = new Map<string, Array<string>>()
     const listeners = new Set<(log: PartitionLog) => void>()
     const dirs: Array<DirState> = []
 
@@ -753,6 +762,7 @@ const make = (options: LogStoreOptions) =>
         if (found === undefined || logOf(key, found) === undefined) return undefined
         const entry = found as OpenEntry
         logs.delete(key)
+        lookupKeys.delete(topic)
         entry.unsubscribe()
         // Files in a failed dir are left alone (Kafka cannot delete them either).
         if (entry.log.isOffline) return undefined
@@ -912,7 +922,16 @@ const make = (options: LogStoreOptions) =>
       deletePartition,
       getPartition: (topic, partition) => Effect.map(entryOf(topic, partition), (e) => e.log),
       findPartition: (topic, partition) => {
-        const key = partitionKey(topic, partition)
+        let keys = lookupKeys.get(topic)
+        let key = keys?.[partition]
+        if (key === undefined) {
+          key = partitionKey(topic, partition)
+          if (!logs.has(key)) return undefined
+          if (partition >= 0 && partition < MEMOIZED_PARTITIONS) {
+            if (keys === undefined) lookupKeys.set(topic, (keys = []))
+            keys[partition] = key
+          }
+        }
         const entry = logs.get(key)
         return entry === undefined ? undefined : logOf(key, entry)
       },

@@ -22,6 +22,17 @@ export interface UnknownTaggedField {
 }
 
 const textDecoder = new TextDecoder("utf-8", { fatal: false })
+
+/** Strings up to this many bytes are decoded in JavaScript (and remembered, if ASCII). */
+const SHORT_STRING_BYTES = 64
+/**
+ * Short ASCII strings decoded lately, by a hash of their bytes. A client sends its client id
+ * with every request and a producer the same topic names with every batch: decoding hands back
+ * the string it made last time for the same bytes, so a request builds none of them, and the
+ * maps keyed by them find the hash V8 keeps on the string instead of hashing a new one.
+ */
+const RECENT_STRING_SLOTS = 1024
+const recentStrings: Array<string | undefined> = new Array(RECENT_STRING_SLOTS)
 const textEncoder = new TextEncoder()
 
 /** Kafka prints UUIDs as URL-safe base64 without padding (22 characters). */
@@ -174,13 +185,23 @@ export class Reader {
     const buf = this.buf
     // Protocol strings (client ids, topic names, config keys) are short and ASCII; building
     // them byte by byte beats a TextDecoder call. Anything else goes to the decoder.
-    if (n <= 64) {
-      let s = ""
+    if (n <= SHORT_STRING_BYTES) {
+      let h = n
       for (let i = p; i < p + n; i++) {
         const b = buf[i]!
         if (b >= 0x80) return textDecoder.decode(buf.subarray(p, p + n))
-        s += String.fromCharCode(b)
+        h = Math.imul(h ^ b, 0x01000193)
       }
+      const slot = (h ^ (h >>> 15)) & (RECENT_STRING_SLOTS - 1)
+      const recent = recentStrings[slot]
+      if (recent !== undefined && recent.length === n) {
+        let i = 0
+        while (i < n && recent.charCodeAt(i) === buf[p + i]) i++
+        if (i === n) return recent
+      }
+      let s = ""
+      for (let i = p; i < p + n; i++) s += String.fromCharCode(buf[i]!)
+      recentStrings[slot] = s
       return s
     }
     return textDecoder.decode(buf.subarray(p, p + n))

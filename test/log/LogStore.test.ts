@@ -324,6 +324,30 @@ describe("LogStore", () => {
       }))
   })
 
+  it.effect("findPartition finds a partition created after a lookup missed, none once deleted, and the new log once recreated", () => {
+    const logDir = makeTempDir()
+    return withStore({ logDirs: [logDir] }, (store) =>
+      Effect.gen(function*() {
+        assert.isUndefined(store.findPartition("orders", 1))
+        yield* store.createPartition("orders", 1, TOPIC_ID)
+        const first = store.findPartition("orders", 1)
+        assert.isDefined(first)
+        assert.strictEqual(store.findPartition("orders", 1), first)
+        assert.isUndefined(store.findPartition("orders", 0))
+        assert.isUndefined(store.findPartition("orders", -1))
+        assert.isUndefined(store.findPartition("orders", 2 ** 31 - 1))
+        yield* store.append("orders", 1, batchOf(2, 0))
+        yield* store.deletePartition("orders", 1)
+        assert.isUndefined(store.findPartition("orders", 1))
+        yield* store.createPartition("orders", 1, TOPIC_ID)
+        const second = store.findPartition("orders", 1)
+        assert.isDefined(second)
+        assert.notStrictEqual(second, first)
+        assert.strictEqual(second!.logEndOffset, 0)
+        yield* Effect.promise(backgroundRemovalsSettled)
+      }))
+  })
+
   it.effect("spreads new partitions over the log dirs", () => {
     const dirs = [makeTempDir(), makeTempDir()]
     return withStore({ logDirs: dirs }, (store) =>
