@@ -124,6 +124,16 @@ const abortedTransactionsOf = (log: PartitionLog, fetchOffset: number, records: 
   return found.length === 0 ? NO_ABORTED_TRANSACTIONS : found.map((t) => ({ producerId: BigInt(t.producerId), firstOffset: BigInt(t.firstOffset) }))
 }
 
+/**
+ * The most a fetch reads of one partition at once, beyond a larger first batch (which KIP-74
+ * returns whole). Reads run on the event loop: a consumer that asked for 8 MiB a partition
+ * and fell behind had every other connection wait for its read, page faults of a fresh
+ * buffer included (5-15 ms, and produce acks with them). A partition may always answer with
+ * less than its maximum (Kafka's does at a segment's end); the consumer fetches the rest next.
+ * Clients ask for 1 MiB a partition by default, which this leaves whole.
+ */
+export const PARTITION_READ_MAX_BYTES = 2 * 1024 * 1024
+
 /** One pass over the partitions, as Kafka's readFromLog. Plain code. */
 const readAll = (
   logs: LogStoreShape,
@@ -167,7 +177,7 @@ const readAll = (
     const version = log.version
     try {
       const fetchOffset = Number(req.fetchOffset)
-      const data = log.read(fetchOffset, Math.min(req.partitionMaxBytes, remaining), minOneBatch, plan.readCommitted ? log.lastStableOffset : undefined)
+      const data = log.read(fetchOffset, Math.min(req.partitionMaxBytes, remaining, PARTITION_READ_MAX_BYTES), minOneBatch, plan.readCommitted ? log.lastStableOffset : undefined)
       const size = data.records.length
       if (size > 0) {
         minOneBatch = false

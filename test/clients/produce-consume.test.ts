@@ -182,6 +182,44 @@ describe("@platformatic/kafka", () => {
   }
 })
 
+describe("KafkaJS with an 8 MiB per-partition fetch size", () => {
+  it("consumes a partition of 6 MiB in order and whole, although the broker reads at most 2 MiB of it per fetch", async () => {
+    const kafka = new Kafka({ clientId: "kafkajs-large-fetch", brokers: [broker.bootstrap], logLevel: logLevel.NOTHING })
+    const topic = "kafkajs-large-fetch"
+    const admin = kafka.admin()
+    await admin.connect()
+    expect(await admin.createTopics({ topics: [{ topic, numPartitions: 1 }] })).toBe(true)
+    await admin.disconnect()
+    const COUNT = 6000
+    const large = (i: number) => `${i}:`.padEnd(1024, "x")
+    const producer = kafka.producer({ allowAutoTopicCreation: false })
+    await producer.connect()
+    for (let start = 0; start < COUNT; start += 500) {
+      await producer.send({ topic, messages: Array.from({ length: 500 }, (_, j) => ({ value: large(start + j) })) })
+    }
+    await producer.disconnect()
+
+    const consumer = kafka.consumer({ groupId: `group-${topic}`, maxWaitTimeInMs: 50, maxBytesPerPartition: 8 << 20, maxBytes: 16 << 20 })
+    await consumer.connect()
+    await consumer.subscribe({ topic, fromBeginning: true })
+    const values: Array<string> = []
+    let batches = 0
+    await new Promise<void>((resolve, reject) => {
+      consumer.run({
+        eachBatch: async ({ batch }) => {
+          batches++
+          for (const m of batch.messages) values.push(m.value!.toString())
+          if (values.length >= COUNT) resolve()
+        }
+      }).catch(reject)
+    })
+    await consumer.disconnect()
+    expect(values).toEqual(Array.from({ length: COUNT }, (_, i) => large(i)))
+    // 6 MiB in pieces of at most 2 MiB.
+    expect(batches).toBeGreaterThanOrEqual(3)
+  })
+})
+
 describe.skipIf(requireTool("kcat") === undefined)("kcat (librdkafka)", () => {
   for (const codec of ["none", "gzip", "snappy", "lz4", "zstd"] as const) {
     it(`produces and consumes ${RECORDS} records with ${codec}`, async () => {

@@ -2,7 +2,7 @@ import { afterEach, assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, Fiber } from "effect"
 import { TestClock } from "effect/testing"
 import { FetchSessions } from "../../../src/fetch/FetchSessions.ts"
-import { fetch as fetchProgram, FetchHandler } from "../../../src/handlers/Fetch.ts"
+import { fetch as fetchProgram, FetchHandler, PARTITION_READ_MAX_BYTES } from "../../../src/handlers/Fetch.ts"
 import { LogStore } from "../../../src/log/LogStore.ts"
 import { Fetch } from "../../../src/protocol/generated/apis.ts"
 import type { FetchRequest } from "../../../src/protocol/generated/message/FetchRequest.ts"
@@ -84,6 +84,36 @@ describe("Fetch reads", () => {
       assert.deepStrictEqual(batches.map((b) => b.baseOffset), [0])
       assert.strictEqual(partialBytes, 20)
       assert.strictEqual(p.records.length, first.length + 20)
+    }).pipe(Effect.provide(dataPlaneLayer([{ name: "t", partitions: 1 }]))))
+
+  it.effect("reads at most PARTITION_READ_MAX_BYTES of a partition at once, whatever its partition_max_bytes, and the rest on the next fetches", () =>
+    Effect.gen(function*() {
+      // 48 batches of ~100 KiB: 4.7 MiB on the partition.
+      const sizes: Array<number> = []
+      for (let i = 0; i < 48; i++) {
+        const b = batch(1, { valueSize: 100 * 1024, prefix: `b${i}-` })
+        sizes.push(b.length)
+        yield* produce("t", 0, b)
+      }
+      const total = sizes.reduce((a, b) => a + b, 0)
+      assert.isAbove(total, 2 * PARTITION_READ_MAX_BYTES)
+      const eightMiB = 8 * 1024 * 1024
+      // A consumer asking for 8 MiB gets the first PARTITION_READ_MAX_BYTES, the last batch cut
+      // short, and the rest on the fetches after, from where each ended.
+      let offset = 0
+      let fetched = 0
+      const seen: Array<number> = []
+      for (let i = 0; i < 10 && offset < 48; i++) {
+        const [p] = partitionsOf(yield* fetch(12, [{ topic: "t", partition: 0, offset, partitionMaxBytes: eightMiB }], { maxBytes: 64 * 1024 * 1024 }))
+        assert.isAtMost(p.records.length, PARTITION_READ_MAX_BYTES)
+        const { batches } = batchesOf(p.records)
+        assert.isAbove(batches.length, 0)
+        for (const b of batches) seen.push(b.baseOffset)
+        fetched += batches.reduce((n, b) => n + b.size, 0)
+        offset = batches[batches.length - 1]!.baseOffset + 1
+      }
+      assert.deepStrictEqual(seen, Array.from({ length: 48 }, (_, i) => i))
+      assert.strictEqual(fetched, total)
     }).pipe(Effect.provide(dataPlaneLayer([{ name: "t", partitions: 1 }]))))
 
   it.effect("shares max_bytes across partitions: later partitions get what is left, nothing if their first batch does not fit", () =>
