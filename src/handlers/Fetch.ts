@@ -132,7 +132,7 @@ const abortedTransactionsOf = (log: PartitionLog, fetchOffset: number, records: 
  * less than its maximum (Kafka's does at a segment's end); the consumer fetches the rest next.
  * Clients ask for 1 MiB a partition by default, which this leaves whole.
  */
-export const PARTITION_READ_MAX_BYTES = 2 * 1024 * 1024
+export const PARTITION_READ_MAX_BYTES = 4 * 1024 * 1024
 
 /** One pass over the partitions, as Kafka's readFromLog. Plain code. */
 const readAll = (

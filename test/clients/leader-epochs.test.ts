@@ -88,12 +88,14 @@ const linesFrom = (child: ChildProcess) => {
   const exited = new Promise<never>((_, reject) => child.once("close", (code) => reject(new Error(`the consumer exited with ${code} after ${out.split("\n").length - 1} line(s): ${err}`))))
   // Only a wait that is still running cares; the consumers are killed once they are done with.
   exited.catch(() => {})
+  // Whole lines only: a line can arrive in two chunks ("19 " and then "m19\n").
+  const lines = () => out.slice(0, out.lastIndexOf("\n") + 1).split("\n").filter((l) => l !== "")
   return {
-    lines: () => out.split("\n").filter((l) => l !== ""),
+    lines,
     /** Everything it wrote to stderr (kcat's debug log). */
     errors: () => err,
     waitFor: async (n: number) => {
-      while (out.split("\n").filter((l) => l !== "").length < n) {
+      while (lines().length < n) {
         await Promise.race([new Promise<void>((resolve) => waiters.push(resolve)), exited])
       }
     }

@@ -182,15 +182,15 @@ describe("@platformatic/kafka", () => {
   }
 })
 
-describe("KafkaJS with an 8 MiB per-partition fetch size", () => {
-  it("consumes a partition of 6 MiB in order and whole, although the broker reads at most 2 MiB of it per fetch", async () => {
+describe("KafkaJS with a 16 MiB per-partition fetch size", () => {
+  it("consumes a partition of 12 MiB in order and whole, although the broker reads at most 4 MiB of it per fetch", async () => {
     const kafka = new Kafka({ clientId: "kafkajs-large-fetch", brokers: [broker.bootstrap], logLevel: logLevel.NOTHING })
     const topic = "kafkajs-large-fetch"
     const admin = kafka.admin()
     await admin.connect()
     expect(await admin.createTopics({ topics: [{ topic, numPartitions: 1 }] })).toBe(true)
     await admin.disconnect()
-    const COUNT = 6000
+    const COUNT = 12_000
     const large = (i: number) => `${i}:`.padEnd(1024, "x")
     const producer = kafka.producer({ allowAutoTopicCreation: false })
     await producer.connect()
@@ -199,7 +199,7 @@ describe("KafkaJS with an 8 MiB per-partition fetch size", () => {
     }
     await producer.disconnect()
 
-    const consumer = kafka.consumer({ groupId: `group-${topic}`, maxWaitTimeInMs: 50, maxBytesPerPartition: 8 << 20, maxBytes: 16 << 20 })
+    const consumer = kafka.consumer({ groupId: `group-${topic}`, maxWaitTimeInMs: 50, maxBytesPerPartition: 16 << 20, maxBytes: 32 << 20 })
     await consumer.connect()
     await consumer.subscribe({ topic, fromBeginning: true })
     const values: Array<string> = []
@@ -215,7 +215,7 @@ describe("KafkaJS with an 8 MiB per-partition fetch size", () => {
     })
     await consumer.disconnect()
     expect(values).toEqual(Array.from({ length: COUNT }, (_, i) => large(i)))
-    // 6 MiB in pieces of at most 2 MiB.
+    // 12 MiB in pieces of at most 4 MiB.
     expect(batches).toBeGreaterThanOrEqual(3)
   })
 })

@@ -88,23 +88,24 @@ describe("Fetch reads", () => {
 
   it.effect("reads at most PARTITION_READ_MAX_BYTES of a partition at once, whatever its partition_max_bytes, and the rest on the next fetches", () =>
     Effect.gen(function*() {
-      // 48 batches of ~100 KiB: 4.7 MiB on the partition.
+      // 96 batches of ~100 KiB: 9.4 MiB on the partition.
+      const BATCHES = 96
       const sizes: Array<number> = []
-      for (let i = 0; i < 48; i++) {
+      for (let i = 0; i < BATCHES; i++) {
         const b = batch(1, { valueSize: 100 * 1024, prefix: `b${i}-` })
         sizes.push(b.length)
         yield* produce("t", 0, b)
       }
       const total = sizes.reduce((a, b) => a + b, 0)
       assert.isAbove(total, 2 * PARTITION_READ_MAX_BYTES)
-      const eightMiB = 8 * 1024 * 1024
-      // A consumer asking for 8 MiB gets the first PARTITION_READ_MAX_BYTES, the last batch cut
+      const sixteenMiB = 16 * 1024 * 1024
+      // A consumer asking for 16 MiB gets the first PARTITION_READ_MAX_BYTES, the last batch cut
       // short, and the rest on the fetches after, from where each ended.
       let offset = 0
       let fetched = 0
       const seen: Array<number> = []
-      for (let i = 0; i < 10 && offset < 48; i++) {
-        const [p] = partitionsOf(yield* fetch(12, [{ topic: "t", partition: 0, offset, partitionMaxBytes: eightMiB }], { maxBytes: 64 * 1024 * 1024 }))
+      for (let i = 0; i < 10 && offset < BATCHES; i++) {
+        const [p] = partitionsOf(yield* fetch(12, [{ topic: "t", partition: 0, offset, partitionMaxBytes: sixteenMiB }], { maxBytes: 64 * 1024 * 1024 }))
         assert.isAtMost(p.records.length, PARTITION_READ_MAX_BYTES)
         const { batches } = batchesOf(p.records)
         assert.isAbove(batches.length, 0)
@@ -112,7 +113,7 @@ describe("Fetch reads", () => {
         fetched += batches.reduce((n, b) => n + b.size, 0)
         offset = batches[batches.length - 1]!.baseOffset + 1
       }
-      assert.deepStrictEqual(seen, Array.from({ length: 48 }, (_, i) => i))
+      assert.deepStrictEqual(seen, Array.from({ length: BATCHES }, (_, i) => i))
       assert.strictEqual(fetched, total)
     }).pipe(Effect.provide(dataPlaneLayer([{ name: "t", partitions: 1 }]))))
 
