@@ -28,9 +28,8 @@ const vm = require("node:vm")
  * make the cache, which every later start deserializes whole, larger than a start needs.
  * Returns what became of the cache: "accepted", "rejected" (another V8 or other flags) or "absent".
  */
-/** Reads the first `size` bytes of a file (opened here unless `fd` is given; closed after) into `buffer`; how many it read. */
-const readWhole = (file, fd, buffer, size) => {
-  const f = fd ?? fs.openSync(file, "r")
+/** Reads the first `size` bytes of the file open as `f` into `buffer`, and closes it; how many it read. */
+const readWhole = (f, buffer, size) => {
   try {
     let read = 0
     while (read < size) {
@@ -63,10 +62,10 @@ const runBundle = (bundlePath, cacheDir, { cacheAfterMs = 50 } = {}) => {
   // validation and into a one-byte string. The build wraps the bundle so that the script's value
   // is its module function: V8 compiles the file's own string, where a wrapper concatenated here
   // would make it copy the whole source first.
-  const source = buffer.toString("latin1", 0, readWhole(bundlePath, undefined, buffer, stat.size))
+  const source = buffer.toString("latin1", 0, readWhole(fs.openSync(bundlePath, "r"), buffer, stat.size))
   let cachedData
   try {
-    if (cacheFd !== undefined) cachedData = buffer.subarray(0, readWhole(cachePath, cacheFd, buffer, cacheSize))
+    if (cacheFd !== undefined) cachedData = buffer.subarray(0, readWhole(cacheFd, buffer, cacheSize))
   } catch {}
   const outcome = cachedData === undefined ? "absent" : undefined
   const script = new vm.Script(source, {

@@ -923,17 +923,15 @@ const make = (options: LogStoreOptions) =>
       getPartition: (topic, partition) => Effect.map(entryOf(topic, partition), (e) => e.log),
       findPartition: (topic, partition) => {
         let keys = lookupKeys.get(topic)
-        let key = keys?.[partition]
-        if (key === undefined) {
-          key = partitionKey(topic, partition)
-          if (!logs.has(key)) return undefined
-          if (partition >= 0 && partition < MEMOIZED_PARTITIONS) {
-            if (keys === undefined) lookupKeys.set(topic, (keys = []))
-            keys[partition] = key
-          }
-        }
+        const known = keys?.[partition]
+        const key = known ?? partitionKey(topic, partition)
         const entry = logs.get(key)
-        return entry === undefined ? undefined : logOf(key, entry)
+        if (entry === undefined) return undefined
+        if (known === undefined && partition >= 0 && partition < MEMOIZED_PARTITIONS) {
+          if (keys === undefined) lookupKeys.set(topic, (keys = []))
+          keys[partition] = key
+        }
+        return logOf(key, entry)
       },
       // Logs of an offline dir are out of service (Kafka removes them); findPartition still knows them.
       partitions: () => {
