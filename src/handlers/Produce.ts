@@ -33,6 +33,7 @@
 import { Clock, Context, Effect } from "effect"
 import { Config } from "../config/Config.ts"
 import { DEFAULT_MAX_DECOMPRESSED_BYTES } from "../log/compression.ts"
+import { afterQueuedAppends, queueAppend } from "../log/group-commit.ts"
 import { LogStore, type LogStoreShape } from "../log/LogStore.ts"
 import type { AppendOptions, AppendResult, PartitionLog } from "../log/partition-log.ts"
 import { type InflateBudget, keylessRecordIndexes, keylessRecordMessage, recordErrorsSummary } from "../log/record-keys.ts"
@@ -304,7 +305,9 @@ export const produce = (
  * Requests read one after the other on a connection, answered exactly as `produce` would
  * answer them in turn, except that the batches they append to one partition are written to
  * it in one system call (PartitionLog.appendMany): each request is checked in full first,
- * then every partition's appends run in request order.
+ * then every partition's appends run in request order. With `groupCommit` the appends are
+ * queued for the end of the turn instead (src/log/group-commit.ts), with those of every
+ * other connection: the outcomes are complete only once `afterQueuedAppends` resumes.
  */
 export const produceMany = (
   logs: LogStoreShape,
@@ -312,7 +315,8 @@ export const produceMany = (
   inputs: ReadonlyArray<ProduceInput>,
   now: number,
   transactions?: TransactionCoordinatorShape,
-  maxDecompressedBytes: number = DEFAULT_MAX_DECOMPRESSED_BYTES
+  maxDecompressedBytes: number = DEFAULT_MAX_DECOMPRESSED_BYTES,
+  groupCommit = false
 ): Array<ProduceOutcome> => {
   const image: MetadataImage = topics.image()
   const outcomes: Array<ProduceOutcome> = new Array(inputs.length)
@@ -379,6 +383,12 @@ export const produceMany = (
       responses.push({ name: t.name, partitionResponses })
     }
     outcomes[r] = { response: acks === 0 ? NO_RESPONSE : { responses, throttleTimeMs: 0 }, unexpected }
+  }
+  if (groupCommit) {
+    for (const [log, queue] of appends) {
+      for (const q of queue) queueAppend(log, { bytes: q.ready.records, options: q.ready.options, done: q.fill })
+    }
+    return outcomes
   }
   for (const [log, queue] of appends) {
     if (queue.length === 1) {
@@ -448,13 +458,25 @@ const answer = (outcome: ProduceOutcome, response: ProduceResponseInit | NoRespo
   )
 }
 
-/** The handler against given services: an Exit unless an unexpected failure is to be logged. */
+/** Resumes once this turn's queued appends are written (src/log/group-commit.ts). */
+const appendsWritten: Effect.Effect<void> = Effect.callback<void>((resume) => afterQueuedAppends(() => resume(Effect.void)))
+
+/**
+ * The handler against given services. With a produce quota set, the request is appended and
+ * answered at once (an Exit unless an unexpected failure is to be logged): its throttle is
+ * measured on that work, and mutes the connection before its next request. Otherwise its
+ * appends are committed with the turn's (src/log/group-commit.ts) and it is answered then.
+ */
 const handleWith = (request: ProduceRequest, ctx: RequestContext, services: Context.Context<LogStore | Topics>): Effect.Effect<ProduceResponseInit | NoResponse> => {
   const s = servicesOf(services)
-  const startedAt = s.quotas === undefined ? 0 : performance.now()
-  const outcome = produce(s.logs, s.topics, request, ctx.apiVersion, s.clock.currentTimeMillisUnsafe(), ctx.header.clientId, s.transactions, s.maxDecompressedBytes)
-  const response = s.quotas === undefined ? outcome.response : throttled(s.quotas, request.acks, outcome.response, ctx, startedAt, s.clock.currentTimeMillisUnsafe())
-  return answer(outcome, response)
+  const now = s.clock.currentTimeMillisUnsafe()
+  if (s.quotas === undefined) {
+    const [outcome] = produceMany(s.logs, s.topics, [{ request, version: ctx.apiVersion, clientId: ctx.header.clientId }], now, s.transactions, s.maxDecompressedBytes, true)
+    return Effect.flatMap(appendsWritten, () => answer(outcome!, outcome!.response))
+  }
+  const startedAt = performance.now()
+  const outcome = produce(s.logs, s.topics, request, ctx.apiVersion, now, ctx.header.clientId, s.transactions, s.maxDecompressedBytes)
+  return answer(outcome, throttled(s.quotas, request.acks, outcome.response, ctx, startedAt, s.clock.currentTimeMillisUnsafe()))
 }
 
 /**
@@ -465,12 +487,13 @@ const handleWith = (request: ProduceRequest, ctx: RequestContext, services: Cont
 const handleManyWith = (
   items: ReadonlyArray<{ readonly request: ProduceRequest; readonly ctx: RequestContext }>,
   services: Context.Context<LogStore | Topics>
-): ReadonlyArray<Effect.Effect<ProduceResponseInit | NoResponse>> | undefined => {
+): ReadonlyArray<() => Effect.Effect<ProduceResponseInit | NoResponse>> | undefined => {
   const s = servicesOf(services)
   if (s.quotas !== undefined) return undefined
   const inputs = items.map((i) => ({ request: i.request, version: i.ctx.apiVersion, clientId: i.ctx.header.clientId }))
-  const outcomes = produceMany(s.logs, s.topics, inputs, s.clock.currentTimeMillisUnsafe(), s.transactions, s.maxDecompressedBytes)
-  return outcomes.map((o) => answer(o, o.response))
+  const outcomes = produceMany(s.logs, s.topics, inputs, s.clock.currentTimeMillisUnsafe(), s.transactions, s.maxDecompressedBytes, true)
+  // The first answer waits for the turn's appends; the others are asked for after it, complete by then.
+  return outcomes.map((o, i) => i === 0 ? () => Effect.flatMap(appendsWritten, () => answer(o, o.response)) : () => answer(o, o.response))
 }
 
 export const ProduceHandler = defineHandler(Produce, {

@@ -69,20 +69,22 @@ export interface Handler<Req, ResInit, R> {
   /**
    * `handle` run against services already at hand (the connection's), for handlers whose
    * work is plain code: it then returns an Exit, which the connection's frame loop answers
-   * in the same turn without running an Effect (Produce, per request on the hot path).
+   * in the same turn without running an Effect (Fetch answered by its first read), or an
+   * Effect that waits for little (Produce: its appends, committed with the turn's).
    * Must mean exactly what `handle` means.
    */
   readonly handleWith?: (request: Req, ctx: RequestContext, services: Context.Context<R>) => Effect.Effect<ResInit | NoResponse | PreEncoded, never, R>
   /**
    * Several consecutive requests of one connection handled at once (their answers in order),
    * meaning exactly what handling them one after the other with `handleWith` means; Produce
-   * writes a partition's batches of them in one system call. Undefined when they must be
-   * handled one by one after all.
+   * writes a partition's batches of them in one system call. Each answer is asked for once
+   * the one before it is done (the first at once). Undefined when they must be handled one
+   * by one after all.
    */
   readonly handleManyWith?: (
     items: ReadonlyArray<{ readonly request: Req; readonly ctx: RequestContext }>,
     services: Context.Context<R>
-  ) => ReadonlyArray<Effect.Effect<ResInit | NoResponse | PreEncoded, never, R>> | undefined
+  ) => ReadonlyArray<() => Effect.Effect<ResInit | NoResponse | PreEncoded, never, R>> | undefined
   /**
    * The response for a request this handler will not serve (its version is outside the
    * range, or it failed): the given error code in whatever error fields the API has.

@@ -368,7 +368,7 @@ export const serveConnection = <R>(
 
       // Requests handled together with the one before them, waiting for their turn to be
       // answered; and a frame read while looking for them that was not one of them.
-      const grouped: Array<{ readonly decision: Extract<Decision<R>, { _tag: "Handle" }>; readonly result: Effect.Effect<unknown, never, R> }> = []
+      const grouped: Array<{ readonly decision: Extract<Decision<R>, { _tag: "Handle" }>; readonly result: () => Effect.Effect<unknown, never, R> }> = []
       let carried: Uint8Array | FrameError | undefined
       /**
        * The requests of `first`'s API that directly follow it in what was read are handled
@@ -393,15 +393,18 @@ export const serveConnection = <R>(
           }
           group.push(d)
         }
-        // Alone: answered as handleWith answers it (an Exit for Produce), without a deferred Effect.
+        // Alone: answered as handleWith answers it, without a deferred Effect.
         if (group.length === 1) return many.handler.handleWith!(many.item.request, many.item.ctx, services)
         const results = many.handler.handleManyWith!(group.map((d) => d.many!.item), services)
         if (results === undefined) {
-          for (let i = 1; i < group.length; i++) grouped.push({ decision: group[i]!, result: group[i]!.result })
+          for (let i = 1; i < group.length; i++) {
+            const d = group[i]!
+            grouped.push({ decision: d, result: () => d.result })
+          }
           return first.result
         }
         for (let i = 1; i < group.length; i++) grouped.push({ decision: group[i]!, result: results[i]! })
-        return results[0]!
+        return results[0]!()
       }
 
       // Handles every complete frame buffered so far, then flushes. Plain code as long as
@@ -421,7 +424,7 @@ export const serveConnection = <R>(
           const ready = grouped.shift()
           if (ready !== undefined) {
             decision = ready.decision
-            result = ready.result
+            result = ready.result()
           } else {
             const next = carried ?? nextFrame()
             carried = undefined
