@@ -499,6 +499,8 @@ const handleManyWith = (
 export const ProduceHandler = defineHandler(Produce, {
   minVersion: PRODUCE_MIN_VERSION,
   maxVersion: PRODUCE_MAX_VERSION,
+  // As Kafka 4 (KAFKA-18659): listed from v0 so that librdkafka < 2.10 compresses; v0-v2 are still refused.
+  advertisedMinVersion: 0,
   // Appends are synchronous: nothing to wait for.
   blocking: false,
   // The batches are written before the result is ready, and the response holds no view of them.

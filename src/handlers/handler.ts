@@ -65,6 +65,12 @@ export interface Handler<Req, ResInit, R> {
    * telemetry APIs when no client telemetry receiver is configured. Default true.
    */
   readonly advertised?: boolean
+  /**
+   * The lowest version ApiVersions lists, when it is below `minVersion`: Kafka 4 lists
+   * Produce from v0 although it refuses v0-v2 (KAFKA-18659), because librdkafka before 2.10
+   * compresses a batch with gzip, snappy or lz4 only for a broker that lists Produce v0.
+   */
+  readonly advertisedMinVersion?: number
   readonly handle: (request: Req, ctx: RequestContext) => Effect.Effect<ResInit | NoResponse | PreEncoded, never, R>
   /**
    * `handle` run against services already at hand (the connection's), for handlers whose

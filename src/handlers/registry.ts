@@ -25,7 +25,7 @@ export const makeRegistry = <R>(
   }
   const supported: ReadonlyArray<SupportedApi> = [...byKey.values()]
     .filter((h) => h.advertised !== false)
-    .map((h) => ({ apiKey: h.api.apiKey, minVersion: h.minVersion, maxVersion: h.maxVersion }))
+    .map((h) => ({ apiKey: h.api.apiKey, minVersion: h.advertisedMinVersion ?? h.minVersion, maxVersion: h.maxVersion }))
     .sort((a, b) => a.apiKey - b.apiKey)
   return { byKey, supported }
 }

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest"
 import { afterQueuedAppends, queueAppend } from "../../src/log/group-commit.ts"
 import { defaultLogConfig, PartitionLog } from "../../src/log/partition-log.ts"
+import { WRITE_SLICE_BYTES } from "../../src/log/segment.ts"
 import { nodeFileIo } from "../../src/storage/FileIo.ts"
 import { batchOf, makeTempDir, removeTempDirs } from "./helpers.ts"
 
@@ -8,13 +9,17 @@ afterEach(removeTempDirs)
 
 const TOPIC_ID = "AAAAAAAAAAAAAAAAAAAAAQ"
 
-/** A log whose file writes are counted. */
+/** A log whose file writes are counted, with the most bytes one of them was given. */
 const countingLog = (partition: number) => {
-  const counts = { writes: 0 }
+  const counts = { writes: 0, largest: 0 }
   const io = {
     ...nodeFileIo,
     writeSync: ((...args: Parameters<typeof nodeFileIo.writeSync>) => (counts.writes++, nodeFileIo.writeSync(...args))) as typeof nodeFileIo.writeSync,
-    writevSync: ((...args: Parameters<typeof nodeFileIo.writevSync>) => (counts.writes++, nodeFileIo.writevSync(...args))) as typeof nodeFileIo.writevSync
+    writevSync: ((fd: number, buffers: ReadonlyArray<NodeJS.ArrayBufferView>, position?: number | null) => {
+      counts.writes++
+      counts.largest = Math.max(counts.largest, buffers.reduce((n, b) => n + b.byteLength, 0))
+      return nodeFileIo.writevSync(fd, buffers, position ?? undefined)
+    }) as typeof nodeFileIo.writevSync
   }
   const log = PartitionLog.create(makeTempDir(), "orders", partition, TOPIC_ID, defaultLogConfig, 0, undefined, io)
   return { log, counts }
@@ -44,6 +49,24 @@ describe("group commit", () => {
     expect(b.log.logEndOffset).toBe(5)
     a.log.close()
     b.log.close()
+  })
+
+  it("writes a turn larger than a write slice in slices of at most WRITE_SLICE_BYTES, every batch once and in order", async () => {
+    const a = countingLog(0)
+    const batches = Array.from({ length: 40 }, (_, i) => batchOf(8, i, 8 * 1024))
+    const total = batches.reduce((n, b) => n + b.length, 0)
+    expect(total).toBeGreaterThan(2 * WRITE_SLICE_BYTES)
+    const offsets: Array<number> = []
+    for (const bytes of batches) queueAppend(a.log, { bytes, options: { now: 0 }, done: (o) => offsets.push((o as { baseOffset: number }).baseOffset) })
+    await turnEnd()
+    expect(offsets).toEqual(batches.map((_, i) => i * 8))
+    expect(a.counts.writes).toBe(Math.ceil(total / (WRITE_SLICE_BYTES - (WRITE_SLICE_BYTES % batches[0]!.length))))
+    expect(a.counts.largest).toBeLessThanOrEqual(WRITE_SLICE_BYTES)
+    const read = a.log.read(0, total, true).records
+    expect(read.length).toBe(total)
+    expect(Buffer.from(read.subarray(0, 12)).readBigInt64BE(0)).toBe(0n)
+    expect(a.log.logEndOffset).toBe(320)
+    a.log.close()
   })
 
   it("answers an append whose log closed before the turn ended with its error", async () => {
