@@ -305,9 +305,10 @@ export const produce = (
  * Requests read one after the other on a connection, answered exactly as `produce` would
  * answer them in turn, except that the batches they append to one partition are written to
  * it in one system call (PartitionLog.appendMany): each request is checked in full first,
- * then every partition's appends run in request order. With `groupCommit` the appends are
- * queued for the end of the turn instead (src/log/group-commit.ts), with those of every
- * other connection: the outcomes are complete only once `afterQueuedAppends` resumes.
+ * then every partition's appends run in request order. With `groupCommit`, the appends to a
+ * log whose appends force it to disk (flush.messages) are queued for the end of the turn
+ * instead (src/log/group-commit.ts), with those of every other connection, and `queued` is
+ * set: the outcomes are then complete only once `afterQueuedAppends` resumes.
  */
 export const produceMany = (
   logs: LogStoreShape,
@@ -316,7 +317,7 @@ export const produceMany = (
   now: number,
   transactions?: TransactionCoordinatorShape,
   maxDecompressedBytes: number = DEFAULT_MAX_DECOMPRESSED_BYTES,
-  groupCommit = false
+  groupCommit?: { queued: boolean }
 ): Array<ProduceOutcome> => {
   const image: MetadataImage = topics.image()
   const outcomes: Array<ProduceOutcome> = new Array(inputs.length)
@@ -384,13 +385,12 @@ export const produceMany = (
     }
     outcomes[r] = { response: acks === 0 ? NO_RESPONSE : { responses, throttleTimeMs: 0 }, unexpected }
   }
-  if (groupCommit) {
-    for (const [log, queue] of appends) {
-      for (const q of queue) queueAppend(log, { bytes: q.ready.records, options: q.ready.options, done: q.fill })
-    }
-    return outcomes
-  }
   for (const [log, queue] of appends) {
+    if (groupCommit !== undefined && log.forcesAppends) {
+      for (const q of queue) queueAppend(log, { bytes: q.ready.records, options: q.ready.options, done: q.fill })
+      groupCommit.queued = true
+      continue
+    }
     if (queue.length === 1) {
       const only = queue[0]!
       let outcome: AppendResult | unknown
@@ -464,15 +464,17 @@ const appendsWritten: Effect.Effect<void> = Effect.callback<void>((resume) => af
 /**
  * The handler against given services. With a produce quota set, the request is appended and
  * answered at once (an Exit unless an unexpected failure is to be logged): its throttle is
- * measured on that work, and mutes the connection before its next request. Otherwise its
- * appends are committed with the turn's (src/log/group-commit.ts) and it is answered then.
+ * measured on that work, and mutes the connection before its next request. Otherwise the
+ * same, except that appends to a log that forces each append to disk are committed with the
+ * turn's (src/log/group-commit.ts) and the request is answered then.
  */
 const handleWith = (request: ProduceRequest, ctx: RequestContext, services: Context.Context<LogStore | Topics>): Effect.Effect<ProduceResponseInit | NoResponse> => {
   const s = servicesOf(services)
   const now = s.clock.currentTimeMillisUnsafe()
   if (s.quotas === undefined) {
-    const [outcome] = produceMany(s.logs, s.topics, [{ request, version: ctx.apiVersion, clientId: ctx.header.clientId }], now, s.transactions, s.maxDecompressedBytes, true)
-    return Effect.flatMap(appendsWritten, () => answer(outcome!, outcome!.response))
+    const commit = { queued: false }
+    const [outcome] = produceMany(s.logs, s.topics, [{ request, version: ctx.apiVersion, clientId: ctx.header.clientId }], now, s.transactions, s.maxDecompressedBytes, commit)
+    return commit.queued ? Effect.flatMap(appendsWritten, () => answer(outcome!, outcome!.response)) : answer(outcome!, outcome!.response)
   }
   const startedAt = performance.now()
   const outcome = produce(s.logs, s.topics, request, ctx.apiVersion, now, ctx.header.clientId, s.transactions, s.maxDecompressedBytes)
@@ -491,9 +493,10 @@ const handleManyWith = (
   const s = servicesOf(services)
   if (s.quotas !== undefined) return undefined
   const inputs = items.map((i) => ({ request: i.request, version: i.ctx.apiVersion, clientId: i.ctx.header.clientId }))
-  const outcomes = produceMany(s.logs, s.topics, inputs, s.clock.currentTimeMillisUnsafe(), s.transactions, s.maxDecompressedBytes, true)
-  // The first answer waits for the turn's appends; the others are asked for after it, complete by then.
-  return outcomes.map((o, i) => i === 0 ? () => Effect.flatMap(appendsWritten, () => answer(o, o.response)) : () => answer(o, o.response))
+  const commit = { queued: false }
+  const outcomes = produceMany(s.logs, s.topics, inputs, s.clock.currentTimeMillisUnsafe(), s.transactions, s.maxDecompressedBytes, commit)
+  // With appends queued, the first answer waits for the turn's; the others are asked for after it, complete by then.
+  return outcomes.map((o, i) => i === 0 && commit.queued ? () => Effect.flatMap(appendsWritten, () => answer(o, o.response)) : () => answer(o, o.response))
 }
 
 export const ProduceHandler = defineHandler(Produce, {

@@ -931,6 +931,14 @@ export class PartitionLog {
     return next
   }
 
+  /**
+   * Whether appends force the file to disk (flush.messages set): appends from several requests
+   * are then worth committing together (src/log/group-commit.ts), one force for all of them.
+   */
+  get forcesAppends(): boolean {
+    return this.config.flushIntervalMessages < Number.MAX_SAFE_INTEGER
+  }
+
   /** Whether flush.messages or flush.ms is set: the policy then forces rolled segments at once too. */
   private flushesOnPolicy(): boolean {
     return this.config.flushIntervalMessages < Number.MAX_SAFE_INTEGER || this.config.flushIntervalMs < Number.MAX_SAFE_INTEGER

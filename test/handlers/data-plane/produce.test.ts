@@ -1,5 +1,7 @@
 import { afterEach, assert, describe, it } from "@effect/vitest"
-import { Effect, References } from "effect"
+import { Effect, Exit, References } from "effect"
+import { Produce } from "../../../src/protocol/generated/apis/Produce.ts"
+import type { Topics } from "../../../src/topics/Topics.ts"
 import { TestClock } from "effect/testing"
 import { FetchHandler } from "../../../src/handlers/Fetch.ts"
 import { NO_RESPONSE } from "../../../src/handlers/handler.ts"
@@ -14,10 +16,12 @@ import {
   compressedBatch,
   concat,
   dataPlaneLayer,
+  decodedRequest,
   fetchRequest,
   produceRequest,
   recordsOf,
-  removeTempDirs
+  removeTempDirs,
+  requestContext
 } from "./helpers.ts"
 
 afterEach(removeTempDirs)
@@ -293,4 +297,26 @@ describe("Produce", () => {
       assert.deepStrictEqual(partitions.map((p: { errorCode: number }) => p.errorCode), [ErrorCode.KAFKA_STORAGE_ERROR, ErrorCode.UNKNOWN_SERVER_ERROR, ErrorCode.NONE])
       assert.match(partitions[0].errorMessage, /EIO/)
     }).pipe(Effect.provide(dataPlaneLayer([{ name: "t", partitions: 3 }])), Effect.provideService(References.MinimumLogLevel, "None")))
+
+  // Two producers' requests handled in one turn, as two connections' reads delivered together.
+  const handledTogether = Effect.gen(function*() {
+    const services = yield* Effect.context<LogStore | Topics>()
+    const handle = (n: number) => ProduceHandler.handleWith!(decodedRequest(Produce, 9, produceRequest([["t", [[0, batch(n)]]]])), requestContext(Produce, 9), services)
+    const first = handle(2)
+    const second = handle(3)
+    const endBeforeAnswers = (yield* LogStore).findPartition("t", 0)!.logEndOffset
+    const answers = [yield* first, yield* second].map((r) => (r as { responses: Array<{ partitionResponses: Array<{ baseOffset: bigint }> }> }).responses[0]!.partitionResponses[0]!.baseOffset)
+    return { exits: [Exit.isExit(first), Exit.isExit(second)], endBeforeAnswers, answers }
+  })
+
+  it.effect("appends and answers at once on a log with the default flush policy", () =>
+    Effect.gen(function*() {
+      assert.deepStrictEqual(yield* handledTogether, { exits: [true, true], endBeforeAnswers: 5, answers: [0n, 2n] })
+    }).pipe(Effect.provide(dataPlaneLayer([{ name: "t", partitions: 1 }]))))
+
+  it.effect("commits a turn's appends together on a log that forces each append (flush.messages=1), answering after", () =>
+    Effect.gen(function*() {
+      assert.deepStrictEqual(yield* handledTogether, { exits: [false, false], endBeforeAnswers: 0, answers: [0n, 2n] })
+      assert.strictEqual((yield* LogStore).findPartition("t", 0)!.logEndOffset, 5)
+    }).pipe(Effect.provide(dataPlaneLayer([{ name: "t", partitions: 1 }], { log: { flushIntervalMessages: 1 } }))))
 })
