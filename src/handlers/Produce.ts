@@ -504,7 +504,7 @@ export const ProduceHandler = defineHandler(Produce, {
   maxVersion: PRODUCE_MAX_VERSION,
   // As Kafka 4 (KAFKA-18659): listed from v0 so that librdkafka < 2.10 compresses; v0-v2 are still refused.
   advertisedMinVersion: 0,
-  // Appends are synchronous: nothing to wait for.
+  // Appends are synchronous, or wait only for the end of the turn (group commit): no fiber of its own.
   blocking: false,
   // The batches are written before the result is ready, and the response holds no view of them.
   releasesRequestBytes: true,

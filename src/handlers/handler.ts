@@ -75,8 +75,9 @@ export interface Handler<Req, ResInit, R> {
   /**
    * `handle` run against services already at hand (the connection's), for handlers whose
    * work is plain code: it then returns an Exit, which the connection's frame loop answers
-   * in the same turn without running an Effect (Fetch answered by its first read), or an
-   * Effect that waits for little (Produce: its appends, committed with the turn's).
+   * in the same turn without running an Effect (Produce, per request on the hot path), or an
+   * Effect that waits for little (Produce to a log that forces each append: its appends,
+   * committed with the turn's).
    * Must mean exactly what `handle` means.
    */
   readonly handleWith?: (request: Req, ctx: RequestContext, services: Context.Context<R>) => Effect.Effect<ResInit | NoResponse | PreEncoded, never, R>

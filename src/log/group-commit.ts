@@ -7,8 +7,8 @@
  *
  * Not for other logs: it also took 8-partition produce from 0.99 to 0.45 writes per request
  * and 791 to 689 ms of CPU per GB, but paced producers (the end-to-end scenario, one request per
- * read) then waited for every other connection's turn, consumers' reads included, and their
- * acks' p99 doubled in 3 of 4 paired runs at 200 MB/s.
+ * read) then waited for every other connection's turn, consumers' reads included: their
+ * end-to-end p99 was 2-3x the old path's in 3 of 4 paired runs at 200 MB/s.
  *
  * Appends queued during a turn run at its end, in the order they were queued; then every
  * caller waiting for the turn is resumed. The end is a microtask: connections are handed what

@@ -154,14 +154,11 @@ export const scanBatches = (
 // ---------------------------------------------------------------------------------------
 
 /**
- * Writes `buffers` back to back at `position`, in one writev when the disk takes it all.
- * On failure the file is cut back to `position` and the error rethrown.
- */
-/**
  * The most one write call is given (a single larger buffer goes whole). On the bench's VM a
  * buffered write of 3-4 MB or more could cost ten times the CPU per byte of 1-2 MB ones, for
- * seconds (the kernel copying into page-cache folios of a size it had to make first), which
- * a group commit behind on its input kept running into; 1 MiB writes cost what 2 MiB ones do.
+ * seconds (the kernel copying into page-cache folios of a size it had to make first), which a
+ * broker behind on its input, writing a whole turn's appends at once, kept running into;
+ * 1 MiB writes cost what 2 MiB ones do.
  */
 export const WRITE_SLICE_BYTES = 1024 * 1024
 
@@ -173,6 +170,10 @@ const sliceLength = (buffers: ReadonlyArray<Uint8Array>): number => {
   return n
 }
 
+/**
+ * Writes `buffers` back to back at `position`, in writevs of at most WRITE_SLICE_BYTES.
+ * On failure the file is cut back to `position` and the error rethrown.
+ */
 const writeAt = (io: FileIoShape, fd: number, buffers: ReadonlyArray<Uint8Array>, position: number): void => {
   let rest = buffers
   let at = position
@@ -450,8 +451,9 @@ export class LogSegment {
    * write leaves the segment as it was (the file is cut back to the old size).
    *
    * With `deferWrite` the bytes are kept (by reference: they must not change) and written
-   * by `writePending`, together with the other deferred appends, in one system call; the
-   * in-memory state moves on at once. Any read, flush or close writes them first.
+   * by `writePending`, together with the other deferred appends, in one system call (one
+   * per WRITE_SLICE_BYTES); the in-memory state moves on at once. Any read, flush or close
+   * writes them first.
    */
   append(bytes: Uint8Array, view: DataView, positions: ReadonlyArray<number>, deferWrite = false): void {
     const start = this.size
@@ -487,9 +489,10 @@ export class LogSegment {
   }
 
   /**
-   * Writes the deferred appends (one writev). On failure the file is cut back to what was
-   * written before them and the error is thrown; the in-memory state then runs ahead of the
-   * file, and the segment's log must not be used any more (it goes offline).
+   * Writes the deferred appends (one writev, or one per WRITE_SLICE_BYTES). On failure the
+   * file is cut back to what was written before them and the error is thrown; the in-memory
+   * state then runs ahead of the file, and the segment's log must not be used any more (it
+   * goes offline).
    */
   writePending(): void {
     const pending = this.pending
