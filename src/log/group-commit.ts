@@ -3,7 +3,8 @@
  * together, one write (and, under a flush.messages policy, one force) per partition instead of
  * one per connection's read. Produce uses it for logs that force every append to disk
  * (flush.messages=1 and the like), where one fsync then covers every producer's batches of the
- * turn: 467-566 MB/s against 349 in the bench's `flush.messages=1` scenario.
+ * turn: 388-564 MB/s (1.28-1.45 of the bench's sink) against 349 (0.93) in its
+ * `flush.messages=1` scenario.
  *
  * Not for other logs: it also took 8-partition produce from 0.99 to 0.45 writes per request
  * and 791 to 689 ms of CPU per GB, but paced producers (the end-to-end scenario, one request per
