@@ -33,7 +33,7 @@
 import { Clock, Context, Effect } from "effect"
 import { Config } from "../config/Config.ts"
 import { DEFAULT_MAX_DECOMPRESSED_BYTES } from "../log/compression.ts"
-import { afterQueuedAppends, queueAppend } from "../log/group-commit.ts"
+import { afterQueuedAppends, appendNow, type QueuedAppend, queueAppend } from "../log/group-commit.ts"
 import { LogStore, type LogStoreShape } from "../log/LogStore.ts"
 import type { AppendOptions, AppendResult, PartitionLog } from "../log/partition-log.ts"
 import { type InflateBudget, keylessRecordIndexes, keylessRecordMessage, recordErrorsSummary } from "../log/record-keys.ts"
@@ -322,7 +322,7 @@ export const produceMany = (
   const image: MetadataImage = topics.image()
   const outcomes: Array<ProduceOutcome> = new Array(inputs.length)
   // Per log, in request order: the appends and where their answers go.
-  const appends = new Map<PartitionLog, Array<{ ready: ReadyAppend; fill: (outcome: AppendResult | unknown) => void }>>()
+  const appends = new Map<PartitionLog, Array<QueuedAppend>>()
   for (let r = 0; r < inputs.length; r++) {
     const { request, version, clientId } = inputs[r]!
     const acks = request.acks
@@ -379,7 +379,7 @@ export const produceMany = (
         const name = t.name
         let queue = appends.get(log)
         if (queue === undefined) appends.set(log, (queue = []))
-        queue.push({ ready: checked, fill: (outcome) => (partitionResponses[at] = appendedResponse(index, outcome, name, unexpected)) })
+        queue.push({ bytes: checked.records, options: checked.options, done: (outcome) => (partitionResponses[at] = appendedResponse(index, outcome, name, unexpected)) })
       }
       responses.push({ name: t.name, partitionResponses })
     }
@@ -387,23 +387,11 @@ export const produceMany = (
   }
   for (const [log, queue] of appends) {
     if (groupCommit !== undefined && log.forcesAppends) {
-      for (const q of queue) queueAppend(log, { bytes: q.ready.records, options: q.ready.options, done: q.fill })
+      for (const q of queue) queueAppend(log, q)
       groupCommit.queued = true
-      continue
+    } else {
+      appendNow(log, queue)
     }
-    if (queue.length === 1) {
-      const only = queue[0]!
-      let outcome: AppendResult | unknown
-      try {
-        outcome = log.append(only.ready.records, only.ready.options)
-      } catch (e) {
-        outcome = e
-      }
-      only.fill(outcome)
-      continue
-    }
-    const results = log.appendMany(queue.map((q) => ({ bytes: q.ready.records, options: q.ready.options })))
-    for (let i = 0; i < queue.length; i++) queue[i]!.fill(results[i])
   }
   return outcomes
 }

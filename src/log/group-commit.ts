@@ -32,27 +32,30 @@ let queued = new Map<PartitionLog, Array<QueuedAppend>>()
 let waiting: Array<() => void> = []
 let scheduled = false
 
+/** Appends `entries` to `log` now, in order (one write for all of them), each `done` with its outcome. */
+export const appendNow = (log: PartitionLog, entries: ReadonlyArray<QueuedAppend>): void => {
+  if (entries.length === 1) {
+    const only = entries[0]!
+    let outcome: AppendResult | unknown
+    try {
+      outcome = log.append(only.bytes, only.options)
+    } catch (e) {
+      outcome = e
+    }
+    only.done(outcome)
+    return
+  }
+  const results = log.appendMany(entries)
+  for (let i = 0; i < entries.length; i++) entries[i]!.done(results[i])
+}
+
 const writeTurn = (): void => {
   scheduled = false
   const appends = queued
   const resumes = waiting
   queued = new Map()
   waiting = []
-  for (const [log, entries] of appends) {
-    if (entries.length === 1) {
-      const only = entries[0]!
-      let outcome: AppendResult | unknown
-      try {
-        outcome = log.append(only.bytes, only.options)
-      } catch (e) {
-        outcome = e
-      }
-      only.done(outcome)
-      continue
-    }
-    const results = log.appendMany(entries)
-    for (let i = 0; i < entries.length; i++) entries[i]!.done(results[i])
-  }
+  for (const [log, entries] of appends) appendNow(log, entries)
   for (const resume of resumes) resume()
 }
 
