@@ -32,45 +32,6 @@ class Scrape {
   }
 }
 
-type EventLoopDelayMonitor = (options: { readonly resolution: number }) => IntervalHistogram
-
-/**
- * Process-wide samplers: event-loop delay and GC pauses, started and stopped with the broker.
- * The event-loop delay is sampled by a 10 ms timer, which wakes an idle process 100 times a
- * second (half of an idle broker's CPU time), so it starts when the metrics are first read: a
- * broker nobody watches, as one embedded in a test, does not pay for it.
- */
-export class ProcessSamplers extends Context.Service<ProcessSamplers, {
-  /** The event-loop delay histogram, sampling from the first call on. */
-  readonly eventLoopDelay: () => IntervalHistogram
-}>()("kafka-broker/metrics/ProcessSamplers") {
-  /** With `monitor` in place of node:perf_hooks' monitorEventLoopDelay (tests). */
-  static readonly make = (monitor: EventLoopDelayMonitor): Layer.Layer<ProcessSamplers, never, BrokerMetrics> =>
-    Layer.effect(
-      ProcessSamplers,
-      Effect.gen(function*() {
-        const metrics = yield* BrokerMetrics
-        let histogram: IntervalHistogram | undefined
-        yield* Effect.addFinalizer(() => Effect.sync(() => histogram?.disable()))
-        yield* Effect.acquireRelease(
-          Effect.sync(() => observeGc(metrics)),
-          (observer) => Effect.sync(() => observer?.disconnect())
-        )
-        return ProcessSamplers.of({
-          eventLoopDelay: () => {
-            if (histogram === undefined) {
-              histogram = monitor({ resolution: 10 })
-              histogram.enable()
-            }
-            return histogram
-          }
-        })
-      })
-    )
-
-  static readonly layer: Layer.Layer<ProcessSamplers, never, BrokerMetrics> = ProcessSamplers.make(monitorEventLoopDelay)
-}
-
 const GC_KINDS: Readonly<Record<number, string>> = { 1: "minor", 2: "major", 4: "incremental", 8: "weakcb" }
 
 const observeGc = (metrics: BrokerMetricsShape): PerformanceObserver | undefined => {
@@ -97,6 +58,52 @@ const observeGc = (metrics: BrokerMetricsShape): PerformanceObserver | undefined
   })
   observer.observe({ entryTypes: ["gc" as EntryType] })
   return observer
+}
+
+type EventLoopDelayMonitor = (options: { readonly resolution: number }) => IntervalHistogram
+/** Starts observing GC pauses into the broker's metrics; the observer, to disconnect. */
+type GcObserver = (metrics: BrokerMetricsShape) => { readonly disconnect: () => void } | undefined
+
+/**
+ * Process-wide samplers: event-loop delay and GC pauses, started when the metrics are first
+ * read and stopped with the broker. The event-loop delay is sampled by a 10 ms timer, which
+ * wakes an idle process 100 times a second (half of an idle broker's CPU time); a GC observer
+ * costs every garbage collection a performance entry and a callback (0.45 % of the broker's
+ * samples under produce load). A broker nobody watches, as one embedded in a test, pays for
+ * neither.
+ */
+export class ProcessSamplers extends Context.Service<ProcessSamplers, {
+  /** The event-loop delay histogram, sampling (and GC pauses observed) from the first call on. */
+  readonly eventLoopDelay: () => IntervalHistogram
+}>()("kafka-broker/metrics/ProcessSamplers") {
+  /** With `monitor` and `gc` in place of node:perf_hooks' monitorEventLoopDelay and PerformanceObserver (tests). */
+  static readonly make = (monitor: EventLoopDelayMonitor, gc: GcObserver = observeGc): Layer.Layer<ProcessSamplers, never, BrokerMetrics> =>
+    Layer.effect(
+      ProcessSamplers,
+      Effect.gen(function*() {
+        const metrics = yield* BrokerMetrics
+        let histogram: IntervalHistogram | undefined
+        let gcObserver: ReturnType<GcObserver>
+        yield* Effect.addFinalizer(() =>
+          Effect.sync(() => {
+            histogram?.disable()
+            gcObserver?.disconnect()
+          })
+        )
+        return ProcessSamplers.of({
+          eventLoopDelay: () => {
+            if (histogram === undefined) {
+              histogram = monitor({ resolution: 10 })
+              histogram.enable()
+              gcObserver = gc(metrics)
+            }
+            return histogram
+          }
+        })
+      })
+    )
+
+  static readonly layer: Layer.Layer<ProcessSamplers, never, BrokerMetrics> = ProcessSamplers.make(monitorEventLoopDelay)
 }
 
 const processGauges = (s: Scrape, eventLoopDelay: IntervalHistogram): void => {
