@@ -941,7 +941,7 @@ export class PartitionLog {
 
   /** Whether flush.messages or flush.ms is set: the policy then forces rolled segments at once too. */
   private flushesOnPolicy(): boolean {
-    return this.config.flushIntervalMessages < Number.MAX_SAFE_INTEGER || this.config.flushIntervalMs < Number.MAX_SAFE_INTEGER
+    return this.forcesAppends || this.config.flushIntervalMs < Number.MAX_SAFE_INTEGER
   }
 
   /**

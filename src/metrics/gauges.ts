@@ -34,7 +34,7 @@ class Scrape {
 
 const GC_KINDS: Readonly<Record<number, string>> = { 1: "minor", 2: "major", 4: "incremental", 8: "weakcb" }
 
-const observeGc = (metrics: BrokerMetricsShape): PerformanceObserver | undefined => {
+const observeGc = (metrics: BrokerMetricsShape): PerformanceObserver => {
   const histograms = new Map<string, Metric.Histogram<number>>()
   const histogram = (kind: string): Metric.Histogram<number> => {
     let h = histograms.get(kind)
@@ -62,7 +62,7 @@ const observeGc = (metrics: BrokerMetricsShape): PerformanceObserver | undefined
 
 type EventLoopDelayMonitor = (options: { readonly resolution: number }) => IntervalHistogram
 /** Starts observing GC pauses into the broker's metrics; the observer, to disconnect. */
-type GcObserver = (metrics: BrokerMetricsShape) => { readonly disconnect: () => void } | undefined
+type GcObserver = (metrics: BrokerMetricsShape) => { readonly disconnect: () => void }
 
 /**
  * Process-wide samplers: event-loop delay and GC pauses, started when the metrics are first
@@ -83,7 +83,7 @@ export class ProcessSamplers extends Context.Service<ProcessSamplers, {
       Effect.gen(function*() {
         const metrics = yield* BrokerMetrics
         let histogram: IntervalHistogram | undefined
-        let gcObserver: ReturnType<GcObserver>
+        let gcObserver: ReturnType<GcObserver> | undefined
         yield* Effect.addFinalizer(() =>
           Effect.sync(() => {
             histogram?.disable()
