@@ -40,7 +40,11 @@ describe.skipIf(executablePath === undefined)("web console in chromium", () => {
   const shot = (name: string) => page.screenshot({ path: path.join(ARTIFACTS, `${name}.png`), fullPage: true })
   /** Opens a page of the console and waits until the page has drawn it. */
   const open = async (hash: string) => {
-    await page.goto(`${broker.httpUrl}/${hash}`)
+    const url = `${broker.httpUrl}/${hash}`
+    // Going to the hash the page already shows is no navigation at all: the page would keep what
+    // it drew before (and say it is drawn), so reload it instead.
+    if (page.url() === url) await page.reload()
+    else await page.goto(url)
     await page.waitForFunction(renderedIs, hash, { timeout: 20_000 })
   }
 
