@@ -1,18 +1,21 @@
 /**
  * CRC-32C (Castagnoli), the checksum of Kafka's record batches and producer-state snapshots.
  *
- * Large inputs go to a native addon, loaded on first use: a broker that has only written its own
- * metadata records (two ~90-byte batches on a fresh data directory) answers before it loads one.
- * Small inputs are computed here with a byte table: below a few hundred bytes the call into an
- * addon costs as much as the loop.
+ * Large inputs go to a native addon, loaded once JavaScript has checksummed JS_BUDGET_BYTES:
+ * opening it costs ~50 ms (below), as much as ~20 MB through the byte table here (2.5 ns a byte),
+ * so a start that replays a metadata log of a few hundred KB never pays it (a restart after 60
+ * topics were created and deleted spent 55 ms of its ~215 in `dlopen` before this budget), and
+ * a broker under produce load pays ~20 ms of table work at most before switching. Small inputs
+ * are always computed here: below a few hundred bytes the call into an addon costs as much as
+ * the loop.
  *
  * The addon is aws-crt's (the aws-checksums library): it folds with carry-less multiplication
  * (VPCLMULQDQ where the CPU has it) and checksums 64 KiB batches at 25 GB/s on the bench machine,
  * where @node-rs/crc32 (the SSE4.2 crc32 instruction) does 6.6 — 115 ms of CPU per
  * produced GB. Its binary is opened directly: the package's entry module would load its whole
  * JavaScript API first (+30 ms). Opening it still costs ~50 ms once (the library initialises
- * itself and starts one idle event-loop thread) and ~8 MB, which the first large batch pays,
- * not the start. Where aws-crt has no binary for the platform, @node-rs/crc32 does it.
+ * itself and starts one idle event-loop thread) and ~8 MB, which the input that spends the
+ * budget pays. Where aws-crt has no binary for the platform, @node-rs/crc32 does it.
  */
 import { createRequire } from "node:module"
 
@@ -48,12 +51,26 @@ export const loadNativeCrc32c = (requireAddon: (id: string) => unknown = createR
   return (bytes) => fallback.crc32c(bytes)
 }
 
-let native: NativeCrc32c | undefined
+/** Bytes of inputs over SMALL_INPUT_BYTES checksummed in JavaScript before the addon is loaded. */
+export const JS_BUDGET_BYTES = 8 * 1024 * 1024
+
+/**
+ * A CRC-32C that checksums inputs over SMALL_INPUT_BYTES with `load`'s function once they have
+ * added up to more than `budgetBytes` (exported for its tests; `crc32c` is the broker's).
+ */
+export const makeCrc32c = (load: () => NativeCrc32c, budgetBytes: number) => {
+  let native: NativeCrc32c | undefined
+  let tableBytes = 0
+  return (bytes: Uint8Array): number => {
+    if (bytes.length > SMALL_INPUT_BYTES) {
+      if (native !== undefined) return native(bytes)
+      if ((tableBytes += bytes.length) > budgetBytes) return (native = load())(bytes)
+    }
+    let c = -1
+    for (let i = 0; i < bytes.length; i++) c = TABLE[(c ^ bytes[i]!) & 0xff]! ^ (c >>> 8)
+    return ~c
+  }
+}
 
 /** The CRC-32C of `bytes`, as a signed 32-bit integer (`>>> 0` for unsigned). */
-export const crc32c = (bytes: Uint8Array): number => {
-  if (bytes.length > SMALL_INPUT_BYTES) return (native ??= loadNativeCrc32c())(bytes)
-  let c = -1
-  for (let i = 0; i < bytes.length; i++) c = TABLE[(c ^ bytes[i]!) & 0xff]! ^ (c >>> 8)
-  return ~c
-}
+export const crc32c: (bytes: Uint8Array) => number = makeCrc32c(() => loadNativeCrc32c(), JS_BUDGET_BYTES)

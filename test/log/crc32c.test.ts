@@ -2,7 +2,7 @@ import { crc32c as nativeCrc32c } from "@node-rs/crc32"
 import fc from "fast-check"
 import { describe, expect, it } from "vitest"
 import { createRequire } from "node:module"
-import { crc32c, loadNativeCrc32c, SMALL_INPUT_BYTES } from "../../src/log/crc32c.ts"
+import { crc32c, loadNativeCrc32c, makeCrc32c, SMALL_INPUT_BYTES } from "../../src/log/crc32c.ts"
 
 describe("crc32c", () => {
   it("matches the native addon on both sides of the small-input bound", () => {
@@ -48,6 +48,26 @@ describe("crc32c", () => {
     expect(asked.filter((id) => id.startsWith("aws-crt/")).length).toBeGreaterThan(0)
     const bytes = new Uint8Array(4096).map((_, i) => (i * 13) & 0xff)
     expect(fallback(bytes)).toBe(crc32c(bytes))
+  })
+
+  it("loads the addon only once large inputs have added up to more than the budget, with the same checksums before and after", () => {
+    let loads = 0
+    const crc = makeCrc32c(() => {
+      loads++
+      return (bytes) => nativeCrc32c(Buffer.from(bytes))
+    }, 4 * SMALL_INPUT_BYTES)
+    const large = new Uint8Array(SMALL_INPUT_BYTES + 1).map((_, i) => (i * 7) & 0xff)
+    const small = large.subarray(0, SMALL_INPUT_BYTES)
+    const expected = nativeCrc32c(Buffer.from(large)) >>> 0
+    // Small inputs never count; three large ones stay within 4 * SMALL_INPUT_BYTES.
+    for (let i = 0; i < 10; i++) crc(small)
+    for (let i = 0; i < 3; i++) expect(crc(large) >>> 0).toBe(expected)
+    expect(loads).toBe(0)
+    // The fourth spends the budget: from it on, the addon.
+    expect(crc(large) >>> 0).toBe(expected)
+    expect(crc(large) >>> 0).toBe(expected)
+    expect(crc(small) >>> 0).toBe(nativeCrc32c(Buffer.from(small)) >>> 0)
+    expect(loads).toBe(1)
   })
 
   it("gives the standard check value (RFC 3720) for \"123456789\"", () => {
