@@ -50,6 +50,19 @@ describe("crc32c", () => {
     expect(fallback(bytes)).toBe(crc32c(bytes))
   })
 
+  it("checksums in JavaScript (eight bytes at a time, then the rest) as the native addon does, at every alignment", () => {
+    const jsOnly = makeCrc32c(() => {
+      throw new Error("the addon must not be loaded")
+    }, Number.POSITIVE_INFINITY)
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 0, maxLength: 4096 }), fc.nat(7), (bytes, skip) => {
+        const view = bytes.subarray(Math.min(skip, bytes.length))
+        expect(jsOnly(view) >>> 0).toBe(nativeCrc32c(Buffer.from(view)) >>> 0)
+      }),
+      { numRuns: 300 }
+    )
+  })
+
   it("loads the addon only once large inputs have added up to more than the budget, with the same checksums before and after", () => {
     let loads = 0
     const crc = makeCrc32c(() => {
