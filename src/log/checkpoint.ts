@@ -140,12 +140,55 @@ export const partitionKey = (topic: string, partition: number): string => `${top
 
 export const readOffsetCheckpoint = (file: string, io: FileIoShape = nodeFileIo): Map<string, number> => {
   const text = readTextIfExists(file, io)
+  if (text === null) return new Map()
+  const written = readWrittenOffsetCheckpoint(text)
+  if (written !== undefined) return written
   const out = new Map<string, number>()
-  if (text === null) return out
   for (const [topic, partition, offset] of parseCheckpoint(file, text, 3)) {
     out.set(partitionKey(topic!, parseIntStrict(file, partition!)), parseIntStrict(file, offset!))
   }
   return out
+}
+
+/**
+ * The entries of an offset checkpoint exactly as Kafka and this broker write it ("0", the count,
+ * then "<topic> <partition> <offset>" lines, one space apart, "\n" after each), or undefined for
+ * any other text, which the general parser then reads (or refuses, naming what is wrong). No
+ * array or substring per line but the key: the general parser took ~75 ms for the three
+ * checkpoints of a start on 10 000 partitions (30 000 lines), on fresh memory that this VM
+ * faults in at ~15 µs a page.
+ */
+const readWrittenOffsetCheckpoint = (text: string): Map<string, number> | undefined => {
+  if (!text.startsWith("0\n") || /[^\n -~]| {2}/.test(text)) return undefined
+  let end = text.indexOf("\n", 2)
+  const count = digitsValue(text, 2, end)
+  if (count < 0) return undefined
+  const out = new Map<string, number>()
+  let pos = end + 1
+  for (let i = 0; i < count; i++) {
+    end = text.indexOf("\n", pos)
+    const space1 = text.indexOf(" ", pos)
+    const space2 = space1 < 0 ? -1 : text.indexOf(" ", space1 + 1)
+    if (end < 0 || space1 <= pos || space2 < 0 || space2 >= end) return undefined
+    const partition = digitsValue(text, space1 + 1, space2)
+    const offset = digitsValue(text, space2 + 1, end)
+    if (partition < 0 || offset < 0) return undefined
+    out.set(partitionKey(text.slice(pos, space1), partition), offset)
+    pos = end + 1
+  }
+  return pos === text.length ? out : undefined
+}
+
+/** The value of text[from, to) when it is 1 to 15 decimal digits, else -1. */
+const digitsValue = (text: string, from: number, to: number): number => {
+  if (to <= from || to - from > 15) return -1
+  let n = 0
+  for (let i = from; i < to; i++) {
+    const d = text.charCodeAt(i) - 48
+    if (d < 0 || d > 9) return -1
+    n = n * 10 + d
+  }
+  return n
 }
 
 export const writeOffsetCheckpoint = (

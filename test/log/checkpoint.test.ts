@@ -46,12 +46,15 @@ describe("offset checkpoints (recovery-point, log-start-offset, replication-offs
     }
     fs.writeFileSync(path.join(dir, "f"), "0\r\n1\r\n  t 0 5 \r\n\r\n")
     expect([...readOffsetCheckpoint(path.join(dir, "f"))]).toEqual([["t-0", 5]])
+    // Fields apart by any run of whitespace, as Kafka's "\\s+" splits them.
+    fs.writeFileSync(path.join(dir, "f"), "0\n2\nt \t 0\t\t5\nu\v1\f  7\n")
+    expect([...readOffsetCheckpoint(path.join(dir, "f"))]).toEqual([["t-0", 5], ["u-1", 7]])
   })
 
   it("refuses a wrong version, a wrong count or a malformed line, naming the file", () => {
     const dir = tmp()
     const file = path.join(dir, "f")
-    for (const [text, reason] of [["1\n0\n", /unsupported version/], ["0\n2\nt 0 1\n", /expected 2 entries, found 1/], ["0\n1\nt 0\n", /malformed line/]] as const) {
+    for (const [text, reason] of [["1\n0\n", /unsupported version/], ["0\n2\nt 0 1\n", /expected 2 entries, found 1/], ["0\n1\nt 0\n", /malformed line/], ["0\n1\nt 0 5 6\n", /malformed line/]] as const) {
       fs.writeFileSync(file, text)
       expect(() => readOffsetCheckpoint(file)).toThrow(CheckpointFormatError)
       expect(() => readOffsetCheckpoint(file)).toThrow(reason)
