@@ -69,8 +69,34 @@ export const uuidFromString = (str: string): string => {
   return uuidFromBytes(bytes)
 }
 
-export const uuidFromBytes = (bytes: Uint8Array): string =>
-  Buffer.from(bytes.buffer, bytes.byteOffset, 16).toString("base64url")
+/**
+ * The last UUIDs decoded, as bytes and as strings: a metadata log repeats its topic's id in the
+ * record of every partition and the log dir's id in all of them, and requests repeat theirs.
+ * Encoding one costs a Buffer and a call into C++ (~2 µs; 70 ms of a start on 10 000
+ * partitions), comparing 16 bytes a few nanoseconds.
+ */
+const RECENT_UUIDS = 4
+const recentUuidBytes = new Uint8Array(16 * RECENT_UUIDS)
+const recentUuidStrings: Array<string | undefined> = new Array(RECENT_UUIDS).fill(undefined)
+let nextRecentUuid = 0
+
+export const uuidFromBytes = (bytes: Uint8Array): string => {
+  for (let slot = 0; slot < RECENT_UUIDS; slot++) {
+    const base = slot * 16
+    let i = 0
+    while (i < 16 && recentUuidBytes[base + i] === bytes[i]) i++
+    if (i === 16) {
+      const known = recentUuidStrings[slot]
+      if (known !== undefined) return known
+    }
+  }
+  const text = Buffer.from(bytes.buffer, bytes.byteOffset, 16).toString("base64url")
+  const slot = nextRecentUuid
+  nextRecentUuid = (slot + 1) % RECENT_UUIDS
+  for (let i = 0; i < 16; i++) recentUuidBytes[slot * 16 + i] = bytes[i]!
+  recentUuidStrings[slot] = text
+  return text
+}
 
 export class Reader {
   readonly buf: Uint8Array
