@@ -2,7 +2,9 @@
  * `node bench/start-probe.ts <rounds> [<variant>]...`: start-to-ready (spawn until ApiVersions
  * answers, as the bench measures it) of a fresh broker process on a fresh data directory, the
  * variants alternating round by round; medians and quartiles per variant. A variant is node's
- * whole command line (`--initial-old-space-size=64 /tmp/a/start.cjs`); "" is `pnpm start`'s.
+ * whole command line (`--initial-old-space-size=64 /tmp/a/start.cjs`); "" is `pnpm start`'s, and
+ * "floor" is the bench's start-up floor (bench/lib/bare-listener.cjs, ready when it answers a
+ * frame), so that a probe run says how far the machine's own floor moved while it ran.
  * A bundle's code cache holds V8's flags: variants with different flags each need their own
  * copy of dist/ (and a launcher that runs it), or each start rejects the other's cache.
  */
@@ -10,6 +12,7 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { startBrokerProcess, startCommand } from "./lib/broker-process.ts"
+import { startBare } from "./lib/harness.ts"
 
 const [roundsArg, ...variantArgs] = process.argv.slice(2)
 const rounds = Number(roundsArg ?? 10)
@@ -19,6 +22,12 @@ const quantile = (xs: ReadonlyArray<number>, q: number) => [...xs].sort((a, b) =
 for (let r = 0; r < rounds; r++) {
   for (let v = 0; v < variants.length; v++) {
     const variant = variants[v]!
+    if (variant === "floor") {
+      const bare = await startBare([])
+      results[v]!.push(bare.readyMs)
+      await bare.stop()
+      continue
+    }
     const words = variant.split(/\s+/).filter((w) => w.length > 0)
     const command = words.length === 0 ? startCommand() : words
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "start-probe-"))
