@@ -18,6 +18,19 @@ const [roundsArg, ...variantArgs] = process.argv.slice(2)
 const rounds = Number(roundsArg ?? 10)
 const variants = variantArgs.length > 0 ? variantArgs : [""]
 const results = variants.map(() => [] as Array<number>)
+// CPU (every thread's run time from schedstat, in ns, where /proc/<pid>/stat counts 10 ms ticks)
+// and page faults at the moment it answered: on a busy or drifting machine these tell two
+// builds apart when their wall times do not.
+const cpus = variants.map(() => [] as Array<number>)
+const faults = variants.map(() => [] as Array<number>)
+const cpuAndFaults = (pid: number, v: number) => {
+  let ns = 0
+  for (const t of fs.readdirSync(`/proc/${pid}/task`)) ns += Number(fs.readFileSync(`/proc/${pid}/task/${t}/schedstat`, "utf8").split(" ")[0])
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8")
+  cpus[v]!.push(ns / 1e6)
+  // minflt is field 10; fields after the command's closing parenthesis start at field 3.
+  faults[v]!.push(Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[7]))
+}
 const quantile = (xs: ReadonlyArray<number>, q: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))]!
 for (let r = 0; r < rounds; r++) {
   for (let v = 0; v < variants.length; v++) {
@@ -25,6 +38,7 @@ for (let r = 0; r < rounds; r++) {
     if (variant === "floor") {
       const bare = await startBare([])
       results[v]!.push(bare.readyMs)
+      cpuAndFaults(bare.pid, v)
       await bare.stop()
       continue
     }
@@ -33,11 +47,12 @@ for (let r = 0; r < rounds; r++) {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), "start-probe-"))
     const b = await startBrokerProcess({ dataDir: dir, command })
     results[v]!.push(b.readyMs)
+    cpuAndFaults(b.pid, v)
     await b.stop()
     fs.rmSync(dir, { recursive: true, force: true })
   }
 }
 for (let v = 0; v < variants.length; v++) {
   const xs = results[v]!
-  console.log(`${JSON.stringify(variants[v])}: median ${quantile(xs, 0.5).toFixed(1)} ms, quartiles ${quantile(xs, 0.25).toFixed(1)}-${quantile(xs, 0.75).toFixed(1)}, min ${quantile(xs, 0).toFixed(1)} (${xs.length} rounds)`)
+  console.log(`${JSON.stringify(variants[v])}: median ${quantile(xs, 0.5).toFixed(1)} ms, quartiles ${quantile(xs, 0.25).toFixed(1)}-${quantile(xs, 0.75).toFixed(1)}, min ${quantile(xs, 0).toFixed(1)} (${xs.length} rounds); CPU median ${quantile(cpus[v]!, 0.5).toFixed(1)} ms, quartiles ${quantile(cpus[v]!, 0.25).toFixed(1)}-${quantile(cpus[v]!, 0.75).toFixed(1)}; page faults median ${quantile(faults[v]!, 0.5)}`)
 }

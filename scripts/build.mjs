@@ -84,6 +84,23 @@ const builtinsLoadedAtStart = new Set([
  * that loads it when called: module-level code such as @effect/platform-node's
  * `layer(http.createServer, ...)` then loads nothing until a server is made.
  */
+/**
+ * A built-in loaded at start as an ES module whose named exports are the module's own data
+ * properties, read once: as CommonJS (`module.exports = ...`), esbuild gave every file that
+ * imports it (`import * as fs`, 63 of them) its own copy of the module's properties, a getter
+ * closure each (`__toESM`, 4-6 ms of a start). Accessors (fs.promises, net.BlockList…) load
+ * modules when read, so they are not exported: `default` is the module itself, and the build
+ * fails if a file reads one through a named import (see `build`).
+ */
+const builtinAsEsModule = (id, builtin) => {
+  const names = Reflect.ownKeys(builtin).filter((k) => {
+    if (typeof k !== "string" || k === "default" || !/^[A-Za-z_$][\w$]*$/.test(k)) return false
+    const d = Object.getOwnPropertyDescriptor(builtin, k)
+    return d.enumerable && "value" in d
+  })
+  return `const m = process.getBuiltinModule(${id})\nexport default m\nexport const { ${names.join(", ")} } = m`
+}
+
 const builtinsOnFirstUse = {
   name: "builtins-on-first-use",
   setup(b) {
@@ -95,8 +112,8 @@ const builtinsOnFirstUse = {
     })
     b.onLoad({ filter: /.*/, namespace: "builtin" }, (args) => {
       const id = JSON.stringify(`node:${args.path}`)
-      if (builtinsLoadedAtStart.has(args.path)) return { loader: "js", contents: `module.exports = process.getBuiltinModule(${id})` }
       const builtin = process.getBuiltinModule(`node:${args.path}`)
+      if (builtinsLoadedAtStart.has(args.path)) return { loader: "js", contents: builtinAsEsModule(id, builtin) }
       const names = Reflect.ownKeys(builtin).filter((k) => typeof k === "string")
       const functions = names.filter((k) => /^[a-z]/.test(k) && typeof builtin[k] === "function")
       return {
@@ -212,6 +229,12 @@ export const build = async () => {
     metafile: true,
     logLevel: "warning"
   })
+  // A name a built-in does not export as data (an accessor left out above) would be undefined.
+  const undefinedImports = result.warnings.filter((w) => w.id === "import-is-undefined")
+  if (undefinedImports.length > 0) {
+    fs.rmSync(tmp, { force: true })
+    throw new Error(`the bundle would read undefined imports: ${undefinedImports.map((w) => `${w.location?.file}: ${w.text}`).join("; ")}`)
+  }
   fs.renameSync(tmp, bundlePath)
   // The launcher's code caches are for the bundle they were taken from.
   fs.rmSync(compileCacheDir, { recursive: true, force: true })
