@@ -8,10 +8,11 @@
  */
 const path = require("node:path")
 const { staleReason } = require("./bundle-stamp.cjs")
-const { runBundle } = require("./run-bundle.cjs")
+const { prefetchBundle, runBundle } = require("./run-bundle.cjs")
 
 const root = `${path.dirname(__dirname)}/`
-const start = () => runBundle(`${root}dist/broker.cjs`, `${root}dist/compile-cache`)
+const bundlePath = `${root}dist/broker.cjs`
+const start = (prefetched) => runBundle(bundlePath, `${root}dist/compile-cache`, { prefetched })
 
 const rebuildThenStart = async (reason) => {
   let build
@@ -28,6 +29,20 @@ const rebuildThenStart = async (reason) => {
   start()
 }
 
-const reason = staleReason(root)
-if (reason === undefined) start()
-else void rebuildThenStart(reason)
+// The bundle is read on libuv's thread pool while this thread checks its sources (~350 stats):
+// 1-4 ms of a start (medians of four A/Bs of 20-25 rounds). Both done, it runs, or is rebuilt
+// first.
+let reason
+let prefetched
+let waiting = 2
+const proceed = () => {
+  if (--waiting > 0) return
+  if (reason === undefined) start(prefetched)
+  else void rebuildThenStart(reason)
+}
+prefetchBundle(bundlePath, (read) => {
+  prefetched = read
+  proceed()
+})
+reason = staleReason(root)
+proceed()

@@ -61,12 +61,16 @@ describe("the broker's start bundle", () => {
         "module.exports = seen\nconsole.log(JSON.stringify(seen))\n" +
         (listen ? "const server = require(\"node:net\").createServer(); server.listen(0, \"127.0.0.1\", () => server.close())\n" : "")
       fs.writeFileSync(bundle, `${bundleWrapper.open}"use strict";${body}${bundleWrapper.close}`)
-      fs.writeFileSync(`${dir}/launch-${name}.mjs`, `import { runBundle } from ${JSON.stringify(`${projectRoot}/scripts/run-bundle.cjs`)}\n` +
-        `process.stderr.write(runBundle(${JSON.stringify(bundle)}, ${JSON.stringify(`${dir}/cache-${name}`)}))`)
+      const run = (prefetched: string) => `runBundle(${JSON.stringify(bundle)}, ${JSON.stringify(`${dir}/cache-${name}`)}, { prefetched: ${prefetched} })`
+      const from = `import { prefetchBundle, runBundle } from ${JSON.stringify(`${projectRoot}/scripts/run-bundle.cjs`)}\n`
+      fs.writeFileSync(`${dir}/launch-${name}.mjs`, `${from}process.stderr.write(${run("undefined")})`)
+      // As scripts/start.cjs runs it: the bundle read on the thread pool first.
+      fs.writeFileSync(`${dir}/launch-${name}-prefetched.mjs`,
+        `${from}prefetchBundle(${JSON.stringify(bundle)}, (p) => process.stderr.write(\`\${p === undefined ? "not prefetched" : "prefetched"} \${${run("p")}}\`))`)
       return bundle
     }
-    const outcome = (name: string) => {
-      const r = spawnSync(process.execPath, [`${dir}/launch-${name}.mjs`, "--x"], { encoding: "utf8" })
+    const outcome = (name: string, launcher = name) => {
+      const r = spawnSync(process.execPath, [`${dir}/launch-${launcher}.mjs`, "--x"], { encoding: "utf8" })
       expect(JSON.parse(r.stdout)).toEqual({ self: true, file: `${dir}/${name}.cjs`, dir, argv: ["--x"], run: "function" })
       return r.stderr
     }
@@ -81,6 +85,8 @@ describe("the broker's start bundle", () => {
     expect(outcome("server")).toBe("absent")
     expect(fs.readdirSync(`${dir}/cache-server`)).toHaveLength(1)
     expect(outcome("server")).toBe("accepted")
+    expect(outcome("server", "server-prefetched")).toBe("prefetched accepted")
+    expect(outcome("quiet", "quiet-prefetched")).toBe("prefetched absent")
   })
 
   it("has the launcher write the code cache once the process listens, while it runs", () => {
