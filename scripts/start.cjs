@@ -29,9 +29,11 @@ const rebuildThenStart = async (reason) => {
   start()
 }
 
+// libuv sizes its thread pool when it first starts, which the bundle's read below does: the
+// broker's own default (src/main.ts sets it too, for runs without this launcher).
+process.env["UV_THREADPOOL_SIZE"] ??= "16"
 // The bundle is read on libuv's thread pool while this thread checks its sources (~350 stats):
-// 1-4 ms of a start (medians of four A/Bs of 20-25 rounds). Both done, it runs, or is rebuilt
-// first.
+// a few ms of a start (README, "Eleventh look"). Both done, it runs, or is rebuilt first.
 let reason
 let prefetched
 let waiting = 2
