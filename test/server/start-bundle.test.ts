@@ -52,6 +52,19 @@ describe("the broker's start bundle", () => {
     }
   })
 
+  // libuv names its pool's threads; /proc lists them.
+  it.skipIf(process.platform !== "linux")("starts libuv's thread pool with the broker's 16 threads, although the launcher starts the pool", async () => {
+    const broker = await startBrokerProcess()
+    try {
+      const tasks = `/proc/${broker.child.pid}/task`
+      const workers = fs.readdirSync(tasks).filter((t) => fs.readFileSync(`${tasks}/${t}/comm`, "utf8").trim() === "libuv-worker")
+      expect(workers).toHaveLength(16)
+    } finally {
+      broker.child.kill("SIGKILL")
+      await broker.exited
+    }
+  })
+
   it("runs as a CommonJS module and from the launcher, which writes a code cache once a process listened, then uses it", () => {
     const dir = fs.mkdtempSync(`${os.tmpdir()}/kafka-bundle-`)
     dirs.push(dir)
