@@ -75,16 +75,6 @@ const builtinsLoadedAtStart = new Set([
 ])
 
 /**
- * Built-in modules are fetched with process.getBuiltinModule: a plain object, where an ES import
- * of node:http would build a facade reading every export (its lazy WebSocket getters load
- * undici). Those outside `builtinsLoadedAtStart` are loaded on first use instead: the bundle
- * gets a stand-in that lists the module's export names (taken from this Node at build time) and
- * loads the module when an export is read. A function export (lower-case name: classes stay as
- * they are, for `new`, `extends` and instanceof) read before the module is loaded is a stand-in
- * that loads it when called: module-level code such as @effect/platform-node's
- * `layer(http.createServer, ...)` then loads nothing until a server is made.
- */
-/**
  * A built-in loaded at start as an ES module whose named exports are the module's own data
  * properties, read once: as CommonJS (`module.exports = ...`), esbuild gave every file that
  * imports it (`import * as fs`, 63 of them) its own copy of the module's properties, a getter
@@ -101,6 +91,16 @@ const builtinAsEsModule = (id, builtin) => {
   return `const m = process.getBuiltinModule(${id})\nexport default m\nexport const { ${names.join(", ")} } = m`
 }
 
+/**
+ * Built-in modules are fetched with process.getBuiltinModule: a plain object, where an ES import
+ * of node:http would build a facade reading every export (its lazy WebSocket getters load
+ * undici). Those outside `builtinsLoadedAtStart` are loaded on first use instead: the bundle
+ * gets a stand-in that lists the module's export names (taken from this Node at build time) and
+ * loads the module when an export is read. A function export (lower-case name: classes stay as
+ * they are, for `new`, `extends` and instanceof) read before the module is loaded is a stand-in
+ * that loads it when called: module-level code such as @effect/platform-node's
+ * `layer(http.createServer, ...)` then loads nothing until a server is made.
+ */
 const builtinsOnFirstUse = {
   name: "builtins-on-first-use",
   setup(b) {

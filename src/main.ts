@@ -87,7 +87,8 @@ const runMain = (argv: ReadonlyArray<string>): void => {
   // A clean shutdown forces every partition's files at once on libuv's thread pool
   // (src/log/sync-batch.ts), as Kafka flushes its logs over several threads; the default 4
   // threads leave a disk with a deep queue mostly waiting. libuv reads this when the pool first
-  // starts, which is after this line: nothing before a run makes an asynchronous file system call.
+  // starts: under `pnpm start` that is the launcher's read of the bundle, and scripts/start.cjs
+  // sets it first; otherwise nothing before this line makes an asynchronous file system call.
   process.env["UV_THREADPOOL_SIZE"] ??= "16"
   // Not before the broker answers: V8 counts the block as external memory and may mark-compact
   // the heap for it (~10 ms). Under load within the first second, a few reads fault as before.
