@@ -158,6 +158,22 @@ const owedNow = () => {
 }
 
 /**
+ * Waits until the broker on `dataDir` has removed the partitions it was told to delete (it
+ * renames each to `<topic>-<partition>.<id>-delete` at once and removes it in the background).
+ * Memory freed minutes or seconds earlier costs this VM much more to write into than memory
+ * freed just now: its host reclaims free guest pages (free page reporting), and a page cache
+ * write into one costs ~1.1 s per GiB more of the writer's CPU (README, "Eleventh look"). So a
+ * round starts right after the data before it is gone, whichever side dropped it.
+ */
+const deletedPartitionsRemoved = async (dataDir: string, timeoutMs = 60_000): Promise<void> => {
+  const until = performance.now() + timeoutMs
+  while (fs.readdirSync(dataDir).some((name) => name.endsWith("-delete"))) {
+    if (performance.now() > until) throw new Error(`${dataDir}: deleted partitions still there after ${timeoutMs} ms`)
+    await new Promise((resolve) => setTimeout(resolve, 5))
+  }
+}
+
+/**
  * Waits until the kernel has written back what earlier work left dirty in the page cache
  * (`sync`). Without it a scenario inherits the writeback of everything written before it:
  * the produce spread over 10 000 partitions keeps all it writes (about 1.5 GB a round) and
@@ -392,6 +408,7 @@ export const runBench = async (profile: Profile, options: BenchOptions = {}): Pr
         const m = await measureTimed(o.server.port, o.server.pid, profile, window, next, requestBytes)
         out.broker.push(m)
         await a.deleteTopics([topic])
+        await deletedPartitionsRemoved(o.server.dataDir)
         fs.truncateSync(o.sinkFile, 0)
         const bareParts = partsPayload(produceParts("bare", 0, batch, o.acks))
         // Idempotent: the sink's requests are made as the broker's are (a fresh copy with its
@@ -553,14 +570,24 @@ export const runBench = async (profile: Profile, options: BenchOptions = {}): Pr
       // A paced round counts the batches due after its warm-up: at least 10 of them, however low
       // a rate a loaded machine measured (a short profile's round is 200 ms).
       const pacedRate = (batchesPerSec: number) => Math.max(batchesPerSec, 10 / ((profile.e2eMs - e2eWarmupMs) / 1000))
+      // Each side drops its previous round's data right before its next round: the relay when
+      // the new topic's first batch arrives, the broker here (deletedPartitionsRemoved says why).
+      let brokerTopic: string | undefined
+      const dropBrokerTopic = async () => {
+        if (brokerTopic === undefined) return
+        await admin.deleteTopics([brokerTopic])
+        await deletedPartitionsRemoved(broker.dataDir)
+        brokerTopic = undefined
+      }
       const alternate = async (what: string, batchesPerSec: number) => {
         const rounds = { broker: [] as Array<E2eRound>, relay: [] as Array<E2eRound> }
         for (let r = 0; r < R; r++) {
           const topic = `e2e-${topicN++}`
+          await dropBrokerTopic()
           await admin.createTopics([{ name: topic, partitions: 1 }])
+          brokerTopic = topic
           const options = { topic, batchesPerSec, window: profile.window, durationMs: profile.e2eMs, connections: profile.connections, warmupMs: e2eWarmupMs }
           const round = await endToEnd({ ...options, port: broker.port, serverPid: broker.pid })
-          await admin.deleteTopics([topic])
           const bare = await endToEnd({ ...options, port: relay.port, serverPid: relay.pid })
           for (const [side, x] of [["broker", round], ["bare relay", bare]] as const) {
             if (x.latencies.length === 0) throw new Error(`end-to-end, ${what} round ${r + 1}: no batch measured against the ${side}`)
@@ -597,6 +624,7 @@ export const runBench = async (profile: Profile, options: BenchOptions = {}): Pr
         pair(`e2e_half_capacity_${label}_ms`, `end-to-end latency ${label} at half the end-to-end capacity`, "ms", at(atHalfCapacity.broker, q), "bare relay", at(atHalfCapacity.relay, q),
           `producer to consumer at ${rateText(halfCapacity)}, half the broker's e2e_capacity_mb_s`)
       }
+      await dropBrokerTopic()
       await stopped(relay)
       fs.rmSync(path.join(root, "relay.bin"), { force: true })
     }
