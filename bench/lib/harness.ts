@@ -165,10 +165,14 @@ const owedNow = () => {
  * write into one costs ~1.1 s per GiB more of the writer's CPU (README, "Eleventh look"). So a
  * round starts right after the data before it is gone, whichever side dropped it.
  */
-const deletedPartitionsRemoved = async (dataDir: string, timeoutMs = 60_000): Promise<void> => {
-  const until = performance.now() + timeoutMs
-  while (fs.readdirSync(dataDir).some((name) => name.endsWith("-delete"))) {
-    if (performance.now() > until) throw new Error(`${dataDir}: deleted partitions still there after ${timeoutMs} ms`)
+const deletedPartitionsRemoved = (dataDir: string): Promise<void> =>
+  until(() => !fs.readdirSync(dataDir).some((name) => name.endsWith("-delete")), `${dataDir}: deleted partitions removed`)
+
+/** Polls `done` every few ms until it holds (bounded: a bench must end by itself). */
+const until = async (done: () => boolean, what: string, timeoutMs = 60_000): Promise<void> => {
+  const deadline = performance.now() + timeoutMs
+  while (!done()) {
+    if (performance.now() > deadline) throw new Error(`not done within ${timeoutMs} ms: ${what}`)
     await new Promise((resolve) => setTimeout(resolve, 5))
   }
 }
@@ -570,14 +574,21 @@ export const runBench = async (profile: Profile, options: BenchOptions = {}): Pr
       // A paced round counts the batches due after its warm-up: at least 10 of them, however low
       // a rate a loaded machine measured (a short profile's round is 200 ms).
       const pacedRate = (batchesPerSec: number) => Math.max(batchesPerSec, 10 / ((profile.e2eMs - e2eWarmupMs) / 1000))
-      // Each side drops its previous round's data right before its next round: the relay when
-      // the new topic's first batch arrives, the broker here (deletedPartitionsRemoved says why).
+      // Each side drops its previous round's data right before its next round, and the round
+      // starts once it is gone (deletedPartitionsRemoved says why): the broker's topic is deleted,
+      // and the relay, told of the new topic by a Fetch, removes its previous topic's file.
       let brokerTopic: string | undefined
       const dropBrokerTopic = async () => {
         if (brokerTopic === undefined) return
         await admin.deleteTopics([brokerTopic])
         await deletedPartitionsRemoved(broker.dataDir)
         brokerTopic = undefined
+      }
+      const relayAdmin = await AdminClient.connect(relay.port)
+      const relayFiles = () => fs.readdirSync(root).filter((name) => name.startsWith("relay.bin."))
+      const switchRelayTo = async (topic: string) => {
+        await relayAdmin.fetchRecords(fetchRequest({ topic, partition: 0, offset: 0, partitionMaxBytes: 1 }))
+        await until(() => relayFiles().length <= 1, "the relay's previous topic's file removed")
       }
       const alternate = async (what: string, batchesPerSec: number) => {
         const rounds = { broker: [] as Array<E2eRound>, relay: [] as Array<E2eRound> }
@@ -588,6 +599,7 @@ export const runBench = async (profile: Profile, options: BenchOptions = {}): Pr
           brokerTopic = topic
           const options = { topic, batchesPerSec, window: profile.window, durationMs: profile.e2eMs, connections: profile.connections, warmupMs: e2eWarmupMs }
           const round = await endToEnd({ ...options, port: broker.port, serverPid: broker.pid })
+          await switchRelayTo(topic)
           const bare = await endToEnd({ ...options, port: relay.port, serverPid: relay.pid })
           for (const [side, x] of [["broker", round], ["bare relay", bare]] as const) {
             if (x.latencies.length === 0) throw new Error(`end-to-end, ${what} round ${r + 1}: no batch measured against the ${side}`)
@@ -625,6 +637,7 @@ export const runBench = async (profile: Profile, options: BenchOptions = {}): Pr
           `producer to consumer at ${rateText(halfCapacity)}, half the broker's e2e_capacity_mb_s`)
       }
       await dropBrokerTopic()
+      relayAdmin.close()
       await stopped(relay)
       fs.rmSync(path.join(root, "relay.bin"), { force: true })
     }
