@@ -11,7 +11,7 @@
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { startBrokerProcess, startCommand } from "./lib/broker-process.ts"
+import { processMinorFaults, startBrokerProcess, startCommand } from "./lib/broker-process.ts"
 import { startBare } from "./lib/harness.ts"
 
 const [roundsArg, ...variantArgs] = process.argv.slice(2)
@@ -26,10 +26,8 @@ const faults = variants.map(() => [] as Array<number>)
 const cpuAndFaults = (pid: number, v: number) => {
   let ns = 0
   for (const t of fs.readdirSync(`/proc/${pid}/task`)) ns += Number(fs.readFileSync(`/proc/${pid}/task/${t}/schedstat`, "utf8").split(" ")[0])
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8")
   cpus[v]!.push(ns / 1e6)
-  // minflt is field 10; fields after the command's closing parenthesis start at field 3.
-  faults[v]!.push(Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[7]))
+  faults[v]!.push(processMinorFaults(pid))
 }
 const quantile = (xs: ReadonlyArray<number>, q: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))]!
 for (let r = 0; r < rounds; r++) {

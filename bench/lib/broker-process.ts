@@ -131,13 +131,21 @@ export const startBrokerProcess = (options: {
 
 const CLOCK_TICKS_PER_SECOND = 100 // USER_HZ: 100 on every Linux build Node runs on
 
+/** /proc/<pid>/stat's fields after the command's closing parenthesis: [0] is field 3 (state). */
+const statFields = (pid: number): Array<string> => {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8")
+  return stat.slice(stat.lastIndexOf(")") + 2).split(" ")
+}
+
 /** The process's user and sys CPU time so far, in milliseconds, from /proc/<pid>/stat. */
 export const processCpuSplitMs = (pid: number): { readonly user: number; readonly sys: number } => {
-  const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8")
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
-  // fields[0] is field 3 (state); utime and stime are fields 14 and 15.
+  const fields = statFields(pid)
+  // utime and stime are fields 14 and 15.
   return { user: (Number(fields[11]) * 1000) / CLOCK_TICKS_PER_SECOND, sys: (Number(fields[12]) * 1000) / CLOCK_TICKS_PER_SECOND }
 }
+
+/** The process's minor page faults so far (field 10 of /proc/<pid>/stat). */
+export const processMinorFaults = (pid: number): number => Number(statFields(pid)[7])
 
 /** The process's user+sys CPU time so far, in milliseconds. */
 export const processCpuMs = (pid: number): number => {

@@ -157,6 +157,15 @@ const owedNow = () => {
   return o.dirty + o.writeback
 }
 
+/** Polls `done` every few ms until it holds (bounded: a bench must end by itself). */
+const until = async (done: () => boolean, what: string, timeoutMs = 60_000): Promise<void> => {
+  const deadline = performance.now() + timeoutMs
+  while (!done()) {
+    if (performance.now() > deadline) throw new Error(`not done within ${timeoutMs} ms: ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, 5))
+  }
+}
+
 /**
  * Waits until the broker on `dataDir` has removed the partitions it was told to delete (it
  * renames each to `<topic>-<partition>.<id>-delete` at once and removes it in the background).
@@ -167,15 +176,6 @@ const owedNow = () => {
  */
 const deletedPartitionsRemoved = (dataDir: string): Promise<void> =>
   until(() => !fs.readdirSync(dataDir).some((name) => name.endsWith("-delete")), `${dataDir}: deleted partitions removed`)
-
-/** Polls `done` every few ms until it holds (bounded: a bench must end by itself). */
-const until = async (done: () => boolean, what: string, timeoutMs = 60_000): Promise<void> => {
-  const deadline = performance.now() + timeoutMs
-  while (!done()) {
-    if (performance.now() > deadline) throw new Error(`not done within ${timeoutMs} ms: ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 5))
-  }
-}
 
 /**
  * Waits until the kernel has written back what earlier work left dirty in the page cache
@@ -568,7 +568,8 @@ export const runBench = async (profile: Profile, options: BenchOptions = {}): Pr
       inFlight["e2e"] = `open-loop producer process (paced by time, ${profile.connections} connections in turn, acks=1); consumer: one long-poll Fetch in flight (max.wait 500 ms, min.bytes 1)`
       inFlight["e2e_capacity"] = `producer process flooding: ${profile.connections} connections x ${profile.window} requests in flight (acks=1); consumer: one long-poll Fetch in flight`
       // The floor: the same harness against a bare relay (bench/lib/bare-server.ts), rounds alternating.
-      const relay = track(await startBare(["relay", path.join(root, "relay.bin"), String(profile.relayRingMiB)]))
+      const relayFile = path.join(root, "relay.bin")
+      const relay = track(await startBare(["relay", relayFile, String(profile.relayRingMiB)]))
       let topicN = 0
       const e2eWarmupMs = Math.min(300, profile.e2eMs / 5)
       // A paced round counts the batches due after its warm-up: at least 10 of them, however low
@@ -585,7 +586,8 @@ export const runBench = async (profile: Profile, options: BenchOptions = {}): Pr
         brokerTopic = undefined
       }
       const relayAdmin = await AdminClient.connect(relay.port)
-      const relayFiles = () => fs.readdirSync(root).filter((name) => name.startsWith("relay.bin."))
+      // The relay writes topic n to `${relayFile}.n`.
+      const relayFiles = () => fs.readdirSync(root).filter((name) => name.startsWith(`${path.basename(relayFile)}.`))
       const switchRelayTo = async (topic: string) => {
         await relayAdmin.fetchRecords(fetchRequest({ topic, partition: 0, offset: 0, partitionMaxBytes: 1 }))
         await until(() => relayFiles().length <= 1, "the relay's previous topic's file removed")
@@ -639,7 +641,7 @@ export const runBench = async (profile: Profile, options: BenchOptions = {}): Pr
       await dropBrokerTopic()
       relayAdmin.close()
       await stopped(relay)
-      fs.rmSync(path.join(root, "relay.bin"), { force: true })
+      fs.rmSync(relayFile, { force: true })
     }
 
     // ---- many partitions: Metadata, produce spread over them ----
