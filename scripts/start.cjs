@@ -33,7 +33,7 @@ const rebuildThenStart = async (reason) => {
 // broker's own default (src/main.ts sets it too, for runs without this launcher).
 process.env["UV_THREADPOOL_SIZE"] ??= "16"
 // The bundle is read on libuv's thread pool while this thread checks its sources (~350 stats):
-// a few ms of a start (README, "Eleventh look"). Both done, it runs, or is rebuilt first.
+// a few ms of a start (docs/performance-log.md, "Eleventh look"). Both done, it runs, or is rebuilt first.
 let reason
 let prefetched
 let waiting = 2

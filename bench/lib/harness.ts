@@ -171,7 +171,7 @@ const until = async (done: () => boolean, what: string, timeoutMs = 60_000): Pro
  * renames each to `<topic>-<partition>.<id>-delete` at once and removes it in the background).
  * Memory freed minutes or seconds earlier costs this VM much more to write into than memory
  * freed just now: its host reclaims free guest pages (free page reporting), and a page cache
- * write into one costs ~1.1 s per GiB more of the writer's CPU (README, "Eleventh look"). So a
+ * write into one costs ~1.1 s per GiB more of the writer's CPU (docs/performance-log.md, "Eleventh look"). So a
  * round starts right after the data before it is gone, whichever side dropped it.
  */
 const deletedPartitionsRemoved = (dataDir: string): Promise<void> =>

@@ -91,7 +91,7 @@ export const DIRECT_READ_LIMIT = 256 * 1024
  * the bound keeps a burst of small requests with large answers (Metadata, Fetch) small; a
  * connection of 64 KiB produce requests gets 16 requests into 1 MiB and answers each with a
  * few dozen bytes. For it the larger turn halves the response writes, and with them the wake-ups
- * of its client: 5–13 % less broker CPU per GB produced in two A/Bs (README, "The turn size").
+ * of its client: 5–13 % less broker CPU per GB produced in two A/Bs (docs/performance-log.md, "The turn size").
  */
 export const DIRECT_READ_LIMIT_LARGE_REQUESTS = 1024 * 1024
 
