@@ -9,7 +9,7 @@ import * as path from "node:path"
 import { projectRoot } from "./lib/broker-process.ts"
 import type { Figure } from "./lib/harness.ts"
 import { fmt } from "./lib/stats.ts"
-import { describeBound, TARGETS, targetMet } from "./lib/targets.ts"
+import { describeBound, TARGETS, targetMet, withUnit } from "./lib/targets.ts"
 
 const results = JSON.parse(fs.readFileSync(path.join(projectRoot, "bench-results.json"), "utf8")) as {
   profile: string
@@ -52,7 +52,7 @@ const growth = [
 const targetRows = TARGETS.map((t) => {
   const v = results[t.key]
   if (typeof v !== "number") return `| ${t.name} | ${describeBound(t)} | not measured | |`
-  return `| ${t.name} | ${describeBound(t)} | ${fmt(v)}${t.unit === "×" ? "×" : ` ${t.unit}`} | ${targetMet(t, v) ? "met" : "**missed**"} |`
+  return `| ${t.name} | ${describeBound(t)} | ${withUnit(t, fmt(v))} | ${targetMet(t, v) ? "met" : "**missed**"} |`
 })
 const met = TARGETS.filter((t) => typeof results[t.key] === "number" && targetMet(t, results[t.key] as number)).length
 

@@ -31,6 +31,8 @@ export const TARGETS: ReadonlyArray<Target> = [
 export const targetMet = (t: Target, value: number): boolean =>
   t.bound === "min" ? value >= t.value : t.bound === "max" ? value <= t.value : value < t.value
 
+/** A value of the target's key with its unit: `0.97×`, `214 ms`. */
+export const withUnit = (t: Target, value: string | number): string => `${value}${t.unit === "×" ? "×" : ` ${t.unit}`}`
+
 /** `≥ 0.85×`, `< 2 ms`. */
-export const describeBound = (t: Target): string =>
-  `${t.bound === "min" ? "≥" : t.bound === "max" ? "≤" : "<"} ${t.value}${t.unit === "×" ? "×" : ` ${t.unit}`}`
+export const describeBound = (t: Target): string => `${t.bound === "min" ? "≥" : t.bound === "max" ? "≤" : "<"} ${withUnit(t, t.value)}`
