@@ -1,6 +1,7 @@
 /**
  * `pnpm bench [--quick]`: issue 11's benchmark suite (bench/lib/harness.ts). Prints progress,
- * then one line per figure `name: value unit (ratio to baseline)`, and writes
+ * then (in a full run) how many of issue 11's targets it met (bench/lib/targets.ts) and one line per figure
+ * `name: value unit (ratio to baseline)`, and writes
  * bench-results.json at the project root (medians at the top level, rounds under "figures").
  */
 import { execSync } from "node:child_process"
@@ -10,7 +11,8 @@ import * as path from "node:path"
 import { projectRoot } from "./lib/broker-process.ts"
 import { abortBench, GROUPS, type Group, PROFILES, runBench } from "./lib/harness.ts"
 import { figureLine, resultsJson } from "./lib/report.ts"
-import { round } from "./lib/stats.ts"
+import { fmt, round } from "./lib/stats.ts"
+import { describeBound, judgeTargets, withUnit } from "./lib/targets.ts"
 import { raiseMallocTrimThreshold } from "../src/malloc-trim.ts"
 
 // The load generator and consumer must not be the bottleneck: without this, the fetch consumer
@@ -60,12 +62,21 @@ const entry = process.argv.find((a) => a.startsWith("--entry="))?.slice("--entry
 if (entry !== undefined) log(`broker: node ${entry}`)
 const result = await runBench(profile, { log, entry, ...(only === undefined ? {} : { only }) })
 
+// Judged on full runs only: a quick run's sizes are not the issue's (1 000 partitions, short rounds).
+const verdicts = profile.name === "full" ? judgeTargets(resultsJson(result, {})) : []
+const measured = verdicts.filter((v) => v.value !== undefined)
+const missed = measured.filter((v) => !v.met)
 console.log("")
+if (measured.length > 0) {
+  console.log(`issue 11's targets: ${measured.length - missed.length} of ${measured.length} measured met` +
+    (missed.length === 0 ? "" : `; missed: ${missed.map((v) => `${v.target.key} ${withUnit(v.target, fmt(v.value!))} (${describeBound(v.target)})`).join(", ")}`))
+}
 console.log(`median of ${profile.rounds} round(s)${profile.rounds > 1 ? ", min-max in brackets" : ""}; in flight: ${Object.entries(result.inFlight).map(([k, v]) => `${k}: ${v}`).join("; ")}`)
 console.log("")
 for (const f of result.figures) console.log(figureLine(f))
 
 const json = resultsJson(result, {
+  ...(verdicts.length === 0 ? {} : { targets: verdicts.map((v) => ({ key: v.target.key, bound: v.target.bound, target: v.target.value, value: v.value ?? null, met: v.met })) }),
   rounds: profile.rounds,
   generated_at: new Date().toISOString(),
   duration_s: round((performance.now() - started) / 1000, 1),

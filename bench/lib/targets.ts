@@ -31,6 +31,21 @@ export const TARGETS: ReadonlyArray<Target> = [
 export const targetMet = (t: Target, value: number): boolean =>
   t.bound === "min" ? value >= t.value : t.bound === "max" ? value <= t.value : value < t.value
 
+export interface Verdict {
+  readonly target: Target
+  /** The run's value, or undefined when the run did not measure it (`--only`). */
+  readonly value: number | undefined
+  readonly met: boolean
+}
+
+/** Every target against the top level of bench-results.json. */
+export const judgeTargets = (results: Readonly<Record<string, unknown>>): ReadonlyArray<Verdict> =>
+  TARGETS.map((target) => {
+    const v = results[target.key]
+    const value = typeof v === "number" ? v : undefined
+    return { target, value, met: value !== undefined && targetMet(target, value) }
+  })
+
 /** A value of the target's key with its unit: `0.97×`, `214 ms`. */
 export const withUnit = (t: Target, value: string | number): string => `${value}${t.unit === "×" ? "×" : ` ${t.unit}`}`
 
