@@ -491,7 +491,6 @@ export const runBench = async (profile: Profile, options: BenchOptions = {}): Pr
 
     // ---- fetch ----
     if (want("fetch")) {
-      settleDisk(profile, log, "the fetch group")
       const fetchTopic = "fetch-data"
       await admin.createTopics([{ name: fetchTopic, partitions: 1 }])
       const fetchParts = partsPayload(produceParts(fetchTopic, 0, batch, 1))
@@ -501,6 +500,10 @@ export const runBench = async (profile: Profile, options: BenchOptions = {}): Pr
         let left = batchesOnDisk
         await runPipeline({ port: broker.port, connections: 1, window: profile.window, next: () => (left-- > 0 ? fetchParts : undefined) })
       }
+      // After the write, not before it: the kernel wrote the GB back through the first rounds
+      // otherwise, and both servers read at ~1 GB/s in them against ~2.3 in the rest, the switch
+      // falling in one side's round first (one full run's median ratio 0.74, its rounds' 0.72-1.07).
+      settleDisk(profile, log, "the fetch rounds")
       const perResponse = profile.fetchBatchesPerResponse
       const chunkBytes = perResponse * batch.length
       const fetchRequests = Array.from({ length: Math.ceil(batchesOnDisk / perResponse) }, (_, i) =>
