@@ -62,8 +62,17 @@ const entry = process.argv.find((a) => a.startsWith("--entry="))?.slice("--entry
 if (entry !== undefined) log(`broker: node ${entry}`)
 const result = await runBench(profile, { log, entry, ...(only === undefined ? {} : { only }) })
 
+const json = resultsJson(result, {
+  rounds: profile.rounds,
+  generated_at: new Date().toISOString(),
+  duration_s: round((performance.now() - started) / 1000, 1),
+  machine: m
+})
 // Judged on full runs only: a quick run's sizes are not the issue's (1 000 partitions, short rounds).
-const verdicts = profile.name === "full" ? judgeTargets(resultsJson(result, {})) : []
+const verdicts = profile.name === "full" ? judgeTargets(json) : []
+if (verdicts.length > 0) {
+  json["targets"] = verdicts.map((v) => ({ key: v.target.key, bound: v.target.bound, target: v.target.value, value: v.value ?? null, met: v.met }))
+}
 const measured = verdicts.filter((v) => v.value !== undefined)
 const missed = measured.filter((v) => !v.met)
 console.log("")
@@ -75,12 +84,5 @@ console.log(`median of ${profile.rounds} round(s)${profile.rounds > 1 ? ", min-m
 console.log("")
 for (const f of result.figures) console.log(figureLine(f))
 
-const json = resultsJson(result, {
-  ...(verdicts.length === 0 ? {} : { targets: verdicts.map((v) => ({ key: v.target.key, bound: v.target.bound, target: v.target.value, value: v.value ?? null, met: v.met })) }),
-  rounds: profile.rounds,
-  generated_at: new Date().toISOString(),
-  duration_s: round((performance.now() - started) / 1000, 1),
-  machine: m
-})
 fs.writeFileSync(path.join(projectRoot, "bench-results.json"), JSON.stringify(json, null, 2) + "\n")
 console.log(`\nwrote bench-results.json (${json.duration_s} s)`)

@@ -15,7 +15,7 @@ export interface Target {
   readonly unit: string
 }
 
-export const TARGETS: ReadonlyArray<Target> = [
+const TARGETS: ReadonlyArray<Target> = [
   { key: "produce_ratio", name: "produce, 1 partition, against the bare sink", bound: "min", value: 0.85, unit: "×" },
   { key: "produce_cpu_ratio", name: "produce: server CPU per GB against the sink's", bound: "max", value: 1.3, unit: "×" },
   { key: "fetch_ratio", name: "fetch, 1 consumer, against the bare reader", bound: "min", value: 0.9, unit: "×" },
@@ -28,7 +28,7 @@ export const TARGETS: ReadonlyArray<Target> = [
   { key: "partitions_10k_produce_ratio", name: "produce spread over 10 000 partitions, against 1 partition", bound: "min", value: 0.7, unit: "×" }
 ]
 
-export const targetMet = (t: Target, value: number): boolean =>
+const targetMet = (t: Target, value: number): boolean =>
   t.bound === "min" ? value >= t.value : t.bound === "max" ? value <= t.value : value < t.value
 
 export interface Verdict {
