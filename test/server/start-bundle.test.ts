@@ -21,8 +21,9 @@ afterAll(() => {
 describe("the broker's start bundle", () => {
   it("is what pnpm start runs, and the build is current", () => {
     // No V8 flag: any flag changes V8's flag hash, and Node's code cache of its own modules is
-    // then rejected (each is parsed and compiled from source when first loaded).
-    expect(startCommand()).toEqual(["scripts/start.cjs"])
+    // then rejected (each is parsed and compiled from source when first loaded). The V8 pool's
+    // size is Node's own option, which V8 never sees.
+    expect(startCommand()).toEqual(["--v8-pool-size=0", "scripts/start.cjs"])
     expect(staleReason(`${projectRoot}/`)).toBeUndefined()
   })
 
@@ -59,6 +60,21 @@ describe("the broker's start bundle", () => {
       const tasks = `/proc/${broker.child.pid}/task`
       const workers = fs.readdirSync(tasks).filter((t) => fs.readFileSync(`${tasks}/${t}/comm`, "utf8").trim() === "libuv-worker")
       expect(workers).toHaveLength(16)
+    } finally {
+      broker.child.kill("SIGKILL")
+      await broker.exited
+    }
+  })
+
+  // V8's helper threads (its GC's parallel tasks among them) take the main thread's name, as
+  // does Node's own signal watcher: a process started with one helper says how many others there are.
+  it.skipIf(process.platform !== "linux")("gives V8 one helper thread per core besides the main thread, not Node's fixed four", async () => {
+    const named = (pid: number | string) => fs.readdirSync(`/proc/${pid}/task`).filter((t) => fs.readFileSync(`/proc/${pid}/task/${t}/comm`, "utf8").trim() === "node").length
+    const countSelf = "const fs = require('node:fs'); const d = '/proc/self/task'; process.stdout.write(String(fs.readdirSync(d).filter((t) => fs.readFileSync(`${d}/${t}/comm`, 'utf8').trim() === 'node').length))"
+    const withOneHelper = Number(execFileSync(process.execPath, ["--v8-pool-size=1", "-e", countSelf], { encoding: "utf8" }))
+    const broker = await startBrokerProcess()
+    try {
+      expect(named(broker.child.pid!) - (withOneHelper - 1)).toBe(Math.max(1, os.availableParallelism() - 1))
     } finally {
       broker.child.kill("SIGKILL")
       await broker.exited
