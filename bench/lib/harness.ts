@@ -641,6 +641,10 @@ export const runBench = async (profile: Profile, options: BenchOptions = {}): Pr
         pair(`e2e_half_capacity_${label}_ms`, `end-to-end latency ${label} at half the end-to-end capacity`, "ms", at(atHalfCapacity.broker, q), "bare relay", at(atHalfCapacity.relay, q),
           `producer to consumer at ${rateText(halfCapacity)}, half the broker's e2e_capacity_mb_s`)
       }
+      // On 2 shared cores the server's own cost per batch is what decides its tail latency.
+      const cpuMsPerGb = (xs: ReadonlyArray<E2eRound>) => xs.map((x) => (x.serverCpu * 1000) / ((x.deliveredPerSec * requestSize) / 1e9))
+      pair("e2e_half_capacity_cpu_ms_per_gb", "end-to-end at half the end-to-end capacity, server CPU per GB", "CPU ms/GB", cpuMsPerGb(atHalfCapacity.broker), "bare relay", cpuMsPerGb(atHalfCapacity.relay),
+        "server process user+sys CPU per GB delivered to the consumer, broker / bare relay")
       await dropBrokerTopic()
       relayAdmin.close()
       await stopped(relay)

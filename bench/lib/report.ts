@@ -13,7 +13,7 @@ export const FIGURE_KEYS = [
   "startup_ms", "idle_rss_mb",
   "produce_mb_s", "produce_cpu_ms_per_gb", "produce_8p_mb_s", "produce_acks_all_mb_s", "produce_idempotent_mb_s", "produce_flush_each_mb_s",
   "fetch_mb_s", "fetch_cpu_ms_per_gb", "fetch_4c_mb_s",
-  "e2e_p50_ms", "e2e_p99_ms", "e2e_p999_ms", "e2e_capacity_mb_s", "e2e_half_capacity_p50_ms", "e2e_half_capacity_p99_ms", "e2e_half_capacity_p999_ms",
+  "e2e_p50_ms", "e2e_p99_ms", "e2e_p999_ms", "e2e_capacity_mb_s", "e2e_half_capacity_p50_ms", "e2e_half_capacity_p99_ms", "e2e_half_capacity_p999_ms", "e2e_half_capacity_cpu_ms_per_gb",
   "partitions_10k_create_ms", "partitions_10k_metadata_ms", "partitions_10k_produce_mb_s", "partitions_10k_loaded_rss_mb", "partitions_10k_shutdown_ms", "partitions_10k_startup_ms", "partitions_10k_idle_rss_mb",
   "retained_startup_ms", "retained_idle_rss_mb", "retained_mb"
 ] as const
