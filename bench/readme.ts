@@ -34,6 +34,12 @@ const rows = results.figures.map((f) =>
 const partitions = /(\d+) partitions/.exec(byKey.get("partitions_10k_startup_ms")?.name ?? "")?.[1] ?? "10000"
 const n = Number(partitions)
 const retainedGb = value("retained_mb") / 1000
+/** Whether two figures' rounds overlap (min–max): a difference within the run's own spread is not a measured one. */
+const spreadsOverlap = (a: string, b: string): boolean => {
+  const ra = byKey.get(a)?.rounds ?? []
+  const rb = byKey.get(b)?.rounds ?? []
+  return ra.length > 0 && rb.length > 0 && Math.max(Math.min(...ra), Math.min(...rb)) <= Math.min(Math.max(...ra), Math.max(...rb))
+}
 const signed = (x: number) => `${x >= 0 ? "+" : ""}${fmt(x)}`
 const growth = [
   `Growth, from the same run: on an empty data directory the broker is ready in ${fmt(value("startup_ms"))} ms and idles at ${fmt(value("idle_rss_mb"))} MB.`,
@@ -44,9 +50,12 @@ const growth = [
   `Metadata for all of them takes ${fmt(value("partitions_10k_metadata_ms"))} ms, and creating them took ${fmt(value("partitions_10k_create_ms") / 1000)} s.`,
   `With ${fmt(retainedGb)} GB retained in a few partitions it is ready in ${fmt(value("retained_startup_ms"))} ms and idles at ${fmt(value("retained_idle_rss_mb"))} MB,`,
   `${signed(value("retained_startup_ms") - value("startup_ms"))} ms and ${signed(value("retained_idle_rss_mb") - value("idle_rss_mb"))} MB against the empty directory:`,
-  Math.abs(value("retained_startup_ms") - value("startup_ms")) < 0.2 * value("startup_ms")
-    ? "start-up and memory grow with the number of partitions, not measurably with the bytes they retain."
-    : `${fmt((value("retained_startup_ms") - value("startup_ms")) / retainedGb)} ms of start-up per retained GB.`
+  `${spreadsOverlap("retained_startup_ms", "startup_ms")
+    ? "start-up does not grow measurably with the bytes retained (the two figures' rounds overlap);"
+    : `${signed((value("retained_startup_ms") - value("startup_ms")) / retainedGb)} ms of start-up per retained GB;`}`,
+  `${spreadsOverlap("retained_idle_rss_mb", "idle_rss_mb")
+    ? "idle memory does not grow measurably with them either."
+    : `${signed((value("retained_idle_rss_mb") - value("idle_rss_mb")) / retainedGb)} MB of idle memory per retained GB.`}`
 ].join("\n")
 
 const verdicts = judgeTargets(results)
