@@ -281,8 +281,8 @@ export const runBench = async (profile: Profile, options: BenchOptions = {}): Pr
     const base = median(bare)
     add({ key, name, unit, value, rounds: broker, baseline: { name: baselineName, value: base, rounds: bare }, ratio: value / base, ...extra })
   }
-  const cpuPair = (key: string, name: string, broker: ReadonlyArray<Measured>, bare: ReadonlyArray<Measured>) =>
-    pair(key, name, "CPU ms/GB", broker.map((m) => m.cpuMsPerGb), "bare server", bare.map((m) => m.cpuMsPerGb), "server process user+sys CPU per GB moved, broker / bare")
+  const cpuPair = (key: string, name: string, broker: ReadonlyArray<Pick<Measured, "cpuMsPerGb">>, bare: ReadonlyArray<Pick<Measured, "cpuMsPerGb">>, baselineName = "bare server") =>
+    pair(key, name, "CPU ms/GB", broker.map((m) => m.cpuMsPerGb), baselineName, bare.map((m) => m.cpuMsPerGb), "server process user+sys CPU per GB moved, broker / bare")
   const newDir = (name: string) => {
     const d = path.join(root, name)
     fs.mkdirSync(d, { recursive: true })
@@ -642,9 +642,8 @@ export const runBench = async (profile: Profile, options: BenchOptions = {}): Pr
           `producer to consumer at ${rateText(halfCapacity)}, half the broker's e2e_capacity_mb_s`)
       }
       // On 2 shared cores the server's own cost per batch is what decides its tail latency.
-      const cpuMsPerGb = (xs: ReadonlyArray<E2eRound>) => xs.map((x) => (x.serverCpu * 1000) / ((x.deliveredPerSec * requestSize) / 1e9))
-      pair("e2e_half_capacity_cpu_ms_per_gb", "end-to-end at half the end-to-end capacity, server CPU per GB", "CPU ms/GB", cpuMsPerGb(atHalfCapacity.broker), "bare relay", cpuMsPerGb(atHalfCapacity.relay),
-        "server process user+sys CPU per GB delivered to the consumer, broker / bare relay")
+      const cpuOf = (xs: ReadonlyArray<E2eRound>) => xs.map((x) => ({ cpuMsPerGb: (x.serverCpu * 1000) / ((x.deliveredPerSec * requestSize) / 1e9) }))
+      cpuPair("e2e_half_capacity_cpu_ms_per_gb", "end-to-end at half the end-to-end capacity, server CPU per GB", cpuOf(atHalfCapacity.broker), cpuOf(atHalfCapacity.relay), "bare relay")
       await dropBrokerTopic()
       relayAdmin.close()
       await stopped(relay)

@@ -4,7 +4,7 @@
  * rebuilt whenever it no longer matches its sources; the launcher runs it with a code cache
  * it writes after a first start (scripts/run-bundle.cjs).
  */
-import { execFileSync, spawnSync } from "node:child_process"
+import { execFileSync, spawn, spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import { afterAll, describe, expect, it } from "vitest"
@@ -14,6 +14,9 @@ import { projectRoot } from "../../bench/lib/broker-process.ts"
 import { startBrokerProcess, startCommand } from "../support/broker-process.ts"
 
 const dirs: Array<string> = []
+/** How many of a process's threads bear `comm` as their name (/proc lists them). */
+const threadsNamed = (pid: number, comm: string): number =>
+  fs.readdirSync(`/proc/${pid}/task`).filter((t) => fs.readFileSync(`/proc/${pid}/task/${t}/comm`, "utf8").trim() === comm).length
 afterAll(() => {
   for (const d of dirs) fs.rmSync(d, { recursive: true, force: true })
 })
@@ -57,9 +60,7 @@ describe("the broker's start bundle", () => {
   it.skipIf(process.platform !== "linux")("starts libuv's thread pool with the broker's 16 threads, although the launcher starts the pool", async () => {
     const broker = await startBrokerProcess()
     try {
-      const tasks = `/proc/${broker.child.pid}/task`
-      const workers = fs.readdirSync(tasks).filter((t) => fs.readFileSync(`${tasks}/${t}/comm`, "utf8").trim() === "libuv-worker")
-      expect(workers).toHaveLength(16)
+      expect(threadsNamed(broker.child.pid!, "libuv-worker")).toBe(16)
     } finally {
       broker.child.kill("SIGKILL")
       await broker.exited
@@ -69,12 +70,18 @@ describe("the broker's start bundle", () => {
   // V8's helper threads (its GC's parallel tasks among them) take the main thread's name, as
   // does Node's own signal watcher: a process started with one helper says how many others there are.
   it.skipIf(process.platform !== "linux")("gives V8 one helper thread per core besides the main thread, not Node's fixed four", async () => {
-    const named = (pid: number | string) => fs.readdirSync(`/proc/${pid}/task`).filter((t) => fs.readFileSync(`/proc/${pid}/task/${t}/comm`, "utf8").trim() === "node").length
-    const countSelf = "const fs = require('node:fs'); const d = '/proc/self/task'; process.stdout.write(String(fs.readdirSync(d).filter((t) => fs.readFileSync(`${d}/${t}/comm`, 'utf8').trim() === 'node').length))"
-    const withOneHelper = Number(execFileSync(process.execPath, ["--v8-pool-size=1", "-e", countSelf], { encoding: "utf8" }))
+    // Its threads all exist once its code runs: they start before it.
+    const reference = spawn(process.execPath, ["--v8-pool-size=1", "-e", "process.stdout.write('up'); setInterval(() => {}, 1000)"], { stdio: ["ignore", "pipe", "ignore"] })
+    let withOneHelper: number
+    try {
+      await new Promise((resolve) => reference.stdout!.once("data", resolve))
+      withOneHelper = threadsNamed(reference.pid!, "node")
+    } finally {
+      reference.kill("SIGKILL")
+    }
     const broker = await startBrokerProcess()
     try {
-      expect(named(broker.child.pid!) - (withOneHelper - 1)).toBe(Math.max(1, os.availableParallelism() - 1))
+      expect(threadsNamed(broker.child.pid!, "node") - (withOneHelper - 1)).toBe(Math.max(1, os.availableParallelism() - 1))
     } finally {
       broker.child.kill("SIGKILL")
       await broker.exited
