@@ -183,6 +183,7 @@ export const StorageLayer: Layer.Layer<StorageServices, MetadataStartupError | L
     const logs = LogStore.layer({
       logDirs: config.logDirs,
       segmentBytes: config.logSegmentBytes,
+      indexMemoryMaxBytes: config.logIndexMemoryMaxBytes,
       rollMs: config.logRollMs,
       retentionMs: config.logRetentionMs,
       retentionBytes: config.logRetentionBytes,

@@ -82,6 +82,8 @@ export interface BrokerConfig {
   readonly minInsyncReplicas: number
   readonly compressionType: CompressionType
   readonly logSegmentBytes: number
+  /** log.index.memory.max.bytes (ours). */
+  readonly logIndexMemoryMaxBytes: number
   /** metadata.log.dir; undefined = the first of logDirs. */
   readonly metadataLogDir: string | undefined
   readonly metadataLogSegmentBytes: number
@@ -358,6 +360,7 @@ export const parseBrokerConfig = (layers: ReadonlyArray<ConfigLayer>): BrokerCon
     minInsyncReplicas: read.int("min.insync.replicas"),
     compressionType: read.string("compression.type") as CompressionType,
     logSegmentBytes: read.int("log.segment.bytes"),
+    logIndexMemoryMaxBytes: read.long("log.index.memory.max.bytes"),
     metadataLogDir: metadataLogDirValue === undefined || metadataLogDirValue === "" ? undefined : metadataLogDirValue,
     metadataLogSegmentBytes: metadataSegmentBytes,
     metadataLogSegmentMs: read.long("metadata.log.segment.ms"),

@@ -175,6 +175,13 @@ const ACTED_ON_KEYS: ReadonlyArray<ConfigKey> = [
   { name: "log.flush.scheduler.interval.ms", type: "LONG", default: LONG_MAX, doc: "How often the flusher checks logs." },
   { name: "log.index.size.max.bytes", type: "INT", default: "10485760", validator: atLeast(4), topicConfig: "segment.index.bytes", doc: "Max offset index size." },
   { name: "log.index.interval.bytes", type: "INT", default: "4096", validator: atLeast(0), topicConfig: "index.interval.bytes", doc: "Bytes between offset index entries." },
+  {
+    name: "log.index.memory.max.bytes",
+    type: "LONG",
+    default: "33554432",
+    validator: atLeast(0),
+    doc: "OURS: memory the offset and time index entries of sealed segments may hold; beyond it the least recently used leave memory and are read from their files on next use (Kafka memory-maps index files and leaves this to the page cache). Active segments' entries are not counted."
+  },
   { name: "log.segment.delete.delay.ms", type: "LONG", default: "60000", validator: atLeast(0), topicConfig: "file.delete.delay.ms", doc: "Delay before deleting a removed segment's files." },
   { name: "log.preallocate", type: "BOOLEAN", default: "false", topicConfig: "preallocate", doc: "Preallocate segment files." },
   { name: "log.cleaner.delete.retention.ms", type: "LONG", default: "86400000", validator: atLeast(0), topicConfig: "delete.retention.ms", doc: "Tombstone retention for compacted topics." },

@@ -55,6 +55,7 @@ import type { ActiveProducerState } from "./producer-state.ts"
 import { UnreadableSegmentError } from "./segment.ts"
 import { SyncBatch } from "./sync-batch.ts"
 import { removeInBackground } from "./background-removal.ts"
+import { IndexResidency } from "./index-residency.ts"
 import { KafkaStorageError, LogDirFailureChannel } from "./log-dir-failure.ts"
 
 export {
@@ -97,6 +98,8 @@ export interface LogStoreOptions {
   readonly producerIdExpirationMs?: number
   /** The metadata log's dir (metadata.log.dir, else the first log dir): its failure is fatal, as in KRaft. */
   readonly metadataLogDir?: string
+  /** log.index.memory.max.bytes: memory of sealed segments' index entries (index-residency.ts). */
+  readonly indexMemoryMaxBytes?: number
 }
 
 export interface AppendInput {
@@ -327,11 +330,12 @@ const make = (options: LogStoreOptions) =>
   Effect.gen(function*() {
     const config: LogConfig = {
       ...defaultLogConfig,
-      ...Object.fromEntries(Object.entries(options).filter(([k, v]) => k !== "logDirs" && v !== undefined))
+      ...Object.fromEntries(Object.entries(options).filter(([k, v]) => k !== "logDirs" && k !== "indexMemoryMaxBytes" && v !== undefined))
     }
     const io = yield* FileIo.current
     const fatal = yield* FatalFault.current
     const runLog = Effect.runSyncWith(yield* Effect.context<never>())
+    const indexResidency = new IndexResidency(options.indexMemoryMaxBytes, (message) => runLog(Effect.logWarning(message)))
     const failures = new LogDirFailureChannel()
     const metadataLogDir = options.metadataLogDir === undefined ? undefined : path.resolve(options.metadataLogDir)
     const logs = new Map<string, Entry>()
@@ -447,6 +451,7 @@ const make = (options: LogStoreOptions) =>
           now,
           io,
           failures,
+          indexResidency,
           cleanShutdown: dir.cleanAtStart,
           ...(entry.expectedTopicId !== undefined ? { topicId: entry.expectedTopicId } : {}),
           ...(options.producerIdExpirationMs !== undefined ? { producerIdExpirationMs: options.producerIdExpirationMs } : {}),
@@ -718,7 +723,7 @@ const make = (options: LogStoreOptions) =>
             for (const entry of logs.values()) if (counts.has(entry.dir)) counts.set(entry.dir, counts.get(entry.dir)! + 1)
             for (const d of live) if (counts.get(d)! < counts.get(target)!) target = d
           }
-          const log = PartitionLog.create(target.path, topic, partition, topicId, { ...config, ...overrides }, clock.currentTimeMillisUnsafe(), options.producerIdExpirationMs, io, failures)
+          const log = PartitionLog.create(target.path, topic, partition, topicId, { ...config, ...overrides }, clock.currentTimeMillisUnsafe(), options.producerIdExpirationMs, io, failures, indexResidency)
           register(log, target)
           return log
         })

@@ -19,6 +19,45 @@ export const readIndexFile = (path: string, io: FileIoShape = nodeFileIo): Uint8
   }
 }
 
+/** An index file's size and its last entry, read without the rest of the file. */
+export interface IndexFileEnd {
+  readonly fileBytes: number
+  /**
+   * The last entry; null when the file holds none, is not a whole number of entries, or ends
+   * in an all-zero entry (Kafka's preallocation: only the whole file tells the last real one).
+   */
+  readonly last: DataView | null
+}
+
+/**
+ * Reads an index file's size and last entry, or returns null when the file does not exist:
+ * all a sealed segment below the recovery point needs of its indexes to open (Kafka skips
+ * those segments' index checks and maps their files only on first use).
+ */
+export const readIndexFileEnd = (path: string, entrySize: number, io: FileIoShape = nodeFileIo): IndexFileEnd | null => {
+  let fd: number
+  try {
+    fd = io.openSync(path, io.constants.O_RDONLY)
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") return null
+    throw e
+  }
+  try {
+    const fileBytes = io.fstatSync(fd).size
+    if (fileBytes === 0 || fileBytes % entrySize !== 0) return { fileBytes, last: null }
+    const entry = new Uint8Array(entrySize)
+    let got = 0
+    while (got < entrySize) {
+      const r = io.readSync(fd, entry, got, entrySize - got, fileBytes - entrySize + got)
+      if (r === 0) return { fileBytes, last: null }
+      got += r
+    }
+    return { fileBytes, last: entry.every((b) => b === 0) ? null : new DataView(entry.buffer) }
+  } finally {
+    io.closeSync(fd)
+  }
+}
+
 /**
  * Number of entries before the trailing run of all-zero entries. Kafka preallocates index
  * files with zeros, so a file left by a crashed Kafka ends in unused zero entries. An
@@ -97,6 +136,12 @@ export abstract class IndexFileTail {
   /** Live entries. */
   abstract get entries(): number
 
+  /** Heap bytes the entries occupy (capacity included). */
+  abstract get memoryBytes(): number
+
+  /** Room for `entries` entries, before a load adds them (a loaded index is sized exactly). */
+  protected abstract reserve(entries: number): void
+
   /** Entries `from` (inclusive) to `to` (exclusive), encoded as the file holds them. */
   protected abstract encode(from: number, to: number): Uint8Array
 
@@ -116,6 +161,7 @@ export abstract class IndexFileTail {
     if (bytes === null) return "missing"
     const entries = countNonZeroEntries(bytes, this.entrySize)
     const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+    this.reserve(entries)
     let problem = bytes.length % this.entrySize !== 0 ? `size ${bytes.length} is not a multiple of ${this.entrySize}` : null
     for (let i = 0; i < entries; i++) {
       const disorder = this.loadEntry(view, i * this.entrySize)
@@ -129,6 +175,21 @@ export abstract class IndexFileTail {
   /** The index now holds only its first `keep` entries. */
   protected truncatedTo(keep: number): void {
     if (this.persisted > keep) this.persisted = keep
+  }
+
+  /** Whether the file holds exactly the live entries (nothing left for a flush to write). */
+  get written(): boolean {
+    return this.persisted === this.entries && this.fileBytes === this.entries * this.entrySize
+  }
+
+  /** Whether the file was written (or found at load) since our last fsync of it. */
+  get unsyncedFile(): boolean {
+    return this.unsynced
+  }
+
+  /** What a load found is known to be on disk already (a sealed segment below the recovery point's). */
+  markSynced(): void {
+    if (this.written) this.unsynced = false
   }
 
   /** Writes unpersisted entries and trims the file to exactly the live entries. */

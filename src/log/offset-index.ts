@@ -71,6 +71,18 @@ export class OffsetIndex extends IndexFileTail {
     return this.count
   }
 
+  get memoryBytes(): number {
+    return this.data.byteLength
+  }
+
+  protected reserve(entries: number): void {
+    if (2 * entries > this.data.length) {
+      const next = new Int32Array(2 * entries)
+      next.set(this.data.subarray(0, 2 * this.count))
+      this.data = next
+    }
+  }
+
   isFull(): boolean {
     return this.count >= this.maxEntries
   }

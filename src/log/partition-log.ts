@@ -63,6 +63,7 @@ import {
 import type { AbortedTxn } from "./transaction-index.ts"
 import { holdsSwapLeftovers, recoverSwaps } from "./cleaner/swap.ts"
 import { removeInBackground } from "./background-removal.ts"
+import { IndexResidency } from "./index-residency.ts"
 import {
   INDEX_FILE_SUFFIX,
   LOG_FILE_SUFFIX,
@@ -207,6 +208,11 @@ export interface OpenOptions {
   readonly io?: FileIoShape
   /** Where an I/O error reports the log dir as failed (the LogStore's channel). */
   readonly failures?: LogDirFailureChannel
+  /**
+   * Bounds the memory of sealed segments' index entries (the LogStore's, shared by its logs);
+   * default: the log's own, with the default budget.
+   */
+  readonly indexResidency?: IndexResidency
 }
 
 export interface AppendOptions {
@@ -284,6 +290,8 @@ export class PartitionLog {
   /** The log dir holding this partition's directory. */
   readonly logDir: string
   private readonly failures: LogDirFailureChannel | undefined
+  /** Where sealed segments' index entries are counted, and dropped from memory beyond its budget. */
+  private readonly indexResidency: IndexResidency
   private offline = false
   /** A segment file was created since the directory was last fsynced (its entry is not yet durable). */
   private directoryDirty = true
@@ -324,8 +332,10 @@ export class PartitionLog {
     warnings: ReadonlyArray<string>,
     producerState: ProducerStateManager,
     io: FileIoShape,
-    failures: LogDirFailureChannel | undefined
+    failures: LogDirFailureChannel | undefined,
+    indexResidency: IndexResidency
   ) {
+    this.indexResidency = indexResidency
     this.dir = dir
     this.io = io
     this.logDir = path.dirname(dir)
@@ -345,9 +355,28 @@ export class PartitionLog {
   }
 
   /** Creates the directory (if needed) and opens the log; `topicId` goes to partition.metadata. */
-  static create(logDir: string, topic: string, partition: number, topicId: string, config: LogConfig, now: number, producerIdExpirationMs?: number, io: FileIoShape = nodeFileIo, failures?: LogDirFailureChannel): PartitionLog {
+  static create(
+    logDir: string,
+    topic: string,
+    partition: number,
+    topicId: string,
+    config: LogConfig,
+    now: number,
+    producerIdExpirationMs?: number,
+    io: FileIoShape = nodeFileIo,
+    failures?: LogDirFailureChannel,
+    indexResidency?: IndexResidency
+  ): PartitionLog {
     const dir = path.join(logDir, partitionDirName(topic, partition))
-    return PartitionLog.open(dir, config, { now, topicId, cleanShutdown: true, io, ...(failures !== undefined ? { failures } : {}), ...(producerIdExpirationMs !== undefined ? { producerIdExpirationMs } : {}) })
+    return PartitionLog.open(dir, config, {
+      now,
+      topicId,
+      cleanShutdown: true,
+      io,
+      ...(failures !== undefined ? { failures } : {}),
+      ...(producerIdExpirationMs !== undefined ? { producerIdExpirationMs } : {}),
+      ...(indexResidency !== undefined ? { indexResidency } : {})
+    })
   }
 
   /**
@@ -423,15 +452,22 @@ export class PartitionLog {
     const segmentConfig = { indexIntervalBytes: config.indexIntervalBytes, segmentIndexBytes: config.segmentIndexBytes }
     const segments: Array<LogSegment> = []
     const epochs = createdDirectory ? new LeaderEpochCache(path.join(dir, LEADER_EPOCH_CHECKPOINT_FILE), [], io) : LeaderEpochCache.load(dir, io)
+    const residency = options.indexResidency ?? new IndexResidency()
+    // Segments at or after the recovery point may hold writes that never reached the disk.
+    let recoverFrom = bases.length
+    if (options.cleanShutdown !== true) {
+      const rp = options.recoveryPoint ?? 0
+      recoverFrom = 0
+      for (let i = 0; i < bases.length; i++) if (bases[i]! <= rp) recoverFrom = i
+    }
     try {
-      for (const base of bases) segments.push(LogSegment.open(dir, base, segmentConfig, options.now, io))
-
-      // Segments at or after the recovery point may hold writes that never reached the disk.
-      let recoverFrom = segments.length
-      if (options.cleanShutdown !== true) {
-        const rp = options.recoveryPoint ?? 0
-        recoverFrom = 0
-        for (let i = 0; i < segments.length; i++) if (segments[i]!.baseOffset <= rp) recoverFrom = i
+      // Sealed segments below the recovery point leave their index entries on disk until used.
+      for (let i = 0; i < bases.length; i++) {
+        segments.push(
+          i < recoverFrom && i < bases.length - 1
+            ? LogSegment.openSealed(dir, bases[i]!, segmentConfig, options.now, residency, io)
+            : LogSegment.open(dir, bases[i]!, segmentConfig, options.now, io)
+        )
       }
       for (let i = 0; i < segments.length; i++) {
         const segment = segments[i]!
@@ -464,6 +500,7 @@ export class PartitionLog {
       if (segments.length === 0) {
         segments.push(LogSegment.create(dir, Math.max(0, options.logStartOffset ?? 0), segmentConfig, options.now, io, createdDirectory))
       }
+      for (let i = 0; i < segments.length - 1; i++) segments[i]!.seal(residency)
     } catch (e) {
       for (const s of segments) s.closeQuietly()
       throw e
@@ -483,7 +520,7 @@ export class PartitionLog {
       for (const s of segments) s.closeQuietly()
       throw e
     }
-    const log = new PartitionLog(dir, parsed.topic, parsed.partition, config, topicId, segments, epochs, logStartOffset, options.now, warnings, producerState, io, options.failures)
+    const log = new PartitionLog(dir, parsed.topic, parsed.partition, config, topicId, segments, epochs, logStartOffset, options.now, warnings, producerState, io, options.failures, residency)
     log.parentDirectoryDirty = createdDirectory
     log.metadataFileUnsynced = metadataFileUnsynced
     return log
@@ -554,6 +591,7 @@ export class PartitionLog {
     if (at < 0 || at + replaced.length >= this.segments.length) return false
     for (let i = 1; i < replaced.length; i++) if (this.segments[at + i] !== replaced[i]) return false
     this.segments.splice(at, replaced.length, cleaned)
+    cleaned.seal(this.indexResidency)
     this.notify()
     return true
   }
@@ -919,6 +957,7 @@ export class PartitionLog {
     const segmentConfig = { indexIntervalBytes: this.config.indexIntervalBytes, segmentIndexBytes: this.config.segmentIndexBytes }
     const next = LogSegment.create(this.dir, old.nextOffset, segmentConfig, now, this.io)
     this.segments.push(next)
+    old.seal(this.indexResidency)
     this.directoryDirty = true
     // Recovery after a crash starts from the latest snapshot: at most the active segment is replayed.
     this.producerState.mapEndOffset = next.baseOffset

@@ -21,10 +21,13 @@ import {
   RECORD_BATCH_OVERHEAD
 } from "./record-batch.ts"
 import { acquireReadBuffer, releaseReadBuffers } from "./read-buffers.ts"
-import type { Deferred, LeaderEpochCache } from "./checkpoint.ts"
+import { type Deferred, type LeaderEpochCache, syncFileIfExists } from "./checkpoint.ts"
 import { removeInBackground } from "./background-removal.ts"
-import { deleteIfExists } from "./index-file.ts"
-import { TimeIndex } from "./time-index.ts"
+import { deleteIfExists, readIndexFileEnd } from "./index-file.ts"
+import type { IndexResidency, ResidentIndexes } from "./index-residency.ts"
+import { OFFSET_INDEX_ENTRY_SIZE } from "./offset-index.ts"
+import { getInt64 } from "./record-batch.ts"
+import { TIME_INDEX_ENTRY_SIZE, TimeIndex } from "./time-index.ts"
 import { TransactionIndex } from "./transaction-index.ts"
 
 export const LOG_FILE_SUFFIX = ".log"
@@ -208,19 +211,41 @@ export interface FoundBatch {
   readonly maxTimestamp: number
 }
 
+/** What opening a segment needs of its indexes: their last entries. */
+interface IndexEnds {
+  readonly offsetEntries: number
+  /** The last offset-index entry's offset and position (base offset and 0 when none). */
+  readonly lastIndexedOffset: number
+  readonly lastIndexedPosition: number
+  readonly timeEntries: number
+  /** The last time-index entry (NO_TIMESTAMP and the base offset when none). */
+  readonly lastTimestamp: number
+  readonly lastTimestampOffset: number
+}
+
 export interface RecoveryResult {
   /** Bytes cut from the end of the file; 0 when the whole file was valid. */
   readonly truncatedBytes: number
   readonly warning: string | null
 }
 
-export class LogSegment {
+export class LogSegment implements ResidentIndexes {
   readonly baseOffset: number
   readonly dir: string
   readonly logPath: string
+  readonly offsetIndexPath: string
+  readonly timeIndexPath: string
   readonly config: SegmentConfig
-  offsetIndex: OffsetIndex
-  timeIndex: TimeIndex
+  /** Null while a sealed segment's entries are not in memory (see index-residency.ts). */
+  private loadedOffsetIndex: OffsetIndex | null
+  private loadedTimeIndex: TimeIndex | null
+  /**
+   * Set when the segment is sealed (no more appends): its indexes then count against this
+   * budget and may leave memory, to be read again from their files on next use.
+   */
+  private residency: IndexResidency | null = null
+  /** Index files written since our last fsync of them while their entries were out of memory. */
+  private unloadedIndexesUnsynced = false
   /** Aborted transactions whose markers are in this segment (file created on first entry). */
   readonly txnIndex: TransactionIndex
   private fd: number
@@ -266,9 +291,32 @@ export class LogSegment {
     this.nextOffset = baseOffset
     this.created = now
     const prefix = path.join(dir, filenamePrefixFromOffset(baseOffset))
-    this.offsetIndex = OffsetIndex.empty(prefix + INDEX_FILE_SUFFIX, baseOffset, config.segmentIndexBytes, io)
-    this.timeIndex = TimeIndex.empty(prefix + TIME_INDEX_FILE_SUFFIX, baseOffset, config.segmentIndexBytes, io)
+    this.offsetIndexPath = prefix + INDEX_FILE_SUFFIX
+    this.timeIndexPath = prefix + TIME_INDEX_FILE_SUFFIX
+    this.loadedOffsetIndex = OffsetIndex.empty(this.offsetIndexPath, baseOffset, config.segmentIndexBytes, io)
+    this.loadedTimeIndex = TimeIndex.empty(this.timeIndexPath, baseOffset, config.segmentIndexBytes, io)
     this.txnIndex = new TransactionIndex(prefix + TXN_INDEX_FILE_SUFFIX, io)
+  }
+
+  /** The offset index, read from its file first if it is not in memory. */
+  get offsetIndex(): OffsetIndex {
+    const index = this.loadedOffsetIndex
+    if (index === null) return this.loadIndexes().offsetIndex
+    if (this.residency !== null) this.residency.used(this, index.memoryBytes + this.loadedTimeIndex!.memoryBytes)
+    return index
+  }
+
+  /** The time index, read from its file first if it is not in memory. */
+  get timeIndex(): TimeIndex {
+    const index = this.loadedTimeIndex
+    if (index === null) return this.loadIndexes().timeIndex
+    if (this.residency !== null) this.residency.used(this, index.memoryBytes + this.loadedOffsetIndex!.memoryBytes)
+    return index
+  }
+
+  /** Whether the index entries are in memory (a sealed segment's may not be). */
+  get indexesLoaded(): boolean {
+    return this.loadedOffsetIndex !== null
   }
 
   private filePath(suffix: string): string {
@@ -307,11 +355,58 @@ export class LogSegment {
     return segment
   }
 
+  /**
+   * Opens a sealed segment below the recovery point, as Kafka does (KAFKA-7283): its index
+   * entries stay on disk until a lookup needs them, and only their files' last entries are
+   * read and checked against the log (the full check of entry order runs when they are
+   * loaded). Falls back to `open` when a file's end cannot be read that way (missing, cut,
+   * zero-padded) or the time index lacks the entry a seal writes. `residency` bounds the
+   * memory its entries take once loaded.
+   */
+  static openSealed(dir: string, baseOffset: number, config: SegmentConfig, now: number, residency: IndexResidency, io: FileIoShape = nodeFileIo): LogSegment {
+    const logPath = path.join(dir, filenamePrefixFromOffset(baseOffset) + LOG_FILE_SUFFIX)
+    const fd = io.openSync(logPath, io.constants.O_RDWR)
+    const size = io.fstatSync(fd).size
+    const segment = new LogSegment(dir, baseOffset, config, fd, size, now, io)
+    try {
+      const ends = segment.readIndexEnds()
+      if (ends === null) segment.loadAndCheck()
+      else {
+        segment.loadedOffsetIndex = null
+        segment.loadedTimeIndex = null
+        segment.indexProblem = segment.checkAgainstLog(ends)
+        // A time index without the seal's entry (the log's max timestamp) gets it on close.
+        if (segment.indexProblem !== null || segment.maxTimestamp > ends.lastTimestamp) segment.loadAndCheck()
+      }
+    } catch (e) {
+      io.closeSync(fd)
+      throw e
+    }
+    segment.seal(residency)
+    return segment
+  }
+
+  /** The last entries of both index files, or null when either's end cannot be read alone. */
+  private readIndexEnds(): IndexEnds | null {
+    const offsets = readIndexFileEnd(this.offsetIndexPath, OFFSET_INDEX_ENTRY_SIZE, this.io)
+    const times = readIndexFileEnd(this.timeIndexPath, TIME_INDEX_ENTRY_SIZE, this.io)
+    if (offsets === null || times === null) return null
+    if ((offsets.last === null && offsets.fileBytes > 0) || (times.last === null && times.fileBytes > 0)) return null
+    return {
+      offsetEntries: offsets.fileBytes / OFFSET_INDEX_ENTRY_SIZE,
+      lastIndexedOffset: offsets.last === null ? this.baseOffset : this.baseOffset + offsets.last.getInt32(0),
+      lastIndexedPosition: offsets.last === null ? 0 : offsets.last.getInt32(4),
+      timeEntries: times.fileBytes / TIME_INDEX_ENTRY_SIZE,
+      lastTimestamp: times.last === null ? NO_TIMESTAMP : getInt64(times.last, 0),
+      lastTimestampOffset: times.last === null ? this.baseOffset : this.baseOffset + times.last.getInt32(8)
+    }
+  }
+
   private loadAndCheck(): void {
-    const oi = OffsetIndex.load(this.filePath(INDEX_FILE_SUFFIX), this.baseOffset, this.config.segmentIndexBytes, this.io)
-    const ti = TimeIndex.load(this.filePath(TIME_INDEX_FILE_SUFFIX), this.baseOffset, this.config.segmentIndexBytes, this.io)
-    this.offsetIndex = oi.index
-    this.timeIndex = ti.index
+    const oi = OffsetIndex.load(this.offsetIndexPath, this.baseOffset, this.config.segmentIndexBytes, this.io)
+    const ti = TimeIndex.load(this.timeIndexPath, this.baseOffset, this.config.segmentIndexBytes, this.io)
+    this.loadedOffsetIndex = oi.index
+    this.loadedTimeIndex = ti.index
     if (oi.problem !== null) {
       this.indexProblem = `offset index: ${oi.problem}`
       return
@@ -320,25 +415,37 @@ export class LogSegment {
       this.indexProblem = `time index: ${ti.problem}`
       return
     }
-    const index = this.offsetIndex
+    this.indexProblem = this.checkAgainstLog({
+      offsetEntries: oi.index.entries,
+      lastIndexedOffset: oi.index.lastOffset(),
+      lastIndexedPosition: oi.index.lastPosition(),
+      timeEntries: ti.index.entries,
+      lastTimestamp: ti.index.lastTimestamp(),
+      lastTimestampOffset: ti.index.lastOffset()
+    })
+  }
+
+  /**
+   * Checks the indexes' last entries against the log and walks batch headers from the last
+   * indexed batch to the end, learning the next offset and max timestamp. Returns why the
+   * indexes cannot be trusted, or null.
+   */
+  private checkAgainstLog(ends: IndexEnds): string | null {
     let start = 0
-    if (index.entries > 0) {
-      start = index.lastPosition()
-      if (start >= this.size) {
-        this.indexProblem = `offset index points at ${start}, past the log end ${this.size}`
-        return
-      }
+    if (ends.offsetEntries > 0) {
+      start = ends.lastIndexedPosition
+      if (start >= this.size) return `offset index points at ${start}, past the log end ${this.size}`
     }
-    this.maxTimestamp = this.timeIndex.lastTimestamp()
-    this.offsetOfMaxTimestamp = this.timeIndex.entries > 0 ? this.timeIndex.lastOffset() : -1
+    this.maxTimestamp = ends.lastTimestamp
+    this.offsetOfMaxTimestamp = ends.timeEntries > 0 ? ends.lastTimestampOffset : -1
     let next = this.baseOffset
     let first = true
     let bad: string | undefined
     const outcome = scanBatches(this.fd, start, this.size, false, (_buf, view, at, filePos) => {
       const base = baseOffsetAt(view, at)
       const last = base + view.getInt32(at + LAST_OFFSET_DELTA_OFFSET)
-      if (first && index.entries > 0 && last !== index.lastOffset()) {
-        bad = `last offset index entry says ${index.lastOffset()} at ${filePos}, batch there ends at ${last}`
+      if (first && ends.offsetEntries > 0 && last !== ends.lastIndexedOffset) {
+        bad = `last offset index entry says ${ends.lastIndexedOffset} at ${filePos}, batch there ends at ${last}`
         return bad
       }
       if (base < next || last - this.baseOffset > INT32_MAX) {
@@ -354,17 +461,138 @@ export class LogSegment {
       next = last + 1
       return undefined
     }, this.io)
-    if (outcome.status !== "end") {
-      this.indexProblem = bad ?? `log: ${outcome.detail}`
-      return
-    }
-    if (this.timeIndex.entries > 0 && this.timeIndex.lastOffset() >= next) {
-      this.indexProblem = `time index offset ${this.timeIndex.lastOffset()} is past the log end offset ${next}`
-      return
+    if (outcome.status !== "end") return bad ?? `log: ${outcome.detail}`
+    if (ends.timeEntries > 0 && ends.lastTimestampOffset >= next) {
+      return `time index offset ${ends.lastTimestampOffset} is past the log end offset ${next}`
     }
     this.nextOffset = next
-    this.bytesSinceLastIndexEntry = this.size - (index.entries > 0 ? index.lastPosition() : 0)
+    this.bytesSinceLastIndexEntry = this.size - (ends.offsetEntries > 0 ? ends.lastIndexedPosition : 0)
     this.firstBatchTimestamp = this.readFirstBatchTimestamp()
+    return null
+  }
+
+  /**
+   * Reads a sealed segment's index files into memory on first use after `openSealed` or an
+   * eviction. Entries out of order, or disagreeing with the log, are rebuilt from the log's
+   * batch headers (the log below the recovery point is trusted) and reported.
+   */
+  private loadIndexes(): { offsetIndex: OffsetIndex; timeIndex: TimeIndex } {
+    const oi = OffsetIndex.load(this.offsetIndexPath, this.baseOffset, this.config.segmentIndexBytes, this.io)
+    const ti = TimeIndex.load(this.timeIndexPath, this.baseOffset, this.config.segmentIndexBytes, this.io)
+    const problem = oi.problem !== null
+      ? `offset index: ${oi.problem}`
+      : ti.problem !== null
+      ? `time index: ${ti.problem}`
+      : oi.index.entries > 0 && (oi.index.lastOffset() >= this.nextOffset || oi.index.lastPosition() >= this.size)
+      ? `offset index entry (${oi.index.lastOffset()}, ${oi.index.lastPosition()}) is past the log end`
+      : ti.index.entries > 0 && ti.index.lastOffset() >= this.nextOffset
+      ? `time index offset ${ti.index.lastOffset()} is past the log end offset ${this.nextOffset}`
+      : null
+    this.loadedOffsetIndex = oi.index
+    this.loadedTimeIndex = ti.index
+    // The files were forced before the recovery point passed them, unless this process wrote
+    // them since and let their entries go before forcing them.
+    if (!this.unloadedIndexesUnsynced) {
+      oi.index.markSynced()
+      ti.index.markSynced()
+    }
+    this.unloadedIndexesUnsynced = false
+    if (problem !== null) {
+      this.residency?.warn(`${this.logPath}: rebuilding indexes (${problem})`)
+      this.rebuildIndexes()
+    }
+    const offsetIndex = this.loadedOffsetIndex
+    const timeIndex = this.loadedTimeIndex
+    this.residency?.used(this, offsetIndex.memoryBytes + timeIndex.memoryBytes)
+    return { offsetIndex, timeIndex }
+  }
+
+  /**
+   * Marks the segment sealed (it takes no more appends): from now on its index entries count
+   * against `residency` and may leave memory when others need the room.
+   */
+  seal(residency: IndexResidency): void {
+    this.residency = residency
+    const offsetIndex = this.loadedOffsetIndex
+    if (offsetIndex !== null) residency.used(this, offsetIndex.memoryBytes + this.loadedTimeIndex!.memoryBytes)
+  }
+
+  /**
+   * Drops a sealed segment's index entries from memory when their files hold all of them;
+   * the next use reads them again. An fsync still owed to the files is remembered.
+   */
+  unloadIndexes(): boolean {
+    const offsetIndex = this.loadedOffsetIndex
+    const timeIndex = this.loadedTimeIndex
+    if (offsetIndex === null || timeIndex === null) return true
+    if (this.residency === null || this.pending !== null || !offsetIndex.written || !timeIndex.written) return false
+    if (offsetIndex.unsyncedFile || timeIndex.unsyncedFile) this.unloadedIndexesUnsynced = true
+    this.loadedOffsetIndex = null
+    this.loadedTimeIndex = null
+    return true
+  }
+
+  /**
+   * Index entries from the log's batch headers alone (no checksums, no truncation): for a
+   * sealed segment whose log is trusted and whose index files are not. The files are
+   * rewritten, forced with the segment's next flush.
+   */
+  private rebuildIndexes(): void {
+    const outcome = this.indexBatches(this.size, false, () => undefined)
+    if (outcome.status !== "end") throw new UnreadableSegmentError(`${this.logPath}: ${outcome.detail}`)
+    this.loadedOffsetIndex!.flush(false)
+    this.loadedTimeIndex!.flush(false)
+  }
+
+  /**
+   * Empties both indexes and rebuilds them, with the segment's timestamps, from the batches
+   * up to `end` that `check` accepts (Kafka's LogSegment.recover): an entry for a batch once
+   * more than `index.interval.bytes` were written since the last, and the seal's entry.
+   * `accepted` sees each batch kept.
+   */
+  private indexBatches(
+    end: number,
+    wholeBatch: boolean,
+    check: BatchVisitor,
+    accepted?: (view: DataView, at: number, baseOffset: number) => void
+  ): ScanOutcome & { readonly validBytes: number; readonly next: number; readonly lastIndexEntry: number } {
+    const offsetIndex = OffsetIndex.empty(this.offsetIndexPath, this.baseOffset, this.config.segmentIndexBytes, this.io)
+    const timeIndex = TimeIndex.empty(this.timeIndexPath, this.baseOffset, this.config.segmentIndexBytes, this.io)
+    this.loadedOffsetIndex = offsetIndex
+    this.loadedTimeIndex = timeIndex
+    this.maxTimestamp = NO_TIMESTAMP
+    this.offsetOfMaxTimestamp = -1
+    this.firstBatchTimestamp = NO_TIMESTAMP
+    let next = this.baseOffset
+    let validBytes = 0
+    let lastIndexEntry = 0
+    const interval = this.config.indexIntervalBytes
+    const outcome = scanBatches(this.fd, 0, end, wholeBatch, (buf, view, at, filePos, size) => {
+      const rejected = check(buf, view, at, filePos, size)
+      if (typeof rejected === "string") return rejected
+      const base = baseOffsetAt(view, at)
+      const last = base + view.getInt32(at + LAST_OFFSET_DELTA_OFFSET)
+      if (base < next || last < base || last - this.baseOffset > INT32_MAX) {
+        return `batch at ${filePos} has offsets ${base}..${last}, expected at least ${next}`
+      }
+      accepted?.(view, at, base)
+      const ts = maxTimestampAt(view, at)
+      if (filePos === 0) this.firstBatchTimestamp = ts
+      if (ts > this.maxTimestamp) {
+        this.maxTimestamp = ts
+        this.offsetOfMaxTimestamp = last
+      }
+      if (filePos - lastIndexEntry > interval && !offsetIndex.isFull()) {
+        offsetIndex.append(last, filePos)
+        timeIndex.maybeAppend(this.maxTimestamp, this.offsetOfMaxTimestamp, true)
+        lastIndexEntry = filePos
+      }
+      validBytes = filePos + size
+      next = last + 1
+      return undefined
+    }, this.io)
+    timeIndex.maybeAppend(this.maxTimestamp, this.offsetOfMaxTimestamp, true)
+    return { ...outcome, validBytes, next, lastIndexEntry }
   }
 
   private readFirstBatchTimestamp(): number {
@@ -382,41 +610,14 @@ export class LogSegment {
    */
   recover(leaderEpochs?: LeaderEpochCache): RecoveryResult {
     const fileSize = this.io.fstatSync(this.fd).size
-    this.offsetIndex.reset()
-    this.timeIndex.reset()
-    this.maxTimestamp = NO_TIMESTAMP
-    this.offsetOfMaxTimestamp = -1
-    this.firstBatchTimestamp = NO_TIMESTAMP
-    let next = this.baseOffset
-    let validBytes = 0
-    let lastIndexEntry = 0
-    const interval = this.config.indexIntervalBytes
-    const outcome = scanBatches(this.fd, 0, fileSize, true, (buf, view, at, filePos, size) => {
+    const outcome = this.indexBatches(fileSize, true, (buf, view, at, filePos, size) => {
       if (view.getUint32(at + CRC_OFFSET) !== computeBatchCrc(buf, at, size)) return `CRC mismatch in batch at ${filePos}`
-      const base = baseOffsetAt(view, at)
-      const last = base + view.getInt32(at + LAST_OFFSET_DELTA_OFFSET)
-      if (base < next || last < base || last - this.baseOffset > INT32_MAX) {
-        return `batch at ${filePos} has offsets ${base}..${last}, expected at least ${next}`
-      }
-      if (leaderEpochs !== undefined) {
-        const epoch = view.getInt32(at + PARTITION_LEADER_EPOCH_OFFSET)
-        if (epoch > leaderEpochs.latestEpoch()) leaderEpochs.assign(epoch, base, "deferred")
-      }
-      const ts = maxTimestampAt(view, at)
-      if (filePos === 0) this.firstBatchTimestamp = ts
-      if (ts > this.maxTimestamp) {
-        this.maxTimestamp = ts
-        this.offsetOfMaxTimestamp = last
-      }
-      if (filePos - lastIndexEntry > interval && !this.offsetIndex.isFull()) {
-        this.offsetIndex.append(last, filePos)
-        this.timeIndex.maybeAppend(this.maxTimestamp, this.offsetOfMaxTimestamp, true)
-        lastIndexEntry = filePos
-      }
-      validBytes = filePos + size
-      next = last + 1
       return undefined
-    }, this.io)
+    }, leaderEpochs === undefined ? undefined : (view, at, base) => {
+      const epoch = view.getInt32(at + PARTITION_LEADER_EPOCH_OFFSET)
+      if (epoch > leaderEpochs.latestEpoch()) leaderEpochs.assign(epoch, base, "deferred")
+    })
+    const { validBytes, next, lastIndexEntry } = outcome
     if (outcome.status === "legacy") {
       throw new UnreadableSegmentError(`${this.logPath}: ${outcome.detail}; legacy message formats are not supported`)
     }
@@ -430,7 +631,6 @@ export class LogSegment {
     this.nextOffset = next
     this.cursorOffsets.fill(-1)
     this.bytesSinceLastIndexEntry = validBytes - lastIndexEntry
-    this.timeIndex.maybeAppend(this.maxTimestamp, this.offsetOfMaxTimestamp, true)
     // What was just validated may so far live only in the page cache; it must be durable
     // before the recovery point moves past it.
     this.io.fsyncSync(this.fd)
@@ -626,9 +826,21 @@ export class LogSegment {
   flush(): void {
     this.writePending()
     this.io.fsyncSync(this.fd)
-    this.offsetIndex.flush(true)
-    this.timeIndex.flush(true)
+    this.flushIndexFiles()
     this.txnIndex.flush()
+  }
+
+  /** Forces the index files: their entries when in memory, else what was written before they left. */
+  private flushIndexFiles(): void {
+    const offsetIndex = this.loadedOffsetIndex
+    if (offsetIndex !== null) {
+      offsetIndex.flush(true)
+      this.loadedTimeIndex!.flush(true)
+    } else if (this.unloadedIndexesUnsynced) {
+      syncFileIfExists(this.offsetIndexPath, this.io)
+      syncFileIfExists(this.timeIndexPath, this.io)
+      this.unloadedIndexesUnsynced = false
+    }
   }
 
   /**
@@ -656,16 +868,17 @@ export class LogSegment {
   forceLater(later: Deferred): void {
     this.writePending()
     later.batch.file(this.logPath, later.owner)
-    later.batch.file(this.offsetIndex.path, later.owner)
-    later.batch.file(this.timeIndex.path, later.owner)
+    later.batch.file(this.offsetIndexPath, later.owner)
+    later.batch.file(this.timeIndexPath, later.owner)
     later.batch.file(this.txnIndex.file, later.owner)
   }
 
   /** Writes pending index entries without forcing anything to disk. */
   flushIndexes(): void {
     this.writePending()
-    this.offsetIndex.flush(false)
-    this.timeIndex.flush(false)
+    // Entries out of memory are on file already.
+    this.loadedOffsetIndex?.flush(false)
+    this.loadedTimeIndex?.flush(false)
   }
 
   /**
@@ -673,7 +886,8 @@ export class LogSegment {
    * segment's max timestamp, so that a reopen can learn it without reading the log.
    */
   sealTimeIndex(): void {
-    if (this.maxTimestamp >= 0) this.timeIndex.maybeAppend(this.maxTimestamp, this.offsetOfMaxTimestamp, true)
+    // Entries leave memory only once sealed, and a sealed segment's time index has this entry.
+    if (this.maxTimestamp >= 0) this.loadedTimeIndex?.maybeAppend(this.maxTimestamp, this.offsetOfMaxTimestamp, true)
   }
 
   close(): void {
@@ -683,6 +897,7 @@ export class LogSegment {
     } finally {
       this.io.closeSync(this.fd)
       this.fd = -1
+      this.residency?.forget(this)
     }
   }
 
@@ -692,12 +907,20 @@ export class LogSegment {
     try {
       this.writePending()
       later.batch.file(this.logPath, later.owner)
-      this.offsetIndex.flushLater(later)
-      this.timeIndex.flushLater(later)
+      const offsetIndex = this.loadedOffsetIndex
+      if (offsetIndex !== null) {
+        offsetIndex.flushLater(later)
+        this.loadedTimeIndex!.flushLater(later)
+      } else if (this.unloadedIndexesUnsynced) {
+        later.batch.file(this.offsetIndexPath, later.owner)
+        later.batch.file(this.timeIndexPath, later.owner)
+        this.unloadedIndexesUnsynced = false
+      }
       this.txnIndex.flushLater(later)
     } finally {
       this.io.closeSync(this.fd)
       this.fd = -1
+      this.residency?.forget(this)
     }
   }
 
@@ -710,6 +933,7 @@ export class LogSegment {
   closeQuietly(): void {
     this.pending = null
     this.pendingBytes = 0
+    this.residency?.forget(this)
     if (this.fd >= 0) {
       try {
         this.io.closeSync(this.fd)
@@ -735,8 +959,13 @@ export class LogSegment {
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e
     }
-    this.offsetIndex.deleteFile()
-    this.timeIndex.deleteFile()
+    if (this.loadedOffsetIndex === null) {
+      // Nothing reads a deleted segment's entries; empty ones spare reading a file to delete it.
+      this.loadedOffsetIndex = OffsetIndex.empty(this.offsetIndexPath, this.baseOffset, this.config.segmentIndexBytes, this.io)
+      this.loadedTimeIndex = TimeIndex.empty(this.timeIndexPath, this.baseOffset, this.config.segmentIndexBytes, this.io)
+    }
+    this.loadedOffsetIndex.deleteFile()
+    this.loadedTimeIndex!.deleteFile()
     deleteIfExists(this.filePath(TXN_INDEX_FILE_SUFFIX), this.io)
   }
 }

@@ -68,6 +68,23 @@ export class TimeIndex extends IndexFileTail {
     return this.count
   }
 
+  get memoryBytes(): number {
+    return this.timestamps.byteLength + this.relOffsets.byteLength
+  }
+
+  protected reserve(entries: number): void {
+    if (entries > this.timestamps.length) this.resize(entries)
+  }
+
+  private resize(capacity: number): void {
+    const ts = new Float64Array(capacity)
+    ts.set(this.timestamps.subarray(0, this.count))
+    this.timestamps = ts
+    const rel = new Int32Array(capacity)
+    rel.set(this.relOffsets.subarray(0, this.count))
+    this.relOffsets = rel
+  }
+
   isFull(): boolean {
     return this.count >= this.maxEntries
   }
@@ -91,14 +108,7 @@ export class TimeIndex extends IndexFileTail {
   }
 
   private push(ts: number, rel: number): void {
-    if (this.count === this.timestamps.length) {
-      const ts2 = new Float64Array(this.count * 2)
-      ts2.set(this.timestamps)
-      this.timestamps = ts2
-      const rel2 = new Int32Array(this.count * 2)
-      rel2.set(this.relOffsets)
-      this.relOffsets = rel2
-    }
+    if (this.count === this.timestamps.length) this.resize(Math.max(32, this.count * 2))
     this.timestamps[this.count] = ts
     this.relOffsets[this.count] = rel
     this.count++

@@ -15,7 +15,7 @@ import { kafkaBrokerConfigDefs, kafkaSourceAvailable, kafkaTopicConfigDefs, topi
 /** Defaults this broker changes so that it starts with no configuration at all (keys.ts says why for each). */
 const OUR_DEFAULTS = new Set(["node.id", "process.roles", "controller.listener.names", "listeners", "log.dir", "listener.security.protocol.map"])
 /** Keys that are ours, or internal in Kafka (defineInternal) and exposed here. */
-const OUR_KEYS = new Set(["http.listener", "http.console.read.only", "request.log.slow.ms", "request.log.debug", "message.timestamp.type", "producer.id.expiration.check.interval.ms", "metadata.log.segment.min.bytes"])
+const OUR_KEYS = new Set(["http.listener", "http.console.read.only", "request.log.slow.ms", "request.log.debug", "message.timestamp.type", "producer.id.expiration.check.interval.ms", "metadata.log.segment.min.bytes", "log.index.memory.max.bytes"])
 
 const CONFIG_TYPE_ID: Record<string, number> = { BOOLEAN: 1, STRING: 2, INT: 3, SHORT: 4, LONG: 5, DOUBLE: 6, LIST: 7, CLASS: 8, PASSWORD: 9 }
 
