@@ -131,6 +131,8 @@ export interface LogStoreShape {
   /** Plain lookup for hot paths that already run inside an Effect. */
   readonly findPartition: (topic: string, partition: number) => PartitionLog | undefined
   readonly partitions: () => ReadonlyArray<PartitionLog>
+  /** Sealed segments' index entries now in memory, bounded by log.index.memory.max.bytes. */
+  readonly indexMemory: () => { readonly bytes: number; readonly segments: number }
   /**
    * The logs whose settings satisfy `wanted` (the cleaner's compacted ones), opening only
    * those: a log not opened yet is judged by the settings it will open with.
@@ -945,6 +947,7 @@ const make = (options: LogStoreOptions) =>
         for (const e of logs.values()) if (e.log !== undefined && !e.log.isOffline) out.push(e.log)
         return out
       },
+      indexMemory: () => ({ bytes: indexResidency.bytes, segments: indexResidency.segments }),
       partitionsWhere: (wanted) => {
         const out: Array<PartitionLog> = []
         let now: number | undefined

@@ -9,15 +9,34 @@
 import { type FileIoShape, nodeFileIo } from "../storage/FileIo.ts"
 import type { Deferred } from "./checkpoint.ts"
 
-/** Reads a whole index file, or returns null when it does not exist. */
-export const readIndexFile = (path: string, io: FileIoShape = nodeFileIo): Uint8Array | null => {
+/** Opens a file for reading, or returns null when it does not exist. */
+const openIfExists = (path: string, io: FileIoShape): number | null => {
   try {
-    return io.readFileSync(path)
+    return io.openSync(path, io.constants.O_RDONLY)
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === "ENOENT") return null
     throw e
   }
 }
+
+/** Reads `length` bytes at `position` into `into` (from its start); false if the file ends first. */
+const readFully = (io: FileIoShape, fd: number, into: Uint8Array, length: number, position: number): boolean => {
+  let got = 0
+  while (got < length) {
+    const r = io.readSync(fd, into, got, length - got, position + got)
+    if (r === 0) return false
+    got += r
+  }
+  return true
+}
+
+/**
+ * Where loads read index files, a chunk at a time: a whole file read at once would leave a
+ * buffer of its size behind as garbage at every load, and sealed segments' indexes may be
+ * loaded again and again (index-residency.ts). A whole number of 8- and 12-byte entries.
+ */
+const LOAD_CHUNK = 24 * 4096
+let loadChunk: Uint8Array | null = null
 
 /** An index file's size and its last entry, read without the rest of the file. */
 export interface IndexFileEnd {
@@ -35,23 +54,13 @@ export interface IndexFileEnd {
  * those segments' index checks and maps their files only on first use).
  */
 export const readIndexFileEnd = (path: string, entrySize: number, io: FileIoShape = nodeFileIo): IndexFileEnd | null => {
-  let fd: number
-  try {
-    fd = io.openSync(path, io.constants.O_RDONLY)
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === "ENOENT") return null
-    throw e
-  }
+  const fd = openIfExists(path, io)
+  if (fd === null) return null
   try {
     const fileBytes = io.fstatSync(fd).size
     if (fileBytes === 0 || fileBytes % entrySize !== 0) return { fileBytes, last: null }
     const entry = new Uint8Array(entrySize)
-    let got = 0
-    while (got < entrySize) {
-      const r = io.readSync(fd, entry, got, entrySize - got, fileBytes - entrySize + got)
-      if (r === 0) return { fileBytes, last: null }
-      got += r
-    }
+    if (!readFully(io, fd, entry, entrySize, fileBytes - entrySize)) return { fileBytes, last: null }
     return { fileBytes, last: entry.every((b) => b === 0) ? null : new DataView(entry.buffer) }
   } finally {
     io.closeSync(fd)
@@ -59,20 +68,24 @@ export const readIndexFileEnd = (path: string, entrySize: number, io: FileIoShap
 }
 
 /**
- * Number of entries before the trailing run of all-zero entries. Kafka preallocates index
- * files with zeros, so a file left by a crashed Kafka ends in unused zero entries. An
- * all-zero offset-index entry can never be genuine (the batch at position 0 is never
- * indexed); an all-zero time-index entry could only claim timestamp 0 at the base offset,
- * and dropping it only makes a lookup start scanning a little earlier.
+ * Number of entries of the file before its trailing run of all-zero entries, reading it
+ * backwards a chunk at a time. Kafka preallocates index files with zeros, so a file left by
+ * a crashed Kafka ends in unused zero entries. An all-zero offset-index entry can never be
+ * genuine (the batch at position 0 is never indexed); an all-zero time-index entry could
+ * only claim timestamp 0 at the base offset, and dropping it only makes a lookup start
+ * scanning a little earlier.
  */
-export const countNonZeroEntries = (bytes: Uint8Array, entrySize: number): number => {
-  let entries = Math.floor(bytes.length / entrySize)
-  outer: while (entries > 0) {
-    const start = (entries - 1) * entrySize
-    for (let i = start; i < start + entrySize; i++) if (bytes[i] !== 0) break outer
-    entries--
+const countNonZeroEntries = (io: FileIoShape, fd: number, entries: number, entrySize: number, chunk: Uint8Array): number => {
+  const perChunk = Math.floor(chunk.length / entrySize)
+  let end = entries
+  while (end > 0) {
+    const first = Math.max(0, end - perChunk)
+    const bytes = (end - first) * entrySize
+    if (!readFully(io, fd, chunk, bytes, first * entrySize)) return first
+    for (let i = bytes - 1; i >= 0; i--) if (chunk[i] !== 0) return first + Math.floor(i / entrySize) + 1
+    end = first
   }
-  return entries
+  return 0
 }
 
 /**
@@ -157,19 +170,35 @@ export abstract class IndexFileTail {
    * preallocation) are ignored and trimmed on the next flush.
    */
   protected loadFile(): string | null {
-    const bytes = readIndexFile(this.path, this.io)
-    if (bytes === null) return "missing"
-    const entries = countNonZeroEntries(bytes, this.entrySize)
-    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
-    this.reserve(entries)
-    let problem = bytes.length % this.entrySize !== 0 ? `size ${bytes.length} is not a multiple of ${this.entrySize}` : null
-    for (let i = 0; i < entries; i++) {
-      const disorder = this.loadEntry(view, i * this.entrySize)
-      if (problem === null && disorder !== null) problem = `entry ${i} ${disorder} is out of order`
+    const fd = openIfExists(this.path, this.io)
+    if (fd === null) return "missing"
+    try {
+      const fileBytes = this.io.fstatSync(fd).size
+      const chunk = (loadChunk ??= new Uint8Array(LOAD_CHUNK))
+      const view = new DataView(chunk.buffer, chunk.byteOffset, chunk.byteLength)
+      const perChunk = Math.floor(chunk.length / this.entrySize)
+      // Entries the file holds; the count may shrink if the file turns out shorter than its size.
+      let entries = countNonZeroEntries(this.io, fd, Math.floor(fileBytes / this.entrySize), this.entrySize, chunk)
+      this.reserve(entries)
+      let problem = fileBytes % this.entrySize !== 0 ? `size ${fileBytes} is not a multiple of ${this.entrySize}` : null
+      for (let from = 0; from < entries; from += perChunk) {
+        const n = Math.min(perChunk, entries - from)
+        if (!readFully(this.io, fd, chunk, n * this.entrySize, from * this.entrySize)) {
+          problem ??= `file ended before its size of ${fileBytes} bytes`
+          entries = from
+          break
+        }
+        for (let i = 0; i < n; i++) {
+          const disorder = this.loadEntry(view, i * this.entrySize)
+          if (problem === null && disorder !== null) problem = `entry ${from + i} ${disorder} is out of order`
+        }
+      }
+      this.fileBytes = fileBytes
+      this.persisted = entries
+      return problem
+    } finally {
+      this.io.closeSync(fd)
     }
-    this.fileBytes = bytes.length
-    this.persisted = entries
-    return problem
   }
 
   /** The index now holds only its first `keep` entries. */

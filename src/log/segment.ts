@@ -712,7 +712,7 @@ export class LogSegment implements ResidentIndexes {
    * Finds the first batch at or after `startPosition` whose last offset ≥ `offset`, within
    * the first `limit` bytes of the segment. Null when there is none.
    */
-  findBatch(offset: number, startPosition = this.offsetIndex.lookup(offset), limit = this.size): FoundBatch | null {
+  findBatch(offset: number, startPosition = offset <= this.baseOffset ? 0 : this.offsetIndex.lookup(offset), limit = this.size): FoundBatch | null {
     this.writePending()
     let found: FoundBatch | null = null
     const outcome = scanBatches(this.fd, startPosition, limit, false, (_buf, view, at, filePos, size) => {

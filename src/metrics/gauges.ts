@@ -163,6 +163,9 @@ export const scrapeMetrics: Effect.Effect<string, never, BrokerMetrics | Process
       s.gauge("kafka_log_log_logendoffset", "Next offset to be written (Log LogEndOffset)", log.logEndOffset, attributes)
       s.gauge("kafka_log_log_numlogsegments", "Segments of the partition (Log NumLogSegments)", log.numberOfSegments, attributes)
     }
+    const indexes = logs.indexMemory()
+    s.gauge("kafka_log_index_memory_bytes", "Bytes of sealed segments' offset and time index entries held in memory (at most log.index.memory.max.bytes)", indexes.bytes)
+    s.gauge("kafka_log_index_memory_segments", "Sealed segments whose index entries are held in memory", indexes.segments)
     s.gauge("kafka_server_replicamanager_partitioncount", "Partitions on this broker (ReplicaManager PartitionCount)", partitions)
     s.gauge("kafka_server_replicamanager_leadercount", "Partitions this broker leads (ReplicaManager LeaderCount)", partitions)
     s.gauge("kafka_server_replicamanager_underreplicatedpartitions", "Partitions with fewer in-sync replicas than replicas: 0 on a single node (ReplicaManager UnderReplicatedPartitions)", 0)

@@ -45,6 +45,24 @@ describe("OffsetIndex", () => {
     expect(fs.statSync(file).size).toBe(16)
   })
 
+  it("loads files larger than its read chunk, with Kafka's preallocated zeros running over several chunks", () => {
+    const file = path.join(makeTempDir(), "00000000000000000000.index")
+    const live = 30_000
+    const bytes = Buffer.alloc(8 * (live + 100_000))
+    for (let i = 0; i < live; i++) {
+      bytes.writeInt32BE(2 * i + 1, 8 * i)
+      bytes.writeInt32BE(100 * (i + 1), 8 * i + 4)
+    }
+    fs.writeFileSync(file, bytes)
+    const { index, problem } = OffsetIndex.load(file, 0, bytes.length)
+    expect(problem).toBeNull()
+    expect(index.entries).toBe(live)
+    expect([index.offsetAt(0), index.positionAt(12_345), index.lastOffset()]).toEqual([1, 1_234_600, 2 * live - 1])
+    expect(index.memoryBytes).toBe(8 * live)
+    index.flush(false)
+    expect(fs.readFileSync(file)).toEqual(bytes.subarray(0, 8 * live))
+  })
+
   it("reports files it cannot trust", () => {
     const dir = makeTempDir()
     const file = path.join(dir, "a.index")
