@@ -14,7 +14,7 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { LAST_OFFSET_DELTA_OFFSET, RECORD_BATCH_OVERHEAD } from "../src/log/record-batch.ts"
-import { processRssMb, startBrokerProcess, startCommand } from "./lib/broker-process.ts"
+import { processCpuMs, processRssMb, startBrokerProcess, startCommand } from "./lib/broker-process.ts"
 import { AdminClient, encodeBatch, fetchRequest, partsPayload, produceParts } from "./lib/kafka.ts"
 import { runPipeline } from "./lib/load.ts"
 
@@ -96,6 +96,7 @@ for (let r = 0; r < rounds; r++) {
   for (const variant of variants) {
     const words = variant.split(/\s+/).filter((w) => w.length > 0)
     const b = await startBrokerProcess({ dataDir, command: words.length === 0 ? startCommand() : words })
+    const cpuAtReady = processCpuMs(b.pid)
     await settle()
     const idle = processRssMb(b.pid)
     const t0 = performance.now()
@@ -112,7 +113,7 @@ for (let r = 0; r < rounds; r++) {
     const indexesAfterSeeks = await indexMemoryMb(b.output())
     await b.stop()
     console.log(
-      `${JSON.stringify(variant)} round ${r + 1}: ready ${b.readyMs.toFixed(0)} ms, idle RSS ${idle.toFixed(1)} MB; ` +
+      `${JSON.stringify(variant)} round ${r + 1}: ready ${b.readyMs.toFixed(0)} ms (CPU ${cpuAtReady.toFixed(0)} ms), idle RSS ${idle.toFixed(1)} MB; ` +
         `read ${offsets} offsets in ${(readMs / 1000).toFixed(1)} s, RSS ${afterRead.toFixed(1)} MB (sealed indexes ${indexesAfterRead} MB); ` +
         `1000 seeks in ${(seekMs / 1000).toFixed(2)} s, RSS ${afterSeeks.toFixed(1)} MB (sealed indexes ${indexesAfterSeeks} MB)`
     )
