@@ -246,6 +246,9 @@ export class LogSegment implements ResidentIndexes {
   private residency: IndexResidency | null = null
   /** Index files written since our last fsync of them while their entries were out of memory. */
   private unloadedIndexesUnsynced = false
+  /** The files' entry counts while their entries are out of memory. */
+  private unloadedOffsetEntries = 0
+  private unloadedTimeEntries = 0
   /** Aborted transactions whose markers are in this segment (file created on first entry). */
   readonly txnIndex: TransactionIndex
   private fd: number
@@ -319,6 +322,16 @@ export class LogSegment implements ResidentIndexes {
     return this.loadedOffsetIndex !== null
   }
 
+  /** Entries of the offset index, without reading them into memory (the cleaner's sizing). */
+  get offsetIndexEntries(): number {
+    return this.loadedOffsetIndex?.entries ?? this.unloadedOffsetEntries
+  }
+
+  /** Entries of the time index, without reading them into memory. */
+  get timeIndexEntries(): number {
+    return this.loadedTimeIndex?.entries ?? this.unloadedTimeEntries
+  }
+
   private filePath(suffix: string): string {
     return path.join(this.dir, filenamePrefixFromOffset(this.baseOffset) + suffix)
   }
@@ -374,6 +387,8 @@ export class LogSegment implements ResidentIndexes {
       else {
         segment.loadedOffsetIndex = null
         segment.loadedTimeIndex = null
+        segment.unloadedOffsetEntries = ends.offsetEntries
+        segment.unloadedTimeEntries = ends.timeEntries
         segment.indexProblem = segment.checkAgainstLog(ends)
         // A time index without the seal's entry (the log's max timestamp) gets it on close.
         if (segment.indexProblem !== null || segment.maxTimestamp > ends.lastTimestamp) segment.loadAndCheck()
@@ -527,6 +542,8 @@ export class LogSegment implements ResidentIndexes {
     if (offsetIndex === null || timeIndex === null) return true
     if (this.residency === null || this.pending !== null || !offsetIndex.written || !timeIndex.written) return false
     if (offsetIndex.unsyncedFile || timeIndex.unsyncedFile) this.unloadedIndexesUnsynced = true
+    this.unloadedOffsetEntries = offsetIndex.entries
+    this.unloadedTimeEntries = timeIndex.entries
     this.loadedOffsetIndex = null
     this.loadedTimeIndex = null
     return true

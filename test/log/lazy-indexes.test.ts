@@ -98,6 +98,10 @@ describe("sealed segments' index entries on demand", () => {
       expect(bytesRead.get(s.timeIndexPath)).toBe(TIME_INDEX_ENTRY_SIZE)
     }
     expect(sealed.map((s) => s.indexesLoaded)).toEqual(sealed.map(() => false))
+    // The cleaner sizes its groups by entry counts, which need no load either.
+    expect(sealed.map((s) => s.offsetIndexEntries)).toEqual(sealed.map((s) => fs.statSync(s.offsetIndexPath).size / OFFSET_INDEX_ENTRY_SIZE))
+    expect(sealed.map((s) => s.timeIndexEntries)).toEqual(sealed.map((s) => fs.statSync(s.timeIndexPath).size / TIME_INDEX_ENTRY_SIZE))
+    expect(sealed.map((s) => s.indexesLoaded)).toEqual(sealed.map(() => false))
     expect(residency.segments).toBe(0)
     expect(log.logEndOffset).toBe(LOG_END)
 
@@ -128,8 +132,10 @@ describe("sealed segments' index entries on demand", () => {
     expectReadsRight(log, [firstOffsetOf(s0), firstOffsetOf(s1)])
     expect(loaded()).toEqual([true, true, false])
     expectReadsRight(log, [firstOffsetOf(s0)]) // s0 is now the most recently used
+    const s1Entries = [s1!.offsetIndexEntries, s1!.timeIndexEntries]
     expectReadsRight(log, [firstOffsetOf(s2)])
     expect(loaded()).toEqual([true, false, true])
+    expect([s1!.offsetIndexEntries, s1!.timeIndexEntries]).toEqual(s1Entries)
     expect(residency.bytes).toBeLessThanOrEqual(residency.budgetBytes)
 
     // A budget of nothing keeps only the segment in use; every lookup is still right.

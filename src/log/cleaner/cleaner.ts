@@ -341,22 +341,22 @@ export const groupSegmentsBySize = (
   while (i < segments.length) {
     const group = [segments[i]!]
     let logSize = segments[i]!.size
-    let indexSize = segments[i]!.offsetIndex.entries * OFFSET_INDEX_ENTRY_SIZE
-    let timeIndexSize = segments[i]!.timeIndex.entries * TIME_INDEX_ENTRY_SIZE
+    let indexSize = segments[i]!.offsetIndexEntries * OFFSET_INDEX_ENTRY_SIZE
+    let timeIndexSize = segments[i]!.timeIndexEntries * TIME_INDEX_ENTRY_SIZE
     i++
     while (i < segments.length) {
       const s = segments[i]!
       const lastOffsetOfS = i + 1 < segments.length ? segments[i + 1]!.baseOffset - 1 : firstUncleanableOffset - 1
       if (
         logSize + s.size > maxSize ||
-        indexSize + s.offsetIndex.entries * OFFSET_INDEX_ENTRY_SIZE > maxIndexSize ||
-        timeIndexSize + s.timeIndex.entries * TIME_INDEX_ENTRY_SIZE > maxIndexSize ||
+        indexSize + s.offsetIndexEntries * OFFSET_INDEX_ENTRY_SIZE > maxIndexSize ||
+        timeIndexSize + s.timeIndexEntries * TIME_INDEX_ENTRY_SIZE > maxIndexSize ||
         (s.size !== 0 && lastOffsetOfS - group[0]!.baseOffset > INT32_MAX)
       ) break
       group.push(s)
       logSize += s.size
-      indexSize += s.offsetIndex.entries * OFFSET_INDEX_ENTRY_SIZE
-      timeIndexSize += s.timeIndex.entries * TIME_INDEX_ENTRY_SIZE
+      indexSize += s.offsetIndexEntries * OFFSET_INDEX_ENTRY_SIZE
+      timeIndexSize += s.timeIndexEntries * TIME_INDEX_ENTRY_SIZE
       i++
     }
     groups.push(group)
