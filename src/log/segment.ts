@@ -976,13 +976,13 @@ export class LogSegment implements ResidentIndexes {
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e
     }
-    if (this.loadedOffsetIndex === null) {
-      // Nothing reads a deleted segment's entries; empty ones spare reading a file to delete it.
-      this.loadedOffsetIndex = OffsetIndex.empty(this.offsetIndexPath, this.baseOffset, this.config.segmentIndexBytes, this.io)
-      this.loadedTimeIndex = TimeIndex.empty(this.timeIndexPath, this.baseOffset, this.config.segmentIndexBytes, this.io)
+    if (this.loadedOffsetIndex !== null) {
+      this.loadedOffsetIndex.deleteFile()
+      this.loadedTimeIndex!.deleteFile()
+    } else {
+      deleteIfExists(this.offsetIndexPath, this.io)
+      deleteIfExists(this.timeIndexPath, this.io)
     }
-    this.loadedOffsetIndex.deleteFile()
-    this.loadedTimeIndex!.deleteFile()
     deleteIfExists(this.filePath(TXN_INDEX_FILE_SUFFIX), this.io)
   }
 }
