@@ -455,11 +455,13 @@ export class PartitionLog {
     const residency = options.indexResidency ?? new IndexResidency()
     // Segments at or after the recovery point may hold writes that never reached the disk.
     let recoverFrom = bases.length
+    const checkpointedRecoveryPoint = options.recoveryPoint ?? 0
     if (options.cleanShutdown !== true) {
-      const rp = options.recoveryPoint ?? 0
       recoverFrom = 0
-      for (let i = 0; i < bases.length; i++) if (bases[i]! <= rp) recoverFrom = i
+      for (let i = 0; i < bases.length; i++) if (bases[i]! <= checkpointedRecoveryPoint) recoverFrom = i
     }
+    // Validated by recovery and not forced (as Kafka's recovery): the recovery point stays below them.
+    const recoveredUnforced = new Set<LogSegment>()
     try {
       // Sealed segments below the recovery point leave their index entries on disk until used.
       for (let i = 0; i < bases.length; i++) {
@@ -475,7 +477,8 @@ export class PartitionLog {
         if (!unflushed && segment.indexProblem === null) continue
         if (segment.indexProblem !== null) warnings.push(`${segment.logPath}: rebuilding indexes (${segment.indexProblem})`)
         // Epochs first met in records past the recovery point may not have reached the checkpoint.
-        const result = segment.recover(unflushed ? epochs : undefined)
+        const result = segment.recover(unflushed ? epochs : undefined, !unflushed)
+        if (unflushed) recoveredUnforced.add(segment)
         if (result.warning !== null) warnings.push(result.warning)
         if (result.truncatedBytes > 0 && unflushed) {
           // Later segments were written after the corrupt point and cannot be trusted.
@@ -509,10 +512,12 @@ export class PartitionLog {
     const first = segments[0]!
     const logEnd = segments[segments.length - 1]!.nextOffset
     const logStartOffset = Math.min(Math.max(options.logStartOffset ?? first.baseOffset, first.baseOffset), logEnd)
+    const recovered = segments.filter((s) => recoveredUnforced.has(s))
+    const recoveryPoint = recovered.length > 0 ? Math.min(checkpointedRecoveryPoint, logEnd) : logEnd
     epochs.truncateFromEnd(logEnd)
     epochs.truncateFromStart(logStartOffset)
-    // Recovery fsynced what it replayed: the epochs it found are written before the log is used.
-    epochs.persistPending(logEnd)
+    // Epochs recovery found in records not yet forced are written when those records are.
+    epochs.persistPending(recoveryPoint)
     const producerState = new ProducerStateManager(dir, path.basename(dir), options.producerIdExpirationMs ?? DEFAULT_PRODUCER_ID_EXPIRATION_MS, io, names)
     try {
       loadProducerState(producerState, segments, logStartOffset, logEnd, options.now, warnings)
@@ -523,7 +528,22 @@ export class PartitionLog {
     const log = new PartitionLog(dir, parsed.topic, parsed.partition, config, topicId, segments, epochs, logStartOffset, options.now, warnings, producerState, io, options.failures, residency)
     log.parentDirectoryDirty = createdDirectory
     log.metadataFileUnsynced = metadataFileUnsynced
+    if (recovered.length > 0) log.leaveRecoveredUnforced(recovered, recoveryPoint, options.now)
     return log
+  }
+
+  /**
+   * After an unclean shutdown, recovery validated `recovered` (the segments from the one holding
+   * the checkpointed recovery point on) without forcing them, as Kafka's recovery does: 10 000
+   * partitions recovered at start-up were ~5 fsyncs each, one after another, before the broker
+   * could answer. The recovery point stays at `recoveryPoint`; the sealed ones are forced by
+   * the next flush check on the thread pool, as rolled segments are, and the active one by
+   * the flush policy, its next roll or the shutdown. A crash before that recovers them again.
+   */
+  private leaveRecoveredUnforced(recovered: ReadonlyArray<LogSegment>, recoveryPoint: number, now: number): void {
+    this._recoveryPoint = recoveryPoint
+    this.unflushedMessages = this.logEndOffset - recoveryPoint
+    for (const segment of recovered) if (segment !== this.activeSegment) this.rolledUnflushed.push({ segment, flushAt: now, snapshot: undefined })
   }
 
   // -------------------------------------------------------------------------------------

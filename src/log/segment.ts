@@ -624,8 +624,11 @@ export class LogSegment implements ResidentIndexes {
    * Throws UnreadableSegmentError for legacy message formats rather than cutting them off.
    * With `leaderEpochs`, a batch whose epoch is newer than the cache's latest starts that
    * epoch there (deferred: the caller persists), as Kafka's recover assigns them.
+   * Unless `force` is false, what was validated and the rebuilt indexes are forced to disk
+   * before it returns; without, they are written and left for the log's flushes, which must
+   * then keep its recovery point below this segment until they force it.
    */
-  recover(leaderEpochs?: LeaderEpochCache): RecoveryResult {
+  recover(leaderEpochs?: LeaderEpochCache, force = true): RecoveryResult {
     const fileSize = this.io.fstatSync(this.fd).size
     const outcome = this.indexBatches(fileSize, true, (buf, view, at, filePos, size) => {
       if (view.getUint32(at + CRC_OFFSET) !== computeBatchCrc(buf, at, size)) return `CRC mismatch in batch at ${filePos}`
@@ -650,9 +653,9 @@ export class LogSegment implements ResidentIndexes {
     this.bytesSinceLastIndexEntry = validBytes - lastIndexEntry
     // What was just validated may so far live only in the page cache; it must be durable
     // before the recovery point moves past it.
-    this.io.fsyncSync(this.fd)
-    this.offsetIndex.flush(true)
-    this.timeIndex.flush(true)
+    if (force) this.io.fsyncSync(this.fd)
+    this.offsetIndex.flush(force)
+    this.timeIndex.flush(force)
     this.indexProblem = null
     return { truncatedBytes: truncated, warning }
   }

@@ -12,6 +12,7 @@ import { LEADER_EPOCH_CHECKPOINT_FILE, readLeaderEpochCheckpoint } from "../../s
 import { defaultLogConfig, PartitionLog } from "../../src/log/partition-log.ts"
 import { PARTITION_LEADER_EPOCH_OFFSET } from "../../src/log/record-batch.ts"
 import { type FileIoShape, nodeFileIo } from "../../src/storage/FileIo.ts"
+import { FaultyFileIo } from "../support/faulty-file-io.ts"
 import { batchOf, makeTempDir, removeTempDirs } from "./helpers.ts"
 
 afterEach(removeTempDirs)
@@ -124,7 +125,7 @@ describe("opening and closing a partition at start-up and shutdown", () => {
     expect(readLeaderEpochCheckpoint(file)).toEqual([{ epoch: 0, startOffset: 0 }, { epoch: 4, startOffset: 3 }])
   })
 
-  it("after a crash, recovery assigns the epochs of records past the recovery point again and writes them", () => {
+  it("after a crash, recovery assigns the epochs of records past the recovery point again, and writes them when it forces those records", () => {
     const dir = written()
     const file = path.join(dir, LEADER_EPOCH_CHECKPOINT_FILE)
     const log = PartitionLog.open(dir, defaultLogConfig, { now: 0, cleanShutdown: true })
@@ -136,10 +137,50 @@ describe("opening and closing a partition at start-up and shutdown", () => {
     const expected = [{ epoch: 0, startOffset: 0 }, { epoch: 2, startOffset: 3 }, { epoch: 5, startOffset: 5 }]
     expect(again.logEndOffset).toBe(6)
     expect(again.leaderEpochCache.all()).toEqual(expected)
-    expect(readLeaderEpochCheckpoint(file)).toEqual(expected)
     expect(again.leaderEpochCache.endOffsetFor(2, again.logEndOffset)).toEqual({ epoch: 2, endOffset: 5 })
+    // Recovery forced nothing (as Kafka's): the recovery point and the file wait for the flush.
+    expect(again.recoveryPoint).toBe(3)
+    expect(readLeaderEpochCheckpoint(file)).toEqual([{ epoch: 0, startOffset: 0 }])
+    again.flush(0)
+    expect(again.recoveryPoint).toBe(6)
+    expect(readLeaderEpochCheckpoint(file)).toEqual(expected)
     again.close()
     log.markOffline()
+  })
+
+  it("after a crash, recovery forces nothing and keeps the recovery point; the flush check forces the recovered sealed segments, and what lies below the point it then reports survives a power loss", async () => {
+    const root = makeTempDir()
+    const faulty = new FaultyFileIo(root)
+    const config = { ...defaultLogConfig, segmentBytes: 1024 }
+    const log = PartitionLog.create(root, "orders", 0, TOPIC_ID, config, 0, undefined, faulty.io)
+    for (let i = 0; i < 10; i++) log.append(withEpoch(batchOf(3, 0), 0), { now: 0 })
+    log.flush(0)
+    expect(log.recoveryPoint).toBe(30)
+    // Then appends the kernel holds but no fsync forced, and a kill -9.
+    for (let i = 0; i < 20; i++) log.append(withEpoch(batchOf(3, 0), 0), { now: 0 })
+    log.markOffline()
+
+    let fsyncs = 0
+    const counting: FileIoShape = { ...faulty.io, fsyncSync: (fd) => (fsyncs++, faulty.io.fsyncSync(fd)), fsync: ((fd: number, done: fs.NoParamCallback) => (fsyncs++, faulty.io.fsync(fd, done))) as FileIoShape["fsync"] }
+    const reopen = (recoveryPoint: number) => PartitionLog.open(log.dir, config, { now: 0, cleanShutdown: false, recoveryPoint, io: counting })
+    const recovered = reopen(30)
+    expect(fsyncs).toBe(0)
+    expect([recovered.logEndOffset, recovered.recoveryPoint]).toEqual([90, 30])
+    expect(recovered.segmentList().length).toBeGreaterThan(3)
+
+    // The flush check forces the recovered sealed segments on the thread pool, then moves the recovery point.
+    recovered.maybeFlush(0)
+    await recovered.rolledFlushInFlight
+    const active = recovered.activeSegment
+    expect(fsyncs).toBeGreaterThan(0)
+    expect(recovered.recoveryPoint).toBe(active.baseOffset)
+    const reported = recovered.recoveryPoint
+    recovered.markOffline()
+    faulty.powerLoss()
+    const afterPowerLoss = reopen(reported)
+    expect(afterPowerLoss.logEndOffset).toBeGreaterThanOrEqual(reported)
+    for (let offset = 0; offset < reported; offset += 3) expect(afterPowerLoss.read(offset, 1 << 20, true).records.length).toBeGreaterThan(0)
+    afterPowerLoss.close()
   })
 
   it("creating a partition waits for no fsync; its first flush makes partition.metadata and both directories durable", () => {
