@@ -75,6 +75,10 @@ export class OffsetIndex extends IndexFileTail {
     return this.data.byteLength
   }
 
+  protected sameEntry(other: OffsetIndex, i: number): boolean {
+    return this.data[2 * i] === other.data[2 * i] && this.data[2 * i + 1] === other.data[2 * i + 1]
+  }
+
   protected reserve(entries: number): void {
     if (2 * entries > this.data.length) {
       const next = new Int32Array(2 * entries)

@@ -630,6 +630,7 @@ export class LogSegment implements ResidentIndexes {
    */
   recover(leaderEpochs?: LeaderEpochCache, force = true): RecoveryResult {
     const fileSize = this.io.fstatSync(this.fd).size
+    const loaded = { offsetIndex: this.loadedOffsetIndex, timeIndex: this.loadedTimeIndex }
     const outcome = this.indexBatches(fileSize, true, (buf, view, at, filePos, size) => {
       if (view.getUint32(at + CRC_OFFSET) !== computeBatchCrc(buf, at, size)) return `CRC mismatch in batch at ${filePos}`
       return undefined
@@ -638,6 +639,9 @@ export class LogSegment implements ResidentIndexes {
       if (epoch > leaderEpochs.latestEpoch()) leaderEpochs.assign(epoch, base, "deferred")
     })
     const { validBytes, next, lastIndexEntry } = outcome
+    // What the files already hold alike is not written again.
+    if (loaded.offsetIndex !== null) this.loadedOffsetIndex!.keepFileStateOf(loaded.offsetIndex)
+    if (loaded.timeIndex !== null) this.loadedTimeIndex!.keepFileStateOf(loaded.timeIndex)
     if (outcome.status === "legacy") {
       throw new UnreadableSegmentError(`${this.logPath}: ${outcome.detail}; legacy message formats are not supported`)
     }

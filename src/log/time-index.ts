@@ -72,6 +72,10 @@ export class TimeIndex extends IndexFileTail {
     return this.timestamps.byteLength + this.relOffsets.byteLength
   }
 
+  protected sameEntry(other: TimeIndex, i: number): boolean {
+    return this.timestamps[i] === other.timestamps[i] && this.relOffsets[i] === other.relOffsets[i]
+  }
+
   protected reserve(entries: number): void {
     if (entries > this.timestamps.length) this.resize(entries)
   }

@@ -183,6 +183,46 @@ describe("opening and closing a partition at start-up and shutdown", () => {
     afterPowerLoss.close()
   })
 
+  it("after a crash, recovery leaves index files that hold the rebuilt entries untouched, and cuts none to zero to write it again", () => {
+    const config = { ...defaultLogConfig, segmentBytes: 1024, indexIntervalBytes: 0 }
+    const log = PartitionLog.create(makeTempDir(), "orders", 0, TOPIC_ID, config, 0)
+    for (let i = 0; i < 30; i++) log.append(withEpoch(batchOf(3, 10 * i), 0), { now: 0 })
+    const sealed = log.segmentList().slice(0, -1).map((s) => path.basename(s.offsetIndexPath))
+    expect(sealed.length).toBeGreaterThan(2)
+    // A kill -9: the rolled segments' index files were written at their roll, the active one's not yet.
+    log.markOffline()
+
+    const names = new Map<number, string>()
+    const cuts: Array<string> = []
+    const writes: Array<string> = []
+    const io: FileIoShape = {
+      ...nodeFileIo,
+      openSync: ((file: fs.PathLike, ...rest: Array<unknown>) => {
+        const fd = (nodeFileIo.openSync as (f: fs.PathLike, ...r: Array<unknown>) => number)(file, ...rest)
+        names.set(fd, path.basename(String(file)))
+        return fd
+      }) as FileIoShape["openSync"],
+      ftruncateSync: (fd, len) => {
+        cuts.push(names.get(fd)!)
+        nodeFileIo.ftruncateSync(fd, len)
+      },
+      writeSync: ((fd: number, ...rest: Array<unknown>) => {
+        writes.push(names.get(fd)!)
+        return (nodeFileIo.writeSync as (fd: number, ...r: Array<unknown>) => number)(fd, ...rest)
+      }) as FileIoShape["writeSync"]
+    }
+    const recovered = PartitionLog.open(log.dir, config, { now: 0, cleanShutdown: false, recoveryPoint: 0, io })
+    expect(recovered.logEndOffset).toBe(90)
+    const isIndex = (name: string) => name.endsWith(".index") || name.endsWith(".timeindex")
+    expect(cuts.filter(isIndex)).toEqual([])
+    expect(writes.filter((name) => sealed.includes(name))).toEqual([])
+    expect(writes.filter(isIndex).length).toBeGreaterThan(0) // the active segment's, which its roll had not written
+    recovered.close()
+    const reopened = PartitionLog.open(log.dir, config, { now: 0, cleanShutdown: true })
+    for (let i = 0; i < 30; i += 7) expect(reopened.offsetForTimestamp(10 * i)).toEqual({ offset: 3 * i, timestamp: 10 * i })
+    reopened.close()
+  })
+
   it("creating a partition waits for no fsync; its first flush makes partition.metadata and both directories durable", () => {
     const logDir = makeTempDir()
     const { io, calls } = countingIo()
