@@ -295,7 +295,16 @@ export class LeaderEpochCache {
    */
   persistPending(endOffset: number, syncDirectory = true, later?: Deferred): boolean {
     if (this.pendingFrom >= endOffset) return false
-    this.persist(syncDirectory, later)
+    // Pending entries are the newest ones: those with records below `endOffset` go to the file,
+    // later ones keep waiting. Writing one without records would make the next open cut it
+    // from the file again (truncateFromEnd), a synchronous write at every partition's open.
+    const waiting = this.entries.findIndex((e) => e.startOffset >= endOffset)
+    if (waiting < 0) {
+      this.persist(syncDirectory, later)
+      return true
+    }
+    writeLeaderEpochCheckpoint(this.file, this.entries.slice(0, waiting), this.io, syncDirectory, later)
+    this.pendingFrom = this.entries[waiting]!.startOffset
     return true
   }
 

@@ -114,6 +114,22 @@ describe("opening and closing a partition at start-up and shutdown", () => {
     expect(fs.readdirSync(dir).filter((f) => f.endsWith(".snapshot")).sort().at(-1)).toBe("00000000000000000007.snapshot")
   })
 
+  it("a flush writes the epochs its records belong to and leaves a newer epoch without records waiting, so the next open rewrites no checkpoint", () => {
+    const dir = written()
+    const file = path.join(dir, LEADER_EPOCH_CHECKPOINT_FILE)
+    const log = PartitionLog.open(dir, defaultLogConfig, { now: 0, cleanShutdown: true })
+    log.append(withEpoch(batchOf(2, 0), 2), { now: 0 })
+    // The next leader epoch, elected before this log's next append: no records yet.
+    log.leaderEpochCache.assign(3, log.logEndOffset, "deferred")
+    log.close()
+    expect(readLeaderEpochCheckpoint(file)).toEqual([{ epoch: 0, startOffset: 0 }, { epoch: 2, startOffset: 3 }])
+    const { io, calls } = countingIo()
+    const again = PartitionLog.open(dir, defaultLogConfig, { now: 0, cleanShutdown: true, io })
+    expect(again.leaderEpochCache.all()).toEqual([{ epoch: 0, startOffset: 0 }, { epoch: 2, startOffset: 3 }])
+    again.close()
+    expect(calls).toEqual({ fsync: 0, readdir: 1, rename: 0 })
+  })
+
   it("an epoch first met in appended records is written by the flush that moves the recovery point past them", () => {
     const dir = written()
     const file = path.join(dir, LEADER_EPOCH_CHECKPOINT_FILE)
