@@ -355,18 +355,24 @@ export class LogSegment implements ResidentIndexes {
    * next offset. `indexProblem` is set when the segment needs `recover()`.
    */
   static open(dir: string, baseOffset: number, config: SegmentConfig, now: number, io: FileIoShape = nodeFileIo): LogSegment {
+    return LogSegment.openFile(dir, baseOffset, config, now, io, (segment) => segment.loadAndCheck())
+  }
+
+  /** Opens the log file of an existing segment and reads its indexes with `load` (closed again if that throws). */
+  private static openFile(dir: string, baseOffset: number, config: SegmentConfig, now: number, io: FileIoShape, load: (segment: LogSegment) => void): LogSegment {
     const logPath = path.join(dir, filenamePrefixFromOffset(baseOffset) + LOG_FILE_SUFFIX)
     const fd = io.openSync(logPath, io.constants.O_RDWR)
     const size = io.fstatSync(fd).size
     const segment = new LogSegment(dir, baseOffset, config, fd, size, now, io)
     try {
-      segment.loadAndCheck()
+      load(segment)
     } catch (e) {
       io.closeSync(fd)
       throw e
     }
     return segment
   }
+
 
   /**
    * Opens a sealed segment below the recovery point, as Kafka does (KAFKA-7283): its index
@@ -377,28 +383,22 @@ export class LogSegment implements ResidentIndexes {
    * memory its entries take once loaded.
    */
   static openSealed(dir: string, baseOffset: number, config: SegmentConfig, now: number, residency: IndexResidency, io: FileIoShape = nodeFileIo): LogSegment {
-    const logPath = path.join(dir, filenamePrefixFromOffset(baseOffset) + LOG_FILE_SUFFIX)
-    const fd = io.openSync(logPath, io.constants.O_RDWR)
-    const size = io.fstatSync(fd).size
-    const segment = new LogSegment(dir, baseOffset, config, fd, size, now, io)
-    try {
-      const ends = segment.readIndexEnds()
-      if (ends === null) segment.loadAndCheck()
-      else {
-        segment.loadedOffsetIndex = null
-        segment.loadedTimeIndex = null
-        segment.unloadedOffsetEntries = ends.offsetEntries
-        segment.unloadedTimeEntries = ends.timeEntries
-        segment.indexProblem = segment.checkAgainstLog(ends)
-        // A time index without the seal's entry (the log's max timestamp) gets it on close.
-        if (segment.indexProblem !== null || segment.maxTimestamp > ends.lastTimestamp) segment.loadAndCheck()
-      }
-    } catch (e) {
-      io.closeSync(fd)
-      throw e
-    }
+    const segment = LogSegment.openFile(dir, baseOffset, config, now, io, (s) => s.checkIndexEnds())
     segment.seal(residency)
     return segment
+  }
+
+  /** openSealed's reading of the indexes: their last entries, or all of them when those will not do. */
+  private checkIndexEnds(): void {
+    const ends = this.readIndexEnds()
+    if (ends === null) return this.loadAndCheck()
+    this.loadedOffsetIndex = null
+    this.loadedTimeIndex = null
+    this.unloadedOffsetEntries = ends.offsetEntries
+    this.unloadedTimeEntries = ends.timeEntries
+    this.indexProblem = this.checkAgainstLog(ends)
+    // A time index without the seal's entry (the log's max timestamp) gets it on close.
+    if (this.indexProblem !== null || this.maxTimestamp > ends.lastTimestamp) this.loadAndCheck()
   }
 
   /** The last entries of both index files, or null when either's end cannot be read alone. */

@@ -2,6 +2,7 @@ import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import { buildRecordBatch, type RecordInput } from "../../src/log/record-batch.ts"
+import { type FileIoShape, nodeFileIo } from "../../src/storage/FileIo.ts"
 
 /** Bitwise CRC-32C (Castagnoli, reflected polynomial 0x82F63B78): independent of @node-rs/crc32. */
 export const referenceCrc32c = (data: Uint8Array): number => {
@@ -44,4 +45,23 @@ export const concat = (...parts: ReadonlyArray<Uint8Array>): Uint8Array => {
     pos += p.length
   }
   return out
+}
+
+/**
+ * `io` remembering the path of each descriptor its openSync returns, and every path opened in
+ * order: for FileIo wrappers that watch calls per file (fsyncs, writes, reads by descriptor).
+ */
+export const trackingPaths = (io: FileIoShape = nodeFileIo) => {
+  const paths = new Map<number, string>()
+  const opened: Array<string> = []
+  const tracked: FileIoShape = {
+    ...io,
+    openSync: ((file: fs.PathLike, ...rest: Array<unknown>) => {
+      const fd = (io.openSync as (f: fs.PathLike, ...r: Array<unknown>) => number)(file, ...rest)
+      paths.set(fd, String(file))
+      opened.push(String(file))
+      return fd
+    }) as FileIoShape["openSync"]
+  }
+  return { io: tracked, opened, pathOf: (fd: number): string => paths.get(fd) ?? `fd ${fd}` }
 }

@@ -15,7 +15,7 @@ import { TIME_INDEX_ENTRY_SIZE } from "../../src/log/time-index.ts"
 import { defaultLogConfig, type LogConfig, PartitionLog } from "../../src/log/partition-log.ts"
 import { baseOffsetAt } from "../../src/log/record-batch.ts"
 import { type FileIoShape, nodeFileIo } from "../../src/storage/FileIo.ts"
-import { batchOf, makeTempDir, removeTempDirs } from "./helpers.ts"
+import { batchOf, makeTempDir, removeTempDirs, trackingPaths } from "./helpers.ts"
 
 afterEach(removeTempDirs)
 
@@ -40,11 +40,10 @@ const writtenLog = (): string => {
 /** node:fs recording which files are opened, how many bytes are read of each, and which are forced. */
 const watchingIo = () => {
   const bytesRead = new Map<string, number>()
-  const opened: Array<string> = []
-  const fdPaths = new Map<number, string>()
+  const { io: tracked, opened, pathOf } = trackingPaths()
   const forced: Array<string> = []
   const io: FileIoShape = {
-    ...nodeFileIo,
+    ...tracked,
     readFileSync: ((file: fs.PathOrFileDescriptor, options?: unknown) => {
       const content = nodeFileIo.readFileSync(file, options as undefined)
       bytesRead.set(String(file), (bytesRead.get(String(file)) ?? 0) + content.length)
@@ -52,18 +51,12 @@ const watchingIo = () => {
     }) as FileIoShape["readFileSync"],
     readSync: ((fd: number, buffer: NodeJS.ArrayBufferView, offset: number, length: number, position: fs.ReadPosition | null) => {
       const n = nodeFileIo.readSync(fd, buffer, offset, length, position)
-      const file = fdPaths.get(fd) ?? `fd ${fd}`
+      const file = pathOf(fd)
       bytesRead.set(file, (bytesRead.get(file) ?? 0) + n)
       return n
     }) as FileIoShape["readSync"],
-    openSync: ((file: fs.PathLike, flags?: fs.OpenMode, mode?: fs.Mode) => {
-      const fd = nodeFileIo.openSync(file, flags ?? "r", mode)
-      opened.push(String(file))
-      fdPaths.set(fd, String(file))
-      return fd
-    }) as FileIoShape["openSync"],
     fsyncSync: (fd) => {
-      forced.push(fdPaths.get(fd) ?? `fd ${fd}`)
+      forced.push(pathOf(fd))
       nodeFileIo.fsyncSync(fd)
     }
   }

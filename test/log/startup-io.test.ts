@@ -13,7 +13,7 @@ import { defaultLogConfig, PartitionLog } from "../../src/log/partition-log.ts"
 import { PARTITION_LEADER_EPOCH_OFFSET } from "../../src/log/record-batch.ts"
 import { type FileIoShape, nodeFileIo } from "../../src/storage/FileIo.ts"
 import { FaultyFileIo } from "../support/faulty-file-io.ts"
-import { batchOf, makeTempDir, removeTempDirs } from "./helpers.ts"
+import { batchOf, makeTempDir, removeTempDirs, trackingPaths } from "./helpers.ts"
 
 afterEach(removeTempDirs)
 
@@ -208,22 +208,18 @@ describe("opening and closing a partition at start-up and shutdown", () => {
     // A kill -9: the rolled segments' index files were written at their roll, the active one's not yet.
     log.markOffline()
 
-    const names = new Map<number, string>()
+    const tracking = trackingPaths()
+    const nameOf = (fd: number) => path.basename(tracking.pathOf(fd))
     const cuts: Array<string> = []
     const writes: Array<string> = []
     const io: FileIoShape = {
-      ...nodeFileIo,
-      openSync: ((file: fs.PathLike, ...rest: Array<unknown>) => {
-        const fd = (nodeFileIo.openSync as (f: fs.PathLike, ...r: Array<unknown>) => number)(file, ...rest)
-        names.set(fd, path.basename(String(file)))
-        return fd
-      }) as FileIoShape["openSync"],
+      ...tracking.io,
       ftruncateSync: (fd, len) => {
-        cuts.push(names.get(fd)!)
+        cuts.push(nameOf(fd))
         nodeFileIo.ftruncateSync(fd, len)
       },
       writeSync: ((fd: number, ...rest: Array<unknown>) => {
-        writes.push(names.get(fd)!)
+        writes.push(nameOf(fd))
         return (nodeFileIo.writeSync as (fd: number, ...r: Array<unknown>) => number)(fd, ...rest)
       }) as FileIoShape["writeSync"]
     }
@@ -243,19 +239,14 @@ describe("opening and closing a partition at start-up and shutdown", () => {
     const logDir = makeTempDir()
     const { io, calls } = countingIo()
     const synced: Array<string> = []
+    const tracking = trackingPaths(io)
     const watching: FileIoShape = {
-      ...io,
-      openSync: ((file: fs.PathLike, ...rest: Array<unknown>) => {
-        const fd = (nodeFileIo.openSync as (f: fs.PathLike, ...r: Array<unknown>) => number)(file, ...rest)
-        names.set(fd, String(file))
-        return fd
-      }) as FileIoShape["openSync"],
+      ...tracking.io,
       fsyncSync: (fd) => {
-        synced.push(path.relative(logDir, names.get(fd) ?? "?"))
+        synced.push(path.relative(logDir, tracking.pathOf(fd)))
         io.fsyncSync(fd)
       }
     }
-    const names = new Map<number, string>()
     const log = PartitionLog.create(logDir, "orders", 0, TOPIC_ID, defaultLogConfig, 0, undefined, watching)
     expect(calls.fsync).toBe(0)
     expect(fs.readFileSync(path.join(log.dir, "partition.metadata"), "utf8")).toBe(`version: 0\ntopic_id: ${TOPIC_ID}\n`)

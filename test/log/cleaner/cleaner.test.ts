@@ -22,7 +22,7 @@ import {
   COMPRESSION_SNAPPY,
   COMPRESSION_ZSTD
 } from "../../../src/log/record-batch.ts"
-import { makeTempDir, removeTempDirs } from "../helpers.ts"
+import { makeTempDir, removeTempDirs, trackingPaths } from "../helpers.ts"
 import { compactedConfig, compressedBatch, latestByKey, newLog, readAll, TOPIC_ID, writeUpdates } from "./helpers.ts"
 
 afterEach(removeTempDirs)
@@ -242,22 +242,17 @@ describe("log cleaner round", () => {
 describe("forcing the cleaned segment", () => {
   /** The real disk, recording which files' fsyncs ran on the event loop and which on the thread pool. */
   const recordingIo = () => {
-    const paths = new Map<number, string>()
+    const { io: tracked, pathOf } = trackingPaths()
     const synced: Array<string> = []
     const forcedLater: Array<string> = []
     const io: FileIoShape = {
-      ...nodeFileIo,
-      openSync: ((file: fs.PathLike, ...rest: Array<unknown>) => {
-        const fd = (nodeFileIo.openSync as (...a: Array<unknown>) => number)(file, ...rest)
-        paths.set(fd, String(file))
-        return fd
-      }) as FileIoShape["openSync"],
+      ...tracked,
       fsyncSync: (fd: number) => {
-        synced.push(paths.get(fd) ?? `fd ${fd}`)
+        synced.push(pathOf(fd))
         nodeFileIo.fsyncSync(fd)
       },
       fsync: ((fd: number, done: (e: NodeJS.ErrnoException | null) => void) => {
-        forcedLater.push(paths.get(fd) ?? `fd ${fd}`)
+        forcedLater.push(pathOf(fd))
         nodeFileIo.fsync(fd, done)
       }) as FileIoShape["fsync"]
     }
