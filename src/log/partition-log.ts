@@ -1555,6 +1555,7 @@ const loadProducerState = (
   now: number,
   warnings: Array<string>
 ): void => {
+  state.removeStraySnapshots(segments.map((s) => s.baseOffset))
   const from = state.loadLatestSnapshot(logStartOffset, logEndOffset, now, warnings)
   for (const segment of segments) {
     if (segment.nextOffset <= from) continue

@@ -478,6 +478,21 @@ export class ProducerStateManager {
   }
 
   /**
+   * Kafka's removeStraySnapshots, at open: deletes every snapshot not at a segment's base offset
+   * (those a roll takes), except the latest such stray one when it lies at or past the last
+   * segment's base offset (the one a clean shutdown takes at the log end). Without it each
+   * clean restart would leave one more snapshot file behind in every partition written since.
+   */
+  removeStraySnapshots(segmentBaseOffsets: ReadonlyArray<number>): void {
+    const bases = new Set(segmentBaseOffsets)
+    const strays = this.snapshots.filter((o) => !bases.has(o))
+    const latest = strays.at(-1)
+    for (const o of strays) if (o !== latest) this.deleteSnapshot(o)
+    const lastBase = segmentBaseOffsets.reduce((a, b) => Math.max(a, b), -1)
+    if (latest !== undefined && latest < lastBase) this.deleteSnapshot(latest)
+  }
+
+  /**
    * Loads the latest usable snapshot at or below `logEndOffset` (later ones, written before
    * a truncation, are deleted; corrupt ones are deleted and the previous one tried), dropping
    * producers already expired at `now`. Returns the offset replay must start from.

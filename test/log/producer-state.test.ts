@@ -8,6 +8,7 @@ import {
   encodeProducerSnapshot,
   ProducerStateEntry,
   ProducerStateError,
+  ProducerStateManager,
   snapshotFileName
 } from "../../src/log/producer-state.ts"
 import { buildRecordBatch, readBatchHeader } from "../../src/log/record-batch.ts"
@@ -183,6 +184,48 @@ describe("producer state in the partition log", () => {
     expect(again.openWarnings.some((w) => w.includes("snapshot"))).toBe(true)
     expect(again.append(idempotent(11, 0, 27), { now: 0 })).toMatchObject({ baseOffset: 27, duplicate: true })
     again.close()
+  })
+
+  describe("stray snapshots (Kafka's removeStraySnapshots)", () => {
+    const snapshotOffsetsIn = (dir: string) =>
+      fs.readdirSync(dir).filter((n) => n.endsWith(".snapshot")).map((n) => Number(n.slice(0, 20))).sort((a, b) => a - b)
+    const withSnapshots = (offsets: ReadonlyArray<number>) => {
+      const dir = makeTempDir()
+      for (const o of offsets) fs.writeFileSync(path.join(dir, snapshotFileName(o)), "")
+      return new ProducerStateManager(dir, "orders-0")
+    }
+
+    it("keeps the latest stray snapshot when it lies past the last segment's base offset (a clean shutdown's)", () => {
+      const state = withSnapshots([5, 2, 42])
+      state.removeStraySnapshots([5])
+      expect(snapshotOffsetsIn(state.dir)).toEqual([5, 42])
+      expect(state.snapshotOffsets()).toEqual([5, 42])
+    })
+
+    it("removes every stray snapshot below the last segment's base offset", () => {
+      const state = withSnapshots([5, 2, 42])
+      state.removeStraySnapshots([42])
+      expect(snapshotOffsetsIn(state.dir)).toEqual([42])
+      expect(state.latestSnapshotOffset).toBe(42)
+    })
+
+    it("keeps a partition's rolls' snapshots and its last shutdown's, not one more per clean restart", () => {
+      let log = newLog({ segmentBytes: 400 })
+      let seq = 0
+      for (let restart = 0; restart < 6; restart++) {
+        log.append(idempotent(11, 0, seq, 3), { now: 0 })
+        seq += 3
+        log.close()
+        log = reopen(log, true)
+      }
+      const rolls = log.segmentBaseOffsets().slice(1)
+      expect(rolls.length).toBeGreaterThan(0)
+      expect(snapshotOffsetsIn(log.dir)).toEqual([...rolls, log.logEndOffset])
+      // The state the kept snapshots hold is the producer's: its next batch follows on.
+      expect(log.append(idempotent(11, 0, seq - 3, 3), { now: 0 })).toMatchObject({ duplicate: true })
+      expect(log.append(idempotent(11, 0, seq, 3), { now: 0 }).baseOffset).toBe(log.logEndOffset - 3)
+      log.close()
+    })
   })
 
   it("expires idle producers after producer.id.expiration.ms, never one with an open transaction", () => {
