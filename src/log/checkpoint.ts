@@ -264,9 +264,10 @@ export class LeaderEpochCache {
   /** Smallest start offset among entries not yet in the file (Infinity when there are none). */
   private pendingFrom = Number.POSITIVE_INFINITY
 
-  private persist(syncDirectory = true, later?: Deferred): void {
-    writeLeaderEpochCheckpoint(this.file, this.entries, this.io, syncDirectory, later)
-    this.pendingFrom = Number.POSITIVE_INFINITY
+  /** Writes the first `count` entries (all by default); the rest stay pending. */
+  private persist(count = this.entries.length, syncDirectory = true, later?: Deferred): void {
+    writeLeaderEpochCheckpoint(this.file, count === this.entries.length ? this.entries : this.entries.slice(0, count), this.io, syncDirectory, later)
+    this.pendingFrom = this.entries[count]?.startOffset ?? Number.POSITIVE_INFINITY
   }
 
   /**
@@ -299,12 +300,7 @@ export class LeaderEpochCache {
     // later ones keep waiting. Writing one without records would make the next open cut it
     // from the file again (truncateFromEnd), a synchronous write at every partition's open.
     const waiting = this.entries.findIndex((e) => e.startOffset >= endOffset)
-    if (waiting < 0) {
-      this.persist(syncDirectory, later)
-      return true
-    }
-    writeLeaderEpochCheckpoint(this.file, this.entries.slice(0, waiting), this.io, syncDirectory, later)
-    this.pendingFrom = this.entries[waiting]!.startOffset
+    this.persist(waiting < 0 ? this.entries.length : waiting, syncDirectory, later)
     return true
   }
 

@@ -373,7 +373,6 @@ export class LogSegment implements ResidentIndexes {
     return segment
   }
 
-
   /**
    * Opens a sealed segment below the recovery point, as Kafka does (KAFKA-7283): its index
    * entries stay on disk until a lookup needs them, and only their files' last entries are
