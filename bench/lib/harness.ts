@@ -15,6 +15,7 @@ import {
   withSequence
 } from "./kafka.ts"
 import { describeRound, type E2eRound, endToEnd } from "./e2e.ts"
+import { buildStackFloor } from "./stack-floor.ts"
 import { runPipeline, type Payload, type PipelineResult } from "./load.ts"
 import { median, percentileSorted } from "./stats.ts"
 
@@ -329,6 +330,16 @@ export const runBench = async (profile: Profile, options: BenchOptions = {}): Pr
     const rss: Array<number> = []
     const bareStartup: Array<number> = []
     const bareRss: Array<number> = []
+    const stackStartup: Array<number> = []
+    // The stack's own floor, started as the broker is (the bundle's first start writes its code cache: not counted).
+    let stackCommand: ReadonlyArray<string> | undefined
+    const startStackFloor = async () => {
+      if (stackCommand === undefined) {
+        stackCommand = await buildStackFloor(path.join(root, "stack-floor"))
+        await stopped(track(await startBrokerProcess({ dataDir: newDir("stack-floor-warm-up"), command: stackCommand })))
+      }
+      return track(await startBrokerProcess({ dataDir: newDir("stack-floor-data"), command: stackCommand }))
+    }
     const startupRound = async (r: number, b: BrokerProcess) => {
       await sleep(profile.idleSettleMs)
       startup.push(b.readyMs)
@@ -338,11 +349,15 @@ export const runBench = async (profile: Profile, options: BenchOptions = {}): Pr
       bareStartup.push(bare.readyMs)
       bareRss.push(processRssMb(bare.pid))
       await stopped(bare)
-      log(`  round ${r + 1}/${R}: broker ready in ${f1(b.readyMs)} ms, RSS ${f1(rss[r]!)} MB | bare node ${f1(bare.readyMs)} ms, ${f1(bareRss[r]!)} MB`)
+      const stack = await startStackFloor()
+      stackStartup.push(stack.readyMs)
+      await stopped(stack)
+      log(`  round ${r + 1}/${R}: broker ready in ${f1(b.readyMs)} ms, RSS ${f1(rss[r]!)} MB | bare node ${f1(bare.readyMs)} ms, ${f1(bareRss[r]!)} MB | effect socket server ${f1(stack.readyMs)} ms`)
     }
     const startupFigures = () => {
       pair("startup_ms", "start-to-ready (spawn until ApiVersions answers), empty data dir", "ms", startup, "bare node:net listener", bareStartup)
       pair("idle_rss_mb", "idle RSS after start-up", "MB", rss, "bare node:net listener", bareRss)
+      pair("startup_stack_ms", "start-to-ready of effect's socket server alone, bundled and cached as the broker", "ms", stackStartup, "bare node:net listener", bareStartup)
     }
     if (!profile.shareBrokers) {
       // Not counted: `pnpm start` may build its bundle or fill a compile cache on a first start.

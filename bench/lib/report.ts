@@ -4,13 +4,13 @@ import { fmt, round } from "./stats.ts"
 
 /** The top-level keys issue 11 asks bench-results.json for (medians), plus the CPU ratios. */
 export const REQUIRED_KEYS = [
-  "produce_mb_s", "produce_ratio", "fetch_mb_s", "fetch_ratio", "e2e_p50_ms", "e2e_p99_ms", "startup_ms", "idle_rss_mb",
+  "produce_mb_s", "produce_ratio", "fetch_mb_s", "fetch_ratio", "e2e_p50_ms", "e2e_p99_ms", "startup_ms", "idle_rss_mb", "startup_stack_ms",
   "partitions_10k_create_ms", "partitions_10k_metadata_ms", "partitions_10k_produce_ratio", "produce_cpu_ratio", "fetch_cpu_ratio"
 ] as const
 
 /** Every figure a complete run produces (bench/lib/harness.ts adds them in this order). */
 export const FIGURE_KEYS = [
-  "startup_ms", "idle_rss_mb",
+  "startup_ms", "idle_rss_mb", "startup_stack_ms",
   "produce_mb_s", "produce_cpu_ms_per_gb", "produce_8p_mb_s", "produce_acks_all_mb_s", "produce_idempotent_mb_s", "produce_flush_each_mb_s",
   "fetch_mb_s", "fetch_cpu_ms_per_gb", "fetch_4c_mb_s",
   "e2e_p50_ms", "e2e_p99_ms", "e2e_p999_ms", "e2e_capacity_mb_s", "e2e_half_capacity_p50_ms", "e2e_half_capacity_p99_ms", "e2e_half_capacity_p999_ms", "e2e_half_capacity_cpu_ms_per_gb",
