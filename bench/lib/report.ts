@@ -4,7 +4,7 @@ import { fmt, round } from "./stats.ts"
 
 /** The top-level keys issue 11 asks bench-results.json for (medians), plus the CPU ratios. */
 export const REQUIRED_KEYS = [
-  "produce_mb_s", "produce_ratio", "fetch_mb_s", "fetch_ratio", "e2e_p50_ms", "e2e_p99_ms", "startup_ms", "idle_rss_mb", "startup_stack_ms",
+  "produce_mb_s", "produce_ratio", "fetch_mb_s", "fetch_ratio", "e2e_p50_ms", "e2e_p99_ms", "startup_ms", "idle_rss_mb",
   "partitions_10k_create_ms", "partitions_10k_metadata_ms", "partitions_10k_produce_ratio", "produce_cpu_ratio", "fetch_cpu_ratio"
 ] as const
 
