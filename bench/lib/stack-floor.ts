@@ -26,7 +26,8 @@ export const buildStackFloor = async (dir: string): Promise<ReadonlyArray<string
     minifyWhitespace: true,
     minifySyntax: true,
     legalComments: "none",
-    // The socket server's WebSocket support, which the broker's bundle leaves out as well.
+    // @effect/platform-node's WebSocket support (the ws package): never loaded by a TCP socket
+    // server, and left out of the broker's bundle as well.
     external: ["ws"],
     logLevel: "warning"
   })
