@@ -195,6 +195,32 @@ const effectDirectImports = {
   }
 }
 
+/**
+ * esbuild's options for a script that scripts/run-bundle.cjs runs: the broker's, and the bench's
+ * start-up floor of the stack (bench/lib/stack-floor.ts), which is built as the broker is.
+ */
+export const bundleOptions = {
+  absWorkingDir: projectRoot,
+  bundle: true,
+  platform: "node",
+  format: "cjs",
+  target: "node22",
+  // import.meta.url of the bundled ES modules (require of lazily loaded packages, the console's
+  // files): the bundle's own location, dist/broker.cjs.
+  define: { "import.meta.url": "__brokerModuleUrl" },
+  banner: { js: `${bundleWrapper.open}"use strict";const __brokerModuleUrl = require("node:url").pathToFileURL(__filename).href;` },
+  footer: { js: bundleWrapper.close },
+  // scripts/run-bundle.cjs reads the bundle as Latin-1, which is exact for ASCII.
+  charset: "ascii",
+  // Identifiers stay (error and class names appear in logs); whitespace and syntax shrink, which
+  // makes the script faster to read and compile.
+  minifyWhitespace: true,
+  minifySyntax: true,
+  legalComments: "none",
+  plugins: [effectDirectImports, withoutWebSockets, platformNodeHttp, builtinsOnFirstUse],
+  logLevel: "warning"
+}
+
 /** Bundles src/main.ts into dist/broker.cjs (written atomically) and records its inputs. */
 export const build = async () => {
   let esbuild
@@ -205,30 +231,7 @@ export const build = async () => {
   }
   fs.mkdirSync(distDir, { recursive: true })
   const tmp = `${bundlePath}.${process.pid}.tmp.cjs`
-  const result = await esbuild.build({
-    absWorkingDir: projectRoot,
-    entryPoints: ["src/main.ts"],
-    outfile: tmp,
-    bundle: true,
-    platform: "node",
-    format: "cjs",
-    target: "node22",
-    // import.meta.url of the bundled ES modules (require of lazily loaded packages, the console's
-    // files): the bundle's own location, dist/broker.cjs.
-    define: { "import.meta.url": "__brokerModuleUrl" },
-    banner: { js: `${bundleWrapper.open}"use strict";const __brokerModuleUrl = require("node:url").pathToFileURL(__filename).href;` },
-    footer: { js: bundleWrapper.close },
-    // scripts/run-bundle.cjs reads the bundle as Latin-1, which is exact for ASCII.
-    charset: "ascii",
-    // Identifiers stay (error and class names appear in logs); whitespace and syntax shrink, which
-    // makes the script faster to read and compile.
-    minifyWhitespace: true,
-    minifySyntax: true,
-    legalComments: "none",
-    plugins: [effectDirectImports, withoutWebSockets, platformNodeHttp, builtinsOnFirstUse],
-    metafile: true,
-    logLevel: "warning"
-  })
+  const result = await esbuild.build({ ...bundleOptions, entryPoints: ["src/main.ts"], outfile: tmp, metafile: true })
   // A name a built-in does not export as data (an accessor left out above) would be undefined.
   const undefinedImports = result.warnings.filter((w) => w.id === "import-is-undefined")
   if (undefinedImports.length > 0) {
