@@ -7,6 +7,7 @@
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { bundleOptions, projectRoot } from "../../scripts/build.mjs"
+import { startCommand } from "./broker-process.ts"
 
 export const buildStackFloor = async (dir: string): Promise<ReadonlyArray<string>> => {
   const esbuild = await import("esbuild")
@@ -16,6 +17,6 @@ export const buildStackFloor = async (dir: string): Promise<ReadonlyArray<string
   const launcher = path.join(dir, "start-stack-listener.cjs")
   const runBundle = path.join(projectRoot, "scripts", "run-bundle.cjs")
   fs.writeFileSync(launcher, `require(${JSON.stringify(runBundle)}).runBundle(${JSON.stringify(bundle)}, ${JSON.stringify(path.join(dir, "compile-cache"))})\n`)
-  // As package.json's start script runs the broker's launcher.
-  return ["--v8-pool-size=0", launcher]
+  // With the node options package.json's start script gives the broker's launcher (its last word).
+  return [...startCommand().slice(0, -1), launcher]
 }
